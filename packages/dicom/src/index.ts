@@ -1,0 +1,19 @@
+/**
+ * @yunying/dicom — pure DICOM helpers: Part 10 read/write, the DICOM JSON model,
+ * character sets, pixel-data frames. No I/O.
+ *
+ * CONTRACT (the server codes against these names; keep them stable):
+ */
+export * from './types.ts';
+export {
+  DicomParseError,
+  parseDicom,
+  type ParsedDicom,
+  type ParseOptions,
+} from './parse.ts';
+export { readIndexAttributes } from './index-attributes.ts';
+export { toDicomJson, type DicomJsonOptions } from './dicom-json.ts';
+export { encodeDataset } from './dataset-writer.ts';
+export { splitPart10, buildPart10, type Part10Header } from './part10.ts';
+export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './frames.ts';
+export { decodeText, encodeText } from './charset.ts';

@@ -1,0 +1,97 @@
+import type { DicomJsonDataset } from '@yunying/dicom';
+import type { Caller } from '../access/caller.ts';
+
+/** Query/retrieve information model level (PS3.4 C.6). QIDO's studies/series/instances map to STUDY/SERIES/IMAGE. */
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+export interface QueryRequest {
+  level: QueryLevel;
+  /**
+   * Matching and return keys in the DICOM JSON model (tag → element). An element with a
+   * Value is a matching key (wildcards, ranges, lists of UIDs as PS3.4 C.2.2.2 says);
+   * an element without a Value is a return key (universal matching).
+   */
+  keys: DicomJsonDataset;
+  /** return every attribute the archive knows for the level (QIDO includefield=all) */
+  includeAllFields?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+/** What the archive knows about one stored instance, enough to retrieve it. */
+export interface InstanceRecord {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  seriesInstanceUid: string;
+  studyInstanceUid: string;
+  transferSyntaxUid: string;
+  institutionId: string;
+  blobKey: string;
+  size: number;
+  instanceNumber?: number;
+  numberOfFrames?: number;
+  rows?: number;
+  columns?: number;
+}
+
+export type IngestInput =
+  /** a DICOM Part 10 file (STOW-RS, import) */
+  | { kind: 'part10'; bytes: Buffer }
+  /** a bare data set as received over DIMSE, in the negotiated transfer syntax */
+  | { kind: 'dataset'; bytes: Buffer; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle: string };
+
+export type IngestOutcome =
+  /** first time this SOP Instance was stored */
+  | 'stored'
+  /** identical bytes were already stored: nothing changed (idempotent resend) */
+  | 'duplicate'
+  /** a different object under the same SOP Instance UID, same study and series: the new one replaced the old */
+  | 'replaced';
+
+export interface IngestResult {
+  outcome: IngestOutcome;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  /** set when the instance was stored but something was coerced or is worth telling the sender */
+  warning?: string;
+}
+
+/**
+ * The archive as protocol layers see it (DIMSE, DICOMweb, later FHIR and the REST API).
+ * Failures are thrown as YunyingError carrying both an HTTP and a DIMSE status.
+ */
+export interface ArchiveService {
+  ingest(caller: Caller, input: IngestInput): Promise<IngestResult>;
+  /** QIDO-RS and C-FIND: results in the DICOM JSON model, scoped to what the caller may see. */
+  query(caller: Caller, request: QueryRequest): Promise<DicomJsonDataset[]>;
+  /**
+   * Instances for WADO-RS, C-MOVE and C-GET, scoped to the caller, ordered by series then
+   * instance number. Unknown or invisible UIDs give an empty list.
+   */
+  findInstances(caller: Caller, scope: InstanceScope): Promise<InstanceRecord[]>;
+  /** The stored Part 10 bytes, exactly as received (file meta + data set). */
+  readInstance(record: InstanceRecord): Promise<Buffer>;
+}
+
+/** Which instances: any of the UID lists may hold several UIDs (C-MOVE/C-GET list of UIDs). */
+export interface InstanceScope {
+  studyInstanceUids?: string[];
+  seriesInstanceUids?: string[];
+  sopInstanceUids?: string[];
+  /** PATIENT-level retrieve */
+  patientIds?: string[];
+}
+
+/** Registered DICOM peers a C-MOVE may send to. */
+export interface DicomNode {
+  aeTitle: string;
+  host: string;
+  port: number;
+  institutionId: string;
+}
+
+export interface DicomNodeRegistry {
+  findNode(aeTitle: string): Promise<DicomNode | undefined>;
+}
