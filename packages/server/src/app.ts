@@ -1,0 +1,91 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { localAeCaller, type Caller } from './access/caller.ts';
+import { createHttpCallerResolver } from './access/http-caller.ts';
+import { openArchive, type Archive } from './archive/archive.ts';
+import type { Config } from './config.ts';
+import { startDimseServer } from './dimse/scp.ts';
+import { registerDicomWeb } from './dicomweb/index.ts';
+import { YunyingError } from './errors.ts';
+import { registerAdminRoutes } from './api/admin-routes.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface YunyingServer {
+  config: Config;
+  http: FastifyInstance;
+  archive: Archive;
+  logger: Logger;
+  /** starts the DIMSE SCP; resolves to the port it listens on */
+  startDicom(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the platform without listening (design.md "Build, then listen"): tests inject
+ * HTTP requests or call listen on port 0; main.ts listens on the configured ports.
+ */
+export async function buildServer(config: Config): Promise<YunyingServer> {
+  const logger = pino({
+    level: config.logLevel,
+    // Credentials never reach the logs.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
+  });
+  const metrics = createMetrics();
+  const archive = await openArchive({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    storageUrl: config.storageUrl,
+    fsync: config.fsync,
+    onStored: (result) => metrics.countStored(result.outcome),
+  });
+  const http = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: config.maxUploadBytes,
+    // Same-origin only; URLs carry no patient data by design, so no query logging either.
+    trustProxy: false,
+  }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type
+
+  http.setErrorHandler((error, request, reply) => {
+    if (error instanceof YunyingError) return reply.status(error.httpStatus).send({ code: error.code, message: error.message });
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) return reply.status(status).send({ code: (error as { code?: string }).code ?? 'BAD_REQUEST', message: error instanceof Error ? error.message : String(error) });
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
+  });
+  http.setNotFoundHandler((_request, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: 'no such resource' }));
+
+  const resolveCaller = createHttpCallerResolver({ httpHost: config.httpHost, adminPassword: config.adminPassword });
+  http.get('/healthz', async () => ({ status: 'ok' }));
+  http.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  await registerDicomWeb(http, { archive, resolveCaller });
+  await registerAdminRoutes(http, { archive, resolveCaller });
+
+  let dicom: { port: number; close(): Promise<void> } | undefined;
+  return {
+    config,
+    http,
+    archive,
+    logger,
+    async startDicom() {
+      const started = await startDimseServer({
+        archive,
+        nodes: archive,
+        aeTitle: config.aeTitle,
+        host: config.dicomHost,
+        port: config.dicomPort,
+        acceptUnknownAe: config.acceptUnknownAe,
+        resolveCaller: async (callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined> =>
+          config.acceptUnknownAe ? localAeCaller(callingAeTitle, remoteAddress) : undefined,
+        logger: logger.child({ component: 'dimse' }),
+      });
+      dicom = started;
+      return started.port;
+    },
+    async close() {
+      await dicom?.close();
+      await http.close();
+      await archive.close();
+    },
+  };
+}

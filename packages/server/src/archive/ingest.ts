@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { buildPart10, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
+import type { Caller } from '../access/caller.ts';
+import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
+import type { IngestInput, IngestResult } from './archive-service.ts';
+import { personNameSearchGroups } from './matching.ts';
+
+export interface IngestDependencies {
+  index: IndexStore;
+  blobs: BlobStore;
+  /** told after commit, for events and logs */
+  onStored?: (result: IngestResult, caller: Caller) => void;
+}
+
+/**
+ * The one ingest pipeline (design.md "Orthanc's split"): parse the header without decoding
+ * pixel data, attribute to the caller's institution, write the blob durably, then commit the
+ * index in one transaction. The blob is removed if the commit fails, and an acknowledged
+ * instance is in both the blob store and the index.
+ *
+ * Policy for an existing SOP Instance UID (docs/adr/0002-duplicate-sop-instances.md):
+ * identical bytes → "duplicate", nothing changes; different bytes in the same study and
+ * series → "replaced" (a modality resending a corrected object); different study or series
+ * → refused with DUPLICATE_SOP_INSTANCE (409 / 0x0111), the stored object is kept.
+ */
+export async function ingestInstance(deps: IngestDependencies, caller: Caller, input: IngestInput): Promise<IngestResult> {
+  const { bytes, parsed, attributes } = decodeInput(input);
+  const contentSha256 = createHash('sha256').update(bytes).digest('hex');
+  const identity = {
+    sopClassUid: attributes.sopClassUid,
+    sopInstanceUid: attributes.sopInstanceUid,
+    studyInstanceUid: attributes.studyInstanceUid,
+    seriesInstanceUid: attributes.seriesInstanceUid,
+  };
+
+  const existing = await deps.index.findInstance(attributes.sopInstanceUid);
+  if (existing && existing.content_sha256 === contentSha256) return { outcome: 'duplicate', ...identity };
+  if (existing && (existing.study_instance_uid !== attributes.studyInstanceUid || existing.series_instance_uid !== attributes.seriesInstanceUid)) {
+    throw duplicateConflict('SOP Instance UID already stored in another study or series');
+  }
+
+  const blobKey = blobKeyFor(attributes, contentSha256);
+  try {
+    await deps.blobs.put(blobKey, bytes);
+  } catch (error) {
+    throw new YunyingError('STORAGE_WRITE_FAILED', `could not write the instance: ${(error as Error).message}`, 503, DIMSE_STATUS.OUT_OF_RESOURCES);
+  }
+
+  let outcome;
+  try {
+    outcome = await deps.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, bytes.length, contentSha256));
+  } catch (error) {
+    await deps.blobs.delete(blobKey).catch(() => undefined);
+    throw new YunyingError('INDEX_WRITE_FAILED', `could not index the instance: ${(error as Error).message}`, 503, DIMSE_STATUS.OUT_OF_RESOURCES);
+  }
+  if (outcome.kind === 'conflict') {
+    await deps.blobs.delete(blobKey).catch(() => undefined);
+    throw duplicateConflict(outcome.reason);
+  }
+  if (outcome.kind === 'replaced' && outcome.previousBlobKey !== blobKey) {
+    await deps.blobs.delete(outcome.previousBlobKey).catch(() => undefined);
+  }
+  const result: IngestResult = { outcome: outcome.kind === 'replaced' ? 'replaced' : 'stored', ...identity };
+  if (outcome.kind === 'replaced') result.warning = 'a different object with this SOP Instance UID was stored before; it was replaced';
+  deps.onStored?.(result, caller);
+  return result;
+}
+
+interface DecodedInput {
+  /** the Part 10 bytes to store */
+  bytes: Buffer;
+  parsed: ParsedDicom;
+  attributes: IndexAttributes;
+}
+
+function decodeInput(input: IngestInput): DecodedInput {
+  try {
+    if (input.kind === 'part10') {
+      const parsed = parseDicom(input.bytes, { untilPixelData: true });
+      return { bytes: input.bytes, parsed, attributes: readIndexAttributes(parsed) };
+    }
+    const parsed = parseDicom(input.bytes, { transferSyntaxUid: input.transferSyntaxUid, untilPixelData: true });
+    const attributes = readIndexAttributes(parsed);
+    if (attributes.sopInstanceUid !== input.sopInstanceUid) {
+      throw new YunyingError('SOP_INSTANCE_MISMATCH', 'SOP Instance UID in the data set differs from the command', 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
+    }
+    if (attributes.sopClassUid !== input.sopClassUid) {
+      throw new YunyingError('SOP_CLASS_MISMATCH', 'SOP Class UID in the data set differs from the command', 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
+    }
+    const bytes = buildPart10(input.bytes, { transferSyntaxUid: input.transferSyntaxUid, sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid, sourceAeTitle: input.sourceAeTitle });
+    return { bytes, parsed, attributes: { ...attributes, transferSyntaxUid: input.transferSyntaxUid } };
+  } catch (error) {
+    if (error instanceof YunyingError) throw error;
+    if (error instanceof DicomParseError) {
+      throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${error.message}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
+    }
+    throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${(error as Error).message ?? String(error)}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
+  }
+}
+
+function duplicateConflict(reason: string): YunyingError {
+  return new YunyingError('DUPLICATE_SOP_INSTANCE', reason, 409, DIMSE_STATUS.DUPLICATE_SOP_INSTANCE);
+}
+
+/** Blob keys spread over 65,536 directories by content hash; the UID makes them readable. */
+function blobKeyFor(attributes: IndexAttributes, contentSha256: string): string {
+  return `${contentSha256.slice(0, 2)}/${contentSha256.slice(2, 4)}/${attributes.sopInstanceUid}.${contentSha256.slice(0, 16)}.dcm`;
+}
+
+const orNull = <T>(value: T | undefined): T | null => (value === undefined || value === '' ? null : value);
+
+function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string): CommitInstanceInput {
+  const nameGroups = personNameSearchGroups(a.patientName);
+  return {
+    study: {
+      study_instance_uid: a.studyInstanceUid,
+      institution_id: caller.institutionId,
+      patient_id: orNull(a.patientId),
+      issuer_of_patient_id: orNull(a.issuerOfPatientId),
+      patient_name: orNull(a.patientName),
+      patient_name_alphabetic: nameGroups.alphabetic,
+      patient_name_ideographic: nameGroups.ideographic,
+      patient_name_phonetic: nameGroups.phonetic,
+      patient_birth_date: orNull(a.patientBirthDate),
+      patient_sex: orNull(a.patientSex),
+      study_date: orNull(a.studyDate),
+      study_time: orNull(a.studyTime),
+      accession_number: orNull(a.accessionNumber),
+      study_id: orNull(a.studyId),
+      study_description: orNull(a.studyDescription),
+      referring_physician_name: orNull(a.referringPhysicianName),
+      institution_name: orNull(a.institutionName),
+    },
+    series: {
+      series_instance_uid: a.seriesInstanceUid,
+      study_instance_uid: a.studyInstanceUid,
+      modality: orNull(a.modality),
+      series_number: orNull(a.seriesNumber),
+      series_description: orNull(a.seriesDescription),
+      body_part_examined: orNull(a.bodyPartExamined),
+      series_date: orNull(a.seriesDate),
+      series_time: orNull(a.seriesTime),
+      performed_procedure_step_start_date: orNull(a.performedProcedureStepStartDate),
+    },
+    instance: {
+      sop_instance_uid: a.sopInstanceUid,
+      series_instance_uid: a.seriesInstanceUid,
+      study_instance_uid: a.studyInstanceUid,
+      sop_class_uid: a.sopClassUid,
+      institution_id: caller.institutionId,
+      instance_number: orNull(a.instanceNumber),
+      transfer_syntax_uid: a.transferSyntaxUid,
+      number_of_frames: orNull(a.numberOfFrames),
+      rows: orNull(a.rows),
+      columns: orNull(a.columns),
+      content_date: orNull(a.contentDate),
+      content_time: orNull(a.contentTime),
+      blob_key: blobKey,
+      size,
+      content_sha256: contentSha256,
+      source_ae_title: input.kind === 'dataset' ? input.sourceAeTitle : null,
+    },
+    studyAttributesJson: () => levelAttributesJson(parsed, STUDY_GROUPS),
+    seriesAttributesJson: () => levelAttributesJson(parsed, SERIES_GROUPS),
+  };
+}
+
+// Groups kept per level for includefield: patient/study/equipment/general-series attributes
+// sit in these groups; image-level groups (0028, 7FE0) are not copied up.
+const STUDY_GROUPS = new Set(['0008', '0010', '0020', '0032', '0038', '0040']);
+const SERIES_GROUPS = new Set(['0008', '0018', '0020', '0040', '0054']);
+const MAX_STORED_TEXT = 1024;
+
+function levelAttributesJson(parsed: ParsedDicom, groups: ReadonlySet<string>): string {
+  let dataset;
+  try {
+    dataset = toDicomJson(parsed, { omitBinary: true });
+  } catch {
+    return '{}';
+  }
+  const kept: Record<string, unknown> = {};
+  for (const [tag, element] of Object.entries(dataset)) {
+    if (!groups.has(tag.slice(0, 4)) || element.vr === 'SQ') continue;
+    if (JSON.stringify(element).length > MAX_STORED_TEXT) continue;
+    kept[tag] = element;
+  }
+  return JSON.stringify(kept);
+}

@@ -1,0 +1,151 @@
+import type { DicomJsonElement } from '@yunying/dicom';
+import { badRequest } from '../errors.ts';
+import type { IndexedAttribute } from './attribute-catalog.ts';
+
+/**
+ * A matching key translated from DICOM (PS3.4 C.2.2.2) into a database-neutral condition.
+ * The index store turns these into SQL; nothing here knows which database runs.
+ */
+export type MatchCondition =
+  | { kind: 'equals'; attribute: IndexedAttribute; value: string | number }
+  | { kind: 'in'; attribute: IndexedAttribute; values: Array<string | number> }
+  /** SQL LIKE pattern with "!" as the escape character */
+  | { kind: 'like'; attribute: IndexedAttribute; pattern: string }
+  | { kind: 'range'; attribute: IndexedAttribute; from?: string; to?: string }
+  /** PN: upper-cased LIKE pattern, tried on the whole name or on each component group */
+  | { kind: 'personName'; attribute: IndexedAttribute; pattern: string; wholeName: boolean }
+  | { kind: 'modalities'; values: string[] }
+  | { kind: 'anyOf'; conditions: MatchCondition[] };
+
+/** Returns the condition for a key element, or undefined for universal matching (no value). */
+export function toMatchCondition(attribute: IndexedAttribute, element: DicomJsonElement): MatchCondition | undefined {
+  const values = textValues(element);
+  if (values.length === 0 || attribute.match === 'returnOnly') return undefined;
+  if (attribute.match === 'uid') return uidCondition(attribute, values);
+  if (attribute.match === 'modalities') return { kind: 'modalities', values: values.map((v) => v.trim()) };
+  const conditions = values.map((value) => singleValueCondition(attribute, value)).filter((c): c is MatchCondition => c !== undefined);
+  if (conditions.length === 0) return undefined;
+  return conditions.length === 1 ? conditions[0] : { kind: 'anyOf', conditions };
+}
+
+function singleValueCondition(attribute: IndexedAttribute, rawValue: string): MatchCondition | undefined {
+  const value = rawValue.trim();
+  if (value === '' || value === '*') return undefined; // universal matching
+  switch (attribute.match) {
+    case 'date':
+    case 'time':
+      return dateOrTimeCondition(attribute, value);
+    case 'number':
+      return numberCondition(attribute, value);
+    case 'pn':
+      return personNameCondition(attribute, value);
+    default:
+      return hasWildcard(value) ? { kind: 'like', attribute, pattern: wildcardToLike(value) } : { kind: 'equals', attribute, value };
+  }
+}
+
+/** List of UID matching: any of the UIDs; wildcards are not allowed on UIDs (PS3.4 C.2.2.2.2). */
+function uidCondition(attribute: IndexedAttribute, values: string[]): MatchCondition | undefined {
+  const uids = values.flatMap((v) => v.split('\\')).map((v) => v.trim().replace(/\0+$/, '')).filter(Boolean);
+  if (uids.length === 0) return undefined;
+  for (const uid of uids) {
+    if (!/^[0-9.]{1,64}$/.test(uid)) throw badRequest('INVALID_UID', `${attribute.keyword} "${uid.slice(0, 70)}" is not a valid UID`);
+  }
+  return uids.length === 1 ? { kind: 'equals', attribute, value: uids[0] } : { kind: 'in', attribute, values: uids };
+}
+
+function dateOrTimeCondition(attribute: IndexedAttribute, value: string): MatchCondition {
+  const compact = (part: string): string => (attribute.match === 'date' ? part.replace(/[.\-/]/g, '') : part.replace(/:/g, ''));
+  const dash = value.indexOf('-');
+  const pattern = attribute.match === 'date' ? /^\d{8}$/ : /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/;
+  const check = (part: string): string => {
+    if (!pattern.test(part)) throw badRequest('INVALID_MATCHING_KEY', `${attribute.keyword} "${value}" is not a valid ${attribute.vr} value or range`);
+    return part;
+  };
+  if (attribute.match === 'date' && /^\d{4}-\d{2}-\d{2}$/.test(value)) return { kind: 'equals', attribute, value: compact(value) };
+  if (dash < 0) {
+    const single = check(compact(value));
+    // A time like "0930" means the whole minute: match it as a range so "093015" is found.
+    if (attribute.match === 'time' && single.length < 6) return { kind: 'range', attribute, from: single, to: `${single}~` };
+    return { kind: 'equals', attribute, value: single };
+  }
+  const from = value.slice(0, dash).trim();
+  const to = value.slice(dash + 1).trim();
+  if (!from && !to) throw badRequest('INVALID_MATCHING_KEY', `${attribute.keyword} range "${value}" has neither start nor end`);
+  return {
+    kind: 'range',
+    attribute,
+    from: from ? check(compact(from)) : undefined,
+    // Inclusive end: "20240131" must include times on that day; for TM "1200" includes "120059".
+    to: to ? inclusiveEnd(attribute, check(compact(to))) : undefined,
+  };
+}
+
+function numberCondition(attribute: IndexedAttribute, value: string): MatchCondition {
+  const number = Number(value);
+  if (!Number.isFinite(number)) throw badRequest('INVALID_MATCHING_KEY', `${attribute.keyword} "${value}" is not a number`);
+  return { kind: 'equals', attribute, value: number };
+}
+
+/**
+ * PN matching: case-insensitive, with wildcards. A key with "=" is matched against the whole
+ * name; otherwise against each component group (alphabetic, ideographic, phonetic) and the
+ * group with its "^" removed, so "张三" finds "Zhang^San=张^三=" and "王*" finds "Wang^XiaoDong=王^小东=".
+ */
+function personNameCondition(attribute: IndexedAttribute, value: string): MatchCondition {
+  const upper = value.toUpperCase();
+  return { kind: 'personName', attribute, pattern: wildcardToLike(upper), wholeName: upper.includes('=') };
+}
+
+export function hasWildcard(value: string): boolean {
+  return value.includes('*') || value.includes('?');
+}
+
+/** DICOM "*" and "?" to SQL LIKE "%" and "_", escaping LIKE's own special characters with "!". */
+export function wildcardToLike(value: string): string {
+  let pattern = '';
+  for (const char of value) {
+    if (char === '*') pattern += '%';
+    else if (char === '?') pattern += '_';
+    else if (char === '%' || char === '_' || char === '!') pattern += `!${char}`;
+    else pattern += char;
+  }
+  return pattern;
+}
+
+/** The element's values as strings (PN objects joined back into "A=I=P" form). */
+export function textValues(element: DicomJsonElement): string[] {
+  if (!element.Value) return [];
+  return element.Value.filter((v) => v !== null && v !== undefined).map((v) => (typeof v === 'object' ? personNameToString(v as PersonNameJson) : String(v)));
+}
+
+export interface PersonNameJson {
+  Alphabetic?: string;
+  Ideographic?: string;
+  Phonetic?: string;
+}
+
+export function personNameToString(name: PersonNameJson): string {
+  return [name.Alphabetic ?? '', name.Ideographic ?? '', name.Phonetic ?? ''].join('=').replace(/=+$/, '');
+}
+
+export function personNameFromString(name: string): PersonNameJson {
+  const [alphabetic, ideographic, phonetic] = name.split('=');
+  const result: PersonNameJson = {};
+  if (alphabetic) result.Alphabetic = alphabetic;
+  if (ideographic) result.Ideographic = ideographic;
+  if (phonetic) result.Phonetic = phonetic;
+  return result;
+}
+
+/** Upper-cased component groups of a PN, for the search columns. */
+export function personNameSearchGroups(name: string | undefined): { alphabetic: string | null; ideographic: string | null; phonetic: string | null } {
+  const [alphabetic, ideographic, phonetic] = (name ?? '').split('=');
+  const clean = (group: string | undefined): string | null => (group ? group.replace(/\^+$/, '').toUpperCase() || null : null);
+  return { alphabetic: clean(alphabetic), ideographic: clean(ideographic), phonetic: clean(phonetic) };
+}
+
+/** "~" sorts after digits and ".", so a TM end "1200" includes "120059.5"; DA ends are exact. */
+function inclusiveEnd(attribute: IndexedAttribute, end: string): string {
+  return attribute.match === 'time' ? `${end}~` : end;
+}

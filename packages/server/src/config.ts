@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Everything the server reads from its environment, validated once at start and passed down. */
+export interface Config {
+  httpHost: string;
+  httpPort: number;
+  dicomHost: string;
+  dicomPort: number;
+  aeTitle: string;
+  dataDir: string;
+  /** unset: SQLite in dataDir; postgres://… for PostgreSQL */
+  databaseUrl?: string;
+  /** unset: files in dataDir; s3://bucket/prefix */
+  storageUrl?: string;
+  adminPassword?: string;
+  /** accept unknown calling AEs as the default institution's administrator; default: only while the DICOM port is on loopback */
+  acceptUnknownAe: boolean;
+  /** fsync blobs and the directory before acknowledging (durable across power loss, not only process crashes) */
+  fsync: boolean;
+  /** largest STOW-RS request body in bytes */
+  maxUploadBytes: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads the configuration from the environment, optionally merged over a JSON file named by
+ * YUNYING_CONFIG (keys are the same environment variable names; the environment wins).
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const merged: Env = { ...readConfigFile(env.YUNYING_CONFIG), ...definedOnly(env) };
+  const dicomHost = merged.YUNYING_DICOM_HOST ?? '127.0.0.1';
+  return {
+    httpHost: merged.YUNYING_HTTP_HOST ?? '127.0.0.1',
+    httpPort: readPort(merged, 'YUNYING_HTTP_PORT', 8080),
+    dicomHost,
+    dicomPort: readPort(merged, 'YUNYING_DICOM_PORT', 11112),
+    aeTitle: readAeTitle(merged.YUNYING_AE_TITLE ?? 'YUNYING'),
+    dataDir: path.resolve(merged.YUNYING_DATA_DIR ?? './data'),
+    databaseUrl: merged.YUNYING_DATABASE_URL || undefined,
+    storageUrl: merged.YUNYING_STORAGE_URL || undefined,
+    adminPassword: merged.YUNYING_ADMIN_PASSWORD || undefined,
+    acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
+    fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
+    maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 4 * 1024 ** 3),
+    logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
+  };
+}
+
+function readConfigFile(file: string | undefined): Env {
+  if (!file) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Env;
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+}
+
+function definedOnly(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+}
+
+function readInteger(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function readPort(env: Env, name: string, fallback: number): number {
+  const port = readInteger(env, name, fallback);
+  if (port > 65535) throw new ConfigError(`${name} must be a TCP port (0-65535), got ${port}`);
+  return port;
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function readAeTitle(aeTitle: string): string {
+  if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(aeTitle) || aeTitle.trim() === '') {
+    throw new ConfigError(`YUNYING_AE_TITLE must be 1-16 printable characters without backslash, got "${aeTitle}"`);
+  }
+  return aeTitle.trim();
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

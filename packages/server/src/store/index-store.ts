@@ -1,0 +1,246 @@
+import { sql, type RawBuilder, type Transaction } from 'kysely';
+import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
+import type { MatchCondition } from '../archive/matching.ts';
+import type { QueryLevel } from '../archive/archive-service.ts';
+import type { IndexDatabase } from './database.ts';
+import type { Database, DicomNodeTable, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
+
+export type StudyRow = StudyTable;
+export type SeriesRow = SeriesTable;
+export type InstanceRow = Omit<InstanceTable, 'seq'> & { seq: number };
+export type DicomNodeRow = DicomNodeTable;
+
+/** One result row of a query: the columns of its level and of the levels above it. */
+export type QueryRow = Record<string, string | number | null>;
+
+export type NewStudy = Omit<StudyRow, 'number_of_series' | 'number_of_instances' | 'modalities_in_study' | 'created_at' | 'updated_at' | 'attributes_json'>;
+export type NewSeries = Omit<SeriesRow, 'number_of_instances' | 'created_at' | 'updated_at' | 'attributes_json'>;
+export type NewInstance = Omit<InstanceRow, 'seq' | 'created_at'>;
+
+export interface CommitInstanceInput {
+  study: NewStudy;
+  series: NewSeries;
+  instance: NewInstance;
+  /** computed only when the study/series row is created */
+  studyAttributesJson: () => string;
+  seriesAttributesJson: () => string;
+}
+
+export type CommitOutcome =
+  | { kind: 'inserted' }
+  | { kind: 'replaced'; previousBlobKey: string }
+  | { kind: 'conflict'; reason: string };
+
+export interface QueryOptions {
+  level: QueryLevel;
+  conditions: MatchCondition[];
+  /** undefined: every institution */
+  institutionIds?: readonly string[];
+  limit?: number;
+  offset?: number;
+}
+
+export interface InstanceFilter {
+  studyInstanceUids?: string[];
+  seriesInstanceUids?: string[];
+  sopInstanceUids?: string[];
+  patientIds?: string[];
+  institutionIds?: readonly string[];
+}
+
+/**
+ * The index: studies, series and instances in SQL through Kysely. Every write of one
+ * instance is one transaction, so the index never holds half an instance.
+ */
+export class IndexStore {
+  constructor(private readonly index: IndexDatabase) {}
+
+  get dialect(): IndexDatabase['dialect'] {
+    return this.index.dialect;
+  }
+
+  async findInstance(sopInstanceUid: string): Promise<InstanceRow | undefined> {
+    return (await this.index.db.selectFrom('instances').selectAll().where('sop_instance_uid', '=', sopInstanceUid).executeTakeFirst()) as InstanceRow | undefined;
+  }
+
+  async seriesExists(seriesInstanceUid: string): Promise<{ study_instance_uid: string } | undefined> {
+    return this.index.db.selectFrom('series').select('study_instance_uid').where('series_instance_uid', '=', seriesInstanceUid).executeTakeFirst();
+  }
+
+  async studyExists(studyInstanceUid: string): Promise<boolean> {
+    const row = await this.index.db.selectFrom('studies').select('study_instance_uid').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Inserts or replaces one instance, creating its study and series as needed, in one transaction. */
+  commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
+    return this.index.db.transaction().execute((trx) => commitInstanceIn(trx, input, new Date().toISOString()));
+  }
+
+  async query(options: QueryOptions): Promise<QueryRow[]> {
+    const statement = buildQuery(options);
+    const result = await statement.execute(this.index.db);
+    return result.rows as QueryRow[];
+  }
+
+  async findInstances(filter: InstanceFilter): Promise<InstanceRow[]> {
+    let query = this.index.db.selectFrom('instances as i').selectAll('i');
+    if (filter.studyInstanceUids) query = query.where('i.study_instance_uid', 'in', nonEmpty(filter.studyInstanceUids));
+    if (filter.seriesInstanceUids) query = query.where('i.series_instance_uid', 'in', nonEmpty(filter.seriesInstanceUids));
+    if (filter.sopInstanceUids) query = query.where('i.sop_instance_uid', 'in', nonEmpty(filter.sopInstanceUids));
+    if (filter.patientIds) {
+      const patientIds = nonEmpty(filter.patientIds);
+      query = query.where('i.study_instance_uid', 'in', (eb) => eb.selectFrom('studies').select('study_instance_uid').where('patient_id', 'in', patientIds));
+    }
+    if (filter.institutionIds) query = query.where('i.institution_id', 'in', nonEmpty([...filter.institutionIds]));
+    const rows = await query.orderBy('i.series_instance_uid').orderBy('i.instance_number').orderBy('i.seq').execute();
+    return rows as InstanceRow[];
+  }
+
+  async findNode(aeTitle: string): Promise<DicomNodeRow | undefined> {
+    return this.index.db.selectFrom('dicom_nodes').selectAll().where('ae_title', '=', aeTitle).executeTakeFirst();
+  }
+
+  async listNodes(): Promise<DicomNodeRow[]> {
+    return this.index.db.selectFrom('dicom_nodes').selectAll().orderBy('ae_title').execute();
+  }
+
+  async upsertNode(node: Omit<DicomNodeRow, 'created_at'>): Promise<void> {
+    const row = { ...node, created_at: new Date().toISOString() };
+    await this.index.db
+      .insertInto('dicom_nodes')
+      .values(row)
+      .onConflict((oc) => oc.column('ae_title').doUpdateSet({ host: node.host, port: node.port, institution_id: node.institution_id }))
+      .execute();
+  }
+
+  async deleteNode(aeTitle: string): Promise<boolean> {
+    const result = await this.index.db.deleteFrom('dicom_nodes').where('ae_title', '=', aeTitle).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Every blob key the index references, for consistency checks. */
+  async listBlobKeys(): Promise<string[]> {
+    const rows = await this.index.db.selectFrom('instances').select('blob_key').execute();
+    return rows.map((row) => row.blob_key);
+  }
+
+  async countInstances(): Promise<number> {
+    const row = await this.index.db.selectFrom('instances').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
+
+function nonEmpty(values: string[]): string[] {
+  // `in ()` is invalid SQL; a value no UID can take keeps the query valid and empty.
+  return values.length > 0 ? values : ['\u0000'];
+}
+
+async function commitInstanceIn(trx: Transaction<Database>, input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
+  const { study, series, instance } = input;
+  const existingSeries = await trx.selectFrom('series').select(['study_instance_uid']).where('series_instance_uid', '=', series.series_instance_uid).executeTakeFirst();
+  if (existingSeries && existingSeries.study_instance_uid !== study.study_instance_uid) {
+    return { kind: 'conflict', reason: `Series ${series.series_instance_uid} already belongs to another study` };
+  }
+  const existingInstance = await trx.selectFrom('instances').select(['series_instance_uid', 'blob_key']).where('sop_instance_uid', '=', instance.sop_instance_uid).executeTakeFirst();
+  if (existingInstance && existingInstance.series_instance_uid !== instance.series_instance_uid) {
+    return { kind: 'conflict', reason: 'SOP Instance UID already stored in another series' };
+  }
+  const studyExists = await trx.selectFrom('studies').select('study_instance_uid').where('study_instance_uid', '=', study.study_instance_uid).executeTakeFirst();
+  if (!studyExists) {
+    await trx.insertInto('studies').values({ ...study, modalities_in_study: null, number_of_series: 0, number_of_instances: 0, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
+  }
+  if (!existingSeries) {
+    await trx.insertInto('series').values({ ...series, number_of_instances: 0, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now }).execute();
+    await trx.updateTable('studies').set((eb) => ({ number_of_series: eb('number_of_series', '+', 1), updated_at: now })).where('study_instance_uid', '=', study.study_instance_uid).execute();
+    await addModality(trx, study.study_instance_uid, series.modality);
+  }
+  if (existingInstance) {
+    await trx.updateTable('instances').set({ ...instance }).where('sop_instance_uid', '=', instance.sop_instance_uid).execute();
+    return { kind: 'replaced', previousBlobKey: existingInstance.blob_key };
+  }
+  await trx.insertInto('instances').values({ ...instance, created_at: now }).execute();
+  await trx.updateTable('series').set((eb) => ({ number_of_instances: eb('number_of_instances', '+', 1), updated_at: now })).where('series_instance_uid', '=', series.series_instance_uid).execute();
+  await trx.updateTable('studies').set((eb) => ({ number_of_instances: eb('number_of_instances', '+', 1), updated_at: now })).where('study_instance_uid', '=', study.study_instance_uid).execute();
+  return { kind: 'inserted' };
+}
+
+async function addModality(trx: Transaction<Database>, studyInstanceUid: string, modality: string | null): Promise<void> {
+  if (!modality) return;
+  const row = await trx.selectFrom('studies').select('modalities_in_study').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirstOrThrow();
+  const modalities = new Set((row.modalities_in_study ?? '').split('\\').filter(Boolean));
+  if (modalities.has(modality)) return;
+  modalities.add(modality);
+  await trx.updateTable('studies').set({ modalities_in_study: [...modalities].sort().join('\\') }).where('study_instance_uid', '=', studyInstanceUid).execute();
+}
+
+const TABLE_ALIAS: Record<IndexedAttribute['level'], string> = { STUDY: 'st', SERIES: 'se', IMAGE: 'i' };
+
+function columnRef(attribute: IndexedAttribute, level: QueryLevel): RawBuilder<unknown> {
+  if (level === 'PATIENT') return sql.ref(`st.${attribute.column}`);
+  return sql.ref(`${TABLE_ALIAS[attribute.level]}.${attribute.column}`);
+}
+
+function buildQuery(options: QueryOptions): RawBuilder<QueryRow> {
+  const { level } = options;
+  const where: RawBuilder<unknown>[] = options.conditions.map((condition) => conditionSql(condition, level));
+  if (options.institutionIds) {
+    const ids = nonEmpty([...options.institutionIds]);
+    where.push(sql`st.institution_id in (${sql.join(ids)})`);
+  }
+  const whereSql = where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``;
+  const page = sql`${options.limit !== undefined ? sql`limit ${options.limit}` : sql`limit -1`} ${options.offset ? sql`offset ${options.offset}` : sql``}`;
+  switch (level) {
+    case 'PATIENT':
+      return sql<QueryRow>`select st.patient_id, max(st.patient_name) as patient_name, max(st.issuer_of_patient_id) as issuer_of_patient_id,
+        max(st.patient_birth_date) as patient_birth_date, max(st.patient_sex) as patient_sex,
+        count(*) as number_of_patient_related_studies, sum(st.number_of_series) as number_of_patient_related_series,
+        sum(st.number_of_instances) as number_of_patient_related_instances
+        from studies st ${whereSql} group by st.patient_id order by st.patient_id ${page}`;
+    case 'STUDY':
+      return sql<QueryRow>`select st.* from studies st ${whereSql}
+        order by st.study_date desc, st.study_time desc, st.study_instance_uid ${page}`;
+    case 'SERIES':
+      return sql<QueryRow>`select st.*, se.*, se.attributes_json as series_attributes_json, st.attributes_json as study_attributes_json,
+        se.number_of_instances as number_of_series_related_instances
+        from series se join studies st on st.study_instance_uid = se.study_instance_uid ${whereSql}
+        order by se.study_instance_uid, se.series_number, se.series_instance_uid ${page}`;
+    case 'IMAGE':
+      return sql<QueryRow>`select st.*, se.*, i.*, se.attributes_json as series_attributes_json, st.attributes_json as study_attributes_json
+        from instances i join series se on se.series_instance_uid = i.series_instance_uid
+        join studies st on st.study_instance_uid = i.study_instance_uid ${whereSql}
+        order by i.series_instance_uid, i.instance_number, i.seq ${page}`;
+  }
+}
+
+function conditionSql(condition: MatchCondition, level: QueryLevel): RawBuilder<unknown> {
+  switch (condition.kind) {
+    case 'equals':
+      return sql`${columnRef(condition.attribute, level)} = ${condition.value}`;
+    case 'in':
+      return sql`${columnRef(condition.attribute, level)} in (${sql.join(condition.values)})`;
+    case 'like':
+      return sql`${columnRef(condition.attribute, level)} like ${condition.pattern} escape '!'`;
+    case 'range': {
+      const column = columnRef(condition.attribute, level);
+      const parts: RawBuilder<unknown>[] = [];
+      if (condition.from !== undefined) parts.push(sql`${column} >= ${condition.from}`);
+      if (condition.to !== undefined) parts.push(sql`${column} <= ${condition.to}`);
+      return sql`(${sql.join(parts, sql` and `)})`;
+    }
+    case 'personName':
+      return personNameSql(condition.attribute, condition.pattern, condition.wholeName);
+    case 'modalities':
+      return sql`exists (select 1 from series ms where ms.study_instance_uid = st.study_instance_uid and ms.modality in (${sql.join(condition.values)}))`;
+    case 'anyOf':
+      return sql`(${sql.join(condition.conditions.map((c) => conditionSql(c, level)), sql` or `)})`;
+  }
+}
+
+function personNameSql(attribute: IndexedAttribute, pattern: string, wholeName: boolean): RawBuilder<unknown> {
+  const base = `st.${attribute.column}`;
+  if (wholeName) return sql`upper(${sql.ref(base)}) like ${pattern} escape '!'`;
+  const groups = ['alphabetic', 'ideographic', 'phonetic'].map((group) => sql.ref(`${base}_${group}`));
+  const tests = groups.flatMap((group) => [sql`${group} like ${pattern} escape '!'`, sql`replace(${group}, '^', '') like ${pattern} escape '!'`]);
+  return sql`(${sql.join(tests, sql` or `)})`;
+}
