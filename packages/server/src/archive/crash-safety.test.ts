@@ -1,0 +1,145 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
+import { startServerProcess, type ServerProcess } from '../test-support/server-process.ts';
+
+const BOUNDARY = 'yunying-crash-test';
+
+function stowBody(instance: SyntheticInstance): Buffer {
+  return Buffer.concat([
+    Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`),
+    instance.bytes,
+    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+  ]);
+}
+
+async function stowOne(server: ServerProcess, instance: SyntheticInstance): Promise<boolean> {
+  const response = await fetch(`${server.baseUrl}/dicom-web/studies`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+json' },
+    body: stowBody(instance),
+  });
+  await response.arrayBuffer();
+  return response.status === 200;
+}
+
+async function retrieveWadoUri(server: ServerProcess, instance: SyntheticInstance): Promise<Buffer | undefined> {
+  const query = new URLSearchParams({ requestType: 'WADO', studyUID: instance.studyInstanceUid, seriesUID: instance.seriesInstanceUid, objectUID: instance.sopInstanceUid, contentType: 'application/dicom' });
+  const response = await fetch(`${server.baseUrl}/wado?${query}`);
+  if (response.status !== 200) return undefined;
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** No index row without its blob, and the study/series counters agree with the instance rows. */
+function assertIndexConsistent(dataDir: string): void {
+  const db = new SqliteDatabase(path.join(dataDir, 'index.sqlite'), { readonly: true });
+  try {
+    const instances = db.prepare('select blob_key from instances').all() as Array<{ blob_key: string }>;
+    for (const { blob_key: key } of instances) assert.ok(existsSync(path.join(dataDir, 'blobs', key)), `index row without blob: ${key}`);
+    const badSeries = db.prepare('select count(*) n from series s where s.number_of_instances <> (select count(*) from instances i where i.series_instance_uid = s.series_instance_uid)').get() as { n: number };
+    assert.equal(badSeries.n, 0, 'series counters disagree with instance rows');
+    const badStudies = db.prepare('select count(*) n from studies s where s.number_of_instances <> (select count(*) from instances i where i.study_instance_uid = s.study_instance_uid)').get() as { n: number };
+    assert.equal(badStudies.n, 0, 'study counters disagree with instance rows');
+  } finally {
+    db.close();
+  }
+}
+
+test('every instance acknowledged over STOW-RS survives a SIGKILL during the load', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-crash-'));
+  let server = await startServerProcess(dataDir);
+  try {
+    const acknowledged: SyntheticInstance[] = [];
+    const study = newUid();
+    let stopped = false;
+    let enough!: () => void;
+    const enoughAcknowledged = new Promise<void>((resolve) => (enough = resolve));
+    const client = async (clientNumber: number) => {
+      for (let n = 0; !stopped; n++) {
+        const instance = makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: undefined, instanceNumber: clientNumber * 1000 + n, size: 64 });
+        try {
+          if (await stowOne(server, instance)) acknowledged.push(instance);
+        } catch {
+          // the connection died with the server: not acknowledged, may or may not be stored
+        }
+        if (acknowledged.length >= 60) enough();
+      }
+    };
+    const clients = [1, 2, 3].map(client);
+    await enoughAcknowledged;
+    await server.kill(); // mid-load: the three clients have requests in flight
+    stopped = true;
+    await Promise.all(clients);
+
+    server = await startServerProcess(dataDir);
+    for (const instance of acknowledged) {
+      const stored = await retrieveWadoUri(server, instance);
+      assert.ok(stored, `acknowledged instance ${instance.sopInstanceUid} is missing after the crash`);
+      assert.ok(stored.equals(instance.bytes), `instance ${instance.sopInstanceUid} changed`);
+    }
+    assertIndexConsistent(dataDir);
+  } finally {
+    await server.kill();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('every instance acknowledged over C-STORE survives a SIGKILL during the load', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-crash-'));
+  const filesDir = path.join(dataDir, 'outgoing');
+  await mkdir(filesDir);
+  const instances = new Map<string, SyntheticInstance>();
+  const study = newUid();
+  const series = newUid();
+  for (let n = 0; n < 300; n++) {
+    const instance = makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: series, instanceNumber: n, size: 128 });
+    const file = path.join(filesDir, `i${String(n).padStart(4, '0')}.dcm`);
+    await writeFile(file, instance.bytes);
+    instances.set(file, instance);
+  }
+  let server = await startServerProcess(dataDir);
+  try {
+    // storescu -v prints "Sending file: F" then "Received Store Response (Success)" per file.
+    const storescu = spawn('storescu', ['-v', '-aec', 'YUNYING', '-aet', 'CRASHTEST', '127.0.0.1', String(server.dicomPort), ...instances.keys()]);
+    const acknowledged: SyntheticInstance[] = [];
+    let log = '';
+    let current: string | undefined;
+    const enoughAcknowledged = new Promise<void>((resolve) => {
+      const onOutput = (chunk: Buffer) => {
+        log += chunk.toString();
+        let newline;
+        while ((newline = log.indexOf('\n')) >= 0) {
+          const line = log.slice(0, newline);
+          log = log.slice(newline + 1);
+          const sending = /Sending file: (.+)$/.exec(line);
+          if (sending) current = sending[1].trim();
+          if (/Received Store Response \(Success\)/.test(line) && current) {
+            acknowledged.push(instances.get(current)!);
+            if (acknowledged.length >= 40) resolve();
+          }
+        }
+      };
+      storescu.stdout.on('data', onOutput);
+      storescu.stderr.on('data', onOutput);
+    });
+    await enoughAcknowledged;
+    await server.kill();
+    await new Promise((resolve) => (storescu.exitCode !== null ? resolve(undefined) : storescu.once('exit', resolve)));
+
+    server = await startServerProcess(dataDir);
+    for (const instance of acknowledged) {
+      const stored = await retrieveWadoUri(server, instance);
+      assert.ok(stored, `acknowledged instance ${instance.sopInstanceUid} is missing after the crash`);
+    }
+    assertIndexConsistent(dataDir);
+  } finally {
+    await server.kill();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

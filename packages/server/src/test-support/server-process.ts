@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { findFreePort } from './ports.ts';
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  httpPort: number;
+  dicomPort: number;
+  baseUrl: string;
+  /** output so far, for failure messages */
+  output(): string;
+  /** SIGKILL and wait for the exit */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit */
+  stop(): Promise<void>;
+}
+
+/** Starts `main.ts` as a real process (what `npm start` runs) and resolves once it listens. */
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, ports?: { httpPort: number; dicomPort: number }): Promise<ServerProcess> {
+  const httpPort = ports?.httpPort ?? (await findFreePort());
+  const dicomPort = ports?.dicomPort ?? (await findFreePort());
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: String(httpPort), YUNYING_DICOM_PORT: String(dicomPort), YUNYING_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('yunying started')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${output}`)));
+  });
+  await ready;
+  const exited = once(child, 'exit');
+  return {
+    child,
+    httpPort,
+    dicomPort,
+    baseUrl: `http://127.0.0.1:${httpPort}`,
+    output: () => output,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
