@@ -1,0 +1,136 @@
+/**
+ * What the DICOMweb routes share: options, the caller of a request (resolved once in an
+ * onRequest hook), URLs and scoped instance look-ups.
+ */
+import type { FastifyRequest } from 'fastify';
+import { parseDicom, type ParsedDicom } from '@yunying/dicom';
+import type { ArchiveService, InstanceRecord, InstanceScope } from '../archive/archive-service.ts';
+import type { Caller } from '../access/caller.ts';
+import { notFound, YunyingError } from '../errors.ts';
+
+export interface DicomWebOptions {
+  archive: ArchiveService;
+  /** throws YunyingError (401) when the request is not authenticated */
+  resolveCaller(request: FastifyRequest): Promise<Caller>;
+  /** largest STOW-RS request body, bytes [2 GiB] */
+  maxStowBytes?: number;
+  /** e.g. "https://pacs.example.org"; RetrieveURL and BulkDataURI are built from it; default: from the request's Host */
+  publicBaseUrl?: string;
+  /** longest side of thumbnails, px [128] */
+  thumbnailSize?: number;
+  /** binary elements above this size get a BulkDataURI in metadata [1024]; Pixel Data always does */
+  inlineBinaryMaxBytes?: number;
+  /** bytes of parsed instances kept for frame/rendered/bulkdata requests [256 MiB] */
+  parsedCacheBytes?: number;
+}
+
+export const DEFAULT_MAX_STOW_BYTES = 2 * 1024 * 1024 * 1024;
+
+export interface StudyPath { study: string }
+export interface SeriesPath extends StudyPath { series: string }
+export interface InstancePath extends SeriesPath { instance: string }
+
+/** A small LRU of parsed instances bounded by their byte size. */
+class ParsedCache {
+  private readonly entries = new Map<string, ParsedDicom>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+  get(key: string): ParsedDicom | undefined {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+  set(key: string, value: ParsedDicom): void {
+    const size = value.bytes.byteLength;
+    if (size > this.maxBytes / 4) return;
+    const old = this.entries.get(key);
+    if (old) {
+      this.bytes -= old.bytes.byteLength;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, value);
+    this.bytes += size;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= v.bytes.byteLength;
+    }
+  }
+}
+
+export class DicomWebContext {
+  readonly archive: ArchiveService;
+  private readonly callers = new WeakMap<FastifyRequest, Caller>();
+  private readonly parsed: ParsedCache;
+
+  constructor(readonly options: DicomWebOptions) {
+    this.archive = options.archive;
+    this.parsed = new ParsedCache(options.parsedCacheBytes ?? 256 * 1024 * 1024);
+  }
+
+  async authenticate(request: FastifyRequest): Promise<void> {
+    this.callers.set(request, await this.options.resolveCaller(request));
+  }
+
+  callerOf(request: FastifyRequest): Caller {
+    const caller = this.callers.get(request);
+    if (!caller) throw new YunyingError('UNAUTHENTICATED', 'authentication required', 401);
+    return caller;
+  }
+
+  /** "http://host:port/dicom-web" */
+  dicomWebBase(request: FastifyRequest): string {
+    const origin = this.options.publicBaseUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
+    return `${origin}/dicom-web`;
+  }
+
+  studyUrl(request: FastifyRequest, study: string): string {
+    return `${this.dicomWebBase(request)}/studies/${study}`;
+  }
+
+  instanceUrl(request: FastifyRequest, study: string, series: string, instance: string): string {
+    return `${this.dicomWebBase(request)}/studies/${study}/series/${series}/instances/${instance}`;
+  }
+
+  /** Instances in scope for the caller; 404 when none (unknown and invisible look the same). */
+  async findInstances(request: FastifyRequest, path: Partial<InstancePath> & StudyPath, what = 'study'): Promise<InstanceRecord[]> {
+    const scope: InstanceScope = { studyInstanceUids: [path.study] };
+    if (path.series !== undefined) scope.seriesInstanceUids = [path.series];
+    if (path.instance !== undefined) scope.sopInstanceUids = [path.instance];
+    const records = (await this.archive.findInstances(this.callerOf(request), scope)).filter(
+      (r) =>
+        r.studyInstanceUid === path.study &&
+        (path.series === undefined || r.seriesInstanceUid === path.series) &&
+        (path.instance === undefined || r.sopInstanceUid === path.instance),
+    );
+    if (records.length === 0) {
+      const label = path.instance !== undefined ? 'instance' : path.series !== undefined ? 'series' : what;
+      throw notFound(label === 'instance' ? `instance ${path.instance}` : label === 'series' ? `series ${path.series}` : `study ${path.study}`);
+    }
+    return records;
+  }
+
+  async findInstance(request: FastifyRequest, path: InstancePath): Promise<InstanceRecord> {
+    const records = await this.findInstances(request, path);
+    return records[0]!;
+  }
+
+  /** The whole instance parsed (pixel data located, never decoded), cached by blob. */
+  async readParsed(record: InstanceRecord): Promise<ParsedDicom> {
+    const key = `${record.blobKey}|${record.sopInstanceUid}|${record.size}`;
+    const hit = this.parsed.get(key);
+    if (hit) return hit;
+    const bytes = await this.archive.readInstance(record);
+    let parsed: ParsedDicom;
+    try {
+      parsed = parseDicom(bytes);
+    } catch (error) {
+      throw new YunyingError('STORED_INSTANCE_UNREADABLE', `stored instance ${record.sopInstanceUid} cannot be parsed: ${(error as Error).message}`, 500);
+    }
+    this.parsed.set(key, parsed);
+    return parsed;
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * Rendering one frame to JPEG or PNG (PS3.18 8.3.5 rendered / thumbnail resources).
+ *
+ * Supported: native (uncompressed) pixel data, 8/16/32 bits allocated, signed or
+ * unsigned, little or big endian; MONOCHROME1 (inverted) and MONOCHROME2 with the
+ * Modality LUT (rescale slope/intercept) and a VOI window (request → file → frame
+ * min/max); RGB (planar configuration 0 and 1), YBR_FULL and YBR_FULL_422 to RGB.
+ * Encapsulated JPEG baseline (8-bit .4.50/.4.51) is decoded by sharp (libjpeg) and RLE
+ * Lossless (.5) here; both then take the same path. Anything else (JPEG-LS, JPEG 2000, RLE, lossless JPEG, PALETTE
+ * COLOR, 1-bit) answers 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be
+ * produced for that resource; the client can still fetch the frames or the instance.
+ */
+import sharp, { type OutputInfo } from 'sharp';
+import { getFrame, getPixelDataInfo, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
+import { YunyingError, badRequest, notFound } from '../errors.ts';
+
+export type VoiFunction = 'linear' | 'linear-exact' | 'sigmoid';
+
+export interface RenderWindow {
+  center: number;
+  width: number;
+  fn: VoiFunction;
+}
+
+export interface RenderOptions {
+  /** 1-based */
+  frame: number;
+  format: 'jpeg' | 'png';
+  /** 1..100, JPEG only */
+  quality?: number;
+  window?: RenderWindow;
+  /** fit inside this box keeping the aspect ratio (viewport, thumbnails, WADO-URI rows/columns) */
+  fit?: { width?: number; height?: number };
+}
+
+export const renderingNotSupported = (message: string): YunyingError =>
+  new YunyingError('RENDERING_NOT_SUPPORTED', message, 406);
+
+const JPEG_8BIT_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
+const BIG_ENDIAN = '1.2.840.10008.1.2.2';
+const RLE = '1.2.840.10008.1.2.5';
+
+/**
+ * RLE Lossless (PS3.5 Annex G) → native little-endian, interleaved (planar 0) bytes.
+ * Segments are ordered by sample, then by byte from most to least significant.
+ */
+export function decodeRleFrame(frame: Uint8Array, info: PixelDataInfo): Uint8Array {
+  const pixels = info.rows * info.columns;
+  const bytesPerSample = info.bitsAllocated / 8;
+  const spp = info.samplesPerPixel;
+  if (!Number.isInteger(bytesPerSample) || frame.length < 64) throw renderingNotSupported('RLE frame is malformed');
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const segments = view.getUint32(0, true);
+  if (segments !== spp * bytesPerSample || segments > 15) throw renderingNotSupported(`RLE frame has ${segments} segments, expected ${spp * bytesPerSample}`);
+  const out = new Uint8Array(pixels * spp * bytesPerSample);
+  const stride = spp * bytesPerSample;
+  for (let seg = 0; seg < segments; seg++) {
+    const start = view.getUint32(4 + seg * 4, true);
+    const end = seg + 1 < segments ? view.getUint32(8 + seg * 4, true) : frame.length;
+    const sample = Math.floor(seg / bytesPerSample);
+    const byteInSample = bytesPerSample - 1 - (seg % bytesPerSample);
+    let o = sample * bytesPerSample + byteInSample;
+    let i = start;
+    let written = 0;
+    while (i < end && written < pixels) {
+      const n = frame[i++]!;
+      if (n < 128) {
+        for (let k = 0; k <= n && i < end && written < pixels; k++, written++, o += stride) out[o] = frame[i++]!;
+      } else if (n > 128) {
+        const value = frame[i++]!;
+        for (let k = 0; k < 257 - n && written < pixels; k++, written++, o += stride) out[o] = value;
+      }
+    }
+  }
+  return out;
+}
+
+interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+/** Window → 8-bit output value for a modality value x (PS3.3 C.11.2.1.2). */
+function makeVoi(window: RenderWindow): (x: number) => number {
+  const { center: c, width: w, fn } = window;
+  if (fn === 'linear-exact') {
+    const lo = c - w / 2;
+    const hi = c + w / 2;
+    return (x) => (x <= lo ? 0 : x > hi ? 255 : ((x - c) / w + 0.5) * 255);
+  }
+  if (fn === 'sigmoid') return (x) => 255 / (1 + Math.exp((-4 * (x - c)) / w));
+  const lo = c - 0.5 - (w - 1) / 2;
+  const hi = c - 0.5 + (w - 1) / 2;
+  const span = Math.max(w - 1, 1e-6);
+  return (x) => (x <= lo ? 0 : x > hi ? 255 : ((x - (c - 0.5)) / span + 0.5) * 255);
+}
+
+/** stored (raw) value → modality value, with bitsStored masking and sign extension */
+function makeModality(info: PixelDataInfo): (raw: number) => number {
+  const bits = Math.min(info.bitsStored || info.bitsAllocated, 32);
+  const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+  const signBit = 2 ** (bits - 1);
+  const full = 2 ** bits;
+  const slope = Number.isFinite(info.rescaleSlope) && info.rescaleSlope !== 0 ? info.rescaleSlope : 1;
+  const intercept = Number.isFinite(info.rescaleIntercept) ? info.rescaleIntercept : 0;
+  const signed = info.pixelRepresentation === 1;
+  return (raw) => {
+    let v = bits >= 32 ? raw : raw & mask;
+    if (signed && bits < 32 && v >= signBit) v -= full;
+    return v * slope + intercept;
+  };
+}
+
+function toUint16(frame: Uint8Array, bigEndian: boolean): Uint16Array {
+  const count = frame.byteLength >> 1;
+  if (!bigEndian && frame.byteOffset % 2 === 0) return new Uint16Array(frame.buffer, frame.byteOffset, count);
+  const copy = Buffer.from(frame.subarray(0, count * 2));
+  if (bigEndian) copy.swap16();
+  return new Uint16Array(copy.buffer, copy.byteOffset, count);
+}
+
+function renderGray(frame: Uint8Array, info: PixelDataInfo, requested: RenderWindow | undefined, bigEndian: boolean): Uint8Array {
+  const pixels = info.rows * info.columns;
+  const modality = makeModality(info);
+  const invert = info.photometricInterpretation === 'MONOCHROME1';
+  const out = new Uint8Array(pixels);
+
+  if (info.bitsAllocated === 8 || info.bitsAllocated === 16) {
+    const src: Uint8Array | Uint16Array = info.bitsAllocated === 8 ? frame : toUint16(frame, bigEndian);
+    const n = Math.min(pixels, src.length);
+    const size = info.bitsAllocated === 8 ? 256 : 65536;
+    let window = requested ?? fileWindow(info);
+    if (!window) {
+      const seen = new Uint8Array(size);
+      for (let i = 0; i < n; i++) seen[src[i]!] = 1;
+      let min = Infinity;
+      let max = -Infinity;
+      for (let v = 0; v < size; v++) {
+        if (seen[v] === 0) continue;
+        const m = modality(v);
+        if (m < min) min = m;
+        if (m > max) max = m;
+      }
+      window = minMaxWindow(min, max);
+    }
+    const voi = makeVoi(window);
+    const lut = new Uint8Array(size);
+    for (let v = 0; v < size; v++) {
+      const y = Math.round(voi(modality(v)));
+      lut[v] = invert ? 255 - y : y;
+    }
+    for (let i = 0; i < n; i++) out[i] = lut[src[i]!]!;
+    return out;
+  }
+
+  if (info.bitsAllocated === 32) {
+    const count = Math.min(pixels, frame.byteLength >> 2);
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const values = new Float64Array(count);
+    const signed = info.pixelRepresentation === 1;
+    for (let i = 0; i < count; i++) {
+      const raw = signed ? view.getInt32(i * 4, !bigEndian) : view.getUint32(i * 4, !bigEndian);
+      values[i] = modality(raw);
+    }
+    let window = requested ?? fileWindow(info);
+    if (!window) {
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < count; i++) {
+        const v = values[i]!;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      window = minMaxWindow(min, max);
+    }
+    const voi = makeVoi(window);
+    for (let i = 0; i < count; i++) {
+      const y = Math.round(voi(values[i]!));
+      out[i] = invert ? 255 - y : y;
+    }
+    return out;
+  }
+  throw renderingNotSupported(`rendering ${info.bitsAllocated}-bit pixel data is not supported`);
+}
+
+function fileWindow(info: PixelDataInfo): RenderWindow | undefined {
+  if (info.windowCenter === undefined || info.windowWidth === undefined || !(info.windowWidth > 0)) return undefined;
+  return { center: info.windowCenter, width: info.windowWidth, fn: 'linear' };
+}
+
+function minMaxWindow(min: number, max: number): RenderWindow {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return { center: 0, width: 1, fn: 'linear-exact' };
+  return { center: (min + max) / 2, width: Math.max(max - min, 1), fn: 'linear-exact' };
+}
+
+const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+
+function ybrToRgb(data: Uint8Array): void {
+  for (let i = 0; i + 2 < data.length; i += 3) {
+    const y = data[i]!;
+    const cb = data[i + 1]! - 128;
+    const cr = data[i + 2]! - 128;
+    data[i] = clamp(y + 1.402 * cr);
+    data[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    data[i + 2] = clamp(y + 1.772 * cb);
+  }
+}
+
+function renderColor(frame: Uint8Array, info: PixelDataInfo, bigEndian: boolean): Uint8Array {
+  const pixels = info.rows * info.columns;
+  const photometric = info.photometricInterpretation;
+  if (photometric === 'YBR_FULL_422') {
+    if (info.bitsAllocated !== 8) throw renderingNotSupported('YBR_FULL_422 with more than 8 bits is not supported');
+    const out = new Uint8Array(pixels * 3);
+    // two pixels per 4 bytes: Y1 Y2 Cb Cr
+    for (let p = 0, s = 0; p < pixels && s + 3 < frame.length; p += 2, s += 4) {
+      const cb = frame[s + 2]!;
+      const cr = frame[s + 3]!;
+      out[p * 3] = frame[s]!;
+      out[p * 3 + 1] = cb;
+      out[p * 3 + 2] = cr;
+      if (p + 1 < pixels) {
+        out[p * 3 + 3] = frame[s + 1]!;
+        out[p * 3 + 4] = cb;
+        out[p * 3 + 5] = cr;
+      }
+    }
+    ybrToRgb(out);
+    return out;
+  }
+  if (photometric !== 'RGB' && photometric !== 'YBR_FULL') {
+    throw renderingNotSupported(`rendering ${photometric} is not supported`);
+  }
+  let samples: Uint8Array;
+  if (info.bitsAllocated === 8) samples = frame.subarray(0, pixels * 3);
+  else if (info.bitsAllocated === 16) {
+    const src = toUint16(frame, bigEndian);
+    const shift = Math.max((info.bitsStored || 16) - 8, 0);
+    samples = new Uint8Array(Math.min(src.length, pixels * 3));
+    for (let i = 0; i < samples.length; i++) samples[i] = src[i]! >> shift;
+  } else throw renderingNotSupported(`rendering ${info.bitsAllocated}-bit colour is not supported`);
+
+  let out: Uint8Array;
+  if (info.planarConfiguration === 1) {
+    out = new Uint8Array(pixels * 3);
+    for (let i = 0; i < pixels; i++) {
+      out[i * 3] = samples[i]!;
+      out[i * 3 + 1] = samples[i + pixels]!;
+      out[i * 3 + 2] = samples[i + 2 * pixels]!;
+    }
+  } else out = Uint8Array.from(samples);
+  if (photometric === 'YBR_FULL') ybrToRgb(out);
+  return out;
+}
+
+async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined): Promise<RawImage> {
+  let info = pixelInfo;
+  if (frameNumber < 1 || frameNumber > Math.max(info.numberOfFrames, 1)) {
+    throw notFound(`frame ${frameNumber} (the instance has ${info.numberOfFrames})`);
+  }
+  let frame = getFrame(parsed, frameNumber);
+  if (info.encapsulated && info.transferSyntaxUid === RLE) {
+    frame = decodeRleFrame(frame, info);
+    info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
+  }
+  if (info.encapsulated) {
+    if (!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) || info.bitsAllocated !== 8) {
+      throw renderingNotSupported(`rendering transfer syntax ${info.transferSyntaxUid} is not supported yet; retrieve the frames or the instance instead`);
+    }
+    let decoded: { data: Buffer; info: OutputInfo };
+    try {
+      decoded = await sharp(frame).raw().toBuffer({ resolveWithObject: true });
+    } catch (error) {
+      throw renderingNotSupported(`the JPEG frame cannot be decoded: ${(error as Error).message}`);
+    }
+    const { width, height, channels } = decoded.info;
+    if (channels === 1 || channels === 2) {
+      const gray = channels === 1 ? decoded.data : Uint8Array.from({ length: width * height }, (_, i) => decoded.data[i * 2]!);
+      const grayInfo: PixelDataInfo = { ...info, rows: height, columns: width, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0 };
+      return { data: renderGray(gray, grayInfo, window, false), width, height, channels: 1 };
+    }
+    // libjpeg already converted YCbCr to RGB
+    const rgb = channels === 3 ? decoded.data : Uint8Array.from({ length: width * height * 3 }, (_, i) => decoded.data[Math.floor(i / 3) * channels + (i % 3)]!);
+    return { data: rgb, width, height, channels: 3 };
+  }
+  const bigEndian = info.transferSyntaxUid === BIG_ENDIAN;
+  if (info.samplesPerPixel === 1) {
+    if (info.photometricInterpretation === 'PALETTE COLOR') throw renderingNotSupported('rendering PALETTE COLOR is not supported yet');
+    if (info.bitsAllocated === 1) throw renderingNotSupported('rendering 1-bit pixel data is not supported');
+    return { data: renderGray(frame, info, window, bigEndian), width: info.columns, height: info.rows, channels: 1 };
+  }
+  if (info.samplesPerPixel === 3) return { data: renderColor(frame, info, bigEndian), width: info.columns, height: info.rows, channels: 3 };
+  throw renderingNotSupported(`rendering ${info.samplesPerPixel} samples per pixel is not supported`);
+}
+
+/** Renders one frame of an instance. Throws 404 for a frame out of range, 406 when not renderable. */
+export async function renderFrame(parsed: ParsedDicom, options: RenderOptions): Promise<{ body: Buffer; contentType: string }> {
+  let info: PixelDataInfo | undefined;
+  try {
+    info = getPixelDataInfo(parsed);
+  } catch (error) {
+    throw renderingNotSupported(`the pixel data cannot be read: ${(error as Error).message}`);
+  }
+  if (!info) throw renderingNotSupported('the instance has no pixel data to render');
+  if (!(info.rows > 0 && info.columns > 0)) throw renderingNotSupported('the instance has no image dimensions');
+  const raw = await decodeFrame(parsed, info, options.frame, options.window);
+  let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+  if (options.fit && (options.fit.width || options.fit.height)) {
+    image = image.resize({ width: options.fit.width, height: options.fit.height, fit: 'inside', withoutEnlargement: false });
+  }
+  if (options.format === 'png') return { body: await image.png().toBuffer(), contentType: 'image/png' };
+  return { body: await image.jpeg({ quality: options.quality ?? 90 }).toBuffer(), contentType: 'image/jpeg' };
+}
+
+/** window=center,width[,function] (PS3.18 8.3.5.1.4) */
+export function parseWindowParam(text: string): RenderWindow {
+  const [c, w, fn] = text.split(',').map((s) => s.trim());
+  const center = Number(c);
+  const width = Number(w);
+  if (!c || !w || !Number.isFinite(center) || !Number.isFinite(width)) throw badRequest('INVALID_PARAMETER', `window must be center,width[,function], got "${text}"`);
+  const fnName = (fn || 'linear').toLowerCase();
+  if (fnName !== 'linear' && fnName !== 'linear-exact' && fnName !== 'sigmoid') {
+    throw badRequest('INVALID_PARAMETER', `window function must be linear, linear-exact or sigmoid, got "${fn}"`);
+  }
+  if (fnName === 'linear' ? width < 1 : width <= 0) throw badRequest('INVALID_PARAMETER', `window width must be ${fnName === 'linear' ? '>= 1' : '> 0'}`);
+  return { center, width, fn: fnName };
+}

@@ -1,0 +1,198 @@
+/**
+ * STOW-RS (PS3.18 10.5): POST /studies and /studies/{study}.
+ *
+ * Status: 200 every instance stored without warning; 202 some failed or some stored with
+ * a warning; 409 every instance failed; 400 unparsable multipart or no parts; 415 a
+ * content type other than multipart/related; type="application/dicom" or application/dicom.
+ *
+ * Failure reasons (0008,1197), from PS3.4 B.2.3 / PS3.18 10.5.3:
+ *  - 0xC000 Cannot understand: not a readable Part 10 object (garbage, truncated, no meta)
+ *  - 0xA901 Data Set does not match: the instance belongs to another study than the
+ *    request's /studies/{study} (A9xx range; same value as other DICOMweb servers use)
+ *  - 0xA700 Out of resources; 0x0124 Not authorised; 0x0110 Processing failure (others);
+ *    an archive YunyingError's own DIMSE status when it is a failure status.
+ * A human-readable reason goes in Error Comment (0000,0902) of the FailedSOPSequence item
+ * (the C-STORE response carries the same attribute); a warning's text likewise in the
+ * ReferencedSOPSequence item next to Warning Reason (0008,1196) 0xB000.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DicomParseError, parseDicom, readIndexAttributes, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
+import type { IngestResult } from '../archive/archive-service.ts';
+import { YunyingError, badRequest } from '../errors.ts';
+import type { DicomWebContext } from './context.ts';
+import { parseAccept, parseMediaType, negotiateSimple } from './media-types.ts';
+import { MultipartError, splitMultipart } from './multipart.ts';
+
+export const FAILURE_REASON = {
+  PROCESSING_FAILURE: 0x0110,
+  NOT_AUTHORIZED: 0x0124,
+  OUT_OF_RESOURCES: 0xa700,
+  STUDY_UID_MISMATCH: 0xa901,
+  CANNOT_UNDERSTAND: 0xc000,
+} as const;
+
+export const WARNING_REASON_COERCION = 0xb000;
+
+const INGEST_CONCURRENCY = 4;
+
+interface Stored {
+  kind: 'stored';
+  result: IngestResult;
+}
+interface Failed {
+  kind: 'failed';
+  reason: number;
+  comment: string;
+  sopClassUid?: string;
+  sopInstanceUid?: string;
+}
+type PartOutcome = Stored | Failed;
+
+function identify(bytes: Buffer): { sopClassUid?: string; sopInstanceUid?: string } {
+  try {
+    const header = splitPart10(bytes);
+    return { sopClassUid: header.sopClassUid || undefined, sopInstanceUid: header.sopInstanceUid || undefined };
+  } catch {
+    return {};
+  }
+}
+
+function failureReasonOf(error: unknown): { reason: number; comment: string } {
+  if (error instanceof DicomParseError) return { reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: error.message };
+  if (error instanceof YunyingError) {
+    const s = error.dimseStatus;
+    const isFailureStatus = (s & 0xf000) === 0xa000 || (s & 0xf000) === 0xc000 || s === 0x0110 || s === 0x0122 || s === 0x0124;
+    if (error.httpStatus === 401 || error.httpStatus === 403) return { reason: FAILURE_REASON.NOT_AUTHORIZED, comment: error.message };
+    if (error.httpStatus === 507) return { reason: FAILURE_REASON.OUT_OF_RESOURCES, comment: error.message };
+    return { reason: isFailureStatus ? s : FAILURE_REASON.PROCESSING_FAILURE, comment: error.message };
+  }
+  return { reason: FAILURE_REASON.PROCESSING_FAILURE, comment: 'the instance could not be stored' };
+}
+
+async function storePart(ctx: DicomWebContext, request: FastifyRequest, bytes: Buffer, partType: string | undefined, study: string | undefined): Promise<PartOutcome> {
+  if (partType !== undefined && partType !== 'application/dicom') {
+    return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: `part of type ${partType} is not supported; send application/dicom`, ...identify(bytes) };
+  }
+  if (bytes.length === 0) return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: 'empty part' };
+  try {
+    if (study !== undefined) {
+      const attributes = readIndexAttributes(parseDicom(bytes, { untilPixelData: true }));
+      if (attributes.studyInstanceUid !== study) {
+        return {
+          kind: 'failed',
+          reason: FAILURE_REASON.STUDY_UID_MISMATCH,
+          comment: `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${study}`,
+          sopClassUid: attributes.sopClassUid,
+          sopInstanceUid: attributes.sopInstanceUid,
+        };
+      }
+    }
+    const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', bytes });
+    return { kind: 'stored', result };
+  } catch (error) {
+    if (!(error instanceof DicomParseError) && !(error instanceof YunyingError)) request.log.error({ err: error }, 'STOW-RS: ingest failed');
+    else request.log.info({ reason: (error as Error).message }, 'STOW-RS: instance rejected');
+    return { kind: 'failed', ...failureReasonOf(error), ...identify(bytes) };
+  }
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function buildResponse(ctx: DicomWebContext, request: FastifyRequest, outcomes: PartOutcome[], study: string | undefined): { status: number; body: DicomJsonDataset } {
+  const body: DicomJsonDataset = {};
+  const failed: DicomJsonDataset[] = [];
+  const referenced: DicomJsonDataset[] = [];
+  let warnings = 0;
+  const studies = new Set<string>();
+  for (const o of outcomes) {
+    if (o.kind === 'failed') {
+      const item: DicomJsonDataset = {};
+      if (o.sopClassUid) item['00081150'] = { vr: 'UI', Value: [o.sopClassUid] };
+      if (o.sopInstanceUid) item['00081155'] = { vr: 'UI', Value: [o.sopInstanceUid] };
+      item['00081197'] = { vr: 'US', Value: [o.reason] };
+      item['00000902'] = { vr: 'LO', Value: [o.comment.slice(0, 1024)] };
+      failed.push(item);
+    } else {
+      const r = o.result;
+      studies.add(r.studyInstanceUid);
+      const item: DicomJsonDataset = {
+        '00081150': { vr: 'UI', Value: [r.sopClassUid] },
+        '00081155': { vr: 'UI', Value: [r.sopInstanceUid] },
+        '00081190': { vr: 'UR', Value: [ctx.instanceUrl(request, r.studyInstanceUid, r.seriesInstanceUid, r.sopInstanceUid)] },
+      };
+      if (r.warning) {
+        warnings++;
+        item['00081196'] = { vr: 'US', Value: [WARNING_REASON_COERCION] };
+        item['00000902'] = { vr: 'LO', Value: [r.warning.slice(0, 1024)] };
+      }
+      referenced.push(item);
+    }
+  }
+  const retrieveStudy = study ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (retrieveStudy !== undefined && referenced.length > 0) body['00081190'] = { vr: 'UR', Value: [ctx.studyUrl(request, retrieveStudy)] };
+  if (failed.length > 0) body['00081198'] = { vr: 'SQ', Value: failed };
+  if (referenced.length > 0) body['00081199'] = { vr: 'SQ', Value: referenced };
+  const status = referenced.length === 0 ? 409 : failed.length > 0 || warnings > 0 ? 202 : 200;
+  return { status, body };
+}
+
+interface IncomingPart {
+  bytes: Buffer;
+  type?: string;
+}
+
+/** The request body as parts: multipart/related or a single application/dicom body. Throws 400/415. */
+function partsOf(request: FastifyRequest): IncomingPart[] {
+  const header = request.headers['content-type'];
+  if (!header) throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type is required: multipart/related; type="application/dicom"', 415);
+  const media = parseMediaType(header);
+  const body = request.body;
+  if (!Buffer.isBuffer(body)) throw badRequest('INVALID_MULTIPART', 'the request has no body');
+  if (media.type === 'application/dicom') return [{ bytes: body }];
+  if (media.type !== 'multipart/related') {
+    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${media.type} is not supported: send multipart/related; type="application/dicom"`, 415);
+  }
+  const rootType = media.params.type?.toLowerCase();
+  if (rootType !== undefined && rootType !== 'application/dicom') {
+    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `multipart/related; type="${rootType}" is not supported (metadata + bulk data STOW is not implemented): send type="application/dicom"`, 415);
+  }
+  const boundary = media.params.boundary;
+  if (!boundary) throw badRequest('INVALID_MULTIPART', 'multipart/related without a boundary parameter');
+  let parts;
+  try {
+    parts = splitMultipart(body, boundary);
+  } catch (error) {
+    if (error instanceof MultipartError) throw badRequest('INVALID_MULTIPART', error.message);
+    throw error;
+  }
+  if (parts.length === 0) throw badRequest('INVALID_MULTIPART', 'the multipart body has no parts');
+  return parts.map((p) => {
+    const type = p.headers['content-type'];
+    return { bytes: p.body, type: type ? parseMediaType(type).type : undefined };
+  });
+}
+
+export function registerStow(app: FastifyInstance, ctx: DicomWebContext, bodyLimit: number): void {
+  const handler = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
+    const accepted = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
+    if (!accepted) throw new YunyingError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json', 406);
+    const study = request.params.study;
+    const parts = partsOf(request);
+    const outcomes = await mapLimited(parts, INGEST_CONCURRENCY, (p) => storePart(ctx, request, p.bytes, p.type, study));
+    const { status, body } = buildResponse(ctx, request, outcomes, study);
+    return reply.code(status).type(accepted).send(JSON.stringify(body));
+  };
+  app.post('/studies', { bodyLimit }, handler);
+  app.post('/studies/:study', { bodyLimit }, handler);
+}

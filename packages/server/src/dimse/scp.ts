@@ -1,0 +1,676 @@
+/**
+ * The DIMSE SCP: association negotiation and the services C-ECHO, C-STORE, C-FIND,
+ * C-MOVE and C-GET. Thin: everything is translated to ArchiveService calls.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { encodeDataset, parseDicom, splitPart10, toDicomJson, type DicomJsonDataset } from '@yunying/dicom';
+import { localAeCaller, type Caller } from '../access/caller.ts';
+import type { ArchiveService, DicomNodeRegistry, InstanceRecord, InstanceScope, QueryLevel } from '../archive/archive-service.ts';
+import { DIMSE_STATUS } from '../errors.ts';
+import { Association, type AssociateDecision, type DimseLogger, type NegotiatedContext } from './association.ts';
+import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, type DimseCommand, type DimseMessage } from './dimse-message.ts';
+import { APPLICATION_CONTEXT_NAME, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PC_RESULT, REJECT, type AcceptedPresentationContext, type AssociateRq, type RoleSelection } from './pdu.ts';
+import { DEFAULT_MAX_PDU_LENGTH, VERIFICATION_SOP_CLASS, openAssociation, type DimseClient } from './scu.ts';
+import { otherLittleEndian, transcodeLittleEndian } from './transcode.ts';
+
+// ---------------------------------------------------------------------------------------
+// SOP classes and transfer syntaxes
+
+export const QR = {
+  PATIENT_ROOT_FIND: '1.2.840.10008.5.1.4.1.2.1.1',
+  PATIENT_ROOT_MOVE: '1.2.840.10008.5.1.4.1.2.1.2',
+  PATIENT_ROOT_GET: '1.2.840.10008.5.1.4.1.2.1.3',
+  STUDY_ROOT_FIND: '1.2.840.10008.5.1.4.1.2.2.1',
+  STUDY_ROOT_MOVE: '1.2.840.10008.5.1.4.1.2.2.2',
+  STUDY_ROOT_GET: '1.2.840.10008.5.1.4.1.2.2.3',
+} as const;
+
+type QrModel = 'PATIENT' | 'STUDY';
+const QR_CLASSES = new Map<string, { model: QrModel; service: 'FIND' | 'MOVE' | 'GET' }>([
+  [QR.PATIENT_ROOT_FIND, { model: 'PATIENT', service: 'FIND' }],
+  [QR.PATIENT_ROOT_MOVE, { model: 'PATIENT', service: 'MOVE' }],
+  [QR.PATIENT_ROOT_GET, { model: 'PATIENT', service: 'GET' }],
+  [QR.STUDY_ROOT_FIND, { model: 'STUDY', service: 'FIND' }],
+  [QR.STUDY_ROOT_MOVE, { model: 'STUDY', service: 'MOVE' }],
+  [QR.STUDY_ROOT_GET, { model: 'STUDY', service: 'GET' }],
+]);
+
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+
+/** Storage SOP classes outside 1.2.840.10008.5.1.4.1.1.* */
+const OTHER_STORAGE_CLASSES = new Set([
+  '1.2.840.10008.5.1.4.38.1', // Hanging Protocol Storage
+  '1.2.840.10008.5.1.4.39.1', // Color Palette Storage
+  '1.2.840.10008.5.1.4.43.1', // Generic Implant Template Storage
+  '1.2.840.10008.5.1.4.44.1', // Implant Assembly Template Storage
+  '1.2.840.10008.5.1.4.45.1', // Implant Template Group Storage
+  '1.2.840.10008.5.1.4.34.7', // RT Beams Delivery Instruction Storage
+  '1.2.840.10008.5.1.4.34.10', // RT Brachy Application Setup Delivery Instruction Storage
+]);
+
+/**
+ * Storage SOP classes: the standard storage branch, a few storage classes elsewhere, and
+ * any private (non-1.2.840.10008) SOP class. Other standard classes (Q/R, worklist, MPPS,
+ * storage commitment, ...) are not storage.
+ */
+export function isStorageSopClass(uid: string): boolean {
+  if (uid.startsWith('1.2.840.10008.5.1.4.1.1.')) return true;
+  if (OTHER_STORAGE_CLASSES.has(uid)) return true;
+  if (uid.startsWith('1.2.840.10008.')) return false;
+  return /^[0-9]+(\.[0-9]+)+$/.test(uid);
+}
+
+/** Transfer syntaxes accepted for storage; data sets are stored as received, never transcoded. */
+export const STORAGE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  IMPLICIT_LE,
+  EXPLICIT_LE,
+  '1.2.840.10008.1.2.2', // explicit VR big endian (retired)
+  '1.2.840.10008.1.2.1.99', // deflated explicit VR LE
+  '1.2.840.10008.1.2.4.50', // JPEG baseline
+  '1.2.840.10008.1.2.4.51', // JPEG extended
+  '1.2.840.10008.1.2.4.53', // JPEG spectral selection (retired)
+  '1.2.840.10008.1.2.4.55', // JPEG full progression (retired)
+  '1.2.840.10008.1.2.4.57', // JPEG lossless P14
+  '1.2.840.10008.1.2.4.70', // JPEG lossless SV1
+  '1.2.840.10008.1.2.4.80', // JPEG-LS lossless
+  '1.2.840.10008.1.2.4.81', // JPEG-LS near-lossless
+  '1.2.840.10008.1.2.4.90', // JPEG 2000 lossless
+  '1.2.840.10008.1.2.4.91', // JPEG 2000
+  '1.2.840.10008.1.2.4.92', // JPEG 2000 part 2 lossless
+  '1.2.840.10008.1.2.4.93', // JPEG 2000 part 2
+  '1.2.840.10008.1.2.4.100', // MPEG2 MP@ML
+  '1.2.840.10008.1.2.4.100.1',
+  '1.2.840.10008.1.2.4.101', // MPEG2 MP@HL
+  '1.2.840.10008.1.2.4.101.1',
+  '1.2.840.10008.1.2.4.102', // MPEG-4 AVC/H.264
+  '1.2.840.10008.1.2.4.102.1',
+  '1.2.840.10008.1.2.4.103',
+  '1.2.840.10008.1.2.4.103.1',
+  '1.2.840.10008.1.2.4.104',
+  '1.2.840.10008.1.2.4.104.1',
+  '1.2.840.10008.1.2.4.105',
+  '1.2.840.10008.1.2.4.105.1',
+  '1.2.840.10008.1.2.4.106',
+  '1.2.840.10008.1.2.4.106.1',
+  '1.2.840.10008.1.2.4.107', // HEVC/H.265 main
+  '1.2.840.10008.1.2.4.108', // HEVC/H.265 main 10
+  '1.2.840.10008.1.2.4.110', // JPEG XL lossless
+  '1.2.840.10008.1.2.4.111', // JPEG XL JPEG recompression
+  '1.2.840.10008.1.2.4.112', // JPEG XL
+  '1.2.840.10008.1.2.4.201', // HTJ2K lossless
+  '1.2.840.10008.1.2.4.202', // HTJ2K lossless RPCL
+  '1.2.840.10008.1.2.4.203', // HTJ2K
+  '1.2.840.10008.1.2.5', // RLE lossless
+  '1.2.840.10008.1.2.8.1', // deflated image frame compression
+]);
+
+/** For Verification and Q/R: the data sets we build are little endian; explicit preferred. */
+function chooseLittleEndian(proposed: string[]): string | undefined {
+  if (proposed.includes(EXPLICIT_LE)) return EXPLICIT_LE;
+  if (proposed.includes(IMPLICIT_LE)) return IMPLICIT_LE;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// server
+
+export interface DimseServerOptions {
+  archive: ArchiveService;
+  nodes: DicomNodeRegistry;
+  aeTitle: string;
+  host: string;
+  /** 0 = ephemeral */
+  port: number;
+  /** accept calling AEs that resolveCaller does not know, as the default institution's administrator */
+  acceptUnknownAe: boolean;
+  /** the caller for a registered calling AE title; undefined when unknown */
+  resolveCaller(callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined>;
+  logger: DimseLogger;
+  /** largest PDU we receive (advertised in the A-ASSOCIATE-AC); default 256 KiB */
+  maxPduLength?: number;
+  /** ARTIM timer; default 30 s */
+  artimTimeoutMs?: number;
+  /** abort an association silent for this long; default 10 min */
+  idleTimeoutMs?: number;
+}
+
+export interface DimseServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    serveConnection(socket, options);
+  });
+  server.maxConnections = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  options.logger.info({ aeTitle: options.aeTitle, host: options.host, port }, 'DIMSE SCP listening');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+interface Operation {
+  cancelled: boolean;
+}
+
+interface Session {
+  association: Association;
+  caller: Caller | undefined;
+  stats: { echoes: number; stored: number; storeFailures: number; storedBytes: number; finds: number; moves: number; gets: number };
+  operations: Map<number, Operation>;
+}
+
+function serveConnection(socket: Socket, options: DimseServerOptions): void {
+  const { logger } = options;
+  const remoteAddress = socket.remoteAddress ?? '';
+  const started = Date.now();
+  logger.debug({ remoteAddress, remotePort: socket.remotePort }, 'DIMSE connection');
+  // eslint-disable-next-line prefer-const
+  let session: Session;
+  const association = new Association(socket, {
+    role: 'acceptor',
+    logger,
+    maxPduLength: options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
+    artimTimeoutMs: options.artimTimeoutMs ?? 30_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
+    onAssociateRequest: async (rq) => {
+      const decision = await negotiate(rq, remoteAddress, options);
+      if ('reject' in decision) {
+        logger.warn({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, reason: decision.reject.reason, source: decision.reject.source }, 'DIMSE association rejected');
+      } else {
+        session.caller = decision.caller;
+        const accepted = decision.contexts.length;
+        logger.info({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, proposed: rq.presentationContexts.length, accepted, peerMaxPdu: rq.userInformation.maxPduLength, peerImplementation: rq.userInformation.implementationVersionName }, 'DIMSE association accepted');
+      }
+      return decision;
+    },
+    onRequest: (message) => handleRequest(session, message, options),
+    onCancel: (messageId) => {
+      const op = session.operations.get(messageId);
+      if (op) op.cancelled = true;
+    },
+  });
+  session = { association, caller: undefined, stats: { echoes: 0, stored: 0, storeFailures: 0, storedBytes: 0, finds: 0, moves: 0, gets: 0 }, operations: new Map() };
+  association.on('close', () => {
+    if (!session.caller) return;
+    logger.info({ callingAeTitle: association.callingAeTitle, remoteAddress, durationMs: Date.now() - started, ...session.stats }, 'DIMSE association ended');
+  });
+}
+
+async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseServerOptions): Promise<AssociateDecision & { caller?: Caller }> {
+  const reject = (result: number, source: number, reason: number): AssociateDecision => ({ reject: { result, source, reason } });
+  if ((rq.protocolVersion & 0x0001) === 0) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_PROVIDER_ACSE, REJECT.REASON_PROTOCOL_VERSION_NOT_SUPPORTED);
+  if (rq.applicationContext !== APPLICATION_CONTEXT_NAME) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_APPLICATION_CONTEXT_NOT_SUPPORTED);
+  if (rq.calledAeTitle !== options.aeTitle) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLED_AE_NOT_RECOGNIZED);
+  let caller = await options.resolveCaller(rq.callingAeTitle, remoteAddress);
+  if (!caller && options.acceptUnknownAe && rq.callingAeTitle.length > 0) caller = localAeCaller(rq.callingAeTitle, remoteAddress);
+  if (!caller) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLING_AE_NOT_RECOGNIZED);
+
+  const results: AcceptedPresentationContext[] = [];
+  const contexts: NegotiatedContext[] = [];
+  const roles = new Map(rq.userInformation.roleSelections.map((r) => [r.sopClassUid, r]));
+  const roleReplies = new Map<string, RoleSelection>();
+  for (const pc of rq.presentationContexts) {
+    const { abstractSyntax, transferSyntaxes } = pc;
+    let transferSyntax: string | undefined;
+    let supported = true;
+    if (abstractSyntax === VERIFICATION_SOP_CLASS || QR_CLASSES.has(abstractSyntax)) {
+      transferSyntax = chooseLittleEndian(transferSyntaxes);
+    } else if (isStorageSopClass(abstractSyntax)) {
+      transferSyntax = transferSyntaxes.find((ts) => STORAGE_TRANSFER_SYNTAXES.has(ts));
+    } else {
+      supported = false;
+    }
+    if (!supported) {
+      results.push({ id: pc.id, result: PC_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED });
+      continue;
+    }
+    if (!transferSyntax) {
+      results.push({ id: pc.id, result: PC_RESULT.TRANSFER_SYNTAXES_NOT_SUPPORTED });
+      continue;
+    }
+    results.push({ id: pc.id, result: PC_RESULT.ACCEPTANCE, transferSyntax });
+    const role = roles.get(abstractSyntax);
+    // we accept whatever roles are proposed (the SCP role matters for C-GET's storage sub-operations)
+    if (role) roleReplies.set(abstractSyntax, { sopClassUid: abstractSyntax, scuRole: role.scuRole, scpRole: role.scpRole });
+    contexts.push({ id: pc.id, abstractSyntax, transferSyntax, requestorIsScu: role ? role.scuRole === 1 : true, requestorIsScp: role ? role.scpRole === 1 : false });
+  }
+  return {
+    caller,
+    contexts,
+    accept: {
+      protocolVersion: 1,
+      calledAeTitle: rq.calledAeTitle,
+      callingAeTitle: rq.callingAeTitle,
+      applicationContext: APPLICATION_CONTEXT_NAME,
+      presentationContexts: results,
+      userInformation: {
+        maxPduLength: options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
+        implementationClassUid: IMPLEMENTATION_CLASS_UID,
+        implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+        roleSelections: [...roleReplies.values()],
+        other: [],
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// services
+
+const MAX_COMMENT = 64;
+
+function comment(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  // LO: no backslash or control characters; the command set is ASCII
+  const clean = text.replace(/[^\x20-\x7e]/g, '?').replace(/\\/g, '/');
+  return clean.length > MAX_COMMENT ? `${clean.slice(0, MAX_COMMENT - 3)}...` : clean;
+}
+
+interface ErrorLike {
+  dimseStatus?: unknown;
+  message?: unknown;
+  code?: unknown;
+}
+
+/** YunyingError (duck-typed, so a second copy of the module still counts) → status + comment. */
+function statusOfError(err: unknown): { status: number; errorComment: string; known: boolean } {
+  const e = err as ErrorLike;
+  if (e && typeof e === 'object' && typeof e.dimseStatus === 'number') {
+    return { status: e.dimseStatus, errorComment: comment(String(e.message ?? '')) ?? '', known: true };
+  }
+  return { status: DIMSE_STATUS.PROCESSING_FAILURE, errorComment: 'Internal error', known: false };
+}
+
+function respond(session: Session, message: DimseMessage, fields: Partial<DimseCommand> & { status: number }, dataset?: Buffer): Promise<void> {
+  const rq = message.command;
+  const command: DimseCommand = {
+    commandField: rq.commandField | 0x8000,
+    messageIdBeingRespondedTo: rq.messageId,
+    affectedSopClassUid: rq.affectedSopClassUid,
+    commandDataSetType: dataset ? DATASET_PRESENT : NO_DATASET,
+    ...fields,
+  };
+  if (command.errorComment !== undefined) command.errorComment = comment(command.errorComment);
+  return session.association.send(message.presentationContextId, command, dataset);
+}
+
+async function handleRequest(session: Session, message: DimseMessage, options: DimseServerOptions): Promise<void> {
+  const pc = session.association.contexts.get(message.presentationContextId) as NegotiatedContext;
+  const { command } = message;
+  const sopClass = command.affectedSopClassUid;
+  switch (command.commandField) {
+    case COMMAND.C_ECHO_RQ:
+      session.stats.echoes += 1;
+      if (pc.abstractSyntax !== VERIFICATION_SOP_CLASS) return respond(session, message, { status: 0x0122, errorComment: 'Verification not negotiated on this context' });
+      return respond(session, message, { status: DIMSE_STATUS.SUCCESS });
+    case COMMAND.C_STORE_RQ:
+      return handleStore(session, message, pc, options);
+    case COMMAND.C_FIND_RQ:
+    case COMMAND.C_MOVE_RQ:
+    case COMMAND.C_GET_RQ: {
+      const qr = QR_CLASSES.get(pc.abstractSyntax);
+      const expected = command.commandField === COMMAND.C_FIND_RQ ? 'FIND' : command.commandField === COMMAND.C_MOVE_RQ ? 'MOVE' : 'GET';
+      if (!qr || qr.service !== expected || (sopClass && sopClass !== pc.abstractSyntax)) {
+        return respond(session, message, { status: 0x0122, errorComment: 'SOP Class not supported on this context' });
+      }
+      if (expected === 'FIND') return handleFind(session, message, pc, qr.model, options);
+      return handleRetrieve(session, message, pc, qr.model, expected, options);
+    }
+    default:
+      options.logger.warn({ commandField: command.commandField, callingAeTitle: session.association.callingAeTitle }, 'DIMSE unsupported command');
+      return respond(session, message, { status: 0x0211, errorComment: 'Unrecognized operation' });
+  }
+}
+
+async function handleStore(session: Session, message: DimseMessage, pc: NegotiatedContext, options: DimseServerOptions): Promise<void> {
+  const { command, dataset } = message;
+  const sopClassUid = command.affectedSopClassUid ?? '';
+  const sopInstanceUid = command.affectedSopInstanceUid ?? '';
+  const reply = (status: number, errorComment?: string): Promise<void> =>
+    respond(session, message, { status, errorComment, affectedSopInstanceUid: sopInstanceUid });
+  if (!dataset) return reply(DIMSE_STATUS.CANNOT_UNDERSTAND, 'C-STORE without a data set');
+  if (sopClassUid !== pc.abstractSyntax) {
+    session.stats.storeFailures += 1;
+    return reply(0x0122, 'SOP Class differs from the presentation context');
+  }
+  if (!sopInstanceUid) {
+    session.stats.storeFailures += 1;
+    return reply(DIMSE_STATUS.CANNOT_UNDERSTAND, 'No Affected SOP Instance UID');
+  }
+  try {
+    const result = await options.archive.ingest(session.caller as Caller, {
+      kind: 'dataset',
+      bytes: dataset,
+      transferSyntaxUid: pc.transferSyntax,
+      sopClassUid,
+      sopInstanceUid,
+      sourceAeTitle: session.association.callingAeTitle,
+    });
+    session.stats.stored += 1;
+    session.stats.storedBytes += dataset.length;
+    if (result.warning) return reply(DIMSE_STATUS.WARNING_COERCION, result.warning);
+    return reply(DIMSE_STATUS.SUCCESS);
+  } catch (err) {
+    session.stats.storeFailures += 1;
+    const { status, errorComment, known } = statusOfError(err);
+    const log = { err: (err as Error)?.message, callingAeTitle: session.association.callingAeTitle, sopInstanceUid, status: `0x${status.toString(16)}` };
+    if (known) options.logger.warn(log, 'DIMSE C-STORE refused');
+    else options.logger.error(log, 'DIMSE C-STORE failed');
+    return reply(status, errorComment);
+  }
+}
+
+const LEVELS: Record<QrModel, readonly QueryLevel[]> = {
+  PATIENT: ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'],
+  STUDY: ['STUDY', 'SERIES', 'IMAGE'],
+};
+
+class IdentifierError extends Error {
+  constructor(message: string, readonly status: number = DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS) {
+    super(message);
+  }
+}
+
+function readIdentifier(dataset: Buffer | undefined, transferSyntaxUid: string, model: QrModel): { level: QueryLevel; keys: DicomJsonDataset } {
+  if (!dataset) throw new IdentifierError('No identifier');
+  let keys: DicomJsonDataset;
+  try {
+    keys = toDicomJson(parseDicom(dataset, { transferSyntaxUid }), { omitBinary: true });
+  } catch (err) {
+    throw new IdentifierError(`Cannot parse identifier: ${(err as Error).message}`, DIMSE_STATUS.CANNOT_UNDERSTAND);
+  }
+  const raw = keys['00080052']?.Value?.[0];
+  const level = typeof raw === 'string' ? raw.trim().toUpperCase() : '';
+  if (!(LEVELS[model] as readonly string[]).includes(level)) throw new IdentifierError(`Invalid QueryRetrieveLevel '${level}'`);
+  delete keys['00080052'];
+  delete keys['00080005'];
+  return { level: level as QueryLevel, keys };
+}
+
+function sortedDataset(ds: DicomJsonDataset): DicomJsonDataset {
+  const out: DicomJsonDataset = {};
+  for (const tag of Object.keys(ds).sort()) out[tag] = ds[tag];
+  return out;
+}
+
+async function handleFind(session: Session, message: DimseMessage, pc: NegotiatedContext, model: QrModel, options: DimseServerOptions): Promise<void> {
+  session.stats.finds += 1;
+  const messageId = message.command.messageId ?? -1;
+  const op: Operation = { cancelled: false };
+  session.operations.set(messageId, op);
+  try {
+    let request: { level: QueryLevel; keys: DicomJsonDataset };
+    try {
+      request = readIdentifier(message.dataset, pc.transferSyntax, model);
+    } catch (err) {
+      const e = err as IdentifierError;
+      return await respond(session, message, { status: e.status ?? DIMSE_STATUS.CANNOT_UNDERSTAND, errorComment: e.message });
+    }
+    let results: DicomJsonDataset[];
+    try {
+      results = await options.archive.query(session.caller as Caller, { level: request.level, keys: request.keys });
+    } catch (err) {
+      const { status, errorComment, known } = statusOfError(err);
+      if (!known) options.logger.error({ err: (err as Error)?.message }, 'DIMSE C-FIND failed');
+      return await respond(session, message, { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment });
+    }
+    for (const result of results) {
+      if (op.cancelled) return await respond(session, message, { status: DIMSE_STATUS.CANCEL });
+      const ds: DicomJsonDataset = { ...result, '00080052': { vr: 'CS', Value: [request.level] } };
+      delete ds['00080005'];
+      let bytes: Buffer;
+      try {
+        bytes = encodeDataset(sortedDataset(ds), pc.transferSyntax);
+      } catch (err) {
+        options.logger.error({ err: (err as Error)?.message }, 'DIMSE C-FIND cannot encode a result');
+        return await respond(session, message, { status: DIMSE_STATUS.UNABLE_TO_PROCESS, errorComment: 'Cannot encode a result' });
+      }
+      await respond(session, message, { status: DIMSE_STATUS.PENDING }, bytes);
+    }
+    if (op.cancelled) return await respond(session, message, { status: DIMSE_STATUS.CANCEL });
+    return await respond(session, message, { status: DIMSE_STATUS.SUCCESS });
+  } finally {
+    session.operations.delete(messageId);
+  }
+}
+
+function uidValues(keys: DicomJsonDataset, tag: string): string[] {
+  const values = keys[tag]?.Value ?? [];
+  return values.flatMap((v) => String(v ?? '').split('\\')).map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function scopeOf(level: QueryLevel, keys: DicomJsonDataset): InstanceScope {
+  const need = (tag: string, name: string): string[] => {
+    const v = uidValues(keys, tag);
+    if (v.length === 0) throw new IdentifierError(`${name} missing at ${level} level`);
+    return v;
+  };
+  switch (level) {
+    case 'PATIENT':
+      return { patientIds: need('00100020', 'PatientID') };
+    case 'STUDY':
+      return { studyInstanceUids: need('0020000D', 'StudyInstanceUID') };
+    case 'SERIES':
+      return { seriesInstanceUids: need('0020000E', 'SeriesInstanceUID') };
+    case 'IMAGE':
+      return { sopInstanceUids: need('00080018', 'SOPInstanceUID') };
+  }
+}
+
+/** (0008,0058) Failed SOP Instance UID List as a one-element data set in implicit or explicit VR LE. */
+export function encodeFailedUidList(uids: string[], transferSyntaxUid: string): Buffer {
+  const explicit = transferSyntaxUid !== IMPLICIT_LE;
+  let text = uids.join('\\');
+  const limit = explicit ? 0xfffe : 0xfffffffe;
+  if (text.length > limit) text = text.slice(0, text.lastIndexOf('\\', limit));
+  if (text.length % 2) text += '\0';
+  const value = Buffer.from(text, 'ascii');
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(0x0008, 0);
+  header.writeUInt16LE(0x0058, 2);
+  if (explicit) {
+    header.write('UI', 4, 'ascii');
+    header.writeUInt16LE(value.length, 6);
+  } else {
+    header.writeUInt32LE(value.length, 4);
+  }
+  return Buffer.concat([header, value]);
+}
+
+function subOpOutcome(status: number): 'completed' | 'warning' | 'failed' {
+  if (status === 0x0000) return 'completed';
+  if (status === 0x0001 || (status & 0xf000) === 0xb000) return 'warning';
+  return 'failed';
+}
+
+interface SubOpSender {
+  /** sends one instance; resolves with its C-STORE status */
+  send(record: InstanceRecord, transferSyntaxUid: string, dataset: Buffer): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function handleRetrieve(session: Session, message: DimseMessage, pc: NegotiatedContext, model: QrModel, service: 'MOVE' | 'GET', options: DimseServerOptions): Promise<void> {
+  const { command } = message;
+  const messageId = command.messageId ?? -1;
+  const caller = session.caller as Caller;
+  const log = options.logger;
+  if (service === 'MOVE') session.stats.moves += 1;
+  else session.stats.gets += 1;
+  const op: Operation = { cancelled: false };
+  session.operations.set(messageId, op);
+  let sender: SubOpSender | undefined;
+  try {
+    // the destination first: an unknown one is refused before anything else
+    let destination: Awaited<ReturnType<DicomNodeRegistry['findNode']>>;
+    if (service === 'MOVE') {
+      const ae = (command.moveDestination ?? '').trim();
+      destination = ae ? await options.nodes.findNode(ae) : undefined;
+      if (!destination) {
+        log.warn({ callingAeTitle: session.association.callingAeTitle, moveDestination: ae }, 'DIMSE C-MOVE to an unknown destination');
+        return await respond(session, message, { status: DIMSE_STATUS.MOVE_DESTINATION_UNKNOWN, errorComment: `Unknown move destination ${ae}` });
+      }
+    }
+    let instances: InstanceRecord[];
+    try {
+      const { level, keys } = readIdentifier(message.dataset, pc.transferSyntax, model);
+      instances = await options.archive.findInstances(caller, scopeOf(level, keys));
+    } catch (err) {
+      if (err instanceof IdentifierError) return await respond(session, message, { status: err.status, errorComment: err.message });
+      const { status, errorComment, known } = statusOfError(err);
+      if (!known) log.error({ err: (err as Error)?.message }, `DIMSE C-${service} lookup failed`);
+      return await respond(session, message, { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment });
+    }
+
+    const counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
+    const failedUids: string[] = [];
+    if (instances.length === 0) return await respond(session, message, { status: DIMSE_STATUS.SUCCESS, completed: 0, failed: 0, warning: 0 });
+
+    try {
+      sender = service === 'MOVE'
+        ? await openMoveSender(session, destination!, instances, command, options)
+        : getSender(session);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, moveDestination: command.moveDestination }, 'DIMSE C-MOVE cannot associate with the destination');
+      const ds = encodeFailedUidList(instances.map((i) => i.sopInstanceUid), pc.transferSyntax);
+      return await respond(session, message, { status: 0xa702, errorComment: 'Cannot reach the move destination', completed: 0, failed: instances.length, warning: 0 }, ds);
+    }
+
+    for (const record of instances) {
+      if (op.cancelled) break;
+      let outcome: 'completed' | 'warning' | 'failed';
+      try {
+        const bytes = await options.archive.readInstance(record);
+        const header = splitPart10(bytes);
+        outcome = subOpOutcome(await sender.send(record, header.transferSyntaxUid, bytes.subarray(header.datasetOffset)));
+      } catch (err) {
+        log.warn({ err: (err as Error)?.message, sopInstanceUid: record.sopInstanceUid }, `DIMSE C-${service} sub-operation failed`);
+        outcome = 'failed';
+      }
+      counts.remaining -= 1;
+      counts[outcome] += 1;
+      if (outcome === 'failed') failedUids.push(record.sopInstanceUid);
+      if (counts.remaining > 0) await respond(session, message, { status: DIMSE_STATUS.PENDING, ...counts });
+    }
+
+    const ds = failedUids.length > 0 ? encodeFailedUidList(failedUids, pc.transferSyntax) : undefined;
+    if (op.cancelled && counts.remaining > 0) {
+      return await respond(session, message, { status: DIMSE_STATUS.CANCEL, ...counts }, ds);
+    }
+    const status = counts.failed > 0 || counts.warning > 0 ? DIMSE_STATUS.WARNING_SUBOPS_FAILED : DIMSE_STATUS.SUCCESS;
+    log.info({ callingAeTitle: session.association.callingAeTitle, moveDestination: command.moveDestination, ...counts }, `DIMSE C-${service} done`);
+    return await respond(session, message, { status, completed: counts.completed, failed: counts.failed, warning: counts.warning }, ds);
+  } finally {
+    session.operations.delete(messageId);
+    if (sender) await sender.close().catch(() => {});
+  }
+}
+
+/**
+ * The context to send an instance stored in `transferSyntaxUid` on: one accepted with
+ * exactly that syntax (the SCP role preferred, for C-GET), else, for uncompressed little
+ * endian only, one accepted with the other LE syntax (the data set is then transcoded).
+ */
+export function pickStorageContext(contexts: Iterable<NegotiatedContext>, sopClassUid: string, transferSyntaxUid: string): { context: NegotiatedContext; transcode: boolean } | undefined {
+  const fallbackTs = otherLittleEndian(transferSyntaxUid);
+  let exact: NegotiatedContext | undefined;
+  let fallback: NegotiatedContext | undefined;
+  for (const c of contexts) {
+    if (c.abstractSyntax !== sopClassUid) continue;
+    if (c.transferSyntax === transferSyntaxUid) {
+      if (!exact || (c.requestorIsScp && !exact.requestorIsScp)) exact = c;
+    } else if (fallbackTs && c.transferSyntax === fallbackTs) {
+      if (!fallback || (c.requestorIsScp && !fallback.requestorIsScp)) fallback = c;
+    }
+  }
+  if (exact) return { context: exact, transcode: false };
+  if (fallback) return { context: fallback, transcode: true };
+  return undefined;
+}
+
+function prepareDataset(dataset: Buffer, storedTs: string, pick: { context: NegotiatedContext; transcode: boolean }): Buffer {
+  return pick.transcode ? transcodeLittleEndian(dataset, storedTs, pick.context.transferSyntax) : dataset;
+}
+
+async function openMoveSender(session: Session, destination: { aeTitle: string; host: string; port: number }, instances: InstanceRecord[], command: DimseCommand, options: DimseServerOptions): Promise<SubOpSender> {
+  // one presentation context per (SOP class, stored transfer syntax), sent as stored; for
+  // uncompressed LE also a context with the other LE syntax, used (with transcoding) only
+  // when the destination refuses the stored one
+  const wanted = new Map<string, { abstractSyntax: string; transferSyntaxes: string[] }>();
+  for (const i of instances) {
+    wanted.set(`${i.sopClassUid}|${i.transferSyntaxUid}`, { abstractSyntax: i.sopClassUid, transferSyntaxes: [i.transferSyntaxUid] });
+  }
+  for (const i of instances) {
+    const other = otherLittleEndian(i.transferSyntaxUid);
+    if (other && !wanted.has(`${i.sopClassUid}|${other}`)) wanted.set(`${i.sopClassUid}|${other}*`, { abstractSyntax: i.sopClassUid, transferSyntaxes: [other] });
+  }
+  const client: DimseClient = await openAssociation({
+    host: destination.host,
+    port: destination.port,
+    callingAeTitle: options.aeTitle,
+    calledAeTitle: destination.aeTitle,
+    presentationContexts: [...wanted.values()].slice(0, 128),
+    logger: options.logger,
+    connectTimeoutMs: 30_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
+  });
+  return {
+    async send(record, transferSyntaxUid, dataset) {
+      const pick = pickStorageContext(client.contexts, record.sopClassUid, transferSyntaxUid);
+      if (!pick) throw new Error(`destination accepted no context for ${record.sopClassUid} in ${transferSyntaxUid}`);
+      const r = await client.request(pick.context.id, {
+        commandField: COMMAND.C_STORE_RQ,
+        affectedSopClassUid: record.sopClassUid,
+        affectedSopInstanceUid: record.sopInstanceUid,
+        priority: PRIORITY_MEDIUM,
+        commandDataSetType: DATASET_PRESENT,
+        moveOriginatorAeTitle: session.association.callingAeTitle,
+        moveOriginatorMessageId: command.messageId,
+      }, prepareDataset(dataset, transferSyntaxUid, pick));
+      if (r.status !== 0) options.logger.warn({ sopInstanceUid: record.sopInstanceUid, status: `0x${r.status.toString(16)}`, errorComment: r.errorComment }, 'DIMSE C-MOVE sub-operation not successful');
+      return r.status;
+    },
+    async close() {
+      if (client.association.state === 'established') await client.release();
+      else client.abort();
+    },
+  };
+}
+
+function getSender(session: Session): SubOpSender {
+  const association = session.association;
+  return {
+    async send(record, transferSyntaxUid, dataset) {
+      const pick = pickStorageContext(association.contexts.values(), record.sopClassUid, transferSyntaxUid);
+      if (!pick) throw new Error(`no storage context for ${record.sopClassUid} in ${transferSyntaxUid}`);
+      const response = await association.request(pick.context.id, {
+        commandField: COMMAND.C_STORE_RQ,
+        affectedSopClassUid: record.sopClassUid,
+        affectedSopInstanceUid: record.sopInstanceUid,
+        priority: PRIORITY_MEDIUM,
+        commandDataSetType: DATASET_PRESENT,
+      }, prepareDataset(dataset, transferSyntaxUid, pick));
+      return response.command.status ?? 0xffff;
+    },
+    async close() {},
+  };
+}
