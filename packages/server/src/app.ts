@@ -40,7 +40,6 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   });
   const http = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
     bodyLimit: config.maxUploadBytes,
     // Same-origin only; URLs carry no patient data by design, so no query logging either.
     trustProxy: false,
