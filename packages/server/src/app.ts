@@ -28,6 +28,10 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const logger = pino({
     level: config.logLevel,
     // Credentials never reach the logs.
+    // Query strings carry matching keys such as PatientName: log the path only.
+    serializers: {
+      req: (request: { method?: string; url?: string; ip?: string }) => ({ method: request.method, path: String(request.url ?? '').split('?')[0], remoteAddress: request.ip }),
+    },
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
   });
   const metrics = createMetrics();
