@@ -12,7 +12,8 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../access/caller.ts';
-import type { ArchiveService, IngestInput, IngestResult } from '../archive/archive-service.ts';
+import type { ArchiveService, IngestInput, IngestResult, QueryRequest } from '../archive/archive-service.ts';
+import { encodeDataset, parseDicom, toDicomJson, type DicomJsonDataset } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import type { AssociationError } from './association.ts';
 import { PDU_TYPE, PduReader, REJECT, encodeAssociateRq, APPLICATION_CONTEXT_NAME, decodePdu, type AssociateAc } from './pdu.ts';
@@ -38,8 +39,9 @@ class FakeArchive implements ArchiveService {
     this.stored.push({ ...input, caller });
     return { outcome: 'stored', sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid, studyInstanceUid: '1.2', seriesInstanceUid: '1.2.3', warning: text.startsWith('WARN') ? 'PatientSex coerced' : undefined };
   }
-  async query(): Promise<never[]> {
-    return [];
+  async query(_caller: Caller, request: QueryRequest): Promise<DicomJsonDataset[]> {
+    const n = request.keys['00100020']?.Value?.[0] === 'MANY' ? 5000 : 1;
+    return Array.from({ length: n }, (_, i) => ({ '00100020': { vr: 'LO', Value: [`P${i}`] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: '王^小东' }] } }));
   }
   async findInstances(): Promise<never[]> {
     return [];
@@ -225,4 +227,35 @@ test('P-DATA before association, and P-DATA on an unknown context, are aborted',
   assert.equal(first?.type, PDU_TYPE.ASSOCIATE_AC);
   assert.equal((decodePdu(first.type, first.body) as AssociateAc).presentationContexts[0].result, 0);
   assert.equal(reader.next()?.type, PDU_TYPE.ABORT);
+});
+
+test('C-FIND: pending results carry the level and UTF-8 names; C-CANCEL stops the stream with 0xFE00', async () => {
+  const FIND = '1.2.840.10008.5.1.4.1.2.1.1';
+  const client = await openAssociation({ host: '127.0.0.1', port: open.port, callingAeTitle: 'FINDER', calledAeTitle: 'YUNYING', presentationContexts: [{ abstractSyntax: FIND, transferSyntaxes: [IMPLICIT_LE] }] });
+  const pc = client.contexts[0];
+  const identifier = (id: string): Buffer => encodeDataset({ '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100010': { vr: 'PN' }, '00100020': { vr: 'LO', Value: [id] } }, IMPLICIT_LE);
+
+  const one: DicomJsonDataset[] = [];
+  const single = await client.request(pc.id, { commandField: 0x0020, affectedSopClassUid: FIND, priority: 0, commandDataSetType: 0 }, identifier('ONE'), (m) => {
+    one.push(toDicomJson(parseDicom(m.dataset as Buffer, { transferSyntaxUid: IMPLICIT_LE })));
+  });
+  assert.equal(single.status, 0);
+  assert.equal(one.length, 1);
+  assert.deepEqual(one[0]['00080052'].Value, ['PATIENT']);
+  assert.deepEqual(one[0]['00100010'].Value, [{ Alphabetic: '王^小东' }]);
+
+  let pending = 0;
+  const final = await client.request(pc.id, { commandField: 0x0020, affectedSopClassUid: FIND, priority: 0, commandDataSetType: 0 }, identifier('MANY'), (m) => {
+    pending += 1;
+    if (pending === 1) void client.association.send(pc.id, { commandField: 0x0fff, messageIdBeingRespondedTo: m.command.messageIdBeingRespondedTo, commandDataSetType: 0x0101 });
+  });
+  assert.equal(final.status, 0xfe00);
+  assert.ok(pending < 5000, `${pending} pending responses`);
+
+  const bad = await client.request(pc.id, { commandField: 0x0020, affectedSopClassUid: FIND, priority: 0, commandDataSetType: 0 }, encodeDataset({ '00080052': { vr: 'CS', Value: ['FRAME'] } }, IMPLICIT_LE));
+  assert.equal(bad.status, 0xa900);
+  const garbage = await client.request(pc.id, { commandField: 0x0020, affectedSopClassUid: FIND, priority: 0, commandDataSetType: 0 }, Buffer.from([0x08, 0, 0x52, 0, 0xff, 0xff, 0xff, 0x7f, 1]));
+  assert.ok(garbage.status === 0xc000 || garbage.status === 0xa900, `0x${garbage.status.toString(16)}`);
+  assert.equal((await client.request(pc.id, { commandField: 0x0020, affectedSopClassUid: FIND, priority: 0, commandDataSetType: 0 }, identifier('ONE'))).status, 0);
+  await client.release();
 });

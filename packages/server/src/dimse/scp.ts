@@ -434,7 +434,10 @@ async function handleFind(session: Session, message: DimseMessage, pc: Negotiate
       if (!known) options.logger.error({ err: (err as Error)?.message }, 'DIMSE C-FIND failed');
       return await respond(session, message, { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment });
     }
-    for (const result of results) {
+    for (let n = 0; n < results.length; n += 1) {
+      const result = results[n];
+      // let a C-CANCEL that is on its way be read
+      if (n % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
       if (op.cancelled) return await respond(session, message, { status: DIMSE_STATUS.CANCEL });
       const ds: DicomJsonDataset = { ...result, '00080052': { vr: 'CS', Value: [request.level] } };
       delete ds['00080005'];
