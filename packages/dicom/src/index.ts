@@ -14,6 +14,12 @@ export {
 export { readIndexAttributes } from './index-attributes.ts';
 export { toDicomJson, type DicomJsonOptions } from './dicom-json.ts';
 export { encodeDataset } from './dataset-writer.ts';
-export { splitPart10, buildPart10, type Part10Header } from './part10.ts';
+export {
+  splitPart10,
+  buildPart10,
+  type Part10Header,
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+} from './part10.ts';
 export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './frames.ts';
 export { decodeText, encodeText } from './charset.ts';
