@@ -17,6 +17,7 @@ export { encodeDataset } from './dataset-writer.ts';
 export {
   splitPart10,
   buildPart10,
+  buildPart10Header,
   type Part10Header,
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,

@@ -44,6 +44,14 @@ function textValue(text: string, pad: number): Buffer {
 
 /** Prepends a 128-byte preamble, "DICM" and a file meta group to a bare data set. */
 export function buildPart10(dataset: Uint8Array, header: { transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle?: string }): Buffer {
+  return Buffer.concat([buildPart10Header(header), dataset]);
+}
+
+/**
+ * The preamble, "DICM" and file meta group alone: buildPart10 without copying the data set,
+ * for writers that can write the two pieces separately (writev).
+ */
+export function buildPart10Header(header: { transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle?: string }): Buffer {
   const uid = (tag: number, value: string) => encodeElement(tag, 'UI', textValue(value, 0), true);
   const elements = [
     encodeElement(0x00020001, 'OB', Buffer.from([0x00, 0x01]), true),
@@ -62,6 +70,5 @@ export function buildPart10(dataset: Uint8Array, header: { transferSyntaxUid: st
     Buffer.from('DICM', 'latin1'),
     encodeElement(0x00020000, 'UL', groupLength, true),
     body,
-    dataset,
   ]);
 }

@@ -86,20 +86,11 @@ function elementFor(tag: string, row: QueryRow, level: QueryLevel, stored: () =>
   if (level === 'PATIENT' && PATIENT_COUNT_COLUMNS[tag]) return numberElement(COUNT_VR, row[PATIENT_COUNT_COLUMNS[tag]]);
   const attribute = INDEXED_BY_TAG.get(tag);
   if (attribute && (level !== 'PATIENT' || PATIENT_TAGS.has(tag)) && isAvailableAtLevel(attribute, level)) {
-    return columnElement(attribute, row[columnKey(attribute, level)]);
+    return columnElement(attribute, row[attribute.column]);
   }
   if (attribute) return { vr: attribute.vr };
   const element = stored()[tag];
   return element ?? { vr: 'UN' };
-}
-
-/**
- * Columns from joined tables share names (number_of_instances in studies and series); the
- * query aliases the ambiguous ones.
- */
-function columnKey(attribute: IndexedAttribute, level: QueryLevel): string {
-  if (attribute.tag === '00201209' && level === 'SERIES') return 'number_of_series_related_instances';
-  return attribute.column;
 }
 
 function columnElement(attribute: IndexedAttribute, value: string | number | null | undefined): DicomJsonElement {

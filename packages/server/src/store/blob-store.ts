@@ -2,8 +2,13 @@ import type { Readable } from 'node:stream';
 
 /** Where instance bytes live. Keys are relative paths made by the archive (no "..", no leading "/"). */
 export interface BlobStore {
-  /** Stores the bytes durably; when it resolves the blob survives a crash. Overwrites an existing key. */
-  put(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Stores the bytes (one buffer, or consecutive pieces written without joining them),
+   * overwriting an existing key. When it resolves the blob is readable under its key and
+   * survives the process being killed; `durable` resolves once it also survives power loss
+   * (the caller overlaps that wait with other work, e.g. the index commit).
+   */
+  put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite>;
   get(key: string): Promise<Buffer>;
   /** Streams the blob, or the byte range [start, end] (inclusive, like HTTP Range). */
   createReadStream(key: string, range?: { start: number; end: number }): Promise<Readable>;
@@ -11,6 +16,10 @@ export interface BlobStore {
   exists(key: string): Promise<boolean>;
   /** Removes leftovers of interrupted writes (temporary files). Called at start. */
   cleanUpInterruptedWrites(): Promise<void>;
+}
+
+export interface BlobWrite {
+  durable: Promise<void>;
 }
 
 /** Throws unless the key is a safe relative path: the blob store never leaves its root. */

@@ -13,8 +13,8 @@ export type DicomNodeRow = DicomNodeTable;
 /** One result row of a query: the columns of its level and of the levels above it. */
 export type QueryRow = Record<string, string | number | null>;
 
-export type NewStudy = Omit<StudyRow, 'number_of_series' | 'number_of_instances' | 'modalities_in_study' | 'created_at' | 'updated_at' | 'attributes_json'>;
-export type NewSeries = Omit<SeriesRow, 'number_of_instances' | 'created_at' | 'updated_at' | 'attributes_json'>;
+export type NewStudy = Omit<StudyRow, 'modalities_in_study' | 'created_at' | 'updated_at' | 'attributes_json'>;
+export type NewSeries = Omit<SeriesRow, 'created_at' | 'updated_at' | 'attributes_json'>;
 export type NewInstance = Omit<InstanceRow, 'seq' | 'created_at'>;
 
 export interface CommitInstanceInput {
@@ -73,8 +73,10 @@ export class IndexStore {
   }
 
   /** Inserts or replaces one instance, creating its study and series as needed, in one transaction. */
-  commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
-    return this.index.db.transaction().execute((trx) => commitInstanceIn(trx, input, new Date().toISOString()));
+  async commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
+    const outcome = await this.index.db.transaction().execute((trx) => commitInstanceIn(trx, input, new Date().toISOString()));
+    await this.index.makeCommitsDurable();
+    return outcome;
   }
 
   async query(options: QueryOptions): Promise<QueryRow[]> {
@@ -136,42 +138,48 @@ function nonEmpty(values: string[]): string[] {
   return values.length > 0 ? values : ['\u0000'];
 }
 
+/**
+ * The hot path is three statements: one lookup, one insert, and the commit; study and series
+ * rows are written only with their first instance. Counts (instances per series, …) are
+ * computed when queried rather than kept as counters, so parallel stores into one study do
+ * not contend on its row.
+ */
 async function commitInstanceIn(trx: Transaction<Database>, input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
   const { study, series, instance } = input;
-  const existingSeries = await trx.selectFrom('series').select(['study_instance_uid']).where('series_instance_uid', '=', series.series_instance_uid).executeTakeFirst();
-  if (existingSeries && existingSeries.study_instance_uid !== study.study_instance_uid) {
+  const existing = await sql<{ series_study: string | null; instance_series: string | null; instance_blob: string | null; study_exists: number }>`select
+      (select study_instance_uid from series where series_instance_uid = ${series.series_instance_uid}) as series_study,
+      (select series_instance_uid from instances where sop_instance_uid = ${instance.sop_instance_uid}) as instance_series,
+      (select blob_key from instances where sop_instance_uid = ${instance.sop_instance_uid}) as instance_blob,
+      (select count(*) from studies where study_instance_uid = ${study.study_instance_uid}) as study_exists`.execute(trx);
+  const found = existing.rows[0];
+  if (found.series_study !== null && found.series_study !== study.study_instance_uid) {
     return { kind: 'conflict', reason: `Series ${series.series_instance_uid} already belongs to another study` };
   }
-  const existingInstance = await trx.selectFrom('instances').select(['series_instance_uid', 'blob_key']).where('sop_instance_uid', '=', instance.sop_instance_uid).executeTakeFirst();
-  if (existingInstance && existingInstance.series_instance_uid !== instance.series_instance_uid) {
+  if (found.instance_series !== null && found.instance_series !== instance.series_instance_uid) {
     return { kind: 'conflict', reason: 'SOP Instance UID already stored in another series' };
   }
-  const studyExists = await trx.selectFrom('studies').select('study_instance_uid').where('study_instance_uid', '=', study.study_instance_uid).executeTakeFirst();
-  if (!studyExists) {
-    await trx.insertInto('studies').values({ ...study, modalities_in_study: null, number_of_series: 0, number_of_instances: 0, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
+  if (Number(found.study_exists) === 0) {
+    await trx.insertInto('studies').values({ ...study, modalities_in_study: null, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
   }
-  if (!existingSeries) {
-    await trx.insertInto('series').values({ ...series, number_of_instances: 0, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now }).execute();
-    await trx.updateTable('studies').set((eb) => ({ number_of_series: eb('number_of_series', '+', 1), updated_at: now })).where('study_instance_uid', '=', study.study_instance_uid).execute();
-    await addModality(trx, study.study_instance_uid, series.modality);
+  if (found.series_study === null) {
+    await trx.insertInto('series').values({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now }).execute();
+    await addModality(trx, study.study_instance_uid, series.modality, now);
   }
-  if (existingInstance) {
+  if (found.instance_blob !== null) {
     await trx.updateTable('instances').set({ ...instance }).where('sop_instance_uid', '=', instance.sop_instance_uid).execute();
-    return { kind: 'replaced', previousBlobKey: existingInstance.blob_key };
+    return { kind: 'replaced', previousBlobKey: found.instance_blob };
   }
   await trx.insertInto('instances').values({ ...instance, created_at: now }).execute();
-  await trx.updateTable('series').set((eb) => ({ number_of_instances: eb('number_of_instances', '+', 1), updated_at: now })).where('series_instance_uid', '=', series.series_instance_uid).execute();
-  await trx.updateTable('studies').set((eb) => ({ number_of_instances: eb('number_of_instances', '+', 1), updated_at: now })).where('study_instance_uid', '=', study.study_instance_uid).execute();
   return { kind: 'inserted' };
 }
 
-async function addModality(trx: Transaction<Database>, studyInstanceUid: string, modality: string | null): Promise<void> {
+async function addModality(trx: Transaction<Database>, studyInstanceUid: string, modality: string | null, now: string): Promise<void> {
   if (!modality) return;
   const row = await trx.selectFrom('studies').select('modalities_in_study').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirstOrThrow();
   const modalities = new Set((row.modalities_in_study ?? '').split('\\').filter(Boolean));
   if (modalities.has(modality)) return;
   modalities.add(modality);
-  await trx.updateTable('studies').set({ modalities_in_study: [...modalities].sort().join('\\') }).where('study_instance_uid', '=', studyInstanceUid).execute();
+  await trx.updateTable('studies').set({ modalities_in_study: [...modalities].sort().join('\\'), updated_at: now }).where('study_instance_uid', '=', studyInstanceUid).execute();
 }
 
 const TABLE_ALIAS: Record<IndexedAttribute['level'], string> = { STUDY: 'st', SERIES: 'se', IMAGE: 'i' };
@@ -180,6 +188,10 @@ function columnRef(attribute: IndexedAttribute, level: QueryLevel): RawBuilder<u
   if (level === 'PATIENT') return sql.ref(`st.${attribute.column}`);
   return sql.ref(`${TABLE_ALIAS[attribute.level]}.${attribute.column}`);
 }
+
+const STUDY_COUNTS = sql`(select count(*) from series x where x.study_instance_uid = st.study_instance_uid) as number_of_study_related_series,
+  (select count(*) from instances x where x.study_instance_uid = st.study_instance_uid) as number_of_study_related_instances`;
+const SERIES_COUNTS = sql`(select count(*) from instances x where x.series_instance_uid = se.series_instance_uid) as number_of_series_related_instances`;
 
 function buildQuery(options: QueryOptions): RawBuilder<QueryRow> {
   const { level } = options;
@@ -194,19 +206,21 @@ function buildQuery(options: QueryOptions): RawBuilder<QueryRow> {
     case 'PATIENT':
       return sql<QueryRow>`select st.patient_id, max(st.patient_name) as patient_name, max(st.issuer_of_patient_id) as issuer_of_patient_id,
         max(st.patient_birth_date) as patient_birth_date, max(st.patient_sex) as patient_sex,
-        count(*) as number_of_patient_related_studies, sum(st.number_of_series) as number_of_patient_related_series,
-        sum(st.number_of_instances) as number_of_patient_related_instances
+        count(*) as number_of_patient_related_studies,
+        sum((select count(*) from series x where x.study_instance_uid = st.study_instance_uid)) as number_of_patient_related_series,
+        sum((select count(*) from instances x where x.study_instance_uid = st.study_instance_uid)) as number_of_patient_related_instances
         from studies st ${whereSql} group by st.patient_id order by st.patient_id ${page}`;
     case 'STUDY':
-      return sql<QueryRow>`select st.* from studies st ${whereSql}
+      return sql<QueryRow>`select st.*, ${STUDY_COUNTS} from studies st ${whereSql}
         order by st.study_date desc, st.study_time desc, st.study_instance_uid ${page}`;
     case 'SERIES':
       return sql<QueryRow>`select st.*, se.*, se.attributes_json as series_attributes_json, st.attributes_json as study_attributes_json,
-        se.number_of_instances as number_of_series_related_instances
+        ${STUDY_COUNTS}, ${SERIES_COUNTS}
         from series se join studies st on st.study_instance_uid = se.study_instance_uid ${whereSql}
         order by se.study_instance_uid, se.series_number, se.series_instance_uid ${page}`;
     case 'IMAGE':
-      return sql<QueryRow>`select st.*, se.*, i.*, se.attributes_json as series_attributes_json, st.attributes_json as study_attributes_json
+      return sql<QueryRow>`select st.*, se.*, i.*, se.attributes_json as series_attributes_json, st.attributes_json as study_attributes_json,
+        ${STUDY_COUNTS}, ${SERIES_COUNTS}
         from instances i join series se on se.series_instance_uid = i.series_instance_uid
         join studies st on st.study_instance_uid = i.study_instance_uid ${whereSql}
         order by i.series_instance_uid, i.instance_number, i.seq ${page}`;

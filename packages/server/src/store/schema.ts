@@ -45,8 +45,6 @@ export interface StudyTable {
   institution_name: string | null;
   /** backslash-separated, sorted */
   modalities_in_study: string | null;
-  number_of_series: number;
-  number_of_instances: number;
   /** top-level non-binary attributes of the first instance, DICOM JSON, for includefield */
   attributes_json: string;
   created_at: string;
@@ -63,7 +61,6 @@ export interface SeriesTable {
   series_date: string | null;
   series_time: string | null;
   performed_procedure_step_start_date: string | null;
-  number_of_instances: number;
   attributes_json: string;
   created_at: string;
   updated_at: string;
