@@ -29,8 +29,6 @@ export interface Archive extends ArchiveService, DicomNodeRegistry {
 export async function openArchive(options: ArchiveOptions): Promise<Archive> {
   const blobs = openBlobStore(options);
   const database = await openIndexDatabase(options);
-  // Temporary files of writes interrupted by a crash are garbage; clear them in the background.
-  void blobs.cleanUpInterruptedWrites().catch(() => undefined);
   return createArchive(database, blobs, options.onStored);
 }
 

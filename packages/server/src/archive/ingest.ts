@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { buildPart10Header, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
+import { buildPart10Header, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
 import type { Caller } from '../access/caller.ts';
 import { DIMSE_STATUS, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -39,8 +39,8 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
 
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
-    // A resend after a power loss may find the index row but not its blob: write it again.
-    if (!(await deps.blobs.exists(existing.blob_key))) await (await deps.blobs.put(existing.blob_key, pieces)).durable;
+    // A resend after a power loss may find the index row but not its whole blob: write it again.
+    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await deps.blobs.put(existing.blob_key, pieces)).durable;
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (existing.study_instance_uid !== attributes.studyInstanceUid || existing.series_instance_uid !== attributes.seriesInstanceUid)) {
@@ -127,19 +127,23 @@ function duplicateConflict(reason: string): YunyingError {
 }
 
 /**
- * One directory per study (under 256 buckets): a study's instances are written and read
- * together, and a directory is created once per study rather than once per instance. The
- * content hash in the name keeps a replaced object from overwriting the one it replaces.
+ * 256 directories, chosen by the study so that a study's instances sit together; creating a
+ * directory costs about a millisecond on a virtual disk, so there is no directory per study
+ * or per instance. The content hash in the name keeps a replaced object from overwriting the
+ * one it replaces, and lets a partial file left by a crash be told from the real one.
  */
 function blobKeyFor(attributes: IndexAttributes, contentSha256: string): string {
   const bucket = createHash('sha256').update(attributes.studyInstanceUid).digest('hex').slice(0, 2);
-  return `${bucket}/${attributes.studyInstanceUid}/${attributes.sopInstanceUid}.${contentSha256.slice(0, 16)}.dcm`;
+  return `${bucket}/${attributes.sopInstanceUid}.${contentSha256.slice(0, 16)}.dcm`;
 }
 
 const orNull = <T>(value: T | undefined): T | null => (value === undefined || value === '' ? null : value);
 
 function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string): CommitInstanceInput {
   const nameGroups = personNameSearchGroups(a.patientName);
+  // The data set as JSON is needed only for a new study or series, and then once for both.
+  let json: DicomJsonDataset | undefined;
+  const topLevelJson = (): DicomJsonDataset => (json ??= safeToDicomJson(parsed));
   return {
     study: {
       study_instance_uid: a.studyInstanceUid,
@@ -189,8 +193,8 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
       content_sha256: contentSha256,
       source_ae_title: input.kind === 'dataset' ? input.sourceAeTitle : null,
     },
-    studyAttributesJson: () => levelAttributesJson(parsed, STUDY_GROUPS),
-    seriesAttributesJson: () => levelAttributesJson(parsed, SERIES_GROUPS),
+    studyAttributesJson: () => levelAttributesJson(topLevelJson(), STUDY_GROUPS),
+    seriesAttributesJson: () => levelAttributesJson(topLevelJson(), SERIES_GROUPS),
   };
 }
 
@@ -200,13 +204,15 @@ const STUDY_GROUPS = new Set(['0008', '0010', '0020', '0032', '0038', '0040']);
 const SERIES_GROUPS = new Set(['0008', '0018', '0020', '0040', '0054']);
 const MAX_STORED_TEXT = 1024;
 
-function levelAttributesJson(parsed: ParsedDicom, groups: ReadonlySet<string>): string {
-  let dataset;
+function safeToDicomJson(parsed: ParsedDicom): DicomJsonDataset {
   try {
-    dataset = toDicomJson(parsed, { omitBinary: true });
+    return toDicomJson(parsed, { omitBinary: true });
   } catch {
-    return '{}';
+    return {}; // the index attributes were read; includefield of other attributes just finds nothing
   }
+}
+
+function levelAttributesJson(dataset: DicomJsonDataset, groups: ReadonlySet<string>): string {
   const kept: Record<string, unknown> = {};
   for (const [tag, element] of Object.entries(dataset)) {
     if (!groups.has(tag.slice(0, 4)) || element.vr === 'SQ') continue;

@@ -43,18 +43,28 @@ function negotiateDicom(acceptHeader: string | string[] | undefined, storedSynta
   );
 }
 
+/** Instances read ahead of the one being written: enough to keep the disk and thread pool busy, bounded in bytes. */
+const READ_AHEAD_INSTANCES = 8;
+const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+
 async function* readAhead(ctx: DicomWebContext, records: readonly InstanceRecord[], first: Buffer): AsyncGenerator<OutgoingPart> {
-  let next: Promise<Buffer> | undefined;
-  try {
-    for (let i = 0; i < records.length; i++) {
-      const bytes = i === 0 ? first : await next!;
-      next = i + 1 < records.length ? ctx.archive.readInstance(records[i + 1]!) : undefined;
-      // if the consumer stops early the prefetch must not become an unhandled rejection
-      next?.catch(() => undefined);
-      yield { contentType: `application/dicom; transfer-syntax=${records[i]!.transferSyntaxUid}`, body: bytes };
+  const window: Array<Promise<Buffer>> = [Promise.resolve(first)];
+  let windowBytes = records[0]!.size;
+  let nextToRead = 1;
+  const fill = () => {
+    while (nextToRead < records.length && window.length < READ_AHEAD_INSTANCES && windowBytes < READ_AHEAD_BYTES) {
+      const read = ctx.archive.readInstance(records[nextToRead]!);
+      read.catch(() => undefined); // if the consumer stops early, a prefetch must not become an unhandled rejection
+      window.push(read);
+      windowBytes += records[nextToRead]!.size;
+      nextToRead += 1;
     }
-  } finally {
-    next?.catch(() => undefined);
+  };
+  for (let i = 0; i < records.length; i++) {
+    fill();
+    const bytes = await window.shift()!;
+    windowBytes -= records[i]!.size;
+    yield { contentType: `application/dicom; transfer-syntax=${records[i]!.transferSyntaxUid}`, body: bytes };
   }
 }
 

@@ -14,8 +14,8 @@ export interface BlobStore {
   createReadStream(key: string, range?: { start: number; end: number }): Promise<Readable>;
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
-  /** Removes leftovers of interrupted writes (temporary files). Called at start. */
-  cleanUpInterruptedWrites(): Promise<void>;
+  /** The blob's size in bytes, or undefined when there is none. */
+  sizeOf(key: string): Promise<number | undefined>;
 }
 
 export interface BlobWrite {

@@ -159,11 +159,12 @@ async function commitInstanceIn(trx: Transaction<Database>, input: CommitInstanc
     return { kind: 'conflict', reason: 'SOP Instance UID already stored in another series' };
   }
   if (Number(found.study_exists) === 0) {
-    await trx.insertInto('studies').values({ ...study, modalities_in_study: null, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
+    // A new study's modalities are its first series' modality.
+    await trx.insertInto('studies').values({ ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
   }
   if (found.series_study === null) {
     await trx.insertInto('series').values({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now }).execute();
-    await addModality(trx, study.study_instance_uid, series.modality, now);
+    if (Number(found.study_exists) > 0) await addModality(trx, study.study_instance_uid, series.modality, now);
   }
   if (found.instance_blob !== null) {
     await trx.updateTable('instances').set({ ...instance }).where('sop_instance_uid', '=', instance.sop_instance_uid).execute();
