@@ -18,6 +18,11 @@ export interface SyntheticInstanceOptions {
   instanceNumber?: number;
   /** rows = columns */
   size?: number;
+  /**
+   * Specific Character Set and the Patient's Name already encoded in it, for character-set
+   * tests: the name's bytes are written exactly as given.
+   */
+  encodedPatientName?: { specificCharacterSet: string; bytes: Buffer };
 }
 
 export interface SyntheticInstance {
@@ -30,6 +35,19 @@ export interface SyntheticInstance {
 }
 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+const NAME_PLACEHOLDER = 'NAME^PLACEHOLDER';
+
+/** Swaps the placeholder Patient's Name element (explicit VR LE) for the given value bytes. */
+function replacePatientName(dataset: Buffer, value: Buffer): Buffer {
+  const header = Buffer.from([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e]); // (0010,0010) PN
+  const at = dataset.indexOf(header);
+  if (at < 0) throw new Error('no Patient Name element to replace');
+  const oldLength = dataset.readUInt16LE(at + 6);
+  const padded = value.length % 2 === 0 ? value : Buffer.concat([value, Buffer.from(' ')]);
+  const length = Buffer.alloc(2);
+  length.writeUInt16LE(padded.length);
+  return Buffer.concat([dataset.subarray(0, at + 6), length, padded, dataset.subarray(at + 8 + oldLength)]);
+}
 
 /** A small, valid CT image (16-bit, gradient pixels) as a Part 10 file. */
 export function makeSyntheticInstance(options: SyntheticInstanceOptions = {}): SyntheticInstance {
@@ -62,7 +80,12 @@ export function makeSyntheticInstance(options: SyntheticInstanceOptions = {}): S
     '00280103': { vr: 'US', Value: [0] },
     '7FE00010': { vr: 'OW', InlineBinary: Buffer.from(pixels.buffer).toString('base64') },
   };
-  const body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE);
+  if (options.encodedPatientName) {
+    dataset['00080005'] = text('CS', options.encodedPatientName.specificCharacterSet);
+    dataset['00100010'] = { vr: 'PN', Value: [{ Alphabetic: NAME_PLACEHOLDER }] };
+  }
+  let body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE);
+  if (options.encodedPatientName) body = replacePatientName(body, options.encodedPatientName.bytes);
   const bytes = buildPart10(body, { transferSyntaxUid: TRANSFER_SYNTAX.EXPLICIT_LE, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid });
   return { studyInstanceUid, seriesInstanceUid, sopInstanceUid, sopClassUid: CT_IMAGE_STORAGE, bytes };
 }
