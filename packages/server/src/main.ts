@@ -1,3 +1,4 @@
+import './thread-pool.ts';
 import { buildServer } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 

@@ -14,7 +14,7 @@ import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
 import { frameMediaType, multipartRequests, negotiateSimple, normalizeNativeTransferSyntax, parseAccept, typeMatches } from './media-types.ts';
-import { encodeMultipart, multipartStream, newBoundary, type OutgoingPart } from './multipart.ts';
+import { closeDelimiter, encodeMultipart, multipartStream, newBoundary, partHeader, type OutgoingPart } from './multipart.ts';
 
 const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message, 406);
 
@@ -64,8 +64,21 @@ async function* readAhead(ctx: DicomWebContext, records: readonly InstanceRecord
     fill();
     const bytes = await window.shift()!;
     windowBytes -= records[i]!.size;
-    yield { contentType: `application/dicom; transfer-syntax=${records[i]!.transferSyntaxUid}`, body: bytes };
+    if (bytes.length !== records[i]!.size) throw new Error(`instance ${records[i]!.sopInstanceUid} has ${bytes.length} bytes, the index says ${records[i]!.size}`);
+    yield { contentType: instanceContentType(records[i]!), body: bytes };
   }
+}
+
+function multipartLength(boundary: string, records: readonly InstanceRecord[]): number {
+  let length = closeDelimiter(boundary, records.length > 0).length;
+  records.forEach((record, i) => {
+    length += partHeader(boundary, { contentType: instanceContentType(record), length: record.size }, i === 0).length + record.size;
+  });
+  return length;
+}
+
+function instanceContentType(record: InstanceRecord): string {
+  return `application/dicom; transfer-syntax=${record.transferSyntaxUid}`;
 }
 
 async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, records: InstanceRecord[], allowSinglePart: boolean) {
@@ -79,6 +92,9 @@ async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, repl
   const boundary = newBoundary();
   const stream = multipartStream(boundary, readAhead(ctx, records, first));
   stream.on('error', (err) => request.log.error({ err }, 'WADO-RS: stream failed'));
+  // The index knows every size, so the length is known before the first byte: clients can
+  // show progress, and the response needs no chunked framing.
+  reply.header('content-length', multipartLength(boundary, records));
   return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(stream);
 }
 

@@ -1,0 +1,7 @@
+/**
+ * Imported first by main.ts, before anything touches the file system: libuv sizes its thread
+ * pool on first use. Every ingest waits on a file creation and an fdatasync in the pool, so
+ * with libuv's default of 4 threads, four parallel associations queue behind each other's
+ * disk flushes. An operator's own UV_THREADPOOL_SIZE wins.
+ */
+process.env.UV_THREADPOOL_SIZE ??= '16';
