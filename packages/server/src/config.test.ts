@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from './config.ts';
+
+test('the embedded defaults are the public contract', () => {
+  const config = loadConfig({});
+  assert.equal(config.httpHost, '127.0.0.1');
+  assert.equal(config.httpPort, 8080);
+  assert.equal(config.dicomPort, 11112);
+  assert.equal(config.aeTitle, 'YUNYING');
+  assert.match(config.dataDir, /data$/);
+  assert.equal(config.acceptUnknownAe, true, 'loopback-only DICOM port accepts local tools');
+  assert.equal(config.fsync, true);
+});
+
+test('unknown AEs are refused by default once the DICOM port leaves loopback, unless overridden', () => {
+  assert.equal(loadConfig({ YUNYING_DICOM_HOST: '0.0.0.0' }).acceptUnknownAe, false);
+  assert.equal(loadConfig({ YUNYING_DICOM_HOST: '0.0.0.0', YUNYING_DICOM_ACCEPT_UNKNOWN_AE: 'true' }).acceptUnknownAe, true);
+  assert.equal(loadConfig({ YUNYING_DICOM_ACCEPT_UNKNOWN_AE: 'false' }).acceptUnknownAe, false);
+});
+
+test('bad values are refused with the variable named', () => {
+  assert.throws(() => loadConfig({ YUNYING_HTTP_PORT: '70000' }), (error: ConfigError) => /YUNYING_HTTP_PORT/.test(error.message));
+  assert.throws(() => loadConfig({ YUNYING_DICOM_PORT: 'abc' }), /YUNYING_DICOM_PORT/);
+  assert.throws(() => loadConfig({ YUNYING_AE_TITLE: 'A\\B' }), /YUNYING_AE_TITLE/);
+  assert.throws(() => loadConfig({ YUNYING_FSYNC: 'maybe' }), /YUNYING_FSYNC/);
+  assert.throws(() => loadConfig({ YUNYING_CONFIG: '/nonexistent/yunying.json' }), /cannot read config file/);
+});
