@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from './config.ts';
+import type { ConfigError} from './config.ts';
+import { loadConfig } from './config.ts';
 
 test('the embedded defaults are the public contract', () => {
   const config = loadConfig({});

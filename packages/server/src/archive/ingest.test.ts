@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { systemCaller } from '../access/caller.ts';
-import { YunyingError } from '../errors.ts';
+import type { YunyingError } from '../errors.ts';
 import { openIndexDatabase } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
 import { IndexStore } from '../store/index-store.ts';
