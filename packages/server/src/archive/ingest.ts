@@ -5,7 +5,7 @@ import { DIMSE_STATUS, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
 import type { IngestInput, IngestResult } from './archive-service.ts';
-import { personNameSearchGroups } from './matching.ts';
+import { personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 export interface IngestDependencies {
   index: IndexStore;
@@ -154,6 +154,7 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
       patient_name_alphabetic: nameGroups.alphabetic,
       patient_name_ideographic: nameGroups.ideographic,
       patient_name_phonetic: nameGroups.phonetic,
+      patient_name_search: personNameSearchText(nameGroups),
       patient_birth_date: orNull(a.patientBirthDate),
       patient_sex: orNull(a.patientSex),
       study_date: orNull(a.studyDate),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INDEXED_BY_TAG } from './attribute-catalog.ts';
-import { personNameSearchGroups, toMatchCondition, wildcardToLike } from './matching.ts';
+import { isContainsPattern, personNameSearchGroups, personNameSearchText, toMatchCondition, wildcardToLike } from './matching.ts';
 import { YunyingError } from '../errors.ts';
 
 const attribute = (tag: string) => {
@@ -54,4 +54,13 @@ test('several values of one key match any of them', () => {
   const modality = attribute('00080060');
   const condition = toMatchCondition(modality, { vr: 'CS', Value: ['CT', 'MR'] });
   assert.equal(condition?.kind, 'anyOf');
+});
+
+test('a "contains" name search uses one search text holding every form of the name', () => {
+  assert.equal(personNameSearchText(personNameSearchGroups('Zhang^San=张^三=')), '|ZHANG^SAN|ZHANGSAN|张^三|张三|');
+  assert.equal(personNameSearchText(personNameSearchGroups(undefined)), null);
+  assert.ok(isContainsPattern('%罗%'));
+  assert.ok(!isContainsPattern('罗%'), 'anchored at the start');
+  assert.ok(!isContainsPattern('%罗^四%'), 'a component separator');
+  assert.ok(!isContainsPattern('%罗_%'), 'a single-character wildcard');
 });

@@ -149,3 +149,22 @@ export function personNameSearchGroups(name: string | undefined): { alphabetic: 
 function inclusiveEnd(attribute: IndexedAttribute, end: string): string {
   return attribute.match === 'time' ? `${end}~` : end;
 }
+
+/**
+ * Every form a name is matched in (each component group, with and without "^"), between "|"
+ * separators: a "contains" search ("*罗*") is then one LIKE on one column instead of six.
+ */
+export function personNameSearchText(groups: ReturnType<typeof personNameSearchGroups>): string | null {
+  const forms = new Set<string>();
+  for (const group of [groups.alphabetic, groups.ideographic, groups.phonetic]) {
+    if (!group) continue;
+    forms.add(group);
+    forms.add(group.replace(/\^/g, ''));
+  }
+  return forms.size > 0 ? `|${[...forms].join('|')}|` : null;
+}
+
+/** A "%literal%" pattern whose literal holds no wildcard or separator can use the search text. */
+export function isContainsPattern(pattern: string): boolean {
+  return /^%[^%_!|^=]+%$/.test(pattern);
+}

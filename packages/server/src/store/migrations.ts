@@ -32,6 +32,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('patient_name_alphabetic', 'varchar(324)')
         .addColumn('patient_name_ideographic', 'varchar(324)')
         .addColumn('patient_name_phonetic', 'varchar(324)')
+        .addColumn('patient_name_search', 'varchar(1400)')
         .addColumn('patient_birth_date', 'varchar(8)')
         .addColumn('patient_sex', 'varchar(16)')
         .addColumn('study_date', 'varchar(8)')

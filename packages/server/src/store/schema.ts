@@ -34,6 +34,8 @@ export interface StudyTable {
   patient_name_alphabetic: string | null;
   patient_name_ideographic: string | null;
   patient_name_phonetic: string | null;
+  /** "|GROUP|GROUP-WITHOUT-^|…|": every form a name is matched in, for "contains" searches */
+  patient_name_search: string | null;
   patient_birth_date: string | null;
   patient_sex: string | null;
   study_date: string | null;
