@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, fdatasync, mkdirSync, open as openCallback } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
@@ -43,19 +42,22 @@ function openSqlite(file: string, fsync: boolean): IndexDatabase {
   sqlite.pragma('journal_mode = WAL');
   // WAL + NORMAL: a commit is durable when the process is killed, and better-sqlite3 does not
   // block the event loop on an fsync per commit. Power-loss durability comes from
-  // makeCommitsDurable, which syncs the WAL off the main thread, once for all waiting commits.
+  // makeCommitsDurable, which syncs the WAL off the main thread.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   // DICOM matching is case-sensitive except where we normalise (PN columns are upper-cased).
   sqlite.pragma('case_sensitive_like = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  const walSync = fsync ? createGroupSync(`${file}-wal`) : async () => undefined;
+  const wal = fsync ? createWalSync(`${file}-wal`) : undefined;
   return {
     db,
     dialect: 'sqlite',
-    makeCommitsDurable: walSync,
-    close: () => db.destroy(),
+    makeCommitsDurable: wal ? wal.sync : async () => undefined,
+    close: async () => {
+      await wal?.close();
+      await db.destroy();
+    },
   };
 }
 
@@ -84,38 +86,32 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
 }
 
 /**
- * Group commit for SQLite's WAL: fdatasync the WAL file on the libuv thread pool. Callers
- * arriving while a sync runs share the next one, so N concurrent ingests cost about two
- * syncs, and the event loop never waits on the disk.
+ * Makes SQLite's WAL durable off the main thread: fdatasync on the libuv thread pool, through
+ * a descriptor kept open. Every caller starts its own sync rather than queueing behind one
+ * already running (which may have begun before its commit); concurrent syncs of one file are
+ * merged by the kernel into one journal commit, so parallel ingests share the disk flush.
  */
-function createGroupSync(walFile: string): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  let next: Promise<void> | undefined;
-  const syncOnce = async (): Promise<void> => {
-    const handle = await open(walFile, 'r+').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined; // checkpointed and removed: already in the synced main file
-      throw error;
-    });
-    if (!handle) return;
+function createWalSync(walFile: string): { sync: () => Promise<void>; close: () => Promise<void> } {
+  let descriptor: Promise<number> | undefined;
+  const openWal = () => new Promise<number>((resolve, reject) => openCallback(walFile, 'r+', (error, fd) => (error ? reject(error) : resolve(fd))));
+  const sync = async () => {
+    descriptor ??= openWal();
+    let fd: number;
     try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
+      fd = await descriptor;
+    } catch (error) {
+      descriptor = undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // no WAL: everything is in the synced main file
+      throw error;
     }
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   };
-  return () => {
-    if (!running) {
-      running = syncOnce().finally(() => (running = undefined));
-      return running;
-    }
-    // A sync is under way but may have started before our commit: wait for the one after it.
-    next ??= running.then(() => {
-      next = undefined;
-      running = syncOnce().finally(() => (running = undefined));
-      return running;
-    });
-    return next;
+  const close = async () => {
+    const fd = await descriptor?.catch(() => undefined);
+    descriptor = undefined;
+    if (fd !== undefined) closeSync(fd);
   };
+  return { sync, close };
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
