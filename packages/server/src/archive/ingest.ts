@@ -203,7 +203,8 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
 // sit in these groups; image-level groups (0028, 7FE0) are not copied up.
 const STUDY_GROUPS = new Set(['0008', '0010', '0020', '0032', '0038', '0040']);
 const SERIES_GROUPS = new Set(['0008', '0018', '0020', '0040', '0054']);
-const MAX_STORED_TEXT = 1024;
+// Sequences and free text (reports, comments) can be long and are not what a query returns.
+const UNSTORED_VRS = new Set(['SQ', 'LT', 'ST', 'UT', 'UC', 'UR']);
 
 function safeToDicomJson(parsed: ParsedDicom): DicomJsonDataset {
   try {
@@ -214,11 +215,9 @@ function safeToDicomJson(parsed: ParsedDicom): DicomJsonDataset {
 }
 
 function levelAttributesJson(dataset: DicomJsonDataset, groups: ReadonlySet<string>): string {
-  const kept: Record<string, unknown> = {};
+  const kept: DicomJsonDataset = {};
   for (const [tag, element] of Object.entries(dataset)) {
-    if (!groups.has(tag.slice(0, 4)) || element.vr === 'SQ') continue;
-    if (JSON.stringify(element).length > MAX_STORED_TEXT) continue;
-    kept[tag] = element;
+    if (groups.has(tag.slice(0, 4)) && !UNSTORED_VRS.has(element.vr)) kept[tag] = element;
   }
   return JSON.stringify(kept);
 }
