@@ -1,6 +1,6 @@
 /** Helpers for the DIMSE socket tests: spawn dcmtk tools, find free ports, wait for listeners. */
 import { spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import type { DimseLogger } from './association.ts';
 
 export interface ToolResult {
@@ -30,17 +30,7 @@ export function runTool(command: string, args: string[], timeoutMs = 60_000): Pr
 }
 
 /** A port that was free a moment ago (listen on 0, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { findFreePort as freePort } from '../test-support/ports.ts';
 
 /** Resolves once something accepts TCP connections on the port (retries on each refusal). */
 export function waitForListener(port: number, timeoutMs = 10_000): Promise<void> {
