@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { request } from 'node:http';
+import { splitPart10 } from '@yunying/dicom';
+import { buildServer, type YunyingServer } from '../app.ts';
+import { loadConfig } from '../config.ts';
+import { APPLICATION_CONTEXT_NAME, encodeAssociateRq, encodePDataHeader, PDU_TYPE } from '../dimse/pdu.ts';
+import { COMMAND, DATASET_PRESENT, encodeCommand } from '../dimse/dimse-message.ts';
+import { openAssociation, VERIFICATION_SOP_CLASS } from '../dimse/scu.ts';
+import { makeSyntheticInstance } from '../test-support/synthetic-dicom.ts';
+
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+
+async function start(dataDir: string): Promise<{ server: YunyingServer; httpPort: number; dicomPort: number }> {
+  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent' }));
+  await server.http.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.http.server.address();
+  return { server, httpPort: typeof address === 'object' && address ? address.port : 0, dicomPort: await server.startDicom() };
+}
+
+async function blobCount(dataDir: string): Promise<number> {
+  const entries = await readdir(path.join(dataDir, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).length;
+}
+
+/** Reads from the socket until a whole PDU of the given type has arrived. */
+async function awaitPdu(socket: Socket, type: number): Promise<void> {
+  let received = Buffer.alloc(0);
+  for (;;) {
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    received = Buffer.concat([received, chunk]);
+    if (received.length >= 6 && received.length >= 6 + received.readUInt32BE(2)) {
+      assert.equal(received[0], type, `expected PDU type ${type}, got ${received[0]}`);
+      return;
+    }
+  }
+}
+
+test('a C-STORE cut off mid-data set stores nothing, and the server keeps serving', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
+  const { server, dicomPort } = await start(dataDir);
+  try {
+    const instance = makeSyntheticInstance({ size: 512 });
+    const { datasetOffset } = splitPart10(instance.bytes);
+    const dataset = instance.bytes.subarray(datasetOffset);
+
+    const socket = connect(dicomPort, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(encodeAssociateRq({
+      protocolVersion: 1, calledAeTitle: 'YUNYING', callingAeTitle: 'DROPPER', applicationContext: APPLICATION_CONTEXT_NAME,
+      presentationContexts: [{ id: 1, abstractSyntax: instance.sopClassUid, transferSyntaxes: [EXPLICIT_LE] }],
+      userInformation: { maxPduLength: 16384, roleSelections: [], other: [] },
+    }));
+    await awaitPdu(socket, PDU_TYPE.ASSOCIATE_AC);
+    const command = encodeCommand({ commandField: COMMAND.C_STORE_RQ, messageId: 1, affectedSopClassUid: instance.sopClassUid, affectedSopInstanceUid: instance.sopInstanceUid, priority: 0, commandDataSetType: DATASET_PRESENT });
+    socket.write(Buffer.concat([encodePDataHeader(1, true, true, command.length), command]));
+    const half = dataset.subarray(0, Math.floor(dataset.length / 2));
+    socket.write(Buffer.concat([encodePDataHeader(1, false, false, half.length), half])); // not the last fragment
+    socket.destroy(); // the township's network drops here
+    await once(socket, 'close');
+
+    // The server still answers, on DIMSE and HTTP, and nothing of the half instance remains.
+    const client = await openAssociation({ host: '127.0.0.1', port: dicomPort, callingAeTitle: 'CHECKER', calledAeTitle: 'YUNYING', presentationContexts: [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: ['1.2.840.10008.1.2'] }] });
+    assert.equal((await client.echo()).status, 0);
+    await client.release();
+    assert.equal(await server.archive.index.countInstances(), 0);
+    assert.equal(await blobCount(dataDir), 0);
+
+    // The resend after the network comes back is stored whole.
+    const result = await server.archive.ingest({ kind: 'system', name: 'test', institutionId: 'default', role: 'administrator', visibleInstitutionIds: 'all' }, { kind: 'part10', bytes: instance.bytes });
+    assert.equal(result.outcome, 'stored');
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps serving', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
+  const { server, httpPort } = await start(dataDir);
+  try {
+    const instance = makeSyntheticInstance({ size: 512 });
+    const boundary = 'drop-test-boundary';
+    const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), instance.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const upload = request({
+      host: '127.0.0.1', port: httpPort, method: 'POST', path: '/dicom-web/studies',
+      headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': body.length },
+    });
+    const failed = once(upload, 'error').catch(() => undefined);
+    upload.write(body.subarray(0, Math.floor(body.length / 2)));
+    await new Promise((resolve) => setImmediate(resolve));
+    upload.destroy(new Error('network dropped'));
+    await failed;
+
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(await server.archive.index.countInstances(), 0);
+    assert.equal(await blobCount(dataDir), 0);
+
+    const retry = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` }, body });
+    assert.equal(retry.status, 200);
+    assert.equal(await server.archive.index.countInstances(), 1);
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
