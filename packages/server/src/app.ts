@@ -45,6 +45,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const http = Fastify({
     loggerInstance: logger,
     bodyLimit: config.maxUploadBytes,
+    // On shutdown, a viewer that stopped reading a study must not hold the process open.
+    forceCloseConnections: true,
     // Same-origin only; URLs carry no patient data by design, so no query logging either.
     trustProxy: false,
   }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type

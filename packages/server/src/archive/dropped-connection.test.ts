@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { splitPart10 } from '@yunying/dicom';
 import { buildServer, type YunyingServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
@@ -105,6 +105,36 @@ test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps ser
     const retry = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` }, body });
     assert.equal(retry.status, 200);
     assert.equal(await server.archive.index.countInstances(), 1);
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a viewer that hangs up in the middle of a WADO-RS study download does not disturb the server', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
+  const { server, httpPort } = await start(dataDir);
+  try {
+    const first = makeSyntheticInstance({ size: 512 });
+    const caller = { kind: 'system' as const, name: 'test', institutionId: 'default', role: 'administrator', visibleInstitutionIds: 'all' as const };
+    await server.archive.ingest(caller, { kind: 'part10', bytes: first.bytes });
+    for (let n = 2; n <= 30; n++) {
+      await server.archive.ingest(caller, { kind: 'part10', bytes: makeSyntheticInstance({ size: 512, studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, instanceNumber: n }).bytes });
+    }
+    const download = request({ host: '127.0.0.1', port: httpPort, path: `/dicom-web/studies/${first.studyInstanceUid}`, headers: { accept: 'multipart/related; type="application/dicom"' } });
+    const responded = once(download, 'response');
+    download.end();
+    const [response] = (await responded) as [IncomingMessage];
+    assert.equal(response.statusCode, 200);
+    await once(response, 'data');
+    response.destroy(); // the phone goes into a tunnel
+    download.destroy();
+
+    const again = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies/${first.studyInstanceUid}`, { headers: { accept: 'multipart/related; type="application/dicom"' } });
+    assert.equal(again.status, 200);
+    const body = Buffer.from(await again.arrayBuffer());
+    assert.equal(body.length, Number(again.headers.get('content-length')));
+    assert.ok(body.includes(first.bytes));
   } finally {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });

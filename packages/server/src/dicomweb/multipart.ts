@@ -3,7 +3,6 @@
  * with Buffer.indexOf (no per-byte loops) and writing responses part by part.
  */
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 
 export interface MultipartPart {
   /** header names lower-cased */
@@ -103,23 +102,6 @@ export function partHeader(boundary: string, part: Omit<OutgoingPart, 'body'> & 
 
 export function closeDelimiter(boundary: string, anyPart: boolean): Buffer {
   return Buffer.from(`${anyPart ? '\r\n' : ''}--${boundary}--\r\n`, 'latin1');
-}
-
-/**
- * A byte stream writing the parts as the iterable yields them. The iterable is pulled
- * only as the socket drains (backpressure), so a study is never held whole in memory.
- */
-export function multipartStream(boundary: string, parts: AsyncIterable<OutgoingPart>): Readable {
-  async function* generate(): AsyncGenerator<Buffer | Uint8Array> {
-    let first = true;
-    for await (const part of parts) {
-      yield partHeader(boundary, { ...part, length: part.body.length }, first);
-      yield part.body;
-      first = false;
-    }
-    yield closeDelimiter(boundary, !first);
-  }
-  return Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 20 });
 }
 
 /** The whole message at once, for small responses (a few frames). */

@@ -14,7 +14,7 @@ import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
 import { frameMediaType, multipartRequests, negotiateSimple, normalizeNativeTransferSyntax, parseAccept, typeMatches } from './media-types.ts';
-import { closeDelimiter, encodeMultipart, multipartStream, newBoundary, partHeader, type OutgoingPart } from './multipart.ts';
+import { closeDelimiter, encodeMultipart, newBoundary, partHeader, type OutgoingPart } from './multipart.ts';
 
 const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message, 406);
 
@@ -90,12 +90,44 @@ async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, repl
     return reply.type(`application/dicom; transfer-syntax=${records[0]!.transferSyntaxUid}`).send(first);
   }
   const boundary = newBoundary();
-  const stream = multipartStream(boundary, readAhead(ctx, records, first));
-  stream.on('error', (err) => request.log.error({ err }, 'WADO-RS: stream failed'));
   // The index knows every size, so the length is known before the first byte: clients can
   // show progress, and the response needs no chunked framing.
-  reply.header('content-length', multipartLength(boundary, records));
-  return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(stream);
+  const headers = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': multipartLength(boundary, records) };
+  await writeParts(reply, headers, boundary, readAhead(ctx, records, first), request);
+}
+
+/**
+ * Writes the parts straight to the socket, waiting for it to drain, instead of piping a
+ * Readable: one less buffering layer on the hottest path (a CT study is ~100 MB).
+ */
+async function writeParts(reply: FastifyReply, headers: Record<string, string | number>, boundary: string, parts: AsyncIterable<OutgoingPart>, request: FastifyRequest): Promise<void> {
+  reply.hijack();
+  const response = reply.raw;
+  response.writeHead(200, headers);
+  let closed = false;
+  response.once('close', () => (closed = true));
+  let first = true;
+  try {
+    for await (const part of parts) {
+      if (closed) return;
+      response.write(partHeader(boundary, { ...part, length: part.body.length }, first));
+      first = false;
+      if (!response.write(part.body) && !closed) await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off('drain', done);
+          response.off('close', done);
+          resolve();
+        };
+        response.on('drain', done);
+        response.on('close', done);
+      });
+    }
+    response.end(closeDelimiter(boundary, !first));
+  } catch (err) {
+    // Headers are gone: the only honest signal left is to cut the connection.
+    request.log.error({ err }, 'WADO-RS: stream failed');
+    response.destroy(err as Error);
+  }
 }
 
 // ---------------------------------------------------------------- metadata
