@@ -63,7 +63,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const resolveCaller = createHttpCallerResolver({ httpHost: config.httpHost, adminPassword: config.adminPassword });
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
-  await registerDicomWeb(http, { archive, resolveCaller });
+  await registerDicomWeb(http, { archive, resolveCaller, maxStowBytes: config.maxUploadBytes });
   await registerAdminRoutes(http, { archive, resolveCaller });
 
   let dicom: { port: number; close(): Promise<void> } | undefined;

@@ -46,7 +46,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminPassword: merged.YUNYING_ADMIN_PASSWORD || undefined,
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
-    maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 4 * 1024 ** 3),
+    maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
 }
