@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { localAeCaller, type Caller } from './access/caller.ts';
 import { createHttpCallerResolver } from './access/http-caller.ts';
@@ -59,6 +60,13 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
   });
   http.setNotFoundHandler((_request, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: 'no such resource' }));
+
+  // The REST API documents itself from its route schemas (design.md: /api/openapi.json).
+  await http.register(swagger, {
+    openapi: { info: { title: 'Yunying 云影 REST API', version: '1' } },
+    transform: ({ schema, url }) => ({ schema: url.startsWith('/api/') ? schema : { ...schema, hide: true }, url }),
+  });
+  http.get('/api/openapi.json', { schema: { hide: true } }, async () => http.swagger());
 
   const resolveCaller = createHttpCallerResolver({ httpHost: config.httpHost, adminPassword: config.adminPassword });
   http.get('/healthz', async () => ({ status: 'ok' }));

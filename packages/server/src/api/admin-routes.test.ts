@@ -31,6 +31,11 @@ test('C-MOVE destinations are registered, listed and removed through the admin A
     assert.equal((await server.http.inject({ method: 'DELETE', url: '/api/v1/dicom-nodes/VIEWER1' })).statusCode, 204);
     assert.equal((await server.http.inject({ method: 'DELETE', url: '/api/v1/dicom-nodes/VIEWER1' })).statusCode, 404);
     assert.equal((await server.http.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    const openapi = await server.http.inject({ method: 'GET', url: '/api/openapi.json' });
+    assert.equal(openapi.statusCode, 200);
+    assert.match(openapi.json().openapi, /^3\./);
+    assert.ok(openapi.json().paths['/api/v1/dicom-nodes/{aeTitle}'], 'the admin routes are documented');
+    assert.ok(!Object.keys(openapi.json().paths).some((path) => path.startsWith('/dicom-web')), 'DICOMweb is specified by PS3.18, not here');
     assert.equal((await server.http.inject({ method: 'GET', url: '/no/such/thing' })).statusCode, 404);
   } finally {
     await server.close();
