@@ -11,14 +11,20 @@ import { IndexStore } from '../store/index-store.ts';
 import { openArchive, type Archive } from './archive.ts';
 import { ingestInstance } from './ingest.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
+import { createTestDatabase } from '../test-support/postgres.ts';
 
-async function withArchive(run: (archive: Archive, dataDir: string) => Promise<void>): Promise<void> {
+const BACKENDS = ['sqlite', 'postgres'] as const;
+
+/** Runs against a fresh archive on the given index database (files always under a temporary directory). */
+async function withArchive(backend: (typeof BACKENDS)[number], run: (archive: Archive, dataDir: string) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-'));
-  const archive = await openArchive({ dataDir, fsync: true });
+  const postgres = backend === 'postgres' ? await createTestDatabase() : undefined;
+  const archive = await openArchive({ dataDir, fsync: true, databaseUrl: postgres?.url });
   try {
     await run(archive, dataDir);
   } finally {
     await archive.close();
+    await postgres?.drop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
@@ -29,49 +35,57 @@ async function blobFiles(dataDir: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
 }
 
-test('the same object sent twice is stored once', async () => {
-  await withArchive(async (archive, dataDir) => {
-    const instance = makeSyntheticInstance();
-    assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'stored');
-    assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'duplicate');
-    assert.equal(await archive.index.countInstances(), 1);
-    assert.equal((await blobFiles(dataDir)).length, 1);
+for (const backend of BACKENDS) {
+  test(`the same object sent twice is stored once (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const instance = makeSyntheticInstance();
+      assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'stored');
+      assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'duplicate');
+      assert.equal(await archive.index.countInstances(), 1);
+      assert.equal((await blobFiles(dataDir)).length, 1);
+    });
   });
-});
+}
 
-test('a different object under the same UID in the same series replaces the stored one and removes its blob', async () => {
-  await withArchive(async (archive, dataDir) => {
-    const first = makeSyntheticInstance({ instanceNumber: 1 });
-    const corrected = makeSyntheticInstance({ studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, sopInstanceUid: first.sopInstanceUid, instanceNumber: 2 });
-    await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
-    const result = await archive.ingest(systemCaller(), { kind: 'part10', bytes: corrected.bytes });
-    assert.equal(result.outcome, 'replaced');
-    assert.match(result.warning ?? '', /replaced/);
-    const [record] = await archive.findInstances(systemCaller(), { sopInstanceUids: [first.sopInstanceUid] });
-    assert.ok((await archive.readInstance(record)).equals(corrected.bytes));
-    assert.equal((await blobFiles(dataDir)).length, 1);
+for (const backend of BACKENDS) {
+  test(`a different object under the same UID in the same series replaces the stored one and removes its blob (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const first = makeSyntheticInstance({ instanceNumber: 1 });
+      const corrected = makeSyntheticInstance({ studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, sopInstanceUid: first.sopInstanceUid, instanceNumber: 2 });
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
+      const result = await archive.ingest(systemCaller(), { kind: 'part10', bytes: corrected.bytes });
+      assert.equal(result.outcome, 'replaced');
+      assert.match(result.warning ?? '', /replaced/);
+      const [record] = await archive.findInstances(systemCaller(), { sopInstanceUids: [first.sopInstanceUid] });
+      assert.ok((await archive.readInstance(record)).equals(corrected.bytes));
+      assert.equal((await blobFiles(dataDir)).length, 1);
+    });
   });
-});
+}
 
-test('a different object under the same UID in another study is refused and the stored one kept', async () => {
-  await withArchive(async (archive) => {
-    const first = makeSyntheticInstance();
-    const impostor = makeSyntheticInstance({ sopInstanceUid: first.sopInstanceUid, studyInstanceUid: newUid() });
-    await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
-    await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: impostor.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && error.httpStatus === 409 && error.dimseStatus === 0x0111);
-    const [record] = await archive.findInstances(systemCaller(), { sopInstanceUids: [first.sopInstanceUid] });
-    assert.ok((await archive.readInstance(record)).equals(first.bytes));
+for (const backend of BACKENDS) {
+  test(`a different object under the same UID in another study is refused and the stored one kept (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const first = makeSyntheticInstance();
+      const impostor = makeSyntheticInstance({ sopInstanceUid: first.sopInstanceUid, studyInstanceUid: newUid() });
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: impostor.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && error.httpStatus === 409 && error.dimseStatus === 0x0111);
+      const [record] = await archive.findInstances(systemCaller(), { sopInstanceUids: [first.sopInstanceUid] });
+      assert.ok((await archive.readInstance(record)).equals(first.bytes));
+    });
   });
-});
+}
 
-test('garbage is refused with a reason and leaves nothing behind', async () => {
-  await withArchive(async (archive, dataDir) => {
-    const garbage = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from('not really a data set')]);
-    await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: garbage }), (error: YunyingError) => error.code === 'INVALID_DICOM' && error.httpStatus === 400 && error.message.length > 20);
-    assert.equal(await archive.index.countInstances(), 0);
-    assert.deepEqual(await blobFiles(dataDir), []);
+for (const backend of BACKENDS) {
+  test(`garbage is refused with a reason and leaves nothing behind (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const garbage = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from('not really a data set')]);
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: garbage }), (error: YunyingError) => error.code === 'INVALID_DICOM' && error.httpStatus === 400 && error.message.length > 20);
+      assert.equal(await archive.index.countInstances(), 0);
+      assert.deepEqual(await blobFiles(dataDir), []);
+    });
   });
-});
+}
 
 test('when the index commit fails the blob just written is removed', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-'));
@@ -90,19 +104,21 @@ test('when the index commit fails the blob just written is removed', async () =>
   }
 });
 
-test('a data set received over DIMSE is stored byte for byte behind a file meta group naming its sender', async () => {
-  await withArchive(async (archive) => {
-    const instance = makeSyntheticInstance();
-    const datasetStart = instance.bytes.indexOf(Buffer.from([0x08, 0x00, 0x16, 0x00])); // first data set element (0008,0016)
-    const dataset = instance.bytes.subarray(datasetStart);
-    await archive.ingest(systemCaller(), { kind: 'dataset', bytes: dataset, transferSyntaxUid: '1.2.840.10008.1.2.1', sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, sourceAeTitle: 'MODALITY1' });
-    const [record] = await archive.findInstances(systemCaller(), { studyInstanceUids: [instance.studyInstanceUid] });
-    const stored = await archive.readInstance(record);
-    assert.ok(stored.subarray(stored.length - dataset.length).equals(dataset));
-    assert.ok(stored.includes(Buffer.from('MODALITY1')));
-    await assert.rejects(
-      archive.ingest(systemCaller(), { kind: 'dataset', bytes: dataset, transferSyntaxUid: '1.2.840.10008.1.2.1', sopClassUid: instance.sopClassUid, sopInstanceUid: newUid(), sourceAeTitle: 'MODALITY1' }),
-      (error: YunyingError) => error.code === 'SOP_INSTANCE_MISMATCH',
-    );
+for (const backend of BACKENDS) {
+  test(`a data set received over DIMSE is stored byte for byte behind a file meta group naming its sender (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const instance = makeSyntheticInstance();
+      const datasetStart = instance.bytes.indexOf(Buffer.from([0x08, 0x00, 0x16, 0x00])); // first data set element (0008,0016)
+      const dataset = instance.bytes.subarray(datasetStart);
+      await archive.ingest(systemCaller(), { kind: 'dataset', bytes: dataset, transferSyntaxUid: '1.2.840.10008.1.2.1', sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, sourceAeTitle: 'MODALITY1' });
+      const [record] = await archive.findInstances(systemCaller(), { studyInstanceUids: [instance.studyInstanceUid] });
+      const stored = await archive.readInstance(record);
+      assert.ok(stored.subarray(stored.length - dataset.length).equals(dataset));
+      assert.ok(stored.includes(Buffer.from('MODALITY1')));
+      await assert.rejects(
+        archive.ingest(systemCaller(), { kind: 'dataset', bytes: dataset, transferSyntaxUid: '1.2.840.10008.1.2.1', sopClassUid: instance.sopClassUid, sopInstanceUid: newUid(), sourceAeTitle: 'MODALITY1' }),
+        (error: YunyingError) => error.code === 'SOP_INSTANCE_MISMATCH',
+      );
+    });
   });
-});
+}

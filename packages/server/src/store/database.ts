@@ -1,9 +1,10 @@
 import { closeSync, fdatasync, mkdirSync, open as openCallback } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import { YunyingError } from '../errors.ts';
-import { migrationProvider } from './migrations.ts';
+import { migrationProviderFor } from './migrations.ts';
 import type { Database } from './schema.ts';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -19,21 +20,41 @@ export interface IndexDatabase {
 export interface DatabaseOptions {
   dataDir: string;
   databaseUrl?: string;
-  /** SQLite synchronous=FULL (survives power loss) instead of NORMAL (survives process crashes) */
+  /** SQLite: sync the WAL before a commit counts (survives power loss, not only process crashes) */
   fsync: boolean;
 }
 
 /** Opens the index database named by the configuration and brings its schema up to date. */
 export async function openIndexDatabase(options: DatabaseOptions): Promise<IndexDatabase> {
-  if (options.databaseUrl && /^postgres(ql)?:/.test(options.databaseUrl)) {
-    throw new YunyingError('NOT_IMPLEMENTED', 'PostgreSQL as the index is not implemented yet; unset YUNYING_DATABASE_URL to use SQLite', 501);
+  let index: IndexDatabase;
+  if (options.databaseUrl && /^postgres(ql)?:/.test(options.databaseUrl)) index = openPostgres(options.databaseUrl);
+  else if (options.databaseUrl) throw new YunyingError('CONFIG_INVALID', 'YUNYING_DATABASE_URL must be a postgres:// URL or unset', 500);
+  else index = openSqlite(path.join(options.dataDir, 'index.sqlite'), options.fsync);
+  try {
+    await migrateToLatest(index.db, index.dialect);
+  } catch (error) {
+    await index.close();
+    throw error;
   }
-  if (options.databaseUrl) {
-    throw new YunyingError('CONFIG_INVALID', 'YUNYING_DATABASE_URL must be a postgres:// URL or unset', 500);
-  }
-  const index = openSqlite(path.join(options.dataDir, 'index.sqlite'), options.fsync);
-  await migrateToLatest(index.db);
   return index;
+}
+
+/**
+ * PostgreSQL through a connection pool. A commit is durable when it returns
+ * (synchronous_commit), so there is nothing more to wait for.
+ */
+function openPostgres(url: string): IndexDatabase {
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: { getTypeParser: postgresTypeParser } });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', makeCommitsDurable: async () => undefined, close: () => db.destroy() };
+}
+
+const INT8_OID = 20;
+
+/** bigint (counts, sizes, sequence numbers) as JavaScript numbers: none comes near 2^53. */
+function postgresTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8_OID) return (value: string) => Number(value);
+  return pg.types.getTypeParser(oid, format as 'text');
 }
 
 function openSqlite(file: string, fsync: boolean): IndexDatabase {
@@ -114,8 +135,8 @@ function createWalSync(walFile: string): { sync: () => Promise<void>; close: () 
   return { sync, close };
 }
 
-export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+export async function migrateToLatest(db: Kysely<Database>, dialect: SqlDialectName): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProviderFor(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {

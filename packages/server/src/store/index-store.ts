@@ -80,7 +80,7 @@ export class IndexStore {
   }
 
   async query(options: QueryOptions): Promise<QueryRow[]> {
-    const statement = buildQuery(options);
+    const statement = buildQuery(options, this.index.dialect);
     const result = await statement.execute(this.index.db);
     return result.rows as QueryRow[];
   }
@@ -190,11 +190,17 @@ function columnRef(attribute: IndexedAttribute, level: QueryLevel): RawBuilder<u
   return sql.ref(`${TABLE_ALIAS[attribute.level]}.${attribute.column}`);
 }
 
+/** LIMIT/OFFSET; SQLite accepts an OFFSET only after a LIMIT, where -1 means none. */
+function pageSql(options: QueryOptions, dialect: IndexDatabase['dialect']): RawBuilder<unknown> {
+  const limit = options.limit !== undefined ? sql`limit ${options.limit}` : options.offset && dialect === 'sqlite' ? sql`limit -1` : sql``;
+  return sql`${limit} ${options.offset ? sql`offset ${options.offset}` : sql``}`;
+}
+
 const STUDY_COUNTS = sql`(select count(*) from series x where x.study_instance_uid = st.study_instance_uid) as number_of_study_related_series,
   (select count(*) from instances x where x.study_instance_uid = st.study_instance_uid) as number_of_study_related_instances`;
 const SERIES_COUNTS = sql`(select count(*) from instances x where x.series_instance_uid = se.series_instance_uid) as number_of_series_related_instances`;
 
-function buildQuery(options: QueryOptions): RawBuilder<QueryRow> {
+function buildQuery(options: QueryOptions, dialect: IndexDatabase['dialect']): RawBuilder<QueryRow> {
   const { level } = options;
   const where: RawBuilder<unknown>[] = options.conditions.map((condition) => conditionSql(condition, level));
   if (options.institutionIds) {
@@ -202,7 +208,7 @@ function buildQuery(options: QueryOptions): RawBuilder<QueryRow> {
     where.push(sql`st.institution_id in (${sql.join(ids)})`);
   }
   const whereSql = where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``;
-  const page = sql`${options.limit !== undefined ? sql`limit ${options.limit}` : sql`limit -1`} ${options.offset ? sql`offset ${options.offset}` : sql``}`;
+  const page = pageSql(options, dialect);
   switch (level) {
     case 'PATIENT':
       return sql<QueryRow>`select st.patient_id, max(st.patient_name) as patient_name, max(st.issuer_of_patient_id) as issuer_of_patient_id,

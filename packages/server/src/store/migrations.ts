@@ -1,108 +1,113 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { DEFAULT_INSTITUTION_ID } from '../access/caller.ts';
+import type { SqlDialectName } from './database.ts';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Append-only: never edit a migration
  * that has shipped; add a new one.
  */
-const migrations: Record<string, Migration> = {
-  '0001-archive-core': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('institutions')
-        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('name', 'varchar(256)', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('dicom_nodes')
-        .addColumn('ae_title', 'varchar(16)', (c) => c.primaryKey())
-        .addColumn('host', 'varchar(256)', (c) => c.notNull())
-        .addColumn('port', 'integer', (c) => c.notNull())
-        .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('studies')
-        .addColumn('study_instance_uid', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
-        .addColumn('patient_id', 'varchar(64)')
-        .addColumn('issuer_of_patient_id', 'varchar(64)')
-        .addColumn('patient_name', 'varchar(324)')
-        .addColumn('patient_name_alphabetic', 'varchar(324)')
-        .addColumn('patient_name_ideographic', 'varchar(324)')
-        .addColumn('patient_name_phonetic', 'varchar(324)')
-        .addColumn('patient_name_search', 'varchar(1400)')
-        .addColumn('patient_birth_date', 'varchar(8)')
-        .addColumn('patient_sex', 'varchar(16)')
-        .addColumn('study_date', 'varchar(8)')
-        .addColumn('study_time', 'varchar(16)')
-        .addColumn('accession_number', 'varchar(16)')
-        .addColumn('study_id', 'varchar(16)')
-        .addColumn('study_description', 'varchar(64)')
-        .addColumn('referring_physician_name', 'varchar(324)')
-        .addColumn('institution_name', 'varchar(64)')
-        .addColumn('modalities_in_study', 'varchar(256)')
-        .addColumn('attributes_json', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('series')
-        .addColumn('series_instance_uid', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('study_instance_uid', 'varchar(64)', (c) => c.notNull().references('studies.study_instance_uid'))
-        .addColumn('modality', 'varchar(16)')
-        .addColumn('series_number', 'integer')
-        .addColumn('series_description', 'varchar(64)')
-        .addColumn('body_part_examined', 'varchar(16)')
-        .addColumn('series_date', 'varchar(8)')
-        .addColumn('series_time', 'varchar(16)')
-        .addColumn('performed_procedure_step_start_date', 'varchar(8)')
-        .addColumn('attributes_json', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('instances')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('sop_instance_uid', 'varchar(64)', (c) => c.notNull().unique())
-        .addColumn('series_instance_uid', 'varchar(64)', (c) => c.notNull().references('series.series_instance_uid'))
-        .addColumn('study_instance_uid', 'varchar(64)', (c) => c.notNull().references('studies.study_instance_uid'))
-        .addColumn('sop_class_uid', 'varchar(64)', (c) => c.notNull())
-        .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
-        .addColumn('instance_number', 'integer')
-        .addColumn('transfer_syntax_uid', 'varchar(64)', (c) => c.notNull())
-        .addColumn('number_of_frames', 'integer')
-        .addColumn('rows', 'integer')
-        .addColumn('columns', 'integer')
-        .addColumn('content_date', 'varchar(8)')
-        .addColumn('content_time', 'varchar(16)')
-        .addColumn('blob_key', 'varchar(512)', (c) => c.notNull())
-        .addColumn('size', 'bigint', (c) => c.notNull())
-        .addColumn('content_sha256', 'varchar(64)', (c) => c.notNull())
-        .addColumn('source_ae_title', 'varchar(16)')
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      // Indexes for the QIDO/C-FIND query shapes and the retrieve joins.
-      const indexes: Array<[string, string, string[]]> = [
-        ['studies_patient_id', 'studies', ['patient_id']],
-        ['studies_patient_name_alphabetic', 'studies', ['patient_name_alphabetic']],
-        ['studies_study_date', 'studies', ['study_date']],
-        ['studies_accession_number', 'studies', ['accession_number']],
-        ['studies_institution', 'studies', ['institution_id', 'study_date']],
-        ['series_study', 'series', ['study_instance_uid']],
-        ['series_modality', 'series', ['modality']],
-        ['instances_series', 'instances', ['series_instance_uid', 'instance_number']],
-        ['instances_study', 'instances', ['study_instance_uid']],
-      ];
-      for (const [name, table, columns] of indexes) {
-        await db.schema.createIndex(name).on(table).columns(columns).execute();
-      }
-      await sql`insert into institutions (id, name, created_at) values (${DEFAULT_INSTITUTION_ID}, ${'默认机构 Default institution'}, ${new Date().toISOString()})`.execute(db);
+function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
+  return {
+    '0001-archive-core': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('institutions')
+          .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('name', 'varchar(256)', (c) => c.notNull())
+          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('dicom_nodes')
+          .addColumn('ae_title', 'varchar(16)', (c) => c.primaryKey())
+          .addColumn('host', 'varchar(256)', (c) => c.notNull())
+          .addColumn('port', 'integer', (c) => c.notNull())
+          .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
+          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('studies')
+          .addColumn('study_instance_uid', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
+          .addColumn('patient_id', 'varchar(64)')
+          .addColumn('issuer_of_patient_id', 'varchar(64)')
+          .addColumn('patient_name', 'varchar(324)')
+          .addColumn('patient_name_alphabetic', 'varchar(324)')
+          .addColumn('patient_name_ideographic', 'varchar(324)')
+          .addColumn('patient_name_phonetic', 'varchar(324)')
+          .addColumn('patient_name_search', 'varchar(1400)')
+          .addColumn('patient_birth_date', 'varchar(8)')
+          .addColumn('patient_sex', 'varchar(16)')
+          .addColumn('study_date', 'varchar(8)')
+          .addColumn('study_time', 'varchar(16)')
+          .addColumn('accession_number', 'varchar(16)')
+          .addColumn('study_id', 'varchar(16)')
+          .addColumn('study_description', 'varchar(64)')
+          .addColumn('referring_physician_name', 'varchar(324)')
+          .addColumn('institution_name', 'varchar(64)')
+          .addColumn('modalities_in_study', 'varchar(256)')
+          .addColumn('attributes_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+          .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('series')
+          .addColumn('series_instance_uid', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('study_instance_uid', 'varchar(64)', (c) => c.notNull().references('studies.study_instance_uid'))
+          .addColumn('modality', 'varchar(16)')
+          .addColumn('series_number', 'integer')
+          .addColumn('series_description', 'varchar(64)')
+          .addColumn('body_part_examined', 'varchar(16)')
+          .addColumn('series_date', 'varchar(8)')
+          .addColumn('series_time', 'varchar(16)')
+          .addColumn('performed_procedure_step_start_date', 'varchar(8)')
+          .addColumn('attributes_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+          .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('instances')
+          // PostgreSQL has no AUTOINCREMENT: its counterpart is a bigserial column.
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('sop_instance_uid', 'varchar(64)', (c) => c.notNull().unique())
+          .addColumn('series_instance_uid', 'varchar(64)', (c) => c.notNull().references('series.series_instance_uid'))
+          .addColumn('study_instance_uid', 'varchar(64)', (c) => c.notNull().references('studies.study_instance_uid'))
+          .addColumn('sop_class_uid', 'varchar(64)', (c) => c.notNull())
+          .addColumn('institution_id', 'varchar(64)', (c) => c.notNull().references('institutions.id'))
+          .addColumn('instance_number', 'integer')
+          .addColumn('transfer_syntax_uid', 'varchar(64)', (c) => c.notNull())
+          .addColumn('number_of_frames', 'integer')
+          .addColumn('rows', 'integer')
+          .addColumn('columns', 'integer')
+          .addColumn('content_date', 'varchar(8)')
+          .addColumn('content_time', 'varchar(16)')
+          .addColumn('blob_key', 'varchar(512)', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('content_sha256', 'varchar(64)', (c) => c.notNull())
+          .addColumn('source_ae_title', 'varchar(16)')
+          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        // Indexes for the QIDO/C-FIND query shapes and the retrieve joins.
+        const indexes: Array<[string, string, string[]]> = [
+          ['studies_patient_id', 'studies', ['patient_id']],
+          ['studies_patient_name_alphabetic', 'studies', ['patient_name_alphabetic']],
+          ['studies_study_date', 'studies', ['study_date']],
+          ['studies_accession_number', 'studies', ['accession_number']],
+          ['studies_institution', 'studies', ['institution_id', 'study_date']],
+          ['series_study', 'series', ['study_instance_uid']],
+          ['series_modality', 'series', ['modality']],
+          ['instances_series', 'instances', ['series_instance_uid', 'instance_number']],
+          ['instances_study', 'instances', ['study_instance_uid']],
+        ];
+        for (const [name, table, columns] of indexes) {
+          await db.schema.createIndex(name).on(table).columns(columns).execute();
+        }
+        await sql`insert into institutions (id, name, created_at) values (${DEFAULT_INSTITUTION_ID}, ${'默认机构 Default institution'}, ${new Date().toISOString()})`.execute(db);
+      },
     },
-  },
-};
+  };
+}
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => migrations,
-};
+/** The one migration set; a statement differs by dialect only where SQL itself does. */
+export function migrationProviderFor(dialect: SqlDialectName): MigrationProvider {
+  return { getMigrations: async () => migrationsFor(dialect) };
+}
