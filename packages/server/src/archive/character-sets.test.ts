@@ -7,8 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import iconv from 'iconv-lite';
 import { parseDicom, toDicomJson } from '@yunying/dicom';
-import { buildServer, type YunyingServer } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { systemCaller } from '../access/caller.ts';
+import { startListeningServer } from '../test-support/listening-server.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
 
 const run = promisify(execFile);
@@ -28,28 +28,19 @@ const PATIENTS = [
   { charset: 'ISO_IR 100', bytes: iconv.encode('Müller^Jürgen', 'latin1'), utf8: 'Müller^Jürgen', search: 'MÜLLER*' },
 ];
 
-async function start(dataDir: string): Promise<{ server: YunyingServer; baseUrl: string; dicomPort: number }> {
-  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false' }));
-  await server.http.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.http.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return { server, baseUrl: `http://127.0.0.1:${port}`, dicomPort: await server.startDicom() };
-}
-
 function personName(dataset: Record<string, { Value?: unknown[] }>): string {
   const name = dataset['00100010']?.Value?.[0] as { Alphabetic?: string; Ideographic?: string } | undefined;
   return [name?.Alphabetic ?? '', name?.Ideographic ?? ''].join('=').replace(/=+$/, '');
 }
 
 test('names in GB18030, GBK, ISO 2022 IR 58, UTF-8 and Latin-1 come back as UTF-8 and are found by QIDO-RS and C-FIND', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-charset-'));
-  const { server, baseUrl, dicomPort } = await start(dataDir);
+  const { server, baseUrl, dicomPort, close } = await startListeningServer();
   try {
     const accession = `CS${Date.now() % 1_000_000}`;
     for (const [index, patient] of PATIENTS.entries()) {
       // Every other text is ASCII, so the data set keeps the declared character set.
       const instance = makeSyntheticInstance({ studyInstanceUid: newUid(), accessionNumber: accession, patientId: `P${index}`, encodedPatientName: { specificCharacterSet: patient.charset, bytes: patient.bytes } });
-      const stored = await server.archive.ingest({ kind: 'system', name: 'test', institutionId: 'default', role: 'administrator', visibleInstitutionIds: 'all' }, { kind: 'part10', bytes: instance.bytes });
+      const stored = await server.archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
       assert.equal(stored.outcome, 'stored');
     }
 
@@ -70,7 +61,6 @@ test('names in GB18030, GBK, ISO 2022 IR 58, UTF-8 and Latin-1 come back as UTF-
       await rm(outDir, { recursive: true, force: true });
     }
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });

@@ -1,27 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request, type IncomingMessage } from 'node:http';
 import { splitPart10 } from '@yunying/dicom';
-import { buildServer, type YunyingServer } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { systemCaller } from '../access/caller.ts';
+import { startListeningServer } from '../test-support/listening-server.ts';
 import { APPLICATION_CONTEXT_NAME, encodeAssociateRq, encodePDataHeader, PDU_TYPE } from '../dimse/pdu.ts';
 import { COMMAND, DATASET_PRESENT, encodeCommand } from '../dimse/dimse-message.ts';
 import { openAssociation, VERIFICATION_SOP_CLASS } from '../dimse/scu.ts';
 import { makeSyntheticInstance } from '../test-support/synthetic-dicom.ts';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-
-async function start(dataDir: string): Promise<{ server: YunyingServer; httpPort: number; dicomPort: number }> {
-  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent' }));
-  await server.http.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.http.server.address();
-  return { server, httpPort: typeof address === 'object' && address ? address.port : 0, dicomPort: await server.startDicom() };
-}
 
 async function blobCount(dataDir: string): Promise<number> {
   const entries = await readdir(path.join(dataDir, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
@@ -42,8 +34,7 @@ async function awaitPdu(socket: Socket, type: number): Promise<void> {
 }
 
 test('a C-STORE cut off mid-data set stores nothing, and the server keeps serving', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
-  const { server, dicomPort } = await start(dataDir);
+  const { server, dicomPort, dataDir, close } = await startListeningServer({ YUNYING_FSYNC: 'true' });
   try {
     const instance = makeSyntheticInstance({ size: 512 });
     const { datasetOffset } = splitPart10(instance.bytes);
@@ -72,17 +63,15 @@ test('a C-STORE cut off mid-data set stores nothing, and the server keeps servin
     assert.equal(await blobCount(dataDir), 0);
 
     // The resend after the network comes back is stored whole.
-    const result = await server.archive.ingest({ kind: 'system', name: 'test', institutionId: 'default', role: 'administrator', visibleInstitutionIds: 'all' }, { kind: 'part10', bytes: instance.bytes });
+    const result = await server.archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
     assert.equal(result.outcome, 'stored');
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps serving', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
-  const { server, httpPort } = await start(dataDir);
+  const { server, httpPort, dataDir, close } = await startListeningServer({ YUNYING_FSYNC: 'true' });
   try {
     const instance = makeSyntheticInstance({ size: 512 });
     const boundary = 'drop-test-boundary';
@@ -106,17 +95,15 @@ test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps ser
     assert.equal(retry.status, 200);
     assert.equal(await server.archive.index.countInstances(), 1);
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test('a viewer that hangs up in the middle of a WADO-RS study download does not disturb the server', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-drop-'));
-  const { server, httpPort } = await start(dataDir);
+  const { server, httpPort, close } = await startListeningServer();
   try {
     const first = makeSyntheticInstance({ size: 512 });
-    const caller = { kind: 'system' as const, name: 'test', institutionId: 'default', role: 'administrator', visibleInstitutionIds: 'all' as const };
+    const caller = systemCaller();
     await server.archive.ingest(caller, { kind: 'part10', bytes: first.bytes });
     for (let n = 2; n <= 30; n++) {
       await server.archive.ingest(caller, { kind: 'part10', bytes: makeSyntheticInstance({ size: 512, studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, instanceNumber: n }).bytes });
@@ -136,7 +123,6 @@ test('a viewer that hangs up in the middle of a WADO-RS study download does not 
     assert.equal(body.length, Number(again.headers.get('content-length')));
     assert.ok(body.includes(first.bytes));
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });

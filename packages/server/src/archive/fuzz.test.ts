@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { splitPart10 } from '@yunying/dicom';
-import { buildServer, type YunyingServer } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { startListeningServer } from '../test-support/listening-server.ts';
 import { openAssociation, VERIFICATION_SOP_CLASS, type DimseClient } from '../dimse/scu.ts';
 import { readSample } from '../test-support/samples.ts';
 
@@ -66,15 +62,6 @@ function* mutants(): Generator<{ name: string; seed: Buffer; mutant: Buffer }> {
   }
 }
 
-async function startServer(dataDir: string): Promise<{ server: YunyingServer; baseUrl: string; dicomPort: number }> {
-  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: '0', YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false' }));
-  await server.http.listen({ host: '127.0.0.1', port: 0 });
-  const address = server.http.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : 0;
-  const dicomPort = await server.startDicom();
-  return { server, baseUrl: `http://127.0.0.1:${httpPort}`, dicomPort };
-}
-
 async function stow(baseUrl: string, part: Buffer): Promise<number> {
   const boundary = 'fuzz-boundary-7d1';
   const response = await fetch(`${baseUrl}/dicom-web/studies`, {
@@ -100,8 +87,7 @@ async function associate(dicomPort: number, headers: Array<{ sopClassUid: string
 }
 
 test('mutated copies of real samples get clear answers on STOW-RS and C-STORE, and the server keeps serving', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-fuzz-'));
-  const { server, baseUrl, dicomPort } = await startServer(dataDir);
+  const { baseUrl, dicomPort, close } = await startListeningServer();
   try {
     const headers = SEEDS.map((file) => splitPart10(readSample(file)));
     let client = await associate(dicomPort, headers);
@@ -132,7 +118,6 @@ test('mutated copies of real samples get clear answers on STOW-RS and C-STORE, a
     assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
     assert.equal(await stow(baseUrl, readSample('charset/chrX1.dcm')), 200);
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
