@@ -40,6 +40,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     storageUrl: config.storageUrl,
+    awsEnv: config.awsEnv,
     fsync: config.fsync,
     onStored: (result) => metrics.countStored(result.outcome),
   });

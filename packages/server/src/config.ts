@@ -13,6 +13,8 @@ export interface Config {
   databaseUrl?: string;
   /** unset: files in dataDir; s3://bucket/prefix */
   storageUrl?: string;
+  /** the standard AWS_* variables, for the S3 client (credentials, region, endpoint) */
+  awsEnv: Record<string, string | undefined>;
   adminPassword?: string;
   /** accept unknown calling AEs as the default institution's administrator; default: only while the DICOM port is on loopback */
   acceptUnknownAe: boolean;
@@ -42,13 +44,20 @@ export function loadConfig(env: Env = process.env): Config {
     aeTitle: readAeTitle(merged.YUNYING_AE_TITLE ?? 'YUNYING'),
     dataDir: path.resolve(merged.YUNYING_DATA_DIR ?? './data'),
     databaseUrl: merged.YUNYING_DATABASE_URL || undefined,
-    storageUrl: merged.YUNYING_STORAGE_URL || undefined,
+    storageUrl: readStorageUrl(merged.YUNYING_STORAGE_URL),
+    awsEnv: Object.fromEntries(Object.entries(merged).filter(([name]) => name.startsWith('AWS_'))),
     adminPassword: merged.YUNYING_ADMIN_PASSWORD || undefined,
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
+}
+
+function readStorageUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(url)) throw new ConfigError(`YUNYING_STORAGE_URL must be s3://bucket/prefix or unset, got "${url}"`);
+  return url;
 }
 
 function readConfigFile(file: string | undefined): Env {

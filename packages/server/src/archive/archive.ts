@@ -3,8 +3,9 @@ import type { Caller } from '../access/caller.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { openIndexDatabase, type IndexDatabase } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
+import { parseS3Url, S3BlobStore, s3ClientConfigFromEnv } from '../store/s3-blob-store.ts';
+import { S3Client } from '@aws-sdk/client-s3';
 import { IndexStore, type InstanceRow } from '../store/index-store.ts';
-import { YunyingError } from '../errors.ts';
 import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest } from './archive-service.ts';
 import { ingestInstance } from './ingest.ts';
 import { queryArchive } from './query-service.ts';
@@ -13,6 +14,8 @@ export interface ArchiveOptions {
   dataDir: string;
   databaseUrl?: string;
   storageUrl?: string;
+  /** AWS_* variables for an s3:// storage URL */
+  awsEnv?: Record<string, string | undefined>;
   fsync: boolean;
   onStored?: (result: IngestResult, caller: Caller) => void;
 }
@@ -33,10 +36,12 @@ export async function openArchive(options: ArchiveOptions): Promise<Archive> {
 }
 
 function openBlobStore(options: ArchiveOptions): BlobStore {
-  if (options.storageUrl) {
-    throw new YunyingError('NOT_IMPLEMENTED', 'S3 object storage is not implemented yet; unset YUNYING_STORAGE_URL to store files in the data directory', 501);
-  }
-  return new FileBlobStore(path.join(options.dataDir, 'blobs'), options.fsync);
+  if (!options.storageUrl) return new FileBlobStore(path.join(options.dataDir, 'blobs'), options.fsync);
+  const env = options.awsEnv ?? {};
+  const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } : undefined;
+  // Without explicit keys the SDK's default chain applies (instance roles, profiles).
+  const client = new S3Client({ ...s3ClientConfigFromEnv(env), ...(credentials ? { credentials } : {}) });
+  return new S3BlobStore(client, parseS3Url(options.storageUrl));
 }
 
 export function createArchive(database: IndexDatabase, blobs: BlobStore, onStored?: ArchiveOptions['onStored']): Archive {
@@ -57,7 +62,10 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
       return row && { aeTitle: row.ae_title, host: row.host, port: row.port, institutionId: row.institution_id };
     },
     registerNode: (node: DicomNode) => index.upsertNode({ ae_title: node.aeTitle, host: node.host, port: node.port, institution_id: node.institutionId }),
-    close: () => database.close(),
+    async close() {
+      await database.close();
+      await blobs.close();
+    },
   };
 }
 

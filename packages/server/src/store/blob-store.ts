@@ -16,6 +16,8 @@ export interface BlobStore {
   exists(key: string): Promise<boolean>;
   /** The blob's size in bytes, or undefined when there is none. */
   sizeOf(key: string): Promise<number | undefined>;
+  /** Releases connections; the store is not used afterwards. */
+  close(): Promise<void>;
 }
 
 export interface BlobWrite {

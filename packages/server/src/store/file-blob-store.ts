@@ -133,6 +133,10 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  async close(): Promise<void> {
+    // nothing held open between calls
+  }
+
   private pathOf(key: string): string {
     assertSafeBlobKey(key);
     return path.join(this.root, key);
