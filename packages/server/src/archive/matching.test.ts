@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INDEXED_BY_TAG } from './attribute-catalog.ts';
-import { isContainsPattern, personNameSearchGroups, personNameSearchText, toMatchCondition, wildcardToLike } from './matching.ts';
+import { personNameSearchGroups, personNameSearchText, searchTextPattern, toMatchCondition, wildcardToLike } from './matching.ts';
 import { YunyingError } from '../errors.ts';
 
 const attribute = (tag: string) => {
@@ -59,8 +59,11 @@ test('several values of one key match any of them', () => {
 test('a "contains" name search uses one search text holding every form of the name', () => {
   assert.equal(personNameSearchText(personNameSearchGroups('Zhang^San=张^三=')), '|ZHANG^SAN|ZHANGSAN|张^三|张三|');
   assert.equal(personNameSearchText(personNameSearchGroups(undefined)), null);
-  assert.ok(isContainsPattern('%罗%'));
-  assert.ok(!isContainsPattern('罗%'), 'anchored at the start');
-  assert.ok(!isContainsPattern('%罗^四%'), 'a component separator');
-  assert.ok(!isContainsPattern('%罗_%'), 'a single-character wildcard');
+  assert.equal(searchTextPattern('%罗%'), '%罗%');
+  assert.equal(searchTextPattern('ZHANG%'), '%|ZHANG%');
+  assert.equal(searchTextPattern('ZHANG^SAN'), '%|ZHANG^SAN|%');
+  assert.equal(searchTextPattern('%SAN'), '%SAN|%');
+  assert.equal(searchTextPattern('ZH%SAN'), undefined, 'an inner % could span two forms');
+  assert.equal(searchTextPattern('ZHANG_SAN'), undefined, 'a _ could match the separator');
+  assert.equal(searchTextPattern('100!%'), '%|100!%|%', 'an escaped % is a literal');
 });

@@ -164,7 +164,14 @@ export function personNameSearchText(groups: ReturnType<typeof personNameSearchG
   return forms.size > 0 ? `|${[...forms].join('|')}|` : null;
 }
 
-/** A "%literal%" pattern whose literal holds no wildcard or separator can use the search text. */
-export function isContainsPattern(pattern: string): boolean {
-  return /^%[^%_!|^=]+%$/.test(pattern);
+/**
+ * The LIKE pattern that finds `pattern` (already a LIKE pattern for one name form) in the
+ * search text, or undefined when only the per-group comparison is exact: an inner "%" or a
+ * "_" could match across the "|" between forms. Unanchored ends stay open; anchored ends
+ * are pinned to a "|", so "ZHANG%" becomes "%|ZHANG%" and "ZHANG^WEI" "%|ZHANG^WEI|%".
+ */
+export function searchTextPattern(pattern: string): string | undefined {
+  const inner = pattern.replace(/^%/, '').replace(/%$/, '');
+  if (inner === '' || /[%_|]/.test(inner.replace(/!./g, ''))) return undefined;
+  return `${pattern.startsWith('%') ? '' : '%|'}${pattern}${pattern.endsWith('%') && !pattern.endsWith('!%') ? '' : '|%'}`;
 }

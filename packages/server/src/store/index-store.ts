@@ -1,6 +1,6 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
-import { isContainsPattern, type MatchCondition } from '../archive/matching.ts';
+import { searchTextPattern, type MatchCondition } from '../archive/matching.ts';
 import type { QueryLevel } from '../archive/archive-service.ts';
 import type { IndexDatabase } from './database.ts';
 import type { Database, DicomNodeTable, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
@@ -261,7 +261,9 @@ function conditionSql(condition: MatchCondition, level: QueryLevel): RawBuilder<
 function personNameSql(attribute: IndexedAttribute, pattern: string, wholeName: boolean): RawBuilder<unknown> {
   const base = `st.${attribute.column}`;
   if (wholeName) return sql`upper(${sql.ref(base)}) like ${pattern} escape '!'`;
-  if (attribute.column === 'patient_name' && isContainsPattern(pattern)) return sql`st.patient_name_search like ${pattern} escape '!'`;
+  const inSearchText = attribute.column === 'patient_name' ? searchTextPattern(pattern) : undefined;
+  // One LIKE on one column (which PostgreSQL's trigram index serves) instead of six.
+  if (inSearchText) return sql`st.patient_name_search like ${inSearchText} escape '!'`;
   const groups = ['alphabetic', 'ideographic', 'phonetic'].map((group) => sql.ref(`${base}_${group}`));
   const tests = groups.flatMap((group) => [sql`${group} like ${pattern} escape '!'`, sql`replace(${group}, '^', '') like ${pattern} escape '!'`]);
   return sql`(${sql.join(tests, sql` or `)})`;

@@ -109,6 +109,22 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await sql`insert into institutions (id, name, created_at) values (${DEFAULT_INSTITUTION_ID}, ${'默认机构 Default institution'}, ${new Date().toISOString()})`.execute(db);
       },
     },
+    '0002-postgres-search-indexes': {
+      // PostgreSQL only: SQLite serves these shapes from the indexes above at county scale.
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        // Name searches ("ZHANG*", "*王*", "ZHANG^WEI") are one LIKE on the search text: a
+        // trigram index serves any pattern with three characters in a row.
+        const trigrams = await sql<{ available: boolean }>`select exists (select 1 from pg_available_extensions where name = 'pg_trgm') as available`.execute(db);
+        if (trigrams.rows[0]?.available) {
+          await sql`create extension if not exists pg_trgm`.execute(db);
+          await sql`create index studies_patient_name_search_trigram on studies using gin (patient_name_search gin_trgm_ops)`.execute(db);
+        }
+        // Prefix matching ("A2024*") on a non-C collation needs pattern operator classes.
+        await sql`create index studies_accession_number_prefix on studies (accession_number text_pattern_ops)`.execute(db);
+        await sql`create index studies_patient_id_prefix on studies (patient_id text_pattern_ops)`.execute(db);
+      },
+    },
   };
 }
 
