@@ -122,3 +122,20 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`instances of one new study sent at once from several associations are all stored, with every modality (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const study = newUid();
+      const series = [newUid(), newUid(), newUid(), newUid()];
+      const modalities = ['CT', 'SR', 'CT', 'PR'];
+      const instances = series.flatMap((seriesUid, s) => [1, 2, 3].map((n) => makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: seriesUid, modality: modalities[s], instanceNumber: n })));
+      const results = await Promise.all(instances.map((instance) => archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })));
+      assert.ok(results.every((result) => result.outcome === 'stored'));
+      const [found] = await archive.query(systemCaller(), { level: 'STUDY', keys: { '0020000D': { vr: 'UI', Value: [study] }, '00080061': { vr: 'CS' }, '00201206': { vr: 'IS' }, '00201208': { vr: 'IS' } } });
+      assert.deepEqual(found['00080061'].Value, ['CT', 'PR', 'SR']);
+      assert.deepEqual(found['00201206'].Value, [4]);
+      assert.deepEqual(found['00201208'].Value, [12]);
+    });
+  });
+}

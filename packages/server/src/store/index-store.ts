@@ -74,7 +74,7 @@ export class IndexStore {
 
   /** Inserts or replaces one instance, creating its study and series as needed, in one transaction. */
   async commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
-    const outcome = await this.index.db.transaction().execute((trx) => commitInstanceIn(trx, input, new Date().toISOString()));
+    const outcome = await this.index.db.transaction().execute((trx) => commitInstanceIn(trx, this.index.dialect, input, new Date().toISOString()));
     await this.index.makeCommitsDurable();
     return outcome;
   }
@@ -144,8 +144,12 @@ function nonEmpty(values: string[]): string[] {
  * computed when queried rather than kept as counters, so parallel stores into one study do
  * not contend on its row.
  */
-async function commitInstanceIn(trx: Transaction<Database>, input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
+async function commitInstanceIn(trx: Transaction<Database>, dialect: IndexDatabase['dialect'], input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
   const { study, series, instance } = input;
+  // PostgreSQL runs these transactions side by side: serialise the ones of one study (an
+  // advisory lock held to commit) so that the lookup below sees what the others committed;
+  // other studies are not held up. SQLite transactions never overlap.
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${study.study_instance_uid}))`.execute(trx);
   const existing = await sql<{ series_study: string | null; instance_series: string | null; instance_blob: string | null; study_exists: number }>`select
       (select study_instance_uid from series where series_instance_uid = ${series.series_instance_uid}) as series_study,
       (select series_instance_uid from instances where sop_instance_uid = ${instance.sop_instance_uid}) as instance_series,
@@ -158,13 +162,30 @@ async function commitInstanceIn(trx: Transaction<Database>, input: CommitInstanc
   if (found.instance_series !== null && found.instance_series !== instance.series_instance_uid) {
     return { kind: 'conflict', reason: 'SOP Instance UID already stored in another series' };
   }
+  // ON CONFLICT DO NOTHING: should a row appear between the lookup and the insert all the
+  // same (a series moved between studies by a concurrent sender), the insert does not fail.
+  let studyCreated = false;
   if (Number(found.study_exists) === 0) {
     // A new study's modalities are its first series' modality.
-    await trx.insertInto('studies').values({ ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now }).execute();
+    const inserted = await trx
+      .insertInto('studies')
+      .values({ ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('study_instance_uid').doNothing())
+      .executeTakeFirst();
+    studyCreated = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   if (found.series_study === null) {
-    await trx.insertInto('series').values({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now }).execute();
-    if (Number(found.study_exists) > 0) await addModality(trx, study.study_instance_uid, series.modality, now);
+    const inserted = await trx
+      .insertInto('series')
+      .values({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('series_instance_uid').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+      const owner = await trx.selectFrom('series').select('study_instance_uid').where('series_instance_uid', '=', series.series_instance_uid).executeTakeFirstOrThrow();
+      if (owner.study_instance_uid !== study.study_instance_uid) return { kind: 'conflict', reason: `Series ${series.series_instance_uid} already belongs to another study` };
+    } else if (!studyCreated) {
+      await addModality(trx, study.study_instance_uid, series.modality, now);
+    }
   }
   if (found.instance_blob !== null) {
     await trx.updateTable('instances').set({ ...instance }).where('sop_instance_uid', '=', instance.sop_instance_uid).execute();
