@@ -45,6 +45,10 @@ export async function openIndexDatabase(options: DatabaseOptions): Promise<Index
  */
 function openPostgres(url: string): IndexDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 10, types: { getTypeParser: postgresTypeParser } });
+  // An idle connection closed by the server (restart, failover, a dropped database) is
+  // removed from the pool and the next query opens a new one; unhandled, the pool's error
+  // event would end the process.
+  pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', makeCommitsDurable: async () => undefined, close: () => db.destroy() };
 }
