@@ -35,8 +35,8 @@ export interface InstanceRecord {
 }
 
 export type IngestInput =
-  /** a DICOM Part 10 file (STOW-RS, import) */
-  | { kind: 'part10'; bytes: Buffer }
+  /** a DICOM Part 10 file (STOW-RS, import); `studyInstanceUid`, when given, is the study it must belong to (STOW-RS to /studies/{uid}) */
+  | { kind: 'part10'; bytes: Buffer; studyInstanceUid?: string }
   /** a bare data set as received over DIMSE, in the negotiated transfer syntax */
   | { kind: 'dataset'; bytes: Buffer; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle: string };
 

@@ -27,6 +27,9 @@ export interface IngestDependencies {
  */
 export async function ingestInstance(deps: IngestDependencies, caller: Caller, input: IngestInput): Promise<IngestResult> {
   const { pieces, size, parsed, attributes } = decodeInput(input);
+  if (input.kind === 'part10' && input.studyInstanceUid !== undefined && attributes.studyInstanceUid !== input.studyInstanceUid) {
+    throw new YunyingError('STUDY_UID_MISMATCH', `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${input.studyInstanceUid}`, 409, STUDY_UID_MISMATCH_STATUS);
+  }
   const hash = createHash('sha256');
   for (const piece of pieces) hash.update(piece);
   const contentSha256 = hash.digest('hex');
@@ -117,6 +120,9 @@ function decodeInput(input: IngestInput): DecodedInput {
     throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${(error as Error).message ?? String(error)}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
   }
 }
+
+/** PS3.18 leaves the value open; A901 (a "data set does not match" failure) as other DICOMweb servers use. */
+const STUDY_UID_MISMATCH_STATUS = 0xa901;
 
 function storageFailure(error: unknown): YunyingError {
   return new YunyingError('STORAGE_WRITE_FAILED', `could not write the instance: ${(error as Error).message}`, 503, DIMSE_STATUS.OUT_OF_RESOURCES);

@@ -100,12 +100,8 @@ export class DicomWebContext {
     const scope: InstanceScope = { studyInstanceUids: [path.study] };
     if (path.series !== undefined) scope.seriesInstanceUids = [path.series];
     if (path.instance !== undefined) scope.sopInstanceUids = [path.instance];
-    const records = (await this.archive.findInstances(this.callerOf(request), scope)).filter(
-      (r) =>
-        r.studyInstanceUid === path.study &&
-        (path.series === undefined || r.seriesInstanceUid === path.series) &&
-        (path.instance === undefined || r.sopInstanceUid === path.instance),
-    );
+    // The scope's UID lists are ANDed: only instances on exactly this path come back.
+    const records = await this.archive.findInstances(this.callerOf(request), scope);
     if (records.length === 0) {
       const label = path.instance !== undefined ? 'instance' : path.series !== undefined ? 'series' : what;
       throw notFound(label === 'instance' ? `instance ${path.instance}` : label === 'series' ? `series ${path.series}` : `study ${path.study}`);

@@ -8,7 +8,7 @@
  * Failure reasons (0008,1197), from PS3.4 B.2.3 / PS3.18 10.5.3:
  *  - 0xC000 Cannot understand: not a readable Part 10 object (garbage, truncated, no meta)
  *  - 0xA901 Data Set does not match: the instance belongs to another study than the
- *    request's /studies/{study} (A9xx range; same value as other DICOMweb servers use)
+ *    request's /studies/{study} (checked by the archive's ingest, which reads the header anyway)
  *  - 0xA700 Out of resources; 0x0124 Not authorised; 0x0110 Processing failure (others);
  *    an archive YunyingError's own DIMSE status when it is a failure status.
  * A human-readable reason goes in Error Comment (0000,0902) of the FailedSOPSequence item
@@ -16,7 +16,7 @@
  * ReferencedSOPSequence item next to Warning Reason (0008,1196) 0xB000.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DicomParseError, parseDicom, readIndexAttributes, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
+import { DicomParseError, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
 import type { IngestResult } from '../archive/archive-service.ts';
 import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
@@ -27,7 +27,6 @@ export const FAILURE_REASON = {
   PROCESSING_FAILURE: 0x0110,
   NOT_AUTHORIZED: 0x0124,
   OUT_OF_RESOURCES: 0xa700,
-  STUDY_UID_MISMATCH: 0xa901,
   CANNOT_UNDERSTAND: 0xc000,
 } as const;
 
@@ -75,19 +74,8 @@ async function storePart(ctx: DicomWebContext, request: FastifyRequest, bytes: B
   }
   if (bytes.length === 0) return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: 'empty part' };
   try {
-    if (study !== undefined) {
-      const attributes = readIndexAttributes(parseDicom(bytes, { untilPixelData: true }));
-      if (attributes.studyInstanceUid !== study) {
-        return {
-          kind: 'failed',
-          reason: FAILURE_REASON.STUDY_UID_MISMATCH,
-          comment: `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${study}`,
-          sopClassUid: attributes.sopClassUid,
-          sopInstanceUid: attributes.sopInstanceUid,
-        };
-      }
-    }
-    const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', bytes });
+    // The archive checks the target study while it reads the header anyway.
+    const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', bytes, studyInstanceUid: study });
     return { kind: 'stored', result };
   } catch (error) {
     if (!(error instanceof DicomParseError) && !(error instanceof YunyingError)) request.log.error({ err: error }, 'STOW-RS: ingest failed');
