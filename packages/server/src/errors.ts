@@ -26,6 +26,8 @@ export const DIMSE_STATUS = {
   PROCESSING_FAILURE: 0x0110,
   DUPLICATE_SOP_INSTANCE: 0x0111,
   NO_SUCH_SOP_CLASS: 0x0118,
+  /** PS3.7 C.5.x: Refused, not authorized */
+  NOT_AUTHORIZED: 0x0124,
   OUT_OF_RESOURCES: 0xa700,
   MOVE_DESTINATION_UNKNOWN: 0xa801,
   DATASET_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
@@ -42,3 +44,9 @@ export const badRequest = (code: string, message: string): YunyingError =>
 
 export const notImplemented = (what: string): YunyingError =>
   new YunyingError('NOT_IMPLEMENTED', `${what} is not implemented`, 501, DIMSE_STATUS.UNABLE_TO_PROCESS);
+
+export const forbidden = (message: string): YunyingError => new YunyingError('FORBIDDEN', message, 403, DIMSE_STATUS.NOT_AUTHORIZED);
+
+export const unauthorized = (message = 'authentication required'): YunyingError => new YunyingError('UNAUTHORIZED', message, 401, DIMSE_STATUS.NOT_AUTHORIZED);
+
+export const conflict = (code: string, message: string): YunyingError => new YunyingError(code, message, 409, DIMSE_STATUS.PROCESSING_FAILURE);

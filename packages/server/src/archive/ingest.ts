@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { buildPart10Header, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
-import type { Caller } from '../access/caller.ts';
+import { studyScopeOf, type Caller } from '../access/caller.ts';
 import { DIMSE_STATUS, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
@@ -40,6 +40,11 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
     seriesInstanceUid: attributes.seriesInstanceUid,
   };
 
+  // A scoped sender may add to its own studies and to new ones, never to another
+  // institution's study; the answer does not say whether that study exists.
+  if (caller.visibleInstitutionIds !== 'all' && (await deps.index.studyAccess(attributes.studyInstanceUid, studyScopeOf(caller))) === 'hidden') {
+    throw new YunyingError('STUDY_NOT_WRITABLE', `Study ${attributes.studyInstanceUid} cannot take instances from this sender`, 409, DIMSE_STATUS.NOT_AUTHORIZED);
+  }
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
     // A resend after a power loss may find the index row but not its whole blob: write it again.

@@ -1,5 +1,5 @@
 import type { DicomJsonDataset, DicomJsonElement } from '@yunying/dicom';
-import type { Caller } from '../access/caller.ts';
+import { studyScopeOf, type Caller } from '../access/caller.ts';
 import type { IndexStore, QueryRow } from '../store/index-store.ts';
 import type { QueryLevel, QueryRequest } from './archive-service.ts';
 import { INDEXED_BY_TAG, INDEXED_ATTRIBUTES, isAvailableAtLevel, PATIENT_TAGS, UNIQUE_KEY_TAGS, type IndexedAttribute } from './attribute-catalog.ts';
@@ -24,7 +24,7 @@ export async function queryArchive(index: IndexStore, caller: Caller, request: Q
   const rows = await index.query({
     level: request.level,
     conditions,
-    institutionIds: caller.visibleInstitutionIds === 'all' ? undefined : caller.visibleInstitutionIds,
+    scope: studyScopeOf(caller),
     limit: request.limit,
     offset: request.offset,
   });

@@ -3,12 +3,11 @@ import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
 import { searchTextPattern, type MatchCondition } from '../archive/matching.ts';
 import type { QueryLevel } from '../archive/archive-service.ts';
 import type { IndexDatabase } from './database.ts';
-import type { Database, DicomNodeTable, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
+import type { Database, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
 
 export type StudyRow = StudyTable;
 export type SeriesRow = SeriesTable;
 export type InstanceRow = Omit<InstanceTable, 'seq'> & { seq: number };
-export type DicomNodeRow = DicomNodeTable;
 
 /** One result row of a query: the columns of its level and of the levels above it. */
 export type QueryRow = Record<string, string | number | null>;
@@ -31,11 +30,21 @@ export type CommitOutcome =
   | { kind: 'replaced'; previousBlobKey: string }
   | { kind: 'conflict'; reason: string };
 
+/**
+ * Which studies a caller may see: those of the listed institutions, plus those explicitly
+ * granted to one institution (a study sent to a diagnostic centre for reading or
+ * consultation). Undefined institutionIds: every institution.
+ */
+export interface StudyScope {
+  institutionIds?: readonly string[];
+  /** studies granted to this institution (study_grants) are visible too */
+  grantedToInstitutionId?: string;
+}
+
 export interface QueryOptions {
   level: QueryLevel;
   conditions: MatchCondition[];
-  /** undefined: every institution */
-  institutionIds?: readonly string[];
+  scope: StudyScope;
   limit?: number;
   offset?: number;
 }
@@ -45,7 +54,7 @@ export interface InstanceFilter {
   seriesInstanceUids?: string[];
   sopInstanceUids?: string[];
   patientIds?: string[];
-  institutionIds?: readonly string[];
+  scope: StudyScope;
 }
 
 /**
@@ -65,6 +74,15 @@ export class IndexStore {
 
   async seriesExists(seriesInstanceUid: string): Promise<{ study_instance_uid: string } | undefined> {
     return this.index.db.selectFrom('series').select('study_instance_uid').where('series_instance_uid', '=', seriesInstanceUid).executeTakeFirst();
+  }
+
+  /** absent: no such study; visible: in the scope; hidden: stored, outside the scope */
+  async studyAccess(studyInstanceUid: string, scope: StudyScope): Promise<'absent' | 'visible' | 'hidden'> {
+    const filter = scopeSql(scope) ?? sql`1 = 1`;
+    const result = await sql<{ visible: number }>`select case when ${filter} then 1 else 0 end as visible from studies st where st.study_instance_uid = ${studyInstanceUid}`.execute(this.index.db);
+    const row = result.rows[0];
+    if (!row) return 'absent';
+    return Number(row.visible) === 1 ? 'visible' : 'hidden';
   }
 
   async studyExists(studyInstanceUid: string): Promise<boolean> {
@@ -94,31 +112,20 @@ export class IndexStore {
       const patientIds = nonEmpty(filter.patientIds);
       query = query.where('i.study_instance_uid', 'in', (eb) => eb.selectFrom('studies').select('study_instance_uid').where('patient_id', 'in', patientIds));
     }
-    if (filter.institutionIds) query = query.where('i.institution_id', 'in', nonEmpty([...filter.institutionIds]));
+    const { institutionIds, grantedToInstitutionId } = filter.scope;
+    if (institutionIds) {
+      const ids = nonEmpty([...institutionIds]);
+      query = query.where((eb) =>
+        grantedToInstitutionId === undefined
+          ? eb('i.institution_id', 'in', ids)
+          : eb.or([
+              eb('i.institution_id', 'in', ids),
+              eb('i.study_instance_uid', 'in', eb.selectFrom('study_grants').select('study_instance_uid').where('institution_id', '=', grantedToInstitutionId)),
+            ]),
+      );
+    }
     const rows = await query.orderBy('i.series_instance_uid').orderBy('i.instance_number').orderBy('i.seq').execute();
     return rows as InstanceRow[];
-  }
-
-  async findNode(aeTitle: string): Promise<DicomNodeRow | undefined> {
-    return this.index.db.selectFrom('dicom_nodes').selectAll().where('ae_title', '=', aeTitle).executeTakeFirst();
-  }
-
-  async listNodes(): Promise<DicomNodeRow[]> {
-    return this.index.db.selectFrom('dicom_nodes').selectAll().orderBy('ae_title').execute();
-  }
-
-  async upsertNode(node: Omit<DicomNodeRow, 'created_at'>): Promise<void> {
-    const row = { ...node, created_at: new Date().toISOString() };
-    await this.index.db
-      .insertInto('dicom_nodes')
-      .values(row)
-      .onConflict((oc) => oc.column('ae_title').doUpdateSet({ host: node.host, port: node.port, institution_id: node.institution_id }))
-      .execute();
-  }
-
-  async deleteNode(aeTitle: string): Promise<boolean> {
-    const result = await this.index.db.deleteFrom('dicom_nodes').where('ae_title', '=', aeTitle).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
   }
 
   /** Every blob key the index references, for consistency checks. */
@@ -224,10 +231,8 @@ const SERIES_COUNTS = sql`(select count(*) from instances x where x.series_insta
 function buildQuery(options: QueryOptions, dialect: IndexDatabase['dialect']): RawBuilder<QueryRow> {
   const { level } = options;
   const where: RawBuilder<unknown>[] = options.conditions.map((condition) => conditionSql(condition, level));
-  if (options.institutionIds) {
-    const ids = nonEmpty([...options.institutionIds]);
-    where.push(sql`st.institution_id in (${sql.join(ids)})`);
-  }
+  const scope = scopeSql(options.scope);
+  if (scope) where.push(scope);
   const whereSql = where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``;
   const page = pageSql(options, dialect);
   switch (level) {
@@ -253,6 +258,13 @@ function buildQuery(options: QueryOptions, dialect: IndexDatabase['dialect']): R
         join studies st on st.study_instance_uid = i.study_instance_uid ${whereSql}
         order by i.series_instance_uid, i.instance_number, i.seq ${page}`;
   }
+}
+
+function scopeSql(scope: StudyScope): RawBuilder<unknown> | undefined {
+  if (!scope.institutionIds) return undefined;
+  const own = sql`st.institution_id in (${sql.join(nonEmpty([...scope.institutionIds]))})`;
+  if (scope.grantedToInstitutionId === undefined) return own;
+  return sql`(${own} or st.study_instance_uid in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId}))`;
 }
 
 function conditionSql(condition: MatchCondition, level: QueryLevel): RawBuilder<unknown> {

@@ -125,6 +125,95 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await sql`create index studies_patient_id_prefix on studies (patient_id text_pattern_ops)`.execute(db);
       },
     },
+    '0004-access': {
+      // Institutions in a hierarchy, alliances, registered AEs, users, sessions, grants and
+      // the hash-chained audit trail (the access issue).
+      async up(db: Kysely<unknown>) {
+        for (const [column, type] of [['tier', 'text'], ['grade', 'integer'], ['region_code', 'text'], ['parent_id', 'text']] as const) {
+          await db.schema.alterTable('institutions').addColumn(column, type).execute();
+        }
+        await db.schema
+          .createTable('alliance_members')
+          .addColumn('centre_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('member_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('alliance_members_pk', ['centre_id', 'member_id'])
+          .execute();
+        // Calling AEs and C-MOVE destinations are one registry: a destination is an AE with an address.
+        await db.schema
+          .createTable('application_entities')
+          .addColumn('ae_title', 'text', (c) => c.primaryKey())
+          .addColumn('institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('host', 'text')
+          .addColumn('port', 'integer')
+          .addColumn('description', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await sql`insert into application_entities (ae_title, institution_id, host, port, created_at) select ae_title, institution_id, host, port, created_at from dicom_nodes`.execute(db);
+        await db.schema.dropTable('dicom_nodes').execute();
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('username', 'text', (c) => c.notNull().unique())
+          .addColumn('display_name', 'text')
+          .addColumn('institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('sessions')
+          .addColumn('token_sha256', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('remote_address', 'text')
+          .execute();
+        await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
+        await db.schema
+          .createTable('login_failures')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('throttle_key', 'text', (c) => c.notNull())
+          .addColumn('failed_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('login_failures_key').on('login_failures').columns(['throttle_key', 'failed_at']).execute();
+        await db.schema
+          .createTable('study_grants')
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('granted_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('study_grants_pk', ['institution_id', 'study_instance_uid'])
+          .execute();
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('occurred_at', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('actor_kind', 'text', (c) => c.notNull())
+          .addColumn('actor_name', 'text', (c) => c.notNull())
+          .addColumn('actor_role', 'text', (c) => c.notNull())
+          .addColumn('actor_institution_id', 'text', (c) => c.notNull())
+          .addColumn('remote_address', 'text')
+          .addColumn('via', 'text', (c) => c.notNull())
+          .addColumn('object_type', 'text')
+          .addColumn('object_id', 'text')
+          .addColumn('patient_id', 'text')
+          .addColumn('details', 'text', (c) => c.notNull())
+          .addColumn('prev_hash', 'varchar(64)', (c) => c.notNull())
+          .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_events_occurred').on('audit_events').column('occurred_at').execute();
+        await db.schema.createIndex('audit_events_object').on('audit_events').columns(['object_id', 'seq']).execute();
+        await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor_name', 'seq']).execute();
+        await db.schema.createIndex('audit_events_patient').on('audit_events').columns(['patient_id', 'seq']).execute();
+      },
+    },
   };
 }
 

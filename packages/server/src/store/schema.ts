@@ -3,7 +3,13 @@ import type { Generated } from 'kysely';
 /** The index schema, one for SQLite and PostgreSQL. Column names are snake_case DICOM keywords. */
 export interface Database {
   institutions: InstitutionTable;
-  dicom_nodes: DicomNodeTable;
+  alliance_members: AllianceMemberTable;
+  application_entities: ApplicationEntityTable;
+  users: UserTable;
+  sessions: SessionTable;
+  login_failures: LoginFailureTable;
+  study_grants: StudyGrantTable;
+  audit_events: AuditEventTable;
   studies: StudyTable;
   series: SeriesTable;
   instances: InstanceTable;
@@ -12,15 +18,100 @@ export interface Database {
 export interface InstitutionTable {
   id: string;
   name: string;
+  /** administrative tier: province, city, county, township */
+  tier: string | null;
+  /** hospital grade 一级/二级/三级 as 1, 2, 3 */
+  grade: number | null;
+  /** GB/T 2260 administrative division code, e.g. 320581 */
+  region_code: string | null;
+  parent_id: string | null;
   created_at: string;
 }
 
-export interface DicomNodeTable {
-  ae_title: string;
-  host: string;
-  port: number;
-  institution_id: string;
+/** Medical alliance (医共体/医联体): the diagnostic centre serves the member institution. */
+export interface AllianceMemberTable {
+  centre_id: string;
+  member_id: string;
   created_at: string;
+}
+
+/**
+ * Registered DICOM application entities: calling AEs are attributed to their institution;
+ * those with host and port are also C-MOVE destinations.
+ */
+export interface ApplicationEntityTable {
+  ae_title: string;
+  institution_id: string;
+  host: string | null;
+  port: number | null;
+  description: string | null;
+  created_at: string;
+}
+
+export interface UserTable {
+  id: string;
+  username: string;
+  display_name: string | null;
+  institution_id: string;
+  role: string;
+  /** scrypt$N$r$p$salt$hash (base64) */
+  password_hash: string;
+  /** 1 while the account may log in */
+  enabled: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Bearer tokens, kept only as their SHA-256 so a database leak yields no usable token. */
+export interface SessionTable {
+  token_sha256: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  remote_address: string | null;
+}
+
+/** Failed logins in the throttling window, by account ("user:NAME") and by client ("ip:ADDR"). */
+export interface LoginFailureTable {
+  id: Generated<number>;
+  throttle_key: string;
+  failed_at: string;
+}
+
+/** A study made visible to an institution outside its own scope (sent for reading or consultation). */
+export interface StudyGrantTable {
+  study_instance_uid: string;
+  institution_id: string;
+  reason: string;
+  granted_by: string;
+  created_at: string;
+}
+
+/**
+ * The audit trail: append-only and hash-chained (hash = SHA-256 of the previous hash and
+ * this record's canonical fields), so altering or deleting a record breaks the chain.
+ */
+export interface AuditEventTable {
+  seq: Generated<number>;
+  occurred_at: string;
+  /** e.g. study.viewed, study.retrieved, study.queried, instance.stored, study.corrected */
+  action: string;
+  outcome: string;
+  actor_kind: string;
+  actor_name: string;
+  actor_role: string;
+  actor_institution_id: string;
+  remote_address: string | null;
+  /** dicomweb, wado-uri, dimse, rest, fhir, cli */
+  via: string;
+  object_type: string | null;
+  object_id: string | null;
+  patient_id: string | null;
+  /** JSON: what else the auditor needs (old values of a correction, counts, query keys without names) */
+  details: string;
+  prev_hash: string;
+  hash: string;
 }
 
 export interface StudyTable {
@@ -36,6 +127,13 @@ export interface StudyTable {
   patient_name_phonetic: string | null;
   /** "|GROUP|GROUP-WITHOUT-^|…|": every form a name is matched in, for "contains" searches */
   patient_name_search: string | null;
+  /**
+   * PostgreSQL only (migration 0003): the distinct two-character substrings of
+   * patient_name_search that hold a non-ASCII character ("王小", "小东", "|王"), GIN-indexed
+   * for contains-searches of hanzi that trigrams cannot serve. Always null on SQLite, where
+   * the column is nullable text and the LIKE alone answers.
+   */
+  patient_name_bigrams: string[] | null;
   patient_birth_date: string | null;
   patient_sex: string | null;
   study_date: string | null;
