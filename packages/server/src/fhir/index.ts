@@ -1,0 +1,72 @@
+/**
+ * FHIR R4 façade under /fhir/r4 (design.md): ImagingStudy and Patient, read-only, thin over
+ * the archive. Every request but /metadata is authenticated first (resolveCaller, once, in an
+ * onRequest hook) and every look-up goes through ArchiveService with that caller, so scope
+ * applies in the index; what the caller may not see answers exactly like what does not exist.
+ * Every failure is an OperationOutcome with the error's HTTP status.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { notFound, notImplemented } from '../errors.ts';
+import { registerMetadata } from './capability-statement.ts';
+import { FhirContext, type FhirOptions } from './fhir-context.ts';
+import { registerImagingStudy } from './imaging-study-routes.ts';
+import { answerForError } from './operation-outcome.ts';
+import { registerPatient } from './patient.ts';
+
+export type { FhirOptions } from './fhir-context.ts';
+
+export const FHIR_PREFIX = '/fhir/r4';
+/** request bodies are only read to be refused (writes are not implemented); keep them small */
+const BODY_LIMIT = 1024 * 1024;
+const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+function handleError(ctx: FhirContext, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const answer = answerForError(error);
+  if (answer.internal) request.log.error({ err: error }, 'FHIR request failed');
+  // 401 must tell the client how to authenticate (RFC 9110 §11.6.1).
+  if (answer.httpStatus === 401) reply.header('WWW-Authenticate', 'Bearer realm="Yunying FHIR"');
+  return ctx.send(request, reply, answer.httpStatus, answer.outcome);
+}
+
+/** Reports come with the reading module; until then an honest 501, never an empty Bundle. */
+function registerDiagnosticReport(app: FastifyInstance): void {
+  const refuse = async () => {
+    throw notImplemented('DiagnosticReport');
+  };
+  app.get('/DiagnosticReport', refuse);
+  app.get('/DiagnosticReport/:id', refuse);
+}
+
+/** The façade is read-only for now: writes to any resource are 501, not 404. */
+function registerWriteRefusals(app: FastifyInstance): void {
+  const refuse = async (request: FastifyRequest) => {
+    throw notImplemented(`${request.method} on the FHIR façade`);
+  };
+  app.route({ method: [...WRITE_METHODS], url: '/:type', handler: refuse });
+  app.route({ method: [...WRITE_METHODS], url: '/:type/*', handler: refuse });
+}
+
+export async function registerFhir(app: FastifyInstance, options: FhirOptions): Promise<void> {
+  const ctx = new FhirContext(options);
+  await app.register(
+    async (scope) => {
+      scope.setErrorHandler((error, request, reply) => handleError(ctx, error, request, reply));
+      scope.setNotFoundHandler(async () => {
+        throw notFound('FHIR resource');
+      });
+      scope.addHook('onRequest', async (request) => ctx.negotiate(request));
+      // FHIR bodies (application/fhir+json) are not parsed by Fastify; take any as bytes so a write gets its 501.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
+      registerMetadata(scope, ctx);
+      await scope.register(async (authenticated) => {
+        authenticated.addHook('onRequest', async (request) => ctx.authenticate(request));
+        registerImagingStudy(authenticated, ctx);
+        registerPatient(authenticated, ctx);
+        registerDiagnosticReport(authenticated);
+        registerWriteRefusals(authenticated);
+      });
+    },
+    { prefix: FHIR_PREFIX },
+  );
+}

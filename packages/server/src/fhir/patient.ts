@@ -1,0 +1,157 @@
+/**
+ * Patient from PATIENT-level archive queries: one Patient per DICOM Patient ID among the
+ * studies the caller may see. GET /Patient/{id} and GET /Patient?identifier=…&name=….
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DicomJsonDataset } from '@yunying/dicom';
+import { requirePermission } from '../access/caller.ts';
+import { badRequest, notFound } from '../errors.ts';
+import { searchsetBundle, type Resource } from './bundle.ts';
+import { matchingKey, personNameOf, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
+import type { FhirContext } from './fhir-context.ts';
+import { toHumanNames, type HumanName } from './human-name.ts';
+import { decodePatientId, encodePatientId } from './patient-id.ts';
+import { alternatives, parseSearch, parseToken, singleValue, splitEscaped, type ParsedSearch, type QueryParams } from './search-params.ts';
+
+export const PATIENT_SEARCH_PARAMS = ['_id', 'identifier', 'name'] as const;
+
+const V2_IDENTIFIER_TYPE = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+
+export interface Patient extends Resource {
+  resourceType: 'Patient';
+  identifier: Array<{ use: 'usual'; type: { coding: Array<{ system: string; code: string }> }; value: string; assigner?: { display: string } }>;
+  name?: HumanName[];
+  gender: 'male' | 'female' | 'other' | 'unknown';
+  birthDate?: string;
+}
+
+/** A PATIENT-level result → Patient; undefined for studies without a Patient ID (nothing to refer to). */
+export function toPatient(dataset: DicomJsonDataset): Patient | undefined {
+  const patientId = stringOf(dataset, 'patientId');
+  if (!patientId) return undefined;
+  const issuer = stringOf(dataset, 'issuerOfPatientId');
+  const patient: Patient = {
+    resourceType: 'Patient',
+    id: encodePatientId(patientId),
+    identifier: [{
+      use: 'usual',
+      // MR: the medical record number the institution assigned; the issuer is free text in DICOM, not a URI for `system`.
+      type: { coding: [{ system: V2_IDENTIFIER_TYPE, code: 'MR' }] },
+      value: patientId,
+      ...(issuer ? { assigner: { display: issuer } } : {}),
+    }],
+    gender: toGender(stringOf(dataset, 'patientSex')),
+  };
+  const names = toHumanNames(personNameOf(dataset, 'patientName'));
+  if (names.length > 0) patient.name = names;
+  const birthDate = toFhirDate(stringOf(dataset, 'patientBirthDate'));
+  if (birthDate) patient.birthDate = birthDate;
+  return patient;
+}
+
+export function toGender(patientSex: string | undefined): Patient['gender'] {
+  switch (patientSex?.toUpperCase()) {
+    case 'M': return 'male';
+    case 'F': return 'female';
+    case 'O': return 'other';
+    default: return 'unknown';
+  }
+}
+
+/** DA "YYYYMMDD" (or the old "YYYY.MM.DD") → "YYYY-MM-DD"; undefined when not a calendar date. */
+export function toFhirDate(value: string | undefined): string | undefined {
+  const match = /^(\d{4})\.?(\d{2})\.?(\d{2})$/.exec(value ?? '');
+  if (!match) return undefined;
+  const [, year, month, day] = match;
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return undefined;
+  return `${year}-${month}-${day}`;
+}
+
+/** Matching keys for a Patient search; undefined when the search can match nothing. */
+function patientMatching(search: ParsedSearch): { keys: DicomJsonDataset; patientIds?: string[] } | undefined {
+  const keys: DicomJsonDataset = {};
+  const ids = singleValue(search, '_id');
+  const identifier = singleValue(search, 'identifier');
+  if (ids !== undefined && identifier !== undefined) throw badRequest('INVALID_SEARCH_PARAMETER', '_id and identifier together are not supported');
+  let patientIds: string[] | undefined;
+  if (ids !== undefined) patientIds = alternatives(ids).map(decodePatientId).filter((id): id is string => id !== undefined);
+  if (identifier !== undefined) patientIds = alternatives(identifier).map(patientIdOfToken);
+  if (patientIds !== undefined) {
+    if (patientIds.length === 0) return undefined;
+    const [tag, element] = matchingKey('patientId', patientIds);
+    keys[tag] = element;
+  }
+  const name = singleValue(search, 'name');
+  if (name !== undefined) {
+    const [tag, element] = matchingKey('patientName', alternatives(name).flatMap(namePatterns));
+    keys[tag] = element;
+  }
+  return { keys, patientIds };
+}
+
+/**
+ * The Patient IDs carry no identifier system (DICOM's issuer is free text), so only
+ * "value" and "|value" can match; a system would match nothing we hold.
+ */
+function patientIdOfToken(text: string): string {
+  const token = parseToken(text);
+  if (token.system) throw badRequest('INVALID_SEARCH_PARAMETER', `identifier systems are not supported for patients (Patient IDs have none): search "identifier=${token.code}"`);
+  return token.code;
+}
+
+/**
+ * FHIR string search: case-insensitive, matching the start of any part of the name. The
+ * archive's PN matching tries each component group with and without "^", so "王*" finds
+ * "王^小东" and "王小*" finds it too; "*^小东*" is the start of the given name.
+ */
+function namePatterns(text: string): Array<{ Alphabetic: string }> {
+  const value = splitEscaped(text, ',').join(',');
+  if (/[*?\\=]/.test(value)) throw badRequest('INVALID_SEARCH_PARAMETER', 'name may not contain *, ?, \\ or =');
+  return [{ Alphabetic: `${value}*` }, { Alphabetic: `*^${value}*` }];
+}
+
+async function queryPatients(ctx: FhirContext, request: FastifyRequest, keys: DicomJsonDataset, limit?: number, offset?: number): Promise<DicomJsonDataset[]> {
+  const caller = ctx.callerOf(request);
+  requirePermission(caller, 'images:read');
+  return ctx.archive.query(caller, { level: 'PATIENT', keys: queryKeys(RETURN_ATTRIBUTES.PATIENT, keys), limit, offset });
+}
+
+/**
+ * DICOM string matching treats "*" and "?" in a Patient ID as wildcards; FHIR identifiers
+ * match exactly, so results are checked again.
+ */
+function exactly(results: DicomJsonDataset[], patientIds: readonly string[] | undefined): DicomJsonDataset[] {
+  if (!patientIds) return results;
+  return results.filter((result) => patientIds.includes(stringOf(result, 'patientId') ?? ''));
+}
+
+async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<Patient> {
+  const caller = ctx.callerOf(request);
+  requirePermission(caller, 'images:read');
+  const patientId = decodePatientId(request.params.id);
+  // An id we never issue, an unknown patient and one outside the caller's scope look alike.
+  if (patientId === undefined) throw notFound('Patient');
+  const [tag, element] = matchingKey('patientId', [patientId]);
+  const results = exactly(await queryPatients(ctx, request, { [tag]: element }), [patientId]);
+  const patient = results.map(toPatient).find((p) => p !== undefined);
+  if (!patient) throw notFound('Patient');
+  return patient;
+}
+
+async function searchPatients(ctx: FhirContext, request: FastifyRequest) {
+  // A role that may not read images learns nothing, not even which parameters are wrong.
+  requirePermission(ctx.callerOf(request), 'images:read');
+  const search = parseSearch(request.query as QueryParams, 'Patient', PATIENT_SEARCH_PARAMS);
+  const matching = patientMatching(search);
+  if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
+  const results = await queryPatients(ctx, request, matching.keys, search.count + 1, search.offset);
+  const hasMore = results.length > search.count;
+  const patients = exactly(results.slice(0, search.count), matching.patientIds).map(toPatient).filter((p): p is Patient => p !== undefined);
+  return searchsetBundle(ctx, request, patients, search, hasMore);
+}
+
+export function registerPatient(app: FastifyInstance, ctx: FhirContext): void {
+  app.get('/Patient', async (request, reply) => ctx.send(request, reply, 200, await searchPatients(ctx, request)));
+  app.get<{ Params: { id: string } }>('/Patient/:id', async (request, reply) => ctx.send(request, reply, 200, await readPatient(ctx, request)));
+}
