@@ -1,8 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
-import { localAeCaller, type Caller } from './access/caller.ts';
+import { AccessService } from './access/access-service.ts';
+import type { Caller } from './access/caller.ts';
 import { createHttpCallerResolver } from './access/http-caller.ts';
+import { registerAuditRoutes } from './api/audit-routes.ts';
+import { registerAuthRoutes } from './api/auth-routes.ts';
+import { registerFhir } from './fhir/index.ts';
+import { registerStatisticsRoutes } from './insight/statistics-routes.ts';
+import { StatisticsStore } from './store/statistics-store.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
 import { startDimseServer } from './dimse/scp.ts';
@@ -15,6 +21,7 @@ export interface YunyingServer {
   config: Config;
   http: FastifyInstance;
   archive: Archive;
+  access: AccessService;
   logger: Logger;
   /** starts the DIMSE SCP; resolves to the port it listens on */
   startDicom(): Promise<number>;
@@ -46,7 +53,10 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   });
   const http = Fastify({
     loggerInstance: logger,
-    bodyLimit: config.maxUploadBytes,
+    // JSON bodies of the REST API are small; STOW-RS has its own limit (maxUploadBytes).
+    bodyLimit: 1024 * 1024,
+    // A property a schema does not allow is an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // On shutdown, a viewer that stopped reading a study must not hold the process open.
     forceCloseConnections: true,
     // Same-origin only; URLs carry no patient data by design, so no query logging either.
@@ -54,7 +64,10 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type
 
   http.setErrorHandler((error, request, reply) => {
-    if (error instanceof YunyingError) return reply.status(error.httpStatus).send({ code: error.code, message: error.message });
+    if (error instanceof YunyingError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
+      return reply.status(error.httpStatus).send({ code: error.code, message: error.message });
+    }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) return reply.status(status).send({ code: (error as { code?: string }).code ?? 'BAD_REQUEST', message: error instanceof Error ? error.message : String(error) });
     request.log.error({ err: error }, 'request failed');
@@ -64,22 +77,42 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
 
   // The REST API documents itself from its route schemas (design.md: /api/openapi.json).
   await http.register(swagger, {
-    openapi: { info: { title: 'Yunying 云影 REST API', version: '1' } },
+    openapi: {
+      info: { title: 'Yunying 云影 REST API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/auth/login' } } },
+    },
     transform: ({ schema, url }) => ({ schema: url.startsWith('/api/') ? schema : { ...schema, hide: true }, url }),
   });
   http.get('/api/openapi.json', { schema: { hide: true } }, async () => http.swagger());
 
-  const resolveCaller = createHttpCallerResolver({ httpHost: config.httpHost, adminPassword: config.adminPassword });
+  const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
+  try {
+    await access.ensureFirstAdministrator(config.adminPassword, config.dataDir, logger);
+  } catch (error) {
+    await archive.close();
+    throw error;
+  }
+  const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
-  await registerDicomWeb(http, { archive, resolveCaller, maxStowBytes: config.maxUploadBytes });
-  await registerAdminRoutes(http, { archive, resolveCaller });
+  await registerDicomWeb(http, {
+    archive,
+    resolveCaller: createHttpCallerResolver(access, 'dicomweb', { allowBasic: true }),
+    resolveWadoUriCaller: createHttpCallerResolver(access, 'wado-uri', { allowBasic: true }),
+    maxStowBytes: config.maxUploadBytes,
+  });
+  await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }) });
+  await registerAuthRoutes(http, { access, resolveCaller: restCaller });
+  await registerAdminRoutes(http, { access, resolveCaller: restCaller });
+  await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
+  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
 
   let dicom: { port: number; close(): Promise<void> } | undefined;
   return {
     config,
     http,
     archive,
+    access,
     logger,
     async startDicom() {
       const started = await startDimseServer({
@@ -89,8 +122,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
         host: config.dicomHost,
         port: config.dicomPort,
         acceptUnknownAe: config.acceptUnknownAe,
-        resolveCaller: async (callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined> =>
-          config.acceptUnknownAe ? localAeCaller(callingAeTitle, remoteAddress) : undefined,
+        // Registered AEs act for their institution; unknown ones only under the loopback rule.
+        resolveCaller: (callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined> => access.callerForAe(callingAeTitle, remoteAddress),
         logger: logger.child({ component: 'dimse' }),
       });
       dicom = started;

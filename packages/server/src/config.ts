@@ -22,6 +22,8 @@ export interface Config {
   fsync: boolean;
   /** largest STOW-RS request body in bytes */
   maxUploadBytes: number;
+  /** lifetime of a bearer token from POST /api/v1/auth/login */
+  tokenTtlSeconds: number;
   logLevel: string;
 }
 
@@ -50,6 +52,7 @@ export function loadConfig(env: Env = process.env): Config {
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
+    tokenTtlSeconds: readInteger(merged, 'YUNYING_TOKEN_TTL_MINUTES', 12 * 60) * 60,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
 }

@@ -9,6 +9,8 @@ export class YunyingError extends Error {
     message: string,
     readonly httpStatus: number,
     readonly dimseStatus: number = DIMSE_STATUS.PROCESSING_FAILURE,
+    /** for 429 and 503: when the client may try again (Retry-After) */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'YunyingError';

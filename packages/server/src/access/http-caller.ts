@@ -1,48 +1,33 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { isLoopback } from '../config.ts';
-import { YunyingError } from '../errors.ts';
-import { DEFAULT_INSTITUTION_ID, type Caller } from './caller.ts';
+import { unauthorized } from '../errors.ts';
+import type { AccessService } from './access-service.ts';
+import type { AccessInterface, Caller } from './caller.ts';
 
-export interface HttpCallerOptions {
-  /** the address the HTTP server listens on */
-  httpHost: string;
-  adminPassword?: string;
-}
+export type HttpCallerResolver = (request: FastifyRequest) => Promise<Caller>;
 
 /**
- * Interim authentication until users and roles exist (the access issue replaces this):
- * HTTP Basic `admin:<YUNYING_ADMIN_PASSWORD>` is the administrator; without credentials,
- * a request is accepted as the default institution's administrator only while the server
- * listens on loopback and the request comes from loopback — the same rule design.md sets
- * for unknown calling AEs on a loopback DICOM port. Anything else is 401.
+ * The caller of an HTTP request: `Authorization: Bearer <token>` from POST
+ * /api/v1/auth/login, or HTTP Basic with a user's credentials (DICOM tools on DICOMweb
+ * and WADO-URI). Nothing else is accepted: no anonymous access, loopback or not.
  */
-export function createHttpCallerResolver(options: HttpCallerOptions): (request: FastifyRequest) => Promise<Caller> {
-  const localOnly = isLoopback(options.httpHost);
+export function createHttpCallerResolver(access: AccessService, via: AccessInterface, options: { allowBasic: boolean }): HttpCallerResolver {
   return async (request) => {
+    const origin = { via, remoteAddress: request.ip };
     const header = request.headers.authorization;
-    if (header) {
-      if (options.adminPassword && isAdminBasic(header, options.adminPassword)) return administrator('admin', request.ip);
-      throw unauthorized();
+    if (!header) throw unauthorized();
+    const bearer = /^Bearer\s+([A-Za-z0-9_-]{20,200})$/i.exec(header);
+    if (bearer) return access.authenticateToken(bearer[1]!, origin);
+    const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1400})$/i.exec(header);
+    if (basic && options.allowBasic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) return access.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1), origin);
     }
-    if (localOnly && isLoopback(request.ip.replace(/^::ffff:/, ''))) return administrator('local', request.ip);
-    throw unauthorized();
+    throw unauthorized('unsupported or malformed Authorization header');
   };
 }
 
-function administrator(name: string, remoteAddress: string): Caller {
-  return { kind: 'user', name, institutionId: DEFAULT_INSTITUTION_ID, role: 'administrator', visibleInstitutionIds: 'all', remoteAddress };
-}
-
-function isAdminBasic(header: string, adminPassword: string): boolean {
-  const match = /^Basic\s+(.+)$/i.exec(header);
-  if (!match) return false;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const expected = Buffer.from(`admin:${adminPassword}`);
-  const given = Buffer.from(decoded);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-function unauthorized(): YunyingError {
-  return new YunyingError('UNAUTHORIZED', 'authentication required', 401);
+/** The bearer token of a request, for logout. */
+export function bearerTokenOf(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+([A-Za-z0-9_-]{20,200})$/i.exec(request.headers.authorization ?? '')?.[1];
 }

@@ -70,10 +70,17 @@ export interface ArchiveService {
    * Instances for WADO-RS, C-MOVE and C-GET, scoped to the caller, ordered by series then
    * instance number. Unknown or invisible UIDs give an empty list.
    */
-  findInstances(caller: Caller, scope: InstanceScope): Promise<InstanceRecord[]>;
+  findInstances(caller: Caller, scope: InstanceScope, action?: RetrievalAction, details?: Record<string, unknown>): Promise<InstanceRecord[]>;
   /** The stored Part 10 bytes, exactly as received (file meta + data set). */
   readInstance(record: InstanceRecord): Promise<Buffer>;
 }
+
+/**
+ * What a look-up is for, as the audit trail records it: viewed (metadata, frames,
+ * rendered images in a viewer), retrieved (the DICOM objects themselves), exported (sent
+ * on to another AE by C-MOVE, or downloaded in bulk).
+ */
+export type RetrievalAction = 'study.viewed' | 'study.retrieved' | 'study.exported';
 
 /** Which instances: any of the UID lists may hold several UIDs (C-MOVE/C-GET list of UIDs). */
 export interface InstanceScope {

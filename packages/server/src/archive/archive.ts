@@ -1,12 +1,16 @@
 import path from 'node:path';
-import type { Caller } from '../access/caller.ts';
+import type { DicomJsonDataset } from '@yunying/dicom';
+import { requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
+import { AuditTrail } from '../access/audit-trail.ts';
+import { AccessStore } from '../store/access-store.ts';
+import { AuditStore } from '../store/audit-store.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { openIndexDatabase, type IndexDatabase } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
 import { parseS3Url, S3BlobStore, s3ClientConfigFromEnv } from '../store/s3-blob-store.ts';
 import { S3Client } from '@aws-sdk/client-s3';
 import { IndexStore, type InstanceRow } from '../store/index-store.ts';
-import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest } from './archive-service.ts';
+import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest, RetrievalAction } from './archive-service.ts';
 import { ingestInstance } from './ingest.ts';
 import { queryArchive } from './query-service.ts';
 
@@ -24,7 +28,10 @@ export interface ArchiveOptions {
 export interface Archive extends ArchiveService, DicomNodeRegistry {
   readonly index: IndexStore;
   readonly blobs: BlobStore;
-  registerNode(node: DicomNode): Promise<void>;
+  readonly database: IndexDatabase;
+  /** institutions, users, AEs, sessions, grants: the same database */
+  readonly accessStore: AccessStore;
+  readonly audit: AuditTrail;
   close(): Promise<void>;
 }
 
@@ -44,29 +51,82 @@ function openBlobStore(options: ArchiveOptions): BlobStore {
   return new S3BlobStore(client, parseS3Url(options.storageUrl));
 }
 
+/**
+ * Every read and write of patient data checks the caller's permission, applies its scope
+ * in SQL and lands in the audit trail before the answer goes out.
+ */
 export function createArchive(database: IndexDatabase, blobs: BlobStore, onStored?: ArchiveOptions['onStored']): Archive {
   const index = new IndexStore(database);
+  const accessStore = new AccessStore(database.db);
+  const audit = new AuditTrail(new AuditStore(database.db, database.dialect));
   return {
     index,
     blobs,
-    ingest: (caller: Caller, input: IngestInput) => ingestInstance({ index, blobs, onStored }, caller, input),
-    query: (caller: Caller, request: QueryRequest) => queryArchive(index, caller, request),
-    async findInstances(caller: Caller, scope: InstanceScope): Promise<InstanceRecord[]> {
+    database,
+    accessStore,
+    audit,
+    async ingest(caller: Caller, input: IngestInput) {
+      requirePermission(caller, 'images:write');
+      const result = await ingestInstance({ index, blobs, onStored }, caller, input);
+      if (result.outcome !== 'duplicate') {
+        await audit.record({ action: result.outcome === 'replaced' ? 'instance.replaced' : 'instance.stored', caller, objectType: 'study', objectId: result.studyInstanceUid, details: { sopInstanceUid: result.sopInstanceUid, seriesInstanceUid: result.seriesInstanceUid } });
+      }
+      return result;
+    },
+    async query(caller: Caller, request: QueryRequest) {
+      requirePermission(caller, 'images:read');
+      const results = await queryArchive(index, caller, request);
+      await audit.record({ action: 'study.queried', caller, objectType: request.keys['0020000D']?.Value ? 'study' : undefined, objectId: uidKey(request.keys), patientId: stringKey(request.keys, '00100020'), details: { level: request.level, keys: auditableKeys(request.keys), results: results.length } });
+      return results;
+    },
+    async findInstances(caller: Caller, scope: InstanceScope, action: RetrievalAction = 'study.retrieved', details: Record<string, unknown> = {}): Promise<InstanceRecord[]> {
+      requirePermission(caller, 'images:read');
       if (!scope.studyInstanceUids && !scope.seriesInstanceUids && !scope.sopInstanceUids && !scope.patientIds) return [];
-      const rows = await index.findInstances({ ...scope, institutionIds: caller.visibleInstitutionIds === 'all' ? undefined : caller.visibleInstitutionIds });
+      const rows = await index.findInstances({ ...scope, scope: studyScopeOf(caller) });
+      await auditRetrieval(caller, rows, action, details);
       return rows.map(toInstanceRecord);
     },
     readInstance: (record: InstanceRecord) => blobs.get(record.blobKey),
     async findNode(aeTitle: string): Promise<DicomNode | undefined> {
-      const row = await index.findNode(aeTitle);
-      return row && { aeTitle: row.ae_title, host: row.host, port: row.port, institutionId: row.institution_id };
+      const row = await accessStore.findApplicationEntity(aeTitle);
+      if (!row || row.host === null || row.port === null) return undefined;
+      return { aeTitle: row.ae_title, host: row.host, port: row.port, institutionId: row.institution_id };
     },
-    registerNode: (node: DicomNode) => index.upsertNode({ ae_title: node.aeTitle, host: node.host, port: node.port, institution_id: node.institutionId }),
     async close() {
+      await audit.drain();
       await database.close();
       await blobs.close();
     },
   };
+
+  /** One audit record per study touched, with the patient it belongs to. */
+  async function auditRetrieval(caller: Caller, rows: readonly InstanceRow[], action: RetrievalAction, details: Record<string, unknown>): Promise<void> {
+    const perStudy = new Map<string, number>();
+    for (const row of rows) perStudy.set(row.study_instance_uid, (perStudy.get(row.study_instance_uid) ?? 0) + 1);
+    if (perStudy.size === 0) return;
+    const patients = await index.patientIdsOfStudies([...perStudy.keys()]);
+    await Promise.all([...perStudy].map(([study, instances]) => audit.record({ action, caller, objectType: 'study', objectId: study, patientId: patients.get(study), details: { ...details, instances } })));
+  }
+}
+
+function uidKey(keys: DicomJsonDataset): string | undefined {
+  const value = keys['0020000D']?.Value?.[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function stringKey(keys: DicomJsonDataset, tag: string): string | undefined {
+  const value = keys[tag]?.Value?.[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Matching keys for the trail: values of identifiers and dates, but never of names (PN). */
+function auditableKeys(keys: DicomJsonDataset): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [tag, element] of Object.entries(keys)) {
+    if (!element.Value) continue;
+    kept[tag] = element.vr === 'PN' ? '(name)' : element.Value;
+  }
+  return kept;
 }
 
 function toInstanceRecord(row: InstanceRow): InstanceRecord {

@@ -10,6 +10,7 @@ import { parseDicom, toDicomJson } from '@yunying/dicom';
 import { systemCaller } from '../access/caller.ts';
 import { startListeningServer } from '../test-support/listening-server.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
+import { withAdmin } from '../test-support/admin-auth.ts';
 
 const run = promisify(execFile);
 const ESC_GB2312_G1 = Buffer.from([0x1b, 0x24, 0x29, 0x41]); // ESC $ ) A designates GB 2312 to G1
@@ -45,7 +46,7 @@ test('names in GB18030, GBK, ISO 2022 IR 58, UTF-8 and Latin-1 come back as UTF-
     }
 
     for (const patient of PATIENTS) {
-      const response = await fetch(`${baseUrl}/dicom-web/studies?AccessionNumber=${accession}&PatientName=${encodeURIComponent(patient.search)}`);
+      const response = await fetch(`${baseUrl}/dicom-web/studies?AccessionNumber=${accession}&PatientName=${encodeURIComponent(patient.search)}`, withAdmin());
       assert.equal(response.status, 200);
       const results = (await response.json()) as Array<Record<string, { Value?: unknown[] }>>;
       assert.deepEqual(results.map(personName), [patient.utf8], `QIDO PatientName=${patient.search} (${patient.charset})`);

@@ -12,6 +12,7 @@ import { createTestDatabase } from '../test-support/postgres.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
 import { openArchive } from './archive.ts';
 import { randomBytes } from 'node:crypto';
+import { withAdmin } from '../test-support/admin-auth.ts';
 
 const BOUNDARY = 'yunying-crash-test';
 
@@ -24,18 +25,18 @@ function stowBody(instance: SyntheticInstance): Buffer {
 }
 
 async function stowOne(server: ServerProcess, instance: SyntheticInstance): Promise<boolean> {
-  const response = await fetch(`${server.baseUrl}/dicom-web/studies`, {
+  const response = await fetch(`${server.baseUrl}/dicom-web/studies`, withAdmin({
     method: 'POST',
     headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+json' },
     body: stowBody(instance),
-  });
+  }));
   await response.arrayBuffer();
   return response.status === 200;
 }
 
 async function retrieveWadoUri(server: ServerProcess, instance: SyntheticInstance): Promise<Buffer | undefined> {
   const query = new URLSearchParams({ requestType: 'WADO', studyUID: instance.studyInstanceUid, seriesUID: instance.seriesInstanceUid, objectUID: instance.sopInstanceUid, contentType: 'application/dicom' });
-  const response = await fetch(`${server.baseUrl}/wado?${query}`);
+  const response = await fetch(`${server.baseUrl}/wado?${query}`, withAdmin());
   if (response.status !== 200) return undefined;
   return Buffer.from(await response.arrayBuffer());
 }

@@ -12,6 +12,7 @@ import { APPLICATION_CONTEXT_NAME, encodeAssociateRq, encodePDataHeader, PDU_TYP
 import { COMMAND, DATASET_PRESENT, encodeCommand } from '../dimse/dimse-message.ts';
 import { openAssociation, VERIFICATION_SOP_CLASS } from '../dimse/scu.ts';
 import { makeSyntheticInstance } from '../test-support/synthetic-dicom.ts';
+import { ADMIN_AUTH, withAdmin } from '../test-support/admin-auth.ts';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
@@ -78,7 +79,7 @@ test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps ser
     const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), instance.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
     const upload = request({
       host: '127.0.0.1', port: httpPort, method: 'POST', path: '/dicom-web/studies',
-      headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': body.length },
+      headers: { authorization: ADMIN_AUTH, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': body.length },
     });
     const failed = once(upload, 'error').catch(() => undefined);
     upload.write(body.subarray(0, Math.floor(body.length / 2)));
@@ -86,12 +87,12 @@ test('a STOW-RS upload cut off mid-body stores nothing, and the server keeps ser
     upload.destroy(new Error('network dropped'));
     await failed;
 
-    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`, withAdmin());
     assert.equal(health.status, 200);
     assert.equal(await server.archive.index.countInstances(), 0);
     assert.equal(await blobCount(dataDir), 0);
 
-    const retry = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` }, body });
+    const retry = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies`, withAdmin({ method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` }, body }));
     assert.equal(retry.status, 200);
     assert.equal(await server.archive.index.countInstances(), 1);
   } finally {
@@ -108,7 +109,7 @@ test('a viewer that hangs up in the middle of a WADO-RS study download does not 
     for (let n = 2; n <= 30; n++) {
       await server.archive.ingest(caller, { kind: 'part10', bytes: makeSyntheticInstance({ size: 512, studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, instanceNumber: n }).bytes });
     }
-    const download = request({ host: '127.0.0.1', port: httpPort, path: `/dicom-web/studies/${first.studyInstanceUid}`, headers: { accept: 'multipart/related; type="application/dicom"' } });
+    const download = request({ host: '127.0.0.1', port: httpPort, path: `/dicom-web/studies/${first.studyInstanceUid}`, headers: { authorization: ADMIN_AUTH, accept: 'multipart/related; type="application/dicom"' } });
     const responded = once(download, 'response');
     download.end();
     const [response] = (await responded) as [IncomingMessage];
@@ -117,7 +118,7 @@ test('a viewer that hangs up in the middle of a WADO-RS study download does not 
     response.destroy(); // the phone goes into a tunnel
     download.destroy();
 
-    const again = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies/${first.studyInstanceUid}`, { headers: { accept: 'multipart/related; type="application/dicom"' } });
+    const again = await fetch(`http://127.0.0.1:${httpPort}/dicom-web/studies/${first.studyInstanceUid}`, withAdmin({ headers: { accept: 'multipart/related; type="application/dicom"' } }));
     assert.equal(again.status, 200);
     const body = Buffer.from(await again.arrayBuffer());
     assert.equal(body.length, Number(again.headers.get('content-length')));

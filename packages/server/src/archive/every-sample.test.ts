@@ -7,6 +7,7 @@ import { parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { buildServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import { readManifest, readSample } from '../test-support/samples.ts';
+import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 
 const BOUNDARY = 'every-sample';
 
@@ -28,14 +29,14 @@ test('every well-formed sample is stored and retrieved byte-identical, with read
   let refused = 0;
   for (const round of rounds) {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-samples-'));
-    const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false' }));
+    const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD }));
     try {
       for (const entry of round) {
         const bytes = readSample(entry.path);
         const stow = await server.http.inject({
           method: 'POST',
           url: '/dicom-web/studies',
-          headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` },
+          headers: { authorization: ADMIN_AUTH, 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` },
           payload: Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]),
         });
         const missing = missingHierarchyUid(bytes);
@@ -50,10 +51,10 @@ test('every well-formed sample is stored and retrieved byte-identical, with read
         assert.equal(stow.statusCode, 200, `${entry.path}: STOW-RS ${stow.statusCode} ${stow.body.slice(0, 300)}`);
         const url = stow.json()['00081199'].Value[0]['00081190'].Value[0] as string;
         const instancePath = new URL(url).pathname;
-        const retrieved = await server.http.inject({ method: 'GET', url: instancePath, headers: { accept: 'application/dicom' } });
+        const retrieved = await server.http.inject({ method: 'GET', url: instancePath, headers: { authorization: ADMIN_AUTH, accept: 'application/dicom' } });
         assert.equal(retrieved.statusCode, 200, `${entry.path}: WADO-RS ${retrieved.statusCode}`);
         assert.ok(retrieved.rawPayload.equals(bytes), `${entry.path}: retrieved bytes differ`);
-        const metadata = await server.http.inject({ method: 'GET', url: `${instancePath}/metadata`, headers: { accept: 'application/dicom+json' } });
+        const metadata = await server.http.inject({ method: 'GET', url: `${instancePath}/metadata`, headers: { authorization: ADMIN_AUTH, accept: 'application/dicom+json' } });
         assert.equal(metadata.statusCode, 200, `${entry.path}: metadata ${metadata.statusCode}`);
         assert.equal(metadata.json()[0]['00080018'].Value[0], entry.sopInstanceUid, `${entry.path}: metadata names another instance`);
       }

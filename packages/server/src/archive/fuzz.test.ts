@@ -4,6 +4,7 @@ import { splitPart10 } from '@yunying/dicom';
 import { startListeningServer } from '../test-support/listening-server.ts';
 import { openAssociation, VERIFICATION_SOP_CLASS, type DimseClient } from '../dimse/scu.ts';
 import { readSample } from '../test-support/samples.ts';
+import { withAdmin } from '../test-support/admin-auth.ts';
 
 /** Real samples of different shapes: native, encapsulated, big endian, deflated, multi-frame, SR, Chinese text. */
 const SEEDS = [
@@ -64,11 +65,11 @@ function* mutants(): Generator<{ name: string; seed: Buffer; mutant: Buffer }> {
 
 async function stow(baseUrl: string, part: Buffer): Promise<number> {
   const boundary = 'fuzz-boundary-7d1';
-  const response = await fetch(`${baseUrl}/dicom-web/studies`, {
+  const response = await fetch(`${baseUrl}/dicom-web/studies`, withAdmin({
     method: 'POST',
     headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` },
     body: Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), part, Buffer.from(`\r\n--${boundary}--\r\n`)]),
-  });
+  }));
   const body = await response.text();
   if (response.status !== 200) JSON.parse(body); // every answer is a well-formed DICOM JSON or error body
   return response.status;
@@ -115,7 +116,7 @@ test('mutated copies of real samples get clear answers on STOW-RS and C-STORE, a
     if (process.env.FUZZ_VERBOSE) console.log(JSON.stringify({ statuses: [...statuses.values()].map((s) => s.toString(16)), aborts }));
     assert.equal((await client.echo()).status, 0);
     await client.release();
-    assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${baseUrl}/healthz`, withAdmin())).status, 200);
     assert.equal(await stow(baseUrl, readSample('charset/chrX1.dcm')), 200);
   } finally {
     await close();

@@ -11,6 +11,7 @@ import { createTestDatabase } from '../test-support/postgres.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
 import { readSample, samplePath } from '../test-support/samples.ts';
 import { startServerProcess } from '../test-support/server-process.ts';
+import { withAdmin } from '../test-support/admin-auth.ts';
 
 const run = promisify(execFile);
 const SAMPLE = 'transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.1_explicit-vr-le.dcm';
@@ -39,16 +40,16 @@ test('two server processes share one PostgreSQL index and one bucket', { skip: s
     const bytes = readSample(SAMPLE);
     const { sopInstanceUid } = splitPart10(bytes);
 
-    const found = (await (await fetch(`${second.baseUrl}/dicom-web/instances?SOPInstanceUID=${sopInstanceUid}`)).json()) as Array<Record<string, { Value?: string[] }>>;
+    const found = (await (await fetch(`${second.baseUrl}/dicom-web/instances?SOPInstanceUID=${sopInstanceUid}`, withAdmin())).json()) as Array<Record<string, { Value?: string[] }>>;
     assert.equal(found.length, 1, 'the second process finds what the first stored');
     const study = found[0]['0020000D'].Value![0];
     const series = found[0]['0020000E'].Value![0];
-    const retrieved = Buffer.from(await (await fetch(`${second.baseUrl}/dicom-web/studies/${study}/series/${series}/instances/${sopInstanceUid}`, { headers: { accept: 'application/dicom' } })).arrayBuffer());
+    const retrieved = Buffer.from(await (await fetch(`${second.baseUrl}/dicom-web/studies/${study}/series/${series}/instances/${sopInstanceUid}`, withAdmin({ headers: { accept: 'application/dicom' } }))).arrayBuffer());
     assert.ok(retrieved.subarray(splitPart10(retrieved).datasetOffset).equals(bytes.subarray(splitPart10(bytes).datasetOffset)), 'retrieved through the second process, byte-identical');
 
     // A resend to the second process is recognised as the same instance.
     await run('storescu', ['-aec', 'YUNYING', '127.0.0.1', String(second.dicomPort), samplePath(SAMPLE)]);
-    const again = (await (await fetch(`${first.baseUrl}/dicom-web/instances?SOPInstanceUID=${sopInstanceUid}`)).json()) as unknown[];
+    const again = (await (await fetch(`${first.baseUrl}/dicom-web/instances?SOPInstanceUID=${sopInstanceUid}`, withAdmin())).json()) as unknown[];
     assert.equal(again.length, 1);
   } finally {
     await Promise.all([first.stop(), second.stop()]);

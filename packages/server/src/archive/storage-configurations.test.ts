@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../test-support/postgres.
 import { startListeningServer } from '../test-support/listening-server.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
 import { readSample, samplePath } from '../test-support/samples.ts';
+import { withAdmin } from '../test-support/admin-auth.ts';
 
 const run = promisify(execFile);
 /** Samples with the storescu option that proposes their transfer syntax. */
@@ -57,7 +58,7 @@ for (const configuration of CONFIGURATIONS) {
         }
         assert.equal(await server.archive.index.countInstances(), SAMPLES.length);
 
-        const found = await fetch(`${baseUrl}/dicom-web/studies?PatientName=${encodeURIComponent('王*')}`);
+        const found = await fetch(`${baseUrl}/dicom-web/studies?PatientName=${encodeURIComponent('王*')}`, withAdmin());
         const studies = (await found.json()) as Array<Record<string, { Value?: unknown[] }>>;
         assert.equal(studies.length, 1);
         const { stdout, stderr } = await run('findscu', ['-S', '-aec', 'YUNYING', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '127.0.0.1', String(dicomPort)]);
@@ -65,9 +66,9 @@ for (const configuration of CONFIGURATIONS) {
 
         for (const sample of SAMPLES) {
           const bytes = readSample(sample);
-          const [record] = (await server.archive.index.query({ level: 'IMAGE', conditions: [] })).filter((row) => bytes.includes(Buffer.from(String(row.sop_instance_uid))));
+          const [record] = (await server.archive.index.query({ level: 'IMAGE', conditions: [], scope: {} })).filter((row) => bytes.includes(Buffer.from(String(row.sop_instance_uid))));
           const url = `${baseUrl}/dicom-web/studies/${record.study_instance_uid}/series/${record.series_instance_uid}/instances/${record.sop_instance_uid}`;
-          const retrieved = Buffer.from(await (await fetch(url, { headers: { accept: 'application/dicom' } })).arrayBuffer());
+          const retrieved = Buffer.from(await (await fetch(url, withAdmin({ headers: { accept: 'application/dicom' } }))).arrayBuffer());
           // Received over DIMSE: our file meta group, then the data set exactly as sent.
           const sent = bytes.subarray(splitPart10(bytes).datasetOffset);
           assert.ok(retrieved.subarray(splitPart10(retrieved).datasetOffset).equals(sent), `${sample} changed`);

@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { parseDicom, type ParsedDicom } from '@yunying/dicom';
-import type { ArchiveService, InstanceRecord, InstanceScope } from '../archive/archive-service.ts';
+import type { ArchiveService, InstanceRecord, InstanceScope, RetrievalAction } from '../archive/archive-service.ts';
 import type { Caller } from '../access/caller.ts';
 import { notFound, YunyingError } from '../errors.ts';
 
@@ -12,6 +12,8 @@ export interface DicomWebOptions {
   archive: ArchiveService;
   /** throws YunyingError (401) when the request is not authenticated */
   resolveCaller(request: FastifyRequest): Promise<Caller>;
+  /** the same for /wado (the audit trail tells the interfaces apart); default: resolveCaller */
+  resolveWadoUriCaller?(request: FastifyRequest): Promise<Caller>;
   /** largest STOW-RS request body, bytes [2 GiB] */
   maxStowBytes?: number;
   /** e.g. "https://pacs.example.org"; RetrieveURL and BulkDataURI are built from it; default: from the request's Host */
@@ -75,6 +77,10 @@ export class DicomWebContext {
     this.callers.set(request, await this.options.resolveCaller(request));
   }
 
+  async authenticateWadoUri(request: FastifyRequest): Promise<void> {
+    this.callers.set(request, await (this.options.resolveWadoUriCaller ?? this.options.resolveCaller)(request));
+  }
+
   callerOf(request: FastifyRequest): Caller {
     const caller = this.callers.get(request);
     if (!caller) throw new YunyingError('UNAUTHENTICATED', 'authentication required', 401);
@@ -96,21 +102,24 @@ export class DicomWebContext {
   }
 
   /** Instances in scope for the caller; 404 when none (unknown and invisible look the same). */
-  async findInstances(request: FastifyRequest, path: Partial<InstancePath> & StudyPath, what = 'study'): Promise<InstanceRecord[]> {
+  /**
+   * `action` is what the audit trail records: viewing (metadata, frames, rendered) unless
+   * the DICOM objects themselves are sent.
+   */
+  async findInstances(request: FastifyRequest, path: Partial<InstancePath> & StudyPath, action: RetrievalAction = 'study.viewed'): Promise<InstanceRecord[]> {
     const scope: InstanceScope = { studyInstanceUids: [path.study] };
     if (path.series !== undefined) scope.seriesInstanceUids = [path.series];
     if (path.instance !== undefined) scope.sopInstanceUids = [path.instance];
     // The scope's UID lists are ANDed: only instances on exactly this path come back.
-    const records = await this.archive.findInstances(this.callerOf(request), scope);
+    const records = await this.archive.findInstances(this.callerOf(request), scope, action, { resource: request.routeOptions.url });
     if (records.length === 0) {
-      const label = path.instance !== undefined ? 'instance' : path.series !== undefined ? 'series' : what;
-      throw notFound(label === 'instance' ? `instance ${path.instance}` : label === 'series' ? `series ${path.series}` : `study ${path.study}`);
+      throw notFound(path.instance !== undefined ? `instance ${path.instance}` : path.series !== undefined ? `series ${path.series}` : `study ${path.study}`);
     }
     return records;
   }
 
-  async findInstance(request: FastifyRequest, path: InstancePath): Promise<InstanceRecord> {
-    const records = await this.findInstances(request, path);
+  async findInstance(request: FastifyRequest, path: InstancePath, action: RetrievalAction = 'study.viewed'): Promise<InstanceRecord> {
+    const records = await this.findInstances(request, path, action);
     return records[0]!;
   }
 

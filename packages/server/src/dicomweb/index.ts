@@ -20,6 +20,7 @@ export type { DicomWebOptions } from './context.ts';
 function handleError(error: FastifyError | YunyingError | Error, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof YunyingError) {
     if (error.httpStatus >= 500) request.log.error({ err: error }, 'DICOMweb request failed');
+    if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
     if (error.httpStatus === 401 && !reply.hasHeader('WWW-Authenticate')) reply.header('WWW-Authenticate', 'Basic realm="Yunying DICOMweb", charset="UTF-8"');
     return reply.code(error.httpStatus).type('application/json').send({ code: error.code, message: error.message });
   }
@@ -66,7 +67,7 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
     async (scope) => {
       scope.setErrorHandler(handleError);
       scope.setNotFoundHandler(notFoundHandler);
-      scope.addHook('onRequest', async (request) => ctx.authenticate(request));
+      scope.addHook('onRequest', async (request) => ctx.authenticateWadoUri(request));
       registerWadoUri(scope, ctx);
     },
     { prefix: '/wado' },

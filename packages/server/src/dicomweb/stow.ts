@@ -18,6 +18,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DicomParseError, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
 import type { IngestResult } from '../archive/archive-service.ts';
+import { requirePermission } from '../access/caller.ts';
 import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import { parseAccept, parseMediaType, negotiateSimple } from './media-types.ts';
@@ -181,6 +182,8 @@ export function registerStow(app: FastifyInstance, ctx: DicomWebContext, bodyLim
     const { status, body } = buildResponse(ctx, request, outcomes, study);
     return reply.code(status).type(accepted).send(JSON.stringify(body));
   };
-  app.post('/studies', { bodyLimit }, handler);
-  app.post('/studies/:study', { bodyLimit }, handler);
+  // A caller who may not store is refused before the body is read (403, not 409 per part).
+  const preParsing = async (request: FastifyRequest) => requirePermission(ctx.callerOf(request), 'images:write');
+  app.post<{ Params: { study?: string } }>('/studies', { bodyLimit, preParsing }, handler);
+  app.post<{ Params: { study?: string } }>('/studies/:study', { bodyLimit, preParsing }, handler);
 }

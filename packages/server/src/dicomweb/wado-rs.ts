@@ -265,11 +265,11 @@ function bulkElement(parsed: ParsedDicom, tagPath: string): Uint8Array {
 
 export function registerWadoRs(app: FastifyInstance, ctx: DicomWebContext): void {
   app.get<{ Params: StudyPath }>('/studies/:study', async (request, reply) =>
-    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params), false));
+    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params, 'study.retrieved'), false));
   app.get<{ Params: SeriesPath }>('/studies/:study/series/:series', async (request, reply) =>
-    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params), false));
+    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params, 'study.retrieved'), false));
   app.get<{ Params: InstancePath }>('/studies/:study/series/:series/instances/:instance', async (request, reply) =>
-    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params), true));
+    sendInstances(ctx, request, reply, await ctx.findInstances(request, request.params, 'study.retrieved'), true));
 
   app.get<{ Params: StudyPath }>('/studies/:study/metadata', async (request, reply) =>
     sendMetadata(ctx, request, reply, await ctx.findInstances(request, request.params)));

@@ -69,7 +69,7 @@ export function registerWadoUri(app: FastifyInstance, ctx: DicomWebContext): voi
     const quality = positiveInt(query, 'imageQuality', 100);
     const transferSyntax = param(query, 'transferSyntax');
 
-    const record = await ctx.findInstance(request, { study, series, instance });
+    const record = await ctx.findInstance(request, { study, series, instance }, 'study.retrieved');
 
     if (contentType === undefined) {
       // images default to JPEG, other objects to application/dicom (PS3.18 9.1.2.2.1)

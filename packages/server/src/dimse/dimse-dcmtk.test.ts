@@ -76,8 +76,8 @@ before(async () => {
   const destPort = await freePort();
   // +B: write what arrives bit-preserved; +xa: accept every transfer syntax
   storescp = await startListeningTool('storescp', ['-aet', 'MOVEDEST', '+xa', '+B', '-od', receivedDir, String(destPort)], destPort);
-  await archive.registerNode({ aeTitle: 'MOVEDEST', host: '127.0.0.1', port: destPort, institutionId: 'default' });
-  await archive.registerNode({ aeTitle: 'DEADEND', host: '127.0.0.1', port: await freePort(), institutionId: 'default' });
+  await archive.accessStore.upsertApplicationEntity({ ae_title: 'MOVEDEST', host: '127.0.0.1', port: destPort, institution_id: 'default', description: null });
+  await archive.accessStore.upsertApplicationEntity({ ae_title: 'DEADEND', host: '127.0.0.1', port: await freePort(), institution_id: 'default', description: null });
 
   const config = path.join(work, 'storescu.cfg');
   writeFileSync(config, storescuConfig(samples));

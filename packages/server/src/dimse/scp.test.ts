@@ -53,7 +53,7 @@ class FakeArchive implements ArchiveService {
 
 const archive = new FakeArchive();
 const logger = memoryLogger();
-const registered: Caller = { kind: 'ae', name: 'KNOWNAE', institutionId: 'inst-1', role: 'modality', visibleInstitutionIds: ['inst-1'] };
+const registered: Caller = { kind: 'ae', name: 'KNOWNAE', institutionId: 'inst-1', role: 'modality', visibleInstitutionIds: ['inst-1'], via: 'dimse' };
 let open: DimseServer; // accepts unknown AEs
 let strict: DimseServer; // only KNOWNAE
 let small: DimseServer; // tiny max PDU

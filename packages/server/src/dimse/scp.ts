@@ -536,7 +536,9 @@ async function handleRetrieve(session: Session, message: DimseMessage, pc: Negot
     let instances: InstanceRecord[];
     try {
       const { level, keys } = readIdentifier(message.dataset, pc.transferSyntax, model);
-      instances = await options.archive.findInstances(caller, scopeOf(level, keys));
+      instances = service === 'MOVE'
+        ? await options.archive.findInstances(caller, scopeOf(level, keys), 'study.exported', { moveDestination: destination!.aeTitle })
+        : await options.archive.findInstances(caller, scopeOf(level, keys), 'study.retrieved');
     } catch (err) {
       if (err instanceof IdentifierError) return await respond(session, message, { status: err.status, errorComment: err.message });
       const { status, errorComment, known } = statusOfError(err);

@@ -128,6 +128,12 @@ export class IndexStore {
     return rows as InstanceRow[];
   }
 
+  /** Patient ID of each study, for the audit trail. */
+  async patientIdsOfStudies(studyInstanceUids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const rows = await this.index.db.selectFrom('studies').select(['study_instance_uid', 'patient_id']).where('study_instance_uid', 'in', nonEmpty([...studyInstanceUids])).execute();
+    return new Map(rows.map((row) => [row.study_instance_uid, row.patient_id ?? undefined]));
+  }
+
   /** Every blob key the index references, for consistency checks. */
   async listBlobKeys(): Promise<string[]> {
     const rows = await this.index.db.selectFrom('instances').select('blob_key').execute();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildServer, type YunyingServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
+import { TEST_ADMIN_PASSWORD } from './admin-auth.ts';
 
 export interface ListeningServer {
   server: YunyingServer;
@@ -16,11 +17,11 @@ export interface ListeningServer {
 
 /**
  * The whole platform in this process on ephemeral loopback ports (HTTP and DIMSE), with a
- * data directory of its own; `env` adds to or overrides the defaults (fsync off for speed).
+ * data directory of its own and user admin with TEST_ADMIN_PASSWORD; `env` adds to or overrides the defaults (fsync off for speed).
  */
 export async function startListeningServer(env: Record<string, string> = {}): Promise<ListeningServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-test-'));
-  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', ...env }));
+  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...env }));
   await server.http.listen({ host: '127.0.0.1', port: 0 });
   const address = server.http.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : 0;

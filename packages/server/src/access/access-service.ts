@@ -1,0 +1,443 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { badRequest, conflict, DIMSE_STATUS, notFound, unauthorized, YunyingError } from '../errors.ts';
+import type { AccessStore, InstitutionRow, UserRow } from '../store/access-store.ts';
+import type { AuditRecorder } from './audit-event.ts';
+import { DEFAULT_INSTITUTION_ID, requirePermission, type AccessInterface, type Caller } from './caller.ts';
+import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
+import { isRole, ROLE_DEFINITIONS, ROLES, type Role } from './roles.ts';
+
+export interface AccessOptions {
+  /** lifetime of a bearer token */
+  tokenTtlSeconds: number;
+  /** failed logins per account within the window before it is throttled */
+  maxFailuresPerAccount?: number;
+  /** failed logins per client address within the window before it is throttled */
+  maxFailuresPerClient?: number;
+  throttleWindowSeconds?: number;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: string;
+  user: PublicUser;
+}
+
+export interface PublicUser {
+  id: string;
+  username: string;
+  displayName: string | null;
+  institutionId: string;
+  role: Role;
+  enabled: boolean;
+}
+
+export const INSTITUTION_TIERS = ['province', 'city', 'county', 'township'] as const;
+export type InstitutionTier = (typeof INSTITUTION_TIERS)[number];
+
+export interface InstitutionInput {
+  id: string;
+  name: string;
+  tier?: InstitutionTier;
+  grade?: 1 | 2 | 3;
+  regionCode?: string;
+  parentId?: string;
+}
+
+export interface PublicInstitution {
+  id: string;
+  name: string;
+  tier: string | null;
+  grade: number | null;
+  regionCode: string | null;
+  parentId: string | null;
+  /** institutions this one serves as a diagnostic centre */
+  serves: string[];
+}
+
+export interface UserInput {
+  username: string;
+  password: string;
+  role: string;
+  institutionId: string;
+  displayName?: string;
+}
+
+export interface UserChanges {
+  password?: string;
+  role?: string;
+  institutionId?: string;
+  displayName?: string | null;
+  enabled?: boolean;
+}
+
+export interface AeInput {
+  aeTitle: string;
+  institutionId: string;
+  host?: string;
+  port?: number;
+  description?: string;
+}
+
+/** Where a request or association came from: the interface and the client address. */
+export interface Origin {
+  via: AccessInterface;
+  remoteAddress?: string;
+}
+
+const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const INSTITUTION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Institutions, users, AE titles, sessions and scope: who a caller is and what it may see.
+ * Every administrative change is checked against the caller's permissions and audited.
+ */
+export class AccessService {
+  /** Basic credentials already verified, keyed by a hash of user, password and stored hash; per process, never shared. */
+  private readonly verifiedBasic = new Map<string, number>();
+  private readonly maxFailuresPerAccount: number;
+  private readonly maxFailuresPerClient: number;
+  private readonly throttleWindowMs: number;
+
+  constructor(
+    private readonly store: AccessStore,
+    private readonly audit: AuditRecorder,
+    private readonly options: AccessOptions,
+  ) {
+    this.maxFailuresPerAccount = options.maxFailuresPerAccount ?? 5;
+    this.maxFailuresPerClient = options.maxFailuresPerClient ?? 30;
+    this.throttleWindowMs = (options.throttleWindowSeconds ?? 15 * 60) * 1000;
+  }
+
+  // Authentication
+
+  async login(username: string, password: string, origin: Origin): Promise<LoginResult> {
+    const user = await this.checkCredentials(username, password, origin);
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const expiresAt = new Date(now + this.options.tokenTtlSeconds * 1000).toISOString();
+    await this.store.insertSession({ token_sha256: sha256(token), user_id: user.id, created_at: new Date(now).toISOString(), expires_at: expiresAt, revoked_at: null, remote_address: origin.remoteAddress ?? null });
+    const caller = await this.callerForUser(user, origin);
+    await this.audit.record({ action: 'user.logged-in', caller, objectType: 'user', objectId: user.username });
+    return { token, expiresAt, user: publicUser(user) };
+  }
+
+  /** The caller a bearer token stands for; 401 when it is unknown, expired or revoked. */
+  async authenticateToken(token: string, origin: Origin): Promise<Caller> {
+    const live = await this.store.findLiveSession(sha256(token), new Date().toISOString());
+    if (!live) throw unauthorized('the token is invalid, expired or revoked');
+    return this.callerForUser(live.user, origin);
+  }
+
+  /** HTTP Basic for DICOM tools: throttled like a login; verified credentials are remembered briefly per process. */
+  async authenticateBasic(username: string, password: string, origin: Origin): Promise<Caller> {
+    const user = await this.store.findUserByName(username);
+    if (user && user.enabled === 1) {
+      const key = sha256(`${username}\u0000${password}\u0000${user.password_hash}`);
+      const until = this.verifiedBasic.get(key);
+      if (until !== undefined && until > Date.now()) return this.callerForUser(user, origin);
+    }
+    const verified = await this.checkCredentials(username, password, origin);
+    this.rememberBasic(sha256(`${username}\u0000${password}\u0000${verified.password_hash}`));
+    return this.callerForUser(verified, origin);
+  }
+
+  async logout(token: string): Promise<void> {
+    await this.store.revokeSession(sha256(token));
+  }
+
+  private rememberBasic(key: string): void {
+    if (this.verifiedBasic.size >= 1000) this.verifiedBasic.clear();
+    // A password change or a disabled account takes effect at once: the key holds the
+    // stored hash, and the user row is read on every request.
+    this.verifiedBasic.set(key, Date.now() + 5 * 60 * 1000);
+  }
+
+  /** Verifies a user name and password under the throttle; every failure is audited without the password. */
+  private async checkCredentials(username: string, password: string, origin: Origin): Promise<UserRow> {
+    const keys = [`user:${username.toLowerCase()}`, `ip:${origin.remoteAddress ?? 'unknown'}`];
+    await this.refuseIfThrottled(keys);
+    const user = await this.store.findUserByName(username);
+    // Same work whether or not the account exists: timing does not tell which names exist.
+    const valid = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
+    if (!user || !valid || user.enabled !== 1) {
+      await this.store.recordLoginFailure(keys, new Date().toISOString());
+      await this.audit.record({
+        action: 'user.login-failed',
+        outcome: 'failure',
+        caller: { kind: 'user', name: username.slice(0, 64), institutionId: user?.institution_id ?? '-', role: user && isRole(user.role) ? user.role : 'modality', visibleInstitutionIds: [], via: origin.via, remoteAddress: origin.remoteAddress },
+        objectType: 'user',
+        objectId: username.slice(0, 64),
+        details: { reason: !user ? 'unknown user' : !valid ? 'wrong password' : 'account disabled' },
+      });
+      throw unauthorized('wrong user name or password');
+    }
+    await this.store.clearLoginFailures(keys[0]!);
+    return user;
+  }
+
+  private async refuseIfThrottled(keys: readonly string[]): Promise<void> {
+    const since = new Date(Date.now() - this.throttleWindowMs).toISOString();
+    const limits = [this.maxFailuresPerAccount, this.maxFailuresPerClient];
+    for (const [index, key] of keys.entries()) {
+      const { count, earliest } = await this.store.countLoginFailures(key, since);
+      if (count >= limits[index]! && earliest) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(earliest) + this.throttleWindowMs - Date.now()) / 1000));
+        throw new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, 429, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);
+      }
+    }
+  }
+
+  // Callers and scope
+
+  /** Scope from the role's reach (roles.ts) and the institution's place in alliances and the hierarchy. */
+  async callerForUser(user: UserRow, origin: Origin): Promise<Caller> {
+    const role: Role = isRole(user.role) ? user.role : 'clinician';
+    const base = { kind: 'user' as const, name: user.username, userId: user.id, institutionId: user.institution_id, role, via: origin.via, remoteAddress: origin.remoteAddress };
+    return { ...base, ...(await this.scopeFor(role, user.institution_id)) };
+  }
+
+  /** A registered calling AE acts for its institution; undefined for an unknown AE. */
+  async callerForAe(aeTitle: string, remoteAddress?: string): Promise<Caller | undefined> {
+    const ae = await this.store.findApplicationEntity(aeTitle);
+    if (!ae) return undefined;
+    const scope = await this.scopeFor('modality', ae.institution_id);
+    return { kind: 'ae', name: ae.ae_title, institutionId: ae.institution_id, role: 'modality', via: 'dimse', remoteAddress, ...scope };
+  }
+
+  private async scopeFor(role: Role, institutionId: string): Promise<Pick<Caller, 'visibleInstitutionIds' | 'grantedToInstitutionId'>> {
+    switch (ROLE_DEFINITIONS[role].reach) {
+      case 'all':
+        return { visibleInstitutionIds: 'all' };
+      case 'none':
+        return { visibleInstitutionIds: [] };
+      case 'own':
+        return { visibleInstitutionIds: [institutionId] };
+      case 'served':
+        return { visibleInstitutionIds: [institutionId, ...(await this.store.listAllianceMembers(institutionId))], grantedToInstitutionId: institutionId };
+      case 'region':
+        return { visibleInstitutionIds: await this.store.institutionSubtree(institutionId) };
+    }
+  }
+
+  /**
+   * On first start with no users: user `admin` with YUNYING_ADMIN_PASSWORD, or with a random
+   * password written to a file only the server's user can read (never to the log).
+   */
+  async ensureFirstAdministrator(adminPassword: string | undefined, dataDir: string, logger: Logger): Promise<void> {
+    if ((await this.store.countUsers()) > 0) return;
+    let password = adminPassword;
+    let file: string | undefined;
+    if (!password) {
+      password = randomBytes(18).toString('base64url');
+      file = path.join(dataDir, 'initial-admin-password');
+      await mkdir(dataDir, { recursive: true });
+      await writeFile(file, `${password}\n`, { mode: 0o600 });
+      await chmod(file, 0o600);
+    }
+    try {
+      await this.store.insertUser({ id: randomUUID(), username: 'admin', display_name: '管理员', institution_id: DEFAULT_INSTITUTION_ID, role: 'administrator', password_hash: await hashPassword(password), enabled: 1 });
+    } catch (error) {
+      if (await this.store.findUserByName('admin')) return; // another server process created it first
+      throw error;
+    }
+    logger.info(file ? { passwordFile: file } : {}, file ? 'created user admin; its initial password is in the file named here' : 'created user admin with YUNYING_ADMIN_PASSWORD');
+  }
+
+  // Institutions
+
+  async createInstitution(caller: Caller, input: InstitutionInput): Promise<PublicInstitution> {
+    requirePermission(caller, 'platform:manage');
+    if (!INSTITUTION_ID_PATTERN.test(input.id)) throw badRequest('INVALID_INSTITUTION_ID', 'an institution id is 1-64 letters, digits, dot, dash or underscore');
+    if (await this.store.findInstitution(input.id)) throw conflict('INSTITUTION_EXISTS', `institution ${input.id} exists`);
+    if (input.parentId) await this.requireInstitution(input.parentId);
+    await this.store.insertInstitution({ id: input.id, name: input.name, tier: input.tier ?? null, grade: input.grade ?? null, region_code: input.regionCode ?? null, parent_id: input.parentId ?? null });
+    await this.audit.record({ action: 'institution.created', caller, objectType: 'institution', objectId: input.id, details: { ...input } });
+    return this.getInstitution(caller, input.id);
+  }
+
+  async updateInstitution(caller: Caller, id: string, changes: Partial<Omit<InstitutionInput, 'id'>>): Promise<PublicInstitution> {
+    requirePermission(caller, 'platform:manage');
+    const before = await this.requireInstitution(id);
+    if (changes.parentId) {
+      await this.requireInstitution(changes.parentId);
+      if ((await this.store.institutionSubtree(id)).includes(changes.parentId)) throw badRequest('INSTITUTION_CYCLE', 'an institution cannot sit below itself');
+    }
+    await this.store.updateInstitution(id, {
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.tier !== undefined ? { tier: changes.tier } : {}),
+      ...(changes.grade !== undefined ? { grade: changes.grade } : {}),
+      ...(changes.regionCode !== undefined ? { region_code: changes.regionCode } : {}),
+      ...(changes.parentId !== undefined ? { parent_id: changes.parentId } : {}),
+    });
+    await this.audit.record({ action: 'institution.updated', caller, objectType: 'institution', objectId: id, details: { before: toPublicInstitution(before, []), changes } });
+    return this.getInstitution(caller, id);
+  }
+
+  async getInstitution(caller: Caller, id: string): Promise<PublicInstitution> {
+    requirePermission(caller, 'platform:manage');
+    const row = await this.requireInstitution(id);
+    return toPublicInstitution(row, await this.store.listAllianceMembers(id));
+  }
+
+  async listInstitutions(caller: Caller): Promise<PublicInstitution[]> {
+    requirePermission(caller, 'platform:manage');
+    const rows = await this.store.listInstitutions();
+    return Promise.all(rows.map(async (row) => toPublicInstitution(row, await this.store.listAllianceMembers(row.id))));
+  }
+
+  /** The diagnostic centre serves the member (医共体): its readers see the member's studies. */
+  async addAllianceMember(caller: Caller, centreId: string, memberId: string): Promise<void> {
+    requirePermission(caller, 'platform:manage');
+    await this.requireInstitution(centreId);
+    await this.requireInstitution(memberId);
+    if (centreId === memberId) throw badRequest('INVALID_ALLIANCE', 'an institution does not serve itself');
+    await this.store.addAllianceMember(centreId, memberId);
+    await this.audit.record({ action: 'alliance.member-added', caller, objectType: 'institution', objectId: centreId, details: { memberId } });
+  }
+
+  async removeAllianceMember(caller: Caller, centreId: string, memberId: string): Promise<void> {
+    requirePermission(caller, 'platform:manage');
+    if (!(await this.store.removeAllianceMember(centreId, memberId))) throw notFound(`alliance ${centreId} → ${memberId}`);
+    await this.audit.record({ action: 'alliance.member-removed', caller, objectType: 'institution', objectId: centreId, details: { memberId } });
+  }
+
+  private async requireInstitution(id: string): Promise<InstitutionRow> {
+    const row = await this.store.findInstitution(id);
+    if (!row) throw notFound(`institution ${id}`);
+    return row;
+  }
+
+  // Users
+
+  async createUser(caller: Caller, input: UserInput): Promise<PublicUser> {
+    requirePermission(caller, 'platform:manage');
+    if (!USERNAME_PATTERN.test(input.username)) throw badRequest('INVALID_USERNAME', 'a user name is 1-64 letters, digits, dot, dash, underscore or @');
+    if (!isRole(input.role)) throw badRequest('INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
+    const problem = passwordProblem(input.password, input.username);
+    if (problem) throw badRequest('WEAK_PASSWORD', problem);
+    await this.requireInstitution(input.institutionId);
+    if (await this.store.findUserByName(input.username)) throw conflict('USER_EXISTS', `user ${input.username} exists`);
+    const id = randomUUID();
+    await this.store.insertUser({ id, username: input.username, display_name: input.displayName ?? null, institution_id: input.institutionId, role: input.role, password_hash: await hashPassword(input.password), enabled: 1 });
+    await this.audit.record({ action: 'user.created', caller, objectType: 'user', objectId: input.username, details: { role: input.role, institutionId: input.institutionId } });
+    return publicUser((await this.store.findUserById(id))!);
+  }
+
+  async updateUser(caller: Caller, username: string, changes: UserChanges): Promise<PublicUser> {
+    requirePermission(caller, 'platform:manage');
+    const user = await this.requireUser(username);
+    if (changes.role !== undefined && !isRole(changes.role)) throw badRequest('INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
+    if (changes.institutionId !== undefined) await this.requireInstitution(changes.institutionId);
+    if (changes.password !== undefined) {
+      const problem = passwordProblem(changes.password, username);
+      if (problem) throw badRequest('WEAK_PASSWORD', problem);
+    }
+    if (user.id === caller.userId && (changes.enabled === false || (changes.role !== undefined && changes.role !== user.role))) {
+      throw badRequest('SELF_LOCKOUT', 'administrators cannot disable themselves or change their own role');
+    }
+    await this.store.updateUser(user.id, {
+      ...(changes.role !== undefined ? { role: changes.role } : {}),
+      ...(changes.institutionId !== undefined ? { institution_id: changes.institutionId } : {}),
+      ...(changes.displayName !== undefined ? { display_name: changes.displayName } : {}),
+      ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
+      ...(changes.password !== undefined ? { password_hash: await hashPassword(changes.password) } : {}),
+    });
+    // A new password, role, institution or a disabled account ends every open session.
+    if (changes.password !== undefined || changes.enabled === false || changes.role !== undefined || changes.institutionId !== undefined) await this.store.revokeSessionsOfUser(user.id);
+    const { password, ...safeChanges } = changes;
+    await this.audit.record({ action: 'user.updated', caller, objectType: 'user', objectId: username, details: { before: { role: user.role, institutionId: user.institution_id, enabled: user.enabled === 1 }, changes: { ...safeChanges, ...(password !== undefined ? { password: 'changed' } : {}) } } });
+    return publicUser((await this.store.findUserById(user.id))!);
+  }
+
+  /** Any user changes their own password, proving the current one. */
+  async changeOwnPassword(caller: Caller, currentPassword: string, newPassword: string): Promise<void> {
+    if (caller.kind !== 'user' || !caller.userId) throw badRequest('NOT_A_USER', 'only users have passwords');
+    const user = await this.store.findUserById(caller.userId);
+    if (!user || !(await verifyPassword(currentPassword, user.password_hash))) throw unauthorized('the current password is wrong');
+    const problem = passwordProblem(newPassword, user.username);
+    if (problem) throw badRequest('WEAK_PASSWORD', problem);
+    await this.store.updateUser(user.id, { password_hash: await hashPassword(newPassword) });
+    await this.store.revokeSessionsOfUser(user.id);
+    await this.audit.record({ action: 'user.password-changed', caller, objectType: 'user', objectId: user.username });
+  }
+
+  async listUsers(caller: Caller, institutionId?: string): Promise<PublicUser[]> {
+    requirePermission(caller, 'platform:manage');
+    return (await this.store.listUsers(institutionId)).map(publicUser);
+  }
+
+  async getUser(caller: Caller, username: string): Promise<PublicUser> {
+    requirePermission(caller, 'platform:manage');
+    return publicUser(await this.requireUser(username));
+  }
+
+  async describeSelf(caller: Caller): Promise<PublicUser & { permissions: readonly string[] }> {
+    if (caller.kind !== 'user' || !caller.userId) throw badRequest('NOT_A_USER', 'not a user');
+    const user = await this.store.findUserById(caller.userId);
+    if (!user) throw unauthorized();
+    return { ...publicUser(user), permissions: ROLE_DEFINITIONS[caller.role].permissions };
+  }
+
+  async revokeSessions(caller: Caller, username: string): Promise<number> {
+    requirePermission(caller, 'platform:manage');
+    const user = await this.requireUser(username);
+    const count = await this.store.revokeSessionsOfUser(user.id);
+    await this.audit.record({ action: 'user.sessions-revoked', caller, objectType: 'user', objectId: username, details: { count } });
+    return count;
+  }
+
+  private async requireUser(username: string): Promise<UserRow> {
+    const user = await this.store.findUserByName(username);
+    if (!user) throw notFound(`user ${username}`);
+    return user;
+  }
+
+  // Application entities
+
+  async registerAe(caller: Caller, input: AeInput): Promise<AeInput> {
+    requirePermission(caller, 'platform:manage');
+    const aeTitle = input.aeTitle.trim();
+    if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(aeTitle)) throw badRequest('INVALID_AE_TITLE', 'an AE title is 1-16 printable characters without backslash');
+    if ((input.host === undefined) !== (input.port === undefined)) throw badRequest('INVALID_AE_ADDRESS', 'give both host and port, or neither');
+    await this.requireInstitution(input.institutionId);
+    await this.store.upsertApplicationEntity({ ae_title: aeTitle, institution_id: input.institutionId, host: input.host ?? null, port: input.port ?? null, description: input.description ?? null });
+    await this.audit.record({ action: 'ae.registered', caller, objectType: 'ae', objectId: aeTitle, details: { ...input, aeTitle } });
+    return { ...input, aeTitle };
+  }
+
+  async removeAe(caller: Caller, aeTitle: string): Promise<void> {
+    requirePermission(caller, 'platform:manage');
+    if (!(await this.store.deleteApplicationEntity(aeTitle.trim()))) throw notFound(`AE ${aeTitle}`);
+    await this.audit.record({ action: 'ae.removed', caller, objectType: 'ae', objectId: aeTitle.trim() });
+  }
+
+  async listAes(caller: Caller): Promise<AeInput[]> {
+    requirePermission(caller, 'platform:manage');
+    return (await this.store.listApplicationEntities()).map((row) => ({ aeTitle: row.ae_title, institutionId: row.institution_id, ...(row.host !== null ? { host: row.host } : {}), ...(row.port !== null ? { port: row.port } : {}), ...(row.description ? { description: row.description } : {}) }));
+  }
+
+  // Study grants
+
+  /** Makes a study visible to an institution beyond its scope (sent for reading or consultation). */
+  async grantStudy(caller: Caller, studyInstanceUid: string, institutionId: string, reason: string): Promise<void> {
+    requirePermission(caller, 'studies:manage');
+    await this.requireInstitution(institutionId);
+    await this.store.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: institutionId, reason, granted_by: caller.name });
+    await this.audit.record({ action: 'study.shared', caller, objectType: 'study', objectId: studyInstanceUid, details: { institutionId, reason } });
+  }
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function publicUser(row: UserRow): PublicUser {
+  return { id: row.id, username: row.username, displayName: row.display_name, institutionId: row.institution_id, role: isRole(row.role) ? row.role : 'clinician', enabled: row.enabled === 1 };
+}
+
+function toPublicInstitution(row: InstitutionRow, serves: string[]): PublicInstitution {
+  return { id: row.id, name: row.name, tier: row.tier, grade: row.grade, regionCode: row.region_code, parentId: row.parent_id, serves };
+}

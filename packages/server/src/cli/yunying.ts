@@ -1,0 +1,201 @@
+/**
+ * `npx yunying <command>`: administration on the server's own database, for the hospital
+ * IT engineer at the console (first institutions, users and AE titles before the web UI
+ * exists, and the audit-chain check). Reads the same configuration as the server.
+ */
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { AccessService, INSTITUTION_TIERS, type InstitutionTier } from '../access/access-service.ts';
+import { systemCaller, type Caller } from '../access/caller.ts';
+import { ROLES } from '../access/roles.ts';
+import { openArchive, type Archive } from '../archive/archive.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+import { YunyingError } from '../errors.ts';
+
+const USAGE = `usage: yunying <command>
+
+  institution add ID --name NAME [--tier province|city|county|township] [--grade 1|2|3]
+                     [--region CODE] [--parent ID]
+  institution list
+  institution serve CENTRE_ID MEMBER_ID     the diagnostic centre serves the member (医共体)
+  user add USERNAME --role ROLE --institution ID [--name DISPLAY] [--password-stdin]
+                     (without --password-stdin a random password is generated and printed)
+  user list
+  user passwd USERNAME --password-stdin
+  user disable USERNAME | user enable USERNAME
+  ae add AE_TITLE --institution ID [--host HOST --port PORT] [--description TEXT]
+  ae list
+  ae remove AE_TITLE
+  audit verify                               checks the audit trail's hash chain
+  audit export [--format ndjson|csv]         writes the trail to standard output
+
+roles: ${ROLES.join(', ')}
+Configuration: the server's (YUNYING_DATA_DIR, YUNYING_DATABASE_URL, YUNYING_CONFIG, …).`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      tier: { type: 'string' },
+      grade: { type: 'string' },
+      region: { type: 'string' },
+      parent: { type: 'string' },
+      role: { type: 'string' },
+      institution: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      description: { type: 'string' },
+      format: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [group, command, ...rest] = positionals;
+  if (values.help || !group) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = loadConfig();
+  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync });
+  try {
+    const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
+    // The console operator acts as the platform administrator; the trail names the OS user.
+    const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
+    return await run({ group, command, rest, values, access, archive, caller });
+  } finally {
+    await archive.close();
+  }
+}
+
+interface RunContext {
+  group: string;
+  command: string | undefined;
+  rest: string[];
+  values: Record<string, string | boolean | undefined>;
+  access: AccessService;
+  archive: Archive;
+  caller: Caller;
+}
+
+async function run(ctx: RunContext): Promise<number> {
+  const { group, command, rest, values, access, caller } = ctx;
+  const text = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const required = (name: string): string => text(name) ?? usage(`--${name} is required`);
+  const argument = (index: number, what: string): string => rest[index] ?? usage(`${what} is required`);
+  switch (`${group} ${command ?? ''}`.trim()) {
+    case 'institution add': {
+      const tier = text('tier');
+      if (tier !== undefined && !(INSTITUTION_TIERS as readonly string[]).includes(tier)) usage(`--tier must be one of ${INSTITUTION_TIERS.join(', ')}`);
+      const grade = text('grade') === undefined ? undefined : Number(text('grade'));
+      if (grade !== undefined && grade !== 1 && grade !== 2 && grade !== 3) usage('--grade must be 1, 2 or 3');
+      const created = await access.createInstitution(caller, { id: argument(0, 'ID'), name: required('name'), tier: tier as InstitutionTier | undefined, grade, regionCode: text('region'), parentId: text('parent') });
+      console.log(JSON.stringify(created));
+      return 0;
+    }
+    case 'institution list':
+      for (const institution of await access.listInstitutions(caller)) console.log(JSON.stringify(institution));
+      return 0;
+    case 'institution serve':
+      await access.addAllianceMember(caller, argument(0, 'CENTRE_ID'), argument(1, 'MEMBER_ID'));
+      return 0;
+    case 'user add': {
+      const generated = values['password-stdin'] ? undefined : randomBytes(12).toString('base64url');
+      const password = generated ?? (await readPassword());
+      const user = await access.createUser(caller, { username: argument(0, 'USERNAME'), password, role: required('role'), institutionId: required('institution'), displayName: text('name') });
+      console.log(JSON.stringify(user));
+      if (generated) console.log(`password: ${generated}`);
+      return 0;
+    }
+    case 'user list':
+      for (const user of await access.listUsers(caller)) console.log(JSON.stringify(user));
+      return 0;
+    case 'user passwd':
+      if (!values['password-stdin']) usage('user passwd reads the new password from --password-stdin');
+      await access.updateUser(caller, argument(0, 'USERNAME'), { password: await readPassword() });
+      return 0;
+    case 'user disable':
+    case 'user enable':
+      await access.updateUser(caller, argument(0, 'USERNAME'), { enabled: command === 'enable' });
+      return 0;
+    case 'ae add': {
+      const port = text('port') === undefined ? undefined : Number(text('port'));
+      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) usage('--port must be a TCP port');
+      console.log(JSON.stringify(await access.registerAe(caller, { aeTitle: argument(0, 'AE_TITLE'), institutionId: required('institution'), host: text('host'), port, description: text('description') })));
+      return 0;
+    }
+    case 'ae list':
+      for (const ae of await access.listAes(caller)) console.log(JSON.stringify(ae));
+      return 0;
+    case 'ae remove':
+      await access.removeAe(caller, argument(0, 'AE_TITLE'));
+      return 0;
+    case 'audit verify': {
+      const result = await ctx.archive.audit.verify();
+      await ctx.archive.audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count } });
+      if (result.ok) console.log(`audit trail intact: ${result.count} records, head ${result.headSeq} ${result.headHash}`);
+      else console.error(`audit trail BROKEN at record ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.count} records verified before it)`);
+      return result.ok ? 0 : 1;
+    }
+    case 'audit export': {
+      const format = text('format') ?? 'ndjson';
+      if (format !== 'ndjson' && format !== 'csv') usage('--format is ndjson or csv');
+      await ctx.archive.audit.record({ action: 'audit.exported', caller, objectType: 'audit', details: { format } });
+      let afterSeq = 0;
+      if (format === 'csv') process.stdout.write('seq,occurred_at,action,outcome,actor_name,actor_role,actor_institution_id,remote_address,via,object_type,object_id,patient_id,details,hash\n');
+      for (;;) {
+        const rows = await ctx.archive.audit.readAfter(afterSeq, 1000);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const line = format === 'csv'
+            ? [row.seq, row.occurred_at, row.action, row.outcome, row.actor_name, row.actor_role, row.actor_institution_id, row.remote_address, row.via, row.object_type, row.object_id, row.patient_id, row.details, row.hash].map(csv).join(',')
+            : JSON.stringify(row);
+          process.stdout.write(`${line}\n`);
+        }
+        afterSeq = rows[rows.length - 1]!.seq;
+      }
+      return 0;
+    }
+    default:
+      return usage(`unknown command: ${group} ${command ?? ''}`);
+  }
+}
+
+function csv(value: unknown): string {
+  const cell = value === null || value === undefined ? '' : String(value);
+  return /[",\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
+}
+
+function usage(message: string): never {
+  throw new UsageError(message);
+}
+
+/** The first line of standard input: passwords never go on the command line, where `ps` shows them. */
+async function readPassword(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  if (!password) usage('no password on standard input');
+  return password;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`yunying: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof YunyingError || error instanceof ConfigError) {
+      console.error(`yunying: ${error.message}`);
+      process.exit(error instanceof YunyingError && error.httpStatus === 404 ? 3 : 2);
+    }
+    pino().error({ err: error }, 'yunying: failed');
+    process.exit(1);
+  },
+);

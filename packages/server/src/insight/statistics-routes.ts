@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { requirePermission } from '../access/caller.ts';
+import type { HttpCallerResolver } from '../access/http-caller.ts';
+import type { AccessStore } from '../store/access-store.ts';
+import type { StatisticsStore } from '../store/statistics-store.ts';
+
+const StatisticsQuery = Type.Object(
+  {
+    groupBy: Type.Union([Type.Literal('institution'), Type.Literal('modality'), Type.Literal('month')]),
+    from: Type.Optional(Type.String({ pattern: '^[0-9]{8}$' })),
+    to: Type.Optional(Type.String({ pattern: '^[0-9]{8}$' })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Study counts for commission analysts (卫健委): by institution, modality or month, over
+ * the institutions of their region, never a patient or an image. The dashboards of the
+ * oversight issue build on this.
+ */
+export async function registerStatisticsRoutes(app: FastifyInstance, options: { statistics: StatisticsStore; accessStore: AccessStore; resolveCaller: HttpCallerResolver }): Promise<void> {
+  app.get('/api/v1/statistics/studies', { schema: { tags: ['statistics'], querystring: StatisticsQuery } }, async (request) => {
+    const caller = await options.resolveCaller(request);
+    requirePermission(caller, 'statistics:read');
+    const query = request.query as Static<typeof StatisticsQuery>;
+    // Analysts count their whole region, whatever their image scope (they have none).
+    const institutions = caller.role === 'administrator' ? undefined : await options.accessStore.institutionSubtree(caller.institutionId);
+    return options.statistics.countStudies(query.groupBy, institutions, query.from, query.to);
+  });
+}

@@ -1,0 +1,195 @@
+import { sql, type Kysely } from 'kysely';
+import type { ApplicationEntityTable, Database, InstitutionTable, SessionTable, StudyGrantTable, UserTable } from './schema.ts';
+
+export type InstitutionRow = InstitutionTable;
+export type ApplicationEntityRow = ApplicationEntityTable;
+export type UserRow = UserTable;
+export type SessionRow = SessionTable;
+export type StudyGrantRow = StudyGrantTable;
+
+/**
+ * Institutions, alliances, registered AEs, users, sessions, login throttling and study
+ * grants in SQL. Everything another server process must agree on lives here, not in memory.
+ */
+export class AccessStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // Institutions and alliances
+
+  async insertInstitution(row: Omit<InstitutionRow, 'created_at'>): Promise<void> {
+    await this.db.insertInto('institutions').values({ ...row, created_at: now() }).execute();
+  }
+
+  async updateInstitution(id: string, changes: Partial<Omit<InstitutionRow, 'id' | 'created_at'>>): Promise<boolean> {
+    const result = await this.db.updateTable('institutions').set(changes).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async findInstitution(id: string): Promise<InstitutionRow | undefined> {
+    return this.db.selectFrom('institutions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async listInstitutions(): Promise<InstitutionRow[]> {
+    return this.db.selectFrom('institutions').selectAll().orderBy('id').execute();
+  }
+
+  async addAllianceMember(centreId: string, memberId: string): Promise<void> {
+    await this.db
+      .insertInto('alliance_members')
+      .values({ centre_id: centreId, member_id: memberId, created_at: now() })
+      .onConflict((oc) => oc.columns(['centre_id', 'member_id']).doNothing())
+      .execute();
+  }
+
+  async removeAllianceMember(centreId: string, memberId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('alliance_members').where('centre_id', '=', centreId).where('member_id', '=', memberId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listAllianceMembers(centreId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('alliance_members').select('member_id').where('centre_id', '=', centreId).orderBy('member_id').execute();
+    return rows.map((row) => row.member_id);
+  }
+
+  /** The institution and every institution below it in the hierarchy. */
+  async institutionSubtree(id: string): Promise<string[]> {
+    const result = await sql<{ id: string }>`with recursive subtree(id) as (
+        select id from institutions where id = ${id}
+        union select i.id from institutions i join subtree s on i.parent_id = s.id)
+      select id from subtree`.execute(this.db);
+    return result.rows.map((row) => row.id);
+  }
+
+  // Application entities
+
+  async upsertApplicationEntity(row: Omit<ApplicationEntityRow, 'created_at'>): Promise<void> {
+    await this.db
+      .insertInto('application_entities')
+      .values({ ...row, created_at: now() })
+      .onConflict((oc) => oc.column('ae_title').doUpdateSet({ institution_id: row.institution_id, host: row.host, port: row.port, description: row.description }))
+      .execute();
+  }
+
+  async findApplicationEntity(aeTitle: string): Promise<ApplicationEntityRow | undefined> {
+    return this.db.selectFrom('application_entities').selectAll().where('ae_title', '=', aeTitle).executeTakeFirst();
+  }
+
+  async listApplicationEntities(): Promise<ApplicationEntityRow[]> {
+    return this.db.selectFrom('application_entities').selectAll().orderBy('ae_title').execute();
+  }
+
+  async deleteApplicationEntity(aeTitle: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('application_entities').where('ae_title', '=', aeTitle).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  // Users
+
+  async insertUser(row: Omit<UserRow, 'created_at' | 'updated_at'>): Promise<void> {
+    const at = now();
+    await this.db.insertInto('users').values({ ...row, created_at: at, updated_at: at }).execute();
+  }
+
+  async updateUser(id: string, changes: Partial<Omit<UserRow, 'id' | 'created_at' | 'updated_at'>>): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ ...changes, updated_at: now() }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async findUserByName(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  async findUserById(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async listUsers(institutionId?: string): Promise<UserRow[]> {
+    let query = this.db.selectFrom('users').selectAll();
+    if (institutionId) query = query.where('institution_id', '=', institutionId);
+    return query.orderBy('username').execute();
+  }
+
+  async countUsers(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  // Sessions
+
+  async insertSession(row: SessionRow): Promise<void> {
+    await this.db.insertInto('sessions').values(row).execute();
+  }
+
+  /** The session and its user when the token is neither expired nor revoked and the user is enabled. */
+  async findLiveSession(tokenSha256: string, at: string): Promise<{ session: SessionRow; user: UserRow } | undefined> {
+    const row = await this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .selectAll('u')
+      .select(['s.token_sha256', 's.created_at as session_created_at', 's.expires_at', 's.revoked_at', 's.remote_address'])
+      .where('s.token_sha256', '=', tokenSha256)
+      .where('s.expires_at', '>', at)
+      .where('s.revoked_at', 'is', null)
+      .where('u.enabled', '=', 1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { token_sha256, session_created_at, expires_at, revoked_at, remote_address, ...user } = row;
+    return { session: { token_sha256, user_id: user.id, created_at: session_created_at, expires_at, revoked_at, remote_address }, user };
+  }
+
+  async revokeSession(tokenSha256: string): Promise<boolean> {
+    const result = await this.db.updateTable('sessions').set({ revoked_at: now() }).where('token_sha256', '=', tokenSha256).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async revokeSessionsOfUser(userId: string): Promise<number> {
+    const result = await this.db.updateTable('sessions').set({ revoked_at: now() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  // Login throttling
+
+  async recordLoginFailure(keys: readonly string[], at: string): Promise<void> {
+    await this.db.insertInto('login_failures').values(keys.map((throttle_key) => ({ throttle_key, failed_at: at }))).execute();
+  }
+
+  /** Failures per key since `since`, and the earliest of them (the window ends that long after it). */
+  async countLoginFailures(key: string, since: string): Promise<{ count: number; earliest: string | null }> {
+    const row = await this.db
+      .selectFrom('login_failures')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('failed_at').as('earliest')])
+      .where('throttle_key', '=', key)
+      .where('failed_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    return { count: Number(row.n), earliest: (row.earliest as string | null) ?? null };
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('throttle_key', '=', key).execute();
+  }
+
+  async purgeLoginFailures(before: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('failed_at', '<', before).execute();
+  }
+
+  // Study grants
+
+  async grantStudy(row: Omit<StudyGrantRow, 'created_at'>): Promise<void> {
+    await this.db
+      .insertInto('study_grants')
+      .values({ ...row, created_at: now() })
+      .onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doNothing())
+      .execute();
+  }
+
+  async revokeStudyGrant(studyInstanceUid: string, institutionId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).where('institution_id', '=', institutionId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listStudyGrants(studyInstanceUid: string): Promise<StudyGrantRow[]> {
+    return this.db.selectFrom('study_grants').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('institution_id').execute();
+  }
+}
+
+const now = (): string => new Date().toISOString();
