@@ -24,3 +24,4 @@ export {
 } from './part10.ts';
 export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './frames.ts';
 export { decodeText, encodeText } from './charset.ts';
+export { setTopLevelTextElements, type TextElementChange } from './edit.ts';

@@ -6,6 +6,8 @@ import type { Caller } from './access/caller.ts';
 import { createHttpCallerResolver } from './access/http-caller.ts';
 import { registerAuditRoutes } from './api/audit-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
+import { registerStudyRoutes } from './api/study-routes.ts';
+import { MaintenanceStore } from './store/maintenance-store.ts';
 import { registerFhir } from './fhir/index.ts';
 import { registerStatisticsRoutes } from './insight/statistics-routes.ts';
 import { StatisticsStore } from './store/statistics-store.ts';
@@ -105,6 +107,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerAuthRoutes(http, { access, resolveCaller: restCaller });
   await registerAdminRoutes(http, { access, resolveCaller: restCaller });
   await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
+  await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db), audit: archive.audit }, resolveCaller: restCaller });
   await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
 
   let dicom: { port: number; close(): Promise<void> } | undefined;

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { setTopLevelTextElements, type TextElementChange } from '@yunying/dicom';
+import type { AuditRecorder } from '../access/audit-event.ts';
+import { requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
+import { badRequest, notFound, YunyingError } from '../errors.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { IndexStore, InstanceRow } from '../store/index-store.ts';
+import type { MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
+import { personNameSearchGroups, personNameSearchText } from './matching.ts';
+
+/** New patient demographics for a study (IHE IOCM "patient information correction"). */
+export interface DemographicsCorrection {
+  patientId?: string;
+  patientName?: string;
+  patientBirthDate?: string;
+  patientSex?: string;
+}
+
+export interface MaintenanceDependencies {
+  index: IndexStore;
+  blobs: BlobStore;
+  maintenance: MaintenanceStore;
+  audit: AuditRecorder;
+}
+
+const PATIENT_TAGS = { patientName: [0x00100010, 'PN', '00100010'], patientId: [0x00100020, 'LO', '00100020'], patientBirthDate: [0x00100030, 'DA', '00100030'], patientSex: [0x00100040, 'CS', '00100040'] } as const;
+
+/**
+ * Corrects the patient demographics of a study: every stored object is rewritten with the
+ * new values (the old object is removed only once the index points at the new one), the
+ * index follows in one transaction, and the audit record keeps the old values. The trail
+ * is restricted to auditors and administrators, so it may hold the names a log never does.
+ */
+export async function correctStudyDemographics(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, correction: DemographicsCorrection, reason: string): Promise<{ instances: number }> {
+  requirePermission(caller, 'studies:manage');
+  const changes = textChangesOf(correction);
+  if (changes.length === 0) throw badRequest('NOTHING_TO_CORRECT', 'give at least one of patientId, patientName, patientBirthDate, patientSex');
+  const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
+  const before = { patientId: study.patient_id, patientName: study.patient_name, patientBirthDate: study.patient_birth_date, patientSex: study.patient_sex };
+
+  const written: ReplacedBlob[] = [];
+  try {
+    for (const instance of instances) written.push(await rewriteInstance(deps.blobs, instance, changes));
+    await deps.maintenance.applyCorrection(studyInstanceUid, demographicsOf(study.attributes_json, correction), written);
+  } catch (error) {
+    for (const blob of written) await deps.blobs.delete(blob.blobKey).catch(() => undefined);
+    if (error instanceof YunyingError) throw error;
+    throw new YunyingError('CORRECTION_FAILED', `the study could not be corrected: ${(error as Error).message}`, 422);
+  }
+  for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
+  await deps.audit.record({ action: 'study.corrected', caller, objectType: 'study', objectId: studyInstanceUid, patientId: correction.patientId ?? before.patientId ?? undefined, details: { reason, before, after: correction, instances: instances.length } });
+  return { instances: instances.length };
+}
+
+/**
+ * Deletes a study. The intent is recorded first, so that no deletion can happen without a
+ * trace; the index goes in one transaction, then the objects (a crash in between leaves
+ * unreferenced objects, never index rows without their object).
+ */
+export async function deleteStudy(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, reason: string): Promise<{ instances: number }> {
+  requirePermission(caller, 'studies:manage');
+  const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
+  const summary = { patientId: study.patient_id, patientName: study.patient_name, studyDate: study.study_date, accessionNumber: study.accession_number, modalities: study.modalities_in_study, institutionId: study.institution_id, sopInstanceUids: instances.map((i) => i.sop_instance_uid) };
+  await deps.audit.record({ action: 'study.deleted', caller, objectType: 'study', objectId: studyInstanceUid, patientId: study.patient_id ?? undefined, details: { reason, deleted: summary } });
+  try {
+    await deps.maintenance.deleteStudy(studyInstanceUid);
+  } catch (error) {
+    await deps.audit.record({ action: 'study.deleted', outcome: 'failure', caller, objectType: 'study', objectId: studyInstanceUid, details: { reason, error: (error as Error).message } });
+    throw new YunyingError('DELETION_FAILED', 'the study could not be deleted', 503);
+  }
+  for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
+  return { instances: instances.length };
+}
+
+async function studyInScope(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string) {
+  const instances = await deps.index.findInstances({ studyInstanceUids: [studyInstanceUid], scope: studyScopeOf(caller) });
+  const study = instances.length > 0 ? await deps.maintenance.findStudy(studyInstanceUid) : undefined;
+  if (!study) throw notFound(`study ${studyInstanceUid}`);
+  return { study, instances };
+}
+
+function textChangesOf(correction: DemographicsCorrection): TextElementChange[] {
+  const changes: TextElementChange[] = [];
+  for (const [field, [tag, vr]] of Object.entries(PATIENT_TAGS) as Array<[keyof DemographicsCorrection, (typeof PATIENT_TAGS)[keyof typeof PATIENT_TAGS]]>) {
+    const value = correction[field];
+    if (value !== undefined) changes.push({ tag, vr, value: value === '' ? undefined : value });
+  }
+  return changes;
+}
+
+async function rewriteInstance(blobs: BlobStore, instance: InstanceRow, changes: readonly TextElementChange[]): Promise<ReplacedBlob> {
+  const edited = setTopLevelTextElements(await blobs.get(instance.blob_key), changes);
+  const contentSha256 = createHash('sha256').update(edited).digest('hex');
+  // Same naming as ingest: the content hash in the key keeps the old object intact until the index moves.
+  const blobKey = instance.blob_key.replace(/\.[0-9a-f]{16}\.dcm$/, '') + `.${contentSha256.slice(0, 16)}.dcm`;
+  await (await blobs.put(blobKey, [edited])).durable;
+  return { sopInstanceUid: instance.sop_instance_uid, blobKey, size: edited.length, contentSha256 };
+}
+
+function demographicsOf(attributesJson: string, correction: DemographicsCorrection): Partial<StudyDemographics> {
+  const attributes = JSON.parse(attributesJson) as Record<string, { vr: string; Value?: unknown[] }>;
+  const out: Partial<StudyDemographics> = {};
+  if (correction.patientName !== undefined) {
+    const groups = personNameSearchGroups(correction.patientName || undefined);
+    Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: personNameSearchText(groups) });
+    const [alphabetic, ideographic, phonetic] = correction.patientName.split('=');
+    attributes['00100010'] = { vr: 'PN', ...(correction.patientName ? { Value: [{ ...(alphabetic ? { Alphabetic: alphabetic } : {}), ...(ideographic ? { Ideographic: ideographic } : {}), ...(phonetic ? { Phonetic: phonetic } : {}) }] } : {}) };
+  }
+  const simple: Array<[keyof DemographicsCorrection, keyof StudyDemographics, string, string]> = [
+    ['patientId', 'patient_id', '00100020', 'LO'],
+    ['patientBirthDate', 'patient_birth_date', '00100030', 'DA'],
+    ['patientSex', 'patient_sex', '00100040', 'CS'],
+  ];
+  for (const [field, column, tag, vr] of simple) {
+    const value = correction[field];
+    if (value === undefined) continue;
+    (out as Record<string, unknown>)[column] = value || null;
+    attributes[tag] = { vr, ...(value ? { Value: [value] } : {}) };
+  }
+  out.attributes_json = JSON.stringify(attributes);
+  return out;
+}
