@@ -15,6 +15,7 @@ import { encodeDataset, type DicomJsonDataset } from '@yunying/dicom';
 import { buildServer } from '../packages/server/src/app.ts';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { openIndexDatabase } from '../packages/server/src/store/database.ts';
+import { postgresNameBigramsSql } from '../packages/server/src/store/migrations.ts';
 import { openAssociation } from '../packages/server/src/dimse/scu.ts';
 import { COMMAND, DATASET_PRESENT } from '../packages/server/src/dimse/dimse-message.ts';
 
@@ -39,6 +40,8 @@ const queryCount = Number(options.queries);
 const SURNAMES = [['WANG', '王'], ['LI', '李'], ['ZHANG', '张'], ['LIU', '刘'], ['CHEN', '陈'], ['YANG', '杨'], ['HUANG', '黄'], ['ZHAO', '赵'], ['WU', '吴'], ['ZHOU', '周'], ['XU', '徐'], ['SUN', '孙'], ['MA', '马'], ['ZHU', '朱'], ['HU', '胡'], ['GUO', '郭'], ['HE', '何'], ['LUO', '罗'], ['GAO', '高'], ['LIN', '林']];
 const GIVEN = [['WEI', '伟'], ['FANG', '芳'], ['NA', '娜'], ['MIN', '敏'], ['JING', '静'], ['LEI', '磊'], ['QIANG', '强'], ['YANG', '洋'], ['YONG', '勇'], ['JUN', '军'], ['JIE', '杰'], ['TAO', '涛'], ['MING', '明'], ['CHAO', '超'], ['XIU', '秀'], ['XIA', '霞'], ['PING', '平'], ['GANG', '刚'], ['HUI', '辉'], ['LING', '玲']];
 const MODALITIES = ['CT', 'DX', 'US', 'MR', 'CR'];
+// QIDO-RS as the administrator (HTTP Basic), as a reading client with credentials would.
+const ADMIN_PASSWORD = 'scalebench';
 const UID_ROOT = '1.2.826.0.1.3680043.10.1455.99';
 
 async function load(): Promise<void> {
@@ -54,17 +57,19 @@ async function load(): Promise<void> {
     // One statement per table per chunk, computed in the database (generate_series): the
     // load is bound by index maintenance, not by the client.
     await sql`insert into studies (study_instance_uid, institution_id, patient_id, patient_name, patient_name_alphabetic, patient_name_ideographic,
-        patient_name_search, patient_birth_date, patient_sex, study_date, study_time, accession_number, study_id, study_description, modalities_in_study,
+        patient_name_search, patient_name_bigrams, patient_birth_date, patient_sex, study_date, study_time, accession_number, study_id, study_description, modalities_in_study,
         attributes_json, created_at, updated_at)
       select ${`${UID_ROOT}.1.`} || g, 'default', 'P' || lpad((g % ${Math.max(1, Math.floor(studyCount / 3))})::text, 8, '0'),
         n.py_s || '^' || n.py_g || '=' || n.hz_s || '^' || n.hz_g, n.py_s || '^' || n.py_g, n.hz_s || '^' || n.hz_g,
-        '|' || n.py_s || '^' || n.py_g || '|' || n.py_s || n.py_g || '|' || n.hz_s || '^' || n.hz_g || '|' || n.hz_s || n.hz_g || '|',
+        t.search, ${postgresNameBigramsSql(sql.ref('t.search'))},
         to_char(date '1940-01-01' + (g * 7919 % 30000)::int, 'YYYYMMDD'), case when g % 2 = 0 then 'M' else 'F' end,
         to_char(date '2020-01-01' + (g * 104729 % 2500)::int, 'YYYYMMDD'), lpad(((g % 24) * 10000 + (g % 60) * 100)::text, 6, '0'),
         'A' || lpad(g::text, 10, '0'), (g % 100000)::text, 'STUDY ' || (g % 50), m.modality, '{}', now()::text, now()::text
       from generate_series(${from}::bigint, ${to}::bigint) g
       cross join lateral (select split_part((${surnames})[1 + g % 20], '|', 1) py_s, split_part((${surnames})[1 + g % 20], '|', 2) hz_s,
         split_part((${given})[1 + (g / 20) % 20], '|', 1) py_g, split_part((${given})[1 + (g / 20) % 20], '|', 2) hz_g) n
+      -- the search text and its bigrams as ingest makes them (personNameSearchText, personNameBigrams)
+      cross join lateral (select '|' || n.py_s || '^' || n.py_g || '|' || n.py_s || n.py_g || '|' || n.hz_s || '^' || n.hz_g || '|' || n.hz_s || n.hz_g || '|' as search) t
       cross join lateral (select (${modalities})[1 + g % 5] modality) m`.execute(db);
     await sql`insert into series (series_instance_uid, study_instance_uid, modality, series_number, series_description, attributes_json, created_at, updated_at)
       select ${`${UID_ROOT}.2.`} || g || '.' || s, ${`${UID_ROOT}.1.`} || g, (${modalities})[1 + g % 5], s, 'SERIES ' || s, '{}', now()::text, now()::text
@@ -100,7 +105,7 @@ async function measure(label: string, paths: string[], run: (path: string) => Pr
 }
 
 async function queries(): Promise<void> {
-  const server = await buildServer(loadConfig({ YUNYING_DATABASE_URL: databaseUrl, YUNYING_DATA_DIR: '/tmp/yunying-scale', YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'warn' }));
+  const server = await buildServer(loadConfig({ YUNYING_DATABASE_URL: databaseUrl, YUNYING_DATA_DIR: '/tmp/yunying-scale', YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'warn', YUNYING_ADMIN_PASSWORD: ADMIN_PASSWORD }));
   await server.http.listen({ host: '127.0.0.1', port: 0 });
   const address = server.http.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/dicom-web`;
@@ -108,7 +113,7 @@ async function queries(): Promise<void> {
   const pick = (n: number) => 1 + Math.floor(((n * 2654435761) % 2 ** 32) / 2 ** 32 * studyCount);
   const many = (make: (n: number) => string) => Array.from({ length: queryCount }, (_, n) => make(n));
   const qido = async (path: string) => {
-    const response = await fetch(`${base}${path}`);
+    const response = await fetch(`${base}${path}`, { headers: { authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` } });
     if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
     return ((await response.json()) as unknown[]).length;
   };

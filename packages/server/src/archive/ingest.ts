@@ -5,7 +5,7 @@ import { DIMSE_STATUS, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
 import type { IngestInput, IngestResult } from './archive-service.ts';
-import { personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 export interface IngestDependencies {
   index: IndexStore;
@@ -152,6 +152,7 @@ const orNull = <T>(value: T | undefined): T | null => (value === undefined || va
 
 function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string): CommitInstanceInput {
   const nameGroups = personNameSearchGroups(a.patientName);
+  const nameSearch = personNameSearchText(nameGroups);
   // The data set as JSON is needed only for a new study or series, and then once for both.
   let json: DicomJsonDataset | undefined;
   const topLevelJson = (): DicomJsonDataset => (json ??= safeToDicomJson(parsed));
@@ -165,7 +166,8 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
       patient_name_alphabetic: nameGroups.alphabetic,
       patient_name_ideographic: nameGroups.ideographic,
       patient_name_phonetic: nameGroups.phonetic,
-      patient_name_search: personNameSearchText(nameGroups),
+      patient_name_search: nameSearch,
+      patient_name_bigrams: personNameBigrams(nameSearch),
       patient_birth_date: orNull(a.patientBirthDate),
       patient_sex: orNull(a.patientSex),
       study_date: orNull(a.studyDate),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INDEXED_BY_TAG } from './attribute-catalog.ts';
-import { personNameSearchGroups, personNameSearchText, searchTextPattern, toMatchCondition, wildcardToLike } from './matching.ts';
+import { likeLiteral, literalBigrams, personNameBigrams, personNameSearchGroups, personNameSearchText, searchTextPattern, toMatchCondition, wildcardToLike } from './matching.ts';
 import { YunyingError } from '../errors.ts';
 
 const attribute = (tag: string) => {
@@ -66,4 +66,24 @@ test('a "contains" name search uses one search text holding every form of the na
   assert.equal(searchTextPattern('ZH%SAN'), undefined, 'an inner % could span two forms');
   assert.equal(searchTextPattern('ZHANG_SAN'), undefined, 'a _ could match the separator');
   assert.equal(searchTextPattern('100!%'), '%|100!%|%', 'an escaped % is a literal');
+});
+
+test('name bigrams: every character pair of the search text that holds a non-ASCII character', () => {
+  assert.deepEqual(personNameBigrams('|WANG^XIAODONG|WANGXIAODONG|王^小东|王小东|')?.sort(), ['|王', '王^', '^小', '小东', '东|', '王小'].sort());
+  assert.equal(personNameBigrams('|LI^SI|LISI|'), null, 'pinyin goes through the trigram index');
+  assert.equal(personNameBigrams(null), null);
+  assert.deepEqual(personNameBigrams('|𠀋𠀌|'), ['|𠀋', '𠀋𠀌', '𠀌|'], 'characters beyond the BMP count as one, as in PostgreSQL');
+  assert.deepEqual(literalBigrams('A王小'), ['A王', '王小']);
+  assert.deepEqual(literalBigrams('王'), []);
+});
+
+test('the fixed text of a name pattern, and whether it is anchored at both ends', () => {
+  assert.deepEqual(likeLiteral('%王小%'), { literal: '王小', exact: false });
+  assert.deepEqual(likeLiteral('王小%'), { literal: '王小', exact: false });
+  assert.deepEqual(likeLiteral('ZHANG^WEI'), { literal: 'ZHANG^WEI', exact: true });
+  assert.deepEqual(likeLiteral('100!%'), { literal: '100%', exact: true }, 'an escaped % is a literal');
+  assert.deepEqual(likeLiteral('%A!_B%'), { literal: 'A_B', exact: false });
+  assert.equal(likeLiteral('王%东'), undefined);
+  assert.equal(likeLiteral('王_东'), undefined);
+  assert.equal(likeLiteral('%%'), undefined);
 });

@@ -175,3 +175,52 @@ export function searchTextPattern(pattern: string): string | undefined {
   if (inner === '' || /[%_|]/.test(inner.replace(/!./g, ''))) return undefined;
   return `${pattern.startsWith('%') ? '' : '%|'}${pattern}${pattern.endsWith('%') && !pattern.endsWith('!%') ? '' : '|%'}`;
 }
+
+/**
+ * The distinct two-character substrings of a name's search text that hold a non-ASCII
+ * character ("|王", "王^", "王小", "小东"), for PostgreSQL's GIN index on
+ * studies.patient_name_bigrams: trigrams cannot serve a two-hanzi literal, bigrams can.
+ * Pure-ASCII pairs are left out (pinyin goes through the trigram index), which keeps the
+ * array short. Characters are code points, as PostgreSQL's substr counts them; migration
+ * 0003 computes the same set in SQL for rows stored before it.
+ */
+export function personNameBigrams(searchText: string | null): string[] | null {
+  if (!searchText) return null;
+  const bigrams = literalBigrams(searchText);
+  return bigrams.length > 0 ? bigrams : null;
+}
+
+/**
+ * The bigrams a literal (a LIKE pattern's fixed text, escapes removed) must have in common
+ * with a name for the name to contain it; empty when the literal has no non-ASCII pair.
+ */
+export function literalBigrams(literal: string): string[] {
+  const chars = [...literal];
+  const bigrams = new Set<string>();
+  for (let i = 0; i + 1 < chars.length; i++) {
+    if (chars[i].codePointAt(0)! > 0x7f || chars[i + 1].codePointAt(0)! > 0x7f) bigrams.add(chars[i] + chars[i + 1]);
+  }
+  return [...bigrams];
+}
+
+/**
+ * The fixed text of a LIKE pattern for one name form (escapes removed), with whether it is
+ * anchored at both ends (no "%" before or after it); undefined when a wildcard sits inside,
+ * so that no one literal must appear whole.
+ */
+export function likeLiteral(pattern: string): { literal: string; exact: boolean } | undefined {
+  const tokens: Array<{ wildcard?: '%' | '_'; char?: string }> = [];
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    if (chars[i] === '!' && i + 1 < chars.length) tokens.push({ char: chars[++i] });
+    else if (chars[i] === '%' || chars[i] === '_') tokens.push({ wildcard: chars[i] as '%' | '_' });
+    else tokens.push({ char: chars[i] });
+  }
+  let start = 0;
+  let end = tokens.length;
+  while (start < end && tokens[start].wildcard === '%') start++;
+  while (end > start && tokens[end - 1].wildcard === '%') end--;
+  const inner = tokens.slice(start, end);
+  if (inner.length === 0 || inner.some((token) => token.wildcard)) return undefined;
+  return { literal: inner.map((token) => token.char).join(''), exact: start === 0 && end === tokens.length };
+}
