@@ -107,7 +107,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerAuthRoutes(http, { access, resolveCaller: restCaller });
   await registerAdminRoutes(http, { access, resolveCaller: restCaller });
   await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
-  await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db), audit: archive.audit }, resolveCaller: restCaller });
+  await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
   await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
 
   let dicom: { port: number; close(): Promise<void> } | undefined;

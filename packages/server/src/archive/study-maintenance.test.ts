@@ -7,6 +7,7 @@ import { startListeningServer, type ListeningServer } from '../test-support/list
 import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { SAMPLES, stowBody } from '../dicomweb/test-support.ts';
+import { createTestDatabase } from '../test-support/postgres.ts';
 
 let server: ListeningServer;
 let adminToken: string;
@@ -129,4 +130,28 @@ test('only administrators correct or delete, and a study out of scope looks abse
   assert.equal((await call('DELETE', `/api/v1/studies/${instances[0]!.studyInstanceUid}?reason=x`, { auth: tech })).status, 403);
   assert.equal((await call('POST', `/api/v1/studies/${newUid()}/corrections`, { body: { patientId: 'X', reason: 'x' } })).status, 404);
   assert.equal((await call('POST', `/api/v1/studies/${instances[0]!.studyInstanceUid}/corrections`, { body: { reason: 'nothing' } })).status, 400);
+});
+
+test('on PostgreSQL a corrected name is found by a contains-search (the bigram index follows the correction)', async () => {
+  const database = await createTestDatabase();
+  const pgServer = await startListeningServer({ YUNYING_DATABASE_URL: database.url });
+  try {
+    const instance = makeSyntheticInstance({ patientId: 'P-PG', patientName: 'Wang^Wei=王^伟' });
+    const { payload, contentType } = stowBody([instance.bytes]);
+    const stored = await fetch(`${pgServer.baseUrl}/dicom-web/studies`, { method: 'POST', headers: { authorization: ADMIN_AUTH, 'content-type': contentType }, body: payload });
+    assert.equal(stored.status, 200);
+    const login = await fetch(`${pgServer.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }) });
+    const token = ((await login.json()) as { token: string }).token;
+    const corrected = await fetch(`${pgServer.baseUrl}/api/v1/studies/${instance.studyInstanceUid}/corrections`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ patientName: 'Li^XiaoNa=李^小娜', reason: '姓名错误' }) });
+    assert.equal(corrected.status, 200, await corrected.text());
+    const search = async (pattern: string) => {
+      const response = await fetch(`${pgServer.baseUrl}/dicom-web/studies?PatientName=${encodeURIComponent(pattern)}`, { headers: { authorization: ADMIN_AUTH } });
+      return ((await response.json()) as unknown[]).length;
+    };
+    assert.equal(await search('*小娜*'), 1);
+    assert.equal(await search('*王*'), 0);
+  } finally {
+    await pgServer.close();
+    await database.drop();
+  }
 });

@@ -6,7 +6,7 @@ import { badRequest, notFound, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import type { MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
-import { personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 /** New patient demographics for a study (IHE IOCM "patient information correction"). */
 export interface DemographicsCorrection {
@@ -102,7 +102,8 @@ function demographicsOf(attributesJson: string, correction: DemographicsCorrecti
   const out: Partial<StudyDemographics> = {};
   if (correction.patientName !== undefined) {
     const groups = personNameSearchGroups(correction.patientName || undefined);
-    Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: personNameSearchText(groups) });
+    const searchText = personNameSearchText(groups);
+    Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: searchText, patient_name_bigrams: personNameBigrams(searchText) });
     const [alphabetic, ideographic, phonetic] = correction.patientName.split('=');
     attributes['00100010'] = { vr: 'PN', ...(correction.patientName ? { Value: [{ ...(alphabetic ? { Alphabetic: alphabetic } : {}), ...(ideographic ? { Ideographic: ideographic } : {}), ...(phonetic ? { Phonetic: phonetic } : {}) }] } : {}) };
   }
