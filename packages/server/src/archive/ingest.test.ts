@@ -129,4 +129,72 @@ for (const backend of BACKENDS) {
       assert.deepEqual(found['00201208'].Value, [12]);
     });
   });
+
+  test(`one new instance of a known series sent at once from several associations is indexed once (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const first = makeSyntheticInstance({ instanceNumber: 1 });
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
+      const again = makeSyntheticInstance({ studyInstanceUid: first.studyInstanceUid, seriesInstanceUid: first.seriesInstanceUid, instanceNumber: 2 });
+      const results = await Promise.all(Array.from({ length: 6 }, () => archive.ingest(systemCaller(), { kind: 'part10', bytes: again.bytes })));
+      assert.ok(results.some((result) => result.outcome === 'stored'), JSON.stringify(results.map((r) => r.outcome)));
+      assert.ok(results.every((result) => ['stored', 'duplicate', 'replaced'].includes(result.outcome)));
+      assert.equal(await archive.index.countInstances(), 2);
+      assert.equal((await blobFiles(dataDir)).length, 2);
+    });
+  });
+
+  test(`a new instance naming a known series under another study is refused and nothing is indexed (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const first = makeSyntheticInstance();
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
+      const stray = makeSyntheticInstance({ studyInstanceUid: newUid(), seriesInstanceUid: first.seriesInstanceUid });
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: stray.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && /another study/.test(error.message));
+      assert.equal(await archive.index.countInstances(), 1);
+      assert.equal((await blobFiles(dataDir)).length, 1);
+    });
+  });
+
+  test(`with a store that replaces objects whole the upload overlaps the lookup, and refusals and resends leave one blob each (${backend})`, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-'));
+    const postgres = backend === 'postgres' ? await createTestDatabase() : undefined;
+    const database = await openIndexDatabase({ dataDir, fsync: false, databaseUrl: postgres?.url });
+    try {
+      const index = new IndexStore(database);
+      const files = new FileBlobStore(path.join(dataDir, 'blobs'), false);
+      let lookupsDuringUpload = 0;
+      let uploading = 0;
+      // An S3-like store: puts are reported atomic, and each one is held until the lookup ran.
+      const blobs = Object.assign(Object.create(files) as FileBlobStore, {
+        atomicReplace: true,
+        async put(key: string, bytes: Uint8Array | readonly Uint8Array[]) {
+          uploading += 1;
+          await new Promise((resolve) => setImmediate(resolve));
+          try {
+            return await files.put(key, bytes);
+          } finally {
+            uploading -= 1;
+          }
+        },
+      });
+      const findInstance = index.findInstance.bind(index);
+      index.findInstance = async (uid) => {
+        if (uploading > 0) lookupsDuringUpload += 1;
+        return findInstance(uid);
+      };
+      const deps = { index, blobs };
+      const first = makeSyntheticInstance();
+      assert.equal((await ingestInstance(deps, systemCaller(), { kind: 'part10', bytes: first.bytes })).outcome, 'stored');
+      assert.equal(lookupsDuringUpload, 1, 'the lookup ran while the upload was under way');
+      assert.equal((await ingestInstance(deps, systemCaller(), { kind: 'part10', bytes: first.bytes })).outcome, 'duplicate');
+      const impostor = makeSyntheticInstance({ sopInstanceUid: first.sopInstanceUid, studyInstanceUid: newUid() });
+      await assert.rejects(ingestInstance(deps, systemCaller(), { kind: 'part10', bytes: impostor.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE');
+      assert.equal(await index.countInstances(), 1);
+      assert.deepEqual((await blobFiles(dataDir)).length, 1, 'the refused upload was removed, the resend rewrote the same key');
+      assert.ok((await files.get((await index.findInstance(first.sopInstanceUid))!.blob_key)).equals(first.bytes));
+    } finally {
+      await database.close();
+      await postgres?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 }

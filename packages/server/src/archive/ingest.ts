@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { buildPart10Header, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import { DIMSE_STATUS, YunyingError } from '../errors.ts';
-import type { BlobStore } from '../store/blob-store.ts';
+import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
 import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
 import type { IngestInput, IngestResult } from './archive-service.ts';
 import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
@@ -45,20 +45,36 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
   if (caller.visibleInstitutionIds !== 'all' && (await deps.index.studyAccess(attributes.studyInstanceUid, studyScopeOf(caller))) === 'hidden') {
     throw new YunyingError('STUDY_NOT_WRITABLE', `Study ${attributes.studyInstanceUid} cannot take instances from this sender`, 409, DIMSE_STATUS.NOT_AUTHORIZED);
   }
+  const blobKey = blobKeyFor(attributes, contentSha256);
+  // Where a PUT replaces an object whole or not at all (S3), the upload starts before the
+  // lookup and the two overlap; on files, a rewrite in place could tear a stored blob, so
+  // the lookup goes first there. Either way the index commit waits for the upload.
+  const early = deps.blobs.atomicReplace ? settle(deps.blobs.put(blobKey, pieces)) : undefined;
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
+    const upload = await early;
+    if (upload && existing.blob_key !== blobKey) await deps.blobs.delete(blobKey).catch(() => undefined); // stored under an older key
+    // Same bytes under the same key: the early upload, if it went through, rewrote the blob whole.
+    if (upload?.ok && existing.blob_key === blobKey) return { outcome: 'duplicate', ...identity };
     // A resend after a power loss may find the index row but not its whole blob: write it again.
     if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await deps.blobs.put(existing.blob_key, pieces)).durable;
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (existing.study_instance_uid !== attributes.studyInstanceUid || existing.series_instance_uid !== attributes.seriesInstanceUid)) {
+    // Other bytes, so another key than the stored object's: only the early upload goes.
+    if ((await early)?.ok) await deps.blobs.delete(blobKey).catch(() => undefined);
     throw duplicateConflict('SOP Instance UID already stored in another study or series');
   }
 
-  const blobKey = blobKeyFor(attributes, contentSha256);
   let write;
   try {
-    write = await deps.blobs.put(blobKey, pieces);
+    if (early) {
+      const upload = await early;
+      if (!upload.ok) throw upload.error;
+      write = upload.write;
+    } else {
+      write = await deps.blobs.put(blobKey, pieces);
+    }
   } catch (error) {
     throw storageFailure(error);
   }
@@ -91,6 +107,16 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
   if (outcome.kind === 'replaced') result.warning = 'a different object with this SOP Instance UID was stored before; it was replaced';
   deps.onStored?.(result, caller);
   return result;
+}
+
+type Settled = { ok: true; write: BlobWrite } | { ok: false; error: unknown };
+
+/** The upload's outcome as a value, so that a path that returns early leaves no unhandled rejection. */
+function settle(put: Promise<BlobWrite>): Promise<Settled> {
+  return put.then(
+    (write) => ({ ok: true as const, write }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 interface DecodedInput {

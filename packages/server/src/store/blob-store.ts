@@ -9,6 +9,11 @@ export interface BlobStore {
    * (the caller overlaps that wait with other work, e.g. the index commit).
    */
   put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite>;
+  /**
+   * True where a put over an existing key replaces it whole or not at all, never leaving a
+   * torn object (S3): ingest may then start the upload before it knows whether the key is taken.
+   */
+  readonly atomicReplace?: boolean;
   get(key: string): Promise<Buffer>;
   /** Streams the blob, or the byte range [start, end] (inclusive, like HTTP Range). */
   createReadStream(key: string, range?: { start: number; end: number }): Promise<Readable>;

@@ -38,6 +38,9 @@ export function s3ClientConfigFromEnv(env: Record<string, string | undefined>): 
 
 /** Blobs as objects in an S3-compatible bucket. A PUT that returned is durable. */
 export class S3BlobStore implements BlobStore {
+  /** An object appears only when its PUT (or multipart upload) completes. */
+  readonly atomicReplace = true;
+
   constructor(
     private readonly client: S3Client,
     private readonly location: S3Location,
