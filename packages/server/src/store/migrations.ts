@@ -234,6 +234,121 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('audit_events_patient').on('audit_events').columns(['patient_id', 'seq']).execute();
       },
     },
+    '0005-reading': {
+      // Remote diagnosis: reading requests with their state changes, routing rules, reports
+      // with every version, templates; and the notification outbox every process reads.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('reading_requests')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('requesting_institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('reading_institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('requested_by', 'text', (c) => c.notNull())
+          .addColumn('routing_rule_id', 'text')
+          .addColumn('priority', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('clinical_history', 'text')
+          .addColumn('exam_items', 'text', (c) => c.notNull())
+          .addColumn('body_parts', 'text', (c) => c.notNull())
+          .addColumn('modality', 'text')
+          .addColumn('claimed_by', 'text')
+          .addColumn('claimed_at', 'text')
+          .addColumn('retake_reason', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('images_complete_at', 'text')
+          .addColumn('submitted_at', 'text')
+          .addColumn('signed_at', 'text')
+          .addColumn('due_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('reading_requests_worklist').on('reading_requests').columns(['reading_institution_id', 'status', 'priority', 'created_at']).execute();
+        await db.schema.createIndex('reading_requests_requester').on('reading_requests').columns(['requesting_institution_id', 'created_at']).execute();
+        await db.schema.createIndex('reading_requests_study').on('reading_requests').columns(['study_instance_uid']).execute();
+        await db.schema.createIndex('reading_requests_claimed_by').on('reading_requests').columns(['claimed_by', 'signed_at']).execute();
+        await db.schema
+          .createTable('reading_request_events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('request_id', 'text', (c) => c.notNull().references('reading_requests.id'))
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('from_status', 'text')
+          .addColumn('to_status', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('reading_request_events_request').on('reading_request_events').columns(['request_id', 'id']).execute();
+        await db.schema
+          .createTable('routing_rules')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('source_institution_id', 'text')
+          .addColumn('modality', 'text')
+          .addColumn('body_part', 'text')
+          /** HH:MM, local time; from > to wraps over midnight */
+          .addColumn('time_from', 'text')
+          .addColumn('time_to', 'text')
+          .addColumn('reading_institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('priority', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('reports')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('request_id', 'text', (c) => c.notNull().unique().references('reading_requests.id'))
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('findings', 'text', (c) => c.notNull())
+          .addColumn('impression', 'text', (c) => c.notNull())
+          .addColumn('positive', 'integer')
+          .addColumn('template_id', 'text')
+          .addColumn('author', 'text', (c) => c.notNull())
+          .addColumn('reviewer', 'text')
+          .addColumn('review_comments', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('submitted_at', 'text')
+          .addColumn('signed_at', 'text')
+          .addColumn('sr_sop_instance_uid', 'text')
+          .execute();
+        await db.schema.createIndex('reports_study').on('reports').columns(['study_instance_uid']).execute();
+        await db.schema
+          .createTable('report_versions')
+          .addColumn('report_id', 'text', (c) => c.notNull().references('reports.id'))
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('findings', 'text', (c) => c.notNull())
+          .addColumn('impression', 'text', (c) => c.notNull())
+          .addColumn('positive', 'integer')
+          .addColumn('addendum', 'text')
+          .addColumn('saved_by', 'text', (c) => c.notNull())
+          .addColumn('saved_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('report_versions_pk', ['report_id', 'version'])
+          .execute();
+        await db.schema
+          .createTable('report_templates')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('modality', 'text', (c) => c.notNull())
+          .addColumn('body_part', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('findings', 'text', (c) => c.notNull())
+          .addColumn('impression', 'text', (c) => c.notNull())
+          .addColumn('institution_id', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('notifications')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('institution_id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('notifications_institution').on('notifications').columns(['institution_id', 'seq']).execute();
+      },
+    },
   };
 }
 

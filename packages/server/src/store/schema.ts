@@ -10,6 +10,13 @@ export interface Database {
   login_failures: LoginFailureTable;
   study_grants: StudyGrantTable;
   audit_events: AuditEventTable;
+  reading_requests: ReadingRequestTable;
+  reading_request_events: ReadingRequestEventTable;
+  routing_rules: RoutingRuleTable;
+  reports: ReportTable;
+  report_versions: ReportVersionTable;
+  report_templates: ReportTemplateTable;
+  notifications: NotificationTable;
   studies: StudyTable;
   series: SeriesTable;
   instances: InstanceTable;
@@ -186,4 +193,117 @@ export interface InstanceTable {
   created_at: string;
   /** monotonically increasing, for stable paging and change feeds */
   seq: Generated<number>;
+}
+
+/** A reading request (申请): one study to be read by one diagnostic centre. */
+export interface ReadingRequestTable {
+  id: string;
+  study_instance_uid: string;
+  requesting_institution_id: string;
+  reading_institution_id: string;
+  /** user name, or "routing:<rule id>" */
+  requested_by: string;
+  routing_rule_id: string | null;
+  /** routine, urgent, emergency */
+  priority: string;
+  /** awaiting-images, pending, claimed, submitted, signed, retake-requested, cancelled */
+  status: string;
+  clinical_history: string | null;
+  /** JSON arrays */
+  exam_items: string;
+  body_parts: string;
+  modality: string | null;
+  claimed_by: string | null;
+  claimed_at: string | null;
+  retake_reason: string | null;
+  created_at: string;
+  images_complete_at: string | null;
+  submitted_at: string | null;
+  signed_at: string | null;
+  /** SLA deadline: images complete + the priority's allowance */
+  due_at: string | null;
+  updated_at: string;
+}
+
+/** Every state change of a request, timestamped (turnaround and the audit of the workflow). */
+export interface ReadingRequestEventTable {
+  id: Generated<number>;
+  request_id: string;
+  at: string;
+  actor: string;
+  from_status: string | null;
+  to_status: string;
+  details: string;
+}
+
+export interface RoutingRuleTable {
+  id: string;
+  name: string;
+  position: number;
+  enabled: number;
+  source_institution_id: string | null;
+  modality: string | null;
+  body_part: string | null;
+  time_from: string | null;
+  time_to: string | null;
+  reading_institution_id: string;
+  priority: string;
+  created_at: string;
+}
+
+/** The current state of a request's report; report_versions keeps every version. */
+export interface ReportTable {
+  id: string;
+  request_id: string;
+  study_instance_uid: string;
+  /** draft, submitted, returned, signed */
+  status: string;
+  version: number;
+  findings: string;
+  impression: string;
+  positive: number | null;
+  template_id: string | null;
+  author: string;
+  reviewer: string | null;
+  review_comments: string | null;
+  created_at: string;
+  updated_at: string;
+  submitted_at: string | null;
+  signed_at: string | null;
+  /** the DICOM SR stored with the study for the latest signed version */
+  sr_sop_instance_uid: string | null;
+}
+
+export interface ReportVersionTable {
+  report_id: string;
+  version: number;
+  /** submitted, returned, signed, addendum */
+  kind: string;
+  findings: string;
+  impression: string;
+  positive: number | null;
+  addendum: string | null;
+  saved_by: string;
+  saved_at: string;
+}
+
+export interface ReportTemplateTable {
+  id: string;
+  modality: string;
+  body_part: string;
+  name: string;
+  findings: string;
+  impression: string;
+  /** null: shared by every institution */
+  institution_id: string | null;
+  created_at: string;
+}
+
+/** The outbox that carries live notifications to every server process's subscribers. */
+export interface NotificationTable {
+  seq: Generated<number>;
+  institution_id: string;
+  type: string;
+  payload: string;
+  created_at: string;
 }

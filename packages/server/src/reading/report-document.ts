@@ -1,0 +1,45 @@
+/**
+ * A report as the delivery formats see it (PDF, DICOM SR, FHIR DiagnosticReport): everything
+ * needed to render it, independent of how reading requests and reports are stored.
+ */
+export interface ReportDocument {
+  reportId: string;
+  /** 1, 2, …: addenda make new versions; every version is kept */
+  version: number;
+  status: 'signed' | 'amended';
+  studyInstanceUid: string;
+  accessionNumber?: string;
+  patient: {
+    id?: string;
+    /** DICOM PN as decoded, e.g. "Wang^XiaoDong=王^小东=" */
+    name?: string;
+    sex?: string;
+    /** YYYYMMDD */
+    birthDate?: string;
+  };
+  /** YYYYMMDD and HHMMSS of the study */
+  studyDate?: string;
+  studyTime?: string;
+  modality?: string;
+  studyDescription?: string;
+  bodyParts: string[];
+  clinicalHistory?: string;
+  /** 影像所见 */
+  findings: string;
+  /** 诊断意见 */
+  impression: string;
+  positive: boolean;
+  /** the township (or other) institution that asked for the read */
+  requestingInstitution: { id: string; name: string };
+  /** the diagnostic centre whose header the PDF carries */
+  readingInstitution: { id: string; name: string };
+  /** user names and display names */
+  author: { username: string; displayName?: string };
+  reviewer?: { username: string; displayName?: string };
+  submittedAt?: string;
+  signedAt: string;
+  /** addenda after signing, oldest first */
+  addenda: Array<{ text: string; author: { username: string; displayName?: string }; at: string }>;
+  /** the cloud-film link for the QR code; a placeholder until cloud film exists */
+  shareUrl?: string;
+}
