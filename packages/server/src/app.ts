@@ -11,6 +11,15 @@ import { MaintenanceStore } from './store/maintenance-store.ts';
 import { registerFhir } from './fhir/index.ts';
 import { registerStatisticsRoutes } from './insight/statistics-routes.ts';
 import { StatisticsStore } from './store/statistics-store.ts';
+import { registerReadingRoutes } from './api/reading-routes.ts';
+import { registerEventRoutes } from './api/event-routes.ts';
+import { NotificationBus } from './events/notification-bus.ts';
+import { NotificationStore } from './store/notification-store.ts';
+import { ReadingStore } from './store/reading-store.ts';
+import { ReadingService } from './reading/reading-service.ts';
+import { ReportDelivery } from './reading/report-delivery.ts';
+import { createDiagnosticReportSource } from './reading/fhir-report-source.ts';
+import { registerReportDocumentRoutes } from './api/report-document-routes.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
 import { startDimseServer } from './dimse/scp.ts';
@@ -45,13 +54,18 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
   });
   const metrics = createMetrics();
+  // Routing rules look at every newly stored study; the reading service exists only after the archive.
+  let routeStoredStudy: (studyInstanceUid: string) => void = () => undefined;
   const archive = await openArchive({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     storageUrl: config.storageUrl,
     awsEnv: config.awsEnv,
     fsync: config.fsync,
-    onStored: (result) => metrics.countStored(result.outcome),
+    onStored: (result) => {
+      metrics.countStored(result.outcome);
+      if (result.outcome === 'stored') routeStoredStudy(result.studyInstanceUid);
+    },
   });
   const http = Fastify({
     loggerInstance: logger,
@@ -95,6 +109,12 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     throw error;
   }
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
+  const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
+  const readingStore = new ReadingStore(archive.database.db);
+  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone });
+  const reading = new ReadingService({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
+  await reading.seedTemplates();
+  routeStoredStudy = createStudyRouter(reading, logger);
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
   await registerDicomWeb(http, {
@@ -103,12 +123,18 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     resolveWadoUriCaller: createHttpCallerResolver(access, 'wado-uri', { allowBasic: true }),
     maxStowBytes: config.maxUploadBytes,
   });
-  await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }) });
   await registerAuthRoutes(http, { access, resolveCaller: restCaller });
   await registerAdminRoutes(http, { access, resolveCaller: restCaller });
   await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
   await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
+  await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
+  await registerReadingRoutes(http, { reading, resolveCaller: restCaller });
+  await registerEventRoutes(http, { bus, resolveCaller: restCaller });
+  await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
   await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
+
+  await bus.start();
+  const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
 
   let dicom: { port: number; close(): Promise<void> } | undefined;
   return {
@@ -133,9 +159,43 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
       return started.port;
     },
     async close() {
+      sweeper.stop();
       await dicom?.close();
       await http.close();
+      await bus.close();
+      await sweeper.idle();
       await archive.close();
     },
   };
+}
+
+/**
+ * Routing looks at each new study once per process (a bounded memory of studies seen);
+ * routeStudy leaves a study that already has a request alone.
+ */
+function createStudyRouter(reading: ReadingService, logger: Logger): (studyInstanceUid: string) => void {
+  const seen = new Set<string>();
+  return (studyInstanceUid) => {
+    if (seen.has(studyInstanceUid)) return;
+    if (seen.size >= 10_000) seen.clear();
+    seen.add(studyInstanceUid);
+    reading.routeStudy(studyInstanceUid).catch((error: unknown) => logger.warn({ err: error, studyInstanceUid }, 'routing failed'));
+  };
+}
+
+/**
+ * Moves reading requests whose study has stopped growing to the worklist. Every process
+ * runs it; each promotion is a conditional update, so a request moves once.
+ */
+function startImagesCompleteSweep(reading: ReadingService, stableSeconds: number, logger: Logger): { stop(): void; idle(): Promise<void> } {
+  const intervalMs = Math.max(1000, Math.min(5000, (stableSeconds * 1000) / 3));
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= reading
+      .promoteCompleteStudies()
+      .then(() => undefined, (error: unknown) => logger.warn({ err: error }, 'images-complete sweep failed'))
+      .finally(() => (running = undefined));
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), idle: async () => void (await running) };
 }

@@ -24,6 +24,12 @@ export interface Config {
   maxUploadBytes: number;
   /** lifetime of a bearer token from POST /api/v1/auth/login */
   tokenTtlSeconds: number;
+  /** reading SLA per priority, minutes from images complete to a signed report */
+  slaMinutes: { emergency: number; urgent: number; routine: number };
+  /** a study that has received nothing for this long counts as complete for its reading request */
+  studyStableSeconds: number;
+  /** IANA time zone of routing rules' time windows and of printed report times */
+  timeZone: string;
   logLevel: string;
 }
 
@@ -53,6 +59,13 @@ export function loadConfig(env: Env = process.env): Config {
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
     tokenTtlSeconds: readInteger(merged, 'YUNYING_TOKEN_TTL_MINUTES', 12 * 60) * 60,
+    slaMinutes: {
+      emergency: readInteger(merged, 'YUNYING_SLA_EMERGENCY_MINUTES', 30),
+      urgent: readInteger(merged, 'YUNYING_SLA_URGENT_MINUTES', 60),
+      routine: readInteger(merged, 'YUNYING_SLA_ROUTINE_MINUTES', 120),
+    },
+    studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
+    timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
 }
@@ -103,6 +116,15 @@ function readAeTitle(aeTitle: string): string {
     throw new ConfigError(`YUNYING_AE_TITLE must be 1-16 printable characters without backslash, got "${aeTitle}"`);
   }
   return aeTitle.trim();
+}
+
+function readTimeZone(zone: string): string {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new ConfigError(`YUNYING_TIME_ZONE must be an IANA time zone such as Asia/Shanghai, got "${zone}"`);
+  }
+  return zone;
 }
 
 export function isLoopback(host: string): boolean {

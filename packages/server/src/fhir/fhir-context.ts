@@ -5,6 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ArchiveService } from '../archive/archive-service.ts';
 import type { Caller } from '../access/caller.ts';
+import type { DiagnosticReportSource } from './diagnostic-report-routes.ts';
 import { unauthorized, YunyingError } from '../errors.ts';
 import { parseAccept, typeMatches } from '../dicomweb/media-types.ts';
 
@@ -19,6 +20,8 @@ export interface FhirOptions {
    * while FHIR dateTime with a time must carry one [+08:00, China Standard Time, no DST].
    */
   timeZoneOffset?: string;
+  /** signed reports for DiagnosticReport; without it DiagnosticReport answers 501 */
+  diagnosticReports?: DiagnosticReportSource;
 }
 
 export const FHIR_JSON = 'application/fhir+json';

@@ -10,6 +10,7 @@ import { notFound, notImplemented } from '../errors.ts';
 import { registerMetadata } from './capability-statement.ts';
 import { FhirContext, type FhirOptions } from './fhir-context.ts';
 import { registerImagingStudy } from './imaging-study-routes.ts';
+import { registerDiagnosticReportRoutes } from './diagnostic-report-routes.ts';
 import { answerForError } from './operation-outcome.ts';
 import { registerPatient } from './patient.ts';
 
@@ -28,7 +29,7 @@ function handleError(ctx: FhirContext, error: unknown, request: FastifyRequest, 
   return ctx.send(request, reply, answer.httpStatus, answer.outcome);
 }
 
-/** Reports come with the reading module; until then an honest 501, never an empty Bundle. */
+/** Without a report source (tests of the façade alone): an honest 501, never an empty Bundle. */
 function registerDiagnosticReport(app: FastifyInstance): void {
   const refuse = async () => {
     throw notImplemented('DiagnosticReport');
@@ -63,7 +64,8 @@ export async function registerFhir(app: FastifyInstance, options: FhirOptions): 
         authenticated.addHook('onRequest', async (request) => ctx.authenticate(request));
         registerImagingStudy(authenticated, ctx);
         registerPatient(authenticated, ctx);
-        registerDiagnosticReport(authenticated);
+        if (options.diagnosticReports) registerDiagnosticReportRoutes(authenticated, ctx, options.diagnosticReports);
+        else registerDiagnosticReport(authenticated);
         registerWriteRefusals(authenticated);
       });
     },

@@ -132,6 +132,10 @@ export class IndexStore {
     return rows as InstanceRow[];
   }
 
+  async studyRow(studyInstanceUid: string): Promise<StudyRow | undefined> {
+    return this.index.db.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyInstanceUid).executeTakeFirst();
+  }
+
   /** Patient ID of each study, for the audit trail. */
   async patientIdsOfStudies(studyInstanceUids: readonly string[]): Promise<Map<string, string | undefined>> {
     const rows = await this.index.db.selectFrom('studies').select(['study_instance_uid', 'patient_id']).where('study_instance_uid', 'in', nonEmpty([...studyInstanceUids])).execute();

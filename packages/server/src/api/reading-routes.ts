@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { HttpCallerResolver } from '../access/http-caller.ts';
+import type { ReadingService } from '../reading/reading-service.ts';
+import { PRIORITIES } from '../reading/sla.ts';
+
+const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
+const Uid = Type.String({ pattern: '^[0-9.]{1,64}$' });
+const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
+
+const CreateBody = Type.Object(
+  {
+    studyInstanceUid: Uid,
+    readingInstitutionId: Type.Optional(Type.String({ maxLength: 64 })),
+    priority: Priority,
+    clinicalHistory: Type.Optional(Type.String({ maxLength: 4000 })),
+    examItems: Type.Optional(Type.Array(Text(100), { maxItems: 20 })),
+    bodyParts: Type.Optional(Type.Array(Text(64), { maxItems: 20 })),
+    imagesComplete: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const WorklistQuery = Type.Object(
+  {
+    status: Type.Optional(Type.String({ maxLength: 200 })),
+    priority: Type.Optional(Type.String({ maxLength: 100 })),
+    modality: Type.Optional(Type.String({ maxLength: 16 })),
+    requestingInstitutionId: Type.Optional(Type.String({ maxLength: 64 })),
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    mine: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+const ReasonBody = Type.Object({ reason: Text(500) }, { additionalProperties: false });
+const CommentsBody = Type.Object({ comments: Text(4000) }, { additionalProperties: false });
+const AddendumBody = Type.Object({ text: Text(8000) }, { additionalProperties: false });
+const DraftBody = Type.Object(
+  {
+    findings: Type.String({ maxLength: 20000 }),
+    impression: Type.String({ maxLength: 8000 }),
+    positive: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    templateId: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const RuleBody = Type.Object(
+  {
+    name: Text(100),
+    position: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
+    sourceInstitutionId: Type.Optional(Type.String({ maxLength: 64 })),
+    modality: Type.Optional(Type.String({ maxLength: 16 })),
+    bodyPart: Type.Optional(Type.String({ maxLength: 64 })),
+    timeFrom: Type.Optional(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' })),
+    timeTo: Type.Optional(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' })),
+    readingInstitutionId: Type.String({ maxLength: 64 }),
+    priority: Type.Optional(Priority),
+  },
+  { additionalProperties: false },
+);
+const TemplateQuery = Type.Object({ modality: Type.Optional(Type.String({ maxLength: 16 })), bodyPart: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
+const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+
+const list = (value: string | undefined): string[] | undefined => value?.split(',').map((item) => item.trim()).filter(Boolean);
+
+/** Remote diagnosis over REST: thin translation to ReadingService, which checks roles, scope and state. */
+export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingService; resolveCaller: HttpCallerResolver }): Promise<void> {
+  const { reading, resolveCaller } = options;
+  const tags = ['remote diagnosis'];
+  const id = (params: unknown) => (params as Static<typeof Id>).id;
+
+  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.createRequest(await resolveCaller(request), request.body as Static<typeof CreateBody>)));
+  app.get('/api/v1/reading-requests', { schema: { tags, querystring: WorklistQuery } }, async (request) => {
+    const caller = await resolveCaller(request);
+    const query = request.query as Static<typeof WorklistQuery>;
+    return reading.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
+  });
+  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.getRequest(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.claim(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.release(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.confirmImagesComplete(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requestRetake(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.resubmit(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.cancelRequest(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.priors(await resolveCaller(request), id(request.params)));
+  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.saveDraft(await resolveCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
+
+  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.getReport(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.submit(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.sign(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.returnForRevision(await resolveCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
+  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.addAddendum(await resolveCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
+
+  app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
+  app.get('/api/v1/routing-rules', { schema: { tags } }, async (request) => reading.listRules(await resolveCaller(request)));
+  app.post('/api/v1/routing-rules', { schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
+  app.delete('/api/v1/routing-rules/:id', { schema: { tags, params: Id } }, async (request, reply) => {
+    await reading.deleteRule(await resolveCaller(request), id(request.params));
+    return reply.status(204).send();
+  });
+  app.get('/api/v1/reading-statistics/radiologists', { schema: { tags, querystring: PeriodQuery } }, async (request) => {
+    const { from, to } = request.query as Static<typeof PeriodQuery>;
+    return reading.radiologistWorkload(await resolveCaller(request), from, to);
+  });
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Caller } from '../access/caller.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { ReportDocument } from '../reading/report-document.ts';
+import { searchsetBundle } from './bundle.ts';
+import { toDiagnosticReport } from './diagnostic-report.ts';
+import type { FhirContext } from './fhir-context.ts';
+import { decodePatientId } from './patient-id.ts';
+import { parseSearch, singleValue, type QueryParams } from './search-params.ts';
+
+/** Signed reports as the reading module keeps them, scoped to the caller. */
+export interface DiagnosticReportSource {
+  /** undefined when absent, unsigned or not visible to the caller (the same answer) */
+  read(caller: Caller, reportId: string): Promise<ReportDocument | undefined>;
+  /** signed reports of one study, or of a patient's studies */
+  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string }): Promise<ReportDocument[]>;
+}
+
+const SUPPORTED = ['_id', 'study', 'patient', 'subject'] as const;
+const REPORT_ID = /^[A-Za-z0-9.-]{1,64}$/;
+
+/** GET /DiagnosticReport/{id} and GET /DiagnosticReport?study=…|patient=… */
+export function registerDiagnosticReportRoutes(app: FastifyInstance, ctx: FhirContext, source: DiagnosticReportSource): void {
+  const baseUrl = (request: FastifyRequest) => ctx.origin(request);
+
+  app.get<{ Params: { id: string } }>('/DiagnosticReport/:id', async (request, reply) => {
+    const document = REPORT_ID.test(request.params.id) ? await source.read(ctx.callerOf(request), request.params.id) : undefined;
+    if (!document) throw notFound('DiagnosticReport');
+    return ctx.send(request, reply, 200, toDiagnosticReport(document, baseUrl(request), { timeZoneOffset: ctx.timeZoneOffset }));
+  });
+
+  app.get('/DiagnosticReport', async (request, reply) => {
+    const search = parseSearch(request.query as QueryParams, 'DiagnosticReport', SUPPORTED);
+    const caller = ctx.callerOf(request);
+    const id = singleValue(search, '_id');
+    const study = singleValue(search, 'study')?.replace(/^ImagingStudy\//, '');
+    const patientReference = (singleValue(search, 'patient') ?? singleValue(search, 'subject'))?.replace(/^Patient\//, '');
+    let documents: ReportDocument[];
+    if (id) documents = REPORT_ID.test(id) ? [await source.read(caller, id)].filter((d): d is ReportDocument => d !== undefined) : [];
+    else if (study) documents = await source.search(caller, { studyInstanceUid: study });
+    else if (patientReference) {
+      const patientId = decodePatientId(patientReference);
+      documents = patientId === undefined ? [] : await source.search(caller, { patientId });
+    } else throw badRequest('SEARCH_TOO_BROAD', 'search DiagnosticReport by _id, study or patient');
+    const page = documents.slice(search.offset, search.offset + search.count);
+    const resources = page.map((document) => toDiagnosticReport(document, baseUrl(request), { timeZoneOffset: ctx.timeZoneOffset }));
+    return ctx.send(request, reply, 200, searchsetBundle(ctx, request, resources, search, documents.length > search.offset + search.count));
+  });
+}

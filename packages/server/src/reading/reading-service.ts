@@ -1,0 +1,643 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditRecorder } from '../access/audit-event.ts';
+import type { Caller } from '../access/caller.ts';
+import { studyScopeOf } from '../access/caller.ts';
+import type { Role } from '../access/roles.ts';
+import { badRequest, conflict, forbidden, notFound, type YunyingError } from '../errors.ts';
+import type { AccessStore } from '../store/access-store.ts';
+import type { IndexStore } from '../store/index-store.ts';
+import type { ReadingRequestRow, ReadingStore, ReportRow, RoutingRuleRow, WorklistFilter, WorklistRow } from '../store/reading-store.ts';
+import { dueAt, isPriority, remainingSeconds, type Priority, type SlaMinutes } from './sla.ts';
+import { STARTER_TEMPLATES } from './starter-templates.ts';
+
+export const REQUEST_STATUSES = ['awaiting-images', 'pending', 'claimed', 'submitted', 'signed', 'retake-requested', 'cancelled'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+const READERS: readonly Role[] = ['radiologist', 'reviewing-radiologist', 'expert'];
+const REVIEWERS: readonly Role[] = ['reviewing-radiologist'];
+const REQUESTERS: readonly Role[] = ['technologist', 'administrator'];
+
+/** Live notifications to an institution's screens (the notification bus implements it). */
+export interface Notifier {
+  publish(institutionIds: string[], type: string, payload: Record<string, unknown>): Promise<void>;
+}
+
+/** What happens when a report is signed or amended: the SR with the study, the PDF, … */
+export interface SignedReportDelivery {
+  /** stores the report as DICOM SR with the study; resolves to its SOP Instance UID */
+  storeStructuredReport(request: ReadingRequestRow, report: ReportRow): Promise<string | undefined>;
+}
+
+export interface ReadingOptions {
+  sla: SlaMinutes;
+  /** a study whose last instance is this old counts as complete */
+  stableSeconds: number;
+  /** IANA time zone of routing rules' time windows */
+  timeZone: string;
+}
+
+export interface ReadingDependencies {
+  store: ReadingStore;
+  access: AccessStore;
+  index: IndexStore;
+  audit: AuditRecorder;
+  notifier: Notifier;
+  delivery?: SignedReportDelivery;
+}
+
+export interface CreateRequestInput {
+  studyInstanceUid: string;
+  readingInstitutionId?: string;
+  priority: string;
+  clinicalHistory?: string;
+  examItems?: string[];
+  bodyParts?: string[];
+  /** the technologist says every image has been sent */
+  imagesComplete?: boolean;
+}
+
+export interface DraftInput {
+  findings: string;
+  impression: string;
+  positive?: boolean | null;
+  templateId?: string;
+}
+
+export interface RoutingRuleInput {
+  name: string;
+  position?: number;
+  sourceInstitutionId?: string;
+  modality?: string;
+  bodyPart?: string;
+  timeFrom?: string;
+  timeTo?: string;
+  readingInstitutionId: string;
+  priority?: string;
+}
+
+/**
+ * Remote diagnosis (远程诊断): reading requests, routing, the worklist with SLA deadlines,
+ * claims, reports with two-level sign-off, addenda, retakes. The state machine lives here
+ * and in the conditional updates of ReadingStore: an illegal step is refused with a clear
+ * error whatever the interface, and concurrent steps resolve to one winner.
+ */
+export class ReadingService {
+  constructor(
+    private readonly deps: ReadingDependencies,
+    private readonly options: ReadingOptions,
+  ) {}
+
+  /** Seeds the starter templates (idempotent, safe from several processes). */
+  async seedTemplates(): Promise<void> {
+    const now = new Date().toISOString();
+    await this.deps.store.insertTemplates(STARTER_TEMPLATES.map((template) => ({ ...template, institution_id: null, created_at: now })));
+  }
+
+  // Requests
+
+  async createRequest(caller: Caller, input: CreateRequestInput): Promise<ReadingRequestView> {
+    requireRole(caller, REQUESTERS, 'request a remote read');
+    if (!isPriority(input.priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
+    const access = await this.deps.index.studyAccess(input.studyInstanceUid, studyScopeOf(caller));
+    if (access === 'hidden') throw notFound(`study ${input.studyInstanceUid}`);
+    const readingInstitutionId = input.readingInstitutionId ?? (await this.servingCentreOf(caller.institutionId));
+    if (!readingInstitutionId) throw badRequest('NO_DIAGNOSTIC_CENTRE', 'no diagnostic centre serves this institution; name readingInstitutionId');
+    if (!(await this.deps.access.findInstitution(readingInstitutionId))) throw notFound(`institution ${readingInstitutionId}`);
+    const active = (await this.deps.store.requestsOfStudy(input.studyInstanceUid)).find((row) => row.reading_institution_id === readingInstitutionId && row.status !== 'cancelled' && row.status !== 'signed');
+    if (active) throw conflict('REQUEST_EXISTS', `the study already has an open reading request (${active.id})`);
+    const row = await this.newRequestRow({
+      studyInstanceUid: input.studyInstanceUid,
+      requestingInstitutionId: caller.institutionId,
+      readingInstitutionId,
+      requestedBy: caller.name,
+      priority: input.priority,
+      clinicalHistory: input.clinicalHistory,
+      examItems: input.examItems ?? [],
+      bodyParts: input.bodyParts ?? [],
+      imagesComplete: input.imagesComplete === true && access === 'visible',
+    });
+    await this.deps.store.insertRequest(row, caller.name);
+    await this.afterCreate(caller, row);
+    return this.view(row);
+  }
+
+  private async newRequestRow(input: { studyInstanceUid: string; requestingInstitutionId: string; readingInstitutionId: string; requestedBy: string; routingRuleId?: string; priority: Priority; clinicalHistory?: string; examItems: string[]; bodyParts: string[]; imagesComplete: boolean }): Promise<ReadingRequestRow> {
+    const now = new Date().toISOString();
+    const facts = await this.deps.store.studyFacts(input.studyInstanceUid);
+    return {
+      id: randomUUID(),
+      study_instance_uid: input.studyInstanceUid,
+      requesting_institution_id: input.requestingInstitutionId,
+      reading_institution_id: input.readingInstitutionId,
+      requested_by: input.requestedBy,
+      routing_rule_id: input.routingRuleId ?? null,
+      priority: input.priority,
+      status: input.imagesComplete ? 'pending' : 'awaiting-images',
+      clinical_history: input.clinicalHistory ?? null,
+      exam_items: JSON.stringify(input.examItems),
+      body_parts: JSON.stringify(input.bodyParts.length > 0 ? input.bodyParts : facts?.body_part_examined ? [facts.body_part_examined] : []),
+      modality: facts?.modalities_in_study?.split('\\')[0] ?? null,
+      claimed_by: null,
+      claimed_at: null,
+      retake_reason: null,
+      created_at: now,
+      images_complete_at: input.imagesComplete ? now : null,
+      submitted_at: null,
+      signed_at: null,
+      due_at: input.imagesComplete ? dueAt(now, input.priority, this.options.sla) : null,
+      updated_at: now,
+    };
+  }
+
+  /** The study becomes visible to the reading centre, the centre's screens hear of it, the trail records it. */
+  private async afterCreate(caller: Caller, row: ReadingRequestRow): Promise<void> {
+    await this.deps.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
+    await this.deps.audit.record({ action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } });
+    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status });
+  }
+
+  private async servingCentreOf(institutionId: string): Promise<string | undefined> {
+    const row = await this.deps.store.db.selectFrom('alliance_members').select('centre_id').where('member_id', '=', institutionId).orderBy('created_at').executeTakeFirst();
+    return row?.centre_id;
+  }
+
+  /**
+   * Routing (e.g. all DR from township X to county hospital Y): called after an instance of a
+   * study is stored; the first enabled rule that matches creates the request. A study with
+   * any request already is left alone.
+   */
+  async routeStudy(studyInstanceUid: string, at = new Date()): Promise<ReadingRequestRow | undefined> {
+    if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
+    const facts = await this.deps.store.studyFacts(studyInstanceUid);
+    if (!facts) return undefined;
+    const rule = (await this.deps.store.listRules()).find((candidate) => ruleMatches(candidate, facts, localTime(at, this.options.timeZone)));
+    if (!rule || !isPriority(rule.priority)) return undefined;
+    const row = await this.newRequestRow({ studyInstanceUid, requestingInstitutionId: facts.institution_id, readingInstitutionId: rule.reading_institution_id, requestedBy: `routing:${rule.id}`, routingRuleId: rule.id, priority: rule.priority, examItems: [], bodyParts: [], imagesComplete: false });
+    // Two processes may route the same new study at once: re-check inside the insert's window.
+    if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
+    await this.deps.store.insertRequest(row, row.requested_by);
+    await this.afterCreate({ kind: 'system', name: row.requested_by, institutionId: facts.institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' }, row);
+    return row;
+  }
+
+  /**
+   * Requests waiting for images become readable once their study has stopped growing for
+   * `stableSeconds`. Any process may run this: each promotion is a conditional update.
+   */
+  async promoteCompleteStudies(now = Date.now()): Promise<number> {
+    let promoted = 0;
+    for (const row of await this.deps.store.awaitingImages(500)) {
+      if (row.instances === 0 || !row.last_instance_at) continue;
+      if (now - Date.parse(row.last_instance_at) < this.options.stableSeconds * 1000) continue;
+      if (await this.markImagesComplete(row, 'system', new Date(now).toISOString())) promoted += 1;
+    }
+    return promoted;
+  }
+
+  /** The technologist says every image has been sent. */
+  async confirmImagesComplete(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireRequesterOf(caller, row);
+    const facts = await this.deps.store.studyFacts(row.study_instance_uid);
+    if (!facts || facts.instances === 0) throw conflict('NO_IMAGES', 'no image of the study has arrived yet');
+    if (!(await this.markImagesComplete(row, caller.name, new Date().toISOString()))) throw await this.illegal(row.id, 'confirm images complete');
+    return this.getRequest(caller, requestId);
+  }
+
+  private async markImagesComplete(row: ReadingRequestRow, actor: string, at: string): Promise<boolean> {
+    const priority = isPriority(row.priority) ? row.priority : 'routine';
+    const facts = await this.deps.store.studyFacts(row.study_instance_uid);
+    const moved = await this.deps.store.transition(
+      {
+        id: row.id,
+        from: ['awaiting-images'],
+        to: 'pending',
+        set: { images_complete_at: at, due_at: dueAt(at, priority, this.options.sla), modality: row.modality ?? facts?.modalities_in_study?.split('\\')[0] ?? null },
+        actor,
+      },
+      at,
+    );
+    if (moved) await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.ready', { requestId: row.id, priority: row.priority });
+    return moved;
+  }
+
+  async cancelRequest(caller: Caller, requestId: string, reason: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireRequesterOf(caller, row);
+    await this.move(caller, row, ['awaiting-images', 'pending', 'retake-requested'], 'cancelled', {}, { reason }, 'cancel');
+    return this.getRequest(caller, requestId);
+  }
+
+  // Worklist and claims
+
+  async worklist(caller: Caller, filter: Omit<WorklistFilter, 'readingInstitutionId' | 'requestingInstitutionIds'> & { requestingInstitutionId?: string }): Promise<ReadingRequestView[]> {
+    const scoped: WorklistFilter = { ...filter, requestingInstitutionIds: filter.requestingInstitutionId ? [filter.requestingInstitutionId] : undefined };
+    if (caller.role === 'administrator') {
+      // the whole platform
+    } else if (READERS.includes(caller.role)) scoped.readingInstitutionId = caller.institutionId;
+    else if (caller.role === 'technologist') scoped.requestingInstitutionIds = [caller.institutionId];
+    else throw forbidden(`the role ${caller.role} has no worklist`);
+    const rows = await this.deps.store.worklist(scoped);
+    const now = Date.now();
+    return rows.map((row) => this.view(row, now));
+  }
+
+  async claim(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireReaderAt(caller, row);
+    const at = new Date().toISOString();
+    const won = await this.deps.store.transition({ id: row.id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name }, at);
+    if (!won) {
+      const current = await this.deps.store.findRequest(row.id);
+      if (current?.status === 'claimed') throw conflict('ALREADY_CLAIMED', `the request is being read by ${current.claimed_by}`);
+      throw await this.illegal(row.id, 'claim');
+    }
+    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id } });
+    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: row.id, claimedBy: caller.name });
+    return this.getRequest(caller, requestId);
+  }
+
+  async release(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireClaimer(caller, row);
+    await this.move(caller, row, ['claimed'], 'pending', { claimed_by: null, claimed_at: null }, {}, 'release', { claimedBy: caller.name });
+    await this.deps.notifier.publish([row.reading_institution_id], 'reading-request.released', { requestId: row.id });
+    return this.getRequest(caller, requestId);
+  }
+
+  async requestRetake(caller: Caller, requestId: string, reason: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireReaderAt(caller, row);
+    if (row.status === 'claimed' && row.claimed_by !== caller.name) throw conflict('CLAIMED_BY_OTHER', `the request is being read by ${row.claimed_by}`);
+    await this.move(caller, row, ['pending', 'claimed'], 'retake-requested', { retake_reason: reason, claimed_by: null, claimed_at: null }, { reason }, 'request a retake');
+    await this.deps.audit.record({ action: 'reading-request.retake-requested', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, reason } });
+    await this.deps.notifier.publish([row.requesting_institution_id, row.reading_institution_id], 'retake.requested', { requestId: row.id, studyInstanceUid: row.study_instance_uid, reason });
+    return this.getRequest(caller, requestId);
+  }
+
+  /** After a retake the township sends the new images; the request waits for them again. */
+  async resubmit(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireRequesterOf(caller, row);
+    await this.move(caller, row, ['retake-requested'], 'awaiting-images', { images_complete_at: null, due_at: null }, {}, 'resubmit');
+    return this.getRequest(caller, requestId);
+  }
+
+  private async move(caller: Caller, row: ReadingRequestRow, from: readonly RequestStatus[], to: RequestStatus, set: Partial<ReadingRequestRow>, details: Record<string, unknown>, what: string, guard?: { claimedBy: string }): Promise<void> {
+    if (guard && row.claimed_by !== guard.claimedBy) throw forbidden('only the radiologist who claimed the request may do this');
+    const moved = await this.deps.store.transition({ id: row.id, from, to, set, actor: caller.name, details }, new Date().toISOString());
+    if (!moved) throw await this.illegal(row.id, what);
+  }
+
+  private async illegal(requestId: string, what: string): Promise<YunyingError> {
+    const current = await this.deps.store.findRequest(requestId);
+    return conflict('ILLEGAL_TRANSITION', `cannot ${what}: the request is ${current?.status ?? 'gone'}`);
+  }
+
+  async getRequest(caller: Caller, requestId: string): Promise<ReadingRequestView & { events: Array<{ at: string; actor: string; from: string | null; to: string; details: unknown }>; report?: ReportView }> {
+    const row = await this.visibleRequest(caller, requestId);
+    const events = (await this.deps.store.events(row.id)).map((event) => ({ at: event.at, actor: event.actor, from: event.from_status, to: event.to_status, details: JSON.parse(event.details) as unknown }));
+    const report = await this.deps.store.findReportOfRequest(row.id);
+    return { ...this.view(row), events, ...(report ? { report: await this.reportView(report) } : {}) };
+  }
+
+  /** The patient's other studies in the reading centre's region, opened to the centre for comparison. */
+  async priors(caller: Caller, requestId: string): Promise<Array<{ studyInstanceUid: string; studyDate: string | null; description: string | null; modalities: string[]; institutionId: string; hasSignedReport: boolean }>> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireReaderAt(caller, row);
+    const facts = await this.deps.store.studyFacts(row.study_instance_uid);
+    if (!facts?.patient_id) return [];
+    const centre = await this.deps.access.findInstitution(row.reading_institution_id);
+    const region = await this.deps.access.institutionSubtree(centre?.parent_id ?? row.reading_institution_id);
+    const priors = await this.deps.store.priorStudies(facts.patient_id, row.study_instance_uid, region);
+    for (const prior of priors) {
+      await this.deps.access.grantStudy({ study_instance_uid: prior.study_instance_uid, institution_id: row.reading_institution_id, reason: `prior for reading request ${row.id}`, granted_by: caller.name });
+    }
+    if (priors.length > 0) await this.deps.audit.record({ action: 'study.shared', caller, objectType: 'patient', patientId: facts.patient_id, details: { reason: 'priors for comparison', requestId: row.id, studies: priors.map((prior) => prior.study_instance_uid), institutionId: row.reading_institution_id } });
+    return priors.map((prior) => ({ studyInstanceUid: prior.study_instance_uid, studyDate: prior.study_date, description: prior.study_description, modalities: (prior.modalities_in_study ?? '').split('\\').filter(Boolean), institutionId: prior.institution_id, hasSignedReport: prior.signed_reports > 0 }));
+  }
+
+  // Reports
+
+  async saveDraft(caller: Caller, requestId: string, draft: DraftInput): Promise<ReportView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireClaimer(caller, row);
+    if (row.status !== 'claimed') throw await this.illegal(row.id, 'edit the report');
+    if (draft.templateId && !(await this.deps.store.findTemplate(draft.templateId))) throw notFound(`template ${draft.templateId}`);
+    const now = new Date().toISOString();
+    const changes = { findings: draft.findings, impression: draft.impression, positive: draft.positive === undefined || draft.positive === null ? null : draft.positive ? 1 : 0, template_id: draft.templateId ?? null, updated_at: now };
+    const existing = await this.deps.store.findReportOfRequest(row.id);
+    if (!existing) {
+      await this.deps.store.insertReport({ id: randomUUID(), request_id: row.id, study_instance_uid: row.study_instance_uid, status: 'draft', version: 0, ...changes, author: caller.name, reviewer: null, review_comments: null, created_at: now, submitted_at: null, signed_at: null, sr_sop_instance_uid: null });
+    } else if (!(await this.deps.store.updateReport(existing.id, ['draft', 'returned'], { ...changes, author: caller.name }))) {
+      throw conflict('REPORT_NOT_EDITABLE', `the report is ${existing.status}; a signed report takes an addendum`);
+    }
+    return this.reportView((await this.deps.store.findReportOfRequest(row.id))!);
+  }
+
+  async submit(caller: Caller, reportId: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireClaimer(caller, request);
+    if (!report.findings.trim() || !report.impression.trim()) throw badRequest('REPORT_INCOMPLETE', 'findings and impression are both needed');
+    if (report.positive === null) throw badRequest('REPORT_INCOMPLETE', 'mark the report positive or negative');
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['draft', 'returned'], changes: { status: 'submitted', submitted_at: now, updated_at: now, version }, version: { report_id: report.id, version, kind: 'submitted', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['claimed'], to: 'submitted', set: { submitted_at: now }, actor: caller.name },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot submit: the report is ${report.status}`);
+    await this.deps.notifier.publish([request.reading_institution_id], 'report.submitted', { requestId: request.id, reportId: report.id });
+    return this.reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  async sign(caller: Caller, reportId: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReviewerAt(caller, request);
+    if (report.author === caller.name) throw forbidden('two-level sign-off: the author cannot sign their own report');
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version }, version: { report_id: report.id, version, kind: 'signed', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
+    const signed = (await this.deps.store.findReport(report.id))!;
+    await this.deliver(caller, request, signed, 'report.signed');
+    return this.reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  async returnForRevision(caller: Caller, reportId: string, comments: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReviewerAt(caller, request);
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'returned', review_comments: comments, updated_at: now, version }, version: { report_id: report.id, version, kind: 'returned', findings: report.findings, impression: report.impression, positive: report.positive, addendum: comments, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['submitted'], to: 'claimed', set: { submitted_at: null }, actor: caller.name, details: { returned: comments } },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot return: the report is ${report.status}`);
+    await this.deps.notifier.publish([request.reading_institution_id], 'report.returned', { requestId: request.id, reportId: report.id, author: report.author });
+    return this.reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  /** A signed report is never edited; an addendum makes a new version, and every version is kept. */
+  async addAddendum(caller: Caller, reportId: string, text: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReaderAt(caller, request);
+    if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'an addendum is for a signed report; edit the draft instead');
+    const now = new Date().toISOString();
+    const ok = await this.deps.store.addVersion(report.id, report.version, { report_id: report.id, version: report.version + 1, kind: 'addendum', findings: report.findings, impression: report.impression, positive: report.positive, addendum: text, saved_by: caller.name, saved_at: now }, { updated_at: now });
+    if (!ok) throw conflict('CONCURRENT_CHANGE', 'the report changed meanwhile; reload and try again');
+    const amended = (await this.deps.store.findReport(report.id))!;
+    await this.deliver(caller, request, amended, 'report.amended');
+    return this.reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  /** Signed or amended: the SR goes with the study, the township's screens hear of it at once. */
+  private async deliver(caller: Caller, request: ReadingRequestRow, report: ReportRow, type: 'report.signed' | 'report.amended'): Promise<void> {
+    await this.deps.audit.record({ action: type, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
+    if (this.deps.delivery) {
+      const sopInstanceUid = await this.deps.delivery.storeStructuredReport(request, report);
+      if (sopInstanceUid) await this.deps.store.updateReport(report.id, ['signed'], { sr_sop_instance_uid: sopInstanceUid });
+    }
+    await this.deps.notifier.publish([request.requesting_institution_id, request.reading_institution_id], type, { requestId: request.id, reportId: report.id, studyInstanceUid: request.study_instance_uid, version: report.version, positive: report.positive === 1 });
+  }
+
+  async getReport(caller: Caller, reportId: string): Promise<ReportView & { versions: Array<{ version: number; kind: string; findings: string; impression: string; positive: boolean | null; addendum: string | null; savedBy: string; savedAt: string }> }> {
+    const { report } = await this.visibleReport(caller, reportId);
+    await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: report.study_instance_uid, details: { reportId: report.id, version: report.version } });
+    const versions = (await this.deps.store.versions(report.id)).map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedAt: v.saved_at }));
+    return { ...(await this.reportView(report)), versions };
+  }
+
+  /** For delivery formats: the report and its request, visibility checked. */
+  async reportForDelivery(caller: Caller, reportId: string): Promise<{ report: ReportRow; request: ReadingRequestRow }> {
+    return this.visibleReport(caller, reportId);
+  }
+
+  async signedReportsOfStudy(caller: Caller, studyInstanceUid: string): Promise<Array<{ report: ReportRow; request: ReadingRequestRow }>> {
+    const out: Array<{ report: ReportRow; request: ReadingRequestRow }> = [];
+    for (const report of await this.deps.store.reportsOfStudy(studyInstanceUid)) {
+      if (report.status !== 'signed') continue;
+      const request = await this.deps.store.findRequest(report.request_id);
+      if (request && mayView(caller, request)) out.push({ report, request });
+    }
+    return out;
+  }
+
+  // Turnaround and workload
+
+  async radiologistWorkload(caller: Caller, from: string, to: string): Promise<Array<{ radiologist: string; signed: number; positive: number; medianTurnaroundMinutes: number | null; meanTurnaroundMinutes: number | null }>> {
+    if (caller.role !== 'administrator' && !READERS.includes(caller.role) && caller.role !== 'commission-analyst') throw forbidden(`the role ${caller.role} cannot see workload`);
+    const rows = await this.deps.store.signedInPeriod(caller.role === 'administrator' ? undefined : caller.institutionId, from, to);
+    const byAuthor = new Map<string, { minutes: number[]; positive: number; signed: number }>();
+    for (const row of rows) {
+      const entry = byAuthor.get(row.author) ?? { minutes: [], positive: 0, signed: 0 };
+      entry.signed += 1;
+      if (row.positive === 1) entry.positive += 1;
+      if (row.images_complete_at) entry.minutes.push((Date.parse(row.signed_at) - Date.parse(row.images_complete_at)) / 60_000);
+      byAuthor.set(row.author, entry);
+    }
+    return [...byAuthor].map(([radiologist, entry]) => ({ radiologist, signed: entry.signed, positive: entry.positive, medianTurnaroundMinutes: median(entry.minutes), meanTurnaroundMinutes: entry.minutes.length ? round1(entry.minutes.reduce((a, b) => a + b, 0) / entry.minutes.length) : null })).sort((a, b) => b.signed - a.signed);
+  }
+
+  // Routing rules and templates
+
+  async listRules(caller: Caller): Promise<RoutingRuleRow[]> {
+    requireRole(caller, ['administrator'], 'see routing rules');
+    return this.deps.store.listRules();
+  }
+
+  async createRule(caller: Caller, input: RoutingRuleInput): Promise<RoutingRuleRow> {
+    requireRole(caller, ['administrator'], 'manage routing rules');
+    const priority = input.priority ?? 'routine';
+    if (!isPriority(priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
+    for (const institutionId of [input.readingInstitutionId, input.sourceInstitutionId]) if (institutionId && !(await this.deps.access.findInstitution(institutionId))) throw notFound(`institution ${institutionId}`);
+    const row: RoutingRuleRow = { id: randomUUID(), name: input.name, position: input.position ?? 100, enabled: 1, source_institution_id: input.sourceInstitutionId ?? null, modality: input.modality?.toUpperCase() ?? null, body_part: input.bodyPart?.toUpperCase() ?? null, time_from: input.timeFrom ?? null, time_to: input.timeTo ?? null, reading_institution_id: input.readingInstitutionId, priority, created_at: new Date().toISOString() };
+    await this.deps.store.insertRule(row);
+    await this.deps.audit.record({ action: 'routing-rule.created', caller, objectType: 'institution', objectId: input.readingInstitutionId, details: { ...row } });
+    return row;
+  }
+
+  async deleteRule(caller: Caller, id: string): Promise<void> {
+    requireRole(caller, ['administrator'], 'manage routing rules');
+    if (!(await this.deps.store.deleteRule(id))) throw notFound(`routing rule ${id}`);
+    await this.deps.audit.record({ action: 'routing-rule.deleted', caller, details: { id } });
+  }
+
+  async templates(caller: Caller, filter: { modality?: string; bodyPart?: string }) {
+    return (await this.deps.store.listTemplates({ ...filter, institutionId: caller.institutionId })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression }));
+  }
+
+  // Views and visibility
+
+  private async visibleRequest(caller: Caller, requestId: string): Promise<ReadingRequestRow> {
+    const row = await this.deps.store.findRequest(requestId);
+    // Another institution's request answers like one that does not exist.
+    if (!row || !mayView(caller, row)) throw notFound(`reading request ${requestId}`);
+    return row;
+  }
+
+  private async visibleReport(caller: Caller, reportId: string): Promise<{ report: ReportRow; request: ReadingRequestRow }> {
+    const report = await this.deps.store.findReport(reportId);
+    const request = report && (await this.deps.store.findRequest(report.request_id));
+    if (!report || !request || !mayView(caller, request)) throw notFound(`report ${reportId}`);
+    return { report, request };
+  }
+
+  private view(row: ReadingRequestRow | WorklistRow, now = Date.now()): ReadingRequestView {
+    const remaining = remainingSeconds(row.due_at, now);
+    const open = row.status !== 'signed' && row.status !== 'cancelled';
+    const patient = 'patient_id' in row ? { id: row.patient_id, name: row.patient_name, sex: row.patient_sex, birthDate: row.patient_birth_date } : undefined;
+    return {
+      id: row.id,
+      studyInstanceUid: row.study_instance_uid,
+      requestingInstitutionId: row.requesting_institution_id,
+      readingInstitutionId: row.reading_institution_id,
+      requestedBy: row.requested_by,
+      priority: row.priority,
+      status: row.status,
+      clinicalHistory: row.clinical_history,
+      examItems: JSON.parse(row.exam_items) as string[],
+      bodyParts: JSON.parse(row.body_parts) as string[],
+      modality: row.modality,
+      claimedBy: row.claimed_by,
+      retakeReason: row.retake_reason,
+      createdAt: row.created_at,
+      imagesCompleteAt: row.images_complete_at,
+      submittedAt: row.submitted_at,
+      signedAt: row.signed_at,
+      dueAt: row.due_at,
+      remainingSeconds: open ? remaining ?? null : null,
+      overdue: open && remaining !== undefined && remaining < 0,
+      turnaroundSeconds: row.signed_at && row.images_complete_at ? Math.round((Date.parse(row.signed_at) - Date.parse(row.images_complete_at)) / 1000) : null,
+      ...(patient ? { patient, studyDate: (row as WorklistRow).study_date, accessionNumber: (row as WorklistRow).accession_number, instances: (row as WorklistRow).instances } : {}),
+    };
+  }
+
+  private async reportView(report: ReportRow): Promise<ReportView> {
+    return {
+      id: report.id,
+      requestId: report.request_id,
+      studyInstanceUid: report.study_instance_uid,
+      status: report.status,
+      version: report.version,
+      findings: report.findings,
+      impression: report.impression,
+      positive: report.positive === null ? null : report.positive === 1,
+      templateId: report.template_id,
+      author: report.author,
+      reviewer: report.reviewer,
+      reviewComments: report.review_comments,
+      createdAt: report.created_at,
+      updatedAt: report.updated_at,
+      submittedAt: report.submitted_at,
+      signedAt: report.signed_at,
+      structuredReportSopInstanceUid: report.sr_sop_instance_uid,
+    };
+  }
+}
+
+export interface ReadingRequestView {
+  id: string;
+  studyInstanceUid: string;
+  requestingInstitutionId: string;
+  readingInstitutionId: string;
+  requestedBy: string;
+  priority: string;
+  status: string;
+  clinicalHistory: string | null;
+  examItems: string[];
+  bodyParts: string[];
+  modality: string | null;
+  claimedBy: string | null;
+  retakeReason: string | null;
+  createdAt: string;
+  imagesCompleteAt: string | null;
+  submittedAt: string | null;
+  signedAt: string | null;
+  dueAt: string | null;
+  remainingSeconds: number | null;
+  overdue: boolean;
+  /** images complete → signed */
+  turnaroundSeconds: number | null;
+  patient?: { id: string | null; name: string | null; sex: string | null; birthDate: string | null };
+  studyDate?: string | null;
+  accessionNumber?: string | null;
+  instances?: number;
+}
+
+export interface ReportView {
+  id: string;
+  requestId: string;
+  studyInstanceUid: string;
+  status: string;
+  version: number;
+  findings: string;
+  impression: string;
+  positive: boolean | null;
+  templateId: string | null;
+  author: string;
+  reviewer: string | null;
+  reviewComments: string | null;
+  createdAt: string;
+  updatedAt: string;
+  submittedAt: string | null;
+  signedAt: string | null;
+  structuredReportSopInstanceUid: string | null;
+}
+
+function mayView(caller: Caller, row: ReadingRequestRow): boolean {
+  return caller.role === 'administrator' || caller.institutionId === row.reading_institution_id || caller.institutionId === row.requesting_institution_id;
+}
+
+function requireRole(caller: Caller, roles: readonly Role[], what: string): void {
+  if (!roles.includes(caller.role)) throw forbidden(`the role ${caller.role} may not ${what}`);
+}
+
+function requireReaderAt(caller: Caller, row: ReadingRequestRow): void {
+  if (!READERS.includes(caller.role) || caller.institutionId !== row.reading_institution_id) throw forbidden('only radiologists of the reading centre may do this');
+}
+
+function requireReviewerAt(caller: Caller, row: ReadingRequestRow): void {
+  if (!REVIEWERS.includes(caller.role) || caller.institutionId !== row.reading_institution_id) throw forbidden('only reviewing radiologists of the reading centre may sign or return a report');
+}
+
+function requireClaimer(caller: Caller, row: ReadingRequestRow): void {
+  requireReaderAt(caller, row);
+  if (row.claimed_by !== caller.name) throw forbidden(row.claimed_by ? `the request is claimed by ${row.claimed_by}` : 'claim the request first');
+}
+
+function requireRequesterOf(caller: Caller, row: ReadingRequestRow): void {
+  if (caller.role !== 'administrator' && (caller.role !== 'technologist' || caller.institutionId !== row.requesting_institution_id)) throw forbidden('only the requesting institution may do this');
+}
+
+function ruleMatches(rule: RoutingRuleRow, facts: { institution_id: string; modalities_in_study: string | null; body_part_examined: string | null }, hhmm: string): boolean {
+  if (rule.enabled !== 1) return false;
+  if (rule.source_institution_id && rule.source_institution_id !== facts.institution_id) return false;
+  if (rule.modality && !(facts.modalities_in_study ?? '').split('\\').includes(rule.modality)) return false;
+  if (rule.body_part && (facts.body_part_examined ?? '').toUpperCase() !== rule.body_part) return false;
+  if (rule.time_from && rule.time_to) {
+    const inside = rule.time_from <= rule.time_to ? hhmm >= rule.time_from && hhmm < rule.time_to : hhmm >= rule.time_from || hhmm < rule.time_to;
+    if (!inside) return false;
+  }
+  return true;
+}
+
+/** "HH:MM" of an instant in a time zone (routing windows are local: night shifts). */
+export function localTime(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return round1(sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2);
+}
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;

@@ -1,0 +1,95 @@
+import type { ArchiveService } from '../archive/archive-service.ts';
+import type { AccessStore } from '../store/access-store.ts';
+import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
+import type { IndexStore } from '../store/index-store.ts';
+import type { ReportDocument } from './report-document.ts';
+import { buildReportSr } from './report-sr.ts';
+import type { SignedReportDelivery } from './reading-service.ts';
+
+export interface ReportDeliveryDependencies {
+  store: ReadingStore;
+  access: AccessStore;
+  index: IndexStore;
+  archive: ArchiveService;
+  timeZone: string;
+}
+
+/**
+ * Turns a signed report into what leaves the platform: the ReportDocument that the PDF,
+ * the DICOM SR and the FHIR DiagnosticReport are made from, and the SR stored with the
+ * study through the one ingest pipeline (so it is retrievable by WADO-RS and C-MOVE).
+ */
+export class ReportDelivery implements SignedReportDelivery {
+  constructor(private readonly deps: ReportDeliveryDependencies) {}
+
+  async documentFor(request: ReadingRequestRow, report: ReportRow): Promise<ReportDocument> {
+    const [study, requesting, reading, author, reviewer, versions] = await Promise.all([
+      this.deps.index.studyRow(request.study_instance_uid),
+      this.deps.access.findInstitution(request.requesting_institution_id),
+      this.deps.access.findInstitution(request.reading_institution_id),
+      this.deps.access.findUserByName(report.author),
+      report.reviewer ? this.deps.access.findUserByName(report.reviewer) : Promise.resolve(undefined),
+      this.deps.store.versions(report.id),
+    ]);
+    const addenda = [];
+    for (const version of versions.filter((v) => v.kind === 'addendum' && v.addendum)) {
+      const user = await this.deps.access.findUserByName(version.saved_by);
+      addenda.push({ text: version.addendum!, author: { username: version.saved_by, displayName: user?.display_name ?? undefined }, at: version.saved_at });
+    }
+    const orUndefined = (value: string | null | undefined) => value ?? undefined;
+    return {
+      reportId: report.id,
+      version: report.version,
+      status: addenda.length > 0 ? 'amended' : 'signed',
+      studyInstanceUid: request.study_instance_uid,
+      accessionNumber: orUndefined(study?.accession_number),
+      patient: { id: orUndefined(study?.patient_id), name: orUndefined(study?.patient_name), sex: orUndefined(study?.patient_sex), birthDate: orUndefined(study?.patient_birth_date) },
+      studyDate: orUndefined(study?.study_date),
+      studyTime: orUndefined(study?.study_time),
+      modality: orUndefined(request.modality ?? study?.modalities_in_study?.split('\\')[0]),
+      studyDescription: orUndefined(study?.study_description),
+      bodyParts: JSON.parse(request.body_parts) as string[],
+      clinicalHistory: orUndefined(request.clinical_history),
+      findings: report.findings,
+      impression: report.impression,
+      positive: report.positive === 1,
+      requestingInstitution: { id: request.requesting_institution_id, name: requesting?.name ?? request.requesting_institution_id },
+      readingInstitution: { id: request.reading_institution_id, name: reading?.name ?? request.reading_institution_id },
+      author: { username: report.author, displayName: orUndefined(author?.display_name) },
+      reviewer: report.reviewer ? { username: report.reviewer, displayName: orUndefined(reviewer?.display_name) } : undefined,
+      submittedAt: orUndefined(report.submitted_at),
+      signedAt: report.signed_at ?? report.updated_at,
+      addenda,
+      // cloud film (issue 7) fills this in; until then the PDF prints a placeholder QR
+      shareUrl: undefined,
+    };
+  }
+
+  async storeStructuredReport(request: ReadingRequestRow, report: ReportRow): Promise<string | undefined> {
+    const study = await this.deps.index.studyRow(request.study_instance_uid);
+    if (!study) return undefined;
+    const document = await this.documentFor(request, report);
+    const predecessor = report.sr_sop_instance_uid ? await this.deps.index.findInstance(report.sr_sop_instance_uid) : undefined;
+    const sr = buildReportSr(
+      document,
+      {
+        studyInstanceUid: study.study_instance_uid,
+        patientId: study.patient_id ?? undefined,
+        patientName: study.patient_name ?? undefined,
+        patientBirthDate: study.patient_birth_date ?? undefined,
+        patientSex: study.patient_sex ?? undefined,
+        accessionNumber: study.accession_number ?? undefined,
+        studyDate: study.study_date ?? undefined,
+        studyTime: study.study_time ?? undefined,
+        studyId: study.study_id ?? undefined,
+        referringPhysicianName: study.referring_physician_name ?? undefined,
+        studyDescription: study.study_description ?? undefined,
+      },
+      { timeZone: this.deps.timeZone, ...(predecessor ? { seriesInstanceUid: predecessor.series_instance_uid, predecessor: { sopInstanceUid: predecessor.sop_instance_uid, seriesInstanceUid: predecessor.series_instance_uid } } : {}) },
+    );
+    // Filed under the study's own institution, as if its modality had sent it.
+    const caller = { kind: 'system' as const, name: `report:${report.id}`, institutionId: study.institution_id, role: 'administrator' as const, visibleInstitutionIds: 'all' as const, via: 'system' as const };
+    await this.deps.archive.ingest(caller, { kind: 'part10', bytes: sr.bytes });
+    return sr.sopInstanceUid;
+  }
+}

@@ -1,0 +1,257 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
+
+export type ReadingRequestRow = ReadingRequestTable;
+export type ReportRow = ReportTable;
+export type ReportVersionRow = ReportVersionTable;
+export type RoutingRuleRow = RoutingRuleTable;
+export type ReportTemplateRow = ReportTemplateTable;
+
+export interface WorklistFilter {
+  readingInstitutionId?: string;
+  requestingInstitutionIds?: readonly string[];
+  statuses?: readonly string[];
+  priorities?: readonly string[];
+  modality?: string;
+  claimedBy?: string;
+  /** created_at bounds, ISO */
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+}
+
+/** A worklist row: the request with its study's patient columns (null until images arrive). */
+export type WorklistRow = ReadingRequestRow & {
+  patient_id: string | null;
+  patient_name: string | null;
+  patient_sex: string | null;
+  patient_birth_date: string | null;
+  study_date: string | null;
+  accession_number: string | null;
+  instances: number;
+};
+
+export type StudyFacts = {
+  institution_id: string;
+  modalities_in_study: string | null;
+  body_part_examined: string | null;
+  patient_id: string | null;
+  last_instance_at: string | null;
+  instances: number;
+};
+
+/** A conditional state change: applied only while the row is in one of `from`. */
+export interface Transition {
+  id: string;
+  from: readonly string[];
+  to: string;
+  set?: Partial<Omit<ReadingRequestRow, 'id' | 'status'>>;
+  actor: string;
+  details?: Record<string, unknown>;
+}
+
+const PRIORITY_RANK = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end`;
+
+/**
+ * Reading requests, routing rules, reports and templates in SQL. State changes are
+ * conditional updates ("… where status in (…)"), so of two processes racing for one claim
+ * exactly one row update succeeds, on SQLite and PostgreSQL alike.
+ */
+export class ReadingStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async insertRequest(row: ReadingRequestRow, actor: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('reading_requests').values(row).execute();
+      await insertEvent(trx, row.id, actor, null, row.status, {});
+    });
+  }
+
+  async findRequest(id: string): Promise<ReadingRequestRow | undefined> {
+    return this.db.selectFrom('reading_requests').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async requestsOfStudy(studyInstanceUid: string): Promise<ReadingRequestRow[]> {
+    return this.db.selectFrom('reading_requests').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
+  }
+
+  /** True when the row was in a `from` state and is now in `to`; the event is written in the same transaction. */
+  async transition(change: Transition, at: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('reading_requests').select('status').where('id', '=', change.id).executeTakeFirst();
+      const result = await trx
+        .updateTable('reading_requests')
+        .set({ ...change.set, status: change.to, updated_at: at })
+        .where('id', '=', change.id)
+        .where('status', 'in', [...change.from])
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      await insertEvent(trx, change.id, change.actor, before?.status ?? null, change.to, change.details ?? {});
+      return true;
+    });
+  }
+
+  async events(requestId: string): Promise<Array<{ at: string; actor: string; from_status: string | null; to_status: string; details: string }>> {
+    return this.db.selectFrom('reading_request_events').select(['at', 'actor', 'from_status', 'to_status', 'details']).where('request_id', '=', requestId).orderBy('id').execute();
+  }
+
+  /** Ordered by priority, then by how long the request has waited. */
+  async worklist(filter: WorklistFilter): Promise<WorklistRow[]> {
+    const where = [sql`1 = 1`];
+    if (filter.readingInstitutionId) where.push(sql`r.reading_institution_id = ${filter.readingInstitutionId}`);
+    if (filter.requestingInstitutionIds) where.push(sql`r.requesting_institution_id in (${sql.join(filter.requestingInstitutionIds.length > 0 ? [...filter.requestingInstitutionIds] : ['\u0000'])})`);
+    if (filter.statuses?.length) where.push(sql`r.status in (${sql.join([...filter.statuses])})`);
+    if (filter.priorities?.length) where.push(sql`r.priority in (${sql.join([...filter.priorities])})`);
+    if (filter.modality) where.push(sql`r.modality = ${filter.modality}`);
+    if (filter.claimedBy) where.push(sql`r.claimed_by = ${filter.claimedBy}`);
+    if (filter.from) where.push(sql`r.created_at >= ${filter.from}`);
+    if (filter.to) where.push(sql`r.created_at <= ${filter.to}`);
+    const result = await sql<WorklistRow>`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+        (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
+      from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid
+      where ${sql.join(where, sql` and `)}
+      order by ${PRIORITY_RANK}, coalesce(r.images_complete_at, r.created_at), r.id
+      limit ${filter.limit} offset ${filter.offset}`.execute(this.db);
+    return result.rows.map((row) => ({ ...row, instances: Number(row.instances) }));
+  }
+
+  /** Requests waiting for their images, with what the index knows of their study. */
+  async awaitingImages(limit: number): Promise<Array<ReadingRequestRow & { last_instance_at: string | null; instances: number }>> {
+    const result = await sql<ReadingRequestRow & { last_instance_at: string | null; instances: number }>`select r.*,
+        (select max(i.created_at) from instances i where i.study_instance_uid = r.study_instance_uid) as last_instance_at,
+        (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
+      from reading_requests r where r.status = 'awaiting-images' order by r.created_at limit ${limit}`.execute(this.db);
+    return result.rows.map((row) => ({ ...row, instances: Number(row.instances) }));
+  }
+
+  async studyFacts(studyInstanceUid: string): Promise<StudyFacts | undefined> {
+    const result = await sql<StudyFacts>`select st.institution_id, st.modalities_in_study, st.patient_id,
+        (select se.body_part_examined from series se where se.study_instance_uid = st.study_instance_uid and se.body_part_examined is not null order by se.series_number limit 1) as body_part_examined,
+        (select max(i.created_at) from instances i where i.study_instance_uid = st.study_instance_uid) as last_instance_at,
+        (select count(*) from instances i where i.study_instance_uid = st.study_instance_uid) as instances
+      from studies st where st.study_instance_uid = ${studyInstanceUid}`.execute(this.db);
+    const row = result.rows[0];
+    return row && { ...row, instances: Number(row.instances) };
+  }
+
+  /** Other studies of the patient among the given institutions, newest first. */
+  async priorStudies(patientId: string, excludeStudyUid: string, institutionIds: readonly string[]): Promise<Array<{ study_instance_uid: string; study_date: string | null; study_description: string | null; modalities_in_study: string | null; institution_id: string; signed_reports: number }>> {
+    const result = await sql<{ study_instance_uid: string; study_date: string | null; study_description: string | null; modalities_in_study: string | null; institution_id: string; signed_reports: number }>`select st.study_instance_uid, st.study_date, st.study_description, st.modalities_in_study, st.institution_id,
+        (select count(*) from reports p where p.study_instance_uid = st.study_instance_uid and p.status = 'signed') as signed_reports
+      from studies st where st.patient_id = ${patientId} and st.study_instance_uid <> ${excludeStudyUid}
+        and st.institution_id in (${sql.join(institutionIds.length > 0 ? [...institutionIds] : ['\u0000'])})
+      order by st.study_date desc, st.study_time desc limit 50`.execute(this.db);
+    return result.rows.map((row) => ({ ...row, signed_reports: Number(row.signed_reports) }));
+  }
+
+  // Reports
+
+  async findReport(id: string): Promise<ReportRow | undefined> {
+    return this.db.selectFrom('reports').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async findReportOfRequest(requestId: string): Promise<ReportRow | undefined> {
+    return this.db.selectFrom('reports').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+  }
+
+  async insertReport(row: ReportRow): Promise<void> {
+    await this.db.insertInto('reports').values(row).execute();
+  }
+
+  /** Updates the report while it is in one of `fromStatuses`; false otherwise. */
+  async updateReport(id: string, fromStatuses: readonly string[], changes: Partial<Omit<ReportRow, 'id'>>): Promise<boolean> {
+    const result = await this.db.updateTable('reports').set(changes).where('id', '=', id).where('status', 'in', [...fromStatuses]).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * A report change and a request transition that must happen together (submit, sign,
+   * return): both conditional, both or neither.
+   */
+  async changeReportAndRequest(report: { id: string; fromStatuses: readonly string[]; changes: Partial<Omit<ReportRow, 'id'>>; version?: ReportVersionRow }, request: Transition, at: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await trx.updateTable('reports').set(report.changes).where('id', '=', report.id).where('status', 'in', [...report.fromStatuses]).executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return false;
+      const before = await trx.selectFrom('reading_requests').select('status').where('id', '=', request.id).executeTakeFirst();
+      const moved = await trx.updateTable('reading_requests').set({ ...request.set, status: request.to, updated_at: at }).where('id', '=', request.id).where('status', 'in', [...request.from]).executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) throw new ConcurrentChange();
+      await insertEvent(trx, request.id, request.actor, before?.status ?? null, request.to, request.details ?? {});
+      if (report.version) await trx.insertInto('report_versions').values(report.version).execute();
+      return true;
+    }).catch((error: unknown) => {
+      if (error instanceof ConcurrentChange) return false;
+      throw error;
+    });
+  }
+
+  /** An addendum: a new version on a signed report, guarded by the version it was based on. */
+  async addVersion(reportId: string, expectedVersion: number, version: ReportVersionRow, changes: Partial<Omit<ReportRow, 'id'>>): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await trx.updateTable('reports').set({ ...changes, version: version.version }).where('id', '=', reportId).where('status', '=', 'signed').where('version', '=', expectedVersion).executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return false;
+      await trx.insertInto('report_versions').values(version).execute();
+      return true;
+    });
+  }
+
+  async versions(reportId: string): Promise<ReportVersionRow[]> {
+    return this.db.selectFrom('report_versions').selectAll().where('report_id', '=', reportId).orderBy('version').execute();
+  }
+
+  async reportsOfStudy(studyInstanceUid: string): Promise<ReportRow[]> {
+    return this.db.selectFrom('reports').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
+  }
+
+  // Routing rules and templates
+
+  async listRules(): Promise<RoutingRuleRow[]> {
+    return this.db.selectFrom('routing_rules').selectAll().orderBy('position').orderBy('created_at').execute();
+  }
+
+  async insertRule(row: RoutingRuleRow): Promise<void> {
+    await this.db.insertInto('routing_rules').values(row).execute();
+  }
+
+  async deleteRule(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('routing_rules').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listTemplates(filter: { modality?: string; bodyPart?: string; institutionId?: string }): Promise<ReportTemplateRow[]> {
+    let query = this.db.selectFrom('report_templates').selectAll();
+    if (filter.modality) query = query.where('modality', '=', filter.modality);
+    if (filter.bodyPart) query = query.where('body_part', '=', filter.bodyPart);
+    if (filter.institutionId) query = query.where((eb) => eb.or([eb('institution_id', 'is', null), eb('institution_id', '=', filter.institutionId!)]));
+    return query.orderBy('modality').orderBy('body_part').orderBy('name').execute();
+  }
+
+  async findTemplate(id: string): Promise<ReportTemplateRow | undefined> {
+    return this.db.selectFrom('report_templates').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insertTemplates(rows: readonly ReportTemplateRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.insertInto('report_templates').values([...rows]).onConflict((oc) => oc.column('id').doNothing()).execute();
+  }
+
+  /** Signed requests per author in a period: workload and turnaround. */
+  async signedInPeriod(readingInstitutionId: string | undefined, from: string, to: string): Promise<Array<{ author: string; images_complete_at: string | null; signed_at: string; positive: number | null }>> {
+    let query = this.db
+      .selectFrom('reading_requests as r')
+      .innerJoin('reports as p', 'p.request_id', 'r.id')
+      .select(['p.author', 'r.images_complete_at', 'p.signed_at', 'p.positive'])
+      .where('r.status', '=', 'signed')
+      .where('p.signed_at', '>=', from)
+      .where('p.signed_at', '<=', to);
+    if (readingInstitutionId) query = query.where('r.reading_institution_id', '=', readingInstitutionId);
+    const rows = await query.execute();
+    return rows.map((row) => ({ ...row, signed_at: row.signed_at! }));
+  }
+}
+
+class ConcurrentChange extends Error {}
+
+async function insertEvent(trx: Transaction<Database>, requestId: string, actor: string, from: string | null, to: string, details: Record<string, unknown>): Promise<void> {
+  await trx.insertInto('reading_request_events').values({ request_id: requestId, at: new Date().toISOString(), actor, from_status: from, to_status: to, details: JSON.stringify(details) }).execute();
+}
