@@ -349,6 +349,40 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('notifications_institution').on('notifications').columns(['institution_id', 'seq']).execute();
       },
     },
+    '0006-cloud-film': {
+      // Cloud film (云胶片): share links to one study, their onward shares, and every access.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('share_links')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token', 'text', (c) => c.notNull().unique())
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('report_id', 'text')
+          .addColumn('institution_id', 'text', (c) => c.notNull().references('institutions.id'))
+          .addColumn('parent_id', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('recipient', 'text')
+          .addColumn('access_code_hash', 'text')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('views', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.createIndex('share_links_study').on('share_links').columns(['study_instance_uid']).execute();
+        await db.schema.createIndex('share_links_parent').on('share_links').columns(['parent_id']).execute();
+        await db.schema
+          .createTable('share_accesses')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('link_id', 'text', (c) => c.notNull().references('share_links.id'))
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('remote_address', 'text')
+          .addColumn('user_agent', 'text')
+          .execute();
+        await db.schema.createIndex('share_accesses_link').on('share_accesses').columns(['link_id', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -17,6 +17,8 @@ export interface Database {
   report_versions: ReportVersionTable;
   report_templates: ReportTemplateTable;
   notifications: NotificationTable;
+  share_links: ShareLinkTable;
+  share_accesses: ShareAccessTable;
   studies: StudyTable;
   series: SeriesTable;
   instances: InstanceTable;
@@ -306,4 +308,39 @@ export interface NotificationTable {
   type: string;
   payload: string;
   created_at: string;
+}
+
+/**
+ * A cloud-film link to one study. The token is kept as issued: staff reprint the report's
+ * QR code from it; the optional access code (on paper or by SMS) is kept only as a hash.
+ */
+export interface ShareLinkTable {
+  id: string;
+  token: string;
+  study_instance_uid: string;
+  report_id: string | null;
+  institution_id: string;
+  /** the patient's link an onward share was made from */
+  parent_id: string | null;
+  /** patient (issued by the institution) or onward (made by the patient for a doctor) */
+  kind: string;
+  /** who an onward link is for, as the patient wrote it */
+  recipient: string | null;
+  access_code_hash: string | null;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  views: Generated<number>;
+}
+
+/** Every open and download of a link: what the patient sees as "who opened my film". */
+export interface ShareAccessTable {
+  id: Generated<number>;
+  link_id: string;
+  at: string;
+  /** opened, viewed-images, downloaded-dicom, downloaded-jpeg, code-failed */
+  action: string;
+  remote_address: string | null;
+  user_agent: string | null;
 }
