@@ -19,6 +19,7 @@ import { ReadingStore } from './store/reading-store.ts';
 import { ReadingService } from './reading/reading-service.ts';
 import { ReportDelivery } from './reading/report-delivery.ts';
 import { createDiagnosticReportSource } from './reading/fhir-report-source.ts';
+import { registerWebApp } from './web-app/static-routes.ts';
 import { registerReportDocumentRoutes } from './api/report-document-routes.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
@@ -133,6 +134,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
   await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
 
+  // Last: the web app's catch-all must not shadow any route above.
+  await registerWebApp(http, { distDir: config.webDistDir });
   await bus.start();
   const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
 

@@ -30,6 +30,8 @@ export interface Config {
   studyStableSeconds: number;
   /** IANA time zone of routing rules' time windows and of printed report times */
   timeZone: string;
+  /** the built web app [packages/web/dist] */
+  webDistDir?: string;
   logLevel: string;
 }
 
@@ -66,6 +68,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
+    webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
 }
