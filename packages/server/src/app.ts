@@ -76,8 +76,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     ajv: { customOptions: { removeAdditional: false } },
     // On shutdown, a viewer that stopped reading a study must not hold the process open.
     forceCloseConnections: true,
-    // Same-origin only; URLs carry no patient data by design, so no query logging either.
-    trustProxy: false,
+    // Only named proxies may set the client address (audit trail, login throttle).
+    trustProxy: config.trustProxy ?? false,
   }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type
 
   http.setErrorHandler((error, request, reply) => {

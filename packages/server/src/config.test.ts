@@ -27,3 +27,11 @@ test('bad values are refused with the variable named', () => {
   assert.throws(() => loadConfig({ YUNYING_FSYNC: 'maybe' }), /YUNYING_FSYNC/);
   assert.throws(() => loadConfig({ YUNYING_CONFIG: '/nonexistent/yunying.json' }), /cannot read config file/);
 });
+
+test('YUNYING_TRUST_PROXY names proxies; "true" is refused because any client could forge its address', () => {
+  assert.equal(loadConfig({}).trustProxy, undefined);
+  assert.equal(loadConfig({ YUNYING_TRUST_PROXY: 'loopback' }).trustProxy, 'loopback');
+  assert.deepEqual(loadConfig({ YUNYING_TRUST_PROXY: '10.0.0.5, 10.0.0.6' }).trustProxy, ['10.0.0.5', '10.0.0.6']);
+  assert.throws(() => loadConfig({ YUNYING_TRUST_PROXY: 'true' }), /forge/);
+  assert.throws(() => loadConfig({ YUNYING_TIME_ZONE: 'Mars/Olympus' }), /IANA/);
+});

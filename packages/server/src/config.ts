@@ -30,6 +30,12 @@ export interface Config {
   studyStableSeconds: number;
   /** IANA time zone of routing rules' time windows and of printed report times */
   timeZone: string;
+  /**
+   * Fastify's trustProxy: which reverse proxies may set X-Forwarded-For, so that the audit
+   * trail and the per-client login throttle see the real client, not the proxy [unset: none].
+   * "loopback" or a comma-separated list of addresses/CIDRs.
+   */
+  trustProxy?: string | string[];
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
   logLevel: string;
@@ -68,6 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
+    trustProxy: readTrustProxy(merged.YUNYING_TRUST_PROXY),
     webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
@@ -119,6 +126,13 @@ function readAeTitle(aeTitle: string): string {
     throw new ConfigError(`YUNYING_AE_TITLE must be 1-16 printable characters without backslash, got "${aeTitle}"`);
   }
   return aeTitle.trim();
+}
+
+function readTrustProxy(raw: string | undefined): string | string[] | undefined {
+  if (!raw) return undefined;
+  if (raw.includes(',')) return raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (raw === 'true') throw new ConfigError('YUNYING_TRUST_PROXY=true would let any client forge its address; name the proxies (e.g. loopback or 10.0.0.5)');
+  return raw;
 }
 
 function readTimeZone(zone: string): string {

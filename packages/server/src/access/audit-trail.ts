@@ -45,8 +45,14 @@ export class AuditTrail implements AuditRecorder {
     return this.store.readAfter(afterSeq, limit);
   }
 
-  /** Walks the whole chain: every hash recomputed, every link and sequence number checked. */
-  async verify(): Promise<ChainVerification> {
+  /**
+   * Walks the whole chain: every hash recomputed, every link and sequence number checked.
+   * A chain is only as good as the place its head is kept: anyone who can write the database
+   * can rewrite every later hash or cut the tail. So keep the printed head elsewhere (the
+   * insurance bureau, a WORM store) and pass it back as `anchor`: the chain must still pass
+   * through that record with that hash.
+   */
+  async verify(anchor?: { seq: number; hash: string }): Promise<ChainVerification> {
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
@@ -56,11 +62,13 @@ export class AuditTrail implements AuditRecorder {
       for (const row of rows) {
         const reason = row.seq !== expectedSeq ? `record ${expectedSeq} is missing` : row.prev_hash !== prevHash ? 'does not link to the record before it' : auditHash(row) !== row.hash ? 'its content does not match its hash' : undefined;
         if (reason) return { ok: false, count, headSeq: expectedSeq - 1, headHash: prevHash, brokenAt: { seq: row.seq, reason } };
+        if (anchor && row.seq === anchor.seq && row.hash !== anchor.hash) return { ok: false, count, headSeq: expectedSeq - 1, headHash: prevHash, brokenAt: { seq: row.seq, reason: 'differs from the head recorded earlier' } };
         prevHash = row.hash;
         expectedSeq += 1;
         count += 1;
       }
     }
+    if (anchor && anchor.seq > count) return { ok: false, count, headSeq: expectedSeq - 1, headHash: prevHash, brokenAt: { seq: anchor.seq, reason: 'the chain ends before the head recorded earlier: records were cut' } };
     return { ok: true, count, headSeq: expectedSeq - 1, headHash: prevHash };
   }
 

@@ -28,7 +28,9 @@ const USAGE = `usage: yunying <command>
   ae add AE_TITLE --institution ID [--host HOST --port PORT] [--description TEXT]
   ae list
   ae remove AE_TITLE
-  audit verify                               checks the audit trail's hash chain
+  audit verify [--expect-head SEQ:HASH]      checks the audit trail's hash chain; with a head
+                                             recorded earlier (printed by a previous verify),
+                                             also that the chain still passes through it
   audit export [--format ndjson|csv]         writes the trail to standard output
 
 roles: ${ROLES.join(', ')}
@@ -37,7 +39,37 @@ Configuration: the server's (YUNYING_DATA_DIR, YUNYING_DATABASE_URL, YUNYING_CON
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parseCommandLine(argv);
+  const [group, command, ...rest] = positionals;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!group) usage('a command is required');
+  const config = loadConfig();
+  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync });
+  try {
+    const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
+    // The console operator acts as the platform administrator; the trail names the OS user.
+    const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
+    return await run({ group, command, rest, values, access, archive, caller });
+  } finally {
+    await archive.close();
+  }
+}
+
+/** node:util's parser, with its errors (unknown option, missing value) as usage errors. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseCommandLineStrict(argv);
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) usage((error as Error).message);
+    throw error;
+  }
+}
+
+function parseCommandLineStrict(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -54,23 +86,9 @@ async function main(argv: string[]): Promise<number> {
       description: { type: 'string' },
       format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      'expect-head': { type: 'string' },
     },
   });
-  const [group, command, ...rest] = positionals;
-  if (values.help || !group) {
-    console.log(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const config = loadConfig();
-  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync });
-  try {
-    const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
-    // The console operator acts as the platform administrator; the trail names the OS user.
-    const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
-    return await run({ group, command, rest, values, access, archive, caller });
-  } finally {
-    await archive.close();
-  }
 }
 
 interface RunContext {
@@ -136,9 +154,12 @@ async function run(ctx: RunContext): Promise<number> {
       await access.removeAe(caller, argument(0, 'AE_TITLE'));
       return 0;
     case 'audit verify': {
-      const result = await ctx.archive.audit.verify();
+      const expected = text('expect-head');
+      const anchor = expected === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(expected);
+      if (expected !== undefined && !anchor) usage('--expect-head is SEQ:HASH as printed by audit verify');
+      const result = await ctx.archive.audit.verify(anchor ? { seq: Number(anchor[1]), hash: anchor[2]! } : undefined);
       await ctx.archive.audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count } });
-      if (result.ok) console.log(`audit trail intact: ${result.count} records, head ${result.headSeq} ${result.headHash}`);
+      if (result.ok) console.log(`audit trail intact: ${result.count} records, head ${result.headSeq}:${result.headHash}`);
       else console.error(`audit trail BROKEN at record ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.count} records verified before it)`);
       return result.ok ? 0 : 1;
     }

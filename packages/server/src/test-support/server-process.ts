@@ -37,7 +37,19 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${output}`)));
   });
-  await ready;
+  // A server that never says it started (a log level above info, a hang) fails the test instead of stalling it.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`server did not start within 60 s (it must log at info to be seen starting):\n${output}`)), 60_000);
+  });
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   const exited = once(child, 'exit');
   return {
     child,
