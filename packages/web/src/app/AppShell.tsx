@@ -1,0 +1,72 @@
+import type { ReactNode } from 'react';
+import { useLocation, useNavigate } from 'react-router-dom';
+import { Button, Layout, Menu, Segmented, Space, Tag, Typography } from 'antd';
+import { LogoutOutlined } from '@ant-design/icons';
+import type { Role } from '../api/types.ts';
+import { useI18n, type MessageKey } from '../i18n/i18n.tsx';
+import { useAuth, useUser } from './auth.tsx';
+
+const MENUS: Record<string, Array<{ path: string; label: MessageKey }>> = {
+  radiologist: [{ path: '/worklist', label: 'nav.worklist' }],
+  expert: [{ path: '/worklist', label: 'nav.worklist' }],
+  'reviewing-radiologist': [
+    { path: '/review', label: 'nav.review' },
+    { path: '/worklist', label: 'nav.worklist' },
+  ],
+  technologist: [{ path: '/township', label: 'nav.township' }],
+  administrator: [
+    { path: '/admin', label: 'nav.admin' },
+    { path: '/worklist', label: 'nav.worklist' },
+    { path: '/statistics', label: 'nav.statistics' },
+    { path: '/audit', label: 'nav.audit' },
+  ],
+  'commission-analyst': [{ path: '/statistics', label: 'nav.statistics' }],
+  'insurance-auditor': [{ path: '/audit', label: 'nav.audit' }],
+};
+
+export function menuOf(role: Role): Array<{ path: string; label: MessageKey }> {
+  return MENUS[role] ?? [];
+}
+
+/** Header with the role's screens, the user, the language switch and logout. */
+export function AppShell({ children }: { children: ReactNode }) {
+  const { t, locale, setLocale } = useI18n();
+  const user = useUser();
+  const { logout } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const items = menuOf(user.role).map((item) => ({ key: item.path, label: t(item.label) }));
+  const selected = items.find((item) => location.pathname.startsWith(item.key))?.key;
+  return (
+    <Layout style={{ minHeight: '100vh' }}>
+      <Layout.Header style={{ display: 'flex', alignItems: 'center', gap: 16, paddingInline: 16, height: 48, lineHeight: '48px' }}>
+        <Typography.Text strong style={{ color: '#fff', fontSize: 18, whiteSpace: 'nowrap' }}>
+          {t('app.name')}
+          <span style={{ fontSize: 12, fontWeight: 400, marginInlineStart: 8, opacity: 0.7 }}>{t('app.subtitle')}</span>
+        </Typography.Text>
+        <Menu theme="dark" mode="horizontal" selectedKeys={selected ? [selected] : []} items={items} onClick={({ key }) => navigate(key)} style={{ flex: 1, minWidth: 0, lineHeight: '48px' }} data-testid="main-menu" />
+        <Space size="small">
+          <Typography.Text style={{ color: '#fff', whiteSpace: 'nowrap' }} data-testid="current-user">
+            {user.displayName ?? user.username}
+          </Typography.Text>
+          <Tag color="blue">{t(`role.${user.role}` as MessageKey)}</Tag>
+          <Segmented
+            size="small"
+            value={locale}
+            onChange={(value) => setLocale(value as 'zh-CN' | 'en')}
+            options={[
+              { label: t('app.langZh'), value: 'zh-CN' },
+              { label: t('app.langEn'), value: 'en' },
+            ]}
+            aria-label={t('app.language')}
+            data-testid="language-switch"
+          />
+          <Button size="small" icon={<LogoutOutlined />} onClick={() => void logout().then(() => navigate('/login'))} data-testid="logout">
+            {t('app.logout')}
+          </Button>
+        </Space>
+      </Layout.Header>
+      <Layout.Content style={{ padding: 12, minWidth: 0 }}>{children}</Layout.Content>
+    </Layout>
+  );
+}

@@ -1,0 +1,7 @@
+import { Empty } from 'antd';
+import { useT } from '../i18n/i18n.tsx';
+
+export default function StatisticsPage(_props: { mode?: 'worklist' | 'review' }) {
+  const t = useT();
+  return <Empty description={t('nav.noHome')} />;
+}

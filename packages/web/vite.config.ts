@@ -1,0 +1,29 @@
+import { defineConfig } from 'vite';
+
+/**
+ * The web app, served by the server at / from dist/ (packages/server/src/web-app).
+ * JSX is compiled by Vite's own transformer with React's automatic runtime, so no React
+ * plugin is needed (no fast refresh in dev; the build is what the server serves).
+ */
+export default defineConfig({
+  base: '/',
+  oxc: { jsx: { runtime: 'automatic' } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    reportCompressedSize: false,
+    rolldownOptions: {
+      // antd marks its modules "use client" for React Server Components; a browser bundle ignores it.
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
+        warn(warning);
+      },
+    },
+  },
+  server: {
+    // `npx vite` in packages/web against a server on the default port
+    proxy: { '/api': 'http://127.0.0.1:8080', '/dicom-web': 'http://127.0.0.1:8080', '/wado': 'http://127.0.0.1:8080' },
+  },
+});
