@@ -1,0 +1,158 @@
+/**
+ * The edge gateway (前置机): the server's archive as the local cache (SQLite index + files,
+ * acknowledged only when durable: docs/adr/0003), the server's DIMSE SCP over it for the
+ * clinic's modalities and viewers, the durable forwarding queue beside the index, the
+ * forwarder, cache eviction, PACS import and the status page.
+ */
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { localAeCaller } from '@yunying/server/access/caller';
+import { openArchive, type Archive } from '@yunying/server/archive';
+import { startDimseServer } from '@yunying/server/dimse';
+import type { GatewayConfig } from './config.ts';
+import { cacheUsage, evictForwardedStudies } from './eviction.ts';
+import { Forwarder } from './forwarder.ts';
+import { PacsImporter } from './pacs-import.ts';
+import { GatewayQueue } from './queue-store.ts';
+import { startStatusServer, type GatewayStatus } from './status-server.ts';
+
+export interface Gateway {
+  config: GatewayConfig;
+  archive: Archive;
+  queue: GatewayQueue;
+  forwarder: Forwarder;
+  importer: PacsImporter;
+  logger: Logger;
+  dicomPort: number;
+  httpPort: number;
+  status(): Promise<GatewayStatus>;
+  /** one eviction pass now (also run every evictionIntervalMs) */
+  evict(): Promise<{ studies: number; instances: number; bytes: number }>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, logger: Logger = pino({ level: config.logLevel, redact: ['*.password'] })): Promise<Gateway> {
+  await mkdir(config.dataDir, { recursive: true });
+  // Queue inserts run in the order the archive stored the instances.
+  let enqueued: Promise<void> = Promise.resolve();
+  let onInstanceStored: (sopInstanceUid: string) => void = () => undefined;
+  const archive = await openArchive({
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    onStored: (result) => onInstanceStored(result.sopInstanceUid),
+  });
+  const queue = new GatewayQueue(archive.database.db);
+  await queue.migrate();
+  // Closes the window between an index commit and its queue row (a crash in between).
+  const reconciled = await queue.reconcile();
+  if (reconciled > 0) logger.info({ instances: reconciled }, 'queued cached instances that had no queue row');
+
+  for (const node of config.moveDestinations) {
+    await archive.accessStore.upsertApplicationEntity({ ae_title: node.aeTitle, institution_id: 'default', host: node.host, port: node.port, description: 'local viewer (YUNYING_GATEWAY_MOVE_DESTINATIONS)' });
+  }
+
+  const forwarder = new Forwarder({
+    queue,
+    readBlob: (key) => archive.blobs.get(key),
+    cloudUrl: config.cloudUrl,
+    username: config.username,
+    password: config.password,
+    concurrency: config.concurrency,
+    batchMaxBytes: config.batchMaxBytes,
+    batchMaxInstances: config.batchMaxInstances,
+    retryMinMs: config.retryMinMs,
+    retryMaxMs: config.retryMaxMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxBytesPerSecond: config.maxBytesPerSecond,
+    logger: logger.child({ component: 'forwarder' }),
+  });
+  onInstanceStored = (sopInstanceUid) => {
+    enqueued = enqueued
+      .then(() => queue.enqueueStored(sopInstanceUid))
+      .then(
+        () => forwarder.wake(),
+        (error: unknown) => logger.error({ err: error, sopInstanceUid }, 'queue insert failed; the next start queues it'),
+      );
+  };
+  forwarder.start();
+
+  // Modalities and viewers on the clinic's network act as the cache's administrator.
+  const dimse = await startDimseServer({
+    archive,
+    nodes: archive,
+    aeTitle: config.aeTitle,
+    host: config.dicomHost,
+    port: config.dicomPort,
+    acceptUnknownAe: true,
+    resolveCaller: async (callingAeTitle, remoteAddress) => localAeCaller(callingAeTitle, remoteAddress),
+    logger: logger.child({ component: 'dimse' }),
+  });
+
+  const importer = new PacsImporter({ aeTitle: config.aeTitle, defaultPacs: config.pacs, queue, logger: logger.child({ component: 'import' }) });
+  const evicted = { studies: 0, bytes: 0 };
+  let evicting: Promise<{ studies: number; instances: number; bytes: number }> | undefined;
+  const evict = () => {
+    evicting ??= evictForwardedStudies({ db: archive.database.db, deleteBlob: (key) => archive.blobs.delete(key), logger: logger.child({ component: 'eviction' }) }, { maxAgeSeconds: config.cacheMaxAgeSeconds, maxBytes: config.cacheMaxBytes })
+      .then((r) => {
+        evicted.studies += r.studies;
+        evicted.bytes += r.bytes;
+        return r;
+      })
+      .finally(() => (evicting = undefined));
+    return evicting;
+  };
+  const evictionTimer = setInterval(() => void evict().catch((error: unknown) => logger.warn({ err: error }, 'eviction failed')), config.evictionIntervalMs);
+  evictionTimer.unref();
+
+  const status = async (): Promise<GatewayStatus> => {
+    const [stats, usage, imports] = await Promise.all([queue.stats(), cacheUsage(archive.database.db), Promise.all(importer.list().map((job) => importer.describe(job)))]);
+    const f = forwarder.status();
+    return {
+      aeTitle: config.aeTitle,
+      dicomPort: dimse.port,
+      queued: stats.queued,
+      queuedBytes: stats.queuedBytes,
+      failed: stats.failed,
+      sent: stats.sent,
+      studiesWaiting: stats.studiesWaiting,
+      oldestWaiting: stats.oldestWaiting ?? null,
+      lastError: f.lastError,
+      throughput: f.throughput,
+      cloud: f.cloud,
+      forwarding: { activeStudies: f.activeStudies, concurrency: config.concurrency, bandwidthCapMbps: f.bandwidthCapBytesPerSecond ? (f.bandwidthCapBytesPerSecond * 8) / 1e6 : null },
+      failedInstances: (await queue.failedRows(10)).map((r) => ({ sopInstanceUid: r.sop_instance_uid, studyInstanceUid: r.study_instance_uid, error: r.last_error })),
+      cache: { ...usage, maxBytes: config.cacheMaxBytes || null, maxAgeHours: config.cacheMaxAgeSeconds ? config.cacheMaxAgeSeconds / 3600 : null, evictedStudies: evicted.studies, evictedBytes: evicted.bytes },
+      imports,
+    };
+  };
+
+  const http = await startStatusServer({ status, importer, retryFailed: async () => {
+    const n = await queue.retryFailed();
+    forwarder.wake();
+    return n;
+  } }, config.httpHost, config.httpPort);
+
+  logger.info({ dicom: `${config.aeTitle}@${config.dicomHost}:${dimse.port}`, status: `http://${config.httpHost}:${http.port}/`, cloud: config.cloudUrl, dataDir: config.dataDir, reconciled }, 'yunying-gateway started');
+
+  return {
+    config,
+    archive,
+    queue,
+    forwarder,
+    importer,
+    logger,
+    dicomPort: dimse.port,
+    httpPort: http.port,
+    status,
+    evict,
+    async close() {
+      clearInterval(evictionTimer);
+      await dimse.close();
+      await http.close();
+      await forwarder.stop();
+      await enqueued;
+      await evicting?.catch(() => undefined);
+      await archive.close();
+    },
+  };
+}
