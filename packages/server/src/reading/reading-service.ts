@@ -238,6 +238,8 @@ export class ReadingService {
     else if (caller.role === 'technologist') scoped.requestingInstitutionIds = [caller.institutionId];
     else throw forbidden(`the role ${caller.role} has no worklist`);
     const rows = await this.deps.store.worklist(scoped);
+    // The worklist shows patients' names: a view of patient data like a query.
+    await this.deps.audit.record({ action: 'study.queried', caller, details: { worklist: true, statuses: filter.statuses, results: rows.length, studies: rows.slice(0, 100).map((row) => row.study_instance_uid) } });
     const now = Date.now();
     return rows.map((row) => this.view(row, now));
   }
@@ -296,6 +298,7 @@ export class ReadingService {
 
   async getRequest(caller: Caller, requestId: string): Promise<ReadingRequestView & { events: Array<{ at: string; actor: string; from: string | null; to: string; details: unknown }>; report?: ReportView }> {
     const row = await this.visibleRequest(caller, requestId);
+    await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id } });
     const events = (await this.deps.store.events(row.id)).map((event) => ({ at: event.at, actor: event.actor, from: event.from_status, to: event.to_status, details: JSON.parse(event.details) as unknown }));
     const report = await this.deps.store.findReportOfRequest(row.id);
     return { ...this.view(row), events, ...(report ? { report: await this.reportView(report) } : {}) };
