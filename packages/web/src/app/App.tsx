@@ -10,6 +10,8 @@ import { AuthProvider, useAuth } from './auth.tsx';
 import { homePathOf } from './home-path.ts';
 import { AppShell } from './AppShell.tsx';
 import { LoginPage } from '../screens/LoginPage.tsx';
+import { LiveEventsProvider } from './live-events.tsx';
+import './app.css';
 
 const WorklistPage = lazy(() => import('../screens/WorklistPage.tsx'));
 const ReadingPage = lazy(() => import('../screens/ReadingPage.tsx'));
@@ -50,7 +52,13 @@ function RequireUser({ children }: { children: ReactNode }) {
   const location = useLocation();
   if (user === undefined) return fallback;
   if (user === null) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
-  return <AppShell>{<Suspense fallback={fallback}>{children}</Suspense>}</AppShell>;
+  return (
+    <LiveEventsProvider>
+      <AppShell>
+        <Suspense fallback={fallback}>{children}</Suspense>
+      </AppShell>
+    </LiveEventsProvider>
+  );
 }
 
 function AppRoutes() {

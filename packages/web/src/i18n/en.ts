@@ -185,6 +185,14 @@ export const en: Record<MessageKey, string> = {
   'township.reportTitle': 'Diagnostic report',
   'township.signedReportArrived': 'A signed report has arrived',
 
+  'bodyPart.HEAD': 'Head',
+  'bodyPart.CHEST': 'Chest',
+  'bodyPart.ABDOMEN': 'Abdomen',
+  'bodyPart.PELVIS': 'Pelvis',
+  'bodyPart.SPINE': 'Spine',
+  'bodyPart.NECK': 'Neck',
+  'bodyPart.EXTREMITY': 'Extremities',
+
   'admin.institutions': 'Institutions',
   'admin.users': 'Users',
   'admin.aes': 'AE titles',

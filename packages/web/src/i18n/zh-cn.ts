@@ -183,6 +183,14 @@ export const zhCN = {
   'township.reportTitle': '诊断报告',
   'township.signedReportArrived': '诊断报告已返回',
 
+  'bodyPart.HEAD': '头颅',
+  'bodyPart.CHEST': '胸部',
+  'bodyPart.ABDOMEN': '腹部',
+  'bodyPart.PELVIS': '盆腔',
+  'bodyPart.SPINE': '脊柱',
+  'bodyPart.NECK': '颈部',
+  'bodyPart.EXTREMITY': '四肢',
+
   'admin.institutions': '机构',
   'admin.users': '用户',
   'admin.aes': 'AE 节点',

@@ -1,7 +1,111 @@
-import { Empty } from 'antd';
+import { useCallback, useEffect, useState } from 'react';
+import { App, Button, Card, DatePicker, Form, Input, Space, Table, Typography } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { DownloadOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
+import type { Dayjs } from 'dayjs';
+import { api, downloadBlob, withQuery, type Query } from '../api/client.ts';
+import type { AuditEvent } from '../api/types.ts';
 import { useT } from '../i18n/i18n.tsx';
+import { formatDateTime } from '../app/format.ts';
 
-export default function AuditPage(_props: { mode?: 'worklist' | 'review' }) {
+interface AuditFilter {
+  range?: [Dayjs | null, Dayjs | null] | null;
+  action?: string;
+  actor?: string;
+  institutionId?: string;
+  patientId?: string;
+  objectId?: string;
+}
+
+function queryOf(filter: AuditFilter): Query {
+  return {
+    from: filter.range?.[0]?.startOf('day').toISOString(),
+    to: filter.range?.[1]?.endOf('day').toISOString(),
+    action: filter.action?.trim(),
+    actor: filter.actor?.trim(),
+    institutionId: filter.institutionId?.trim(),
+    patientId: filter.patientId?.trim(),
+    objectId: filter.objectId?.trim(),
+  };
+}
+
+/** The insurance auditor's search of the audit trail, with CSV export and chain verification. */
+export default function AuditPage() {
   const t = useT();
-  return <Empty description={t('nav.noHome')} />;
+  const { message } = App.useApp();
+  const [filter, setFilter] = useState<AuditFilter>({});
+  const [rows, setRows] = useState<AuditEvent[]>([]);
+  const [loading, setLoading] = useState(true);
+  const search = useCallback(async () => {
+    setLoading(true);
+    try {
+      setRows(await api.get<AuditEvent[]>('/api/v1/audit-events', { ...queryOf(filter), limit: 500 }));
+    } catch (caught) {
+      message.error(caught instanceof Error ? caught.message : String(caught));
+    } finally {
+      setLoading(false);
+    }
+  }, [filter, message]);
+  useEffect(() => void search(), [search]);
+
+  const exportPath = withQuery('/api/v1/audit-events/export', { ...queryOf(filter), format: 'csv' });
+  const verify = async () => {
+    try {
+      const result = await api.get<{ ok: boolean; count: number }>('/api/v1/audit-events/verification');
+      if (result.ok) message.success(t('audit.verified', { count: result.count }));
+      else message.error(t('audit.broken'));
+    } catch (caught) {
+      message.error(caught instanceof Error ? caught.message : String(caught));
+    }
+  };
+
+  const columns: ColumnsType<AuditEvent> = [
+    { title: '#', dataIndex: 'seq', width: 70 },
+    { title: t('audit.time'), dataIndex: 'occurred_at', width: 140, render: (value: string) => formatDateTime(value) },
+    { title: t('audit.action'), dataIndex: 'action', width: 170, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
+    { title: t('audit.outcome'), dataIndex: 'outcome', width: 80 },
+    { title: t('audit.actor'), key: 'actor', width: 160, render: (_, row) => `${row.actor_name ?? ''} ${row.actor_role ? `(${row.actor_role})` : ''}` },
+    { title: t('audit.institution'), dataIndex: 'actor_institution_id', width: 110, responsive: ['lg'] },
+    { title: t('audit.via'), dataIndex: 'via', width: 70, responsive: ['lg'] },
+    { title: t('audit.objectId'), key: 'object', ellipsis: true, render: (_, row) => [row.object_type, row.object_id].filter(Boolean).join(': ') },
+    { title: t('audit.patientId'), dataIndex: 'patient_id', width: 110, responsive: ['xl'] },
+  ];
+  return (
+    <Card size="small" title={t('audit.title')} data-testid="audit-page"
+      extra={
+        <Space>
+          <Button icon={<DownloadOutlined />} href={exportPath} onClick={(event) => { event.preventDefault(); void downloadBlob(exportPath, 'audit-events.csv').catch((caught: unknown) => message.error(String(caught))); }} data-testid="audit-export">
+            {t('audit.exportCsv')}
+          </Button>
+          <Button icon={<SafetyCertificateOutlined />} onClick={() => void verify()}>
+            {t('audit.verify')}
+          </Button>
+        </Space>
+      }
+    >
+      <Form layout="inline" onFinish={(values: AuditFilter) => setFilter(values)} style={{ marginBottom: 12, rowGap: 8 }}>
+        <Form.Item name="range">
+          <DatePicker.RangePicker placeholder={[t('audit.from'), t('audit.to')]} />
+        </Form.Item>
+        <Form.Item name="action">
+          <Input placeholder={t('audit.action')} style={{ width: 150 }} allowClear />
+        </Form.Item>
+        <Form.Item name="actor">
+          <Input placeholder={t('audit.actor')} style={{ width: 120 }} allowClear />
+        </Form.Item>
+        <Form.Item name="institutionId">
+          <Input placeholder={t('audit.institution')} style={{ width: 120 }} allowClear />
+        </Form.Item>
+        <Form.Item name="patientId">
+          <Input placeholder={t('audit.patientId')} style={{ width: 120 }} allowClear />
+        </Form.Item>
+        <Form.Item>
+          <Button type="primary" htmlType="submit">
+            {t('app.search')}
+          </Button>
+        </Form.Item>
+      </Form>
+      <Table<AuditEvent> rowKey="seq" size="small" loading={loading} columns={columns} dataSource={rows} pagination={{ pageSize: 50, hideOnSinglePage: true }} scroll={{ x: 900 }} />
+    </Card>
+  );
 }

@@ -1,7 +1,7 @@
-import { Empty } from 'antd';
+import { Result } from 'antd';
 import { useT } from '../i18n/i18n.tsx';
 
-export default function NoHomePage(_props: { mode?: 'worklist' | 'review' }) {
+export default function NoHomePage() {
   const t = useT();
-  return <Empty description={t('nav.noHome')} />;
+  return <Result status="info" title={t('nav.noHome')} />;
 }

@@ -1,7 +1,210 @@
-import { Empty } from 'antd';
-import { useT } from '../i18n/i18n.tsx';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useNavigate } from 'react-router-dom';
+import { App, Badge, Button, Card, DatePicker, Input, Select, Space, Switch, Table, Tooltip, Typography } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { ReloadOutlined } from '@ant-design/icons';
+import type { Dayjs } from 'dayjs';
+import { api, ApiError } from '../api/client.ts';
+import { PRIORITIES, REQUEST_STATUSES, type ReadingRequest, type RequestStatus } from '../api/types.ts';
+import { useT, type MessageKey } from '../i18n/i18n.tsx';
+import { useUser } from '../app/auth.tsx';
+import { useLiveEvents } from '../app/live-events.tsx';
+import { useNow } from '../app/use-now.ts';
+import { formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
+import { PriorityTag, SlaCountdown, StatusTag, isOpenStatus } from '../app/request-tags.tsx';
 
-export default function WorklistPage(_props: { mode?: 'worklist' | 'review' }) {
+const READER_ROLES = ['radiologist', 'reviewing-radiologist', 'expert'];
+const DEFAULT_STATUSES: RequestStatus[] = ['pending', 'claimed', 'submitted'];
+const MODALITIES = ['CT', 'DX', 'CR', 'MR', 'US', 'MG', 'XA', 'RF', 'NM', 'PT'];
+
+interface Filters {
+  statuses: RequestStatus[];
+  priorities: string[];
+  modality?: string;
+  institution?: string;
+  range?: [Dayjs | null, Dayjs | null] | null;
+  mine: boolean;
+}
+
+/**
+ * The diagnostic centre's worklist (mode worklist) or the reviewer's queue (mode review,
+ * status submitted): ordered by priority then waiting time by the server, SLA countdown
+ * every second, overdue rows highlighted, refreshed live from the event stream.
+ */
+export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' | 'review' }) {
   const t = useT();
-  return <Empty description={t('nav.noHome')} />;
+  const user = useUser();
+  const navigate = useNavigate();
+  const { message } = App.useApp();
+  const now = useNow(1000);
+  const [filters, setFilters] = useState<Filters>({ statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES, priorities: [], mine: false });
+  const [rows, setRows] = useState<ReadingRequest[]>([]);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string>();
+  const [claiming, setClaiming] = useState<string>();
+  const isReader = READER_ROLES.includes(user.role);
+
+  useEffect(() => {
+    setFilters((current) => ({ ...current, statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES }));
+  }, [mode]);
+
+  const load = useCallback(async () => {
+    try {
+      const list = await api.get<ReadingRequest[]>('/api/v1/reading-requests', {
+        status: filters.statuses.join(',') || undefined,
+        priority: filters.priorities.join(',') || undefined,
+        modality: filters.modality,
+        requestingInstitutionId: filters.institution?.trim() || undefined,
+        from: filters.range?.[0]?.startOf('day').toISOString(),
+        to: filters.range?.[1]?.endOf('day').toISOString(),
+        mine: filters.mine || undefined,
+        limit: 500,
+      });
+      setRows(list);
+      setError(undefined);
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : String(caught));
+    } finally {
+      setLoading(false);
+    }
+  }, [filters]);
+
+  useEffect(() => {
+    setLoading(true);
+    void load();
+  }, [load]);
+
+  // Live: any reading or report notification refreshes the list (coalesced).
+  const refreshTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const { connected } = useLiveEvents((event) => {
+    if (!event.type.startsWith('reading-request.') && !event.type.startsWith('report.') && !event.type.startsWith('retake.')) return;
+    clearTimeout(refreshTimer.current);
+    refreshTimer.current = setTimeout(() => void load(), 200);
+  });
+  useEffect(() => () => clearTimeout(refreshTimer.current), []);
+
+  const claim = async (row: ReadingRequest) => {
+    setClaiming(row.id);
+    try {
+      await api.post(`/api/v1/reading-requests/${row.id}/claim`);
+      message.success(t('worklist.claimed'));
+      navigate(`/reading/${row.id}`);
+    } catch (caught) {
+      message.error(caught instanceof ApiError ? caught.message : String(caught));
+      void load();
+    } finally {
+      setClaiming(undefined);
+    }
+  };
+
+  const institutions = useMemo(() => [...new Set(rows.map((row) => row.requestingInstitutionId))].sort(), [rows]);
+
+  const columns: ColumnsType<ReadingRequest> = [
+    { title: t('worklist.priority'), dataIndex: 'priority', width: 80, render: (_, row) => <PriorityTag priority={row.priority} /> },
+    {
+      title: t('worklist.patient'),
+      key: 'patient',
+      ellipsis: true,
+      render: (_, row) => (
+        <span>
+          <Typography.Text strong>{formatPersonName(row.patient?.name)}</Typography.Text>
+          <Typography.Text type="secondary" style={{ marginInlineStart: 6, fontSize: 12 }}>
+            {row.patient?.sex ?? ''} {row.patient?.id ?? ''}
+          </Typography.Text>
+        </span>
+      ),
+    },
+    { title: t('worklist.modality'), dataIndex: 'modality', width: 80 },
+    { title: t('worklist.bodyParts'), key: 'bodyParts', width: 110, ellipsis: true, render: (_, row) => row.bodyParts.join(', ') },
+    { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 120, ellipsis: true, responsive: ['lg'] },
+    { title: t('worklist.studyDate'), key: 'studyDate', width: 100, responsive: ['xl'], render: (_, row) => formatDicomDate(row.studyDate) },
+    { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 130, render: (value: string) => formatDateTime(value) },
+    { title: t('worklist.status'), dataIndex: 'status', width: 96, render: (_, row) => <StatusTag status={row.status} /> },
+    { title: t('worklist.sla'), key: 'sla', width: 130, render: (_, row) => <SlaCountdown dueAt={row.dueAt} now={now} open={isOpenStatus(row.status) && row.status !== 'submitted'} /> },
+    { title: t('worklist.claimedBy'), dataIndex: 'claimedBy', width: 90, ellipsis: true, responsive: ['lg'] },
+    {
+      title: t('app.actions'),
+      key: 'actions',
+      width: 150,
+      fixed: 'right',
+      render: (_, row) => (
+        <Space size="small">
+          {isReader && row.status === 'pending' && (
+            <Button type="primary" size="small" loading={claiming === row.id} onClick={() => void claim(row)} data-testid="claim">
+              {t('worklist.claim')}
+            </Button>
+          )}
+          <Button size="small" onClick={() => navigate(`/reading/${row.id}`)} data-testid="open">
+            {row.status === 'submitted' && user.role === 'reviewing-radiologist' ? t('worklist.review') : t('worklist.open')}
+          </Button>
+        </Space>
+      ),
+    },
+  ];
+
+  const statusOptions = REQUEST_STATUSES.map((status) => ({ value: status, label: t(`status.${status}` as MessageKey) }));
+  return (
+    <Card
+      size="small"
+      title={
+        <Space>
+          {mode === 'review' ? t('review.queue') : t('worklist.title')}
+          <Tooltip title={connected ? t('app.live') : t('app.offline')}>
+            <Badge status={connected ? 'processing' : 'default'} text={connected ? t('app.live') : t('app.offline')} data-testid="live-indicator" data-connected={connected} />
+          </Tooltip>
+        </Space>
+      }
+      extra={
+        <Space>
+          <Typography.Text type="secondary">{t('worklist.count', { count: rows.length })}</Typography.Text>
+          <Button icon={<ReloadOutlined />} size="small" onClick={() => void load()}>
+            {t('app.refresh')}
+          </Button>
+        </Space>
+      }
+      data-testid={mode === 'review' ? 'review-queue' : 'worklist'}
+    >
+      <Space wrap style={{ marginBottom: 12 }}>
+        {mode === 'worklist' && (
+          <Select mode="multiple" allowClear placeholder={t('worklist.filterStatus')} style={{ minWidth: 220 }} value={filters.statuses} options={statusOptions} onChange={(statuses) => setFilters({ ...filters, statuses })} maxTagCount="responsive" data-testid="filter-status" />
+        )}
+        <Select mode="multiple" allowClear placeholder={t('worklist.filterPriority')} style={{ minWidth: 160 }} value={filters.priorities} options={PRIORITIES.map((p) => ({ value: p, label: t(`priority.${p}` as MessageKey) }))} onChange={(priorities) => setFilters({ ...filters, priorities })} />
+        <Select allowClear placeholder={t('worklist.filterModality')} style={{ width: 130 }} value={filters.modality} options={MODALITIES.map((m) => ({ value: m, label: m }))} onChange={(modality?: string) => setFilters({ ...filters, modality })} />
+        <Select
+          allowClear
+          showSearch
+          placeholder={t('worklist.filterInstitution')}
+          style={{ width: 160 }}
+          value={filters.institution}
+          options={institutions.map((id) => ({ value: id, label: id }))}
+          onChange={(institution?: string) => setFilters({ ...filters, institution })}
+          popupRender={(menu) => (
+            <>
+              {menu}
+              <Input size="small" placeholder={t('worklist.filterInstitution')} onPressEnter={(event) => setFilters({ ...filters, institution: (event.target as HTMLInputElement).value })} style={{ margin: 4, width: 'calc(100% - 8px)' }} />
+            </>
+          )}
+        />
+        <DatePicker.RangePicker value={filters.range ?? null} onChange={(range) => setFilters({ ...filters, range: range as Filters['range'] })} placeholder={[t('worklist.filterDate'), t('worklist.filterDate')]} />
+        {isReader && (
+          <Space size={4}>
+            <Switch size="small" checked={filters.mine} onChange={(mine) => setFilters({ ...filters, mine })} />
+            <Typography.Text>{t('worklist.mine')}</Typography.Text>
+          </Space>
+        )}
+      </Space>
+      {error && <Typography.Paragraph type="danger">{error}</Typography.Paragraph>}
+      <Table<ReadingRequest>
+        rowKey="id"
+        size="small"
+        loading={loading}
+        columns={columns}
+        dataSource={rows}
+        pagination={{ pageSize: 50, showSizeChanger: false, hideOnSinglePage: true }}
+        scroll={{ x: 960 }}
+        rowClassName={(row) => (row.dueAt && isOpenStatus(row.status) && row.status !== 'submitted' && Date.parse(row.dueAt) < now ? 'yy-row-overdue' : '')}
+        onRow={(row) => ({ 'data-request-id': row.id, 'data-status': row.status, onDoubleClick: () => navigate(`/reading/${row.id}`) }) as React.HTMLAttributes<HTMLTableRowElement>}
+      />
+    </Card>
+  );
 }
