@@ -51,6 +51,11 @@ export interface GatewayConfig {
 
 type Source = Record<string, string | undefined>;
 
+/** Every name the gateway reads; a file naming anything else is refused (a typo would otherwise be silent). */
+export const GATEWAY_VARIABLES: ReadonlySet<string> = new Set(
+  ['DATA_DIR', 'AE_TITLE', 'DICOM_HOST', 'DICOM_PORT', 'HTTP_HOST', 'HTTP_PORT', 'CLOUD_URL', 'USERNAME', 'PASSWORD', 'MAX_MBPS', 'CONCURRENCY', 'BATCH_BYTES', 'BATCH_INSTANCES', 'RETRY_MIN_MS', 'RETRY_MAX_MS', 'REQUEST_TIMEOUT_MS', 'CACHE_MAX_AGE_HOURS', 'CACHE_MAX_BYTES', 'EVICTION_INTERVAL_SECONDS', 'FSYNC', 'MOVE_DESTINATIONS', 'PACS', 'LOG_LEVEL'].map((n) => `YUNYING_GATEWAY_${n}`),
+);
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Reads the configuration from the environment (and the file it names). Throws GatewayConfigError. */
@@ -185,7 +190,7 @@ function readConfigFile(file: string | undefined): Source {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayConfigError(`YUNYING_GATEWAY_CONFIG: ${file} must hold one JSON object of YUNYING_GATEWAY_* names`);
   const out: Source = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!key.startsWith('YUNYING_GATEWAY_') || key === 'YUNYING_GATEWAY_CONFIG') throw new GatewayConfigError(`YUNYING_GATEWAY_CONFIG: unknown name ${key} in ${file}`);
+    if (!GATEWAY_VARIABLES.has(key)) throw new GatewayConfigError(`YUNYING_GATEWAY_CONFIG: unknown name ${key} in ${file}`);
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw new GatewayConfigError(`YUNYING_GATEWAY_CONFIG: ${key} must be a string, number or boolean`);
     out[key] = String(value);
   }
