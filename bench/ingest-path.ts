@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import { systemCaller } from '../packages/server/src/access/caller.ts';
 import { ingestInstance } from '../packages/server/src/archive/ingest.ts';
 import type { BlobStore } from '../packages/server/src/store/blob-store.ts';
@@ -45,6 +46,14 @@ function withFreshUids(bytes: Buffer, pass: number): Buffer {
   return Buffer.from(copy, 'latin1');
 }
 
+// PostgreSQL round trips: every statement the pool's clients send (BEGIN and COMMIT included).
+let statements = 0;
+const sendQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  statements += 1;
+  return (sendQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof pg.Client.prototype.query;
+
 const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-path-'));
 const database = await openIndexDatabase({ dataDir, databaseUrl: options['database-url'], fsync: options.fsync });
 const index = new IndexStore(database);
@@ -63,9 +72,11 @@ const files = await Promise.all((await filesUnder(options.dir)).map((file) => re
 const caller = systemCaller();
 
 // Pass 1: the whole pipeline, as an association sends (one after another).
+const statementsBefore = statements;
 const ingestStarted = performance.now();
 for (const bytes of files) await ingestInstance({ index, blobs }, caller, { kind: 'part10', bytes: withFreshUids(bytes, 1) });
 const ingestMs = performance.now() - ingestStarted;
+const ingestStatements = statements - statementsBefore;
 
 // Pass 2: the steps alone, on other fresh copies.
 const steps = { findInstance: 0, blobPut: 0, indexCommit: 0 };
@@ -90,6 +101,7 @@ function noopBlobs(real: BlobStore): BlobStore {
 const per = (ms: number) => (ms / files.length).toFixed(2);
 console.log(`${files.length} instances, ${(files.reduce((s, b) => s + b.length, 0) / 1e6).toFixed(1)} MB; index ${database.dialect}, blobs ${options['storage-url'] ? 's3' : 'files'}`);
 console.log(`whole ingest, one after another: ${per(ingestMs)} ms per instance (${(files.length / (ingestMs / 1000)).toFixed(1)} instances/s)`);
+if (database.dialect === 'postgres') console.log(`  PostgreSQL statements per instance: ${(ingestStatements / files.length).toFixed(2)}`);
 console.log(`  one index lookup:                ${per(steps.findInstance)} ms`);
 console.log(`  blob put (durable):              ${per(steps.blobPut)} ms`);
 console.log(`  ingest without the blob put:     ${per(steps.indexCommit)} ms (parse, hash, lookup, commit)`);

@@ -150,6 +150,7 @@ for (const backend of BACKENDS) {
       const stray = makeSyntheticInstance({ studyInstanceUid: newUid(), seriesInstanceUid: first.seriesInstanceUid });
       await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: stray.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && /another study/.test(error.message));
       assert.equal(await archive.index.countInstances(), 1);
+      assert.equal(await archive.index.studyExists(stray.studyInstanceUid), false, 'no study row is left without its series');
       assert.equal((await blobFiles(dataDir)).length, 1);
     });
   });

@@ -92,10 +92,14 @@ export class IndexStore {
 
   /** Inserts or replaces one instance, creating its study and series as needed, in one transaction. */
   async commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
-    // PostgreSQL: most instances go into a series that is already indexed. One statement,
-    // committed on its own, inserts those in one round trip instead of five (begin, lock,
-    // lookup, insert, commit); anything else takes the transaction below.
-    if (this.index.dialect === 'postgres' && (await insertIntoKnownSeries(this.index.db, input.instance, new Date().toISOString()))) return { kind: 'inserted' };
+    // PostgreSQL: most instances go into a series that is already indexed, and most others
+    // start a study nobody else is sending. One statement, committed on its own, inserts
+    // each of these in one round trip instead of five to seven (begin, lock, lookup, the
+    // inserts, commit); anything else takes the transaction below.
+    if (this.index.dialect === 'postgres') {
+      const now = new Date().toISOString();
+      if ((await insertIntoKnownSeries(this.index.db, input.instance, now)) || (await insertAsNewStudy(this.index.db, input, now))) return { kind: 'inserted' };
+    }
     const outcome = await this.index.db.transaction().execute((trx) => commitInstanceIn(trx, this.index.dialect, input, new Date().toISOString()));
     await this.index.makeCommitsDurable();
     return outcome;
@@ -217,8 +221,17 @@ async function commitInstanceIn(trx: Transaction<Database>, dialect: IndexDataba
   return { kind: 'inserted' };
 }
 
-/** Instance columns that are not text, for the typed parameters of an INSERT … SELECT. */
-const INSTANCE_COLUMN_TYPES: Partial<Record<keyof InstanceTable, string>> = { instance_number: 'integer', number_of_frames: 'integer', rows: 'integer', columns: 'integer', size: 'bigint' };
+/** Columns that are not text, for the typed parameters of an INSERT … SELECT. */
+const COLUMN_TYPES: Record<string, string> = { instance_number: 'integer', number_of_frames: 'integer', rows: 'integer', columns: 'integer', size: 'bigint', series_number: 'integer' };
+
+/** A row's column list and its values as typed parameters (an INSERT … SELECT gives them no type of its own). */
+function typedRow(row: Record<string, unknown>): { columns: RawBuilder<unknown>; values: RawBuilder<unknown> } {
+  const names = Object.keys(row);
+  return {
+    columns: sql.join(names.map((name) => sql.ref(name))),
+    values: sql.join(names.map((name) => sql`cast(${row[name]} as ${sql.raw(COLUMN_TYPES[name] ?? 'text')})`)),
+  };
+}
 
 /**
  * Inserts the instance if its series is indexed under the same study and its SOP Instance
@@ -229,17 +242,43 @@ const INSTANCE_COLUMN_TYPES: Partial<Record<keyof InstanceTable, string>> = { in
  * instance (the loser, told nothing was inserted, goes the locked way and sees the winner).
  */
 async function insertIntoKnownSeries(db: IndexDatabase['db'], instance: NewInstance, now: string): Promise<boolean> {
-  const row: Record<string, unknown> = { ...instance, created_at: now };
-  const columns = Object.keys(row);
-  const values = columns.map((column) => {
-    const type = INSTANCE_COLUMN_TYPES[column as keyof InstanceTable];
-    return type ? sql`cast(${row[column]} as ${sql.raw(type)})` : sql`cast(${row[column]} as text)`;
-  });
-  const result = await sql<{ seq: number }>`insert into instances (${sql.join(columns.map((column) => sql.ref(column)))})
-    select ${sql.join(values)} from series
+  const row = typedRow({ ...instance, created_at: now });
+  const result = await sql<{ seq: number }>`insert into instances (${row.columns})
+    select ${row.values} from series
     where series_instance_uid = ${instance.series_instance_uid} and study_instance_uid = ${instance.study_instance_uid}
     on conflict (sop_instance_uid) do nothing returning seq`.execute(db);
   return result.rows.length > 0;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Creates the study, its first series and the instance in one statement, if the study is
+ * new; false otherwise (nothing written). The series and instance rows are inserted only
+ * if the study row was, so a study that exists (or is being created by another sender,
+ * whose commit this statement waits for) is left to the locked way, which updates its
+ * modality list. A series or SOP Instance UID already indexed elsewhere fails the whole
+ * statement on its unique key, and the locked way then tells the sender why.
+ */
+async function insertAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceInput, now: string): Promise<boolean> {
+  const { study, series, instance } = input;
+  const studyRow = { ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now };
+  const seriesRow = typedRow({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now });
+  const instanceRow = typedRow({ ...instance, created_at: now });
+  const studyColumns = Object.keys(studyRow) as Array<keyof typeof studyRow>;
+  try {
+    const result = await sql<{ seq: number }>`with new_study as (
+        insert into studies (${sql.join(studyColumns.map((name) => sql.ref(name)))}) values (${sql.join(studyColumns.map((name) => sql`${studyRow[name]}`))})
+        on conflict (study_instance_uid) do nothing returning 1
+      ), new_series as (
+        insert into series (${seriesRow.columns}) select ${seriesRow.values} from new_study returning 1
+      )
+      insert into instances (${instanceRow.columns}) select ${instanceRow.values} from new_series returning seq`.execute(db);
+    return result.rows.length > 0;
+  } catch (error) {
+    if ((error as { code?: string }).code === UNIQUE_VIOLATION) return false;
+    throw error;
+  }
 }
 
 async function addModality(trx: Transaction<Database>, studyInstanceUid: string, modality: string | null, now: string): Promise<void> {
