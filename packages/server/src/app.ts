@@ -111,7 +111,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   }
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
   const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
-  const readingStore = new ReadingStore(archive.database.db);
+  const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
   const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone });
   const reading = new ReadingService({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
   await reading.seedTemplates();
@@ -187,8 +187,9 @@ function createStudyRouter(reading: ReadingService, logger: Logger): (studyInsta
 }
 
 /**
- * Moves reading requests whose study has stopped growing to the worklist. Every process
- * runs it; each promotion is a conditional update, so a request moves once.
+ * Background work of the reading module, in every process: requests whose study stopped
+ * growing go to the worklist, and SRs a failed delivery left out are stored. Each step is
+ * a conditional update, so it happens once whichever process gets there first.
  */
 function startImagesCompleteSweep(reading: ReadingService, stableSeconds: number, logger: Logger): { stop(): void; idle(): Promise<void> } {
   const intervalMs = Math.max(1000, Math.min(5000, (stableSeconds * 1000) / 3));
@@ -196,6 +197,7 @@ function startImagesCompleteSweep(reading: ReadingService, stableSeconds: number
   const timer = setInterval(() => {
     running ??= reading
       .promoteCompleteStudies()
+      .then(() => reading.retryUndeliveredReports())
       .then(() => undefined, (error: unknown) => logger.warn({ err: error }, 'images-complete sweep failed'))
       .finally(() => (running = undefined));
   }, intervalMs);

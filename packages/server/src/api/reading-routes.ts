@@ -78,6 +78,7 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
     const query = request.query as Static<typeof WorklistQuery>;
     return reading.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
   });
+  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.claimNext(await resolveCaller(request)));
   app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.getRequest(await resolveCaller(request), id(request.params)));
   app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.claim(await resolveCaller(request), id(request.params)));
   app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.release(await resolveCaller(request), id(request.params)));

@@ -259,6 +259,31 @@ export class ReadingService {
     return this.getRequest(caller, requestId);
   }
 
+  /**
+   * "Next case": claims the first pending request of the caller's centre in worklist order.
+   * Radiologists pressing it together each get a different request instead of all racing for
+   * the top row.
+   */
+  async claimNext(caller: Caller): Promise<ReadingRequestView> {
+    requireRole(caller, READERS, 'claim requests');
+    for (let round = 0; round < 5; round++) {
+      const candidates = await this.deps.store.nextPending(caller.institutionId, 10);
+      if (candidates.length === 0) break;
+      // Spread simultaneous callers over the first rows rather than all trying the first.
+      const start = Math.floor(Math.random() * Math.min(candidates.length, 3));
+      for (const id of [...candidates.slice(start), ...candidates.slice(0, start)]) {
+        const at = new Date().toISOString();
+        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name }, at)) {
+          const row = (await this.deps.store.findRequest(id))!;
+          await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: id, next: true } });
+          await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: id, claimedBy: caller.name });
+          return this.getRequest(caller, id);
+        }
+      }
+    }
+    throw notFound('pending reading request');
+  }
+
   async release(caller: Caller, requestId: string): Promise<ReadingRequestView> {
     const row = await this.visibleRequest(caller, requestId);
     requireClaimer(caller, row);
@@ -329,11 +354,13 @@ export class ReadingService {
     if (draft.templateId && !(await this.deps.store.findTemplate(draft.templateId))) throw notFound(`template ${draft.templateId}`);
     const now = new Date().toISOString();
     const changes = { findings: draft.findings, impression: draft.impression, positive: draft.positive === undefined || draft.positive === null ? null : draft.positive ? 1 : 0, template_id: draft.templateId ?? null, updated_at: now };
-    const existing = await this.deps.store.findReportOfRequest(row.id);
-    if (!existing) {
-      await this.deps.store.insertReport({ id: randomUUID(), request_id: row.id, study_instance_uid: row.study_instance_uid, status: 'draft', version: 0, ...changes, author: caller.name, reviewer: null, review_comments: null, created_at: now, submitted_at: null, signed_at: null, sr_sop_instance_uid: null });
-    } else if (!(await this.deps.store.updateReport(existing.id, ['draft', 'returned'], { ...changes, author: caller.name }))) {
-      throw conflict('REPORT_NOT_EDITABLE', `the report is ${existing.status}; a signed report takes an addendum`);
+    // Two first autosaves may race (two tabs, a retry): the loser updates what the winner inserted.
+    const inserted = await this.deps.store.insertReport({ id: randomUUID(), request_id: row.id, study_instance_uid: row.study_instance_uid, status: 'draft', version: 0, ...changes, author: caller.name, reviewer: null, review_comments: null, created_at: now, submitted_at: null, signed_at: null, sr_sop_instance_uid: null });
+    if (!inserted) {
+      const existing = (await this.deps.store.findReportOfRequest(row.id))!;
+      if (!(await this.deps.store.updateReport(existing.id, ['draft', 'returned'], { ...changes, author: caller.name }))) {
+        throw conflict('REPORT_NOT_EDITABLE', `the report is ${existing.status}; a signed report takes an addendum`);
+      }
     }
     return this.reportView((await this.deps.store.findReportOfRequest(row.id))!);
   }
@@ -403,11 +430,41 @@ export class ReadingService {
   /** Signed or amended: the SR goes with the study, the township's screens hear of it at once. */
   private async deliver(caller: Caller, request: ReadingRequestRow, report: ReportRow, type: 'report.signed' | 'report.amended'): Promise<void> {
     await this.deps.audit.record({ action: type, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
-    if (this.deps.delivery) {
-      const sopInstanceUid = await this.deps.delivery.storeStructuredReport(request, report);
-      if (sopInstanceUid) await this.deps.store.updateReport(report.id, ['signed'], { sr_sop_instance_uid: sopInstanceUid });
-    }
+    // The report is signed whatever happens to its SR: a failed store is recorded, and the
+    // background retry (retryUndeliveredReports) stores it later.
+    await this.storeStructuredReport(caller, request, report, report.sr_sop_instance_uid);
     await this.deps.notifier.publish([request.requesting_institution_id, request.reading_institution_id], type, { requestId: request.id, reportId: report.id, studyInstanceUid: request.study_instance_uid, version: report.version, positive: report.positive === 1 });
+  }
+
+  private async storeStructuredReport(caller: Caller, request: ReadingRequestRow, report: ReportRow, seen: string | null): Promise<boolean> {
+    if (!this.deps.delivery) return true;
+    const marker = `delivering:${new Date().toISOString()}`;
+    // Only one process stores an SR for this version: the conditional marker decides.
+    if (!(await this.deps.store.claimDelivery(report.id, seen, marker))) return false;
+    try {
+      const sopInstanceUid = await this.deps.delivery.storeStructuredReport(request, { ...report, sr_sop_instance_uid: seen });
+      // '' records "nothing to store" (the study is gone), so the retry leaves it alone.
+      await this.deps.store.claimDelivery(report.id, marker, sopInstanceUid ?? '');
+      return true;
+    } catch (error) {
+      // Back to "not delivered", so that the retry picks it up (an addendum's SR then goes without its predecessor link).
+      await this.deps.store.claimDelivery(report.id, marker, null).catch(() => undefined);
+      await this.deps.audit.record({ action: 'report.delivery-failed', outcome: 'failure', caller, objectType: 'study', objectId: request.study_instance_uid, details: { reportId: report.id, version: report.version, error: (error as Error).message } });
+      return false;
+    }
+  }
+
+  /** Stores the SRs that a failed or interrupted delivery left out; any process may run it. */
+  async retryUndeliveredReports(now = Date.now()): Promise<number> {
+    let delivered = 0;
+    const rows = await this.deps.store.undeliveredSignedReports(new Date(now - 30_000).toISOString(), new Date(now - 5 * 60_000).toISOString(), 20);
+    for (const report of rows) {
+      const request = await this.deps.store.findRequest(report.request_id);
+      if (!request) continue;
+      const system: Caller = { kind: 'system', name: 'delivery-retry', institutionId: request.reading_institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+      if (await this.storeStructuredReport(system, request, report, report.sr_sop_instance_uid)) delivered += 1;
+    }
+    return delivered;
   }
 
   async getReport(caller: Caller, reportId: string): Promise<ReportView & { versions: Array<{ version: number; kind: string; findings: string; impression: string; positive: boolean | null; addendum: string | null; savedBy: string; savedAt: string }> }> {
@@ -540,7 +597,7 @@ export class ReadingService {
       updatedAt: report.updated_at,
       submittedAt: report.submitted_at,
       signedAt: report.signed_at,
-      structuredReportSopInstanceUid: report.sr_sop_instance_uid,
+      structuredReportSopInstanceUid: report.sr_sop_instance_uid && !report.sr_sop_instance_uid.startsWith('delivering:') ? report.sr_sop_instance_uid : null,
     };
   }
 }

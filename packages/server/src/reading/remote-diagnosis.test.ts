@@ -316,3 +316,23 @@ describe('retakes, images arriving later, routing', () => {
     assert.equal(routed.priority, 'urgent');
   });
 });
+
+describe('next case and racing autosaves', () => {
+  test('"next case" gives radiologists pressing it together different requests', async () => {
+    const studies = [ctStudy(1), ctStudy(1), ctStudy(1)];
+    for (const study of studies) await storescu(study);
+    for (const study of studies) assert.equal((await call('tech1', 'POST', '/api/v1/reading-requests', { studyInstanceUid: study[0]!.studyInstanceUid, priority: 'emergency', imagesComplete: true })).status, 201);
+    const [first, second] = await Promise.all([call<RequestView>('rad1', 'POST', '/api/v1/reading-requests/claim-next'), call<RequestView>('rad2', 'POST', '/api/v1/reading-requests/claim-next')]);
+    assert.equal(first.status, 200, first.raw.toString());
+    assert.equal(second.status, 200, second.raw.toString());
+    assert.notEqual(first.body.id, second.body.id);
+    assert.equal(first.body.claimedBy, 'rad1');
+    assert.equal(second.body.claimedBy, 'rad2');
+    assert.equal((await call('tech1', 'POST', '/api/v1/reading-requests/claim-next')).status, 403);
+
+    // five autosaves of a first draft at once: all succeed, one report
+    const saves = await Promise.all(Array.from({ length: 5 }, (_, n) => call<ReportView>('rad1', 'PUT', `/api/v1/reading-requests/${first.body.id}/report`, { findings: `草稿 ${n}`, impression: '待定' })));
+    assert.deepEqual(saves.map((s) => s.status), [200, 200, 200, 200, 200]);
+    assert.equal(new Set(saves.map((s) => s.body.id)).size, 1);
+  });
+});

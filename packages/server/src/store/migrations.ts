@@ -383,6 +383,14 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('share_accesses_link').on('share_accesses').columns(['link_id', 'id']).execute();
       },
     },
+    '0007-worklist-order-index': {
+      // The worklist's order as an index, so a page of 20 reads 20 index entries instead of
+      // sorting every pending request (bench/reading-load.ts). The expressions must stay the
+      // same text as the query's ORDER BY in store/reading-store.ts (WORKLIST_ORDER).
+      async up(db: Kysely<unknown>) {
+        await sql`create index reading_requests_worklist_order on reading_requests (reading_institution_id, status, (case priority when 'emergency' then 0 when 'urgent' then 1 else 2 end), (coalesce(images_complete_at, created_at)), id)`.execute(db);
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { SqlDialectName } from './database.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
 export type ReadingRequestRow = ReadingRequestTable;
@@ -51,7 +52,8 @@ export interface Transition {
   details?: Record<string, unknown>;
 }
 
-const PRIORITY_RANK = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end`;
+/** Priority, then waiting time: the same expressions as index reading_requests_worklist_order (migration 0007). */
+const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end, coalesce(r.images_complete_at, r.created_at), r.id`;
 
 /**
  * Reading requests, routing rules, reports and templates in SQL. State changes are
@@ -59,7 +61,20 @@ const PRIORITY_RANK = sql`case r.priority when 'emergency' then 0 when 'urgent' 
  * exactly one row update succeeds, on SQLite and PostgreSQL alike.
  */
 export class ReadingStore {
-  constructor(readonly db: Kysely<Database>) {}
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialectName,
+  ) {}
+
+  /**
+   * The request's status inside a transaction, locked on PostgreSQL so that the event's
+   * "from" is the status the conditional update changed (READ COMMITTED would otherwise let
+   * a competing commit slip in between). SQLite transactions never overlap.
+   */
+  private async lockedStatus(trx: Transaction<Database>, id: string): Promise<string | undefined> {
+    const query = trx.selectFrom('reading_requests').select('status').where('id', '=', id);
+    return (await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst())?.status;
+  }
 
   async insertRequest(row: ReadingRequestRow, actor: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -79,7 +94,7 @@ export class ReadingStore {
   /** True when the row was in a `from` state and is now in `to`; the event is written in the same transaction. */
   async transition(change: Transition, at: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const before = await trx.selectFrom('reading_requests').select('status').where('id', '=', change.id).executeTakeFirst();
+      const before = await this.lockedStatus(trx, change.id);
       const result = await trx
         .updateTable('reading_requests')
         .set({ ...change.set, status: change.to, updated_at: at })
@@ -87,7 +102,7 @@ export class ReadingStore {
         .where('status', 'in', [...change.from])
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
-      await insertEvent(trx, change.id, change.actor, before?.status ?? null, change.to, change.details ?? {});
+      await insertEvent(trx, change.id, change.actor, before ?? null, change.to, change.details ?? {});
       return true;
     });
   }
@@ -111,7 +126,7 @@ export class ReadingStore {
         (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
       from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid
       where ${sql.join(where, sql` and `)}
-      order by ${PRIORITY_RANK}, coalesce(r.images_complete_at, r.created_at), r.id
+      order by ${WORKLIST_ORDER}
       limit ${filter.limit} offset ${filter.offset}`.execute(this.db);
     return result.rows.map((row) => ({ ...row, instances: Number(row.instances) }));
   }
@@ -155,8 +170,41 @@ export class ReadingStore {
     return this.db.selectFrom('reports').selectAll().where('request_id', '=', requestId).executeTakeFirst();
   }
 
-  async insertReport(row: ReportRow): Promise<void> {
-    await this.db.insertInto('reports').values(row).execute();
+  /** False when the request has a report already (two first autosaves racing). */
+  async insertReport(row: ReportRow): Promise<boolean> {
+    const result = await this.db.insertInto('reports').values(row).onConflict((oc) => oc.column('request_id').doNothing()).executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  /** Ids of the first pending requests of a centre, in worklist order. */
+  async nextPending(readingInstitutionId: string, limit: number): Promise<string[]> {
+    const result = await sql<{ id: string }>`select r.id from reading_requests r
+      where r.reading_institution_id = ${readingInstitutionId} and r.status = 'pending'
+      order by ${WORKLIST_ORDER} limit ${limit}`.execute(this.db);
+    return result.rows.map((row) => row.id);
+  }
+
+  /**
+   * Signed reports whose SR is not stored: a delivery that failed, or one a crashed process
+   * left marked "delivering:<time>" before `staleBefore`. Oldest first.
+   */
+  async undeliveredSignedReports(signedBefore: string, staleBefore: string, limit: number): Promise<ReportRow[]> {
+    return this.db
+      .selectFrom('reports')
+      .selectAll()
+      .where('status', '=', 'signed')
+      .where('signed_at', '<', signedBefore)
+      .where((eb) => eb.or([eb('sr_sop_instance_uid', 'is', null), eb.and([eb('sr_sop_instance_uid', 'like', 'delivering:%'), eb('sr_sop_instance_uid', '<', `delivering:${staleBefore}`)])]))
+      .orderBy('signed_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Takes a report's delivery retry for this process: false when another took it first. */
+  async claimDelivery(reportId: string, seen: string | null, marker: string | null): Promise<boolean> {
+    let query = this.db.updateTable('reports').set({ sr_sop_instance_uid: marker }).where('id', '=', reportId);
+    query = seen === null ? query.where('sr_sop_instance_uid', 'is', null) : query.where('sr_sop_instance_uid', '=', seen);
+    return Number((await query.executeTakeFirst()).numUpdatedRows) === 1;
   }
 
   /** Updates the report while it is in one of `fromStatuses`; false otherwise. */
@@ -173,10 +221,10 @@ export class ReadingStore {
     return this.db.transaction().execute(async (trx) => {
       const updated = await trx.updateTable('reports').set(report.changes).where('id', '=', report.id).where('status', 'in', [...report.fromStatuses]).executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return false;
-      const before = await trx.selectFrom('reading_requests').select('status').where('id', '=', request.id).executeTakeFirst();
+      const before = await this.lockedStatus(trx, request.id);
       const moved = await trx.updateTable('reading_requests').set({ ...request.set, status: request.to, updated_at: at }).where('id', '=', request.id).where('status', 'in', [...request.from]).executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) throw new ConcurrentChange();
-      await insertEvent(trx, request.id, request.actor, before?.status ?? null, request.to, request.details ?? {});
+      await insertEvent(trx, request.id, request.actor, before ?? null, request.to, request.details ?? {});
       if (report.version) await trx.insertInto('report_versions').values(report.version).execute();
       return true;
     }).catch((error: unknown) => {
