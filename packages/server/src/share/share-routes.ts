@@ -1,0 +1,260 @@
+/**
+ * Cloud-film HTTP: the staff REST API under /api/v1/share-links (bearer tokens, like the
+ * rest of /api/v1) and the patient's side under /s/{token} (the token, plus an unlock
+ * cookie when the link has an access code). Every answer under /s/ is a page or an image
+ * with no-store, no-referrer, noindex, nosniff and a strict CSP; refusals are friendly
+ * pages (410 expired or withdrawn, 401 no code, 429 too many wrong codes), not JSON errors.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import QRCode from 'qrcode';
+import type { HttpCallerResolver } from '../access/http-caller.ts';
+import { parseWindowParam } from '../dicomweb/render.ts';
+import { badRequest, YunyingError } from '../errors.ts';
+import { filmPage, messagePage, PAGE_CSP, unlockPage } from './patient-page.ts';
+import { SHARE_COOKIE, ShareRefusal, type LiveLink, type ShareOrigin, type ShareService } from './share-service.ts';
+
+export interface ShareRouteOptions {
+  shares: ShareService;
+  /** the REST resolver (bearer tokens) for the staff API */
+  resolveCaller: HttpCallerResolver;
+}
+
+const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
+const Uid = Type.String({ pattern: '^[0-9.]{1,64}$' });
+const Phone = Type.String({ pattern: '^\\+?[0-9]{6,16}$' });
+const CreateBody = Type.Object(
+  {
+    studyInstanceUid: Uid,
+    reportId: Type.Optional(Type.String({ pattern: '^[0-9a-f-]{36}$' })),
+    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    accessCode: Type.Optional(Type.Boolean()),
+    codeLength: Type.Optional(Type.Integer({ minimum: 4, maximum: 6 })),
+    phone: Type.Optional(Phone),
+  },
+  { additionalProperties: false },
+);
+const CodeBody = Type.Object({ codeLength: Type.Optional(Type.Integer({ minimum: 4, maximum: 6 })), phone: Type.Optional(Phone) }, { additionalProperties: false });
+const ListQuery = Type.Object({ studyInstanceUid: Uid }, { additionalProperties: false });
+const QrQuery = Type.Object({ size: Type.Optional(Type.Integer({ minimum: 128, maximum: 2048 })) }, { additionalProperties: false });
+
+export async function registerShareRoutes(app: FastifyInstance, options: ShareRouteOptions): Promise<void> {
+  registerStaffRoutes(app, options);
+  await app.register(async (scope) => registerPatientRoutes(scope, options.shares), { prefix: '/s' });
+}
+
+function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller }: ShareRouteOptions): void {
+  const tags = ['cloud film'];
+  app.post('/api/v1/share-links', { schema: { tags, body: CreateBody } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const link = await shares.createLink(caller, request.body as Static<typeof CreateBody>);
+    return reply.status(201).header('Cache-Control', 'no-store').send(link);
+  });
+  app.get('/api/v1/share-links', { schema: { tags, querystring: ListQuery } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    return reply.header('Cache-Control', 'no-store').send(await shares.listLinks(caller, (request.query as Static<typeof ListQuery>).studyInstanceUid));
+  });
+  app.get('/api/v1/share-links/:id', { schema: { tags, params: Id } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    return reply.header('Cache-Control', 'no-store').send(await shares.getLink(caller, (request.params as Static<typeof Id>).id));
+  });
+  app.post('/api/v1/share-links/:id/revoke', { schema: { tags, params: Id } }, async (request) => {
+    const caller = await resolveCaller(request);
+    return shares.revokeLink(caller, (request.params as Static<typeof Id>).id);
+  });
+  // The body is optional ({} or none): checked here, as a route schema would demand one.
+  app.post('/api/v1/share-links/:id/access-code', { schema: { tags, params: Id } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const body = request.body ?? {};
+    if (!Value.Check(CodeBody, body)) throw badRequest('INVALID_BODY', 'the body is {"codeLength"?: 4..6, "phone"?: "…"}');
+    const link = await shares.issueAccessCode(caller, (request.params as Static<typeof Id>).id, body);
+    return reply.header('Cache-Control', 'no-store').send(link);
+  });
+  app.get('/api/v1/share-links/:id/accesses', { schema: { tags, params: Id } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    return reply.header('Cache-Control', 'no-store').send(await shares.accessesForStaff(caller, (request.params as Static<typeof Id>).id));
+  });
+  app.get('/api/v1/share-links/:id/qr.png', { schema: { tags, params: Id, querystring: QrQuery } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const png = await shares.qrPng(caller, (request.params as Static<typeof Id>).id, (request.query as Static<typeof QrQuery>).size);
+    return reply.type('image/png').header('Cache-Control', 'private, no-store').send(png);
+  });
+  app.get('/api/v1/share-links/:id/qr.svg', { schema: { tags, params: Id } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const svg = await shares.qrSvg(caller, (request.params as Static<typeof Id>).id);
+    return reply.type('image/svg+xml').header('Cache-Control', 'private, no-store').send(svg);
+  });
+}
+
+type TokenParams = { token: string };
+
+function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+
+  // Set first, so refusals and errors carry them too.
+  scope.addHook('onRequest', async (_request, reply) => {
+    reply.header('Cache-Control', 'no-store, private');
+    reply.header('Pragma', 'no-cache');
+    reply.header('Referrer-Policy', 'no-referrer');
+    reply.header('X-Robots-Tag', 'noindex, nofollow, noarchive');
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('X-Frame-Options', 'DENY');
+    reply.header('Cross-Origin-Resource-Policy', 'same-origin');
+    reply.header('Cross-Origin-Opener-Policy', 'same-origin');
+    reply.header('Content-Security-Policy', PAGE_CSP);
+    reply.header('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
+  });
+
+  scope.setErrorHandler((error, request, reply) => {
+    const refusal = toRefusalPage(error);
+    if (refusal.retryAfter !== undefined) reply.header('Retry-After', String(refusal.retryAfter));
+    if (refusal.status >= 500) request.log.error({ err: error }, 'cloud film request failed');
+    if (wantsJson(request)) return reply.status(refusal.status).send({ code: refusal.code, message: refusal.message });
+    return reply.status(refusal.status).type('text/html; charset=utf-8').send(messagePage(refusal.page, refusal.retryAfter));
+  });
+
+  const originOf = (request: FastifyRequest): ShareOrigin => ({ remoteAddress: request.ip, userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined });
+
+  /** The link, usable and unlocked, or a refusal. */
+  const access = async (request: FastifyRequest<{ Params: TokenParams }>): Promise<LiveLink> => {
+    const live = await shares.openLink(request.params.token);
+    if (!shares.hasAccess(live, cookieOf(request, SHARE_COOKIE))) throw new ShareRefusal('SHARE_CODE_REQUIRED', 'enter the access code first', 401);
+    return live;
+  };
+
+  scope.get<{ Params: TokenParams }>('/:token', async (request, reply) => {
+    const live = await shares.openLink(request.params.token);
+    if (!shares.hasAccess(live, cookieOf(request, SHARE_COOKIE))) return reply.type('text/html; charset=utf-8').send(unlockPage(request.params.token, false));
+    const data = await shares.pageData(live, originOf(request));
+    return reply.type('text/html; charset=utf-8').send(filmPage(request.params.token, data));
+  });
+
+  scope.post<{ Params: TokenParams }>('/:token/unlock', async (request, reply) => {
+    const { token } = request.params;
+    const live = await shares.openLink(token);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const code = typeof body.code === 'string' ? body.code.trim() : '';
+    if (!shares.needsCode(live)) return reply.status(303).header('Location', `/s/${token}`).send();
+    let session: { cookie: string; maxAgeSeconds: number };
+    try {
+      session = await shares.unlock(live, code, originOf(request));
+    } catch (error) {
+      if (error instanceof ShareRefusal && error.code === 'SHARE_CODE_WRONG' && !wantsJson(request)) return reply.status(401).type('text/html; charset=utf-8').send(unlockPage(token, true));
+      throw error;
+    }
+    const secure = shares.options.publicBaseUrl.startsWith('https:') || request.protocol === 'https';
+    reply.header('Set-Cookie', `${SHARE_COOKIE}=${session.cookie}; Path=/s/${token}; Max-Age=${session.maxAgeSeconds}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
+    if (wantsJson(request)) return reply.send({ unlocked: true, expiresInSeconds: session.maxAgeSeconds });
+    return reply.status(303).header('Location', `/s/${token}`).send();
+  });
+
+  scope.get<{ Params: TokenParams }>('/:token/data.json', async (request, reply) => {
+    const live = await access(request);
+    return reply.send(await shares.pageData(live, originOf(request)));
+  });
+
+  scope.get<{ Params: TokenParams & { series: string } }>('/:token/series/:series/thumbnail.jpg', async (request, reply) => {
+    const live = await access(request);
+    const row = await shares.representativeImage(live, request.params.series);
+    return reply.type('image/jpeg').send(await shares.renderImage(live, row, { frame: 1, fidelity: 'thumbnail' }, originOf(request)));
+  });
+
+  scope.get<{ Params: TokenParams & { series: string; image: string }; Querystring: Record<string, string | undefined> }>('/:token/images/:series/:image', async (request, reply) => {
+    const live = await access(request);
+    const match = /^([0-9.]{1,64})\.jpg$/.exec(request.params.image);
+    if (!match) throw new YunyingError('NOT_FOUND', 'image not found', 404);
+    const row = await shares.findImage(live, request.params.series, match[1]!);
+    const query = request.query;
+    const frame = query.frame === undefined ? 1 : Number(query.frame);
+    if (!Number.isInteger(frame) || frame < 1 || frame > Math.max(1, row.number_of_frames ?? 1)) throw new YunyingError('NOT_FOUND', 'frame not found', 404);
+    const fidelity = query.fidelity ?? 'small';
+    if (fidelity !== 'small' && fidelity !== 'full') throw badRequest('INVALID_PARAMETER', 'fidelity is small or full');
+    const window = query.window ? parseWindowParam(query.window) : undefined;
+    const origin = originOf(request);
+    const body = await shares.renderImage(live, row, { frame, fidelity, window }, origin);
+    if (query.download === '1') {
+      await shares.recordDownload(live, 'jpeg', origin, { sopInstanceUid: row.sop_instance_uid, frame });
+      reply.header('Content-Disposition', `attachment; filename="image-${frame}.jpg"`);
+    }
+    return reply.type('image/jpeg').send(body);
+  });
+
+  scope.get<{ Params: TokenParams }>('/:token/download/dicom.zip', async (request, reply) => {
+    const live = await access(request);
+    await shares.recordDownload(live, 'dicom', originOf(request));
+    return sendZip(reply, await shares.dicomZip(live), 'cloud-film-dicom.zip');
+  });
+
+  scope.get<{ Params: TokenParams }>('/:token/download/jpeg.zip', async (request, reply) => {
+    const live = await access(request);
+    await shares.recordDownload(live, 'jpeg', originOf(request), { all: true });
+    return sendZip(reply, await shares.jpegZip(live), 'cloud-film-jpeg.zip');
+  });
+
+  const OnwardBody = Type.Object(
+    { recipient: Type.String({ minLength: 1, maxLength: 60 }), days: Type.Optional(Type.Integer({ minimum: 1, maximum: 90 })), accessCode: Type.Optional(Type.Boolean()) },
+    { additionalProperties: false },
+  );
+  scope.post<{ Params: TokenParams }>('/:token/onward', { schema: { hide: true, body: OnwardBody } }, async (request, reply) => {
+    const live = await access(request);
+    const link = await shares.createOnward(live, request.body as Static<typeof OnwardBody>, originOf(request));
+    const qrSvg = await QRCode.toString(link.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return reply.status(201).send({ ...link, qrSvg });
+  });
+
+  scope.get<{ Params: TokenParams }>('/:token/accesses', async (request, reply) => {
+    const live = await access(request);
+    return reply.send(await shares.patientAccessList(live));
+  });
+
+  scope.post<{ Params: TokenParams & { id: string } }>('/:token/onward/:id/revoke', async (request, reply) => {
+    const live = await access(request);
+    await shares.revokeOnward(live, request.params.id, originOf(request));
+    return reply.status(204).send();
+  });
+
+  // Anything else under /s/ is a friendly 404 page too (the web app's catch-all leaves /s/ alone).
+  scope.all('/*', async () => {
+    throw new ShareRefusal('SHARE_NOT_FOUND', 'no such page', 404);
+  });
+}
+
+function sendZip(reply: FastifyReply, stream: NodeJS.ReadableStream, filename: string) {
+  return reply.type('application/zip').header('Content-Disposition', `attachment; filename="${filename}"`).send(stream);
+}
+
+function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  const url = request.url.split('?')[0]!;
+  if (url.endsWith('.json') || url.endsWith('/accesses') || url.endsWith('/onward') || url.endsWith('/revoke')) return true;
+  const accept = request.headers.accept ?? '';
+  const type = request.headers['content-type'] ?? '';
+  return (accept.includes('application/json') && !accept.includes('text/html')) || type.includes('application/json');
+}
+
+type PageKind = Parameters<typeof messagePage>[0];
+
+function toRefusalPage(error: unknown): { status: number; code: string; message: string; page: PageKind; retryAfter?: number } {
+  if (error instanceof ShareRefusal) {
+    const page: PageKind = { SHARE_NOT_FOUND: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' }[error.code as ShareRefusal['code'] & string] as PageKind;
+    return { status: error.httpStatus, code: error.code, message: error.message, page: page ?? 'error', retryAfter: error.retryAfterSeconds };
+  }
+  if (error instanceof YunyingError) {
+    return { status: error.httpStatus, code: error.code, message: error.message, page: error.httpStatus === 404 ? 'not-found' : 'error', retryAfter: error.retryAfterSeconds };
+  }
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status && status >= 400 && status < 500) return { status, code: 'BAD_REQUEST', message: error instanceof Error ? error.message : 'bad request', page: 'error' };
+  return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error', page: 'error' };
+}

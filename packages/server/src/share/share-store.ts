@@ -1,0 +1,153 @@
+import type { Kysely } from 'kysely';
+import type { Database, ShareAccessTable, ShareLinkTable } from '../store/schema.ts';
+
+export type ShareLinkRow = Omit<ShareLinkTable, 'views'> & { views: number };
+export type ShareAccessRow = Omit<ShareAccessTable, 'id'> & { id: number };
+
+/** A link together with its parent (onward links die with the patient's link). */
+export interface ShareLinkWithParent {
+  link: ShareLinkRow;
+  parent?: ShareLinkRow;
+}
+
+export interface SeriesSummary {
+  seriesInstanceUid: string;
+  modality: string | null;
+  seriesNumber: number | null;
+  description: string | null;
+  bodyPart: string | null;
+}
+
+export interface SignedReportText {
+  id: string;
+  version: number;
+  findings: string;
+  impression: string;
+  positive: boolean | null;
+  signedAt: string | null;
+  readingInstitutionId: string;
+}
+
+/**
+ * Cloud film in the index database: share_links and share_accesses (migration 0006), and
+ * the few reads of reports and series the patient page needs. All state of a link lives
+ * here, so revocation and expiry take effect at once in every server process.
+ */
+export class ShareStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertLink(row: Omit<ShareLinkRow, 'views'>): Promise<void> {
+    await this.db.insertInto('share_links').values({ ...row, views: 0 }).execute();
+  }
+
+  async findByToken(token: string): Promise<ShareLinkWithParent | undefined> {
+    const link = await this.db.selectFrom('share_links').selectAll().where('token', '=', token).executeTakeFirst();
+    if (!link) return undefined;
+    const parent = link.parent_id ? await this.findById(link.parent_id) : undefined;
+    return { link: link as ShareLinkRow, parent };
+  }
+
+  async findById(id: string): Promise<ShareLinkRow | undefined> {
+    return (await this.db.selectFrom('share_links').selectAll().where('id', '=', id).executeTakeFirst()) as ShareLinkRow | undefined;
+  }
+
+  async linksOfStudy(studyInstanceUid: string): Promise<ShareLinkRow[]> {
+    return (await this.db.selectFrom('share_links').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute()) as ShareLinkRow[];
+  }
+
+  async onwardLinksOf(parentId: string): Promise<ShareLinkRow[]> {
+    return (await this.db.selectFrom('share_links').selectAll().where('parent_id', '=', parentId).orderBy('created_at').execute()) as ShareLinkRow[];
+  }
+
+  /** The newest live patient link issued for a report (automatic links are made once). */
+  async livePatientLinkOfReport(reportId: string, now: string): Promise<ShareLinkRow | undefined> {
+    return (await this.db
+      .selectFrom('share_links')
+      .selectAll()
+      .where('report_id', '=', reportId)
+      .where('kind', '=', 'patient')
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst()) as ShareLinkRow | undefined;
+  }
+
+  /** Revokes the link and every onward link made from it; true when the link was live. */
+  async revoke(id: string, at: string): Promise<boolean> {
+    const result = await this.db.updateTable('share_links').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    await this.db.updateTable('share_links').set({ revoked_at: at }).where('parent_id', '=', id).where('revoked_at', 'is', null).execute();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async setAccessCodeHash(id: string, hash: string | null): Promise<void> {
+    await this.db.updateTable('share_links').set({ access_code_hash: hash }).where('id', '=', id).execute();
+  }
+
+  async countView(id: string): Promise<void> {
+    await this.db
+      .updateTable('share_links')
+      .set((eb) => ({ views: eb('views', '+', 1) }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async recordAccess(row: Omit<ShareAccessRow, 'id'>): Promise<void> {
+    await this.db.insertInto('share_accesses').values(row).execute();
+  }
+
+  async accessesOf(linkIds: readonly string[], limit = 500): Promise<ShareAccessRow[]> {
+    if (linkIds.length === 0) return [];
+    return (await this.db.selectFrom('share_accesses').selectAll().where('link_id', 'in', [...linkIds]).orderBy('id', 'desc').limit(limit).execute()).map((row) => ({ ...row, id: Number(row.id) }));
+  }
+
+  /** Failed codes of a link since a time (the lifetime cap counts from the last code issued). */
+  async countAccesses(linkId: string, action: string, since: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('share_accesses')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('link_id', '=', linkId)
+      .where('action', '=', action)
+      .where('at', '>=', since)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async lastAccessAt(linkId: string, action: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('share_accesses').select('at').where('link_id', '=', linkId).where('action', '=', action).orderBy('id', 'desc').executeTakeFirst();
+    return row?.at;
+  }
+
+  async seriesOfStudy(studyInstanceUid: string): Promise<SeriesSummary[]> {
+    const rows = await this.db
+      .selectFrom('series')
+      .select(['series_instance_uid', 'modality', 'series_number', 'series_description', 'body_part_examined'])
+      .where('study_instance_uid', '=', studyInstanceUid)
+      .orderBy('series_number')
+      .orderBy('series_instance_uid')
+      .execute();
+    return rows.map((row) => ({ seriesInstanceUid: row.series_instance_uid, modality: row.modality, seriesNumber: row.series_number, description: row.series_description, bodyPart: row.body_part_examined }));
+  }
+
+  /** Signed reports of the study, newest first, with the latest signed text. */
+  async signedReportsOfStudy(studyInstanceUid: string): Promise<SignedReportText[]> {
+    const rows = await this.db
+      .selectFrom('reports as r')
+      .innerJoin('reading_requests as q', 'q.id', 'r.request_id')
+      .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id'])
+      .where('r.study_instance_uid', '=', studyInstanceUid)
+      .where('r.status', '=', 'signed')
+      .orderBy('r.signed_at', 'desc')
+      .execute();
+    return rows.map((row) => ({ id: row.id, version: row.version, findings: row.findings, impression: row.impression, positive: row.positive === null ? null : row.positive === 1, signedAt: row.signed_at, readingInstitutionId: row.reading_institution_id }));
+  }
+
+  /** Addenda of a report after signing, oldest first. */
+  async addendaOf(reportId: string): Promise<Array<{ text: string; at: string }>> {
+    const rows = await this.db.selectFrom('report_versions').select(['addendum', 'saved_at']).where('report_id', '=', reportId).where('kind', '=', 'addendum').orderBy('version').execute();
+    return rows.filter((row) => row.addendum).map((row) => ({ text: row.addendum!, at: row.saved_at }));
+  }
+
+  async institutionName(id: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('institutions').select('name').where('id', '=', id).executeTakeFirst())?.name;
+  }
+}
