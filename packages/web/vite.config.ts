@@ -15,6 +15,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 4096,
     reportCompressedSize: false,
     rolldownOptions: {
+      // viewer-test.html: the viewer alone, for its browser tests and load benchmark (packages/web/e2e/viewer.test.ts)
+      input: { main: 'index.html', 'viewer-test': 'viewer-test.html' },
       // antd marks its modules "use client" for React Server Components; a browser bundle ignores it.
       onwarn(warning, warn) {
         if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
@@ -22,6 +24,9 @@ export default defineConfig({
       },
     },
   },
+  // the DICOM image loader's decode worker imports its codecs dynamically: ES module workers
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['@cornerstonejs/dicom-image-loader'] },
   server: {
     // `npx vite` in packages/web against a server on the default port
     proxy: { '/api': 'http://127.0.0.1:8080', '/dicom-web': 'http://127.0.0.1:8080', '/wado': 'http://127.0.0.1:8080' },

@@ -1,0 +1,251 @@
+/**
+ * The diagnostic viewer the app embeds: series thumbnails, 1×1/1×2/2×2 hanging by series,
+ * stack scroll (wheel, drag, arrow keys), cine for multi-frame, window/level with presets,
+ * zoom/pan, length/angle/ROI measurements, invert, reset and overlay text, on Cornerstone3D
+ * reading from our DICOMweb. See viewer-controller.ts for the imperative side.
+ *
+ * DOM contract for tests: the root has data-testid="study-viewer", data-state
+ * (loading|first-image|loaded|error), data-current-slice (1-based, active viewport),
+ * data-window ("W/C" of the active viewport) and data-measurements (count); window events
+ * 'yunying:first-image' and 'yunying:all-loaded'.
+ */
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type JSX } from 'react';
+import { Button, ConfigProvider, Segmented, Space, theme } from 'antd';
+import { resolveLabels, type ViewerLabels } from './labels.ts';
+import { WINDOW_PRESETS } from './presets.ts';
+import { PRIMARY_TOOLS, type PrimaryTool } from './tools.ts';
+import { LAYOUT_SLOTS, ViewerController, type Layout, type ViewerSnapshot, type ViewportSnapshot } from './viewer-controller.ts';
+import type { SeriesSummary } from './dicomweb-loader.ts';
+import './viewer.css';
+
+export interface StudyViewerProps {
+  studyInstanceUid: string;
+  /** e.g. '/dicom-web' */
+  dicomWebRoot: string;
+  /** adds the Authorization header to every request the viewer makes */
+  authorizationHeader: () => string;
+  /** compact layout for a side-by-side prior */
+  compact?: boolean;
+  /** labels from the app's i18n (any subset); 简体中文 by default */
+  labels?: Partial<ViewerLabels>;
+  /** 'en' for the English defaults */
+  locale?: string;
+}
+
+const INITIAL: ViewerSnapshot = { state: 'loading', series: [], layout: '1x1', activeSlot: 0, primaryTool: 'windowLevel', viewports: [], measurements: 0 };
+
+const TOOL_LABEL: Record<PrimaryTool, keyof ViewerLabels> = {
+  windowLevel: 'windowLevel',
+  pan: 'pan',
+  zoom: 'zoom',
+  scroll: 'scroll',
+  length: 'length',
+  angle: 'angle',
+  rectangleRoi: 'rectangleRoi',
+  ellipseRoi: 'ellipseRoi',
+};
+
+const LAYOUTS: Layout[] = ['1x1', '1x2', '2x2'];
+
+export function StudyViewer(props: StudyViewerProps): JSX.Element {
+  const { studyInstanceUid, dicomWebRoot, compact = false } = props;
+  const labels = useMemo(() => resolveLabels(props.locale, props.labels), [props.locale, props.labels]);
+  const labelsRef = useRef(labels);
+  labelsRef.current = labels;
+  const authorizationRef = useRef(props.authorizationHeader);
+  authorizationRef.current = props.authorizationHeader;
+  const [controller, setController] = useState<ViewerController>();
+  const [snapshot, setSnapshot] = useState<ViewerSnapshot>(INITIAL);
+  const gridRef = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const created = new ViewerController({
+      studyInstanceUid,
+      dicomWebRoot,
+      authorizationHeader: () => authorizationRef.current(),
+      labels: labelsRef.current,
+      onChange: setSnapshot,
+    });
+    setSnapshot(INITIAL);
+    setController(created);
+    void created.start();
+    return () => created.destroy();
+  }, [studyInstanceUid, dicomWebRoot]);
+
+  // one stable ref callback per pane and controller (a new function each render would detach and re-attach)
+  const paneRefs = useMemo(() => [0, 1, 2, 3].map((i) => (element: HTMLDivElement | null) => controller?.attachElement(i, element)), [controller]);
+
+  useEffect(() => {
+    const grid = gridRef.current;
+    if (!grid || !controller) return;
+    const observer = new ResizeObserver(() => controller.resize());
+    observer.observe(grid);
+    return () => observer.disconnect();
+  }, [controller]);
+
+  const active: ViewportSnapshot | undefined = snapshot.viewports[snapshot.activeSlot];
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (!controller) return;
+    const steps: Record<string, number> = { ArrowUp: -1, ArrowLeft: -1, ArrowDown: 1, ArrowRight: 1, PageUp: -10, PageDown: 10 };
+    if (event.key in steps) controller.scroll(steps[event.key]!);
+    else if (event.key === 'Home') controller.scrollTo(0);
+    else if (event.key === 'End') controller.scrollTo(Number.MAX_SAFE_INTEGER);
+    else return;
+    event.preventDefault();
+  };
+
+  const slots = LAYOUT_SLOTS[snapshot.layout];
+  const windowText = active?.window ? `${active.window.width}/${active.window.center}` : '';
+
+  return (
+    <ConfigProvider theme={{ algorithm: theme.darkAlgorithm }}>
+      <div
+        className={`yy-viewer${compact ? ' yy-viewer--compact' : ''}`}
+        data-testid="study-viewer"
+        data-state={snapshot.state}
+        data-current-slice={active?.currentSlice ?? 0}
+        data-slice-count={active?.sliceCount ?? 0}
+        data-window={windowText}
+        data-measurements={snapshot.measurements}
+        data-layout={snapshot.layout}
+        tabIndex={0}
+        onKeyDown={onKeyDown}
+      >
+        <Toolbar controller={controller} snapshot={snapshot} labels={labels} compact={compact} />
+        <div className="yy-viewer__body">
+          {!compact && <ThumbnailStrip controller={controller} series={snapshot.series} activeSeries={active?.seriesInstanceUid} labels={labels} />}
+          <div ref={gridRef} className={`yy-viewer__grid yy-viewer__grid--${snapshot.layout}`}>
+            {Array.from({ length: slots }, (_, i) => (
+              <Pane key={i} index={i} refCallback={paneRefs[i]!} viewport={snapshot.viewports[i]} active={i === snapshot.activeSlot && slots > 1} onActivate={() => controller?.setActiveSlot(i)} />
+            ))}
+            {snapshot.state === 'loading' && <div className="yy-viewer__message">{labels.loading}</div>}
+            {snapshot.state === 'error' && (
+              <div className="yy-viewer__message yy-viewer__message--error" role="alert">
+                {labels.loadFailed}
+                {snapshot.error ? `: ${snapshot.error}` : ''}
+              </div>
+            )}
+          </div>
+        </div>
+      </div>
+    </ConfigProvider>
+  );
+}
+
+function Toolbar({ controller, snapshot, labels, compact }: { controller?: ViewerController; snapshot: ViewerSnapshot; labels: ViewerLabels; compact: boolean }) {
+  const active = snapshot.viewports[snapshot.activeSlot];
+  const size = compact ? 'small' : 'middle';
+  return (
+    <div className="yy-viewer__toolbar" role="toolbar">
+      <Space wrap size={4}>
+        {PRIMARY_TOOLS.map((tool) => (
+          <Button
+            key={tool}
+            size={size}
+            type={snapshot.primaryTool === tool ? 'primary' : 'default'}
+            data-testid={`viewer-tool-${tool}`}
+            aria-pressed={snapshot.primaryTool === tool}
+            onClick={() => controller?.setPrimaryTool(tool)}
+          >
+            {labels[TOOL_LABEL[tool]]}
+          </Button>
+        ))}
+      </Space>
+      <Space wrap size={4}>
+        {WINDOW_PRESETS.map((preset) => (
+          <Button key={preset.id} size={size} data-testid={`viewer-preset-${preset.id}`} title={`${preset.width}/${preset.center}`} onClick={() => controller?.applyPreset(preset.id)}>
+            {labels[preset.id]}
+          </Button>
+        ))}
+      </Space>
+      <Space wrap size={4}>
+        <Button size={size} data-testid="viewer-invert" type={active?.invert ? 'primary' : 'default'} onClick={() => controller?.toggleInvert()}>
+          {labels.invert}
+        </Button>
+        <Button size={size} data-testid="viewer-reset" onClick={() => controller?.reset()}>
+          {labels.reset}
+        </Button>
+        {active?.multiframe && (
+          <Button size={size} data-testid="viewer-cine" type={active.cinePlaying ? 'primary' : 'default'} onClick={() => controller?.toggleCine()}>
+            {active.cinePlaying ? labels.cineStop : labels.cinePlay}
+          </Button>
+        )}
+        <Segmented
+          size={compact ? 'small' : 'middle'}
+          aria-label={labels.layout}
+          value={snapshot.layout}
+          options={LAYOUTS.map((layout) => ({ value: layout, label: <span data-testid={`viewer-layout-${layout}`}>{layout.replace('x', '×')}</span> }))}
+          onChange={(value) => controller?.setLayout(value as Layout)}
+        />
+      </Space>
+    </div>
+  );
+}
+
+function ThumbnailStrip({ controller, series, activeSeries, labels }: { controller?: ViewerController; series: SeriesSummary[]; activeSeries?: string; labels: ViewerLabels }) {
+  return (
+    <div className="yy-viewer__thumbnails" data-testid="viewer-thumbnails">
+      {series.map((s) => (
+        <button
+          key={s.seriesInstanceUid}
+          type="button"
+          className={`yy-viewer__thumbnail${s.seriesInstanceUid === activeSeries ? ' yy-viewer__thumbnail--active' : ''}`}
+          data-testid="viewer-thumbnail"
+          data-series-uid={s.seriesInstanceUid}
+          onClick={() => controller?.showSeries(s.seriesInstanceUid)}
+        >
+          <Thumbnail controller={controller} seriesUid={s.seriesInstanceUid} />
+          <span className="yy-viewer__thumbnail-text">
+            {s.modality} {s.seriesNumber !== undefined ? `#${s.seriesNumber}` : ''} {s.instanceCount !== undefined ? `${s.instanceCount} ${labels.images}` : ''}
+          </span>
+          {s.description && <span className="yy-viewer__thumbnail-text">{s.description}</span>}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function Thumbnail({ controller, seriesUid }: { controller?: ViewerController; seriesUid: string }) {
+  const [src, setSrc] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    controller?.thumbnailUrl(seriesUid).then(
+      (url) => live && setSrc(url),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [controller, seriesUid]);
+  return src ? <img className="yy-viewer__thumbnail-image" src={src} alt="" /> : <span className="yy-viewer__thumbnail-image" />;
+}
+
+function Pane({ index, refCallback, viewport, active, onActivate }: { index: number; refCallback: (el: HTMLDivElement | null) => void; viewport?: ViewportSnapshot; active: boolean; onActivate: () => void }) {
+  const overlay = viewport?.overlay;
+  return (
+    <div className={`yy-viewer__pane${active ? ' yy-viewer__pane--active' : ''}`} data-testid="viewer-pane" data-slot={index} onMouseDownCapture={onActivate} onContextMenu={(e) => e.preventDefault()}>
+      <div ref={refCallback} className="yy-viewer__element" data-testid="viewer-element" />
+      {overlay && (
+        <>
+          <Corner className="yy-viewer__corner--tl" lines={overlay.topLeft} />
+          <Corner className="yy-viewer__corner--tr" lines={overlay.topRight} />
+          <Corner className="yy-viewer__corner--bl" lines={overlay.bottomLeft} />
+          <Corner className="yy-viewer__corner--br" lines={overlay.bottomRight} />
+        </>
+      )}
+      {viewport && viewport.sliceCount > 1 && viewport.cachedCount < viewport.sliceCount && (
+        <div className="yy-viewer__progress" style={{ width: `${(100 * viewport.cachedCount) / viewport.sliceCount}%` }} />
+      )}
+    </div>
+  );
+}
+
+function Corner({ className, lines }: { className: string; lines: string[] }) {
+  return (
+    <div className={`yy-viewer__corner ${className}`} data-testid="viewer-overlay">
+      {lines.map((line, i) => (
+        <div key={i}>{line}</div>
+      ))}
+    </div>
+  );
+}

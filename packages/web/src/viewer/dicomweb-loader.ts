@@ -1,0 +1,299 @@
+/**
+ * DICOMweb for the viewer: QIDO-RS for series and instances, WADO-RS metadata, and the
+ * Cornerstone3D set-up that turns them into `wadors:` image ids whose frames the
+ * dicom-image-loader fetches (every request with the caller's Authorization header) and
+ * decodes in its web workers (JPEG baseline/lossless, JPEG-LS, JPEG 2000 and RLE from the
+ * wasm codecs shipped in the npm packages).
+ *
+ * The first image must not wait for the whole series' metadata: the stack is built from
+ * QIDO (instance numbers, frame counts), the instance shown first gets its own metadata
+ * request, and the series metadata follows for the rest. Until an instance's metadata is
+ * known, a load of one of its frames waits for it (the `wadors` loader is wrapped).
+ */
+import { Enums as CoreEnums, imageLoader, init as initCore, isCornerstoneInitialized, type Types } from '@cornerstonejs/core';
+import { init as initDicomImageLoader, wadors } from '@cornerstonejs/dicom-image-loader';
+import { init as initTools } from '@cornerstonejs/tools';
+import { TAG, numberValue, numberValues, stringValue, type DicomJsonDataset } from './dicom-json.ts';
+
+export type AuthorizationProvider = () => string;
+
+// ---------------------------------------------------------------- authorization
+
+/** Absolute DICOMweb roots → the header provider of the viewer that uses it. */
+const authorizationByRoot = new Map<string, AuthorizationProvider>();
+
+function authorizationFor(url: string): string | undefined {
+  let best: { root: string; provider: AuthorizationProvider } | undefined;
+  for (const [root, provider] of authorizationByRoot) {
+    if (url.startsWith(root) && (!best || root.length > best.root.length)) best = { root, provider };
+  }
+  return best?.provider();
+}
+
+/** `/dicom-web` → `http://host/dicom-web` (no trailing slash). */
+export function absoluteRoot(dicomWebRoot: string): string {
+  const base = typeof location !== 'undefined' ? location.href : 'http://localhost/';
+  return new URL(dicomWebRoot.replace(/\/+$/, ''), base).toString().replace(/\/+$/, '');
+}
+
+/** Registers the header provider for a root; returns the function that removes it again. */
+export function registerAuthorization(root: string, provider: AuthorizationProvider): () => void {
+  authorizationByRoot.set(root, provider);
+  return () => {
+    if (authorizationByRoot.get(root) === provider) authorizationByRoot.delete(root);
+  };
+}
+
+// ---------------------------------------------------------------- Cornerstone set-up
+
+let initialized: Promise<void> | undefined;
+
+/** Metadata requests in flight, by instance URI (…/instances/{uid}); loads of their frames wait. */
+const pendingMetadata = new Map<string, Promise<void>>();
+
+function instanceKey(uri: string): string {
+  const at = uri.indexOf('/frames/');
+  return at >= 0 ? uri.slice(0, at) : uri;
+}
+
+function uriOf(imageId: string): string {
+  return imageId.slice(imageId.indexOf(':') + 1);
+}
+
+/** Once per page: Cornerstone core, tools and the DICOM image loader with authorized requests. */
+export function initCornerstone(): Promise<void> {
+  initialized ??= (async () => {
+    if (!isCornerstoneInitialized()) initCore();
+    initTools();
+    const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
+    initDicomImageLoader({
+      maxWebWorkers: Math.max(1, Math.min(4, cores - 1)),
+      beforeSend: (_xhr, imageId, _defaultHeaders, params): Record<string, string> => {
+        const url = params?.url ?? uriOf(imageId ?? '');
+        const authorization = authorizationFor(url);
+        return authorization ? { Authorization: authorization } : {};
+      },
+    });
+    // Wrap the wadors loader: a frame whose instance metadata is still on its way waits for it.
+    const loadWadors = wadors.loadImage;
+    imageLoader.registerImageLoader('wadors', (imageId: string, options?: Record<string, unknown>) => {
+      const pending = wadors.metaDataManager.get(imageId) ? undefined : pendingMetadata.get(instanceKey(uriOf(imageId)));
+      if (!pending) return loadWadors(imageId, options);
+      return { promise: pending.then(() => loadWadors(imageId, options).promise) } as Types.IImageLoadObject;
+    });
+  })();
+  return initialized;
+}
+
+// ---------------------------------------------------------------- DICOMweb requests
+
+export class DicomWebError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'DicomWebError';
+  }
+}
+
+export interface SeriesSummary {
+  seriesInstanceUid: string;
+  modality: string;
+  seriesNumber?: number;
+  description?: string;
+  instanceCount?: number;
+}
+
+export interface InstanceSummary {
+  sopInstanceUid: string;
+  sopClassUid?: string;
+  instanceNumber?: number;
+  numberOfFrames: number;
+  rows?: number;
+}
+
+/** Image ids of one series in display order, and what the viewer needs to know about them. */
+export interface SeriesStack {
+  series: SeriesSummary;
+  imageIds: string[];
+  /** instance metadata by image id (the instance's for every frame of a multi-frame instance) */
+  metadataFor(imageId: string): DicomJsonDataset | undefined;
+  /** one multi-frame instance: scroll through frames, cine available */
+  multiframe: boolean;
+  /** the index to show first */
+  initialIndex: number;
+  /** resolves once the first image's metadata is registered */
+  firstReady: Promise<void>;
+  /** resolves with the stack order by patient position (may equal imageIds) once all metadata is in */
+  allReady: Promise<string[]>;
+}
+
+export class DicomWebClient {
+  readonly root: string;
+  private readonly unregister: () => void;
+
+  constructor(
+    dicomWebRoot: string,
+    private readonly authorization: AuthorizationProvider,
+  ) {
+    this.root = absoluteRoot(dicomWebRoot);
+    this.unregister = registerAuthorization(this.root, authorization);
+  }
+
+  dispose(): void {
+    this.unregister();
+  }
+
+  private async get(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+    const response = await fetch(`${this.root}${path}`, { headers: { Accept: accept, Authorization: this.authorization() }, signal });
+    if (!response.ok) throw new DicomWebError(`GET ${path}: HTTP ${response.status}`, response.status);
+    return response;
+  }
+
+  async getJson(path: string, signal?: AbortSignal): Promise<DicomJsonDataset[]> {
+    const response = await this.get(path, 'application/dicom+json', signal);
+    if (response.status === 204) return [];
+    const text = await response.text();
+    return text.trim() === '' ? [] : (JSON.parse(text) as DicomJsonDataset[]);
+  }
+
+  async searchSeries(studyUid: string, signal?: AbortSignal): Promise<SeriesSummary[]> {
+    const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/series`, signal);
+    return rows
+      .map((row) => ({
+        seriesInstanceUid: stringValue(row, TAG.SeriesInstanceUID) ?? '',
+        modality: stringValue(row, TAG.Modality) ?? '',
+        seriesNumber: numberValue(row, TAG.SeriesNumber),
+        description: stringValue(row, TAG.SeriesDescription),
+        instanceCount: numberValue(row, TAG.NumberOfSeriesRelatedInstances),
+      }))
+      .filter((s) => s.seriesInstanceUid !== '')
+      .sort((a, b) => (a.seriesNumber ?? Number.MAX_SAFE_INTEGER) - (b.seriesNumber ?? Number.MAX_SAFE_INTEGER));
+  }
+
+  async searchInstances(studyUid: string, seriesUid: string, signal?: AbortSignal): Promise<InstanceSummary[]> {
+    const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(seriesUid)}/instances`, signal);
+    return rows
+      .map((row) => ({
+        sopInstanceUid: stringValue(row, TAG.SOPInstanceUID) ?? '',
+        sopClassUid: stringValue(row, TAG.SOPClassUID),
+        instanceNumber: numberValue(row, TAG.InstanceNumber),
+        numberOfFrames: Math.max(1, numberValue(row, TAG.NumberOfFrames) ?? 1),
+        rows: numberValue(row, TAG.Rows),
+      }))
+      .filter((i) => i.sopInstanceUid !== '');
+  }
+
+  seriesPath(studyUid: string, seriesUid: string): string {
+    return `/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(seriesUid)}`;
+  }
+
+  /** Thumbnail of a series as an object URL (the caller revokes it). */
+  async seriesThumbnailUrl(studyUid: string, seriesUid: string, signal?: AbortSignal): Promise<string> {
+    const response = await this.get(`${this.seriesPath(studyUid, seriesUid)}/thumbnail`, 'image/jpeg', signal);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  frameImageId(studyUid: string, seriesUid: string, sopInstanceUid: string, frame: number): string {
+    return `wadors:${this.root}${this.seriesPath(studyUid, seriesUid)}/instances/${encodeURIComponent(sopInstanceUid)}/frames/${frame}`;
+  }
+
+  /**
+   * The stack of a series: image ids from QIDO at once, the first image's metadata in its
+   * own request, the rest from the series metadata.
+   */
+  async loadSeriesStack(studyUid: string, series: SeriesSummary, signal?: AbortSignal): Promise<SeriesStack> {
+    const instances = (await this.searchInstances(studyUid, series.seriesInstanceUid, signal))
+      // images only (no SR, KO, PR: QIDO gives Rows for images)
+      .filter((i) => i.rows === undefined || i.rows > 0)
+      .sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
+    const imageIds: string[] = [];
+    const instanceOf = new Map<string, string>();
+    for (const instance of instances) {
+      for (let frame = 1; frame <= instance.numberOfFrames; frame++) {
+        const id = this.frameImageId(studyUid, series.seriesInstanceUid, instance.sopInstanceUid, frame);
+        imageIds.push(id);
+        instanceOf.set(id, instance.sopInstanceUid);
+      }
+    }
+    const multiframe = instances.length === 1 && instances[0]!.numberOfFrames > 1;
+    // a stack of slices opens at its middle (as the series thumbnail shows it), a cine at its first frame
+    const initialIndex = multiframe || imageIds.length === 0 ? 0 : Math.floor((imageIds.length - 1) / 2);
+    const metadataByInstance = new Map<string, DicomJsonDataset>();
+    const seriesPath = this.seriesPath(studyUid, series.seriesInstanceUid);
+
+    const register = (dataset: DicomJsonDataset) => {
+      const uid = stringValue(dataset, TAG.SOPInstanceUID);
+      if (!uid || metadataByInstance.has(uid)) return;
+      metadataByInstance.set(uid, dataset);
+      // multi-frame instances are registered under frame 1; the loader derives the other frames
+      wadors.metaDataManager.add(this.frameImageId(studyUid, series.seriesInstanceUid, uid, 1), dataset as unknown as Parameters<typeof wadors.metaDataManager.add>[1]);
+    };
+
+    const firstUid = imageIds.length > 0 ? instanceOf.get(imageIds[initialIndex]!)! : undefined;
+    const firstReady = firstUid
+      ? this.getJson(`${seriesPath}/instances/${encodeURIComponent(firstUid)}/metadata`, signal).then((rows) => rows.forEach(register))
+      : Promise.resolve();
+    const allMetadata = instances.length <= 1 ? firstReady : this.getJson(`${seriesPath}/metadata`, signal).then((rows) => rows.forEach(register));
+    const keyOf = (uid: string) => instanceKey(uriOf(this.frameImageId(studyUid, series.seriesInstanceUid, uid, 1)));
+    for (const instance of instances) {
+      pendingMetadata.set(keyOf(instance.sopInstanceUid), instance.sopInstanceUid === firstUid ? firstReady : allMetadata);
+    }
+    const settle = () => instances.forEach((i) => pendingMetadata.delete(keyOf(i.sopInstanceUid)));
+    allMetadata.then(settle, settle);
+    firstReady.catch(() => undefined);
+
+    const allReady = allMetadata.then(() => {
+      if (multiframe) return imageIds;
+      return sortByPosition(imageIds, (id) => metadataByInstance.get(instanceOf.get(id)!));
+    });
+    allReady.catch(() => undefined);
+
+    return {
+      series,
+      imageIds,
+      metadataFor: (imageId) => metadataByInstance.get(instanceOf.get(imageId) ?? ''),
+      multiframe,
+      initialIndex,
+      firstReady: firstReady.then(() => undefined),
+      allReady,
+    };
+  }
+}
+
+/** Frames per second of a cine from its metadata. */
+export function framesPerSecondOf(ds: DicomJsonDataset | undefined): number {
+  const frameTime = numberValue(ds, TAG.FrameTime);
+  if (frameTime && frameTime > 0) return Math.min(60, Math.max(1, 1000 / frameTime));
+  const rate = numberValue(ds, TAG.CineRate) ?? numberValue(ds, TAG.RecommendedDisplayFrameRate);
+  if (rate && rate > 0) return Math.min(60, rate);
+  return 25;
+}
+
+/**
+ * Slices ordered along the normal of their orientation, head first as the instance
+ * numbers had them; the given order when any slice lacks position or orientation.
+ */
+export function sortByPosition(imageIds: string[], metadataOf: (imageId: string) => DicomJsonDataset | undefined): string[] {
+  const keyed: Array<{ id: string; distance: number }> = [];
+  let normal: [number, number, number] | undefined;
+  for (const id of imageIds) {
+    const ds = metadataOf(id);
+    const position = numberValues(ds, TAG.ImagePositionPatient);
+    const orientation = numberValues(ds, TAG.ImageOrientationPatient);
+    if (!position || position.length !== 3 || !orientation || orientation.length !== 6) return imageIds;
+    if (!normal) {
+      const [r1, r2, r3, c1, c2, c3] = orientation as [number, number, number, number, number, number];
+      normal = [r2 * c3 - r3 * c2, r3 * c1 - r1 * c3, r1 * c2 - r2 * c1];
+    }
+    keyed.push({ id, distance: position[0]! * normal[0] + position[1]! * normal[1] + position[2]! * normal[2] });
+  }
+  if (keyed.length < 2) return imageIds;
+  const sorted = [...keyed].sort((a, b) => a.distance - b.distance);
+  // keep the direction the instance numbers went in (most scanners number head to feet)
+  if (keyed[0]!.distance > keyed[keyed.length - 1]!.distance) sorted.reverse();
+  return sorted.map((k) => k.id);
+}
+
+export const RequestType = CoreEnums.RequestType;

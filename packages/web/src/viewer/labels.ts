@@ -1,0 +1,107 @@
+/**
+ * Viewer labels. The app passes its own translations through `labels` (any subset);
+ * otherwise 简体中文 is the default and English is available for `locale="en"`.
+ */
+export interface ViewerLabels {
+  windowLevel: string;
+  pan: string;
+  zoom: string;
+  scroll: string;
+  length: string;
+  angle: string;
+  rectangleRoi: string;
+  ellipseRoi: string;
+  presets: string;
+  lung: string;
+  mediastinum: string;
+  bone: string;
+  brain: string;
+  invert: string;
+  reset: string;
+  layout: string;
+  cinePlay: string;
+  cineStop: string;
+  series: string;
+  images: string;
+  loading: string;
+  loadFailed: string;
+  noImages: string;
+  male: string;
+  female: string;
+  otherSex: string;
+  sliceLocation: string;
+  instance: string;
+  zoomShort: string;
+  windowShort: string;
+}
+
+export const ZH_CN_LABELS: ViewerLabels = {
+  windowLevel: '窗宽窗位',
+  pan: '平移',
+  zoom: '缩放',
+  scroll: '翻页',
+  length: '测距',
+  angle: '角度',
+  rectangleRoi: '矩形ROI',
+  ellipseRoi: '椭圆ROI',
+  presets: '预设窗',
+  lung: '肺窗',
+  mediastinum: '纵隔窗',
+  bone: '骨窗',
+  brain: '脑窗',
+  invert: '反色',
+  reset: '复位',
+  layout: '布局',
+  cinePlay: '播放',
+  cineStop: '停止',
+  series: '序列',
+  images: '幅',
+  loading: '正在加载…',
+  loadFailed: '影像加载失败',
+  noImages: '该检查没有可显示的图像',
+  male: '男',
+  female: '女',
+  otherSex: '其他',
+  sliceLocation: '层位置',
+  instance: '图像',
+  zoomShort: '缩放',
+  windowShort: '窗宽/窗位',
+};
+
+export const EN_LABELS: ViewerLabels = {
+  windowLevel: 'Window/level',
+  pan: 'Pan',
+  zoom: 'Zoom',
+  scroll: 'Scroll',
+  length: 'Length',
+  angle: 'Angle',
+  rectangleRoi: 'Rectangle ROI',
+  ellipseRoi: 'Ellipse ROI',
+  presets: 'Presets',
+  lung: 'Lung',
+  mediastinum: 'Mediastinum',
+  bone: 'Bone',
+  brain: 'Brain',
+  invert: 'Invert',
+  reset: 'Reset',
+  layout: 'Layout',
+  cinePlay: 'Play',
+  cineStop: 'Stop',
+  series: 'Series',
+  images: 'images',
+  loading: 'Loading…',
+  loadFailed: 'The images could not be loaded',
+  noImages: 'This study has no images to show',
+  male: 'M',
+  female: 'F',
+  otherSex: 'O',
+  sliceLocation: 'Loc',
+  instance: 'Im',
+  zoomShort: 'Zoom',
+  windowShort: 'W/C',
+};
+
+export function resolveLabels(locale: string | undefined, overrides: Partial<ViewerLabels> | undefined): ViewerLabels {
+  const base = locale && locale.toLowerCase().startsWith('en') ? EN_LABELS : ZH_CN_LABELS;
+  return { ...base, ...overrides };
+}

@@ -1,0 +1,37 @@
+/**
+ * Standalone page for the viewer's browser tests and load benchmark (viewer-test.html):
+ * mounts StudyViewer for ?study=UID with the bearer token from the URL fragment
+ * (#token=…, never sent to the server), either at once or on a click of "mount"
+ * (?mount=click), so that a benchmark times from the click with the code already loaded.
+ */
+import { StrictMode, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { StudyViewer } from './StudyViewer.tsx';
+
+function TestPage() {
+  const params = new URLSearchParams(location.search);
+  const token = new URLSearchParams(location.hash.replace(/^#/, '')).get('token') ?? '';
+  const study = params.get('study') ?? '';
+  const root = params.get('root') ?? '/dicom-web';
+  const [mounted, setMounted] = useState(params.get('mount') !== 'click');
+  return (
+    <div style={{ height: '100vh', display: 'flex', flexDirection: 'column' }}>
+      {!mounted && (
+        <button type="button" data-testid="mount-viewer" onClick={() => setMounted(true)}>
+          mount
+        </button>
+      )}
+      {mounted && (
+        <div style={{ flex: 1, minHeight: 0 }}>
+          <StudyViewer studyInstanceUid={study} dicomWebRoot={root} authorizationHeader={() => `Bearer ${token}`} compact={params.get('compact') === '1'} locale={params.get('locale') ?? undefined} />
+        </div>
+      )}
+    </div>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <TestPage />
+  </StrictMode>,
+);

@@ -1,0 +1,554 @@
+/**
+ * The imperative side of one StudyViewer: a Cornerstone3D rendering engine with one stack
+ * viewport per layout slot, the tool group, progressive loading (the first image of each
+ * displayed series, then the rest prefetched nearest-first with a bounded concurrency),
+ * cine, window presets, and a snapshot of it all for React to render (state, slices,
+ * window, overlay text).
+ */
+import { Enums as CoreEnums, RenderingEngine, imageLoader, imageRetrievalPoolManager, type Types } from '@cornerstonejs/core';
+import { utilities as toolUtilities } from '@cornerstonejs/tools';
+import { DicomWebClient, framesPerSecondOf, initCornerstone, type SeriesStack, type SeriesSummary } from './dicomweb-loader.ts';
+import type { ViewerLabels } from './labels.ts';
+import { computeOverlay, type OverlayCorners } from './overlay.ts';
+import { WINDOW_PRESETS, toVoiRange, toWindow, type WindowPreset } from './presets.ts';
+import { ViewerTools, countMeasurements, type PrimaryTool } from './tools.ts';
+
+export type Layout = '1x1' | '1x2' | '2x2';
+export const LAYOUT_SLOTS: Record<Layout, number> = { '1x1': 1, '1x2': 2, '2x2': 4 };
+export type ViewerState = 'loading' | 'first-image' | 'loaded' | 'error';
+
+/** Modalities without images to stack (reports, key objects, presentation states, RT plans…). */
+const NON_IMAGE_MODALITIES = new Set(['SR', 'KO', 'PR', 'DOC', 'RTPLAN', 'RTSTRUCT', 'RTRECORD', 'REG', 'FID']);
+
+/** Frames fetched at once in the background (the first images of each viewport come first). */
+const PREFETCH_CONCURRENCY = 6;
+
+export interface ViewportSnapshot {
+  seriesInstanceUid?: string;
+  /** 1-based; 0 while nothing is shown */
+  currentSlice: number;
+  sliceCount: number;
+  cachedCount: number;
+  window?: { width: number; center: number };
+  zoom?: number;
+  invert: boolean;
+  multiframe: boolean;
+  cinePlaying: boolean;
+  overlay: OverlayCorners;
+}
+
+export interface ViewerSnapshot {
+  state: ViewerState;
+  error?: string;
+  series: SeriesSummary[];
+  layout: Layout;
+  activeSlot: number;
+  primaryTool: PrimaryTool;
+  viewports: ViewportSnapshot[];
+  measurements: number;
+}
+
+export interface ViewerControllerOptions {
+  studyInstanceUid: string;
+  dicomWebRoot: string;
+  authorizationHeader: () => string;
+  labels: ViewerLabels;
+  onChange: (snapshot: ViewerSnapshot) => void;
+}
+
+interface Slot {
+  element?: HTMLDivElement;
+  viewportId: string;
+  enabled: boolean;
+  seriesUid?: string;
+  stack?: SeriesStack;
+  /** increments on every assignment, so a late stack does not replace a newer one */
+  generation: number;
+  cinePlaying: boolean;
+  cleanup: Array<() => void>;
+}
+
+let viewerCount = 0;
+
+const EMPTY_OVERLAY: OverlayCorners = { topLeft: [], topRight: [], bottomLeft: [], bottomRight: [] };
+
+export class ViewerController {
+  private readonly id = `yunying-viewer-${++viewerCount}`;
+  private readonly startedAt = performance.now();
+  private readonly client: DicomWebClient;
+  private readonly abort = new AbortController();
+  private engine?: RenderingEngine;
+  private tools?: ViewerTools;
+  private series: SeriesSummary[] = [];
+  private readonly stacks = new Map<string, Promise<SeriesStack>>();
+  private readonly slots: Slot[] = [];
+  private layout: Layout = '1x1';
+  private activeSlot = 0;
+  private state: ViewerState = 'loading';
+  private error?: string;
+  private destroyed = false;
+  private firstImageAt?: number;
+  private allLoadedFired = false;
+  private scheduled = false;
+  private readonly loaded = new Set<string>();
+  private readonly failed = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private readonly thumbnails = new Map<string, Promise<string>>();
+  private ready?: Promise<void>;
+
+  constructor(private readonly options: ViewerControllerOptions) {
+    this.client = new DicomWebClient(options.dicomWebRoot, options.authorizationHeader);
+    for (let i = 0; i < 4; i++) this.slots.push({ viewportId: `${this.id}-vp${i}`, enabled: false, generation: 0, cinePlaying: false, cleanup: [] });
+  }
+
+  get studyInstanceUid(): string {
+    return this.options.studyInstanceUid;
+  }
+
+  // ------------------------------------------------------------ life cycle
+
+  start(): Promise<void> {
+    this.ready ??= this.run();
+    return this.ready;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await initCornerstone();
+      if (this.destroyed) return;
+      this.engine = new RenderingEngine(this.id);
+      this.tools = new ViewerTools(this.id);
+      imageRetrievalPoolManager.setMaxSimultaneousRequests(CoreEnums.RequestType.Prefetch, PREFETCH_CONCURRENCY);
+      const all = await this.client.searchSeries(this.options.studyInstanceUid, this.abort.signal);
+      if (this.destroyed) return;
+      this.series = all.filter((s) => !NON_IMAGE_MODALITIES.has(s.modality.toUpperCase()));
+      if (this.series.length === 0) return this.fail(this.options.labels.noImages);
+      this.assignInOrder();
+      this.emit();
+      for (let i = 0; i < LAYOUT_SLOTS[this.layout]; i++) this.showSlot(i);
+    } catch (err) {
+      if (!this.destroyed) this.fail(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.abort.abort();
+    for (const slot of this.slots) this.teardownSlot(slot);
+    this.tools?.destroy();
+    this.engine?.destroy();
+    this.client.dispose();
+    for (const url of this.thumbnails.values()) url.then((u) => URL.revokeObjectURL(u), () => undefined);
+  }
+
+  private fail(message: string): void {
+    this.state = 'error';
+    this.error = message;
+    this.emit();
+  }
+
+  // ------------------------------------------------------------ slots and series
+
+  private assignInOrder(): void {
+    const n = LAYOUT_SLOTS[this.layout];
+    const first = this.slots[0]!.seriesUid ?? this.series[0]?.seriesInstanceUid;
+    const rest = this.series.map((s) => s.seriesInstanceUid).filter((uid) => uid !== first);
+    for (let i = 0; i < 4; i++) {
+      const uid = i === 0 ? first : i < n ? rest[i - 1] : undefined;
+      const slot = this.slots[i]!;
+      if (slot.seriesUid !== uid) {
+        slot.seriesUid = uid;
+        slot.stack = undefined;
+        slot.generation += 1;
+      }
+    }
+  }
+
+  /** React hands each pane's element over (null when the pane goes). */
+  attachElement(index: number, element: HTMLDivElement | null): void {
+    const slot = this.slots[index];
+    if (!slot || slot.element === (element ?? undefined)) return;
+    if (slot.element) this.teardownSlot(slot);
+    slot.element = element ?? undefined;
+    if (element) {
+      slot.generation += 1;
+      slot.stack = undefined;
+      this.showSlot(index);
+    }
+  }
+
+  private teardownSlot(slot: Slot): void {
+    if (slot.cinePlaying && slot.element) toolUtilities.cine.stopClip(slot.element);
+    slot.cinePlaying = false;
+    for (const undo of slot.cleanup.splice(0)) undo();
+    if (slot.enabled && this.engine) {
+      this.tools?.removeViewport(slot.viewportId, this.engine.id);
+      this.engine.disableElement(slot.viewportId);
+    }
+    slot.enabled = false;
+  }
+
+  private viewportOf(slot: Slot): Types.IStackViewport | undefined {
+    if (!slot.enabled || !this.engine) return undefined;
+    return this.engine.getViewport(slot.viewportId) as Types.IStackViewport | undefined;
+  }
+
+  private stackFor(series: SeriesSummary): Promise<SeriesStack> {
+    let stack = this.stacks.get(series.seriesInstanceUid);
+    if (!stack) {
+      stack = this.client.loadSeriesStack(this.options.studyInstanceUid, series, this.abort.signal);
+      this.stacks.set(series.seriesInstanceUid, stack);
+      stack.catch(() => this.stacks.delete(series.seriesInstanceUid));
+    }
+    return stack;
+  }
+
+  private showSlot(index: number): void {
+    const slot = this.slots[index]!;
+    if (!slot.element || !this.engine || index >= LAYOUT_SLOTS[this.layout]) return;
+    const series = this.series.find((s) => s.seriesInstanceUid === slot.seriesUid);
+    if (!series) return;
+    const generation = slot.generation;
+    void this.displayInSlot(slot, series, generation).catch((err: unknown) => {
+      if (this.destroyed || slot.generation !== generation) return;
+      // a series that cannot be shown is an error only when nothing else shows
+      if (this.firstImageAt === undefined) this.fail(err instanceof Error ? err.message : String(err));
+    });
+  }
+
+  private async displayInSlot(slot: Slot, series: SeriesSummary, generation: number): Promise<void> {
+    const stack = await this.stackFor(series);
+    if (this.destroyed || slot.generation !== generation || !slot.element) return;
+    if (stack.imageIds.length === 0) throw new Error(this.options.labels.noImages);
+    const engine = this.engine!;
+    if (!slot.enabled) {
+      engine.enableElement({ viewportId: slot.viewportId, element: slot.element, type: CoreEnums.ViewportType.STACK, defaultOptions: { background: [0, 0, 0] } });
+      this.tools!.addViewport(slot.viewportId, engine.id);
+      slot.enabled = true;
+      this.listen(slot);
+    }
+    slot.stack = stack;
+    await stack.firstReady;
+    if (this.destroyed || slot.generation !== generation) return;
+    const viewport = this.viewportOf(slot)!;
+    await viewport.setStack(stack.imageIds, stack.initialIndex);
+    if (this.destroyed || slot.generation !== generation) return;
+    viewport.render();
+    this.emit();
+    // the rest of the series in the background
+    this.pumpPrefetch();
+    const order = await stack.allReady;
+    if (this.destroyed || slot.generation !== generation) return;
+    if (order.some((id, i) => id !== stack.imageIds[i])) await this.reorder(slot, stack, order);
+    this.pumpPrefetch();
+  }
+
+  /** Slices turned out to be numbered out of position order: same image, new order. */
+  private async reorder(slot: Slot, stack: SeriesStack, order: string[]): Promise<void> {
+    const viewport = this.viewportOf(slot);
+    if (!viewport) return;
+    const current = viewport.getCurrentImageId();
+    const properties = viewport.getProperties();
+    const camera = viewport.getCamera();
+    stack.imageIds.splice(0, stack.imageIds.length, ...order);
+    await viewport.setStack(stack.imageIds, Math.max(0, stack.imageIds.indexOf(current)));
+    viewport.setProperties(properties);
+    viewport.setCamera(camera);
+    viewport.render();
+    this.emit();
+  }
+
+  private listen(slot: Slot): void {
+    const element = slot.element!;
+    const onRendered = () => {
+      if (this.firstImageAt === undefined && this.viewportOf(slot)?.getCornerstoneImage?.()) this.onFirstImage();
+      this.scheduleEmit();
+    };
+    const onChange = () => this.scheduleEmit();
+    const events = [CoreEnums.Events.STACK_NEW_IMAGE, CoreEnums.Events.VOI_MODIFIED, CoreEnums.Events.CAMERA_MODIFIED];
+    element.addEventListener(CoreEnums.Events.IMAGE_RENDERED, onRendered);
+    for (const type of events) element.addEventListener(type, onChange);
+    const onMeasurement = () => this.scheduleEmit();
+    const measurementEvents = ['CORNERSTONE_TOOLS_ANNOTATION_COMPLETED', 'CORNERSTONE_TOOLS_ANNOTATION_REMOVED'];
+    for (const type of measurementEvents) element.addEventListener(type, onMeasurement);
+    slot.cleanup.push(() => {
+      element.removeEventListener(CoreEnums.Events.IMAGE_RENDERED, onRendered);
+      for (const type of events) element.removeEventListener(type, onChange);
+      for (const type of measurementEvents) element.removeEventListener(type, onMeasurement);
+    });
+  }
+
+  private onFirstImage(): void {
+    this.firstImageAt = performance.now();
+    if (this.state === 'loading') this.state = 'first-image';
+    window.dispatchEvent(new CustomEvent('yunying:first-image', { detail: { studyInstanceUid: this.options.studyInstanceUid, ms: Math.round(this.firstImageAt - this.startedAt) } }));
+    this.emit();
+    // the prefetch may have finished before the first frame was drawn (one-image series)
+    this.checkAllLoaded();
+  }
+
+  // ------------------------------------------------------------ progressive loading
+
+  private displayedStacks(): Array<{ stack: SeriesStack; current: number }> {
+    const result: Array<{ stack: SeriesStack; current: number }> = [];
+    for (let i = 0; i < LAYOUT_SLOTS[this.layout]; i++) {
+      const slot = this.slots[i]!;
+      const viewport = this.viewportOf(slot);
+      if (!slot.stack || !viewport) continue;
+      result.push({ stack: slot.stack, current: viewport.getCurrentImageIdIndex() });
+    }
+    return result;
+  }
+
+  /** The not yet loaded image nearest to a viewport's current slice, viewports taking turns. */
+  private nextToPrefetch(): string | undefined {
+    const displayed = this.displayedStacks();
+    let best: { id: string; distance: number } | undefined;
+    for (const { stack, current } of displayed) {
+      const ids = stack.imageIds;
+      for (let d = 0; d < ids.length; d++) {
+        if (best && d >= best.distance) break;
+        const candidates = d === 0 ? [current] : [current + d, current - d];
+        const found = candidates.map((i) => ids[i]).find((id) => id !== undefined && !this.loaded.has(id) && !this.failed.has(id) && !this.inFlight.has(id));
+        if (found) {
+          best = { id: found, distance: d };
+          break;
+        }
+      }
+    }
+    return best?.id;
+  }
+
+  private pumpPrefetch(): void {
+    if (this.destroyed) return;
+    while (this.inFlight.size < PREFETCH_CONCURRENCY) {
+      const id = this.nextToPrefetch();
+      if (!id) break;
+      this.inFlight.add(id);
+      imageLoader
+        .loadAndCacheImage(id, { priority: 0, requestType: CoreEnums.RequestType.Prefetch })
+        .then(
+          () => this.loaded.add(id),
+          () => this.failed.add(id),
+        )
+        .finally(() => {
+          this.inFlight.delete(id);
+          if (this.destroyed) return;
+          this.checkAllLoaded();
+          this.scheduleEmit();
+          this.pumpPrefetch();
+        });
+    }
+    this.checkAllLoaded();
+  }
+
+  private checkAllLoaded(): void {
+    if (this.allLoadedFired || this.firstImageAt === undefined) return;
+    const displayed = this.displayedStacks();
+    if (displayed.length === 0) return;
+    // series metadata must be in (the order may still change until then)
+    if (this.slots.some((s, i) => i < LAYOUT_SLOTS[this.layout] && s.seriesUid && !s.stack)) return;
+    let images = 0;
+    for (const { stack } of displayed) {
+      for (const id of stack.imageIds) {
+        if (!this.loaded.has(id) && !this.failed.has(id)) return;
+        if (this.loaded.has(id)) images += 1;
+      }
+    }
+    this.allLoadedFired = true;
+    this.state = images > 0 ? 'loaded' : 'error';
+    if (images === 0) this.error = this.options.labels.loadFailed;
+    window.dispatchEvent(
+      new CustomEvent('yunying:all-loaded', { detail: { studyInstanceUid: this.options.studyInstanceUid, ms: Math.round(performance.now() - this.startedAt), images } }),
+    );
+    this.emit();
+  }
+
+  // ------------------------------------------------------------ commands
+
+  private activeViewport(): Types.IStackViewport | undefined {
+    return this.viewportOf(this.slots[this.activeSlot]!);
+  }
+
+  setActiveSlot(index: number): void {
+    if (index === this.activeSlot || index >= LAYOUT_SLOTS[this.layout]) return;
+    this.activeSlot = index;
+    this.emit();
+  }
+
+  setLayout(layout: Layout): void {
+    if (layout === this.layout) return;
+    const before = LAYOUT_SLOTS[this.layout];
+    this.layout = layout;
+    this.assignInOrder();
+    if (this.activeSlot >= LAYOUT_SLOTS[layout]) this.activeSlot = 0;
+    // slots that stay keep their viewport; new ones show when React attaches their element
+    for (let i = LAYOUT_SLOTS[layout]; i < before; i++) this.teardownSlot(this.slots[i]!);
+    for (let i = 0; i < LAYOUT_SLOTS[layout]; i++) if (this.slots[i]!.element && !this.slots[i]!.stack) this.showSlot(i);
+    this.emit();
+    this.resize();
+  }
+
+  /** Shows a series (thumbnail click) in the active viewport. */
+  showSeries(seriesUid: string, index = this.activeSlot): void {
+    const slot = this.slots[index];
+    if (!slot || slot.seriesUid === seriesUid) return;
+    if (slot.cinePlaying && slot.element) toolUtilities.cine.stopClip(slot.element);
+    slot.cinePlaying = false;
+    slot.seriesUid = seriesUid;
+    slot.stack = undefined;
+    slot.generation += 1;
+    this.emit();
+    this.showSlot(index);
+  }
+
+  setPrimaryTool(tool: PrimaryTool): void {
+    this.tools?.setPrimary(tool);
+    this.emit();
+  }
+
+  applyPreset(id: WindowPreset['id']): void {
+    const preset = WINDOW_PRESETS.find((p) => p.id === id);
+    const viewport = this.activeViewport();
+    if (!preset || !viewport) return;
+    viewport.setProperties({ voiRange: toVoiRange(preset.width, preset.center) });
+    viewport.render();
+    this.emit();
+  }
+
+  setWindow(width: number, center: number): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    viewport.setProperties({ voiRange: toVoiRange(width, center) });
+    viewport.render();
+    this.emit();
+  }
+
+  toggleInvert(): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    viewport.setProperties({ invert: !viewport.getProperties().invert });
+    viewport.render();
+    this.emit();
+  }
+
+  reset(): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    viewport.resetProperties();
+    viewport.resetCamera();
+    viewport.render();
+    this.emit();
+  }
+
+  scroll(delta: number): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const count = viewport.getImageIds().length;
+    const target = Math.min(count - 1, Math.max(0, viewport.getCurrentImageIdIndex() + delta));
+    if (target !== viewport.getCurrentImageIdIndex()) void viewport.setImageIdIndex(target);
+  }
+
+  scrollTo(index: number): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const count = viewport.getImageIds().length;
+    void viewport.setImageIdIndex(Math.min(count - 1, Math.max(0, index)));
+  }
+
+  toggleCine(): void {
+    const slot = this.slots[this.activeSlot]!;
+    if (!slot.element || !slot.stack || slot.stack.imageIds.length < 2) return;
+    if (slot.cinePlaying) {
+      toolUtilities.cine.stopClip(slot.element);
+      slot.cinePlaying = false;
+    } else {
+      const fps = framesPerSecondOf(slot.stack.metadataFor(slot.stack.imageIds[0]!));
+      toolUtilities.cine.playClip(slot.element, { framesPerSecond: fps, loop: true });
+      slot.cinePlaying = true;
+    }
+    this.emit();
+  }
+
+  resize(): void {
+    if (!this.engine || this.destroyed) return;
+    this.engine.resize(true, true);
+  }
+
+  thumbnailUrl(seriesUid: string): Promise<string> {
+    let url = this.thumbnails.get(seriesUid);
+    if (!url) {
+      url = this.client.seriesThumbnailUrl(this.options.studyInstanceUid, seriesUid, this.abort.signal);
+      url.catch(() => undefined);
+      this.thumbnails.set(seriesUid, url);
+    }
+    return url;
+  }
+
+  // ------------------------------------------------------------ snapshot
+
+  private scheduleEmit(): void {
+    if (this.scheduled || this.destroyed) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.emit();
+    });
+  }
+
+  private emit(): void {
+    if (this.destroyed) return;
+    this.options.onChange(this.snapshot());
+  }
+
+  snapshot(): ViewerSnapshot {
+    const n = LAYOUT_SLOTS[this.layout];
+    const viewports: ViewportSnapshot[] = [];
+    const elements: HTMLDivElement[] = [];
+    for (let i = 0; i < n; i++) {
+      const slot = this.slots[i]!;
+      if (slot.element && slot.enabled) elements.push(slot.element);
+      viewports.push(this.viewportSnapshot(slot));
+    }
+    return {
+      state: this.state,
+      error: this.error,
+      series: this.series,
+      layout: this.layout,
+      activeSlot: this.activeSlot,
+      primaryTool: this.tools?.primaryTool ?? 'windowLevel',
+      viewports,
+      measurements: countMeasurements(elements),
+    };
+  }
+
+  private viewportSnapshot(slot: Slot): ViewportSnapshot {
+    const stack = slot.stack;
+    const viewport = this.viewportOf(slot);
+    const base: ViewportSnapshot = {
+      seriesInstanceUid: slot.seriesUid,
+      currentSlice: 0,
+      sliceCount: stack?.imageIds.length ?? 0,
+      cachedCount: stack ? stack.imageIds.filter((id) => this.loaded.has(id)).length : 0,
+      invert: false,
+      multiframe: stack?.multiframe ?? false,
+      cinePlaying: slot.cinePlaying,
+      overlay: EMPTY_OVERLAY,
+    };
+    if (!stack || !viewport || !viewport.getCornerstoneImage?.()) return base;
+    const index = viewport.getCurrentImageIdIndex();
+    const properties = viewport.getProperties();
+    const window = properties.voiRange ? toWindow(properties.voiRange) : undefined;
+    let zoom: number | undefined;
+    try {
+      zoom = viewport.getZoom();
+    } catch {
+      zoom = undefined;
+    }
+    const imageId = stack.imageIds[index];
+    const metadata = imageId ? stack.metadataFor(imageId) : undefined;
+    const frame = stack.multiframe ? index + 1 : undefined;
+    const overlay = computeOverlay(metadata, { imageIndex: index + 1, imageCount: stack.imageIds.length, frame, window, zoom }, this.options.labels);
+    return { ...base, currentSlice: index + 1, window, zoom, invert: properties.invert ?? false, overlay };
+  }
+}
