@@ -195,6 +195,31 @@ export class DicomWebClient {
     return URL.createObjectURL(await response.blob());
   }
 
+  /**
+   * Palette colour lookup tables as numbers in `Value`, which is where the image loader
+   * reads them: the server sends tables over its inline limit as bulk data.
+   */
+  private async inlinePaletteData(dataset: DicomJsonDataset, signal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      PALETTE_DATA_TAGS.map(async (tag) => {
+        const element = dataset[tag];
+        if (!element || element.Value) return;
+        let bytes: Uint8Array | undefined;
+        if (element.InlineBinary) bytes = Uint8Array.from(atob(element.InlineBinary), (c) => c.charCodeAt(0));
+        else if (element.BulkDataURI) {
+          const response = await fetch(element.BulkDataURI, { headers: { Accept: 'multipart/related; type="application/octet-stream"', Authorization: this.authorization() }, signal });
+          if (!response.ok) throw new DicomWebError(`GET ${element.BulkDataURI}: HTTP ${response.status}`, response.status);
+          bytes = firstMultipartBody(response.headers.get('content-type') ?? '', new Uint8Array(await response.arrayBuffer()));
+        }
+        if (!bytes) return;
+        const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const values: number[] = [];
+        for (let i = 0; i + 1 < bytes.byteLength; i += 2) values.push(words.getUint16(i, true));
+        dataset[tag] = { vr: element.vr, Value: values };
+      }),
+    );
+  }
+
   frameImageId(studyUid: string, seriesUid: string, sopInstanceUid: string, frame: number): string {
     return `wadors:${this.root}${this.seriesPath(studyUid, seriesUid)}/instances/${encodeURIComponent(sopInstanceUid)}/frames/${frame}`;
   }
@@ -223,6 +248,10 @@ export class DicomWebClient {
     const metadataByInstance = new Map<string, DicomJsonDataset>();
     const seriesPath = this.seriesPath(studyUid, series.seriesInstanceUid);
 
+    const registerAll = async (rows: DicomJsonDataset[]) => {
+      await Promise.all(rows.map((row) => this.inlinePaletteData(row, signal)));
+      rows.forEach(register);
+    };
     const register = (dataset: DicomJsonDataset) => {
       const uid = stringValue(dataset, TAG.SOPInstanceUID);
       if (!uid || metadataByInstance.has(uid)) return;
@@ -233,9 +262,9 @@ export class DicomWebClient {
 
     const firstUid = imageIds.length > 0 ? instanceOf.get(imageIds[initialIndex]!)! : undefined;
     const firstReady = firstUid
-      ? this.getJson(`${seriesPath}/instances/${encodeURIComponent(firstUid)}/metadata`, signal).then((rows) => rows.forEach(register))
+      ? this.getJson(`${seriesPath}/instances/${encodeURIComponent(firstUid)}/metadata`, signal).then(registerAll)
       : Promise.resolve();
-    const allMetadata = instances.length <= 1 ? firstReady : this.getJson(`${seriesPath}/metadata`, signal).then((rows) => rows.forEach(register));
+    const allMetadata = instances.length <= 1 ? firstReady : this.getJson(`${seriesPath}/metadata`, signal).then(registerAll);
     const keyOf = (uid: string) => instanceKey(uriOf(this.frameImageId(studyUid, series.seriesInstanceUid, uid, 1)));
     for (const instance of instances) {
       pendingMetadata.set(keyOf(instance.sopInstanceUid), instance.sopInstanceUid === firstUid ? firstReady : allMetadata);
@@ -260,6 +289,27 @@ export class DicomWebClient {
       allReady,
     };
   }
+}
+
+/** Red, green and blue palette colour lookup table data (PS3.3 C.7.6.3). */
+const PALETTE_DATA_TAGS = ['00281201', '00281202', '00281203'];
+
+/** The body of the first part of a multipart/related response (the whole body when it is not multipart). */
+export function firstMultipartBody(contentType: string, body: Uint8Array): Uint8Array {
+  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (!boundary) return body;
+  const text = new TextDecoder('latin1').decode(body.subarray(0, Math.min(body.length, 4096)));
+  const start = text.indexOf(`--${boundary}`);
+  const headerEnd = start < 0 ? -1 : text.indexOf('\r\n\r\n', start);
+  if (headerEnd < 0) return body;
+  const from = headerEnd + 4;
+  const delimiter = new TextEncoder().encode(`\r\n--${boundary}`);
+  for (let i = from; i <= body.length - delimiter.length; i++) {
+    let match = true;
+    for (let j = 0; j < delimiter.length && match; j++) match = body[i + j] === delimiter[j];
+    if (match) return body.subarray(from, i);
+  }
+  return body.subarray(from);
 }
 
 /** Frames per second of a cine from its metadata. */

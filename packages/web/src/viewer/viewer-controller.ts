@@ -5,8 +5,8 @@
  * cine, window presets, and a snapshot of it all for React to render (state, slices,
  * window, overlay text).
  */
-import { Enums as CoreEnums, RenderingEngine, imageLoader, imageRetrievalPoolManager, type Types } from '@cornerstonejs/core';
-import { utilities as toolUtilities } from '@cornerstonejs/tools';
+import { Enums as CoreEnums, RenderingEngine, eventTarget, imageLoader, imageRetrievalPoolManager, type Types } from '@cornerstonejs/core';
+import { Enums as ToolEnums, utilities as toolUtilities } from '@cornerstonejs/tools';
 import { DicomWebClient, framesPerSecondOf, initCornerstone, type SeriesStack, type SeriesSummary } from './dicomweb-loader.ts';
 import type { ViewerLabels } from './labels.ts';
 import { computeOverlay, type OverlayCorners } from './overlay.ts';
@@ -22,6 +22,9 @@ const NON_IMAGE_MODALITIES = new Set(['SR', 'KO', 'PR', 'DOC', 'RTPLAN', 'RTSTRU
 
 /** Frames fetched at once in the background (the first images of each viewport come first). */
 const PREFETCH_CONCURRENCY = 6;
+
+/** The first image of a viewport must be drawn within this, or the viewer says it failed. */
+const FIRST_IMAGE_TIMEOUT_MS = 20_000;
 
 export interface ViewportSnapshot {
   seriesInstanceUid?: string;
@@ -231,7 +234,16 @@ export class ViewerController {
     await stack.firstReady;
     if (this.destroyed || slot.generation !== generation) return;
     const viewport = this.viewportOf(slot)!;
-    await viewport.setStack(stack.imageIds, stack.initialIndex);
+    // a frame that cannot be decoded or drawn may leave setStack pending for good
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => reject(new Error(`${this.options.labels.loadFailed} (${FIRST_IMAGE_TIMEOUT_MS / 1000} s)`)), FIRST_IMAGE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([viewport.setStack(stack.imageIds, stack.initialIndex), timeout]);
+    } finally {
+      clearTimeout(watchdog);
+    }
     if (this.destroyed || slot.generation !== generation) return;
     viewport.render();
     this.emit();
@@ -268,13 +280,13 @@ export class ViewerController {
     const events = [CoreEnums.Events.STACK_NEW_IMAGE, CoreEnums.Events.VOI_MODIFIED, CoreEnums.Events.CAMERA_MODIFIED];
     element.addEventListener(CoreEnums.Events.IMAGE_RENDERED, onRendered);
     for (const type of events) element.addEventListener(type, onChange);
-    const onMeasurement = () => this.scheduleEmit();
-    const measurementEvents = ['CORNERSTONE_TOOLS_ANNOTATION_COMPLETED', 'CORNERSTONE_TOOLS_ANNOTATION_REMOVED'];
-    for (const type of measurementEvents) element.addEventListener(type, onMeasurement);
+    // annotation events go to Cornerstone's global event target
+    const measurementEvents = [ToolEnums.Events.ANNOTATION_COMPLETED, ToolEnums.Events.ANNOTATION_REMOVED];
+    for (const type of measurementEvents) eventTarget.addEventListener(type, onChange);
     slot.cleanup.push(() => {
       element.removeEventListener(CoreEnums.Events.IMAGE_RENDERED, onRendered);
       for (const type of events) element.removeEventListener(type, onChange);
-      for (const type of measurementEvents) element.removeEventListener(type, onMeasurement);
+      for (const type of measurementEvents) eventTarget.removeEventListener(type, onChange);
     });
   }
 
