@@ -289,7 +289,8 @@ describe('web reading workstation', { timeout: 240_000 }, () => {
 
     const auditor = await loginAs('auditor');
     assert.equal(new URL(auditor.url()).pathname, '/audit');
-    await auditor.getByPlaceholder('操作').fill('report.signed');
+    await auditor.getByTestId('audit-page').waitFor();
+    await auditor.getByPlaceholder('操作', { exact: true }).fill('report.signed');
     await auditor.getByRole('button', { name: /查\s*询/ }).click();
     await auditor.locator('.ant-table-row').filter({ hasText: 'report.signed' }).first().waitFor();
     await screenshot(auditor, 'audit');
