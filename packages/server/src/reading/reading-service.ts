@@ -326,7 +326,8 @@ export class ReadingService {
     await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id } });
     const events = (await this.deps.store.events(row.id)).map((event) => ({ at: event.at, actor: event.actor, from: event.from_status, to: event.to_status, details: JSON.parse(event.details) as unknown }));
     const report = await this.deps.store.findReportOfRequest(row.id);
-    return { ...this.view(row), events, ...(report ? { report: await this.reportView(report) } : {}) };
+    const detailed = (await this.deps.store.findWorklistRow(row.id)) ?? row;
+    return { ...this.view(detailed), events, ...(report ? { report: await this.reportView(report) } : {}) };
   }
 
   /** The patient's other studies in the reading centre's region, opened to the centre for comparison. */
@@ -575,7 +576,16 @@ export class ReadingService {
       remainingSeconds: open ? remaining ?? null : null,
       overdue: open && remaining !== undefined && remaining < 0,
       turnaroundSeconds: row.signed_at && row.images_complete_at ? Math.round((Date.parse(row.signed_at) - Date.parse(row.images_complete_at)) / 1000) : null,
-      ...(patient ? { patient, studyDate: (row as WorklistRow).study_date, accessionNumber: (row as WorklistRow).accession_number, instances: (row as WorklistRow).instances } : {}),
+      ...(patient
+        ? {
+            patient,
+            studyDate: (row as WorklistRow).study_date,
+            accessionNumber: (row as WorklistRow).accession_number,
+            instances: (row as WorklistRow).instances,
+            requestingInstitutionName: (row as WorklistRow).requesting_institution_name,
+            readingInstitutionName: (row as WorklistRow).reading_institution_name,
+          }
+        : {}),
     };
   }
 
@@ -629,6 +639,8 @@ export interface ReadingRequestView {
   studyDate?: string | null;
   accessionNumber?: string | null;
   instances?: number;
+  requestingInstitutionName?: string | null;
+  readingInstitutionName?: string | null;
 }
 
 export interface ReportView {

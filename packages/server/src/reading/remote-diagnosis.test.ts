@@ -171,6 +171,7 @@ describe('remote diagnosis', () => {
     assert.equal(worklist.body[0]!.overdue, false);
     assert.ok(worklist.body[0]!.remainingSeconds! > 29 * 60);
     assert.equal(worklist.body[0]!.patient?.name, 'Zhang^San=张^三');
+    assert.equal((worklist.body[0] as RequestView & { requestingInstitutionName: string }).requestingInstitutionName, '周市镇卫生院');
     // another township sees neither the request nor the study
     assert.deepEqual((await call<RequestView[]>('tech2', 'GET', '/api/v1/reading-requests')).body, []);
     assert.equal((await call('tech2', 'GET', `/api/v1/reading-requests/${requestId}`)).status, 404);

@@ -30,6 +30,8 @@ export type WorklistRow = ReadingRequestRow & {
   patient_birth_date: string | null;
   study_date: string | null;
   accession_number: string | null;
+  requesting_institution_name: string | null;
+  reading_institution_name: string | null;
   instances: number;
 };
 
@@ -87,6 +89,17 @@ export class ReadingStore {
     return this.db.selectFrom('reading_requests').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** One request as a worklist row (patient, institution names). */
+  async findWorklistRow(id: string): Promise<WorklistRow | undefined> {
+    const result = await sql<WorklistRow>`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+        (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
+        (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
+        (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
+      from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid where r.id = ${id}`.execute(this.db);
+    const row = result.rows[0];
+    return row && { ...row, instances: Number(row.instances) };
+  }
+
   async requestsOfStudy(studyInstanceUid: string): Promise<ReadingRequestRow[]> {
     return this.db.selectFrom('reading_requests').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
   }
@@ -123,6 +136,8 @@ export class ReadingStore {
     if (filter.from) where.push(sql`r.created_at >= ${filter.from}`);
     if (filter.to) where.push(sql`r.created_at <= ${filter.to}`);
     const result = await sql<WorklistRow>`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+        (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
+        (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
         (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
       from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid
       where ${sql.join(where, sql` and `)}
