@@ -86,6 +86,7 @@ export const en: Record<MessageKey, string> = {
   'worklist.remaining': '{time} left',
   'worklist.claimedBy': 'Reader',
   'worklist.claim': 'Claim',
+  'worklist.next': 'Next case',
   'worklist.open': 'Open',
   'worklist.review': 'Review',
   'worklist.claimed': 'Claimed; opening the study',

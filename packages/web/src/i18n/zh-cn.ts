@@ -84,6 +84,7 @@ export const zhCN = {
   'worklist.remaining': '剩余 {time}',
   'worklist.claimedBy': '阅片医师',
   'worklist.claim': '领取',
+  'worklist.next': '下一例',
   'worklist.open': '打开',
   'worklist.review': '审核',
   'worklist.claimed': '已领取，正在打开阅片',

@@ -97,6 +97,19 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
     }
   };
 
+  /** Claims the first pending request in worklist order (POST /reading-requests/claim-next) and opens it. */
+  const claimNext = async () => {
+    setClaiming('next');
+    try {
+      const next = await api.post<ReadingRequest>('/api/v1/reading-requests/claim-next');
+      navigate(`/reading/${next.id}`);
+    } catch (caught) {
+      message.info(caught instanceof ApiError ? caught.message : String(caught));
+    } finally {
+      setClaiming(undefined);
+    }
+  };
+
   const institutions = useMemo(() => [...new Set(rows.map((row) => row.requestingInstitutionId))].sort(), [rows]);
 
   const columns: ColumnsType<ReadingRequest> = [
@@ -157,6 +170,11 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
       extra={
         <Space>
           <Typography.Text type="secondary">{t('worklist.count', { count: rows.length })}</Typography.Text>
+          {isReader && mode === 'worklist' && (
+            <Button type="primary" size="small" loading={claiming === 'next'} onClick={() => void claimNext()} data-testid="claim-next">
+              {t('worklist.next')}
+            </Button>
+          )}
           <Button icon={<ReloadOutlined />} size="small" onClick={() => void load()}>
             {t('app.refresh')}
           </Button>
