@@ -40,6 +40,9 @@ export interface ReadingRequest {
   id: string;
   studyInstanceUid: string;
   requestingInstitutionId: string;
+  /** the institutions' names (the worklist's and request views carry them) */
+  requestingInstitutionName?: string | null;
+  readingInstitutionName?: string | null;
   readingInstitutionId: string;
   requestedBy: string;
   priority: Priority;

@@ -167,7 +167,7 @@ function RequestHeader({ request, onBack }: { request: ReadingRequestDetail; onB
       </Space>
       <Descriptions size="small" column={1} colon items={[
         { key: 'modality', label: t('worklist.modality'), children: `${request.modality ?? ''} ${request.bodyParts.join(', ')}` },
-        { key: 'institution', label: t('worklist.institution'), children: `${request.requestingInstitutionId} · ${formatDateTime(request.createdAt)}` },
+        { key: 'institution', label: t('worklist.institution'), children: `${request.requestingInstitutionName ?? request.requestingInstitutionId} · ${formatDateTime(request.createdAt)}` },
         ...(request.examItems.length ? [{ key: 'items', label: t('reading.examItems'), children: request.examItems.join('、') }] : []),
         ...(request.clinicalHistory ? [{ key: 'history', label: t('reading.clinicalHistory'), children: request.clinicalHistory }] : []),
       ]} />

@@ -129,7 +129,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
     },
     { title: t('worklist.modality'), dataIndex: 'modality', width: 80 },
     { title: t('worklist.bodyParts'), key: 'bodyParts', width: 110, ellipsis: true, render: (_, row) => row.bodyParts.join(', ') },
-    { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 120, ellipsis: true, responsive: ['lg'] },
+    { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 140, ellipsis: true, responsive: ['lg'], render: (_: unknown, row: ReadingRequest) => row.requestingInstitutionName ?? row.requestingInstitutionId },
     { title: t('worklist.studyDate'), key: 'studyDate', width: 100, responsive: ['xl'], render: (_, row) => formatDicomDate(row.studyDate) },
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 130, render: (value: string) => formatDateTime(value) },
     { title: t('worklist.status'), dataIndex: 'status', width: 96, render: (_, row) => <StatusTag status={row.status} /> },
