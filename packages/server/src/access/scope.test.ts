@@ -354,6 +354,8 @@ describe('audit trail', () => {
     assert.ok((failedLogins.body as unknown[]).length >= 5);
     assert.ok(!failedLogins.text.includes('guess-'), 'no passwords in the trail');
     assert.equal((await http('GET', '/api/v1/audit-events', { token: tokens.rad! })).status, 403);
+    const newest = (await http('GET', '/api/v1/audit-events?order=desc&limit=5', { token: tokens.auditor! })).body as Array<{ seq: number }>;
+    assert.deepEqual(newest.map((row) => row.seq), [...newest.map((row) => row.seq)].sort((a, b) => b - a));
     const csv = await http('GET', '/api/v1/audit-events/export?format=csv', { token: tokens.auditor! });
     assert.equal(csv.status, 200);
     assert.match(csv.text, /^\uFEFF?seq,occurred_at,action/);

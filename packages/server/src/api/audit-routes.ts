@@ -22,11 +22,13 @@ const SearchQuery = Type.Object(
     patientId: Type.Optional(Type.String({ maxLength: 64 })),
     via: Type.Optional(Type.String({ maxLength: 16 })),
     afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
 );
-const { limit: _limit, ...filterProperties } = SearchQuery.properties;
+const { limit: _limit, order: _order, beforeSeq: _beforeSeq, ...filterProperties } = SearchQuery.properties;
 const ExportQuery = Type.Object({ ...filterProperties, format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')])) }, { additionalProperties: false });
 
 const CSV_COLUMNS: Array<keyof AuditRow> = ['seq', 'occurred_at', 'action', 'outcome', 'actor_kind', 'actor_name', 'actor_role', 'actor_institution_id', 'remote_address', 'via', 'object_type', 'object_id', 'patient_id', 'details', 'prev_hash', 'hash'];
@@ -39,7 +41,7 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
     const caller = await resolveCaller(request);
     requirePermission(caller, 'audit:read');
     const query = request.query as Static<typeof SearchQuery>;
-    const rows = await audit.search({ ...searchOf(query), limit: query.limit ?? 100 });
+    const rows = await audit.search({ ...searchOf(query), beforeSeq: query.beforeSeq, newestFirst: query.order === 'desc', limit: query.limit ?? 100 });
     await audit.record({ action: 'audit.searched', caller, objectType: 'audit', details: { filter: query, results: rows.length } });
     return rows.map(publicRow);
   });

@@ -43,6 +43,9 @@ export interface AuditSearch {
   patientId?: string;
   via?: string;
   afterSeq?: number;
+  beforeSeq?: number;
+  /** newest first (an auditor's screen); oldest first is the default (export, paging by afterSeq) */
+  newestFirst?: boolean;
   limit: number;
 }
 
@@ -95,7 +98,8 @@ export class AuditStore {
     if (filter.patientId) query = query.where('patient_id', '=', filter.patientId);
     if (filter.via) query = query.where('via', '=', filter.via);
     if (filter.afterSeq !== undefined) query = query.where('seq', '>', filter.afterSeq);
-    const rows = await query.orderBy('seq').limit(filter.limit).execute();
+    if (filter.beforeSeq !== undefined) query = query.where('seq', '<', filter.beforeSeq);
+    const rows = await query.orderBy('seq', filter.newestFirst ? 'desc' : 'asc').limit(filter.limit).execute();
     return rows.map(normalise);
   }
 }

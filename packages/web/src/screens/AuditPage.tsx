@@ -39,7 +39,7 @@ export default function AuditPage() {
   const search = useCallback(async () => {
     setLoading(true);
     try {
-      setRows(await api.get<AuditEvent[]>('/api/v1/audit-events', { ...queryOf(filter), limit: 500 }));
+      setRows(await api.get<AuditEvent[]>('/api/v1/audit-events', { ...queryOf(filter), order: 'desc', limit: 500 }));
     } catch (caught) {
       message.error(caught instanceof Error ? caught.message : String(caught));
     } finally {
