@@ -159,7 +159,8 @@ function startFilm(data) {
       applyTransform();
       return;
     }
-    const along = Math.abs(dy) > Math.abs(dx) ? dy : dx;
+    // Like scrolling a page or a carousel: finger up or left shows the next slice.
+    const along = -(Math.abs(dy) > Math.abs(dx) ? dy : dx);
     const slicesMoved = Math.trunc(along / STEP_PX) - drag.acc;
     if (slicesMoved !== 0) {
       drag.acc += slicesMoved;
@@ -187,10 +188,23 @@ function startFilm(data) {
     event.preventDefault();
     step(event.deltaY > 0 ? 1 : -1);
   }, { passive: false });
+  // Double tap (two short one-finger taps that did not move) resets the zoom.
+  let gesture = null;
   let lastTap = 0;
+  stage.addEventListener('pointerdown', (event) => {
+    if (pointers.size === 1) gesture = { x: event.clientX, y: event.clientY, at: Date.now(), multi: false, moved: false };
+    else if (gesture) gesture.multi = true;
+  });
+  stage.addEventListener('pointermove', (event) => {
+    if (gesture && Math.hypot(event.clientX - gesture.x, event.clientY - gesture.y) > 10) gesture.moved = true;
+  });
   stage.addEventListener('pointerup', () => {
+    if (pointers.size !== 0 || !gesture) return;
+    const tap = !gesture.multi && !gesture.moved && Date.now() - gesture.at < 300;
+    gesture = null;
+    if (!tap) return;
     const now = Date.now();
-    if (now - lastTap < 300) resetView();
+    if (now - lastTap < 350) resetView();
     lastTap = now;
   });
   document.addEventListener('keydown', (event) => {

@@ -1,0 +1,202 @@
+/**
+ * Cloud film in a phone (headless Chromium, 360×740 at 2×, touch): open the link, enter the
+ * code, read the report, swipe through a CT series with touch and mouse, pinch to zoom into
+ * full fidelity, change the window, switch to English; wrong codes get throttled; a revoked
+ * link stops working at once.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createFixture, generateCt, signReport, startShareServer, storeAs, type Fixture, type GeneratedStudy, type ShareTestServer } from './share-test-support.ts';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true } as const;
+
+type Link = { id: string; url: string; accessCode?: string };
+/** The little of the DOM these tests touch in the page (the server's TypeScript has no DOM library). */
+type Dom = {
+  document: {
+    getElementById(id: string): { dataset: Record<string, string | undefined>; complete: boolean; naturalWidth: number; textContent: string | null; style: { transform: string } } | null;
+    documentElement: { dataset: Record<string, string | undefined>; lang: string; scrollWidth: number };
+  };
+  location: { pathname: string };
+};
+
+let app: ShareTestServer;
+let fixture: Fixture;
+let ct: GeneratedStudy;
+let context: BrowserContext;
+let userDataDir: string;
+const SLICES = 20;
+const FINDINGS = '双肺纹理清晰，未见明确实质性病变。';
+
+async function createLink(body: Record<string, unknown> = {}): Promise<Link> {
+  const answer = await fixture.client.call<Link>('tech', 'POST', '/api/v1/share-links', { studyInstanceUid: ct.studyInstanceUid, ...body });
+  assert.equal(answer.status, 201, answer.text);
+  return answer.body;
+}
+
+const urlOf = (link: Link) => `${app.baseUrl}${new URL(link.url).pathname}`;
+
+async function enterCode(page: Page, code: string): Promise<void> {
+  await page.locator('#code').fill(code);
+  // the form posts and the answer (film, 401 or 429 page) is a new document
+  await Promise.all([page.waitForEvent('load'), page.locator('#unlock-submit').click()]);
+}
+
+/** A one-finger swipe on the viewer through Chromium's touch input (CDP), in `steps` moves. */
+async function swipe(page: Page, from: { x: number; y: number }, to: { x: number; y: number }, steps = 10): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: from.x, y: from.y, id: 1 }] });
+  for (let i = 1; i <= steps; i++) {
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: from.x + ((to.x - from.x) * i) / steps, y: from.y + ((to.y - from.y) * i) / steps, id: 1 }] });
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+async function pinch(page: Page, centre: { x: number; y: number }, fromGap: number, toGap: number, steps = 10): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  const points = (gap: number) => [{ x: centre.x - gap / 2, y: centre.y, id: 1 }, { x: centre.x + gap / 2, y: centre.y, id: 2 }];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: points(fromGap) });
+  for (let i = 1; i <= steps; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: points(fromGap + ((toGap - fromGap) * i) / steps) });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+/** The slice shown once its image has arrived. */
+async function shownSlice(page: Page): Promise<number> {
+  await page.waitForFunction(() => {
+    const { document } = globalThis as unknown as Dom;
+    const img = document.getElementById('view-img')!;
+    const data = JSON.parse(document.getElementById('film-data')!.textContent!) as { series: Array<{ images: Array<[string, number]> }> };
+    const sop = data.series[Number(img.dataset.series)]!.images[Number(img.dataset.slice) - 1]![0];
+    return img.complete && img.naturalWidth > 0 && (img.dataset.url ?? '').includes(`/${sop}.jpg`);
+  });
+  return Number(await page.locator('#view-img').getAttribute('data-slice'));
+}
+
+before(async () => {
+  app = await startShareServer();
+  fixture = await createFixture(app.baseUrl);
+  ct = await generateCt(SLICES);
+  await storeAs(app.server, fixture.client.tokens.tech!, ct.files.values());
+  await signReport(fixture, ct.studyInstanceUid, { findings: FINDINGS, impression: '胸部CT平扫未见异常。' });
+  userDataDir = await mkdtemp(path.join(tmpdir(), 'yunying-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, ...PHONE, locale: 'zh-CN' });
+});
+
+after(async () => {
+  await context?.close();
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await app?.close();
+});
+
+describe('cloud film on a phone', () => {
+  test('open the link, enter the code, read the report, swipe through the CT, pinch, window, English', async () => {
+    const link = await createLink();
+    const page = await context.newPage();
+    const outside: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(app.baseUrl) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) outside.push(request.url());
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await page.goto(urlOf(link));
+    assert.equal(await page.locator('[data-state="locked"]').count(), 1);
+    await enterCode(page, link.accessCode!);
+
+    await page.locator('#findings').waitFor();
+    assert.equal((await page.locator('#findings').innerText()).trim(), FINDINGS);
+    assert.equal((await page.locator('#institution').innerText()).trim(), '周市镇卫生院');
+    await page.waitForFunction(() => (globalThis as unknown as Dom).document.documentElement.dataset.firstImage === 'yes');
+    assert.equal(await shownSlice(page), SLICES / 2, 'the middle slice first');
+    assert.equal((await page.locator('#slice-no').innerText()).trim(), `${SLICES / 2} / ${SLICES}`);
+    const width = await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `no horizontal scrolling at 360 px (scrollWidth ${width})`);
+
+    const box = (await page.locator('#stage').boundingBox())!;
+    const centre = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    // swipe up by 60 px: five slices on (12 px a slice)
+    await swipe(page, { x: centre.x, y: centre.y + 40 }, { x: centre.x, y: centre.y - 20 });
+    assert.equal(await shownSlice(page), SLICES / 2 + 5);
+    // and down by 120 px: ten slices back
+    await swipe(page, { x: centre.x, y: centre.y - 60 }, { x: centre.x, y: centre.y + 60 });
+    assert.equal(await shownSlice(page), SLICES / 2 + 5 - 10);
+    // the mouse drags too: 100 px to the left, eight slices on
+    await page.mouse.move(centre.x + 50, centre.y);
+    await page.mouse.down();
+    await page.mouse.move(centre.x - 50, centre.y, { steps: 10 });
+    await page.mouse.up();
+    assert.equal(await shownSlice(page), SLICES / 2 + 5 - 10 + 8);
+
+    // window presets re-render on the server
+    await page.locator('[data-window="-600,1500"]').click();
+    await page.waitForFunction(() => ((globalThis as unknown as Dom).document.getElementById('view-img')!.dataset.url ?? '').includes('window=-600%2C1500'));
+
+    // pinch to zoom: past 1.6× the full-fidelity image is fetched
+    await pinch(page, centre, 60, 200);
+    await page.waitForFunction(() => ((globalThis as unknown as Dom).document.getElementById('view-img')!.dataset.url ?? '').includes('fidelity=full'));
+    const transform = await page.evaluate(() => (globalThis as unknown as Dom).document.getElementById('view-img')!.style.transform);
+    const scale = Number(/scale\(([0-9.]+)\)/.exec(transform)?.[1]);
+    assert.ok(scale > 2.5, `zoomed (${transform})`);
+    assert.equal((await page.locator('#fidelity').innerText()).trim(), 'HD');
+
+    // English
+    await page.locator('#lang').click();
+    assert.equal(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.lang), 'en');
+    assert.ok(await page.getByText('Findings', { exact: true }).isVisible());
+    assert.ok(!(await page.getByText('影像所见', { exact: true }).isVisible()));
+    // the choice is remembered on the phone; back to 简体中文 for the next tests
+    await page.reload();
+    assert.equal(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.lang), 'en');
+    await page.locator('#lang').click();
+    assert.equal(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.lang), 'zh-CN');
+
+    assert.deepEqual(outside, [], 'no request leaves the server');
+    assert.deepEqual(errors, [], 'no script or CSP errors');
+    await page.close();
+  });
+
+  test('wrong codes get throttled', async () => {
+    const link = await createLink();
+    const page = await context.newPage();
+    await page.goto(urlOf(link));
+    const wrong = link.accessCode === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 4; i++) {
+      await enterCode(page, wrong);
+      await page.locator('#code-error').waitFor({ timeout: 5000 });
+      assert.ok(await page.locator('#code-error').isVisible(), `attempt ${i + 1} says the code is wrong`);
+    }
+    await enterCode(page, wrong);
+    await page.locator('[data-state="throttled"]').waitFor({ timeout: 5000 });
+    assert.ok(await page.locator('h1 .zh', { hasText: '尝试次数过多' }).isVisible(), 'the fifth wrong code is told to wait');
+    await page.goto(urlOf(link));
+    await enterCode(page, link.accessCode!);
+    await page.locator('[data-state="throttled"]').waitFor({ timeout: 5000 });
+    assert.ok(await page.locator('.retry').isVisible(), 'even the right code waits now, and is told how long');
+    assert.equal(await page.locator('#findings').count(), 0);
+    await page.close();
+  });
+
+  test('a revoked link stops working at once', async () => {
+    const link = await createLink({ accessCode: false });
+    const page = await context.newPage();
+    await page.goto(urlOf(link));
+    await page.waitForFunction(() => (globalThis as unknown as Dom).document.documentElement.dataset.firstImage === 'yes');
+    assert.equal((await fixture.client.call('tech', 'POST', `/api/v1/share-links/${link.id}/revoke`)).status, 200);
+    const status = await page.evaluate(async () => (await fetch(`${(globalThis as unknown as Dom).location.pathname}/data.json`)).status);
+    assert.equal(status, 410, 'the open page’s next request is refused');
+    const response = await page.reload();
+    assert.equal(response?.status(), 410);
+    assert.ok(await page.getByText('链接已停用').isVisible());
+    assert.ok(await page.getByText('This link has been withdrawn').isHidden(), 'one language at a time');
+    await page.close();
+  });
+});
