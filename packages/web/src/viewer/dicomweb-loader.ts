@@ -174,15 +174,22 @@ export class DicomWebClient {
 
   async searchInstances(studyUid: string, seriesUid: string, signal?: AbortSignal): Promise<InstanceSummary[]> {
     const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/series/${encodeURIComponent(seriesUid)}/instances`, signal);
-    return rows
-      .map((row) => ({
-        sopInstanceUid: stringValue(row, TAG.SOPInstanceUID) ?? '',
-        sopClassUid: stringValue(row, TAG.SOPClassUID),
-        instanceNumber: numberValue(row, TAG.InstanceNumber),
-        numberOfFrames: Math.max(1, numberValue(row, TAG.NumberOfFrames) ?? 1),
-        rows: numberValue(row, TAG.Rows),
-      }))
-      .filter((i) => i.sopInstanceUid !== '');
+    return rows.map(instanceSummary).filter((i) => i.sopInstanceUid !== '');
+  }
+
+  /** Every instance of a study in one query, by series. */
+  async searchStudyInstances(studyUid: string, signal?: AbortSignal): Promise<Map<string, InstanceSummary[]>> {
+    const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/instances`, signal);
+    const bySeries = new Map<string, InstanceSummary[]>();
+    for (const row of rows) {
+      const seriesUid = stringValue(row, TAG.SeriesInstanceUID);
+      const instance = instanceSummary(row);
+      if (!seriesUid || !instance.sopInstanceUid) continue;
+      let list = bySeries.get(seriesUid);
+      if (!list) bySeries.set(seriesUid, (list = []));
+      list.push(instance);
+    }
+    return bySeries;
   }
 
   seriesPath(studyUid: string, seriesUid: string): string {
@@ -226,10 +233,18 @@ export class DicomWebClient {
 
   /**
    * The stack of a series: image ids from QIDO at once, the first image's metadata in its
-   * own request, the rest from the series metadata.
+   * own request, the rest from the series metadata once `restAfter` settles.
    */
-  async loadSeriesStack(studyUid: string, series: SeriesSummary, signal?: AbortSignal): Promise<SeriesStack> {
-    const instances = (await this.searchInstances(studyUid, series.seriesInstanceUid, signal))
+  async loadSeriesStack(
+    studyUid: string,
+    series: SeriesSummary,
+    options: { signal?: AbortSignal; restAfter?: Promise<unknown>; instances?: Promise<InstanceSummary[]> } = {},
+  ): Promise<SeriesStack> {
+    const { signal, restAfter = Promise.resolve() } = options;
+    const known = options.instances ? await options.instances.catch(() => []) : [];
+    // the study-level answer unless it is short of the series' count (a server limit)
+    const complete = known.length > 0 && (series.instanceCount === undefined || known.length >= series.instanceCount);
+    const instances = (complete ? [...known] : await this.searchInstances(studyUid, series.seriesInstanceUid, signal))
       // images only (no SR, KO, PR: QIDO gives Rows for images)
       .filter((i) => i.rows === undefined || i.rows > 0)
       .sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
@@ -264,7 +279,11 @@ export class DicomWebClient {
     const firstReady = firstUid
       ? this.getJson(`${seriesPath}/instances/${encodeURIComponent(firstUid)}/metadata`, signal).then(registerAll)
       : Promise.resolve();
-    const allMetadata = instances.length <= 1 ? firstReady : this.getJson(`${seriesPath}/metadata`, signal).then(registerAll);
+    // the series metadata (the server reads every instance for it) waits until the first image is drawn
+    const allMetadata =
+      instances.length <= 1
+        ? firstReady
+        : Promise.all([firstReady, restAfter.catch(() => undefined)]).then(async () => registerAll(await this.getJson(`${seriesPath}/metadata`, signal)));
     const keyOf = (uid: string) => instanceKey(uriOf(this.frameImageId(studyUid, series.seriesInstanceUid, uid, 1)));
     for (const instance of instances) {
       pendingMetadata.set(keyOf(instance.sopInstanceUid), instance.sopInstanceUid === firstUid ? firstReady : allMetadata);
@@ -289,6 +308,16 @@ export class DicomWebClient {
       allReady,
     };
   }
+}
+
+function instanceSummary(row: DicomJsonDataset): InstanceSummary {
+  return {
+    sopInstanceUid: stringValue(row, TAG.SOPInstanceUID) ?? '',
+    sopClassUid: stringValue(row, TAG.SOPClassUID),
+    instanceNumber: numberValue(row, TAG.InstanceNumber),
+    numberOfFrames: Math.max(1, numberValue(row, TAG.NumberOfFrames) ?? 1),
+    rows: numberValue(row, TAG.Rows),
+  };
 }
 
 /** Red, green and blue palette colour lookup table data (PS3.3 C.7.6.3). */

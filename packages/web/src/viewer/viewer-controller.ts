@@ -7,7 +7,7 @@
  */
 import { Enums as CoreEnums, RenderingEngine, eventTarget, imageLoader, imageRetrievalPoolManager, type Types } from '@cornerstonejs/core';
 import { Enums as ToolEnums, utilities as toolUtilities } from '@cornerstonejs/tools';
-import { DicomWebClient, framesPerSecondOf, initCornerstone, type SeriesStack, type SeriesSummary } from './dicomweb-loader.ts';
+import { DicomWebClient, framesPerSecondOf, initCornerstone, type InstanceSummary, type SeriesStack, type SeriesSummary } from './dicomweb-loader.ts';
 import type { ViewerLabels } from './labels.ts';
 import { computeOverlay, type OverlayCorners } from './overlay.ts';
 import { WINDOW_PRESETS, toVoiRange, toWindow, type WindowPreset } from './presets.ts';
@@ -98,9 +98,14 @@ export class ViewerController {
   private readonly inFlight = new Set<string>();
   private readonly thumbnails = new Map<string, Promise<string>>();
   private ready?: Promise<void>;
+  private studyInstances?: Promise<Map<string, InstanceSummary[]>>;
+  /** settles when the first frame is loaded (or could not be): the rest of the traffic waits for it */
+  private readonly firstImageDrawn: Promise<void>;
+  private settleFirstImage!: () => void;
 
   constructor(private readonly options: ViewerControllerOptions) {
     this.client = new DicomWebClient(options.dicomWebRoot, options.authorizationHeader);
+    this.firstImageDrawn = new Promise<void>((resolve) => (this.settleFirstImage = resolve));
     for (let i = 0; i < 4; i++) this.slots.push({ viewportId: `${this.id}-vp${i}`, enabled: false, generation: 0, cinePlaying: false, cleanup: [] });
   }
 
@@ -117,12 +122,18 @@ export class ViewerController {
 
   private async run(): Promise<void> {
     try {
+      // the queries go out while Cornerstone starts; instances of the whole study in one query
+      const study = this.options.studyInstanceUid;
+      const seriesQuery = this.client.searchSeries(study, this.abort.signal);
+      this.studyInstances = this.client.searchStudyInstances(study, this.abort.signal);
+      this.studyInstances.catch(() => undefined);
+      seriesQuery.catch(() => undefined);
       await initCornerstone();
       if (this.destroyed) return;
       this.engine = new RenderingEngine(this.id);
       this.tools = new ViewerTools(this.id);
       imageRetrievalPoolManager.setMaxSimultaneousRequests(CoreEnums.RequestType.Prefetch, PREFETCH_CONCURRENCY);
-      const all = await this.client.searchSeries(this.options.studyInstanceUid, this.abort.signal);
+      const all = await seriesQuery;
       if (this.destroyed) return;
       this.series = all.filter((s) => !NON_IMAGE_MODALITIES.has(s.modality.toUpperCase()));
       if (this.series.length === 0) return this.fail(this.options.labels.noImages);
@@ -137,6 +148,7 @@ export class ViewerController {
   destroy(): void {
     this.destroyed = true;
     this.abort.abort();
+    this.settleFirstImage();
     for (const slot of this.slots) this.teardownSlot(slot);
     this.tools?.destroy();
     this.engine?.destroy();
@@ -145,6 +157,7 @@ export class ViewerController {
   }
 
   private fail(message: string): void {
+    this.settleFirstImage();
     this.state = 'error';
     this.error = message;
     this.emit();
@@ -199,7 +212,8 @@ export class ViewerController {
   private stackFor(series: SeriesSummary): Promise<SeriesStack> {
     let stack = this.stacks.get(series.seriesInstanceUid);
     if (!stack) {
-      stack = this.client.loadSeriesStack(this.options.studyInstanceUid, series, this.abort.signal);
+      const instances = this.studyInstances?.then((bySeries) => bySeries.get(series.seriesInstanceUid) ?? []);
+      stack = this.client.loadSeriesStack(this.options.studyInstanceUid, series, { signal: this.abort.signal, restAfter: this.firstImageDrawn, instances });
       this.stacks.set(series.seriesInstanceUid, stack);
       stack.catch(() => this.stacks.delete(series.seriesInstanceUid));
     }
@@ -245,6 +259,8 @@ export class ViewerController {
       clearTimeout(watchdog);
     }
     if (this.destroyed || slot.generation !== generation) return;
+    // the first frame is in: the series metadata and thumbnails may go now
+    this.settleFirstImage();
     viewport.render();
     this.emit();
     // the rest of the series in the background
@@ -292,6 +308,7 @@ export class ViewerController {
 
   private onFirstImage(): void {
     this.firstImageAt = performance.now();
+    this.settleFirstImage();
     if (this.state === 'loading') this.state = 'first-image';
     window.dispatchEvent(new CustomEvent('yunying:first-image', { detail: { studyInstanceUid: this.options.studyInstanceUid, ms: Math.round(this.firstImageAt - this.startedAt) } }));
     this.emit();
@@ -490,7 +507,8 @@ export class ViewerController {
   thumbnailUrl(seriesUid: string): Promise<string> {
     let url = this.thumbnails.get(seriesUid);
     if (!url) {
-      url = this.client.seriesThumbnailUrl(this.options.studyInstanceUid, seriesUid, this.abort.signal);
+      // thumbnails are rendered by the server: after the first image
+      url = this.firstImageDrawn.then(() => this.client.seriesThumbnailUrl(this.options.studyInstanceUid, seriesUid, this.abort.signal));
       url.catch(() => undefined);
       this.thumbnails.set(seriesUid, url);
     }
