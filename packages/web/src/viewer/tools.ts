@@ -94,11 +94,14 @@ export class ViewerTools {
 
 /** Measurements drawn in the given viewport elements (all annotations of the measurement tools). */
 export function countMeasurements(elements: HTMLDivElement[]): number {
-  let count = 0;
+  // annotations are kept by frame of reference: viewports that share one see the same ones
+  const uids = new Set<string>();
   for (const element of elements) {
-    for (const name of MEASUREMENT_TOOLS) count += annotation.state.getAnnotations(name, element)?.length ?? 0;
+    for (const name of MEASUREMENT_TOOLS) {
+      for (const item of annotation.state.getAnnotations(name, element) ?? []) uids.add(item.annotationUID ?? `${uids.size}`);
+    }
   }
-  return count;
+  return uids.size;
 }
 
 export function removeAllMeasurements(): void {
