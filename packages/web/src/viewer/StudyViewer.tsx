@@ -194,7 +194,7 @@ function ThumbnailStrip({ controller, series, activeSeries, labels }: { controll
           data-series-uid={s.seriesInstanceUid}
           onClick={() => controller?.showSeries(s.seriesInstanceUid)}
         >
-          <Thumbnail controller={controller} seriesUid={s.seriesInstanceUid} />
+          <Thumbnail controller={controller} seriesUid={s.seriesInstanceUid} fallback={s.modality} />
           <span className="yy-viewer__thumbnail-text">
             {s.modality} {s.seriesNumber !== undefined ? `#${s.seriesNumber}` : ''} {s.instanceCount !== undefined ? `${s.instanceCount} ${labels.images}` : ''}
           </span>
@@ -205,19 +205,22 @@ function ThumbnailStrip({ controller, series, activeSeries, labels }: { controll
   );
 }
 
-function Thumbnail({ controller, seriesUid }: { controller?: ViewerController; seriesUid: string }) {
+/** The server's rendering of the series; its modality where the server cannot render it (e.g. a syntax it does not decode). */
+function Thumbnail({ controller, seriesUid, fallback }: { controller?: ViewerController; seriesUid: string; fallback: string }) {
   const [src, setSrc] = useState<string>();
+  const [failed, setFailed] = useState(false);
   useEffect(() => {
     let live = true;
     controller?.thumbnailUrl(seriesUid).then(
       (url) => live && setSrc(url),
-      () => undefined,
+      () => live && setFailed(true),
     );
     return () => {
       live = false;
     };
   }, [controller, seriesUid]);
-  return src ? <img className="yy-viewer__thumbnail-image" src={src} alt="" /> : <span className="yy-viewer__thumbnail-image" />;
+  if (src) return <img className="yy-viewer__thumbnail-image" src={src} alt="" />;
+  return <span className="yy-viewer__thumbnail-image yy-viewer__thumbnail-image--text">{failed ? fallback : ''}</span>;
 }
 
 function Pane({ index, refCallback, viewport, active, onActivate }: { index: number; refCallback: (el: HTMLDivElement | null) => void; viewport?: ViewportSnapshot; active: boolean; onActivate: () => void }) {
