@@ -20,6 +20,10 @@ import { ReadingService } from './reading/reading-service.ts';
 import { ReportDelivery } from './reading/report-delivery.ts';
 import { createDiagnosticReportSource } from './reading/fhir-report-source.ts';
 import { registerWebApp } from './web-app/static-routes.ts';
+import { DEFAULT_SHARE_OPTIONS, ShareService } from './share/share-service.ts';
+import { ShareStore } from './share/share-store.ts';
+import { LogSmsSender } from './share/sms-sender.ts';
+import { registerShareRoutes } from './share/share-routes.ts';
 import { registerReportDocumentRoutes } from './api/report-document-routes.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
@@ -34,6 +38,8 @@ export interface YunyingServer {
   http: FastifyInstance;
   archive: Archive;
   access: AccessService;
+  /** cloud film: links, the patient page */
+  shares: ShareService;
   logger: Logger;
   /** starts the DIMSE SCP; resolves to the port it listens on */
   startDicom(): Promise<number>;
@@ -112,7 +118,11 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
   const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
   const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
-  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone });
+  const shares = new ShareService(
+    { store: new ShareStore(archive.database.db), index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, audit: archive.audit, sms: new LogSmsSender(logger), logger },
+    { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays },
+  );
+  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.ensurePatientLink });
   const reading = new ReadingService({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
   await reading.seedTemplates();
   routeStoredStudy = createStudyRouter(reading, logger);
@@ -130,6 +140,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
   await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
   await registerReadingRoutes(http, { reading, resolveCaller: restCaller });
+  await registerShareRoutes(http, { shares, resolveCaller: restCaller });
   await registerEventRoutes(http, { bus, resolveCaller: restCaller });
   await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
   await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
@@ -145,6 +156,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     http,
     archive,
     access,
+    shares,
     logger,
     async startDicom() {
       const started = await startDimseServer({

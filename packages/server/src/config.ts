@@ -36,6 +36,10 @@ export interface Config {
    * "loopback" or a comma-separated list of addresses/CIDRs.
    */
   trustProxy?: string | string[];
+  /** where patients and outside tools reach the server, e.g. https://film.example.org; printed in QR codes [http://HTTP_HOST:HTTP_PORT] */
+  publicBaseUrl: string;
+  /** cloud film: lifetime of a patient link in days, one per signed report automatically, longest onward link */
+  share: { ttlDays: number; autoCreateOnSign: boolean; onwardMaxDays: number };
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
   logLevel: string;
@@ -75,6 +79,12 @@ export function loadConfig(env: Env = process.env): Config {
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
     trustProxy: readTrustProxy(merged.YUNYING_TRUST_PROXY),
+    publicBaseUrl: readPublicBaseUrl(merged.YUNYING_PUBLIC_BASE_URL, merged.YUNYING_HTTP_HOST ?? '127.0.0.1', readPort(merged, 'YUNYING_HTTP_PORT', 8080)),
+    share: {
+      ttlDays: readBounded(merged, 'YUNYING_SHARE_TTL_DAYS', 30, 1, 365),
+      autoCreateOnSign: readBoolean(merged, 'YUNYING_SHARE_AUTO', true),
+      onwardMaxDays: readBounded(merged, 'YUNYING_SHARE_ONWARD_MAX_DAYS', 7, 1, 90),
+    },
     webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
@@ -126,6 +136,18 @@ function readAeTitle(aeTitle: string): string {
     throw new ConfigError(`YUNYING_AE_TITLE must be 1-16 printable characters without backslash, got "${aeTitle}"`);
   }
   return aeTitle.trim();
+}
+
+function readPublicBaseUrl(raw: string | undefined, httpHost: string, httpPort: number): string {
+  const base = (raw || `http://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPort}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(base)) throw new ConfigError(`YUNYING_PUBLIC_BASE_URL must be an http(s) URL, got "${raw}"`);
+  return base;
+}
+
+function readBounded(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = readInteger(env, name, fallback);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
 }
 
 function readTrustProxy(raw: string | undefined): string | string[] | undefined {

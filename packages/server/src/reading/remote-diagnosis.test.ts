@@ -243,6 +243,11 @@ describe('remote diagnosis', () => {
     assert.equal(pdf.headers.get('content-type'), 'application/pdf');
     assert.equal(pdf.raw.subarray(0, 5).toString(), '%PDF-');
     assert.equal((await call('tech2', 'GET', `/api/v1/reports/${reportId}/pdf`)).status, 404);
+    // signing made the patient's cloud-film link, which the PDF's QR code carries
+    const links = await call<Array<{ kind: string; reportId: string; url: string }>>('tech1', 'GET', `/api/v1/share-links?studyInstanceUid=${study[0]!.studyInstanceUid}`);
+    assert.equal(links.status, 200, links.raw.toString());
+    assert.deepEqual(links.body.map((link) => [link.kind, link.reportId]), [['patient', reportId]]);
+    assert.match(links.body[0]!.url, /\/s\/[A-Za-z0-9_-]{32}$/);
 
     const series = await call<Array<Record<string, { Value?: string[] }>>>('tech1', 'GET', `/dicom-web/studies/${study[0]!.studyInstanceUid}/series?Modality=SR`);
     assert.equal(series.body.length, 1);

@@ -12,6 +12,8 @@ export interface ReportDeliveryDependencies {
   index: IndexStore;
   archive: ArchiveService;
   timeZone: string;
+  /** the patient's cloud-film link of a signed report, made at signing unless switched off (share/) */
+  patientLink?: (studyInstanceUid: string, reportId: string, institutionId: string) => Promise<{ url: string } | undefined>;
 }
 
 /**
@@ -60,8 +62,8 @@ export class ReportDelivery implements SignedReportDelivery {
       submittedAt: orUndefined(report.submitted_at),
       signedAt: report.signed_at ?? report.updated_at,
       addenda,
-      // cloud film (issue 7) fills this in; until then the PDF prints a placeholder QR
-      shareUrl: undefined,
+      // the PDF's QR code; without a link it prints a placeholder
+      shareUrl: report.status === 'signed' && this.deps.patientLink ? (await this.deps.patientLink(request.study_instance_uid, report.id, study?.institution_id ?? request.requesting_institution_id))?.url : undefined,
     };
   }
 

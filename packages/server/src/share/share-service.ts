@@ -66,31 +66,6 @@ export const DEFAULT_SHARE_OPTIONS: Omit<ShareOptions, 'publicBaseUrl'> = {
   maxFailuresPerCode: 50,
 };
 
-/**
- * Cloud-film settings from the environment, until they join config.ts:
- * YUNYING_PUBLIC_BASE_URL [http://<http host>:<http port>], YUNYING_SHARE_TTL_DAYS [30],
- * YUNYING_SHARE_AUTO [true: a link for every signed report], YUNYING_SHARE_ONWARD_MAX_DAYS [7].
- */
-export function shareOptionsFromEnv(env: Record<string, string | undefined>, fallback: { httpHost: string; httpPort: number }): ShareOptions {
-  const integer = (name: string, value: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return value;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}, got "${raw}"`);
-    return n;
-  };
-  const base = (env.YUNYING_PUBLIC_BASE_URL || `http://${fallback.httpHost.includes(':') ? `[${fallback.httpHost}]` : fallback.httpHost}:${fallback.httpPort}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(base)) throw new Error(`YUNYING_PUBLIC_BASE_URL must be an http(s) URL, got "${base}"`);
-  const auto = (env.YUNYING_SHARE_AUTO ?? 'true').toLowerCase();
-  return {
-    ...DEFAULT_SHARE_OPTIONS,
-    publicBaseUrl: base,
-    defaultTtlDays: integer('YUNYING_SHARE_TTL_DAYS', DEFAULT_SHARE_OPTIONS.defaultTtlDays, 1, DEFAULT_SHARE_OPTIONS.maxTtlDays),
-    onwardMaxDays: integer('YUNYING_SHARE_ONWARD_MAX_DAYS', DEFAULT_SHARE_OPTIONS.onwardMaxDays, 1, 90),
-    autoCreateOnSign: !['0', 'false', 'no', 'off'].includes(auto),
-  };
-}
-
 export interface ShareDependencies {
   store: ShareStore;
   index: IndexStore;
@@ -211,6 +186,11 @@ export class ShareService {
   private readonly renderedCache = new LruCache<Buffer>(400);
   /** image views are recorded once per link, series and fidelity every 10 minutes per process */
   private readonly viewsRecorded = new LruCache<number>(5000);
+
+  /** the SMS sender in use (tests read what LogSmsSender recorded) */
+  get smsSender(): SmsSender {
+    return this.deps.sms;
+  }
 
   constructor(
     private readonly deps: ShareDependencies,
