@@ -1,6 +1,7 @@
 /**
  * Forwards the durable queue to the cloud: studies in parallel (up to `concurrency`), the
- * instances of one study in arrival order, one STOW-RS request per batch, exponential
+ * instances of one study in arrival order, one STOW-RS request per batch with the next batch
+ * of the study on the wire while the previous answer is pending, exponential
  * backoff with jitter per study, and a probe that resumes every study at once when an
  * unreachable cloud answers again. Everything it knows across restarts is in the queue.
  */
@@ -8,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import type { GatewayQueue, QueueRow } from './queue-store.ts';
-import { ForwardError, probeCloud, stowInstances, type StowTarget } from './stow-client.ts';
+import { ForwardError, probeCloud, startStow, type StowRequest, type StowResult, type StowTarget } from './stow-client.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface ForwarderOptions {
@@ -36,6 +37,23 @@ export interface ForwarderStatus {
 }
 
 const WINDOW_MS = 60_000;
+/** requests of one study in flight at once: one being answered, the next on the wire */
+export const PIPELINE_DEPTH = 2;
+
+interface BatchItem {
+  row: QueueRow;
+  bytes: Buffer;
+}
+
+interface InFlightBatch {
+  items: BatchItem[];
+  request: StowRequest;
+}
+
+interface Trouble {
+  message: string;
+  transport: boolean;
+}
 
 export class Forwarder {
   private readonly active = new Map<string, Promise<void>>();
@@ -60,7 +78,7 @@ export class Forwarder {
 
   constructor(private readonly options: ForwarderOptions) {
     const Agent = options.cloudUrl.startsWith('https:') ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency + 1 });
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency * PIPELINE_DEPTH + 1 });
     if (options.maxBytesPerSecond > 0) this.bucket = new TokenBucket(options.maxBytesPerSecond);
   }
 
@@ -127,57 +145,99 @@ export class Forwarder {
     };
   }
 
-  /** One study, batch after batch, until its queue is empty or it must back off. */
+  /**
+   * One study, batch after batch, until its queue is empty or it must back off. Up to
+   * PIPELINE_DEPTH requests of the study are in flight: the next batch is read while the
+   * previous one is on the wire, and its body starts once the previous body is fully written
+   * (so the bytes reach the cloud in batch order) while the previous answer is still pending.
+   * Acknowledgements are applied per answer, oldest request first; after a failed request
+   * no new batch starts, the ones in flight are settled (their acknowledgements kept) and the
+   * study backs off, so the failed rows, still pending, go again from the start of the study.
+   */
   private async forwardStudy(studyInstanceUid: string): Promise<void> {
-    const { queue, logger } = this.options;
+    const inFlight: InFlightBatch[] = [];
+    let cursor = 0;
+    let trouble: Trouble | undefined;
     try {
-      while (!this.stopped) {
-        const batch = await queue.nextBatch(studyInstanceUid, this.options.batchMaxBytes, this.options.batchMaxInstances);
-        if (batch.length === 0) return;
-        const readable: { row: QueueRow; bytes: Buffer }[] = [];
-        for (const row of batch) {
-          try {
-            readable.push({ row, bytes: await this.options.readBlob(row.blob_key) });
-          } catch (error) {
-            await queue.markFailed(row, `cached object unreadable: ${(error as Error).message}`);
-            this.recordError(`cached object ${row.sop_instance_uid} unreadable: ${(error as Error).message}`, studyInstanceUid);
+      for (;;) {
+        const prepared = trouble || this.stopped ? undefined : await this.prepareBatch(studyInstanceUid, cursor);
+        if (prepared) {
+          cursor = prepared.lastSeq;
+          if (prepared.items.length > 0) {
+            const previous = inFlight.at(-1);
+            if (previous) await previous.request.bodySent;
+            inFlight.push({ items: prepared.items, request: startStow(this.target(), prepared.items.map((i) => i.bytes)) });
           }
+          if (inFlight.length < PIPELINE_DEPTH) continue;
         }
-        if (readable.length === 0) continue;
-        const result = await stowInstances(this.target(), readable.map((r) => r.bytes));
-        this.markReachable();
-        const sent: QueueRow[] = [];
-        const retry: QueueRow[] = [];
-        let bytes = 0;
-        for (const { row } of readable) {
-          const outcome = result.outcomes.get(row.sop_instance_uid);
-          if (outcome?.kind === 'ok') {
-            sent.push(row);
-            bytes += Number(row.size);
-          } else if (outcome?.kind === 'failed' && outcome.permanent) {
-            const message = `the cloud refused ${row.sop_instance_uid}: failure reason 0x${outcome.reason.toString(16).padStart(4, '0')}`;
-            await queue.markFailed(row, message);
-            this.recordError(message, studyInstanceUid);
-          } else retry.push(row);
-        }
-        await queue.markSent(sent);
-        this.countAcknowledged(sent.length, bytes);
-        if (retry.length > 0) {
-          const message = `the cloud could not store ${retry.length} instance(s) now (HTTP ${result.httpStatus})`;
-          await queue.countAttempt(retry, message);
-          await this.backOff(studyInstanceUid, message, false);
-          return;
-        }
-        await queue.clearBackoff(studyInstanceUid);
+        const oldest = inFlight.shift();
+        if (!oldest) break;
+        // (not `trouble ??= await …`: that would skip settling once trouble is set)
+        const problem = await this.settle(studyInstanceUid, oldest);
+        trouble ??= problem;
       }
     } catch (error) {
+      // Only local trouble gets here (the queue's database): settle what is in flight first.
+      this.options.logger.error({ err: error, studyInstanceUid }, 'forwarding failed');
+      for (const batch of inFlight.splice(0)) await this.settle(studyInstanceUid, batch).catch(() => undefined);
+      trouble ??= { message: `forwarding failed: ${(error as Error).message}`, transport: false };
+    }
+    if (this.stopped) return;
+    if (trouble) await this.backOff(studyInstanceUid, trouble.message, trouble.transport);
+    else await this.options.queue.clearBackoff(studyInstanceUid);
+  }
+
+  /** The next pending rows of the study after `cursor`, with their cached bytes; undefined when there are none. */
+  private async prepareBatch(studyInstanceUid: string, cursor: number): Promise<{ items: BatchItem[]; lastSeq: number } | undefined> {
+    const { queue } = this.options;
+    const batch = await queue.nextBatch(studyInstanceUid, this.options.batchMaxBytes, this.options.batchMaxInstances, cursor);
+    if (batch.length === 0) return undefined;
+    const items: BatchItem[] = [];
+    for (const row of batch) {
+      try {
+        items.push({ row, bytes: await this.options.readBlob(row.blob_key) });
+      } catch (error) {
+        await queue.markFailed(row, `cached object unreadable: ${(error as Error).message}`);
+        this.recordError(`cached object ${row.sop_instance_uid} unreadable: ${(error as Error).message}`, studyInstanceUid);
+      }
+    }
+    return { items, lastSeq: Number(batch.at(-1)!.seq) };
+  }
+
+  /** Waits for one request's answer and applies it: sent only for what the cloud confirmed. */
+  private async settle(studyInstanceUid: string, batch: InFlightBatch): Promise<Trouble | undefined> {
+    const { queue } = this.options;
+    let result: StowResult;
+    try {
+      result = await batch.request.result;
+    } catch (error) {
       const forward = error instanceof ForwardError ? error : undefined;
-      if (!forward) logger.error({ err: error, studyInstanceUid }, 'forwarding failed');
-      const message = forward?.message ?? `forwarding failed: ${(error as Error).message}`;
+      if (!forward) this.options.logger.error({ err: error, studyInstanceUid }, 'forwarding failed');
       if (forward?.transport) this.markUnreachable();
       else if (forward?.httpStatus !== undefined) this.markReachable();
-      if (!this.stopped) await this.backOff(studyInstanceUid, message, forward?.transport ?? false);
+      return { message: forward?.message ?? `forwarding failed: ${(error as Error).message}`, transport: forward?.transport ?? false };
     }
+    this.markReachable();
+    const sent: QueueRow[] = [];
+    const retry: QueueRow[] = [];
+    let bytes = 0;
+    for (const { row } of batch.items) {
+      const outcome = result.outcomes.get(row.sop_instance_uid);
+      if (outcome?.kind === 'ok') {
+        sent.push(row);
+        bytes += Number(row.size);
+      } else if (outcome?.kind === 'failed' && outcome.permanent) {
+        const message = `the cloud refused ${row.sop_instance_uid}: failure reason 0x${outcome.reason.toString(16).padStart(4, '0')}`;
+        await queue.markFailed(row, message);
+        this.recordError(message, studyInstanceUid);
+      } else retry.push(row);
+    }
+    await queue.markSent(sent);
+    this.countAcknowledged(sent.length, bytes);
+    if (retry.length === 0) return undefined;
+    const message = `the cloud could not store ${retry.length} instance(s) now (HTTP ${result.httpStatus})`;
+    await queue.countAttempt(retry, message);
+    return { message, transport: false };
   }
 
   private async backOff(studyInstanceUid: string, message: string, transport: boolean): Promise<void> {

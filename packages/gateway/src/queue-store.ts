@@ -113,9 +113,12 @@ export class GatewayQueue {
     return rows.rows.map((r) => r.study_instance_uid);
   }
 
-  /** The next pending rows of a study in arrival order, up to the byte and count limits (at least one). */
-  async nextBatch(studyInstanceUid: string, maxBytes: number, maxInstances: number): Promise<QueueRow[]> {
-    const rows = await sql<QueueRow>`select * from gateway_queue where state = 'pending' and study_instance_uid = ${studyInstanceUid} order by seq limit ${maxInstances}`.execute(this.db);
+  /**
+   * The next pending rows of a study in arrival order after `afterSeq` (the rows already in
+   * flight), up to the byte and count limits (at least one).
+   */
+  async nextBatch(studyInstanceUid: string, maxBytes: number, maxInstances: number, afterSeq = 0): Promise<QueueRow[]> {
+    const rows = await sql<QueueRow>`select * from gateway_queue where state = 'pending' and study_instance_uid = ${studyInstanceUid} and seq > ${afterSeq} order by seq limit ${maxInstances}`.execute(this.db);
     const batch: QueueRow[] = [];
     let bytes = 0;
     for (const row of rows.rows) {

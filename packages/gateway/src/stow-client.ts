@@ -48,6 +48,21 @@ function isTransientFailure(reason: number): boolean {
 }
 
 export async function stowInstances(target: StowTarget, instances: readonly Buffer[]): Promise<StowResult> {
+  return startStow(target, instances).result;
+}
+
+/** A STOW-RS request under way: its body fully written to the socket, then the cloud's answer. */
+export interface StowRequest {
+  /** resolves once the last body byte is written (also when the request fails: never rejects) */
+  bodySent: Promise<void>;
+  result: Promise<StowResult>;
+}
+
+/**
+ * Starts one STOW-RS request. `bodySent` lets the caller start the next request of the
+ * same study while this one's answer is pending: the bytes on the wire stay in order.
+ */
+export function startStow(target: StowTarget, instances: readonly Buffer[]): StowRequest {
   const boundary = `yunying-gw-${randomBytes(12).toString('hex')}`;
   const partHeader = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
   const crlf = Buffer.from('\r\n');
@@ -61,9 +76,12 @@ export async function stowInstances(target: StowTarget, instances: readonly Buff
   const transport = url.protocol === 'https:' ? https : http;
   const auth = `Basic ${Buffer.from(`${target.username}:${target.password}`).toString('base64')}`;
 
-  return new Promise<StowResult>((resolve, reject) => {
+  let bodyDone: () => void = () => undefined;
+  const bodySent = new Promise<void>((resolve) => (bodyDone = resolve));
+  const result = new Promise<StowResult>((resolve, reject) => {
     let settled = false;
     const fail = (error: ForwardError) => {
+      bodyDone();
       if (settled) return;
       settled = true;
       request.destroy();
@@ -100,10 +118,12 @@ export async function stowInstances(target: StowTarget, instances: readonly Buff
       });
     });
     void writeBody(request, pieces, target).then(
-      () => request.end(),
+      () => request.end(() => bodyDone()),
       (error: unknown) => fail(new ForwardError(`sending to the cloud failed: ${(error as Error).message}`, true)),
     );
   });
+  result.then(bodyDone, bodyDone);
+  return { bodySent, result };
 }
 
 async function writeBody(request: http.ClientRequest, pieces: readonly Buffer[], target: StowTarget): Promise<void> {
