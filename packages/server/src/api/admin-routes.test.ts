@@ -30,7 +30,7 @@ test('C-MOVE destinations are registered, listed and removed through the admin A
     const openapi = await server.http.inject({ method: 'GET', url: '/api/openapi.json' });
     const paths = Object.keys(openapi.json<{ paths: Record<string, unknown> }>().paths);
     for (const expected of ['/api/v1/auth/login', '/api/v1/users', '/api/v1/institutions', '/api/v1/application-entities/{aeTitle}', '/api/v1/audit-events', '/api/v1/dicom-nodes/{aeTitle}']) assert.ok(paths.includes(expected), expected);
-    assert.equal((await server.http.inject({ method: 'GET', url: '/no/such/thing' })).statusCode, 404);
+    assert.equal((await server.http.inject({ method: 'GET', url: '/api/v1/no/such/thing' })).statusCode, 404);
   } finally {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });
