@@ -88,7 +88,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
     logger: logger.child({ component: 'dimse' }),
   });
 
-  const importer = new PacsImporter({ aeTitle: config.aeTitle, defaultPacs: config.pacs, queue, logger: logger.child({ component: 'import' }) });
+  const importer = new PacsImporter({ aeTitle: config.aeTitle, defaultPacs: config.pacs, queue, db: archive.database.db, logger: logger.child({ component: 'import' }) });
+  await importer.open();
   const evicted = { studies: 0, bytes: 0 };
   let evicting: Promise<{ studies: number; instances: number; bytes: number }> | undefined;
   const evict = () => {
@@ -132,7 +133,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
     return n;
   } }, config.httpHost, config.httpPort);
 
-  logger.info({ dicom: `${config.aeTitle}@${config.dicomHost}:${dimse.port}`, status: `http://${config.httpHost}:${http.port}/`, cloud: config.cloudUrl, dataDir: config.dataDir, reconciled }, 'yunying-gateway started');
+  // After the SCP listens: a resumed C-MOVE sends its instances to it.
+  const resumedImports = importer.resume();
+
+  logger.info({ dicom: `${config.aeTitle}@${config.dicomHost}:${dimse.port}`, status: `http://${config.httpHost}:${http.port}/`, cloud: config.cloudUrl, dataDir: config.dataDir, reconciled, resumedImports }, 'yunying-gateway started');
 
   return {
     config,
@@ -147,6 +151,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
     evict,
     async close() {
       clearInterval(evictionTimer);
+      await importer.close();
       await dimse.close();
       await http.close();
       await forwarder.stop();

@@ -2,9 +2,10 @@
  * Import from an existing hospital PACS: C-FIND (Study Root, STUDY level) on the remote
  * PACS, then one C-MOVE per study with the gateway's own AE title as the destination. The
  * moved instances arrive on the gateway's SCP like any modality's, land in the cache and
- * the durable queue, and are forwarded to the cloud. Progress is kept per job in memory;
- * what has arrived survives a restart in the queue (a restarted import repeats only the
- * C-MOVEs, whose duplicates change nothing).
+ * the durable queue, and are forwarded to the cloud. Jobs and their progress are kept in
+ * gateway_import_jobs (import-store.ts); after a restart `resume()` picks up every
+ * unfinished job: the C-FIND again if it had not answered, else a new C-MOVE for each study
+ * not yet fully moved (what had already arrived is a duplicate in the cache: nothing changes).
  */
 import { randomUUID } from 'node:crypto';
 import { encodeDataset, parseDicom, toDicomJson, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
@@ -13,7 +14,13 @@ import { COMMAND, DATASET_PRESENT, PRIORITY_MEDIUM } from '@yunying/server/dimse
 import { openAssociation, type DimseClient } from '@yunying/server/dimse/scu';
 import type { Logger } from 'pino';
 import type { DicomNodeConfig } from './config.ts';
+import { ImportStore, type ImportJob, type ImportStudy } from './import-store.ts';
 import type { GatewayQueue } from './queue-store.ts';
+
+export type { ImportJob, ImportStudy } from './import-store.ts';
+
+/** C-MOVE progress is written at most this often (state changes at once). */
+const PROGRESS_SAVE_MS = 500;
 
 const QUERY_KEYS: Record<string, { tag: string; vr: string }> = {
   PatientID: { tag: '00100020', vr: 'LO' },
@@ -33,38 +40,48 @@ export interface ImportRequest {
   query: Record<string, string>;
 }
 
-export interface ImportStudy {
-  studyInstanceUid: string;
-  patientId?: string;
-  studyDate?: string;
-  /** NumberOfStudyRelatedInstances from the PACS, when it says */
-  expectedInstances?: number;
-  state: 'waiting' | 'moving' | 'moved' | 'failed';
-  completed: number;
-  failed: number;
-  warning: number;
-  remaining?: number;
-  error?: string;
-}
-
-export interface ImportJob {
-  id: string;
-  pacs: DicomNodeConfig;
-  query: Record<string, string>;
-  state: 'querying' | 'moving' | 'done' | 'failed';
-  startedAt: string;
-  finishedAt?: string;
-  error?: string;
-  studies: ImportStudy[];
-}
-
 export class ImportError extends Error {}
 
 export class PacsImporter {
   private readonly jobs = new Map<string, ImportJob>();
   private readonly running = new Set<Promise<void>>();
+  private readonly clients = new Set<DimseClient>();
+  private readonly store: ImportStore;
+  /** saves of one job in order, never two at once */
+  private readonly saving = new Map<string, Promise<void>>();
+  private readonly lastSaved = new Map<string, number>();
+  private stopped = false;
 
-  constructor(private readonly options: { aeTitle: string; defaultPacs?: DicomNodeConfig; queue: GatewayQueue; logger: Logger }) {}
+  constructor(private readonly options: { aeTitle: string; defaultPacs?: DicomNodeConfig; queue: GatewayQueue; db: ConstructorParameters<typeof ImportStore>[0]; logger: Logger }) {
+    this.store = new ImportStore(options.db);
+  }
+
+  /** Creates the table and loads the jobs of earlier runs (call once, before start/resume). */
+  async open(): Promise<void> {
+    await this.store.migrate();
+    for (const job of await this.store.load()) this.jobs.set(job.id, job);
+  }
+
+  /** Picks up every job a previous run left unfinished. Returns how many. */
+  resume(): number {
+    let n = 0;
+    for (const job of this.jobs.values()) {
+      if (job.state !== 'querying' && job.state !== 'moving') continue;
+      job.resumed = (job.resumed ?? 0) + 1;
+      this.options.logger.info({ importId: job.id, state: job.state, studies: job.studies.length }, 'PACS import: resuming after a restart');
+      this.launch(job);
+      n += 1;
+    }
+    return n;
+  }
+
+  /** Stops running jobs without marking them failed: they stay unfinished on disk and resume at the next start. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    for (const client of this.clients) client.abort();
+    await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.saving.values()]);
+  }
 
   /** Validates and starts an import; progress through get()/list(). */
   start(request: ImportRequest): ImportJob {
@@ -78,11 +95,34 @@ export class PacsImporter {
       if (!QUERY_KEYS[key]) throw new ImportError(`unknown matching key ${key}; use ${IMPORT_QUERY_KEYS.join(', ')}`);
       if (typeof query[key] !== 'string' || query[key] === '') throw new ImportError(`${key} must be a non-empty string`);
     }
+    if (this.stopped) throw new ImportError('the gateway is stopping');
     const job: ImportJob = { id: randomUUID(), pacs, query, state: 'querying', startedAt: new Date().toISOString(), studies: [] };
     this.jobs.set(job.id, job);
-    const run = this.run(job).finally(() => this.running.delete(run));
-    this.running.add(run);
+    this.launch(job);
     return job;
+  }
+
+  private launch(job: ImportJob): void {
+    const run = this.save(job)
+      .then(() => this.run(job))
+      .catch((error: unknown) => this.options.logger.error({ importId: job.id, err: error }, 'PACS import: could not record the job'))
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  /** Writes the job (in order with its earlier writes); `progress` writes are throttled. */
+  private save(job: ImportJob, progress = false): Promise<void> {
+    const now = Date.now();
+    if (progress && now - (this.lastSaved.get(job.id) ?? 0) < PROGRESS_SAVE_MS) return Promise.resolve();
+    this.lastSaved.set(job.id, now);
+    const snapshot: ImportJob = structuredClone(job);
+    const next = (this.saving.get(job.id) ?? Promise.resolve()).then(() => this.store.save(snapshot));
+    const settled = next.catch((error: unknown) => this.options.logger.warn({ importId: job.id, err: error }, 'PACS import: progress not recorded'));
+    this.saving.set(job.id, settled);
+    void settled.then(() => {
+      if (this.saving.get(job.id) === settled) this.saving.delete(job.id);
+    });
+    return next;
   }
 
   get(id: string): ImportJob | undefined {
@@ -109,6 +149,7 @@ export class PacsImporter {
 
   async idle(): Promise<void> {
     await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.saving.values()]);
   }
 
   private async run(job: ImportJob): Promise<void> {
@@ -124,19 +165,39 @@ export class PacsImporter {
         connectTimeoutMs: 15_000,
         idleTimeoutMs: 30 * 60_000,
       });
-      job.studies = await findStudies(client, job.query);
-      logger.info({ importId: job.id, pacs: job.pacs.aeTitle, studies: job.studies.length }, 'PACS import: studies found');
-      job.state = 'moving';
-      for (const study of job.studies) await moveStudy(client, study, this.options.aeTitle);
+      this.clients.add(client);
+      if (this.stopped) return;
+      if (job.state === 'querying') {
+        job.studies = await findStudies(client, job.query);
+        logger.info({ importId: job.id, pacs: job.pacs.aeTitle, studies: job.studies.length }, 'PACS import: studies found');
+        job.state = 'moving';
+        await this.save(job);
+      }
+      for (const study of job.studies) {
+        if (this.stopped) return;
+        // Moved and failed studies are done; a study caught mid-move by a restart goes again.
+        if (study.state === 'moved' || study.state === 'failed') continue;
+        study.state = 'moving';
+        await this.save(job);
+        await moveStudy(client, study, this.options.aeTitle, () => void this.save(job, true));
+        if (this.stopped) return;
+        await this.save(job);
+      }
       job.state = job.studies.some((s) => s.state === 'failed') ? 'failed' : 'done';
       if (job.state === 'failed') job.error = 'some studies could not be moved';
     } catch (error) {
+      // Stopping aborts the association: the job stays unfinished and resumes at the next start.
+      if (this.stopped) return;
       job.state = 'failed';
       job.error = (error as Error).message;
       logger.warn({ importId: job.id, err: error }, 'PACS import failed');
     } finally {
-      job.finishedAt = new Date().toISOString();
-      await client?.release().catch(() => client?.abort());
+      if (client) this.clients.delete(client);
+      if (!this.stopped) {
+        job.finishedAt = new Date().toISOString();
+        await this.save(job).catch(() => undefined);
+        await client?.release().catch(() => client?.abort());
+      }
     }
   }
 }
@@ -182,9 +243,10 @@ async function findStudies(client: DimseClient, query: Record<string, string>): 
   return found;
 }
 
-async function moveStudy(client: DimseClient, study: ImportStudy, destination: string): Promise<void> {
+async function moveStudy(client: DimseClient, study: ImportStudy, destination: string, onProgress: () => void): Promise<void> {
   const pc = contextFor(client, QR.STUDY_ROOT_MOVE);
   study.state = 'moving';
+  delete study.error;
   const identifier: DicomJsonDataset = { '00080052': { vr: 'CS', Value: ['STUDY'] }, '0020000D': { vr: 'UI', Value: [study.studyInstanceUid] } };
   const status = await client.request(pc.id, { commandField: COMMAND.C_MOVE_RQ, affectedSopClassUid: QR.STUDY_ROOT_MOVE, priority: PRIORITY_MEDIUM, moveDestination: destination, commandDataSetType: DATASET_PRESENT }, encodeDataset(identifier, pc.transferSyntax), (message) => {
     const c = message.command;
@@ -192,6 +254,7 @@ async function moveStudy(client: DimseClient, study: ImportStudy, destination: s
     study.completed = c.completed ?? study.completed;
     study.failed = c.failed ?? study.failed;
     study.warning = c.warning ?? study.warning;
+    onProgress();
   });
   const c = status.response;
   study.completed = c.completed ?? study.completed;
