@@ -13,7 +13,7 @@ import { runTool } from '@yunying/server/dimse/test-support';
 import { findFreePort } from '@yunying/server/test-support/ports';
 import type { ServerProcess } from '@yunying/server/test-support/server-process';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/server/test-support/synthetic-dicom';
-import { cloudInstanceBytes, cloudInstanceUids, freeGatewayPorts, provisionGatewayAccount, startCloud, startGatewayProcess, TOWNSHIP_ID, waitUntil, writeInstanceFiles, type GatewayProcess } from './test-support/gateway-process.ts';
+import { cloudInstanceBytes, cloudInstanceUids, freeGatewayPorts, GATEWAY_USER, provisionGatewayAccount, startCloud, startGatewayProcess, TOWNSHIP_ID, waitUntil, writeInstanceFiles, type GatewayProcess } from './test-support/gateway-process.ts';
 
 let dir: string;
 let cloud: ServerProcess;
@@ -64,11 +64,34 @@ test('what a modality stores reaches the cloud once, byte for byte, attributed t
   assert.deepEqual(inCloud.sort(), study.map((i) => i.sopInstanceUid).sort());
   const sample = study[3]!;
   assert.ok(datasetOf(await cloudInstanceBytes(cloud.baseUrl, sample)).equals(datasetOf(sample.bytes)), 'the cloud holds the data set as the modality sent it');
-  // Stored under the gateway account's institution, the township.
-  const stats = await fetch(`${cloud.baseUrl}/api/v1/statistics/studies?groupBy=institution`, { headers: { authorization: `Bearer ${await adminToken()}` } });
-  const text = await stats.text();
-  assert.equal(stats.status, 200, text);
-  assert.match(text, new RegExp(TOWNSHIP_ID));
+  // Stored under the gateway account's institution, the township: its technologist sees the
+  // study, another township's does not, and the trail says who stored each instance for whom.
+  const admin = await adminToken();
+  const created = await fetch(`${cloud.baseUrl}/api/v1/institutions`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'ks-t2', name: '巴城镇卫生院', tier: 'township', grade: 1, parentId: 'ks-county' }) });
+  assert.equal(created.status, 201, await created.text());
+  const tech1 = await userToken(admin, 'gw-tech-t1', 'technologist', TOWNSHIP_ID);
+  const tech2 = await userToken(admin, 'gw-tech-t2', 'technologist', 'ks-t2');
+  const auditor = await userToken(admin, 'gw-auditor', 'insurance-auditor', 'default');
+  const studyUid = study[0]!.studyInstanceUid;
+  const studiesSeenBy = async (token: string) => {
+    const response = await fetch(`${cloud.baseUrl}/dicom-web/studies?StudyInstanceUID=${studyUid}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/dicom+json' } });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as Array<Record<string, { Value?: string[] }>>).map((item) => item['0020000D']!.Value![0]);
+  };
+  assert.deepEqual(await studiesSeenBy(tech1), [studyUid], "the township's technologist sees the study");
+  assert.deepEqual(await studiesSeenBy(tech2), [], "another township's technologist does not");
+  const metadata = await fetch(`${cloud.baseUrl}/dicom-web/studies/${studyUid}/metadata`, { headers: { authorization: `Bearer ${tech2}` } });
+  assert.equal(metadata.status, 404, 'nor can it retrieve it');
+  await metadata.arrayBuffer();
+  const events = await fetch(`${cloud.baseUrl}/api/v1/audit-events?objectId=${studyUid}&action=instance.stored&limit=1000`, { headers: { authorization: `Bearer ${auditor}` } });
+  assert.equal(events.status, 200);
+  const stored = (await events.json()) as Array<{ actor_name: string; actor_institution_id: string; via: string; details: { sopInstanceUid: string } }>;
+  assert.deepEqual(stored.map((e) => e.details.sopInstanceUid).sort(), study.map((i) => i.sopInstanceUid).sort(), 'each instance stored once');
+  for (const event of stored) {
+    assert.equal(event.actor_institution_id, TOWNSHIP_ID);
+    assert.equal(event.actor_name, GATEWAY_USER);
+    assert.equal(event.via, 'dicomweb');
+  }
 });
 
 test('GET /status and the status page', async () => {
@@ -127,6 +150,16 @@ test('npx yunying-gateway refuses a bad configuration with every problem named',
   assert.equal(code, 2, stderr);
   for (const name of ['YUNYING_GATEWAY_CLOUD_URL', 'YUNYING_GATEWAY_DICOM_PORT', 'YUNYING_GATEWAY_MAX_MBPS', 'YUNYING_GATEWAY_USERNAME', 'YUNYING_GATEWAY_PASSWORD']) assert.match(stderr, new RegExp(name));
 });
+
+/** Creates a user on the cloud and logs it in. */
+async function userToken(admin: string, username: string, role: string, institutionId: string): Promise<string> {
+  const password = 'Gw-Test-Passw0rd-1';
+  const created = await fetch(`${cloud.baseUrl}/api/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ username, password, role, institutionId }) });
+  assert.equal(created.status, 201, await created.text());
+  const login = await fetch(`${cloud.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  assert.equal(login.status, 200);
+  return ((await login.json()) as { token: string }).token;
+}
 
 async function adminToken(): Promise<string> {
   const response = await fetch(`${cloud.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'test-admin-Passw0rd' }) });
