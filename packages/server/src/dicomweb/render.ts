@@ -6,13 +6,18 @@
  * Modality LUT (rescale slope/intercept) and a VOI window (request → file → frame
  * min/max); RGB (planar configuration 0 and 1), YBR_FULL and YBR_FULL_422 to RGB.
  * Encapsulated JPEG baseline (8-bit .4.50/.4.51) is decoded by sharp (libjpeg) and RLE
- * Lossless (.5) here; both then take the same path. Anything else (JPEG-LS, JPEG 2000, RLE, lossless JPEG, PALETTE
- * COLOR, 1-bit) answers 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be
- * produced for that resource; the client can still fetch the frames or the instance.
+ * Lossless (.5) here; JPEG 2000 (.90/.91), HTJ2K (.201-.203), JPEG-LS (.80/.81) and lossless
+ * JPEG (.57/.70) by WebAssembly/JS codecs in worker threads (frame-decoder.ts, codecs.ts);
+ * all then take the same path. A stream that does not decode answers 422
+ * FRAME_NOT_DECODABLE. Anything else (12-bit DCT JPEG, JPEG XL, PALETTE COLOR, 1-bit) answers
+ * 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be produced for that resource;
+ * the client can still fetch the frames or the instance.
  */
 import sharp, { type OutputInfo } from 'sharp';
 import { getFrame, getPixelDataInfo, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
+import { DECODABLE_SYNTAXES } from './codecs.ts';
+import { frameNotDecodable, sharedFrameDecoder, type FrameDecoder } from './frame-decoder.ts';
 
 export type VoiFunction = 'linear' | 'linear-exact' | 'sigmoid';
 
@@ -31,6 +36,8 @@ export interface RenderOptions {
   window?: RenderWindow;
   /** fit inside this box keeping the aspect ratio (viewport, thumbnails, WADO-URI rows/columns) */
   fit?: { width?: number; height?: number };
+  /** where compressed frames are decoded [the process's worker pool] */
+  decoder?: FrameDecoder;
 }
 
 export const renderingNotSupported = (message: string): YunyingError =>
@@ -39,6 +46,66 @@ export const renderingNotSupported = (message: string): YunyingError =>
 const JPEG_8BIT_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';
 const RLE = '1.2.840.10008.1.2.5';
+const LOSSLESS_JPEG_SYNTAXES = new Set(['1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70']);
+
+/** The first start-of-frame marker of a JPEG stream (0xC0…0xCF without DHT, JPG, DAC; 0xF7 JPEG-LS), and its precision. */
+export function jpegFrameType(frame: Uint8Array): { marker: number; precision: number } | undefined {
+  const limit = Math.min(frame.length - 4, 1 << 20);
+  for (let i = 2; i < limit; i++) {
+    if (frame[i] !== 0xff) continue;
+    const marker = frame[i + 1]!;
+    if ((marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7) return { marker, precision: frame[i + 4]! };
+    if (marker === 0xda) return undefined;
+  }
+  return undefined;
+}
+
+/** The transfer syntax a codestream's first markers imply (for data sets without File Meta). */
+export function sniffTransferSyntax(frame: Uint8Array): string | undefined {
+  if (frame[0] === 0xff && frame[1] === 0x4f) return '1.2.840.10008.1.2.4.90';
+  if (frame.length > 8 && frame[4] === 0x6a && frame[5] === 0x50) return '1.2.840.10008.1.2.4.90';
+  if (frame[0] !== 0xff || frame[1] !== 0xd8) return undefined;
+  const type = jpegFrameType(frame);
+  if (!type) return undefined;
+  if (type.marker === 0xf7) return '1.2.840.10008.1.2.4.80';
+  if (type.marker === 0xc3) return '1.2.840.10008.1.2.4.70';
+  if (type.marker <= 0xc1 && type.precision === 8) return '1.2.840.10008.1.2.4.50';
+  return undefined;
+}
+
+/**
+ * A compressed frame decoded to native little-endian samples, with the pixel description
+ * fitted to what the codec produced (its size, 8 or 16 bits, planes, RGB after an MCT).
+ */
+async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, decoder: FrameDecoder): Promise<{ frame: Uint8Array; info: PixelDataInfo }> {
+  const bytesPerSample = info.bitsAllocated <= 8 ? 1 : 2;
+  const expected = info.rows * info.columns * info.samplesPerPixel * bytesPerSample;
+  const decoded = await decoder.decode({ transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation }, expected);
+  if (decoded.components !== 1 && decoded.components !== 3) throw renderingNotSupported(`rendering ${decoded.components} components is not supported`);
+  let photometric = info.photometricInterpretation;
+  // YBR_RCT/ICT mean the JPEG 2000 colour transform, which the codec has undone
+  if (photometric === 'YBR_RCT' || photometric === 'YBR_ICT') photometric = 'RGB';
+  // decoded chroma is at full resolution
+  if (photometric.endsWith('_422') || photometric.endsWith('_420')) photometric = 'YBR_FULL';
+  if (decoded.components === 1 && photometric !== 'MONOCHROME1') photometric = 'MONOCHROME2';
+  if (decoded.components === 3 && photometric.startsWith('MONOCHROME')) photometric = 'RGB';
+  const bitsAllocated = decoded.bytesPerSample * 8;
+  return {
+    frame: decoded.data,
+    info: {
+      ...info,
+      rows: decoded.height,
+      columns: decoded.width,
+      samplesPerPixel: decoded.components,
+      photometricInterpretation: photometric,
+      bitsAllocated,
+      bitsStored: Math.min(info.bitsStored || bitsAllocated, bitsAllocated),
+      planarConfiguration: decoded.planar ? 1 : 0,
+      encapsulated: false,
+      transferSyntaxUid: '1.2.840.10008.1.2.1',
+    },
+  };
+}
 
 /**
  * RLE Lossless (PS3.5 Annex G) → native little-endian, interleaved (planar 0) bytes.
@@ -255,18 +322,35 @@ function renderColor(frame: Uint8Array, info: PixelDataInfo, bigEndian: boolean)
   return out;
 }
 
-async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined): Promise<RawImage> {
+async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined, decoder: FrameDecoder): Promise<RawImage> {
   let info = pixelInfo;
   if (frameNumber < 1 || frameNumber > Math.max(info.numberOfFrames, 1)) {
     throw notFound(`frame ${frameNumber} (the instance has ${info.numberOfFrames})`);
   }
-  let frame = getFrame(parsed, frameNumber);
+  let frame: Uint8Array;
+  try {
+    frame = getFrame(parsed, frameNumber);
+  } catch (error) {
+    throw frameNotDecodable(`frame ${frameNumber} cannot be read: ${(error as Error).message}`);
+  }
   if (info.encapsulated && info.transferSyntaxUid === RLE) {
     frame = decodeRleFrame(frame, info);
     info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
   }
+  if (info.encapsulated && parsed.transferSyntaxGuessed) {
+    // no File Meta: the data set only says "encapsulated"; the codestream tells which codec
+    const sniffed = sniffTransferSyntax(frame);
+    if (sniffed) info = { ...info, transferSyntaxUid: sniffed };
+  }
+  if (info.encapsulated && DECODABLE_SYNTAXES.has(info.transferSyntaxUid)) {
+    // some modalities label 8-bit DCT JPEG as lossless: decode what the stream is
+    const type = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) ? jpegFrameType(frame) : undefined;
+    const dct8 = type !== undefined && type.marker <= 0xc2 && type.precision === 8 && info.bitsAllocated === 8;
+    if (!dct8) ({ frame, info } = await decodeCompressedFrame(frame, info, decoder));
+  }
   if (info.encapsulated) {
-    if (!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) || info.bitsAllocated !== 8) {
+    const dct8 = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) && info.bitsAllocated === 8;
+    if ((!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) && !dct8) || info.bitsAllocated !== 8) {
       throw renderingNotSupported(`rendering transfer syntax ${info.transferSyntaxUid} is not supported yet; retrieve the frames or the instance instead`);
     }
     let decoded: { data: Buffer; info: OutputInfo };
@@ -305,7 +389,7 @@ export async function renderFrame(parsed: ParsedDicom, options: RenderOptions): 
   }
   if (!info) throw renderingNotSupported('the instance has no pixel data to render');
   if (!(info.rows > 0 && info.columns > 0)) throw renderingNotSupported('the instance has no image dimensions');
-  const raw = await decodeFrame(parsed, info, options.frame, options.window);
+  const raw = await decodeFrame(parsed, info, options.frame, options.window, options.decoder ?? sharedFrameDecoder());
   let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   if (options.fit && (options.fit.width || options.fit.height)) {
     image = image.resize({ width: options.fit.width, height: options.fit.height, fit: 'inside', withoutEnlargement: false });
