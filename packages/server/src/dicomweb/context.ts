@@ -24,6 +24,8 @@ export interface DicomWebOptions {
   inlineBinaryMaxBytes?: number;
   /** bytes of parsed instances kept for frame/rendered/bulkdata requests [256 MiB] */
   parsedCacheBytes?: number;
+  /** characters of instance metadata JSON kept for metadata requests [32 Mi, ~5 KB an instance] */
+  metadataCacheChars?: number;
 }
 
 export const DEFAULT_MAX_STOW_BYTES = 2 * 1024 * 1024 * 1024;
@@ -63,14 +65,59 @@ class ParsedCache {
   }
 }
 
+/** Metadata JSON texts by key, LRU, bounded by their total length. */
+class TextCache {
+  private readonly entries = new Map<string, string>();
+  private chars = 0;
+  constructor(private readonly maxChars: number) {}
+  get(key: string): string | undefined {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+  set(key: string, value: string): void {
+    if (value.length > this.maxChars / 16) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.chars -= old.length;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, value);
+    this.chars += value.length;
+    for (const [k, v] of this.entries) {
+      if (this.chars <= this.maxChars) break;
+      this.entries.delete(k);
+      this.chars -= v.length;
+    }
+  }
+}
+
 export class DicomWebContext {
   readonly archive: ArchiveService;
   private readonly callers = new WeakMap<FastifyRequest, Caller>();
   private readonly parsed: ParsedCache;
+  private readonly metadata: TextCache;
 
   constructor(readonly options: DicomWebOptions) {
     this.archive = options.archive;
     this.parsed = new ParsedCache(options.parsedCacheBytes ?? 256 * 1024 * 1024);
+    this.metadata = new TextCache(options.metadataCacheChars ?? 32 * 1024 * 1024);
+  }
+
+  /**
+   * Metadata JSON of an instance as last produced for this base URL. Keyed by blob key, SOP
+   * Instance UID and size: a corrected or replaced instance is a new blob, so nothing stale
+   * is served.
+   */
+  cachedMetadata(record: InstanceRecord, base: string): string | undefined {
+    return this.metadata.get(`${record.blobKey}|${record.sopInstanceUid}|${record.size}|${base}`);
+  }
+
+  cacheMetadata(record: InstanceRecord, base: string, json: string): void {
+    this.metadata.set(`${record.blobKey}|${record.sopInstanceUid}|${record.size}|${base}`, json);
   }
 
   async authenticate(request: FastifyRequest): Promise<void> {

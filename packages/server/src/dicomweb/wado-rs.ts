@@ -132,6 +132,16 @@ async function writeParts(reply: FastifyReply, headers: Record<string, string | 
 
 // ---------------------------------------------------------------- metadata
 
+/** An instance's metadata as JSON text, from the context's cache (keyed by blob and base URL) or read and parsed. */
+async function metadataText(ctx: DicomWebContext, request: FastifyRequest, record: InstanceRecord): Promise<string> {
+  const base = ctx.instanceUrl(request, record.studyInstanceUid, record.seriesInstanceUid, record.sopInstanceUid);
+  const hit = ctx.cachedMetadata(record, base);
+  if (hit !== undefined) return hit;
+  const text = JSON.stringify(metadataFor(ctx, request, record, await ctx.archive.readInstance(record)));
+  ctx.cacheMetadata(record, base, text);
+  return text;
+}
+
 function metadataFor(ctx: DicomWebContext, request: FastifyRequest, record: InstanceRecord, bytes: Buffer): DicomJsonDataset {
   const base = ctx.instanceUrl(request, record.studyInstanceUid, record.seriesInstanceUid, record.sopInstanceUid);
   const bulkDataUri = (tagPath: string) => `${base}/bulkdata/${tagPath}`;
@@ -154,7 +164,7 @@ async function* metadataChunks(ctx: DicomWebContext, request: FastifyRequest, re
   let started = 1;
   const start = () => {
     const record = records[started++]!;
-    const p = ctx.archive.readInstance(record).then((bytes) => JSON.stringify(metadataFor(ctx, request, record, bytes)));
+    const p = metadataText(ctx, request, record);
     p.catch(() => undefined);
     pending.push(p);
   };
@@ -175,7 +185,7 @@ async function sendMetadata(ctx: DicomWebContext, request: FastifyRequest, reply
   const type = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
   if (!type) throw notAcceptable('metadata is available as application/dicom+json');
   const firstRecord = records[0]!;
-  const first = JSON.stringify(metadataFor(ctx, request, firstRecord, await ctx.archive.readInstance(firstRecord)));
+  const first = await metadataText(ctx, request, firstRecord);
   if (records.length === 1) return reply.type(type).send(`[${first}]`);
   const stream = Readable.from(metadataChunks(ctx, request, records, first), { objectMode: false });
   stream.on('error', (err) => request.log.error({ err }, 'WADO-RS: metadata stream failed'));
@@ -219,6 +229,18 @@ function negotiateFrames(acceptHeader: string | string[] | undefined, rep: { med
   throw notAcceptable(
     `frames are available as multipart/related; type="${rep.mediaType}"; transfer-syntax=${rep.transferSyntax} (no transcoding); ask for that, or transfer-syntax=*`,
   );
+}
+
+/**
+ * The multipart message as a stream of its pieces with a known length: the frames are views
+ * on the cached instance and are written as they are, not copied into one buffer (a CT frame
+ * is 0.5 MB; a viewer opening a series asks for hundreds).
+ */
+function multipartChunks(boundary: string, parts: readonly OutgoingPart[]): Readable {
+  const chunks: Uint8Array[] = [];
+  parts.forEach((part, i) => chunks.push(partHeader(boundary, { ...part, length: part.body.length }, i === 0), part.body));
+  chunks.push(closeDelimiter(boundary, parts.length > 0));
+  return Readable.from(chunks, { objectMode: false });
 }
 
 // ---------------------------------------------------------------- bulk data
@@ -289,7 +311,7 @@ export function registerWadoRs(app: FastifyInstance, ctx: DicomWebContext): void
     const base = ctx.instanceUrl(request, record.studyInstanceUid, record.seriesInstanceUid, record.sopInstanceUid);
     const parts: OutgoingPart[] = numbers.map((n) => ({ contentType, body: getFrame(parsed, n), headers: { 'Content-Location': `${base}/frames/${n}` } }));
     const boundary = newBoundary();
-    return reply.type(`multipart/related; type="${rep.mediaType}"; boundary=${boundary}`).send(encodeMultipart(boundary, parts));
+    return reply.type(`multipart/related; type="${rep.mediaType}"; boundary=${boundary}`).send(multipartChunks(boundary, parts));
   });
 
   app.get<{ Params: InstancePath & { '*': string } }>('/studies/:study/series/:series/instances/:instance/bulkdata/*', async (request, reply) => {
