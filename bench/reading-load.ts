@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/reading-load.ts [--database-url postgres://postgres@127.0.0.1:5432/yunying_reading]
  *        [--requests 5000] [--radiologists 50] [--reviewers 5] [--per-radiologist 0 (until the worklist is empty)]
- *        [--max-seconds 120] [--pick first|random] [--profile-dir /tmp/prof (node --cpu-prof of the server)]
+ *        [--max-seconds 120] [--pick first|random|next] [--profile-dir /tmp/prof (node --cpu-prof of the server)]
  *
  * The server runs as a child process (the same script with --serve: buildServer on port 0,
  * the configuration's defaults otherwise, so SQLite with fsync unless --database-url), so
@@ -238,7 +238,8 @@ async function call<T>(endpoint: string, token: string, method: string, url: str
     parsed = { message: String(error) };
   }
   const ms = performance.now() - started;
-  const conflict = expectConflict && status === 409;
+  // a lost race (409), or "nothing left to claim" for next case (404): expected, not errors
+  const conflict = expectConflict && (status === 409 || (status === 404 && url.endsWith('/claim-next')));
   const ok = (status >= 200 && status < 300) || conflict;
   if (conflict) conflicts.set(endpoint, (conflicts.get(endpoint) ?? 0) + 1);
   if (!ok && errorExamples.length < 10) errorExamples.push(`${endpoint}: ${status} ${JSON.stringify(parsed).slice(0, 200)}`);
@@ -317,18 +318,26 @@ async function main(): Promise<void> {
     const radiologist = async (who: { name: string; token: string }): Promise<void> => {
       let done = 0;
       while (performance.now() < deadline && (perRadiologist === 0 || done < perRadiologist)) {
-        const list = await call<WorklistItem[]>('GET worklist (pending, 20)', who.token, 'GET', '/api/v1/reading-requests?status=pending&limit=20');
-        if (list.status !== 200) continue;
-        if (list.body.length === 0) break;
         let mine: string | undefined;
-        const offset = options.pick === 'random' ? Math.floor(Math.random() * list.body.length) : 0;
-        for (let k = 0; k < list.body.length; k++) {
-          const item = list.body[(offset + k) % list.body.length]!;
-          if (performance.now() >= deadline) break;
-          const claim = await call<WorklistItem>('POST claim', who.token, 'POST', `/api/v1/reading-requests/${item.id}/claim`, undefined, true);
-          if (claim.status === 200) {
-            mine = item.id;
-            break;
+        if (options.pick === 'next') {
+          // "next case": the server hands each radiologist a different request in one call
+          const next = await call<WorklistItem>('POST claim-next', who.token, 'POST', '/api/v1/reading-requests/claim-next', undefined, true);
+          if (next.status === 404) break;
+          if (next.status !== 200) continue;
+          mine = next.body.id;
+        } else {
+          const list = await call<WorklistItem[]>('GET worklist (pending, 20)', who.token, 'GET', '/api/v1/reading-requests?status=pending&limit=20');
+          if (list.status !== 200) continue;
+          if (list.body.length === 0) break;
+          const offset = options.pick === 'random' ? Math.floor(Math.random() * list.body.length) : 0;
+          for (let k = 0; k < list.body.length; k++) {
+            const item = list.body[(offset + k) % list.body.length]!;
+            if (performance.now() >= deadline) break;
+            const claim = await call<WorklistItem>('POST claim', who.token, 'POST', `/api/v1/reading-requests/${item.id}/claim`, undefined, true);
+            if (claim.status === 200) {
+              mine = item.id;
+              break;
+            }
           }
         }
         if (!mine) continue;

@@ -266,6 +266,12 @@ export class ReadingService {
    */
   async claimNext(caller: Caller): Promise<ReadingRequestView> {
     requireRole(caller, READERS, 'claim requests');
+    if (this.deps.store.supportsSkipLocked) {
+      const id = await this.deps.store.claimFirstPending(caller.institutionId, caller.name, new Date().toISOString());
+      if (!id) throw notFound('pending reading request');
+      return this.afterClaimNext(caller, id);
+    }
+    // SQLite has one writer: try the first rows in turn, each a conditional update.
     for (let round = 0; round < 5; round++) {
       const candidates = await this.deps.store.nextPending(caller.institutionId, 10);
       if (candidates.length === 0) break;
@@ -273,15 +279,17 @@ export class ReadingService {
       const start = Math.floor(Math.random() * Math.min(candidates.length, 3));
       for (const id of [...candidates.slice(start), ...candidates.slice(0, start)]) {
         const at = new Date().toISOString();
-        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name }, at)) {
-          const row = (await this.deps.store.findRequest(id))!;
-          await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: id, next: true } });
-          await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: id, claimedBy: caller.name });
-          return this.getRequest(caller, id);
-        }
+        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name, details: { next: true } }, at)) return this.afterClaimNext(caller, id);
       }
     }
     throw notFound('pending reading request');
+  }
+
+  private async afterClaimNext(caller: Caller, id: string): Promise<ReadingRequestView> {
+    const row = (await this.deps.store.findRequest(id))!;
+    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: id, next: true } });
+    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: id, claimedBy: caller.name });
+    return this.getRequest(caller, id);
   }
 
   async release(caller: Caller, requestId: string): Promise<ReadingRequestView> {

@@ -191,6 +191,29 @@ export class ReadingStore {
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
+  /**
+   * PostgreSQL: claims the first pending request of a centre that no other transaction is
+   * claiming right now (FOR UPDATE SKIP LOCKED), in one statement, with its event. Callers
+   * pressing "next case" together each get another row instead of queueing on the first.
+   */
+  async claimFirstPending(readingInstitutionId: string, claimedBy: string, at: string): Promise<string | undefined> {
+    if (this.dialect !== 'postgres') throw new Error('claimFirstPending is the PostgreSQL path');
+    return this.db.transaction().execute(async (trx) => {
+      const result = await sql<{ id: string }>`update reading_requests set status = 'claimed', claimed_by = ${claimedBy}, claimed_at = ${at}, updated_at = ${at}
+        where id = (select r.id from reading_requests r
+          where r.reading_institution_id = ${readingInstitutionId} and r.status = 'pending'
+          order by ${WORKLIST_ORDER} limit 1 for update skip locked)
+        and status = 'pending' returning id`.execute(trx);
+      const id = result.rows[0]?.id;
+      if (id) await insertEvent(trx, id, claimedBy, 'pending', 'claimed', { next: true });
+      return id;
+    });
+  }
+
+  get supportsSkipLocked(): boolean {
+    return this.dialect === 'postgres';
+  }
+
   /** Ids of the first pending requests of a centre, in worklist order. */
   async nextPending(readingInstitutionId: string, limit: number): Promise<string[]> {
     const result = await sql<{ id: string }>`select r.id from reading_requests r
