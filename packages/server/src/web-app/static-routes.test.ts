@@ -30,6 +30,7 @@ test('the web app is served at / with client-side routes, hashed assets cached; 
     assert.equal(api.json<{ code: string }>().code, 'NOT_FOUND');
     assert.equal((await server.http.inject({ method: 'GET', url: '/dicom-web/studies' })).statusCode, 401);
     assert.equal((await server.http.inject({ method: 'GET', url: '/%2e%2e/%2e%2e/etc/passwd' })).body.includes('root:'), false);
+    assert.equal((await server.http.inject({ method: 'GET', url: '/worklist/%E0%A4%A' })).statusCode, 400);
   } finally {
     await server.close();
     await rm(dir, { recursive: true, force: true });

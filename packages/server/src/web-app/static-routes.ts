@@ -44,7 +44,12 @@ export async function registerWebApp(app: FastifyInstance, options: { distDir?: 
   app.get('/*', async (request, reply) => {
     const url = request.url.split('?')[0]!;
     if (SERVER_PREFIXES.some((prefix) => url.startsWith(prefix))) return reply.callNotFound();
-    const relative = decodeURIComponent(url).replace(/^\/+/, '');
+    let relative: string;
+    try {
+      relative = decodeURIComponent(url).replace(/^\/+/, '');
+    } catch {
+      return reply.code(400).send({ code: 'BAD_REQUEST', message: 'malformed percent-encoding in the path' });
+    }
     // A real file (assets, icons) is served as is; anything else is a client-side route.
     if (relative && !relative.includes('..') && existsSync(path.join(root, relative))) return reply.sendFile(relative);
     return sendIndex(request, reply);
