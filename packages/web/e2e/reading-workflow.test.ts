@@ -269,6 +269,29 @@ describe('web reading workstation', { timeout: 240_000 }, () => {
     await screenshot(tech, 'township-report');
   });
 
+  test('at tablet size (1024×768) the worklist, the reading page and the township screen fit the width', async () => {
+    const fitsWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    const rad = pages.rad!;
+    await rad.setViewportSize({ width: 1024, height: 768 });
+    await rad.goto(`${server.baseUrl}/worklist`);
+    await rad.getByTestId('worklist').waitFor();
+    assert.ok(await fitsWidth(rad), 'worklist: no sideways scrolling');
+    const [signed] = (await rest('GET', '/api/v1/reading-requests?status=signed')).body as Array<{ id: string }>;
+    await rad.goto(`${server.baseUrl}/reading/${signed!.id}`);
+    await rad.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
+    assert.ok(await fitsWidth(rad), 'reading page: no sideways scrolling');
+    const viewer = await rad.getByTestId('study-viewer').boundingBox();
+    assert.ok(viewer && viewer.width >= 400 && viewer.height >= 300, `the viewer keeps a usable size: ${JSON.stringify(viewer)}`);
+    await screenshot(rad, 'tablet-reading');
+    const tech = pages.tech!;
+    await tech.setViewportSize({ width: 1024, height: 768 });
+    await tech.goto(`${server.baseUrl}/township`);
+    await tech.getByTestId('township-requests').waitFor();
+    assert.ok(await fitsWidth(tech), 'township screen: no sideways scrolling');
+    await rad.setViewportSize({ width: 1280, height: 800 });
+    await tech.setViewportSize({ width: 1280, height: 800 });
+  });
+
   test('administration, statistics and audit screens for their roles; 401 goes back to login', async () => {
     const admin = await loginAs('admin', TEST_ADMIN_PASSWORD);
     assert.equal(new URL(admin.url()).pathname, '/admin');
