@@ -41,10 +41,6 @@ export class AuditTrail implements AuditRecorder {
     return this.store.search(filter);
   }
 
-  readAfter(afterSeq: number, limit: number): Promise<AuditRow[]> {
-    return this.store.readAfter(afterSeq, limit);
-  }
-
   /**
    * Walks the whole chain: every hash recomputed, every link and sequence number checked.
    * A chain is only as good as the place its head is kept: anyone who can write the database

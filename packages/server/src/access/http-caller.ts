@@ -15,8 +15,8 @@ export function createHttpCallerResolver(access: AccessService, via: AccessInter
     const origin = { via, remoteAddress: request.ip };
     const header = request.headers.authorization;
     if (!header) throw unauthorized();
-    const bearer = /^Bearer\s+([A-Za-z0-9_-]{20,200})$/i.exec(header);
-    if (bearer) return access.authenticateToken(bearer[1]!, origin);
+    const token = bearerTokenOf(request);
+    if (token) return access.authenticateToken(token, origin);
     const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1400})$/i.exec(header);
     if (basic && options.allowBasic) {
       const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');

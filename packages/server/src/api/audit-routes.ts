@@ -4,7 +4,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { requirePermission } from '../access/caller.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
-import type { AuditRow, AuditSearch } from '../store/audit-store.ts';
+import type { AuditSearch } from '../store/audit-store.ts';
+import { auditExportLines, publicAuditRow } from '../access/audit-export.ts';
 
 export interface AuditRouteOptions {
   audit: AuditTrail;
@@ -31,8 +32,6 @@ const SearchQuery = Type.Object(
 const { limit: _limit, order: _order, beforeSeq: _beforeSeq, ...filterProperties } = SearchQuery.properties;
 const ExportQuery = Type.Object({ ...filterProperties, format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')])) }, { additionalProperties: false });
 
-const CSV_COLUMNS: Array<keyof AuditRow> = ['seq', 'occurred_at', 'action', 'outcome', 'actor_kind', 'actor_name', 'actor_role', 'actor_institution_id', 'remote_address', 'via', 'object_type', 'object_id', 'patient_id', 'details', 'prev_hash', 'hash'];
-
 /** Auditors search, export and verify the trail; each of those acts is itself recorded. */
 export async function registerAuditRoutes(app: FastifyInstance, options: AuditRouteOptions): Promise<void> {
   const { audit, resolveCaller } = options;
@@ -43,7 +42,7 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
     const query = request.query as Static<typeof SearchQuery>;
     const rows = await audit.search({ ...searchOf(query), beforeSeq: query.beforeSeq, newestFirst: query.order === 'desc', limit: query.limit ?? 100 });
     await audit.record({ action: 'audit.searched', caller, objectType: 'audit', details: { filter: query, results: rows.length } });
-    return rows.map(publicRow);
+    return rows.map(publicAuditRow);
   });
 
   app.get('/api/v1/audit-events/export', { schema: { tags: ['audit'], querystring: ExportQuery } }, async (request, reply) => {
@@ -55,7 +54,7 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
     reply.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
     reply.header('Content-Disposition', `attachment; filename="audit-events.${format === 'csv' ? 'csv' : 'ndjson'}"`);
     reply.header('Cache-Control', 'no-store');
-    return reply.send(Readable.from(exportLines(audit, searchOf(query), format)));
+    return reply.send(Readable.from(auditExportLines(audit, { filter: searchOf(query), format, byteOrderMark: true })));
   });
 
   app.get('/api/v1/audit-events/verification', { schema: { tags: ['audit'] } }, async (request) => {
@@ -69,28 +68,4 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
 
 function searchOf(query: Omit<Static<typeof SearchQuery>, 'limit'>): Omit<AuditSearch, 'limit'> {
   return { from: query.from, to: query.to, action: query.action, actorName: query.actor, actorInstitutionId: query.institutionId, objectId: query.objectId, patientId: query.patientId, via: query.via, afterSeq: query.afterSeq };
-}
-
-function publicRow(row: AuditRow): Record<string, unknown> {
-  return { ...row, details: JSON.parse(row.details) as unknown };
-}
-
-/** Streams the matching records page by page; the whole trail never sits in memory. */
-async function* exportLines(audit: AuditTrail, filter: Omit<AuditSearch, 'limit'>, format: 'csv' | 'ndjson'): AsyncGenerator<string> {
-  if (format === 'csv') yield `\uFEFF${CSV_COLUMNS.join(',')}\n`; // BOM: Excel opens UTF-8 Chinese text correctly
-  let afterSeq = filter.afterSeq ?? 0;
-  for (;;) {
-    const rows = await audit.search({ ...filter, afterSeq, limit: 1000 });
-    if (rows.length === 0) return;
-    for (const row of rows) yield format === 'csv' ? `${CSV_COLUMNS.map((column) => csvCell(row[column])).join(',')}\n` : `${JSON.stringify(publicRow(row))}\n`;
-    afterSeq = rows[rows.length - 1]!.seq;
-  }
-}
-
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  // A leading = + - @ would run as a formula in a spreadsheet.
-  const safe = /^[=+\-@]/.test(text) ? `'${text}` : text;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -76,7 +76,7 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     async query(caller: Caller, request: QueryRequest) {
       requirePermission(caller, 'images:read');
       const results = await queryArchive(index, caller, request);
-      await audit.record({ action: 'study.queried', caller, objectType: request.keys['0020000D']?.Value ? 'study' : undefined, objectId: uidKey(request.keys), patientId: stringKey(request.keys, '00100020'), details: { level: request.level, keys: auditableKeys(request.keys), results: results.length } });
+      await audit.record({ action: 'study.queried', caller, objectType: request.keys['0020000D']?.Value ? 'study' : undefined, objectId: stringKey(request.keys, '0020000D'), patientId: stringKey(request.keys, '00100020'), details: { level: request.level, keys: auditableKeys(request.keys), results: results.length } });
       return results;
     },
     async findInstances(caller: Caller, scope: InstanceScope, action: RetrievalAction = 'study.retrieved', details: Record<string, unknown> = {}): Promise<InstanceRecord[]> {
@@ -107,11 +107,6 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     const patients = await index.patientIdsOfStudies([...perStudy.keys()]);
     await Promise.all([...perStudy].map(([study, instances]) => audit.record({ action, caller, objectType: 'study', objectId: study, patientId: patients.get(study), details: { ...details, instances } })));
   }
-}
-
-function uidKey(keys: DicomJsonDataset): string | undefined {
-  const value = keys['0020000D']?.Value?.[0];
-  return typeof value === 'string' ? value : undefined;
 }
 
 function stringKey(keys: DicomJsonDataset, tag: string): string | undefined {

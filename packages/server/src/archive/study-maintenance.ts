@@ -6,7 +6,7 @@ import { badRequest, notFound, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import type { MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
-import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNameBigrams, personNameFromString, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 /** New patient demographics for a study (IHE IOCM "patient information correction"). */
 export interface DemographicsCorrection {
@@ -104,8 +104,7 @@ function demographicsOf(attributesJson: string, correction: DemographicsCorrecti
     const groups = personNameSearchGroups(correction.patientName || undefined);
     const searchText = personNameSearchText(groups);
     Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: searchText, patient_name_bigrams: personNameBigrams(searchText) });
-    const [alphabetic, ideographic, phonetic] = correction.patientName.split('=');
-    attributes['00100010'] = { vr: 'PN', ...(correction.patientName ? { Value: [{ ...(alphabetic ? { Alphabetic: alphabetic } : {}), ...(ideographic ? { Ideographic: ideographic } : {}), ...(phonetic ? { Phonetic: phonetic } : {}) }] } : {}) };
+    attributes['00100010'] = { vr: 'PN', ...(correction.patientName ? { Value: [personNameFromString(correction.patientName)] } : {}) };
   }
   const simple: Array<[keyof DemographicsCorrection, keyof StudyDemographics, string, string]> = [
     ['patientId', 'patient_id', '00100020', 'LO'],

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { AccessService, INSTITUTION_TIERS, type InstitutionTier } from '../access/access-service.ts';
 import { systemCaller, type Caller } from '../access/caller.ts';
+import { auditExportLines } from '../access/audit-export.ts';
 import { ROLES } from '../access/roles.ts';
 import { openArchive, type Archive } from '../archive/archive.ts';
 import { ConfigError, loadConfig } from '../config.ts';
@@ -167,19 +168,7 @@ async function run(ctx: RunContext): Promise<number> {
       const format = text('format') ?? 'ndjson';
       if (format !== 'ndjson' && format !== 'csv') usage('--format is ndjson or csv');
       await ctx.archive.audit.record({ action: 'audit.exported', caller, objectType: 'audit', details: { format } });
-      let afterSeq = 0;
-      if (format === 'csv') process.stdout.write('seq,occurred_at,action,outcome,actor_name,actor_role,actor_institution_id,remote_address,via,object_type,object_id,patient_id,details,hash\n');
-      for (;;) {
-        const rows = await ctx.archive.audit.readAfter(afterSeq, 1000);
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          const line = format === 'csv'
-            ? [row.seq, row.occurred_at, row.action, row.outcome, row.actor_name, row.actor_role, row.actor_institution_id, row.remote_address, row.via, row.object_type, row.object_id, row.patient_id, row.details, row.hash].map(csv).join(',')
-            : JSON.stringify(row);
-          process.stdout.write(`${line}\n`);
-        }
-        afterSeq = rows[rows.length - 1]!.seq;
-      }
+      for await (const line of auditExportLines(ctx.archive.audit, { format, columns: CLI_CSV_COLUMNS })) process.stdout.write(line);
       return 0;
     }
     default:
@@ -187,10 +176,8 @@ async function run(ctx: RunContext): Promise<number> {
   }
 }
 
-function csv(value: unknown): string {
-  const cell = value === null || value === undefined ? '' : String(value);
-  return /[",\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
-}
+/** The console's CSV leaves out the actor kind and the previous hash (the chain check has them). */
+const CLI_CSV_COLUMNS = ['seq', 'occurred_at', 'action', 'outcome', 'actor_name', 'actor_role', 'actor_institution_id', 'remote_address', 'via', 'object_type', 'object_id', 'patient_id', 'details', 'hash'] as const;
 
 function usage(message: string): never {
   throw new UsageError(message);

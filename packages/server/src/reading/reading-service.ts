@@ -254,9 +254,7 @@ export class ReadingService {
       if (current?.status === 'claimed') throw conflict('ALREADY_CLAIMED', `the request is being read by ${current.claimed_by}`);
       throw await this.illegal(row.id, 'claim');
     }
-    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id } });
-    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: row.id, claimedBy: caller.name });
-    return this.getRequest(caller, requestId);
+    return this.announceClaim(caller, row, { requestId: row.id });
   }
 
   /**
@@ -269,7 +267,7 @@ export class ReadingService {
     if (this.deps.store.supportsSkipLocked) {
       const id = await this.deps.store.claimFirstPending(caller.institutionId, caller.name, new Date().toISOString());
       if (!id) throw notFound('pending reading request');
-      return this.afterClaimNext(caller, id);
+      return this.announceClaim(caller, (await this.deps.store.findRequest(id))!, { requestId: id, next: true });
     }
     // SQLite has one writer: try the first rows in turn, each a conditional update.
     for (let round = 0; round < 5; round++) {
@@ -279,17 +277,17 @@ export class ReadingService {
       const start = Math.floor(Math.random() * Math.min(candidates.length, 3));
       for (const id of [...candidates.slice(start), ...candidates.slice(0, start)]) {
         const at = new Date().toISOString();
-        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name, details: { next: true } }, at)) return this.afterClaimNext(caller, id);
+        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name, details: { next: true } }, at)) return this.announceClaim(caller, (await this.deps.store.findRequest(id))!, { requestId: id, next: true });
       }
     }
     throw notFound('pending reading request');
   }
 
-  private async afterClaimNext(caller: Caller, id: string): Promise<ReadingRequestView> {
-    const row = (await this.deps.store.findRequest(id))!;
-    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: id, next: true } });
-    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: id, claimedBy: caller.name });
-    return this.getRequest(caller, id);
+  /** A won claim (by id or "next case"): in the trail, on both institutions' screens. */
+  private async announceClaim(caller: Caller, row: ReadingRequestRow, details: Record<string, unknown>): Promise<ReadingRequestView> {
+    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details });
+    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: row.id, claimedBy: caller.name });
+    return this.getRequest(caller, row.id);
   }
 
   async release(caller: Caller, requestId: string): Promise<ReadingRequestView> {

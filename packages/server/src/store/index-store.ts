@@ -158,9 +158,9 @@ export class IndexStore {
   }
 }
 
-function nonEmpty(values: string[]): string[] {
+export function nonEmpty(values: readonly string[]): string[] {
   // `in ()` is invalid SQL; a value no UID can take keeps the query valid and empty.
-  return values.length > 0 ? values : ['\u0000'];
+  return values.length > 0 ? [...values] : ['\u0000'];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { SqlDialectName } from './database.ts';
+import { nonEmpty } from './index-store.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
 export type ReadingRequestRow = ReadingRequestTable;
@@ -55,6 +56,13 @@ export interface Transition {
 }
 
 /** Priority, then waiting time: the same expressions as index reading_requests_worklist_order (migration 0007). */
+/** A request with its study's patient columns (none until images arrive), institution names and image count. */
+const WORKLIST_SELECT = sql`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+    (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
+    (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
+    (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
+  from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid`;
+
 const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end, coalesce(r.images_complete_at, r.created_at), r.id`;
 
 /**
@@ -91,11 +99,7 @@ export class ReadingStore {
 
   /** One request as a worklist row (patient, institution names). */
   async findWorklistRow(id: string): Promise<WorklistRow | undefined> {
-    const result = await sql<WorklistRow>`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
-        (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
-        (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
-        (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
-      from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid where r.id = ${id}`.execute(this.db);
+    const result = await sql<WorklistRow>`${WORKLIST_SELECT} where r.id = ${id}`.execute(this.db);
     const row = result.rows[0];
     return row && { ...row, instances: Number(row.instances) };
   }
@@ -128,18 +132,14 @@ export class ReadingStore {
   async worklist(filter: WorklistFilter): Promise<WorklistRow[]> {
     const where = [sql`1 = 1`];
     if (filter.readingInstitutionId) where.push(sql`r.reading_institution_id = ${filter.readingInstitutionId}`);
-    if (filter.requestingInstitutionIds) where.push(sql`r.requesting_institution_id in (${sql.join(filter.requestingInstitutionIds.length > 0 ? [...filter.requestingInstitutionIds] : ['\u0000'])})`);
+    if (filter.requestingInstitutionIds) where.push(sql`r.requesting_institution_id in (${sql.join(nonEmpty(filter.requestingInstitutionIds))})`);
     if (filter.statuses?.length) where.push(sql`r.status in (${sql.join([...filter.statuses])})`);
     if (filter.priorities?.length) where.push(sql`r.priority in (${sql.join([...filter.priorities])})`);
     if (filter.modality) where.push(sql`r.modality = ${filter.modality}`);
     if (filter.claimedBy) where.push(sql`r.claimed_by = ${filter.claimedBy}`);
     if (filter.from) where.push(sql`r.created_at >= ${filter.from}`);
     if (filter.to) where.push(sql`r.created_at <= ${filter.to}`);
-    const result = await sql<WorklistRow>`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
-        (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
-        (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
-        (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
-      from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid
+    const result = await sql<WorklistRow>`${WORKLIST_SELECT}
       where ${sql.join(where, sql` and `)}
       order by ${WORKLIST_ORDER}
       limit ${filter.limit} offset ${filter.offset}`.execute(this.db);
@@ -170,7 +170,7 @@ export class ReadingStore {
     const result = await sql<{ study_instance_uid: string; study_date: string | null; study_description: string | null; modalities_in_study: string | null; institution_id: string; signed_reports: number }>`select st.study_instance_uid, st.study_date, st.study_description, st.modalities_in_study, st.institution_id,
         (select count(*) from reports p where p.study_instance_uid = st.study_instance_uid and p.status = 'signed') as signed_reports
       from studies st where st.patient_id = ${patientId} and st.study_instance_uid <> ${excludeStudyUid}
-        and st.institution_id in (${sql.join(institutionIds.length > 0 ? [...institutionIds] : ['\u0000'])})
+        and st.institution_id in (${sql.join(nonEmpty(institutionIds))})
       order by st.study_date desc, st.study_time desc limit 50`.execute(this.db);
     return result.rows.map((row) => ({ ...row, signed_reports: Number(row.signed_reports) }));
   }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { nonEmpty } from './index-store.ts';
 import type { Database } from './schema.ts';
 
 export type StudyCountGrouping = 'institution' | 'modality' | 'month';
@@ -16,7 +17,7 @@ export class StatisticsStore {
   async countStudies(groupBy: StudyCountGrouping, institutionIds: readonly string[] | undefined, from?: string, to?: string): Promise<StudyCount[]> {
     const key = groupBy === 'institution' ? sql`st.institution_id` : groupBy === 'modality' ? sql`st.modalities_in_study` : sql`substr(st.study_date, 1, 6)`;
     const where = [sql`1 = 1`];
-    if (institutionIds) where.push(sql`st.institution_id in (${sql.join(institutionIds.length > 0 ? [...institutionIds] : ['\u0000'])})`);
+    if (institutionIds) where.push(sql`st.institution_id in (${sql.join(nonEmpty(institutionIds))})`);
     if (from) where.push(sql`st.study_date >= ${from}`);
     if (to) where.push(sql`st.study_date <= ${to}`);
     const result = await sql<{ key: string | null; studies: number; instances: number }>`select ${key} as key, count(*) as studies,
