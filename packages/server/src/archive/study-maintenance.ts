@@ -28,15 +28,16 @@ const PATIENT_TAGS = { patientName: [0x00100010, 'PN', '00100010'], patientId: [
 /**
  * Corrects the patient demographics of a study: every stored object is rewritten with the
  * new values (the old object is removed only once the index points at the new one), the
- * index follows in one transaction, and the audit record keeps the old values. The trail
- * is restricted to auditors and administrators, so it may hold the names a log never does.
+ * index follows in one transaction, and the audit record keeps the old values, except the
+ * name: auditors (the insurance bureau among them) read the trail, and a record names a
+ * patient by Patient ID only (AuditEventInput.patientId), so it lists which fields changed.
  */
 export async function correctStudyDemographics(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, correction: DemographicsCorrection, reason: string): Promise<{ instances: number }> {
   requirePermission(caller, 'studies:manage');
   const changes = textChangesOf(correction);
   if (changes.length === 0) throw badRequest('NOTHING_TO_CORRECT', 'give at least one of patientId, patientName, patientBirthDate, patientSex');
   const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
-  const before = { patientId: study.patient_id, patientName: study.patient_name, patientBirthDate: study.patient_birth_date, patientSex: study.patient_sex };
+  const before = { patientId: study.patient_id, patientBirthDate: study.patient_birth_date, patientSex: study.patient_sex };
 
   const written: ReplacedBlob[] = [];
   try {
@@ -48,28 +49,36 @@ export async function correctStudyDemographics(deps: MaintenanceDependencies, ca
     throw new YunyingError('CORRECTION_FAILED', `the study could not be corrected: ${(error as Error).message}`, 422);
   }
   for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
-  await deps.audit.record({ action: 'study.corrected', caller, objectType: 'study', objectId: studyInstanceUid, patientId: correction.patientId ?? before.patientId ?? undefined, details: { reason, before, after: correction, instances: instances.length } });
+  await deps.audit.record({ action: 'study.corrected', caller, objectType: 'study', objectId: studyInstanceUid, patientId: correction.patientId ?? before.patientId ?? undefined, details: { reason, changed: Object.keys(PATIENT_TAGS).filter((field) => correction[field as keyof DemographicsCorrection] !== undefined).sort(), before, after: withoutName(correction), instances: instances.length } });
   return { instances: instances.length };
 }
 
 /**
  * Deletes a study. The intent is recorded first, so that no deletion can happen without a
- * trace; the index goes in one transaction, then the objects (a crash in between leaves
- * unreferenced objects, never index rows without their object).
+ * trace; the index goes in one transaction, with the study's reading requests and reports
+ * (tombstoned) and cloud-film links (revoked), then the objects (a crash in between leaves
+ * unreferenced objects, never index rows without their object). The record names the
+ * patient by Patient ID, never by name.
  */
 export async function deleteStudy(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, reason: string): Promise<{ instances: number }> {
   requirePermission(caller, 'studies:manage');
   const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
-  const summary = { patientId: study.patient_id, patientName: study.patient_name, studyDate: study.study_date, accessionNumber: study.accession_number, modalities: study.modalities_in_study, institutionId: study.institution_id, sopInstanceUids: instances.map((i) => i.sop_instance_uid) };
+  const summary = { patientId: study.patient_id, studyDate: study.study_date, accessionNumber: study.accession_number, modalities: study.modalities_in_study, institutionId: study.institution_id, sopInstanceUids: instances.map((i) => i.sop_instance_uid) };
   await deps.audit.record({ action: 'study.deleted', caller, objectType: 'study', objectId: studyInstanceUid, patientId: study.patient_id ?? undefined, details: { reason, deleted: summary } });
   try {
-    await deps.maintenance.deleteStudy(studyInstanceUid);
+    await deps.maintenance.deleteStudy(studyInstanceUid, { actor: caller.name, reason });
   } catch (error) {
     await deps.audit.record({ action: 'study.deleted', outcome: 'failure', caller, objectType: 'study', objectId: studyInstanceUid, details: { reason, error: (error as Error).message } });
     throw new YunyingError('DELETION_FAILED', 'the study could not be deleted', 503);
   }
   for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
   return { instances: instances.length };
+}
+
+/** The correction as the trail keeps it: which name it gave is not the auditor's to read. */
+function withoutName(correction: DemographicsCorrection): Omit<DemographicsCorrection, 'patientName'> {
+  const { patientName: _name, ...rest } = correction;
+  return rest;
 }
 
 async function studyInScope(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string) {

@@ -315,6 +315,9 @@ export class ShareService {
     if (!TOKEN_PATTERN.test(token)) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link', 404);
     const found = await this.deps.store.findByToken(token);
     if (!found) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link', 404);
+    // Deleting the study revoked the link; should a study be filed again under its UID, the
+    // link is still not that study's (it is bound to the study row, not to the UID).
+    if (found.studyGone) throw new ShareRefusal('SHARE_REVOKED', 'this link was withdrawn', 410);
     for (const row of [found.link, found.parent]) {
       if (!row) continue;
       const status = statusOf(row);
@@ -395,7 +398,7 @@ export class ShareService {
       this.deps.store.signedReportsOfStudy(link.study_instance_uid),
       this.deps.store.institutionName(link.institution_id),
     ]);
-    if (!study) throw new ShareRefusal('SHARE_NOT_FOUND', 'the study of this link no longer exists', 410);
+    if (!study || study.study_key !== link.study_key) throw new ShareRefusal('SHARE_NOT_FOUND', 'the study of this link no longer exists', 410);
     const report = link.report_id ? (reports.find((r) => r.id === link.report_id) ?? reports[0]) : reports[0];
     const modalities = (study.modalities_in_study ?? '').split('\\').filter(Boolean);
     await this.deps.store.countView(link.id);

@@ -1,13 +1,16 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, ShareAccessTable, ShareLinkTable } from '../store/schema.ts';
 
-export type ShareLinkRow = Omit<ShareLinkTable, 'views'> & { views: number };
+/** study_key is the store's to set (insertLink binds the link to the study row there is). */
+export type ShareLinkRow = Omit<ShareLinkTable, 'views' | 'study_key'> & { views: number; study_key?: string | null };
 export type ShareAccessRow = Omit<ShareAccessTable, 'id'> & { id: number };
 
 /** A link together with its parent (onward links die with the patient's link). */
 export interface ShareLinkWithParent {
   link: ShareLinkRow;
   parent?: ShareLinkRow;
+  /** the study the link was made for is no longer there (deleted, or another study now has its UID) */
+  studyGone: boolean;
 }
 
 export interface SeriesSummary {
@@ -37,22 +40,27 @@ export class ShareStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insertLink(row: Omit<ShareLinkRow, 'views'>): Promise<void> {
-    await this.db.insertInto('share_links').values({ ...row, views: 0 }).execute();
+    await this.db.insertInto('share_links').values({ ...row, views: 0, study_key: this.keyOfStudy(row.study_instance_uid) }).execute();
   }
 
   async findByToken(token: string): Promise<ShareLinkWithParent | undefined> {
-    const link = await this.db.selectFrom('share_links').selectAll().where('token', '=', token).executeTakeFirst();
+    const link = await this.db.selectFrom('share_links').selectAll().select(this.keyOfStudy(sql.ref('share_links.study_instance_uid')).as('current_study_key')).where('token', '=', token).executeTakeFirst();
     if (!link) return undefined;
-    const parent = link.parent_id ? await this.findById(link.parent_id) : undefined;
-    return { link: link as ShareLinkRow, parent };
+    const { current_study_key: currentStudyKey, ...row } = link;
+    const parent = row.parent_id ? await this.findById(row.parent_id) : undefined;
+    return { link: row as ShareLinkRow, parent, studyGone: !isLinkOfStudyRow(row.study_key, currentStudyKey) };
   }
 
   async findById(id: string): Promise<ShareLinkRow | undefined> {
     return (await this.db.selectFrom('share_links').selectAll().where('id', '=', id).executeTakeFirst()) as ShareLinkRow | undefined;
   }
 
+  /** The links of the study row there is under the UID (not those of a deleted study that had it). */
   async linksOfStudy(studyInstanceUid: string): Promise<ShareLinkRow[]> {
-    return (await this.db.selectFrom('share_links').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute()) as ShareLinkRow[];
+    const current = await this.db.selectFrom('studies').select('study_key').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirst();
+    if (!current) return [];
+    const rows = await this.db.selectFrom('share_links').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
+    return rows.filter((row) => isLinkOfStudyRow(row.study_key, current.study_key)) as ShareLinkRow[];
   }
 
   async onwardLinksOf(parentId: string): Promise<ShareLinkRow[]> {
@@ -136,6 +144,9 @@ export class ShareStore {
       .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id'])
       .where('r.study_instance_uid', '=', studyInstanceUid)
       .where('r.status', '=', 'signed')
+      // only reports of requests made for the study row there is (deletion tombstones the others)
+      .where('q.status', '<>', 'deleted')
+      .where((eb) => eb.or([eb('q.study_key', 'is', null), eb('q.study_key', '=', eb.selectFrom('studies as s').select('s.study_key').whereRef('s.study_instance_uid', '=', 'q.study_instance_uid'))]))
       .orderBy('r.signed_at', 'desc')
       .execute();
     return rows.map((row) => ({ id: row.id, version: row.version, findings: row.findings, impression: row.impression, positive: row.positive === null ? null : row.positive === 1, signedAt: row.signed_at, readingInstitutionId: row.reading_institution_id }));
@@ -147,7 +158,21 @@ export class ShareStore {
     return rows.filter((row) => row.addendum).map((row) => ({ text: row.addendum!, at: row.saved_at }));
   }
 
+  /** The key of the study row under a UID (a value, or a column of the outer query), as a subquery. */
+  private keyOfStudy(studyInstanceUid: unknown) {
+    return sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${studyInstanceUid})`;
+  }
+
   async institutionName(id: string): Promise<string | undefined> {
     return (await this.db.selectFrom('institutions').select('name').where('id', '=', id).executeTakeFirst())?.name;
   }
+}
+
+/**
+ * A link belongs to the study row it was made for: the row must still be there with the same
+ * key. (Every study row has one since migration 0008; a link made as its study was being
+ * deleted has none and belongs to nothing.)
+ */
+function isLinkOfStudyRow(linkStudyKey: string | null | undefined, currentStudyKey: string | null | undefined): boolean {
+  return typeof linkStudyKey === 'string' && linkStudyKey === currentStudyKey;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
 import { likeLiteral, literalBigrams, searchTextPattern, type MatchCondition } from '../archive/matching.ts';
@@ -12,7 +13,8 @@ export type InstanceRow = Omit<InstanceTable, 'seq'> & { seq: number };
 /** One result row of a query: the columns of its level and of the levels above it. */
 export type QueryRow = Record<string, string | number | null>;
 
-export type NewStudy = Omit<StudyRow, 'modalities_in_study' | 'created_at' | 'updated_at' | 'attributes_json'>;
+/** study_key is not the sender's: the index gives every new study row one of its own. */
+export type NewStudy = Omit<StudyRow, 'modalities_in_study' | 'created_at' | 'updated_at' | 'attributes_json' | 'study_key'>;
 export type NewSeries = Omit<SeriesRow, 'created_at' | 'updated_at' | 'attributes_json'>;
 export type NewInstance = Omit<InstanceRow, 'seq' | 'created_at'>;
 
@@ -195,7 +197,7 @@ async function commitInstanceIn(trx: Transaction<Database>, dialect: IndexDataba
     const inserted = await trx
       .insertInto('studies')
       // The bigram array is PostgreSQL's; SQLite keeps the column empty and matches by LIKE.
-      .values({ ...study, patient_name_bigrams: dialect === 'postgres' ? study.patient_name_bigrams : null, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now })
+      .values({ ...study, patient_name_bigrams: dialect === 'postgres' ? study.patient_name_bigrams : null, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now, study_key: randomUUID() })
       .onConflict((oc) => oc.column('study_instance_uid').doNothing())
       .executeTakeFirst();
     studyCreated = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -262,7 +264,7 @@ const UNIQUE_VIOLATION = '23505';
  */
 async function insertAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceInput, now: string): Promise<boolean> {
   const { study, series, instance } = input;
-  const studyRow = { ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now };
+  const studyRow = { ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now, study_key: randomUUID() };
   const seriesRow = typedRow({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now });
   const instanceRow = typedRow({ ...instance, created_at: now });
   const studyColumns = Object.keys(studyRow) as Array<keyof typeof studyRow>;

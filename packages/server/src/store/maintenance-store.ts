@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { SqlDialectName } from './database.ts';
 import type { Database, StudyTable } from './schema.ts';
 
@@ -35,13 +35,35 @@ export class MaintenanceStore {
     });
   }
 
-  /** Removes the study, its series, instances and grants from the index. */
-  async deleteStudy(studyInstanceUid: string): Promise<void> {
+  /**
+   * Removes the study, its series, instances and grants from the index; in the same
+   * transaction tombstones its reading requests and reports (status 'deleted', with the
+   * request's event) and revokes every cloud-film link to it, so that nothing made of the
+   * study outlives it, even for a moment.
+   */
+  async deleteStudy(studyInstanceUid: string, by: { actor: string; reason: string }): Promise<void> {
+    const at = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
+      await tombstoneRecordsOf(trx, this.dialect, studyInstanceUid, at, by);
       await trx.deleteFrom('instances').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('series').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('studies').where('study_instance_uid', '=', studyInstanceUid).execute();
     });
   }
+}
+
+/** The study's requests and reports become tombstones, its links are revoked (see deleteStudy). */
+async function tombstoneRecordsOf(trx: Transaction<Database>, dialect: SqlDialectName, studyInstanceUid: string, at: string, by: { actor: string; reason: string }): Promise<void> {
+  // Locked on PostgreSQL, so that each event's "from" is the status the update changes.
+  const live = trx.selectFrom('reading_requests').select(['id', 'status']).where('study_instance_uid', '=', studyInstanceUid).where('status', '<>', 'deleted');
+  const requests = await (dialect === 'postgres' ? live.forUpdate() : live).execute();
+  if (requests.length > 0) {
+    const ids = requests.map((request) => request.id);
+    await trx.updateTable('reading_requests').set({ status: 'deleted', updated_at: at }).where('id', 'in', ids).execute();
+    await trx.updateTable('reports').set({ status: 'deleted', updated_at: at }).where('request_id', 'in', ids).execute();
+    const details = JSON.stringify({ reason: by.reason, studyDeleted: true });
+    await trx.insertInto('reading_request_events').values(requests.map((request) => ({ request_id: request.id, at, actor: by.actor, from_status: request.status, to_status: 'deleted', details }))).execute();
+  }
+  await trx.updateTable('share_links').set({ revoked_at: at }).where('study_instance_uid', '=', studyInstanceUid).where('revoked_at', 'is', null).execute();
 }

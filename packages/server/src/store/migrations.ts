@@ -391,6 +391,32 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await sql`create index reading_requests_worklist_order on reading_requests (reading_institution_id, status, (case priority when 'emergency' then 0 when 'urgent' then 1 else 2 end), (coalesce(images_complete_at, created_at)), id)`.execute(db);
       },
     },
+    '0008-study-rows': {
+      // Records made of a study belong to its row, not to its UID string: a study deleted and
+      // filed again under the same Study Instance UID (by another institution, for another
+      // patient) is another row with another key, and the old requests and links never
+      // attach to it (issue 12, finding 3). Deletion also tombstones them (status 'deleted').
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('studies').addColumn('study_key', 'text').execute();
+        await db.schema.alterTable('reading_requests').addColumn('study_key', 'text').execute();
+        await db.schema.alterTable('share_links').addColumn('study_key', 'text').execute();
+        const randomKey = dialect === 'postgres' ? sql`md5(random()::text || clock_timestamp()::text || study_instance_uid)` : sql`lower(hex(randomblob(16)))`;
+        await sql`update studies set study_key = ${randomKey}`.execute(db);
+        const keyOfStudy = (table: string) => sql`(select s.study_key from studies s where s.study_instance_uid = ${sql.ref(`${table}.study_instance_uid`)})`;
+        await sql`update reading_requests set study_key = ${keyOfStudy('reading_requests')}`.execute(db);
+        await sql`update share_links set study_key = ${keyOfStudy('share_links')}`.execute(db);
+        // What a deletion before this migration left alive: requests whose images had
+        // arrived and whose study is gone (a request still awaiting its images keeps waiting),
+        // their reports, and every link whose study is gone.
+        const now = new Date().toISOString();
+        const orphaned = sql`study_key is null and images_complete_at is not null and status <> 'deleted'`;
+        await sql`insert into reading_request_events (request_id, at, actor, from_status, to_status, details)
+          select id, ${now}, 'migration:0008-study-rows', status, 'deleted', ${JSON.stringify({ reason: 'the study was deleted' })} from reading_requests where ${orphaned}`.execute(db);
+        await sql`update reports set status = 'deleted', updated_at = ${now} where request_id in (select id from reading_requests where ${orphaned})`.execute(db);
+        await sql`update reading_requests set status = 'deleted', updated_at = ${now} where ${orphaned}`.execute(db);
+        await sql`update share_links set revoked_at = ${now} where study_key is null and revoked_at is null`.execute(db);
+      },
+    },
   };
 }
 

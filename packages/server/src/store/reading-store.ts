@@ -1,9 +1,10 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { SqlDialectName } from './database.ts';
 import { nonEmpty } from './index-store.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
-export type ReadingRequestRow = ReadingRequestTable;
+/** study_key is the store's to set (insertRequest binds it to the study row there is). */
+export type ReadingRequestRow = Omit<ReadingRequestTable, 'study_key'> & { study_key?: string | null };
 export type ReportRow = ReportTable;
 export type ReportVersionRow = ReportVersionTable;
 export type RoutingRuleRow = RoutingRuleTable;
@@ -63,6 +64,24 @@ const WORKLIST_SELECT = sql`select r.*, st.patient_id, st.patient_name, st.patie
     (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
   from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid`;
 
+/**
+ * A request that still belongs to its study (worklist SQL, alias r joined to st): not a
+ * tombstone of a deleted study, and made for the study row there is now (or for a study not
+ * yet arrived), never for an earlier study under the same UID.
+ */
+const ATTACHED = sql`r.status <> 'deleted' and (r.study_key is null or r.study_key = st.study_key)`;
+
+/** The same test in a Kysely query on reading_requests (unaliased). */
+function attachedToItsStudy(eb: ExpressionBuilder<Database, 'reading_requests'>) {
+  return eb.and([
+    eb('reading_requests.status', '<>', 'deleted'),
+    eb.or([eb('reading_requests.study_key', 'is', null), eb('reading_requests.study_key', '=', eb.selectFrom('studies').select('studies.study_key').whereRef('studies.study_instance_uid', '=', 'reading_requests.study_instance_uid'))]),
+  ]);
+}
+
+/** The key of the study row under an updated request's UID: bound at the first change after its study arrived (insertRequest binds it at once if the study is there). */
+const KEY_OF_ITS_STUDY = sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = reading_requests.study_instance_uid)`;
+
 const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end, coalesce(r.images_complete_at, r.created_at), r.id`;
 
 /**
@@ -88,24 +107,24 @@ export class ReadingStore {
 
   async insertRequest(row: ReadingRequestRow, actor: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('reading_requests').values(row).execute();
+      await trx.insertInto('reading_requests').values({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` }).execute();
       await insertEvent(trx, row.id, actor, null, row.status, {});
     });
   }
 
   async findRequest(id: string): Promise<ReadingRequestRow | undefined> {
-    return this.db.selectFrom('reading_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.db.selectFrom('reading_requests').selectAll().where('id', '=', id).where(attachedToItsStudy).executeTakeFirst();
   }
 
   /** One request as a worklist row (patient, institution names). */
   async findWorklistRow(id: string): Promise<WorklistRow | undefined> {
-    const result = await sql<WorklistRow>`${WORKLIST_SELECT} where r.id = ${id}`.execute(this.db);
+    const result = await sql<WorklistRow>`${WORKLIST_SELECT} where r.id = ${id} and ${ATTACHED}`.execute(this.db);
     const row = result.rows[0];
     return row && { ...row, instances: Number(row.instances) };
   }
 
   async requestsOfStudy(studyInstanceUid: string): Promise<ReadingRequestRow[]> {
-    return this.db.selectFrom('reading_requests').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
+    return this.db.selectFrom('reading_requests').selectAll().where('study_instance_uid', '=', studyInstanceUid).where(attachedToItsStudy).orderBy('created_at').execute();
   }
 
   /** True when the row was in a `from` state and is now in `to`; the event is written in the same transaction. */
@@ -114,7 +133,7 @@ export class ReadingStore {
       const before = await this.lockedStatus(trx, change.id);
       const result = await trx
         .updateTable('reading_requests')
-        .set({ ...change.set, status: change.to, updated_at: at })
+        .set({ ...change.set, status: change.to, updated_at: at, study_key: sql`coalesce(study_key, ${KEY_OF_ITS_STUDY})` })
         .where('id', '=', change.id)
         .where('status', 'in', [...change.from])
         .executeTakeFirst();
@@ -130,7 +149,7 @@ export class ReadingStore {
 
   /** Ordered by priority, then by how long the request has waited. */
   async worklist(filter: WorklistFilter): Promise<WorklistRow[]> {
-    const where = [sql`1 = 1`];
+    const where = [ATTACHED];
     if (filter.readingInstitutionId) where.push(sql`r.reading_institution_id = ${filter.readingInstitutionId}`);
     if (filter.requestingInstitutionIds) where.push(sql`r.requesting_institution_id in (${sql.join(nonEmpty(filter.requestingInstitutionIds))})`);
     if (filter.statuses?.length) where.push(sql`r.status in (${sql.join([...filter.statuses])})`);
@@ -178,11 +197,11 @@ export class ReadingStore {
   // Reports
 
   async findReport(id: string): Promise<ReportRow | undefined> {
-    return this.db.selectFrom('reports').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.db.selectFrom('reports').selectAll().where('id', '=', id).where('status', '<>', 'deleted').executeTakeFirst();
   }
 
   async findReportOfRequest(requestId: string): Promise<ReportRow | undefined> {
-    return this.db.selectFrom('reports').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+    return this.db.selectFrom('reports').selectAll().where('request_id', '=', requestId).where('status', '<>', 'deleted').executeTakeFirst();
   }
 
   /** False when the request has a report already (two first autosaves racing). */
@@ -286,7 +305,7 @@ export class ReadingStore {
   }
 
   async reportsOfStudy(studyInstanceUid: string): Promise<ReportRow[]> {
-    return this.db.selectFrom('reports').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('created_at').execute();
+    return this.db.selectFrom('reports').selectAll().where('study_instance_uid', '=', studyInstanceUid).where('status', '<>', 'deleted').orderBy('created_at').execute();
   }
 
   // Routing rules and templates

@@ -158,6 +158,12 @@ export interface StudyTable {
   attributes_json: string;
   created_at: string;
   updated_at: string;
+  /**
+   * Opaque and new with every study row (migration 0008): requests and cloud-film links
+   * carry the key of the row they were made for, so a study filed again under a deleted
+   * UID is not theirs. Null only for rows written by hand (benchmarks, tests).
+   */
+  study_key: string | null;
 }
 
 export interface SeriesTable {
@@ -208,7 +214,7 @@ export interface ReadingRequestTable {
   routing_rule_id: string | null;
   /** routine, urgent, emergency */
   priority: string;
-  /** awaiting-images, pending, claimed, submitted, signed, retake-requested, cancelled */
+  /** awaiting-images, pending, claimed, submitted, signed, retake-requested, cancelled; deleted with its study (a tombstone) */
   status: string;
   clinical_history: string | null;
   /** JSON arrays */
@@ -225,6 +231,8 @@ export interface ReadingRequestTable {
   /** SLA deadline: images complete + the priority's allowance */
   due_at: string | null;
   updated_at: string;
+  /** the studies row's study_key; null while the study has not arrived (bound when it has) */
+  study_key: string | null;
 }
 
 /** Every state change of a request, timestamped (turnaround and the audit of the workflow). */
@@ -258,7 +266,7 @@ export interface ReportTable {
   id: string;
   request_id: string;
   study_instance_uid: string;
-  /** draft, submitted, returned, signed */
+  /** draft, submitted, returned, signed; deleted with its study (a tombstone) */
   status: string;
   version: number;
   findings: string;
@@ -332,6 +340,8 @@ export interface ShareLinkTable {
   expires_at: string;
   revoked_at: string | null;
   views: Generated<number>;
+  /** the studies row's study_key when the link was made: another row under the UID is not this link's */
+  study_key: string | null;
 }
 
 /** Every open and download of a link: what the patient sees as "who opened my film". */
