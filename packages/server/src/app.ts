@@ -120,7 +120,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
   const shares = new ShareService(
     { store: new ShareStore(archive.database.db), index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, audit: archive.audit, sms: new LogSmsSender(logger), logger },
-    { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays },
+    { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays, maxRenderFrameBytes: config.renderMaxFrameBytes },
   );
   const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.ensurePatientLink });
   const reading = new ReadingService({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
@@ -133,6 +133,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     resolveCaller: createHttpCallerResolver(access, 'dicomweb', { allowBasic: true }),
     resolveWadoUriCaller: createHttpCallerResolver(access, 'wado-uri', { allowBasic: true }),
     maxStowBytes: config.maxUploadBytes,
+    maxStowParts: config.stowMaxParts,
+    maxRenderFrameBytes: config.renderMaxFrameBytes,
   });
   await registerAuthRoutes(http, { access, resolveCaller: restCaller });
   await registerAdminRoutes(http, { access, resolveCaller: restCaller });

@@ -22,6 +22,10 @@ export interface Config {
   fsync: boolean;
   /** largest STOW-RS request body in bytes */
   maxUploadBytes: number;
+  /** most parts one STOW-RS request may carry [10000]: a 3000-slice CT goes in one request, 200,000 tiny parts do not */
+  stowMaxParts: number;
+  /** largest decoded frame rendered to JPEG/PNG, bytes [128 MiB]: a 4096×4096 16-bit RGB frame fits, a 25000×25000 one does not */
+  renderMaxFrameBytes: number;
   /** lifetime of a bearer token from POST /api/v1/auth/login */
   tokenTtlSeconds: number;
   /** reading SLA per priority, minutes from images complete to a signed report */
@@ -70,6 +74,8 @@ export function loadConfig(env: Env = process.env): Config {
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
+    stowMaxParts: readBounded(merged, 'YUNYING_STOW_MAX_PARTS', 10_000, 1, 1_000_000),
+    renderMaxFrameBytes: readBounded(merged, 'YUNYING_RENDER_MAX_FRAME_BYTES', 128 * 1024 ** 2, 1024, 2 * 1024 ** 3),
     tokenTtlSeconds: readInteger(merged, 'YUNYING_TOKEN_TTL_MINUTES', 12 * 60) * 60,
     slaMinutes: {
       emergency: readInteger(merged, 'YUNYING_SLA_EMERGENCY_MINUTES', 30),

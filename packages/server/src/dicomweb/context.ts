@@ -16,6 +16,10 @@ export interface DicomWebOptions {
   resolveWadoUriCaller?(request: FastifyRequest): Promise<Caller>;
   /** largest STOW-RS request body, bytes [2 GiB] */
   maxStowBytes?: number;
+  /** most parts one STOW-RS request may carry [10000] */
+  maxStowParts?: number;
+  /** largest decoded frame the rendered/thumbnail resources and WADO-URI render, bytes [128 MiB] */
+  maxRenderFrameBytes?: number;
   /** e.g. "https://pacs.example.org"; RetrieveURL and BulkDataURI are built from it; default: from the request's Host */
   publicBaseUrl?: string;
   /** longest side of thumbnails, px [128] */

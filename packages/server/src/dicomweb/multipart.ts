@@ -18,6 +18,14 @@ export class MultipartError extends Error {
   }
 }
 
+/** The body holds more parts than the caller allows; splitting stopped at the first one too many. */
+export class TooManyPartsError extends MultipartError {
+  constructor(readonly maxParts: number) {
+    super(`the multipart body has more than ${maxParts} parts`);
+    this.name = 'TooManyPartsError';
+  }
+}
+
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -35,9 +43,10 @@ function parsePartHeaders(text: string): Record<string, string> {
  * Splits a multipart body. Tolerates a preamble (including the leading CRLF that some
  * clients send), transport padding after delimiters, LF-only header blocks and a missing
  * close delimiter (the last part then runs to the end of the body, minus a trailing CRLF).
- * Throws MultipartError when the boundary never occurs.
+ * Throws MultipartError when the boundary never occurs, and TooManyPartsError as soon as a
+ * part beyond `maxParts` starts (the rest of the body is not looked at).
  */
-export function splitMultipart(body: Buffer, boundary: string): MultipartPart[] {
+export function splitMultipart(body: Buffer, boundary: string, maxParts = Infinity): MultipartPart[] {
   if (!boundary || boundary.length > 200) throw new MultipartError('invalid multipart boundary');
   const dash = Buffer.from(`--${boundary}`);
   const delimiter = Buffer.from(`\r\n--${boundary}`);
@@ -54,6 +63,7 @@ export function splitMultipart(body: Buffer, boundary: string): MultipartPart[] 
     if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break;
     const lineEnd = body.indexOf(CRLF, pos);
     if (lineEnd < 0) break; // delimiter at the very end without close: no more parts
+    if (parts.length >= maxParts) throw new TooManyPartsError(maxParts);
     const headerStart = lineEnd + 2;
     let headerEnd: number;
     let bodyStart: number;

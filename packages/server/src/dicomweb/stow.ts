@@ -14,15 +14,21 @@
  * A human-readable reason goes in Error Comment (0000,0902) of the FailedSOPSequence item
  * (the C-STORE response carries the same attribute); a warning's text likewise in the
  * ReferencedSOPSequence item next to Warning Reason (0008,1196) 0xB000.
+ *
+ * Bounded per request: at most `maxStowParts` parts (413 TOO_MANY_PARTS before any part is
+ * stored), the event loop is yielded between parts (a part that fails to parse costs no I/O,
+ * so 10,000 of them would otherwise run back to back without a turn for anyone else), and
+ * the request logs one summary line at info; per-part rejections are debug.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DicomParseError, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
 import type { IngestResult } from '../archive/archive-service.ts';
 import { requirePermission } from '../access/caller.ts';
-import { YunyingError, badRequest } from '../errors.ts';
+import { DIMSE_STATUS, YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import { parseAccept, parseMediaType, negotiateSimple } from './media-types.ts';
-import { MultipartError, splitMultipart } from './multipart.ts';
+import { MultipartError, splitMultipart, TooManyPartsError } from './multipart.ts';
 
 export const FAILURE_REASON = {
   PROCESSING_FAILURE: 0x0110,
@@ -34,6 +40,9 @@ export const FAILURE_REASON = {
 export const WARNING_REASON_COERCION = 0xb000;
 
 const INGEST_CONCURRENCY = 4;
+
+/** Default of YUNYING_STOW_MAX_PARTS: a CT of several thousand slices fits, a flood of tiny parts does not. */
+export const DEFAULT_MAX_STOW_PARTS = 10_000;
 
 interface Stored {
   kind: 'stored';
@@ -69,7 +78,12 @@ function failureReasonOf(error: unknown): { reason: number; comment: string } {
   return { reason: FAILURE_REASON.PROCESSING_FAILURE, comment: 'the instance could not be stored' };
 }
 
-async function storePart(ctx: DicomWebContext, request: FastifyRequest, bytes: Buffer, partType: string | undefined, study: string | undefined): Promise<PartOutcome> {
+/** What the request's summary line says; unexpected errors are logged once each request, not once each part. */
+interface StowTally {
+  unexpectedErrors: number;
+}
+
+async function storePart(ctx: DicomWebContext, request: FastifyRequest, tally: StowTally, bytes: Buffer, partType: string | undefined, study: string | undefined): Promise<PartOutcome> {
   if (partType !== undefined && partType !== 'application/dicom') {
     return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: `part of type ${partType} is not supported; send application/dicom`, ...identify(bytes) };
   }
@@ -79,8 +93,9 @@ async function storePart(ctx: DicomWebContext, request: FastifyRequest, bytes: B
     const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', bytes, studyInstanceUid: study });
     return { kind: 'stored', result };
   } catch (error) {
-    if (!(error instanceof DicomParseError) && !(error instanceof YunyingError)) request.log.error({ err: error }, 'STOW-RS: ingest failed');
-    else request.log.info({ reason: (error as Error).message }, 'STOW-RS: instance rejected');
+    if (!(error instanceof DicomParseError) && !(error instanceof YunyingError)) {
+      if (tally.unexpectedErrors++ === 0) request.log.error({ err: error }, 'STOW-RS: ingest failed');
+    } else request.log.debug({ reason: (error as Error).message }, 'STOW-RS: instance rejected');
     return { kind: 'failed', ...failureReasonOf(error), ...identify(bytes) };
   }
 }
@@ -92,6 +107,8 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i]!);
+      // a turn of the event loop for other requests between parts
+      await nextTurn();
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -141,8 +158,8 @@ interface IncomingPart {
   type?: string;
 }
 
-/** The request body as parts: multipart/related or a single application/dicom body. Throws 400/415. */
-function partsOf(request: FastifyRequest): IncomingPart[] {
+/** The request body as parts: multipart/related or a single application/dicom body. Throws 400/413/415. */
+function partsOf(request: FastifyRequest, maxParts: number): IncomingPart[] {
   const header = request.headers['content-type'];
   if (!header) throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type is required: multipart/related; type="application/dicom"', 415);
   const media = parseMediaType(header);
@@ -160,8 +177,9 @@ function partsOf(request: FastifyRequest): IncomingPart[] {
   if (!boundary) throw badRequest('INVALID_MULTIPART', 'multipart/related without a boundary parameter');
   let parts;
   try {
-    parts = splitMultipart(body, boundary);
+    parts = splitMultipart(body, boundary, maxParts);
   } catch (error) {
+    if (error instanceof TooManyPartsError) throw new YunyingError('TOO_MANY_PARTS', `one STOW-RS request may carry at most ${maxParts} parts; send the instances in several requests`, 413, DIMSE_STATUS.OUT_OF_RESOURCES);
     if (error instanceof MultipartError) throw badRequest('INVALID_MULTIPART', error.message);
     throw error;
   }
@@ -172,14 +190,31 @@ function partsOf(request: FastifyRequest): IncomingPart[] {
   });
 }
 
+/** The one info line of a STOW-RS request: counts, never UIDs or patient data. */
+function logSummary(request: FastifyRequest, outcomes: readonly PartOutcome[], status: number, started: number, tally: StowTally): void {
+  const counts = { stored: 0, replaced: 0, duplicate: 0, warnings: 0, failed: 0 };
+  for (const o of outcomes) {
+    if (o.kind === 'failed') counts.failed++;
+    else {
+      counts[o.result.outcome]++;
+      if (o.result.warning) counts.warnings++;
+    }
+  }
+  request.log.info({ parts: outcomes.length, ...counts, unexpectedErrors: tally.unexpectedErrors, status, durationMs: Date.now() - started }, 'STOW-RS request');
+}
+
 export function registerStow(app: FastifyInstance, ctx: DicomWebContext, bodyLimit: number): void {
+  const maxParts = ctx.options.maxStowParts ?? DEFAULT_MAX_STOW_PARTS;
   const handler = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
     const accepted = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
     if (!accepted) throw new YunyingError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json', 406);
+    const started = Date.now();
     const study = request.params.study;
-    const parts = partsOf(request);
-    const outcomes = await mapLimited(parts, INGEST_CONCURRENCY, (p) => storePart(ctx, request, p.bytes, p.type, study));
+    const parts = partsOf(request, maxParts);
+    const tally: StowTally = { unexpectedErrors: 0 };
+    const outcomes = await mapLimited(parts, INGEST_CONCURRENCY, (p) => storePart(ctx, request, tally, p.bytes, p.type, study));
     const { status, body } = buildResponse(ctx, request, outcomes, study);
+    logSummary(request, outcomes, status, started, tally);
     return reply.code(status).type(accepted).send(JSON.stringify(body));
   };
   // A caller who may not store is refused before the body is read (403, not 409 per part).
