@@ -106,6 +106,52 @@ function messageOf(module: WasmModule | undefined, error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What a codestream's own header says it decodes to. */
+export interface CodestreamDimensions {
+  width: number;
+  height: number;
+  components: number;
+  /** bits per sample of the first component */
+  precision: number;
+}
+
+/**
+ * The size a JPEG (SOFn), JPEG-LS (SOF55) or JPEG 2000 (SIZ) codestream declares, read from its
+ * header without decoding: codecs allocate what the stream says, whatever Rows and Columns say,
+ * so the frame budget is checked against both. undefined when the header is not found.
+ */
+export function codestreamDimensions(frame: Uint8Array): CodestreamDimensions | undefined {
+  let stream: Uint8Array;
+  try {
+    stream = jpeg2000Codestream(frame);
+  } catch {
+    return undefined;
+  }
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  if (stream.length >= 43 && stream[0] === 0xff && stream[1] === 0x4f && stream[2] === 0xff && stream[3] === 0x51) {
+    // SIZ: Lsiz Rsiz Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz Csiz Ssiz…
+    const width = view.getUint32(8) - view.getUint32(16);
+    const height = view.getUint32(12) - view.getUint32(20);
+    return { width, height, components: view.getUint16(40), precision: (stream[42]! & 0x7f) + 1 };
+  }
+  if (stream[0] !== 0xff || stream[1] !== 0xd8) return undefined;
+  // walk the marker segments up to the frame header (no entropy-coded data before SOS)
+  let at = 2;
+  while (at + 10 <= stream.length) {
+    if (stream[at] !== 0xff) return undefined;
+    const marker = stream[at + 1]!;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    const isFrameHeader = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
+    if (isFrameHeader) return { precision: stream[at + 4]!, height: view.getUint16(at + 5), width: view.getUint16(at + 7), components: stream[at + 9]! };
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    at += 2 + view.getUint16(at + 2);
+  }
+  return undefined;
+}
+
 /** The contiguous codestream of a JP2 file (its jp2c box), or the input when it is a bare codestream. */
 export function jpeg2000Codestream(frame: Uint8Array): Uint8Array {
   const isJp2 = frame.length > 12 && frame[4] === 0x6a && frame[5] === 0x50 && frame[6] === 0x20 && frame[7] === 0x20;

@@ -9,14 +9,16 @@
  * Lossless (.5) here; JPEG 2000 (.90/.91), HTJ2K (.201-.203), JPEG-LS (.80/.81) and lossless
  * JPEG (.57/.70) by WebAssembly/JS codecs in worker threads (frame-decoder.ts, codecs.ts);
  * all then take the same path. A stream that does not decode answers 422
- * FRAME_NOT_DECODABLE. Anything else (12-bit DCT JPEG, JPEG XL, PALETTE COLOR, 1-bit) answers
+ * FRAME_NOT_DECODABLE. A frame larger than the frame budget (rows × columns × samples × bytes
+ * per sample, from the data set and from the codestream's own header) answers 422
+ * FRAME_TOO_LARGE before anything is decoded or allocated. Anything else (12-bit DCT JPEG, JPEG XL, PALETTE COLOR, 1-bit) answers
  * 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be produced for that resource;
  * the client can still fetch the frames or the instance.
  */
 import sharp, { type OutputInfo } from 'sharp';
 import { getFrame, getPixelDataInfo, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
-import { DECODABLE_SYNTAXES } from './codecs.ts';
+import { codestreamDimensions, DECODABLE_SYNTAXES } from './codecs.ts';
 import { frameNotDecodable, sharedFrameDecoder, type FrameDecoder } from './frame-decoder.ts';
 
 export type VoiFunction = 'linear' | 'linear-exact' | 'sigmoid';
@@ -38,6 +40,26 @@ export interface RenderOptions {
   fit?: { width?: number; height?: number };
   /** where compressed frames are decoded [the process's worker pool] */
   decoder?: FrameDecoder;
+  /** the frame budget: largest decoded frame rendered, bytes [DEFAULT_MAX_RENDER_FRAME_BYTES] */
+  maxFrameBytes?: number;
+}
+
+/**
+ * Default of YUNYING_RENDER_MAX_FRAME_BYTES (128 MiB). Real frames fit: 4096×4096 RGB at 16 bits
+ * is 96 MiB, a mammogram 4096×3328×2 is 26 MiB; a header declaring 25000×25000 (625 MB at 8
+ * bits) does not. Rendering holds a few buffers of about this size at once.
+ */
+export const DEFAULT_MAX_RENDER_FRAME_BYTES = 128 * 1024 * 1024;
+
+export const frameTooLarge = (message: string): YunyingError => new YunyingError('FRAME_TOO_LARGE', message, 422);
+
+/** Throws 422 FRAME_TOO_LARGE when a frame of these dimensions decodes to more than `maxBytes`. */
+export function checkFrameBudget(frame: Pick<PixelDataInfo, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated'>, maxBytes: number, what = 'the frame'): void {
+  const bytesPerSample = Math.max(1, Math.ceil(frame.bitsAllocated / 8));
+  const bytes = frame.rows * frame.columns * Math.max(1, frame.samplesPerPixel) * bytesPerSample;
+  if (bytes > maxBytes) {
+    throw frameTooLarge(`${what} is ${frame.columns}×${frame.rows}, ${frame.samplesPerPixel} samples of ${bytesPerSample} bytes (${bytes} bytes), more than the ${maxBytes} bytes this server renders; retrieve the frames or the instance instead`);
+  }
 }
 
 export const renderingNotSupported = (message: string): YunyingError =>
@@ -119,6 +141,9 @@ export function decodeRleFrame(frame: Uint8Array, info: PixelDataInfo): Uint8Arr
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const segments = view.getUint32(0, true);
   if (segments !== spp * bytesPerSample || segments > 15) throw renderingNotSupported(`RLE frame has ${segments} segments, expected ${spp * bytesPerSample}`);
+  // A replicate run turns 2 bytes into at most 128: a stream under half that bound cannot be
+  // the declared frame (a few KB claiming megapixels), so nothing is allocated for it.
+  if ((frame.length - 64) * 128 < pixels * segments) throw frameNotDecodable(`the RLE frame of ${frame.length} bytes cannot hold ${info.columns}×${info.rows} pixels`);
   const out = new Uint8Array(pixels * spp * bytesPerSample);
   const stride = spp * bytesPerSample;
   for (let seg = 0; seg < segments; seg++) {
@@ -322,7 +347,14 @@ function renderColor(frame: Uint8Array, info: PixelDataInfo, bigEndian: boolean)
   return out;
 }
 
-async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined, decoder: FrameDecoder): Promise<RawImage> {
+/** The codestream's declared size against the budget: codecs allocate what the stream says, not what Rows and Columns say. */
+function checkCodestreamBudget(frame: Uint8Array, maxFrameBytes: number): void {
+  const declared = codestreamDimensions(frame);
+  if (!declared) return;
+  checkFrameBudget({ rows: declared.height, columns: declared.width, samplesPerPixel: declared.components, bitsAllocated: declared.precision > 8 ? 16 : 8 }, maxFrameBytes, 'the compressed frame’s header says it');
+}
+
+async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined, decoder: FrameDecoder, maxFrameBytes: number): Promise<RawImage> {
   let info = pixelInfo;
   if (frameNumber < 1 || frameNumber > Math.max(info.numberOfFrames, 1)) {
     throw notFound(`frame ${frameNumber} (the instance has ${info.numberOfFrames})`);
@@ -333,6 +365,7 @@ async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameN
   } catch (error) {
     throw frameNotDecodable(`frame ${frameNumber} cannot be read: ${(error as Error).message}`);
   }
+  if (info.encapsulated && info.transferSyntaxUid !== RLE) checkCodestreamBudget(frame, maxFrameBytes);
   if (info.encapsulated && info.transferSyntaxUid === RLE) {
     frame = decodeRleFrame(frame, info);
     info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
@@ -355,7 +388,7 @@ async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameN
     }
     let decoded: { data: Buffer; info: OutputInfo };
     try {
-      decoded = await sharp(frame).raw().toBuffer({ resolveWithObject: true });
+      decoded = await sharp(frame, { limitInputPixels: Math.max(1, maxFrameBytes) }).raw().toBuffer({ resolveWithObject: true });
     } catch (error) {
       throw renderingNotSupported(`the JPEG frame cannot be decoded: ${(error as Error).message}`);
     }
@@ -389,7 +422,9 @@ export async function renderFrame(parsed: ParsedDicom, options: RenderOptions): 
   }
   if (!info) throw renderingNotSupported('the instance has no pixel data to render');
   if (!(info.rows > 0 && info.columns > 0)) throw renderingNotSupported('the instance has no image dimensions');
-  const raw = await decodeFrame(parsed, info, options.frame, options.window, options.decoder ?? sharedFrameDecoder());
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_RENDER_FRAME_BYTES;
+  checkFrameBudget(info, maxFrameBytes);
+  const raw = await decodeFrame(parsed, info, options.frame, options.window, options.decoder ?? sharedFrameDecoder(), maxFrameBytes);
   let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   if (options.fit && (options.fit.width || options.fit.height)) {
     image = image.resize({ width: options.fit.width, height: options.fit.height, fit: 'inside', withoutEnlargement: false });

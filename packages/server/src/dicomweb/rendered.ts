@@ -56,7 +56,7 @@ export function parseRenderRequest(request: FastifyRequest, defaults: { maxSize?
 
 async function sendRendered(ctx: DicomWebContext, reply: FastifyReply, record: InstanceRecord, options: RenderOptions) {
   const parsed = await ctx.readParsed(record);
-  const { body, contentType } = await renderFrame(parsed, options);
+  const { body, contentType } = await renderFrame(parsed, { ...options, maxFrameBytes: ctx.options.maxRenderFrameBytes });
   return reply.type(contentType).header('Cache-Control', 'private, max-age=3600').send(body);
 }
 

@@ -85,7 +85,7 @@ export function registerWadoUri(app: FastifyInstance, ctx: DicomWebContext): voi
       return reply.type('application/dicom').header('Content-Disposition', `attachment; filename="${instance}.dcm"`).send(bytes);
     }
 
-    const options: RenderOptions = { frame, format: contentType === 'image/png' ? 'png' : 'jpeg' };
+    const options: RenderOptions = { frame, format: contentType === 'image/png' ? 'png' : 'jpeg', maxFrameBytes: ctx.options.maxRenderFrameBytes };
     if (quality !== undefined) options.quality = quality;
     if (windowCenter !== undefined && windowWidth !== undefined) options.window = { center: windowCenter, width: windowWidth, fn: 'linear' };
     if (rows !== undefined || columns !== undefined) options.fit = { width: columns, height: rows };

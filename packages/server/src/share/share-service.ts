@@ -52,6 +52,8 @@ export interface ShareOptions {
   throttleWindowSeconds: number;
   /** wrong codes since the code was issued after which the link needs a new code from staff [50] */
   maxFailuresPerCode: number;
+  /** the frame budget of rendered images, bytes [DEFAULT_MAX_RENDER_FRAME_BYTES of dicomweb/render.ts] */
+  maxRenderFrameBytes?: number;
 }
 
 export const DEFAULT_SHARE_OPTIONS: Omit<ShareOptions, 'publicBaseUrl'> = {
@@ -440,7 +442,7 @@ export class ShareService {
     if (!body) {
       const parsed = await this.parsed(row);
       const size = fidelity === 'thumbnail' ? 128 : fidelity === 'small' ? 512 : undefined;
-      body = (await renderFrame(parsed, { frame, format: 'jpeg', quality: fidelity === 'full' ? 92 : fidelity === 'small' ? 80 : 70, window, ...(size ? { fit: { width: size, height: size } } : {}) })).body;
+      body = (await renderFrame(parsed, { frame, format: 'jpeg', quality: fidelity === 'full' ? 92 : fidelity === 'small' ? 80 : 70, window, maxFrameBytes: this.options.maxRenderFrameBytes, ...(size ? { fit: { width: size, height: size } } : {}) })).body;
       if (fidelity !== 'full') this.renderedCache.set(key, body);
     }
     if (fidelity !== 'thumbnail') await this.recordImageView(live, row.series_instance_uid, fidelity, origin);
@@ -491,7 +493,7 @@ export class ShareService {
         const name = `JPEG/${names.get(row.series_instance_uid) ?? 'series'}/${String(n).padStart(5, '0')}.jpg`;
         zip.addReadStreamLazy(name, { compress: false, mtime: new Date(row.created_at) }, (callback) => {
           this.parsed(row)
-            .then((parsed) => renderFrame(parsed, { frame, format: 'jpeg', quality: 92 }))
+            .then((parsed) => renderFrame(parsed, { frame, format: 'jpeg', quality: 92, maxFrameBytes: this.options.maxRenderFrameBytes }))
             .then(
               ({ body }) => callback(null, Readable.from([body])),
               // an image that cannot be rendered (e.g. JPEG 2000) is left out of the JPEGs; the DICOM zip has it
