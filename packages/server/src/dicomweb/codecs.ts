@@ -43,6 +43,8 @@ export interface DecodeRequest {
   frame: Uint8Array;
   bitsAllocated: number;
   pixelRepresentation: number;
+  /** refuse, before the codec allocates anything, a codestream whose header declares a larger output */
+  maxOutputBytes?: number;
 }
 
 export class CodecError extends Error {}
@@ -261,8 +263,20 @@ function applyPointTransform(stream: Uint8Array, samples: Uint8Array, bytesPerSa
   }
 }
 
+/** A codec allocates what the codestream header declares: check that against the request's bound first. */
+function checkDeclaredOutput(request: DecodeRequest): void {
+  if (request.maxOutputBytes === undefined) return;
+  const declared = codestreamDimensions(request.frame);
+  if (!declared) return;
+  const bytes = declared.width * declared.height * declared.components * (declared.precision > 8 ? 2 : 1);
+  if (bytes > request.maxOutputBytes) {
+    throw new CodecError(`the codestream declares ${declared.width}×${declared.height}×${declared.components} (${bytes} bytes), more than the ${request.maxOutputBytes} bytes allowed`);
+  }
+}
+
 /** Decodes one frame of a transfer syntax in DECODABLE_SYNTAXES. Throws CodecError. */
 export async function decodeCompressed(request: DecodeRequest): Promise<DecodedFrame> {
+  checkDeclaredOutput(request);
   const ts = request.transferSyntaxUid;
   if (ts === '1.2.840.10008.1.2.4.57' || ts === '1.2.840.10008.1.2.4.70') return decodeLossless(request);
   if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') return decodeWasm('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', request.frame);

@@ -99,10 +99,10 @@ export function sniffTransferSyntax(frame: Uint8Array): string | undefined {
  * A compressed frame decoded to native little-endian samples, with the pixel description
  * fitted to what the codec produced (its size, 8 or 16 bits, planes, RGB after an MCT).
  */
-async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, decoder: FrameDecoder): Promise<{ frame: Uint8Array; info: PixelDataInfo }> {
+async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, decoder: FrameDecoder, maxFrameBytes: number): Promise<{ frame: Uint8Array; info: PixelDataInfo }> {
   const bytesPerSample = info.bitsAllocated <= 8 ? 1 : 2;
   const expected = info.rows * info.columns * info.samplesPerPixel * bytesPerSample;
-  const decoded = await decoder.decode({ transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation }, expected);
+  const decoded = await decoder.decode({ transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation, maxOutputBytes: maxFrameBytes }, expected);
   if (decoded.components !== 1 && decoded.components !== 3) throw renderingNotSupported(`rendering ${decoded.components} components is not supported`);
   let photometric = info.photometricInterpretation;
   // YBR_RCT/ICT mean the JPEG 2000 colour transform, which the codec has undone
@@ -379,7 +379,7 @@ async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameN
     // some modalities label 8-bit DCT JPEG as lossless: decode what the stream is
     const type = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) ? jpegFrameType(frame) : undefined;
     const dct8 = type !== undefined && type.marker <= 0xc2 && type.precision === 8 && info.bitsAllocated === 8;
-    if (!dct8) ({ frame, info } = await decodeCompressedFrame(frame, info, decoder));
+    if (!dct8) ({ frame, info } = await decodeCompressedFrame(frame, info, decoder, maxFrameBytes));
   }
   if (info.encapsulated) {
     const dct8 = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) && info.bitsAllocated === 8;

@@ -19,6 +19,7 @@ import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
 import { startServerProcess } from '../test-support/server-process.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
+import { CodecError, decodeCompressed } from './codecs.ts';
 import { checkFrameBudget, DEFAULT_MAX_RENDER_FRAME_BYTES, renderFrame } from './render.ts';
 import { SAMPLES, stowBody } from './test-support.ts';
 
@@ -254,6 +255,9 @@ describe('the frame budget in the renderer', () => {
     bytes.writeUInt32BE(60000, siz + 8);
     bytes.writeUInt32BE(60000, siz + 12);
     await assert.rejects(renderFrame(parseDicom(bytes), { frame: 1, format: 'png' }), isTooLarge);
+    // and the decode worker's codecs refuse it on their own, before allocating
+    const frame = bytes.subarray(siz, bytes.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2);
+    await assert.rejects(decodeCompressed({ transferSyntaxUid: '1.2.840.10008.1.2.4.90', frame, bitsAllocated: 16, pixelRepresentation: 1, maxOutputBytes: DEFAULT_MAX_RENDER_FRAME_BYTES }), (error: unknown) => error instanceof CodecError && /declares 60000×60000/.test(error.message));
   });
 
   test('a JPEG baseline stream whose frame header declares a larger image than the data set is refused before decoding', async () => {
