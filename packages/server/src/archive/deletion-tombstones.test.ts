@@ -8,6 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 import { stowBody } from '../dicomweb/test-support.ts';
 import { createFixture, signReport, startShareServer, type Fixture, type ShareTestServer } from '../share/share-test-support.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
@@ -33,102 +37,107 @@ interface Made {
   link: Link;
 }
 
+interface Context {
+  app: ShareTestServer;
+  fixture: Fixture;
+}
+
+const call = (ctx: Context, who: string | undefined, method: string, url: string, body?: unknown, headers?: Record<string, string>) => ctx.fixture.client.call(who, method, url, body, headers);
+
+async function stow(ctx: Context, who: string, instances: readonly SyntheticInstance[]): Promise<void> {
+  const { payload, contentType } = stowBody(instances.map((i) => i.bytes));
+  const response = await fetch(`${ctx.app.baseUrl}/dicom-web/studies`, { method: 'POST', headers: { authorization: `Bearer ${ctx.fixture.client.tokens[who]}`, 'content-type': contentType }, body: payload });
+  assert.equal(response.status, 200, await response.text());
+}
+
+/** A study of the township, read and signed by the county, with the patient's cloud-film link that signing made. */
+async function signedStudy(ctx: Context): Promise<Made> {
+  const instances = studyOf(FIRST_PATIENT);
+  const studyInstanceUid = instances[0]!.studyInstanceUid;
+  await stow(ctx, 'tech', instances);
+  const reportId = await signReport(ctx.fixture, studyInstanceUid, { findings: FINDINGS, impression: '未见异常。' });
+  const report = await call(ctx, 'tech', 'GET', `/api/v1/reports/${reportId}`);
+  assert.equal(report.status, 200, report.text);
+  const requests = await call(ctx, 'tech', 'GET', '/api/v1/reading-requests?limit=100');
+  const requestId = (requests.body as unknown as Array<{ id: string; studyInstanceUid: string }>).find((r) => r.studyInstanceUid === studyInstanceUid)!.id;
+  // the PDF's QR code: the link exists once the report has been printed
+  assert.equal((await call(ctx, 'tech', 'GET', `/api/v1/reports/${reportId}/pdf`)).status, 200);
+  const links = await call(ctx, 'tech', 'GET', `/api/v1/share-links?studyInstanceUid=${studyInstanceUid}`);
+  const link = (links.body as unknown as Link[]).find((l) => l.reportId === reportId);
+  assert.ok(link, links.text);
+  const page = await call(ctx, undefined, 'GET', new URL(link.url).pathname);
+  assert.equal(page.status, 200);
+  assert.ok(page.text.includes(FINDINGS), 'the cloud-film page shows the report before the deletion');
+  return { studyInstanceUid, requestId, reportId, link };
+}
+
+/** Every way the old records were reachable now refuses, and none shows the new patient. */
+async function assertGone(ctx: Context, made: Made, when: string): Promise<void> {
+  const sharePath = new URL(made.link.url).pathname;
+  const page = await call(ctx, undefined, 'GET', sharePath);
+  assert.equal(page.status, 410, `${when}: the cloud-film page is withdrawn`);
+  assert.equal((await call(ctx, undefined, 'GET', `${sharePath}/data.json`)).status, 410, `${when}: the page's data is withdrawn`);
+  for (const who of ['tech', 'rad', 'admin']) {
+    const pdf = await call(ctx, who, 'GET', `/api/v1/reports/${made.reportId}/pdf`);
+    assert.equal(pdf.status, 404, `${when}: the PDF (${who})`);
+    assert.equal((await call(ctx, who, 'GET', `/api/v1/reports/${made.reportId}`)).status, 404, `${when}: the report (${who})`);
+    assert.equal((await call(ctx, who, 'GET', `/api/v1/reading-requests/${made.requestId}`)).status, 404, `${when}: the request (${who})`);
+    assert.equal((await call(ctx, who, 'GET', `/fhir/r4/DiagnosticReport/${made.reportId}`)).status, 404, `${when}: the DiagnosticReport (${who})`);
+    const worklist = await call(ctx, who, 'GET', '/api/v1/reading-requests?limit=100');
+    assert.equal(worklist.status, 200);
+    assert.ok(!(worklist.body as unknown as Array<{ id: string }>).some((r) => r.id === made.requestId), `${when}: the request is off the worklist (${who})`);
+    const bundle = await call(ctx, who, 'GET', `/fhir/r4/DiagnosticReport?study=${made.studyInstanceUid}`);
+    assert.ok(!bundle.text.includes(made.reportId), `${when}: no DiagnosticReport of the study (${who})`);
+    for (const answer of [pdf, page, worklist, bundle]) assert.ok(!answer.text.includes('LISECOND'), `${when}: the new patient's name is not shown (${who})`);
+  }
+  const staffLinks = await call(ctx, 'admin', 'GET', `/api/v1/share-links/${made.link.id}`);
+  if (staffLinks.status === 200) assert.equal((staffLinks.body as unknown as Link).status, 'revoked', `${when}: staff see the link revoked`);
+}
+
+
 function scenario(name: string, start: () => Promise<{ app: ShareTestServer; cleanup?: () => Promise<void> }>): void {
   describe(name, () => {
-    let app: ShareTestServer;
-    let fixture: Fixture;
+    const ctx = {} as Context;
     let cleanup: (() => Promise<void>) | undefined;
-
-    const call = (who: string | undefined, method: string, url: string, body?: unknown, headers?: Record<string, string>) => fixture.client.call(who, method, url, body, headers);
-
-    async function stow(who: string, instances: readonly SyntheticInstance[]): Promise<void> {
-      const { payload, contentType } = stowBody(instances.map((i) => i.bytes));
-      const response = await fetch(`${app.baseUrl}/dicom-web/studies`, { method: 'POST', headers: { authorization: `Bearer ${fixture.client.tokens[who]}`, 'content-type': contentType }, body: payload });
-      assert.equal(response.status, 200, await response.text());
-    }
-
-    /** A study of the township, read and signed by the county, with the patient's cloud-film link that signing made. */
-    async function signedStudy(): Promise<Made> {
-      const instances = studyOf(FIRST_PATIENT);
-      const studyInstanceUid = instances[0]!.studyInstanceUid;
-      await stow('tech', instances);
-      const reportId = await signReport(fixture, studyInstanceUid, { findings: FINDINGS, impression: '未见异常。' });
-      const report = await call('tech', 'GET', `/api/v1/reports/${reportId}`);
-      assert.equal(report.status, 200, report.text);
-      const requests = await call('tech', 'GET', '/api/v1/reading-requests?limit=100');
-      const requestId = (requests.body as unknown as Array<{ id: string; studyInstanceUid: string }>).find((r) => r.studyInstanceUid === studyInstanceUid)!.id;
-      // the PDF's QR code: the link exists once the report has been printed
-      assert.equal((await call('tech', 'GET', `/api/v1/reports/${reportId}/pdf`)).status, 200);
-      const links = await call('tech', 'GET', `/api/v1/share-links?studyInstanceUid=${studyInstanceUid}`);
-      const link = (links.body as unknown as Link[]).find((l) => l.reportId === reportId);
-      assert.ok(link, links.text);
-      const page = await call(undefined, 'GET', new URL(link.url).pathname);
-      assert.equal(page.status, 200);
-      assert.ok(page.text.includes(FINDINGS), 'the cloud-film page shows the report before the deletion');
-      return { studyInstanceUid, requestId, reportId, link };
-    }
-
-    /** Every way the old records were reachable now refuses, and none shows the new patient. */
-    async function assertGone(made: Made, when: string): Promise<void> {
-      const sharePath = new URL(made.link.url).pathname;
-      const page = await call(undefined, 'GET', sharePath);
-      assert.equal(page.status, 410, `${when}: the cloud-film page is withdrawn`);
-      assert.equal((await call(undefined, 'GET', `${sharePath}/data.json`)).status, 410, `${when}: the page's data is withdrawn`);
-      for (const who of ['tech', 'rad', 'admin']) {
-        const pdf = await call(who, 'GET', `/api/v1/reports/${made.reportId}/pdf`);
-        assert.equal(pdf.status, 404, `${when}: the PDF (${who})`);
-        assert.equal((await call(who, 'GET', `/api/v1/reports/${made.reportId}`)).status, 404, `${when}: the report (${who})`);
-        assert.equal((await call(who, 'GET', `/api/v1/reading-requests/${made.requestId}`)).status, 404, `${when}: the request (${who})`);
-        assert.equal((await call(who, 'GET', `/fhir/r4/DiagnosticReport/${made.reportId}`)).status, 404, `${when}: the DiagnosticReport (${who})`);
-        const worklist = await call(who, 'GET', '/api/v1/reading-requests?limit=100');
-        assert.equal(worklist.status, 200);
-        assert.ok(!(worklist.body as unknown as Array<{ id: string }>).some((r) => r.id === made.requestId), `${when}: the request is off the worklist (${who})`);
-        const bundle = await call(who, 'GET', `/fhir/r4/DiagnosticReport?study=${made.studyInstanceUid}`);
-        assert.ok(!bundle.text.includes(made.reportId), `${when}: no DiagnosticReport of the study (${who})`);
-        for (const answer of [pdf, page, worklist, bundle]) assert.ok(!answer.text.includes('LISECOND'), `${when}: the new patient's name is not shown (${who})`);
-      }
-      const staffLinks = await call('admin', 'GET', `/api/v1/share-links/${made.link.id}`);
-      if (staffLinks.status === 200) assert.equal((staffLinks.body as unknown as Link).status, 'revoked', `${when}: staff see the link revoked`);
-    }
 
     before(async () => {
       const started = await start();
-      app = started.app;
+      ctx.app = started.app;
       cleanup = started.cleanup;
-      fixture = await createFixture(app.baseUrl);
+      ctx.fixture = await createFixture(ctx.app.baseUrl);
     });
 
     after(async () => {
-      await app?.close();
+      await ctx.app?.close();
       await cleanup?.();
     });
 
     test('deleting a study revokes its links and tombstones its requests and reports; a study re-filed under its UID inherits none of them', async () => {
-      const made = await signedStudy();
-      const deleted = await call('admin', 'DELETE', `/api/v1/studies/${made.studyInstanceUid}?reason=${encodeURIComponent('误传 wrong patient')}`);
+      const made = await signedStudy(ctx);
+      const deleted = await call(ctx, 'admin', 'DELETE', `/api/v1/studies/${made.studyInstanceUid}?reason=${encodeURIComponent('误传 wrong patient')}`);
       assert.equal(deleted.status, 200, deleted.text);
-      await assertGone(made, 'after the deletion');
+      await assertGone(ctx, made, 'after the deletion');
 
       // Another township's technologist files a study of another patient under the same UID.
-      await stow('tech2', studyOf(SECOND_PATIENT, made.studyInstanceUid));
-      await assertGone(made, 'after the UID was re-filed');
+      await stow(ctx, 'tech2', studyOf(SECOND_PATIENT, made.studyInstanceUid));
+      await assertGone(ctx, made, 'after the UID was re-filed');
       // The new study is its own: its institution may make a link to it, which shows its patient only.
-      const fresh = await call('tech2', 'POST', '/api/v1/share-links', { studyInstanceUid: made.studyInstanceUid, accessCode: false });
+      const fresh = await call(ctx, 'tech2', 'POST', '/api/v1/share-links', { studyInstanceUid: made.studyInstanceUid, accessCode: false });
       assert.equal(fresh.status, 201, fresh.text);
-      const freshPage = await call(undefined, 'GET', new URL((fresh.body as unknown as Link).url).pathname);
+      const freshPage = await call(ctx, undefined, 'GET', new URL((fresh.body as unknown as Link).url).pathname);
       assert.equal(freshPage.status, 200);
       assert.ok(!freshPage.text.includes(FINDINGS), 'the old report is not on the new study’s page');
-      const listed = await call('tech2', 'GET', `/api/v1/share-links?studyInstanceUid=${made.studyInstanceUid}`);
+      const listed = await call(ctx, 'tech2', 'GET', `/api/v1/share-links?studyInstanceUid=${made.studyInstanceUid}`);
       assert.deepEqual((listed.body as unknown as Link[]).map((l) => l.id), [(fresh.body as unknown as Link).id], 'the old links are not the new study’s');
     });
 
     test('a study re-filed under the UID by its own institution inherits nothing either, and is read afresh', async () => {
-      const made = await signedStudy();
-      assert.equal((await call('admin', 'DELETE', `/api/v1/studies/${made.studyInstanceUid}?reason=x`)).status, 200);
-      await stow('tech', studyOf(SECOND_PATIENT, made.studyInstanceUid));
-      await assertGone(made, 'after the owner re-filed the UID');
+      const made = await signedStudy(ctx);
+      assert.equal((await call(ctx, 'admin', 'DELETE', `/api/v1/studies/${made.studyInstanceUid}?reason=x`)).status, 200);
+      await stow(ctx, 'tech', studyOf(SECOND_PATIENT, made.studyInstanceUid));
+      await assertGone(ctx, made, 'after the owner re-filed the UID');
       // and the new study may be read afresh: a new request, unrelated to the old one
-      const created = await call('tech', 'POST', '/api/v1/reading-requests', { studyInstanceUid: made.studyInstanceUid, priority: 'routine', imagesComplete: true });
+      const created = await call(ctx, 'tech', 'POST', '/api/v1/reading-requests', { studyInstanceUid: made.studyInstanceUid, priority: 'routine', imagesComplete: true });
       assert.equal(created.status, 201, created.text);
       assert.notEqual((created.body as { id: string }).id, made.requestId);
     });
@@ -136,13 +145,13 @@ function scenario(name: string, start: () => Promise<{ app: ShareTestServer; cle
     test('the trail of a deletion and of a correction holds the Patient ID, never a name', async () => {
       const instances = studyOf(FIRST_PATIENT);
       const study = instances[0]!.studyInstanceUid;
-      await stow('tech', instances);
-      const corrected = await call('admin', 'POST', `/api/v1/studies/${study}/corrections`, { patientName: SECOND_PATIENT.name, patientId: SECOND_PATIENT.id, reason: '登记错误' });
+      await stow(ctx, 'tech', instances);
+      const corrected = await call(ctx, 'admin', 'POST', `/api/v1/studies/${study}/corrections`, { patientName: SECOND_PATIENT.name, patientId: SECOND_PATIENT.id, reason: '登记错误' });
       assert.equal(corrected.status, 200, corrected.text);
-      assert.equal((await call('admin', 'DELETE', `/api/v1/studies/${study}?reason=x`)).status, 200);
+      assert.equal((await call(ctx, 'admin', 'DELETE', `/api/v1/studies/${study}?reason=x`)).status, 200);
       for (const who of ['admin', 'auditor']) {
         for (const action of ['study.corrected', 'study.deleted']) {
-          const trail = await call(who, 'GET', `/api/v1/audit-events?action=${action}&objectId=${study}`);
+          const trail = await call(ctx, who, 'GET', `/api/v1/audit-events?action=${action}&objectId=${study}`);
           assert.equal(trail.status, 200, trail.text);
           const rows = trail.body as unknown as AuditRow[];
           assert.equal(rows.length, 1, `${action} recorded`);
@@ -151,7 +160,7 @@ function scenario(name: string, start: () => Promise<{ app: ShareTestServer; cle
           for (const fragment of ['ZHANGFIRST', 'LISECOND', 'SAN', '^SI']) assert.ok(!details.includes(fragment), `${action} (${who}): no name in details: ${details}`);
         }
       }
-      const correction = (await call('admin', 'GET', `/api/v1/audit-events?action=study.corrected&objectId=${study}`)).body as unknown as AuditRow[];
+      const correction = (await call(ctx, 'admin', 'GET', `/api/v1/audit-events?action=study.corrected&objectId=${study}`)).body as unknown as AuditRow[];
       assert.equal((correction[0]!.details.before as { patientId: string }).patientId, FIRST_PATIENT.id, 'the old Patient ID is kept');
       assert.deepEqual(correction[0]!.details.changed, ['patientId', 'patientName'], 'which fields changed, without the name');
     });
@@ -164,4 +173,34 @@ let database: TestDatabase | undefined;
 scenario('PostgreSQL', async () => {
   database = await createTestDatabase();
   return { app: await startShareServer({ env: { YUNYING_DATABASE_URL: database.url } }), cleanup: () => database!.drop() };
+});
+
+describe('migration 0008-study-rows', () => {
+  test('what a deletion before it left alive (requests, reports, links of a study no longer there) is tombstoned, and a study re-filed under the UID inherits none of it', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-0008-'));
+    const ctx = { app: await startShareServer({ dataDir }) } as Context;
+    ctx.fixture = await createFixture(ctx.app.baseUrl);
+    const made = await signedStudy(ctx);
+    await ctx.app.close({ keepData: true });
+
+    // The database as migration 0007 and an old deletion left it: the study's rows gone,
+    // its request, report and link untouched, and no keys.
+    const file = new SqliteDatabase(path.join(dataDir, 'index.sqlite'));
+    file.transaction(() => {
+      for (const table of ['instances', 'series', 'study_grants', 'studies']) file.prepare(`delete from ${table} where study_instance_uid = ?`).run(made.studyInstanceUid);
+      for (const table of ['studies', 'reading_requests', 'share_links']) file.prepare(`alter table ${table} drop column study_key`).run();
+      file.prepare(`delete from kysely_migration where name = '0008-study-rows'`).run();
+    })();
+    file.close();
+
+    ctx.app = await startShareServer({ dataDir });
+    try {
+      ctx.fixture.client.baseUrl = ctx.app.baseUrl;
+      await assertGone(ctx, made, 'after the migration');
+      await stow(ctx, 'tech2', studyOf(SECOND_PATIENT, made.studyInstanceUid));
+      await assertGone(ctx, made, 'after the UID was re-filed');
+    } finally {
+      await ctx.app.close();
+    }
+  });
 });
