@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { AccessService } from './access/access-service.ts';
 import type { Caller } from './access/caller.ts';
-import { createHttpCallerResolver } from './access/http-caller.ts';
+import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { registerAuditRoutes } from './api/audit-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerStudyRoutes } from './api/study-routes.ts';
@@ -97,6 +97,10 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
   });
   http.setNotFoundHandler((_request, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: 'no such resource' }));
+  // Every interface's refusals (403) and lookups that found nothing the caller may see (404)
+  // reach the trail before the answer goes out (issue 12); at the root, so DICOMweb's and
+  // FHIR's own error handlers are covered too.
+  http.addHook('onSend', async (request, reply) => auditDenial(archive.audit, request, reply.statusCode));
 
   // The REST API documents itself from its route schemas (design.md: /api/openapi.json).
   await http.register(swagger, {
@@ -141,11 +145,11 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
   await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
   await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
-  await registerReadingRoutes(http, { reading, resolveCaller: restCaller });
-  await registerShareRoutes(http, { shares, resolveCaller: restCaller });
-  await registerEventRoutes(http, { bus, resolveCaller: restCaller });
+  await registerReadingRoutes(http, { reading, resolveCaller: restCaller, audit: archive.audit });
+  await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
+  await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });
   await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
-  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, resolveCaller: restCaller });
+  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, audit: archive.audit, resolveCaller: restCaller });
 
   // Last: the web app's catch-all must not shadow any route above.
   await registerWebApp(http, { distDir: config.webDistDir });

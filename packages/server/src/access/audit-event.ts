@@ -5,7 +5,9 @@ import type { Caller } from './caller.ts';
  * caller), what (action and object), when, from where and through which interface.
  * Actions are past tense, `object.verb`: study.queried, study.viewed, study.retrieved,
  * study.exported, study.shared, study.corrected, study.deleted, instance.stored,
- * user.logged-in, user.login-failed, user.created, institution.created, ae.registered, …
+ * user.logged-in, user.login-failed, user.created, institution.created, ae.registered,
+ * access.denied (a 403, or a 404 of an authenticated lookup), statistics.viewed,
+ * events.subscribed, share.link-viewed (staff views of a link or its QR code), …
  */
 export interface AuditEventInput {
   action: string;

@@ -33,7 +33,9 @@ export async function* auditExportLines(audit: AuditTrail, options: AuditExportO
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = String(value);
-  // A leading = + - @ would run as a formula in a spreadsheet.
-  const safe = /^[=+\-@]/.test(text) ? `'${text}` : text;
+  // A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV
+  // injection): = + - @ first, or after TAB, CR or spaces, which Excel skips; also the
+  // full-width signs a Chinese input method types, which Excel reads as formulas too.
+  const safe = /^[\s]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|^[\t\r]/.test(text) ? `'${text}` : text;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

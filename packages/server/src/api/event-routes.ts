@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import type { Caller } from '../access/caller.ts';
 import { badRequest } from '../errors.ts';
 import type { NotificationBus, NotificationEvent } from '../events/notification-bus.ts';
@@ -8,6 +9,8 @@ import type { NotificationBus, NotificationEvent } from '../events/notification-
 export interface EventRouteOptions {
   bus: NotificationBus;
   resolveCaller: (request: FastifyRequest) => Promise<Caller>;
+  /** each subscription is recorded (issue 12): a stream of notifications is a view too */
+  audit?: AuditRecorder;
   /** comment line sent when nothing else was [15 s]: keeps proxies from closing an idle stream */
   heartbeatMs?: number;
 }
@@ -63,6 +66,7 @@ export async function registerEventRoutes(app: FastifyInstance, options: EventRo
       const fromSeq = lastEventIdOf(request.headers['last-event-id'], query.lastEventId);
       const institutionIds = caller.role === 'administrator' ? ('all' as const) : [caller.institutionId];
 
+      await (options.audit ?? noAudit).record({ action: 'events.subscribed', caller, details: { institutionIds, fromSeq: fromSeq ?? null } });
       reply.hijack();
       const response = reply.raw;
       response.writeHead(200, {

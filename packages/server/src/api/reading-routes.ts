@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
+import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import type { ReadingService } from '../reading/reading-service.ts';
 import { PRIORITIES } from '../reading/sla.ts';
 
@@ -67,8 +68,9 @@ const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to
 const list = (value: string | undefined): string[] | undefined => value?.split(',').map((item) => item.trim()).filter(Boolean);
 
 /** Remote diagnosis over REST: thin translation to ReadingService, which checks roles, scope and state. */
-export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingService; resolveCaller: HttpCallerResolver }): Promise<void> {
+export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingService; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
   const { reading, resolveCaller } = options;
+  const audit = options.audit ?? noAudit;
   const tags = ['remote diagnosis'];
   const id = (params: unknown) => (params as Static<typeof Id>).id;
 
@@ -104,6 +106,9 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   });
   app.get('/api/v1/reading-statistics/radiologists', { schema: { tags, querystring: PeriodQuery } }, async (request) => {
     const { from, to } = request.query as Static<typeof PeriodQuery>;
-    return reading.radiologistWorkload(await resolveCaller(request), from, to);
+    const caller = await resolveCaller(request);
+    const workload = await reading.radiologistWorkload(caller, from, to);
+    await audit.record({ action: 'statistics.viewed', caller, details: { report: 'radiologist-workload', from, to, radiologists: workload.length } });
+    return workload;
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import type { AuditRecorder } from '../access/audit-event.ts';
 import { requirePermission } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import type { AccessStore } from '../store/access-store.ts';
@@ -19,13 +20,15 @@ const StatisticsQuery = Type.Object(
  * the institutions of their region, never a patient or an image. The dashboards of the
  * oversight issue build on this.
  */
-export async function registerStatisticsRoutes(app: FastifyInstance, options: { statistics: StatisticsStore; accessStore: AccessStore; resolveCaller: HttpCallerResolver }): Promise<void> {
+export async function registerStatisticsRoutes(app: FastifyInstance, options: { statistics: StatisticsStore; accessStore: AccessStore; audit: AuditRecorder; resolveCaller: HttpCallerResolver }): Promise<void> {
   app.get('/api/v1/statistics/studies', { schema: { tags: ['statistics'], querystring: StatisticsQuery } }, async (request) => {
     const caller = await options.resolveCaller(request);
     requirePermission(caller, 'statistics:read');
     const query = request.query as Static<typeof StatisticsQuery>;
     // Analysts count their whole region, whatever their image scope (they have none).
     const institutions = caller.role === 'administrator' ? undefined : await options.accessStore.institutionSubtree(caller.institutionId);
-    return options.statistics.countStudies(query.groupBy, institutions, query.from, query.to);
+    const counts = await options.statistics.countStudies(query.groupBy, institutions, query.from, query.to);
+    await options.audit.record({ action: 'statistics.viewed', caller, details: { report: 'studies', groupBy: query.groupBy, from: query.from ?? null, to: query.to ?? null, institutions: institutions?.length ?? 'all' } });
+    return counts;
   });
 }

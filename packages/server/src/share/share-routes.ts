@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import QRCode from 'qrcode';
+import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
+import type { Caller } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { parseWindowParam } from '../dicomweb/render.ts';
 import { badRequest, YunyingError } from '../errors.ts';
@@ -19,6 +21,8 @@ export interface ShareRouteOptions {
   shares: ShareService;
   /** the REST resolver (bearer tokens) for the staff API */
   resolveCaller: HttpCallerResolver;
+  /** staff views of links and QR codes are recorded (issue 12): a link opens the patient's images */
+  audit?: AuditRecorder;
 }
 
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
@@ -44,8 +48,12 @@ export async function registerShareRoutes(app: FastifyInstance, options: ShareRo
   await app.register(async (scope) => registerPatientRoutes(scope, options.shares), { prefix: '/s' });
 }
 
-function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller }: ShareRouteOptions): void {
+type StaffView = 'list' | 'link' | 'qr-png' | 'qr-svg' | 'accesses';
+
+function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller, audit = noAudit }: ShareRouteOptions): void {
   const tags = ['cloud film'];
+  // The record names the link (or the study, for a list), never the token it carries.
+  const recordView = (caller: Caller, view: StaffView, objectId: string, details: Record<string, unknown> = {}) => audit.record({ action: 'share.link-viewed', caller, objectType: 'share', objectId, details: { view, ...details } });
   app.post('/api/v1/share-links', { schema: { tags, body: CreateBody } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const link = await shares.createLink(caller, request.body as Static<typeof CreateBody>);
@@ -53,11 +61,16 @@ function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller }: Sh
   });
   app.get('/api/v1/share-links', { schema: { tags, querystring: ListQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    return reply.header('Cache-Control', 'no-store').send(await shares.listLinks(caller, (request.query as Static<typeof ListQuery>).studyInstanceUid));
+    const { studyInstanceUid } = request.query as Static<typeof ListQuery>;
+    const links = await shares.listLinks(caller, studyInstanceUid);
+    await recordView(caller, 'list', studyInstanceUid, { studyInstanceUid, links: links.length });
+    return reply.header('Cache-Control', 'no-store').send(links);
   });
   app.get('/api/v1/share-links/:id', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    return reply.header('Cache-Control', 'no-store').send(await shares.getLink(caller, (request.params as Static<typeof Id>).id));
+    const link = await shares.getLink(caller, (request.params as Static<typeof Id>).id);
+    await recordView(caller, 'link', link.id, { studyInstanceUid: link.studyInstanceUid });
+    return reply.header('Cache-Control', 'no-store').send(link);
   });
   app.post('/api/v1/share-links/:id/revoke', { schema: { tags, params: Id } }, async (request) => {
     const caller = await resolveCaller(request);
@@ -73,16 +86,23 @@ function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller }: Sh
   });
   app.get('/api/v1/share-links/:id/accesses', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    return reply.header('Cache-Control', 'no-store').send(await shares.accessesForStaff(caller, (request.params as Static<typeof Id>).id));
+    const { id } = request.params as Static<typeof Id>;
+    const accesses = await shares.accessesForStaff(caller, id);
+    await recordView(caller, 'accesses', id);
+    return reply.header('Cache-Control', 'no-store').send(accesses);
   });
   app.get('/api/v1/share-links/:id/qr.png', { schema: { tags, params: Id, querystring: QrQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    const png = await shares.qrPng(caller, (request.params as Static<typeof Id>).id, (request.query as Static<typeof QrQuery>).size);
+    const { id } = request.params as Static<typeof Id>;
+    const png = await shares.qrPng(caller, id, (request.query as Static<typeof QrQuery>).size);
+    await recordView(caller, 'qr-png', id);
     return reply.type('image/png').header('Cache-Control', 'private, no-store').send(png);
   });
   app.get('/api/v1/share-links/:id/qr.svg', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    const svg = await shares.qrSvg(caller, (request.params as Static<typeof Id>).id);
+    const { id } = request.params as Static<typeof Id>;
+    const svg = await shares.qrSvg(caller, id);
+    await recordView(caller, 'qr-svg', id);
     return reply.type('image/svg+xml').header('Cache-Control', 'private, no-store').send(svg);
   });
 }
