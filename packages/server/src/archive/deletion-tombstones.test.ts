@@ -116,6 +116,7 @@ function scenario(name: string, start: () => Promise<{ app: ShareTestServer; cle
       const made = await signedStudy(ctx);
       const deleted = await call(ctx, 'admin', 'DELETE', `/api/v1/studies/${made.studyInstanceUid}?reason=${encodeURIComponent('误传 wrong patient')}`);
       assert.equal(deleted.status, 200, deleted.text);
+      assert.deepEqual(deleted.body, { instances: 3, readingRequests: 1, shareLinks: 1 }, 'the two images and the SR, the request, the link');
       await assertGone(ctx, made, 'after the deletion');
 
       // Another township's technologist files a study of another patient under the same UID.

@@ -5,7 +5,7 @@ import { requirePermission, studyScopeOf, type Caller } from '../access/caller.t
 import { badRequest, notFound, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
-import type { MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
+import type { EndedRecords, MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
 import { personNameBigrams, personNameFromString, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 /** New patient demographics for a study (IHE IOCM "patient information correction"). */
@@ -60,19 +60,20 @@ export async function correctStudyDemographics(deps: MaintenanceDependencies, ca
  * unreferenced objects, never index rows without their object). The record names the
  * patient by Patient ID, never by name.
  */
-export async function deleteStudy(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, reason: string): Promise<{ instances: number }> {
+export async function deleteStudy(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, reason: string): Promise<{ instances: number } & EndedRecords> {
   requirePermission(caller, 'studies:manage');
   const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
   const summary = { patientId: study.patient_id, studyDate: study.study_date, accessionNumber: study.accession_number, modalities: study.modalities_in_study, institutionId: study.institution_id, sopInstanceUids: instances.map((i) => i.sop_instance_uid) };
   await deps.audit.record({ action: 'study.deleted', caller, objectType: 'study', objectId: studyInstanceUid, patientId: study.patient_id ?? undefined, details: { reason, deleted: summary } });
+  let ended: EndedRecords;
   try {
-    await deps.maintenance.deleteStudy(studyInstanceUid, { actor: caller.name, reason });
+    ended = await deps.maintenance.deleteStudy(studyInstanceUid, { actor: caller.name, reason });
   } catch (error) {
     await deps.audit.record({ action: 'study.deleted', outcome: 'failure', caller, objectType: 'study', objectId: studyInstanceUid, details: { reason, error: (error as Error).message } });
     throw new YunyingError('DELETION_FAILED', 'the study could not be deleted', 503);
   }
   for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
-  return { instances: instances.length };
+  return { instances: instances.length, ...ended };
 }
 
 /** The correction as the trail keeps it: which name it gave is not the auditor's to read. */

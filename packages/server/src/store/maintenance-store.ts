@@ -11,6 +11,12 @@ export interface ReplacedBlob {
 
 export type StudyDemographics = Pick<StudyTable, 'patient_id' | 'patient_name' | 'patient_name_alphabetic' | 'patient_name_ideographic' | 'patient_name_phonetic' | 'patient_name_search' | 'patient_name_bigrams' | 'patient_birth_date' | 'patient_sex' | 'attributes_json'>;
 
+/** What a deletion ended with the study: requests tombstoned (their reports with them) and links revoked. */
+export interface EndedRecords {
+  readingRequests: number;
+  shareLinks: number;
+}
+
 /** Corrections and deletions of whole studies: each is one transaction on the index. */
 export class MaintenanceStore {
   constructor(
@@ -41,20 +47,21 @@ export class MaintenanceStore {
    * request's event) and revokes every cloud-film link to it, so that nothing made of the
    * study outlives it, even for a moment.
    */
-  async deleteStudy(studyInstanceUid: string, by: { actor: string; reason: string }): Promise<void> {
+  async deleteStudy(studyInstanceUid: string, by: { actor: string; reason: string }): Promise<EndedRecords> {
     const at = new Date().toISOString();
-    await this.db.transaction().execute(async (trx) => {
-      await tombstoneRecordsOf(trx, this.dialect, studyInstanceUid, at, by);
+    return this.db.transaction().execute(async (trx) => {
+      const ended = await tombstoneRecordsOf(trx, this.dialect, studyInstanceUid, at, by);
       await trx.deleteFrom('instances').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('series').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('studies').where('study_instance_uid', '=', studyInstanceUid).execute();
+      return ended;
     });
   }
 }
 
 /** The study's requests and reports become tombstones, its links are revoked (see deleteStudy). */
-async function tombstoneRecordsOf(trx: Transaction<Database>, dialect: SqlDialectName, studyInstanceUid: string, at: string, by: { actor: string; reason: string }): Promise<void> {
+async function tombstoneRecordsOf(trx: Transaction<Database>, dialect: SqlDialectName, studyInstanceUid: string, at: string, by: { actor: string; reason: string }): Promise<EndedRecords> {
   // Locked on PostgreSQL, so that each event's "from" is the status the update changes.
   const live = trx.selectFrom('reading_requests').select(['id', 'status']).where('study_instance_uid', '=', studyInstanceUid).where('status', '<>', 'deleted');
   const requests = await (dialect === 'postgres' ? live.forUpdate() : live).execute();
@@ -65,5 +72,6 @@ async function tombstoneRecordsOf(trx: Transaction<Database>, dialect: SqlDialec
     const details = JSON.stringify({ reason: by.reason, studyDeleted: true });
     await trx.insertInto('reading_request_events').values(requests.map((request) => ({ request_id: request.id, at, actor: by.actor, from_status: request.status, to_status: 'deleted', details }))).execute();
   }
-  await trx.updateTable('share_links').set({ revoked_at: at }).where('study_instance_uid', '=', studyInstanceUid).where('revoked_at', 'is', null).execute();
+  const revoked = await trx.updateTable('share_links').set({ revoked_at: at }).where('study_instance_uid', '=', studyInstanceUid).where('revoked_at', 'is', null).executeTakeFirst();
+  return { readingRequests: requests.length, shareLinks: Number(revoked.numUpdatedRows) };
 }
