@@ -54,9 +54,10 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   const logger = pino({
     level: config.logLevel,
     // Credentials never reach the logs.
-    // Query strings carry matching keys such as PatientName: log the path only.
+    // Query strings carry matching keys such as PatientName: log the path only, and that
+    // without a cloud-film token.
     serializers: {
-      req: (request: { method?: string; url?: string; ip?: string }) => ({ method: request.method, path: String(request.url ?? '').split('?')[0], remoteAddress: request.ip }),
+      req: (request: { method?: string; url?: string; ip?: string }) => ({ method: request.method, path: loggedPath(String(request.url ?? '')), remoteAddress: request.ip }),
     },
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
   });
@@ -188,6 +189,16 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
       await archive.close();
     },
   };
+}
+
+/**
+ * A request path as the log shows it: no query string (matching keys such as PatientName),
+ * and the token of a cloud-film path (/s/{token}/…) replaced, since whoever reads the log
+ * could otherwise open the patient's images (issue 12, finding 11). Also when the prefix
+ * is percent-encoded or doubled, which routing may still resolve.
+ */
+export function loggedPath(url: string): string {
+  return url.split('?')[0]!.replace(/^\/+(?:s|%73)\/[^/]*/i, '/s/[token]');
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Logs never contain passwords, tokens or patient names (issue 4), even at debug level: the
  * real server process is driven through logins (right and wrong), bearer tokens, HTTP Basic,
- * STOW-RS, QIDO-RS with a name in the query string, C-STORE and C-FIND, and everything it
+ * STOW-RS, QIDO-RS with a name in the query string, C-STORE and C-FIND, the patient's
+ * cloud-film pages, images and downloads under /s/{token} (issue 12), and everything it
  * wrote to stdout and stderr is then searched for those secrets.
  */
 import { test } from 'node:test';
@@ -89,6 +90,36 @@ test('at debug level the server logs no password, token, Authorization header or
     const conflict = await request(server, 'POST', '/dicom-web/studies', { ...bearer, 'content-type': refused.contentType, accept: 'application/dicom+json' }, refused.payload);
     assert.ok(conflict.status === 409 || conflict.status === 202 || conflict.status === 400, `${conflict.status} ${conflict.text}`);
 
+    // Cloud film (issue 12, finding 11): the token in /s/{token}/… is the patient's secret,
+    // as is the access code; every page, image, download and unlock path is visited.
+    const film = await request(server, 'POST', '/api/v1/share-links', { ...bearer, 'content-type': 'application/json' }, JSON.stringify({ studyInstanceUid: stowed.studyInstanceUid, accessCode: true, codeLength: 6 }));
+    assert.equal(film.status, 201, film.text);
+    const { url: filmUrl, accessCode } = JSON.parse(film.text) as { url: string; accessCode: string };
+    const filmToken = filmUrl.split('/s/')[1]!;
+    secrets['cloud-film token'] = filmToken;
+    secrets['cloud-film access code'] = accessCode;
+    assert.equal((await request(server, 'GET', `/s/${filmToken}`)).status, 200);
+    assert.equal((await request(server, 'POST', `/s/${filmToken}/unlock`, { 'content-type': 'application/x-www-form-urlencoded' }, 'code=000000')).status, 401);
+    const unlocked = await fetch(`${server.baseUrl}/s/${filmToken}/unlock`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `code=${accessCode}`, redirect: 'manual' });
+    assert.equal(unlocked.status, 303);
+    const cookie = unlocked.headers.get('set-cookie')!.split(';')[0]!;
+    secrets['cloud-film unlock cookie'] = cookie.split('=')[1]!;
+    const filmHeaders = { cookie };
+    assert.equal((await request(server, 'GET', `/s/${filmToken}`, filmHeaders)).status, 200);
+    const filmData = await request(server, 'GET', `/s/${filmToken}/data.json`, filmHeaders);
+    assert.equal(filmData.status, 200, filmData.text);
+    const filmSeries = stowed.seriesInstanceUid;
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/series/${filmSeries}/thumbnail.jpg`, filmHeaders)).status, 200);
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/images/${filmSeries}/${stowed.sopInstanceUid}.jpg?fidelity=full&download=1`, filmHeaders)).status, 200);
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/download/dicom.zip`, filmHeaders)).status, 200);
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/download/jpeg.zip`, filmHeaders)).status, 200);
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/accesses`, filmHeaders)).status, 200);
+    assert.equal((await request(server, 'GET', `/s/${filmToken}/no-such-page`, filmHeaders)).status, 404);
+    // a token that is not (or no longer) a link is as secret as one that is: it may be a typo of one
+    const guessed = `${filmToken.slice(0, -1)}${filmToken.endsWith('A') ? 'B' : 'A'}`;
+    secrets['guessed cloud-film token'] = guessed;
+    assert.equal((await request(server, 'GET', `/s/${guessed}/data.json`)).status, 404);
+
     // QIDO-RS with the name in the query string, by token and by Basic
     for (const authorization of [bearer.authorization, basic]) {
       const qido = await request(server, 'GET', `/dicom-web/studies?PatientName=Secret*&PatientID=${STOWED.patientId}&includefield=00100010`, { authorization });
@@ -133,6 +164,7 @@ test('at debug level the server logs no password, token, Authorization header or
     const leaks = Object.entries(secrets).filter(([, secret]) => output.includes(secret)).map(([what]) => what);
     assert.deepEqual(leaks, [], `secrets in the log:\n${output.slice(0, 20_000)}`);
     assert.ok(!/authorization"?\s*:\s*"(Bearer|Basic) /i.test(output), 'no Authorization header in the log');
+    assert.ok(output.includes('/s/[token]/download/dicom.zip'), 'cloud-film requests were logged, without their token');
   } finally {
     if (!stopped) await server.stop();
     await rm(dataDir, { recursive: true, force: true });
