@@ -7,6 +7,7 @@ import { PRIORITIES } from '../reading/sla.ts';
 
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 const Uid = Type.String({ pattern: '^[0-9.]{1,64}$' });
+const PriorParams = Type.Object({ id: Id.properties.id, studyInstanceUid: Uid });
 const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 
@@ -89,6 +90,11 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.resubmit(await resolveCaller(request), id(request.params)));
   app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.cancelRequest(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
   app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.priors(await resolveCaller(request), id(request.params)));
+  // Opening a prior the reading centre may not see yet: an explicit act with a reason, audited (issue 12, finding 1).
+  app.post('/api/v1/reading-requests/:id/priors/:studyInstanceUid/access', { schema: { tags, params: PriorParams, body: ReasonBody } }, async (request) => {
+    const params = request.params as Static<typeof PriorParams>;
+    return reading.openPrior(await resolveCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
+  });
   app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.saveDraft(await resolveCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
 
   app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.getReport(await resolveCaller(request), id(request.params)));

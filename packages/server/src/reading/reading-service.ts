@@ -3,10 +3,10 @@ import type { AuditRecorder } from '../access/audit-event.ts';
 import type { Caller } from '../access/caller.ts';
 import { studyScopeOf } from '../access/caller.ts';
 import type { Role } from '../access/roles.ts';
-import { badRequest, conflict, forbidden, notFound, type YunyingError } from '../errors.ts';
+import { badRequest, conflict, DIMSE_STATUS, forbidden, notFound, YunyingError } from '../errors.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
-import type { ReadingRequestRow, ReadingStore, ReportRow, RoutingRuleRow, WorklistFilter, WorklistRow } from '../store/reading-store.ts';
+import type { PatientIdentity, ReadingRequestRow, ReadingStore, ReportRow, RoutingRuleRow, WorklistFilter, WorklistRow } from '../store/reading-store.ts';
 import { dueAt, isPriority, remainingSeconds, type Priority, type SlaMinutes } from './sla.ts';
 import { STARTER_TEMPLATES } from './starter-templates.ts';
 
@@ -98,11 +98,15 @@ export class ReadingService {
   async createRequest(caller: Caller, input: CreateRequestInput): Promise<ReadingRequestView> {
     requireRole(caller, REQUESTERS, 'request a remote read');
     if (!isPriority(input.priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
+    // Only a study the requester may see now: a request for a UID not stored yet would show
+    // its future owner's patient to the requester (issue 12, finding 10). Absent and hidden
+    // answer alike. Routing rules still make requests before the images (routeStudy).
     const access = await this.deps.index.studyAccess(input.studyInstanceUid, studyScopeOf(caller));
-    if (access === 'hidden') throw notFound(`study ${input.studyInstanceUid}`);
+    if (access !== 'visible') throw notFound(`study ${input.studyInstanceUid}`);
     const readingInstitutionId = input.readingInstitutionId ?? (await this.servingCentreOf(caller.institutionId));
     if (!readingInstitutionId) throw badRequest('NO_DIAGNOSTIC_CENTRE', 'no diagnostic centre serves this institution; name readingInstitutionId');
     if (!(await this.deps.access.findInstitution(readingInstitutionId))) throw notFound(`institution ${readingInstitutionId}`);
+    await this.requireServing(caller, readingInstitutionId);
     const active = (await this.deps.store.requestsOfStudy(input.studyInstanceUid)).find((row) => row.reading_institution_id === readingInstitutionId && row.status !== 'cancelled' && row.status !== 'signed');
     if (active) throw conflict('REQUEST_EXISTS', `the study already has an open reading request (${active.id})`);
     const row = await this.newRequestRow({
@@ -114,7 +118,7 @@ export class ReadingService {
       clinicalHistory: input.clinicalHistory,
       examItems: input.examItems ?? [],
       bodyParts: input.bodyParts ?? [],
-      imagesComplete: input.imagesComplete === true && access === 'visible',
+      imagesComplete: input.imagesComplete === true,
     });
     await this.deps.store.insertRequest(row, caller.name);
     await this.afterCreate(caller, row);
@@ -154,6 +158,17 @@ export class ReadingService {
     await this.deps.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
     await this.deps.audit.record({ action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } });
     await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status });
+  }
+
+  /**
+   * The request grants the study to the reading institution, so it must be one that serves
+   * the requester (an alliance centre of it, or the requester itself). Platform
+   * administrators route anywhere, as their routing rules do.
+   */
+  private async requireServing(caller: Caller, readingInstitutionId: string): Promise<void> {
+    if (caller.visibleInstitutionIds === 'all' || readingInstitutionId === caller.institutionId) return;
+    const membership = await this.deps.store.db.selectFrom('alliance_members').select('centre_id').where('centre_id', '=', readingInstitutionId).where('member_id', '=', caller.institutionId).executeTakeFirst();
+    if (!membership) throw new YunyingError('READING_INSTITUTION_NOT_SERVING', `institution ${readingInstitutionId} does not serve institution ${caller.institutionId}: name a diagnostic centre of its alliance`, 422, DIMSE_STATUS.PROCESSING_FAILURE);
   }
 
   private async servingCentreOf(institutionId: string): Promise<string | undefined> {
@@ -336,20 +351,49 @@ export class ReadingService {
     return { ...this.view(detailed), events, ...(report ? { report: await this.reportView(report) } : {}) };
   }
 
-  /** The patient's other studies in the reading centre's region, opened to the centre for comparison. */
-  async priors(caller: Caller, requestId: string): Promise<Array<{ studyInstanceUid: string; studyDate: string | null; description: string | null; modalities: string[]; institutionId: string; hasSignedReport: boolean }>> {
+  /**
+   * The patient's other studies for comparison: those of the same patient identity (Patient
+   * ID, issuer, issuing institution) that the reading centre may see already, and those of
+   * the requesting institution it may not see yet, marked not accessible. Listing grants
+   * nothing; openPrior does, one study at a time, with a reason (issue 12, finding 1).
+   */
+  async priors(caller: Caller, requestId: string): Promise<PriorView[]> {
     const row = await this.visibleRequest(caller, requestId);
     requireReaderAt(caller, row);
+    const { identity, priors } = await this.priorsOf(caller, row);
+    if (identity) await this.deps.audit.record({ action: 'study.queried', caller, objectType: 'patient', patientId: identity.patientId, details: { priors: true, requestId: row.id, results: priors.length, studies: priors.map((prior) => prior.studyInstanceUid) } });
+    return priors;
+  }
+
+  /**
+   * Opens one listed prior that the reading centre may not see yet: grants it to the centre
+   * and records who, why and for which request. A study not in the request's priors answers
+   * exactly like one that does not exist.
+   */
+  async openPrior(caller: Caller, requestId: string, studyInstanceUid: string, reason: string): Promise<PriorView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireReaderAt(caller, row);
+    const { identity, priors } = await this.priorsOf(caller, row);
+    const prior = priors.find((candidate) => candidate.studyInstanceUid === studyInstanceUid);
+    if (!identity || !prior) throw notFound(`study ${studyInstanceUid}`);
+    if (prior.accessible) return prior;
+    await this.deps.access.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: row.reading_institution_id, reason: `prior for reading request ${row.id}: ${reason}`, granted_by: caller.name });
+    await this.deps.audit.record({ action: 'prior.opened', caller, objectType: 'study', objectId: studyInstanceUid, patientId: identity.patientId, details: { reason, requestId: row.id, institutionId: row.reading_institution_id, owningInstitutionId: prior.institutionId } });
+    return { ...prior, accessible: true };
+  }
+
+  private async priorsOf(caller: Caller, row: ReadingRequestRow): Promise<{ identity?: PatientIdentity; priors: PriorView[] }> {
     const facts = await this.deps.store.studyFacts(row.study_instance_uid);
-    if (!facts?.patient_id) return [];
-    const centre = await this.deps.access.findInstitution(row.reading_institution_id);
-    const region = await this.deps.access.institutionSubtree(centre?.parent_id ?? row.reading_institution_id);
-    const priors = await this.deps.store.priorStudies(facts.patient_id, row.study_instance_uid, region);
-    for (const prior of priors) {
-      await this.deps.access.grantStudy({ study_instance_uid: prior.study_instance_uid, institution_id: row.reading_institution_id, reason: `prior for reading request ${row.id}`, granted_by: caller.name });
-    }
-    if (priors.length > 0) await this.deps.audit.record({ action: 'study.shared', caller, objectType: 'patient', patientId: facts.patient_id, details: { reason: 'priors for comparison', requestId: row.id, studies: priors.map((prior) => prior.study_instance_uid), institutionId: row.reading_institution_id } });
-    return priors.map((prior) => ({ studyInstanceUid: prior.study_instance_uid, studyDate: prior.study_date, description: prior.study_description, modalities: (prior.modalities_in_study ?? '').split('\\').filter(Boolean), institutionId: prior.institution_id, hasSignedReport: prior.signed_reports > 0 }));
+    if (!facts?.patient_id) return { priors: [] };
+    const identity: PatientIdentity = { patientId: facts.patient_id, issuerOfPatientId: facts.issuer_of_patient_id, institutionId: facts.institution_id };
+    // The caller is a reader of the reading centre (requireReaderAt): their scope is the centre's.
+    const rows = await this.deps.store.priorStudies(identity, row.study_instance_uid, studyScopeOf(caller));
+    // What the centre may not see is offered only from the institution that asked for the read.
+    const offered = rows.filter((prior) => prior.accessible === 1 || prior.institution_id === row.requesting_institution_id);
+    return {
+      identity,
+      priors: offered.map((prior) => ({ studyInstanceUid: prior.study_instance_uid, studyDate: prior.study_date, description: prior.study_description, modalities: (prior.modalities_in_study ?? '').split('\\').filter(Boolean), institutionId: prior.institution_id, hasSignedReport: prior.signed_reports > 0, accessible: prior.accessible === 1 })),
+    };
   }
 
   // Reports
@@ -647,6 +691,17 @@ export interface ReadingRequestView {
   instances?: number;
   requestingInstitutionName?: string | null;
   readingInstitutionName?: string | null;
+}
+
+/** A study of the same patient offered for comparison; not accessible until opened with a reason. */
+export interface PriorView {
+  studyInstanceUid: string;
+  studyDate: string | null;
+  description: string | null;
+  modalities: string[];
+  institutionId: string;
+  hasSignedReport: boolean;
+  accessible: boolean;
 }
 
 export interface ReportView {

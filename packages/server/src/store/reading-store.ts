@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { SqlDialectName } from './database.ts';
-import { nonEmpty } from './index-store.ts';
+import { nonEmpty, type StudyScope } from './index-store.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
 /** study_key is the store's to set (insertRequest binds it to the study row there is). */
@@ -42,8 +42,28 @@ export type StudyFacts = {
   modalities_in_study: string | null;
   body_part_examined: string | null;
   patient_id: string | null;
+  issuer_of_patient_id: string | null;
   last_instance_at: string | null;
   instances: number;
+};
+
+/** Who a patient is, until a regional patient index links identities across institutions. */
+export interface PatientIdentity {
+  patientId: string;
+  issuerOfPatientId: string | null;
+  /** the institution that issued the Patient ID: the one its studies belong to */
+  institutionId: string;
+}
+
+export type PriorStudyRow = {
+  study_instance_uid: string;
+  study_date: string | null;
+  study_description: string | null;
+  modalities_in_study: string | null;
+  institution_id: string;
+  signed_reports: number;
+  /** 1 when the scope sees the study already (its institutions or a grant) */
+  accessible: number;
 };
 
 /** A conditional state change: applied only while the row is in one of `from`. */
@@ -54,6 +74,14 @@ export interface Transition {
   set?: Partial<Omit<ReadingRequestRow, 'id' | 'status'>>;
   actor: string;
   details?: Record<string, unknown>;
+}
+
+/** The scope test of index-store's queries (study alias st), as a value rather than a filter. */
+function visibleIn(scope: StudyScope) {
+  if (!scope.institutionIds) return sql`1 = 1`;
+  const own = sql`st.institution_id in (${sql.join(nonEmpty([...scope.institutionIds]))})`;
+  if (scope.grantedToInstitutionId === undefined) return own;
+  return sql`(${own} or st.study_instance_uid in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId}))`;
 }
 
 /** Priority, then waiting time: the same expressions as index reading_requests_worklist_order (migration 0007). */
@@ -175,7 +203,7 @@ export class ReadingStore {
   }
 
   async studyFacts(studyInstanceUid: string): Promise<StudyFacts | undefined> {
-    const result = await sql<StudyFacts>`select st.institution_id, st.modalities_in_study, st.patient_id,
+    const result = await sql<StudyFacts>`select st.institution_id, st.modalities_in_study, st.patient_id, st.issuer_of_patient_id,
         (select se.body_part_examined from series se where se.study_instance_uid = st.study_instance_uid and se.body_part_examined is not null order by se.series_number limit 1) as body_part_examined,
         (select max(i.created_at) from instances i where i.study_instance_uid = st.study_instance_uid) as last_instance_at,
         (select count(*) from instances i where i.study_instance_uid = st.study_instance_uid) as instances
@@ -184,14 +212,22 @@ export class ReadingStore {
     return row && { ...row, instances: Number(row.instances) };
   }
 
-  /** Other studies of the patient among the given institutions, newest first. */
-  async priorStudies(patientId: string, excludeStudyUid: string, institutionIds: readonly string[]): Promise<Array<{ study_instance_uid: string; study_date: string | null; study_description: string | null; modalities_in_study: string | null; institution_id: string; signed_reports: number }>> {
-    const result = await sql<{ study_instance_uid: string; study_date: string | null; study_description: string | null; modalities_in_study: string | null; institution_id: string; signed_reports: number }>`select st.study_instance_uid, st.study_date, st.study_description, st.modalities_in_study, st.institution_id,
-        (select count(*) from reports p where p.study_instance_uid = st.study_instance_uid and p.status = 'signed') as signed_reports
-      from studies st where st.patient_id = ${patientId} and st.study_instance_uid <> ${excludeStudyUid}
-        and st.institution_id in (${sql.join(nonEmpty(institutionIds))})
-      order by st.study_date desc, st.study_time desc limit 50`.execute(this.db);
-    return result.rows.map((row) => ({ ...row, signed_reports: Number(row.signed_reports) }));
+  /**
+   * The other studies of one patient identity, newest first, each with whether the scope
+   * (a reading centre's) may see it already. An identity is (Patient ID, Issuer of Patient
+   * ID, issuing institution): the same local ID at another institution, or under another
+   * issuer, is another person until a patient index links them. A null issuer matches only
+   * a null issuer.
+   */
+  async priorStudies(identity: PatientIdentity, excludeStudyUid: string, scope: StudyScope): Promise<PriorStudyRow[]> {
+    const issuer = identity.issuerOfPatientId === null ? sql`st.issuer_of_patient_id is null` : sql`st.issuer_of_patient_id = ${identity.issuerOfPatientId}`;
+    const result = await sql<PriorStudyRow>`select st.study_instance_uid, st.study_date, st.study_description, st.modalities_in_study, st.institution_id,
+        (select count(*) from reports p where p.study_instance_uid = st.study_instance_uid and p.status = 'signed') as signed_reports,
+        case when ${visibleIn(scope)} then 1 else 0 end as accessible
+      from studies st where st.patient_id = ${identity.patientId} and ${issuer} and st.institution_id = ${identity.institutionId}
+        and st.study_instance_uid <> ${excludeStudyUid}
+      order by st.study_date desc, st.study_time desc, st.study_instance_uid limit 50`.execute(this.db);
+    return result.rows.map((row) => ({ ...row, signed_reports: Number(row.signed_reports), accessible: Number(row.accessible) }));
   }
 
   // Reports

@@ -12,6 +12,8 @@ export interface SyntheticInstanceOptions {
   sopInstanceUid?: string;
   patientName?: string;
   patientId?: string;
+  /** (0010,0021): who assigned the Patient ID; absent unless given */
+  issuerOfPatientId?: string;
   studyDate?: string;
   accessionNumber?: string;
   modality?: string;
@@ -80,6 +82,7 @@ export function makeSyntheticInstance(options: SyntheticInstanceOptions = {}): S
     '00280103': { vr: 'US', Value: [0] },
     '7FE00010': { vr: 'OW', InlineBinary: Buffer.from(pixels.buffer).toString('base64') },
   };
+  if (options.issuerOfPatientId) dataset['00100021'] = text('LO', options.issuerOfPatientId);
   if (options.encodedPatientName) {
     dataset['00080005'] = text('CS', options.encodedPatientName.specificCharacterSet);
     dataset['00100010'] = { vr: 'PN', Value: [{ Alphabetic: NAME_PLACEHOLDER }] };
