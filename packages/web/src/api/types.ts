@@ -125,6 +125,8 @@ export interface PriorStudy {
   modalities: string[];
   institutionId: string;
   hasSignedReport: boolean;
+  /** false: the reading centre may not see it yet; opened with a reason (调阅) */
+  accessible: boolean;
 }
 
 export interface Institution {

@@ -115,39 +115,71 @@ export default function ReadingPage() {
               )}
             </Card>
           )}
-          {isReader && showPriors && (
-            <Card size="small" title={t('reading.priors')} data-testid="priors">
-              {priors === undefined ? (
-                <Spin />
-              ) : priors.length === 0 ? (
-                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('reading.noPriors')} />
-              ) : (
-                <List
-                  size="small"
-                  dataSource={priors}
-                  renderItem={(prior) => (
-                    <List.Item
-                      actions={[
-                        <Button key="open" size="small" type={openPrior === prior.studyInstanceUid ? 'primary' : 'default'} onClick={() => setOpenPrior(openPrior === prior.studyInstanceUid ? undefined : prior.studyInstanceUid)}>
-                          {openPrior === prior.studyInstanceUid ? t('reading.closePrior') : t('reading.openPrior')}
-                        </Button>,
-                      ]}
-                    >
-                      <Space size={4} wrap>
-                        <span>{formatDicomDate(prior.studyDate)}</span>
-                        <Tag>{prior.modalities.join('/')}</Tag>
-                        <Typography.Text type="secondary">{prior.description}</Typography.Text>
-                        {prior.hasSignedReport && <Tag color="green">{t('reading.priorReported')}</Tag>}
-                      </Space>
-                    </List.Item>
-                  )}
-                />
-              )}
-            </Card>
-          )}
+          {isReader && showPriors && <PriorsPanel requestId={id} priors={priors} openPrior={openPrior} onOpen={setOpenPrior} onOpened={(opened) => setPriors((list) => list?.map((prior) => (prior.studyInstanceUid === opened.studyInstanceUid ? opened : prior)))} />}
         </Space>
       </div>
     </div>
+  );
+}
+
+/**
+ * The patient's priors. One the reading centre may not see yet is opened only with a reason
+ * (调阅): the server grants it and records who and why; listing them grants nothing.
+ */
+function PriorsPanel({ requestId, priors, openPrior, onOpen, onOpened }: { requestId: string; priors: PriorStudy[] | undefined; openPrior: string | undefined; onOpen: (uid: string | undefined) => void; onOpened: (prior: PriorStudy) => void }) {
+  const t = useT();
+  const { modal } = App.useApp();
+  const openWithReason = (prior: PriorStudy) => {
+    let reason = '';
+    modal.confirm({
+      title: t('reading.openPriorWithReason'),
+      content: <Input.TextArea rows={3} maxLength={500} placeholder={t('reading.openPriorReason')} onChange={(event) => (reason = event.target.value)} data-testid="prior-reason" />,
+      onOk: async () => {
+        if (!reason.trim()) throw new Error(t('reading.openPriorReason'));
+        const opened = await api.post<PriorStudy>(`/api/v1/reading-requests/${requestId}/priors/${prior.studyInstanceUid}/access`, { reason: reason.trim() });
+        onOpened(opened);
+        onOpen(opened.studyInstanceUid);
+      },
+    });
+  };
+  return (
+    <Card size="small" title={t('reading.priors')} data-testid="priors">
+      {priors === undefined ? (
+        <Spin />
+      ) : priors.length === 0 ? (
+        <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('reading.noPriors')} />
+      ) : (
+        <List
+          size="small"
+          dataSource={priors}
+          renderItem={(prior) => (
+            <List.Item
+              data-testid="prior"
+              data-accessible={String(prior.accessible)}
+              actions={[
+                prior.accessible ? (
+                  <Button key="open" size="small" type={openPrior === prior.studyInstanceUid ? 'primary' : 'default'} onClick={() => onOpen(openPrior === prior.studyInstanceUid ? undefined : prior.studyInstanceUid)}>
+                    {openPrior === prior.studyInstanceUid ? t('reading.closePrior') : t('reading.openPrior')}
+                  </Button>
+                ) : (
+                  <Button key="request" size="small" onClick={() => openWithReason(prior)} data-testid="open-prior-with-reason">
+                    {t('reading.openPriorWithReason')}
+                  </Button>
+                ),
+              ]}
+            >
+              <Space size={4} wrap>
+                <span>{formatDicomDate(prior.studyDate)}</span>
+                <Tag>{prior.modalities.join('/')}</Tag>
+                <Typography.Text type="secondary">{prior.description}</Typography.Text>
+                {prior.hasSignedReport && <Tag color="green">{t('reading.priorReported')}</Tag>}
+                {!prior.accessible && <Tag>{t('reading.priorNotShared')}</Tag>}
+              </Space>
+            </List.Item>
+          )}
+        />
+      )}
+    </Card>
   );
 }
 
