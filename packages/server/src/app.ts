@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import { AccessService } from './access/access-service.ts';
 import type { Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
+import { startAuditHeadLog } from './access/audit-head-log.ts';
 import { registerAuditRoutes } from './api/audit-routes.ts';
 import { registerAuthRoutes } from './api/auth-routes.ts';
 import { registerStudyRoutes } from './api/study-routes.ts';
@@ -70,6 +71,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     storageUrl: config.storageUrl,
     awsEnv: config.awsEnv,
     fsync: config.fsync,
+    auditKey: config.auditKey,
+    auditKeyFile: config.auditKeyFile,
     onStored: (result) => {
       metrics.countStored(result.outcome);
       if (result.outcome === 'stored') routeStoredStudy(result.studyInstanceUid);
@@ -115,6 +118,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
 
   const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
   try {
+    // A process with another audit key than the chain's stops here, not at its first record.
+    await archive.audit.ensureKeyed();
     await access.ensureFirstAdministrator(config.adminPassword, config.dataDir, logger);
   } catch (error) {
     await archive.close();
@@ -156,6 +161,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerWebApp(http, { distDir: config.webDistDir });
   await bus.start();
   const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
+  const auditHeadLog = startAuditHeadLog(archive.audit, logger);
+  await auditHeadLog.logNow();
 
   let dicom: { port: number; close(): Promise<void> } | undefined;
   return {
@@ -182,10 +189,12 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     },
     async close() {
       sweeper.stop();
+      auditHeadLog.stop();
       await dicom?.close();
       await http.close();
       await bus.close();
       await sweeper.idle();
+      await auditHeadLog.idle();
       await archive.close();
     },
   };

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import type { ConfigError} from './config.ts';
 import { loadConfig } from './config.ts';
 
@@ -34,4 +35,11 @@ test('YUNYING_TRUST_PROXY names proxies; "true" is refused because any client co
   assert.deepEqual(loadConfig({ YUNYING_TRUST_PROXY: '10.0.0.5, 10.0.0.6' }).trustProxy, ['10.0.0.5', '10.0.0.6']);
   assert.throws(() => loadConfig({ YUNYING_TRUST_PROXY: 'true' }), /forge/);
   assert.throws(() => loadConfig({ YUNYING_TIME_ZONE: 'Mars/Olympus' }), /IANA/);
+});
+
+test('the audit key: at least 32 characters, never echoed; the key file defaults to the data directory', () => {
+  assert.throws(() => loadConfig({ YUNYING_AUDIT_KEY: 'short-secret' }), (error: Error) => /YUNYING_AUDIT_KEY must be at least 32/.test(error.message) && !error.message.includes('short-secret'));
+  assert.equal(loadConfig({ YUNYING_DATA_DIR: '/srv/yunying' }).auditKeyFile, path.resolve('/srv/yunying/audit-key'));
+  assert.equal(loadConfig({ YUNYING_AUDIT_KEY_FILE: '/etc/yunying/audit-key' }).auditKeyFile, '/etc/yunying/audit-key');
+  assert.equal(loadConfig({ YUNYING_AUDIT_KEY: 'k'.repeat(32) }).auditKey, 'k'.repeat(32));
 });

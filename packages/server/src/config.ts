@@ -16,6 +16,14 @@ export interface Config {
   /** the standard AWS_* variables, for the S3 client (credentials, region, endpoint) */
   awsEnv: Record<string, string | undefined>;
   adminPassword?: string;
+  /**
+   * The audit chain's HMAC key, outside the database (YUNYING_AUDIT_KEY, at least 32
+   * characters); unset: the file auditKeyFile, created on first start with mode 0600.
+   * Every server process on one database needs the same key.
+   */
+  auditKey?: string;
+  /** YUNYING_AUDIT_KEY_FILE [DATA_DIR/audit-key] */
+  auditKeyFile: string;
   /** accept unknown calling AEs as the default institution's administrator; default: only while the DICOM port is on loopback */
   acceptUnknownAe: boolean;
   /** fsync blobs and the directory before acknowledging (durable across power loss, not only process crashes) */
@@ -71,6 +79,8 @@ export function loadConfig(env: Env = process.env): Config {
     storageUrl: readStorageUrl(merged.YUNYING_STORAGE_URL),
     awsEnv: Object.fromEntries(Object.entries(merged).filter(([name]) => name.startsWith('AWS_'))),
     adminPassword: merged.YUNYING_ADMIN_PASSWORD || undefined,
+    auditKey: readAuditKey(merged.YUNYING_AUDIT_KEY),
+    auditKeyFile: path.resolve(merged.YUNYING_AUDIT_KEY_FILE || path.join(merged.YUNYING_DATA_DIR ?? './data', 'audit-key')),
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
@@ -94,6 +104,13 @@ export function loadConfig(env: Env = process.env): Config {
     webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
+}
+
+function readAuditKey(key: string | undefined): string | undefined {
+  if (!key) return undefined;
+  // Not the value in the message: it is a secret.
+  if (key.length < 32) throw new ConfigError(`YUNYING_AUDIT_KEY must be at least 32 characters (it has ${key.length})`);
+  return key;
 }
 
 function readStorageUrl(url: string | undefined): string | undefined {

@@ -208,6 +208,25 @@ describe('views that left no record', () => {
   });
 });
 
+describe('chain verification over REST (finding 20)', () => {
+  test('the answer names the head, and a head recorded earlier is checked', async () => {
+    const first = await http('GET', '/api/v1/audit-events/verification', { token: tokens.auditor });
+    assert.equal(first.status, 200, first.text);
+    const result = first.body as { ok: boolean; head: string; headSeq: number; headHash: string; keyedFromSeq: number };
+    assert.equal(result.ok, true);
+    assert.equal(result.head, `${result.headSeq}:${result.headHash}`);
+    assert.equal(result.keyedFromSeq, 1);
+    const through = await http('GET', `/api/v1/audit-events/verification?expectHead=${result.head}`, { token: tokens.auditor });
+    assert.equal((through.body as { ok: boolean }).ok, true, through.text);
+    const beyond = await http('GET', `/api/v1/audit-events/verification?expectHead=${result.headSeq + 1000}:${result.headHash}`, { token: tokens.auditor });
+    assert.equal((beyond.body as { ok: boolean }).ok, false);
+    assert.match((beyond.body as { brokenAt: { reason: string } }).brokenAt.reason, /records were cut/);
+    const other = await http('GET', `/api/v1/audit-events/verification?expectHead=${result.headSeq}:${'0'.repeat(64)}`, { token: tokens.auditor });
+    assert.equal((other.body as { ok: boolean }).ok, false);
+    assert.equal((await http('GET', '/api/v1/audit-events/verification?expectHead=nonsense', { token: tokens.auditor })).status, 400);
+  });
+});
+
 describe('CSV export', () => {
   test('cells a spreadsheet would run as formulas are neutralised, also behind TAB, CR, spaces and full-width signs', async () => {
     const payloads = ['=1+2', '\t=1+2', '\r=1+2', '  @SUM(A1)', ' -3+4', '+5', '\t\t+6', '＝7+8'];

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
@@ -55,6 +55,8 @@ test('at debug level the server logs no password, token, Authorization header or
     'stored patient ID': STORED.patientId,
   };
   try {
+    // the audit chain's HMAC key (created on first start) is never logged either
+    secrets['audit key'] = (await readFile(path.join(dataDir, 'audit-key'), 'utf8')).trim();
     const admin = await login(server, 'admin', TEST_ADMIN_PASSWORD);
     assert.equal(admin.status, 200);
     secrets['admin token'] = admin.token!;
@@ -165,6 +167,7 @@ test('at debug level the server logs no password, token, Authorization header or
     assert.deepEqual(leaks, [], `secrets in the log:\n${output.slice(0, 20_000)}`);
     assert.ok(!/authorization"?\s*:\s*"(Bearer|Basic) /i.test(output), 'no Authorization header in the log');
     assert.ok(output.includes('/s/[token]/download/dicom.zip'), 'cloud-film requests were logged, without their token');
+    assert.match(output, /"auditHead":"\d+:[0-9a-f]{64}","msg":"audit trail head"/, 'the audit head is logged at start');
   } finally {
     if (!stopped) await server.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { requirePermission } from '../access/caller.ts';
-import type { AuditTrail } from '../access/audit-trail.ts';
+import { parseChainHead, type AuditTrail } from '../access/audit-trail.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import type { AuditSearch } from '../store/audit-store.ts';
 import { auditExportLines, publicAuditRow } from '../access/audit-export.ts';
@@ -30,6 +30,7 @@ const SearchQuery = Type.Object(
   { additionalProperties: false },
 );
 const { limit: _limit, order: _order, beforeSeq: _beforeSeq, ...filterProperties } = SearchQuery.properties;
+const VerificationQuery = Type.Object({ expectHead: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}:[0-9a-f]{64}$', description: 'a head recorded earlier (SEQ:HASH): the chain must still pass through it' })) }, { additionalProperties: false });
 const ExportQuery = Type.Object({ ...filterProperties, format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')])) }, { additionalProperties: false });
 
 /** Auditors search, export and verify the trail; each of those acts is itself recorded. */
@@ -57,11 +58,14 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
     return reply.send(Readable.from(auditExportLines(audit, { filter: searchOf(query), format, byteOrderMark: true })));
   });
 
-  app.get('/api/v1/audit-events/verification', { schema: { tags: ['audit'] } }, async (request) => {
+  // The answer names the head (SEQ:HASH): keep it outside the server and pass it back as
+  // expectHead later, so that a cut tail or a rewritten chain shows.
+  app.get('/api/v1/audit-events/verification', { schema: { tags: ['audit'], querystring: VerificationQuery } }, async (request) => {
     const caller = await resolveCaller(request);
     requirePermission(caller, 'audit:read');
-    const result = await audit.verify();
-    await audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count } });
+    const { expectHead } = request.query as Static<typeof VerificationQuery>;
+    const result = await audit.verify(expectHead === undefined ? undefined : parseChainHead(expectHead));
+    await audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count, head: result.head, expectHead: expectHead ?? null } });
     return result;
   });
 }

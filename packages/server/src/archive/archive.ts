@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { DicomJsonDataset } from '@yunying/dicom';
 import { requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
 import { AuditTrail } from '../access/audit-trail.ts';
+import { loadAuditKey, type AuditKey } from '../access/audit-key.ts';
 import { AccessStore } from '../store/access-store.ts';
 import { AuditStore } from '../store/audit-store.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -22,6 +23,9 @@ export interface ArchiveOptions {
   awsEnv?: Record<string, string | undefined>;
   fsync: boolean;
   onStored?: (result: IngestResult, caller: Caller) => void;
+  /** the audit chain's HMAC key (YUNYING_AUDIT_KEY); else read from, or created in, auditKeyFile [DATA_DIR/audit-key] */
+  auditKey?: string;
+  auditKeyFile?: string;
 }
 
 /** The archive with its stores: what buildServer wires into every protocol. */
@@ -37,9 +41,10 @@ export interface Archive extends ArchiveService, DicomNodeRegistry {
 
 /** Opens the index database and blob store named by the configuration. */
 export async function openArchive(options: ArchiveOptions): Promise<Archive> {
+  const auditKey = await loadAuditKey({ key: options.auditKey, keyFile: options.auditKeyFile, dataDir: options.dataDir });
   const blobs = openBlobStore(options);
   const database = await openIndexDatabase(options);
-  return createArchive(database, blobs, options.onStored);
+  return createArchive(database, blobs, options.onStored, auditKey);
 }
 
 function openBlobStore(options: ArchiveOptions): BlobStore {
@@ -55,10 +60,10 @@ function openBlobStore(options: ArchiveOptions): BlobStore {
  * Every read and write of patient data checks the caller's permission, applies its scope
  * in SQL and lands in the audit trail before the answer goes out.
  */
-export function createArchive(database: IndexDatabase, blobs: BlobStore, onStored?: ArchiveOptions['onStored']): Archive {
+export function createArchive(database: IndexDatabase, blobs: BlobStore, onStored: ArchiveOptions['onStored'] | undefined, auditKey: AuditKey): Archive {
   const index = new IndexStore(database);
   const accessStore = new AccessStore(database.db);
-  const audit = new AuditTrail(new AuditStore(database.db, database.dialect));
+  const audit = new AuditTrail(new AuditStore(database.db, database.dialect, auditKey));
   return {
     index,
     blobs,

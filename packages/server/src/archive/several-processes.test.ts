@@ -26,6 +26,8 @@ test('two server processes share one PostgreSQL index and one bucket', { skip: s
   const s3 = testS3Env()!;
   const env = {
     YUNYING_DATABASE_URL: database.url,
+    // one audit chain, one key: every process on the database needs it (issue 12, finding 20)
+    YUNYING_AUDIT_KEY: randomBytes(32).toString('hex'),
     YUNYING_STORAGE_URL: `s3://${s3.bucket}/two-processes-${randomBytes(4).toString('hex')}`,
     AWS_ENDPOINT_URL_S3: s3.AWS_ENDPOINT_URL_S3,
     AWS_REGION: s3.AWS_REGION,

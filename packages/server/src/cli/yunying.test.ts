@@ -7,12 +7,13 @@
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startServerProcess } from '../test-support/server-process.ts';
+import { auditHash, type AuditRow } from '../store/audit-store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/yunying.js', import.meta.url));
 const PASSWORD = 'Cli-Created-Pass-4';
@@ -214,5 +215,66 @@ describe('yunying CLI', { timeout: 120_000 }, () => {
     assert.ok(!result.stdout.includes(PASSWORD) && !result.stdout.includes(generatedPassword) && !result.stdout.includes('not-the-password'), 'no passwords in the trail');
     // a details cell with commas and quotes is one CSV field
     assert.ok(rows.some((line) => line.includes('"{""id"":""js"",""name"":""江苏省""')), 'JSON details quoted');
+  });
+});
+
+describe('audit verify: the head kept outside the database, and the keyed chain (issue 12, finding 20)', { timeout: 120_000 }, () => {
+  let firstDataDir: string;
+  before(async () => {
+    firstDataDir = dataDir;
+    dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-cli-head-'));
+    ok(await yunying(['institution', 'add', 'hz', '--name', '杭州市', '--tier', 'city']), 'institution');
+    for (const name of ['a', 'b', 'c', 'd']) ok(await yunying(['user', 'add', `head-${name}`, '--role', 'radiologist', '--institution', 'hz']), 'user');
+  });
+  after(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+    dataDir = firstDataDir;
+  });
+
+  test('the head is printed on every verify; with it in a file, cutting the last records is detected', async () => {
+    const intact = ok(await yunying(['audit', 'verify']), 'verify');
+    const head = /head (\d+):([0-9a-f]{64})/.exec(intact.stdout)!;
+    assert.ok(head, intact.stdout);
+    const headFile = path.join(dataDir, '..', `${path.basename(dataDir)}-head.txt`);
+    // what an operator keeps: the whole output of a verify
+    await writeFile(headFile, intact.stdout);
+    try {
+      const again = ok(await yunying(['audit', 'verify', '--expect-head', headFile]), 'verify against the file');
+      assert.match(again.stdout, /head \d+:[0-9a-f]{64}/);
+      const db = new Database(path.join(dataDir, 'index.sqlite'));
+      try {
+        db.prepare('DELETE FROM audit_events WHERE seq > ?').run(Number(head[1]) - 2);
+      } finally {
+        db.close();
+      }
+      const cut = await yunying(['audit', 'verify', '--expect-head', headFile]);
+      assert.equal(cut.code, 1, `${cut.stdout}${cut.stderr}`);
+      assert.match(cut.stderr, /records were cut/);
+      assert.match(cut.stdout, new RegExp(`head of the part that verified: ${Number(head[1]) - 2}:[0-9a-f]{64}`));
+      assert.equal((await yunying(['audit', 'verify', '--expect-head', path.join(dataDir, 'no-such-file')])).code, 2);
+    } finally {
+      await rm(headFile, { force: true });
+    }
+  });
+
+  test('a record edited and re-hashed with plain SHA-256 (database access, no key) is detected', async () => {
+    const db = new Database(path.join(dataDir, 'index.sqlite'));
+    let victimSeq: number;
+    try {
+      const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as AuditRow[];
+      const victim = rows.find((row) => row.action === 'user.created')!;
+      victimSeq = victim.seq;
+      let prevHash = rows.find((row) => row.seq === victim.seq - 1)!.hash;
+      for (const row of rows.filter((r) => r.seq >= victim.seq)) {
+        const edited = { ...row, actor_name: row.seq === victim.seq ? 'someone-else' : row.actor_name, prev_hash: prevHash };
+        prevHash = auditHash(edited);
+        db.prepare('UPDATE audit_events SET actor_name = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(edited.actor_name, edited.prev_hash, prevHash, row.seq);
+      }
+    } finally {
+      db.close();
+    }
+    const broken = await yunying(['audit', 'verify']);
+    assert.equal(broken.code, 1, `${broken.stdout}${broken.stderr}`);
+    assert.match(broken.stderr, new RegExp(`BROKEN at record ${victimSeq}: its content does not match its hash`));
   });
 });

@@ -10,6 +10,8 @@ import { pino } from 'pino';
 import { AccessService, INSTITUTION_TIERS, type InstitutionTier } from '../access/access-service.ts';
 import { systemCaller, type Caller } from '../access/caller.ts';
 import { auditExportLines } from '../access/audit-export.ts';
+import { parseChainHead, type ChainAnchor } from '../access/audit-trail.ts';
+import { readFile } from 'node:fs/promises';
 import { ROLES } from '../access/roles.ts';
 import { openArchive, type Archive } from '../archive/archive.ts';
 import { ConfigError, loadConfig } from '../config.ts';
@@ -29,9 +31,11 @@ const USAGE = `usage: yunying <command>
   ae add AE_TITLE --institution ID [--host HOST --port PORT] [--description TEXT]
   ae list
   ae remove AE_TITLE
-  audit verify [--expect-head SEQ:HASH]      checks the audit trail's hash chain; with a head
-                                             recorded earlier (printed by a previous verify),
-                                             also that the chain still passes through it
+  audit verify [--expect-head SEQ:HASH|FILE] checks the audit trail's keyed hash chain and
+                                             prints its head; with a head recorded earlier (a
+                                             previous verify, the server's daily log line, or
+                                             a file holding one), also that the chain still
+                                             passes through it: a cut tail or a rewrite shows
   audit export [--format ndjson|csv]         writes the trail to standard output
 
 roles: ${ROLES.join(', ')}
@@ -48,12 +52,16 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!group) usage('a command is required');
   const config = loadConfig();
-  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync });
+  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync, auditKey: config.auditKey, auditKeyFile: config.auditKeyFile });
   try {
+    // Keys the chain on a first run after the upgrade. Another key than the chain's, or a
+    // chain that lost its keying record, stops every command but `audit verify`, which says where.
+    const keyingError = await archive.audit.ensureKeyed().then(() => undefined, (error: unknown) => error);
+    if (keyingError && `${group} ${command ?? ''}` !== 'audit verify') throw keyingError;
     const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
     // The console operator acts as the platform administrator; the trail names the OS user.
     const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
-    return await run({ group, command, rest, values, access, archive, caller });
+    return await run({ group, command, rest, values, access, archive, caller, keyingError });
   } finally {
     await archive.close();
   }
@@ -100,6 +108,8 @@ interface RunContext {
   access: AccessService;
   archive: Archive;
   caller: Caller;
+  /** why the chain could not be keyed (then nothing is appended to it) */
+  keyingError?: unknown;
 }
 
 async function run(ctx: RunContext): Promise<number> {
@@ -156,12 +166,17 @@ async function run(ctx: RunContext): Promise<number> {
       return 0;
     case 'audit verify': {
       const expected = text('expect-head');
-      const anchor = expected === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(expected);
-      if (expected !== undefined && !anchor) usage('--expect-head is SEQ:HASH as printed by audit verify');
-      const result = await ctx.archive.audit.verify(anchor ? { seq: Number(anchor[1]), hash: anchor[2]! } : undefined);
-      await ctx.archive.audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count } });
-      if (result.ok) console.log(`audit trail intact: ${result.count} records, head ${result.headSeq}:${result.headHash}`);
-      else console.error(`audit trail BROKEN at record ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.count} records verified before it)`);
+      const anchor = expected === undefined ? undefined : await expectedHead(expected);
+      if (ctx.keyingError) console.error(`yunying: ${(ctx.keyingError as Error).message}`);
+      const result = await ctx.archive.audit.verify(anchor);
+      // The head is printed every time, broken or not: keep it outside this machine.
+      if (result.ok) console.log(`audit trail intact: ${result.count} records, head ${result.head}`);
+      else {
+        console.error(`audit trail BROKEN at record ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.headSeq} records verified before it)`);
+        console.log(`head of the part that verified: ${result.head}`);
+      }
+      console.log(result.keyedFromSeq === null ? `not keyed (audit key id ${result.keyId})` : `keyed from record ${result.keyedFromSeq} (audit key id ${result.keyId})${anchor ? `; passes through the expected head: ${result.ok ? 'yes' : 'no'}` : ''}`);
+      if (!ctx.keyingError) await ctx.archive.audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count, head: result.head, expectHead: anchor ? `${anchor.seq}:${anchor.hash}` : null } });
       return result.ok ? 0 : 1;
     }
     case 'audit export': {
@@ -178,6 +193,22 @@ async function run(ctx: RunContext): Promise<number> {
 
 /** The console's CSV leaves out the actor kind and the previous hash (the chain check has them). */
 const CLI_CSV_COLUMNS = ['seq', 'occurred_at', 'action', 'outcome', 'actor_name', 'actor_role', 'actor_institution_id', 'remote_address', 'via', 'object_type', 'object_id', 'patient_id', 'details', 'hash'] as const;
+
+/** --expect-head: SEQ:HASH, or a file holding one (a saved verify output or log line: its last SEQ:HASH). */
+async function expectedHead(value: string): Promise<ChainAnchor> {
+  const direct = parseChainHead(value);
+  if (direct) return direct;
+  let content: string;
+  try {
+    content = await readFile(value, 'utf8');
+  } catch {
+    return usage('--expect-head is SEQ:HASH as printed by audit verify, or a file that holds one');
+  }
+  const heads = [...content.matchAll(/\b(\d{1,15}):([0-9a-f]{64})\b/g)];
+  const last = heads[heads.length - 1];
+  if (!last) return usage(`--expect-head: no SEQ:HASH in ${value}`);
+  return { seq: Number(last[1]), hash: last[2]! };
+}
 
 function usage(message: string): never {
   throw new UsageError(message);

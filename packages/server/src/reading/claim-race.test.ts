@@ -190,7 +190,8 @@ describe('claim races across two server processes on PostgreSQL', () => {
 
   before(async () => {
     database = await createTestDatabase();
-    const env = { YUNYING_DATABASE_URL: database.url, YUNYING_FSYNC: 'false', YUNYING_LOG_LEVEL: 'info' };
+    // one audit chain, one key: every process on the database needs it (issue 12, finding 20)
+    const env = { YUNYING_DATABASE_URL: database.url, YUNYING_AUDIT_KEY: 'claim-race-test-audit-key-of-32-characters', YUNYING_FSYNC: 'false', YUNYING_LOG_LEVEL: 'info' };
     for (const name of ['a', 'b']) dataDirs.push(await mkdtemp(path.join(tmpdir(), `yunying-race-${name}-`)));
     // one after the other: the first runs the migrations, the second finds them done
     for (const dataDir of dataDirs) processes.push(await startServerProcess(dataDir, env));

@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { createHash, createHmac } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { AuditKey } from '../access/audit-key.ts';
+import { YunyingError } from '../errors.ts';
 import type { SqlDialectName } from './database.ts';
 import type { AuditEventTable, Database } from './schema.ts';
 
@@ -11,9 +13,26 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Any constant: every server process takes this lock to append to the one chain. */
 const AUDIT_CHAIN_LOCK = 0x59_59_41_55; // "YYAU"
 
-/** The hash of a record: its sequence number, its fields and the previous record's hash. */
+/**
+ * The record that keys the chain: every record from it on is hashed with HMAC-SHA256 under
+ * the audit key (keyedAuditHash), every record before it (written before the upgrade) with
+ * plain SHA-256 (auditHash). Found by its object id, which is indexed.
+ */
+export const CHAIN_KEYED_ACTION = 'audit.chain-keyed';
+export const CHAIN_OBJECT_ID = 'audit-chain';
+
+/** The unkeyed hash of a record (records before the chain was keyed): its sequence number, its fields and the previous record's hash. */
 export function auditHash(row: Omit<AuditRow, 'hash'>): string {
-  const canonical = JSON.stringify([
+  return createHash('sha256').update(canonicalRecord(row)).digest('hex');
+}
+
+/** The keyed hash: without the key, an edited record cannot be given a hash that verifies. */
+export function keyedAuditHash(row: Omit<AuditRow, 'hash'>, key: Buffer): string {
+  return createHmac('sha256', key).update(canonicalRecord(row)).digest('hex');
+}
+
+function canonicalRecord(row: Omit<AuditRow, 'hash'>): string {
+  return JSON.stringify([
     row.seq,
     row.occurred_at,
     row.action,
@@ -30,7 +49,6 @@ export function auditHash(row: Omit<AuditRow, 'hash'>): string {
     row.details,
     row.prev_hash,
   ]);
-  return createHash('sha256').update(canonical).digest('hex');
 }
 
 export interface AuditSearch {
@@ -55,14 +73,24 @@ export interface AuditSearch {
  * sequence for verification. Nothing here updates or deletes a record.
  */
 export class AuditStore {
+  /** set once this process has seen (or written) the keying record: appends skip the lookup */
+  private keyed = false;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialectName,
+    readonly key: AuditKey,
   ) {}
+
+  /** Writes the keying record if the chain has none yet (at start; appends do it too). */
+  async ensureKeyed(): Promise<void> {
+    if (this.keyed) return;
+    await this.append([]);
+  }
 
   /** Appends the rows in order, chained to the current head, in one transaction. */
   async append(rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
-    if (rows.length === 0) return [];
+    if (rows.length === 0 && this.keyed) return [];
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') {
         // The audit commit does not wait for its own WAL flush: the next synchronous commit
@@ -76,17 +104,63 @@ export class AuditStore {
       const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
       let seq = head ? Number(head.seq) : 0;
       let prevHash = head?.hash ?? GENESIS_HASH;
-      const chained: AuditRow[] = rows.map((row) => {
+      const toChain = this.keyed ? rows : [...(await this.keyingRecord(trx, seq)), ...rows];
+      if (toChain.length === 0) return [];
+      const chained: AuditRow[] = toChain.map((row) => {
         seq += 1;
         const unhashed = { ...row, seq, prev_hash: prevHash };
-        const hash = auditHash(unhashed);
+        const hash = keyedAuditHash(unhashed, this.key.key);
         prevHash = hash;
         return { ...unhashed, hash };
       });
       // Explicit sequence numbers: they are part of the hash, and a gap shows a deletion.
       await trx.insertInto('audit_events').values(chained).execute();
-      return chained;
+      this.keyed = true;
+      return chained.filter((row) => row.action !== CHAIN_KEYED_ACTION);
     });
+  }
+
+  /**
+   * Under the chain lock: nothing if the chain is keyed with this process's key; the keying
+   * record to write first if the chain has none; an error if it was keyed with another key
+   * (a process with another key file would write records that never verify) or lost its
+   * keying record while the key file was there (the chain was rewritten).
+   */
+  private async keyingRecord(trx: Transaction<Database>, headSeq: number): Promise<NewAuditRow[]> {
+    const marker = await trx.selectFrom('audit_events').selectAll().where('object_id', '=', CHAIN_OBJECT_ID).where('action', '=', CHAIN_KEYED_ACTION).orderBy('seq').limit(1).executeTakeFirst();
+    if (marker) {
+      const row = normalise(marker);
+      if (keyedAuditHash(row, this.key.key) !== row.hash) {
+        throw new YunyingError('AUDIT_KEY_MISMATCH', `the audit trail was keyed with another audit key (key id ${keyIdOf(row) ?? 'unknown'}; this process has ${this.key.id}): give every server process the same YUNYING_AUDIT_KEY or key file`, 500);
+      }
+      return [];
+    }
+    if (headSeq > 0 && !this.key.mayKeyExistingChain) {
+      throw new YunyingError('AUDIT_CHAIN_UNKEYED', `the audit trail holds ${headSeq} records and none keys it, although the audit key existed before: the chain may have been rewritten; check it with \`yunying audit verify --expect-head\``, 500);
+    }
+    return [
+      {
+        occurred_at: new Date().toISOString(),
+        action: CHAIN_KEYED_ACTION,
+        outcome: 'success',
+        actor_kind: 'system',
+        actor_name: 'audit-trail',
+        actor_role: 'administrator',
+        actor_institution_id: 'default',
+        remote_address: null,
+        via: 'system',
+        object_type: 'audit',
+        object_id: CHAIN_OBJECT_ID,
+        patient_id: null,
+        details: JSON.stringify({ scheme: 'hmac-sha256', keyId: this.key.id, unkeyedRecords: headSeq }),
+      },
+    ];
+  }
+
+  /** The last record's sequence number and hash (0 and the genesis hash for an empty trail). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    const head = await this.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return head ? { seq: Number(head.seq), hash: head.hash } : { seq: 0, hash: GENESIS_HASH };
   }
 
   /** Records in sequence order after `afterSeq`, for verification and export. */
@@ -114,4 +188,14 @@ export class AuditStore {
 
 function normalise(row: Omit<AuditEventTable, 'seq'> & { seq: unknown }): AuditRow {
   return { ...row, seq: Number(row.seq) };
+}
+
+/** The key id a keying record names. */
+export function keyIdOf(row: AuditRow): string | undefined {
+  try {
+    const id = (JSON.parse(row.details) as { keyId?: unknown }).keyId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
