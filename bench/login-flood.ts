@@ -33,6 +33,7 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-login-flood-'));
 const server = await startServerProcess(dataDir, {
   YUNYING_TRUST_PROXY: 'loopback',
   YUNYING_LOG_LEVEL: 'info',
+  YUNYING_PASSWORD_HASH_COST_LOG2: '17', // production cost, not the test servers' lower one
   ...(options['database-url'] ? { YUNYING_DATABASE_URL: options['database-url'] } : {}),
 });
 

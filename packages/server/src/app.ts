@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { AccessService } from './access/access-service.ts';
+import { configurePasswordHashing } from './access/passwords.ts';
 import type { Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
@@ -93,7 +94,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   http.setErrorHandler((error, request, reply) => {
     if (error instanceof YunyingError) {
       if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
-      return reply.status(error.httpStatus).send({ code: error.code, message: error.message });
+      return reply.status(error.httpStatus).send({ code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) return reply.status(status).send({ code: (error as { code?: string }).code ?? 'BAD_REQUEST', message: error instanceof Error ? error.message : String(error) });
@@ -116,6 +117,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   });
   http.get('/api/openapi.json', { schema: { hide: true } }, async () => http.swagger());
 
+  configurePasswordHashing(config.passwordHashing);
   const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
   try {
     // A process with another audit key than the chain's stops here, not at its first record.

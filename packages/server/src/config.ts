@@ -52,6 +52,12 @@ export interface Config {
   publicBaseUrl: string;
   /** cloud film: lifetime of a patient link in days, one per signed report automatically, longest onward link */
   share: { ttlDays: number; autoCreateOnSign: boolean; onwardMaxDays: number };
+  /**
+   * password hashing (access/passwords.ts): worker threads of its own and how many hashes may
+   * wait for them before logins are refused with 503 [2 at most, 16]; costLog2 is scrypt's
+   * log2 N [17], lowered only by test suites (YUNYING_PASSWORD_HASH_COST_LOG2)
+   */
+  passwordHashing: { threads?: number; maxQueued: number; costLog2: number };
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
   logLevel: string;
@@ -100,6 +106,11 @@ export function loadConfig(env: Env = process.env): Config {
       ttlDays: readBounded(merged, 'YUNYING_SHARE_TTL_DAYS', 30, 1, 365),
       autoCreateOnSign: readBoolean(merged, 'YUNYING_SHARE_AUTO', true),
       onwardMaxDays: readBounded(merged, 'YUNYING_SHARE_ONWARD_MAX_DAYS', 7, 1, 90),
+    },
+    passwordHashing: {
+      threads: merged.YUNYING_PASSWORD_HASH_THREADS ? readBounded(merged, 'YUNYING_PASSWORD_HASH_THREADS', 1, 1, 16) : undefined,
+      maxQueued: readBounded(merged, 'YUNYING_PASSWORD_HASH_QUEUE', 16, 0, 10_000),
+      costLog2: readBounded(merged, 'YUNYING_PASSWORD_HASH_COST_LOG2', 17, 12, 20),
     },
     webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',

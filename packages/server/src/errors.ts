@@ -15,6 +15,9 @@ export class YunyingError extends Error {
     super(message);
     this.name = 'YunyingError';
   }
+
+  /** machine-readable particulars HTTP answers carry next to code and message (e.g. which password rule failed) */
+  details?: Record<string, string | number>;
 }
 
 /** DIMSE status codes used across services (PS3.7 Annex C, PS3.4). */

@@ -6,7 +6,8 @@ import { badRequest, conflict, DIMSE_STATUS, notFound, unauthorized, YunyingErro
 import type { AccessStore, InstitutionRow, UserRow } from '../store/access-store.ts';
 import type { AuditRecorder } from './audit-event.ts';
 import { DEFAULT_INSTITUTION_ID, requirePermission, type AccessInterface, type Caller } from './caller.ts';
-import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
+import { AttemptThrottle, type ThrottleRule } from './attempt-throttle.ts';
+import { dummyPasswordHash, hashPassword, needsRehash, requireStrongPassword, verifyPassword } from './passwords.ts';
 import { isRole, ROLE_DEFINITIONS, ROLES, type Role } from './roles.ts';
 
 export interface AccessOptions {
@@ -17,6 +18,10 @@ export interface AccessOptions {
   /** failed logins per client address within the window before it is throttled */
   maxFailuresPerClient?: number;
   throttleWindowSeconds?: number;
+  /** password checks of one account running at once in a process [2]; more answer 429 at once */
+  maxConcurrentPerAccount?: number;
+  /** password checks from one client address running at once in a process [8: a hospital behind one NAT] */
+  maxConcurrentPerClient?: number;
 }
 
 export interface LoginResult {
@@ -97,9 +102,13 @@ const INSTITUTION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export class AccessService {
   /** Basic credentials already verified, keyed by a hash of user, password and stored hash; per process, never shared. */
   private readonly verifiedBasic = new Map<string, number>();
+  /** Basic checks in progress by the same key: a DICOM tool's parallel first requests share one verification. */
+  private readonly basicInFlight = new Map<string, Promise<UserRow>>();
   private readonly maxFailuresPerAccount: number;
   private readonly maxFailuresPerClient: number;
-  private readonly throttleWindowMs: number;
+  private readonly maxConcurrentPerAccount: number;
+  private readonly maxConcurrentPerClient: number;
+  private readonly throttle: AttemptThrottle;
 
   constructor(
     private readonly store: AccessStore,
@@ -108,7 +117,9 @@ export class AccessService {
   ) {
     this.maxFailuresPerAccount = options.maxFailuresPerAccount ?? 5;
     this.maxFailuresPerClient = options.maxFailuresPerClient ?? 30;
-    this.throttleWindowMs = (options.throttleWindowSeconds ?? 15 * 60) * 1000;
+    this.maxConcurrentPerAccount = options.maxConcurrentPerAccount ?? 2;
+    this.maxConcurrentPerClient = options.maxConcurrentPerClient ?? 8;
+    this.throttle = new AttemptThrottle(store, (options.throttleWindowSeconds ?? 15 * 60) * 1000);
   }
 
   // Authentication
@@ -139,13 +150,22 @@ export class AccessService {
       const until = this.verifiedBasic.get(key);
       if (until !== undefined && until > Date.now()) return this.callerForUser(user, origin);
     }
-    const verified = await this.checkCredentials(username, password, origin);
+    const flightKey = sha256(`${username}\u0000${password}`);
+    let flight = this.basicInFlight.get(flightKey);
+    if (!flight) {
+      flight = this.checkCredentials(username, password, origin).finally(() => this.basicInFlight.delete(flightKey));
+      this.basicInFlight.set(flightKey, flight);
+    }
+    const verified = await flight;
     this.rememberBasic(sha256(`${username}\u0000${password}\u0000${verified.password_hash}`));
     return this.callerForUser(verified, origin);
   }
 
-  async logout(token: string): Promise<void> {
-    await this.store.revokeSession(sha256(token));
+  /** Ends the session of the token and records who logged out (a token of no live session changes nothing). */
+  async logout(token: string, origin: Origin = { via: 'rest' }): Promise<void> {
+    const live = await this.store.findLiveSession(sha256(token), new Date().toISOString());
+    if (!(await this.store.revokeSession(sha256(token))) || !live) return;
+    await this.audit.record({ action: 'user.logged-out', caller: await this.callerForUser(live.user, origin), objectType: 'user', objectId: live.user.username });
   }
 
   private rememberBasic(key: string): void {
@@ -155,15 +175,25 @@ export class AccessService {
     this.verifiedBasic.set(key, Date.now() + 5 * 60 * 1000);
   }
 
-  /** Verifies a user name and password under the throttle; every failure is audited without the password. */
+  /**
+   * Verifies a user name and password under the throttle; every failure is audited without
+   * the password. The attempt is reserved per account and per client address before the
+   * hash is computed (attempt-throttle.ts), so parallel guesses test no more than the limit.
+   */
   private async checkCredentials(username: string, password: string, origin: Origin): Promise<UserRow> {
-    const keys = [`user:${username.toLowerCase()}`, `ip:${origin.remoteAddress ?? 'unknown'}`];
-    await this.refuseIfThrottled(keys);
-    const user = await this.store.findUserByName(username);
-    // Same work whether or not the account exists: timing does not tell which names exist.
-    const valid = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
-    if (!user || !valid || user.enabled !== 1) {
-      await this.store.recordLoginFailure(keys, new Date().toISOString());
+    const rules: ThrottleRule[] = [
+      { key: `user:${username.toLowerCase()}`, limit: this.maxFailuresPerAccount, maxInFlight: this.maxConcurrentPerAccount, onSuccess: 'clear' },
+      { key: `ip:${origin.remoteAddress ?? 'unknown'}`, limit: this.maxFailuresPerClient, maxInFlight: this.maxConcurrentPerClient, onSuccess: 'release' },
+    ];
+    let user: UserRow | undefined;
+    let valid = false;
+    const accepted = await this.throttle.run(rules, loginThrottled, async () => {
+      user = await this.store.findUserByName(username);
+      // Same work whether or not the account exists: timing does not tell which names exist.
+      valid = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
+      return Boolean(user && valid && user.enabled === 1);
+    });
+    if (!accepted || !user) {
       await this.audit.record({
         action: 'user.login-failed',
         outcome: 'failure',
@@ -174,19 +204,18 @@ export class AccessService {
       });
       throw unauthorized('wrong user name or password');
     }
-    await this.store.clearLoginFailures(keys[0]!);
-    return user;
+    return this.upgradeHash(user, password);
   }
 
-  private async refuseIfThrottled(keys: readonly string[]): Promise<void> {
-    const since = new Date(Date.now() - this.throttleWindowMs).toISOString();
-    const limits = [this.maxFailuresPerAccount, this.maxFailuresPerClient];
-    for (const [index, key] of keys.entries()) {
-      const { count, earliest } = await this.store.countLoginFailures(key, since);
-      if (count >= limits[index]! && earliest) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(earliest) + this.throttleWindowMs - Date.now()) / 1000));
-        throw new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, 429, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);
-      }
+  /** A hash made at an older, lower cost is replaced after the password was proven; a busy pool leaves it for next time. */
+  private async upgradeHash(user: UserRow, password: string): Promise<UserRow> {
+    if (!needsRehash(user.password_hash)) return user;
+    try {
+      const passwordHash = await hashPassword(password);
+      await this.store.updateUser(user.id, { password_hash: passwordHash });
+      return { ...user, password_hash: passwordHash };
+    } catch {
+      return user;
     }
   }
 
@@ -316,8 +345,7 @@ export class AccessService {
     requirePermission(caller, 'platform:manage');
     if (!USERNAME_PATTERN.test(input.username)) throw badRequest('INVALID_USERNAME', 'a user name is 1-64 letters, digits, dot, dash, underscore or @');
     if (!isRole(input.role)) throw badRequest('INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
-    const problem = passwordProblem(input.password, input.username);
-    if (problem) throw badRequest('WEAK_PASSWORD', problem);
+    requireStrongPassword(input.password, input.username);
     await this.requireInstitution(input.institutionId);
     if (await this.store.findUserByName(input.username)) throw conflict('USER_EXISTS', `user ${input.username} exists`);
     const id = randomUUID();
@@ -331,10 +359,7 @@ export class AccessService {
     const user = await this.requireUser(username);
     if (changes.role !== undefined && !isRole(changes.role)) throw badRequest('INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
     if (changes.institutionId !== undefined) await this.requireInstitution(changes.institutionId);
-    if (changes.password !== undefined) {
-      const problem = passwordProblem(changes.password, username);
-      if (problem) throw badRequest('WEAK_PASSWORD', problem);
-    }
+    if (changes.password !== undefined) requireStrongPassword(changes.password, username);
     if (user.id === caller.userId && (changes.enabled === false || (changes.role !== undefined && changes.role !== user.role))) {
       throw badRequest('SELF_LOCKOUT', 'administrators cannot disable themselves or change their own role');
     }
@@ -357,8 +382,7 @@ export class AccessService {
     if (caller.kind !== 'user' || !caller.userId) throw badRequest('NOT_A_USER', 'only users have passwords');
     const user = await this.store.findUserById(caller.userId);
     if (!user || !(await verifyPassword(currentPassword, user.password_hash))) throw unauthorized('the current password is wrong');
-    const problem = passwordProblem(newPassword, user.username);
-    if (problem) throw badRequest('WEAK_PASSWORD', problem);
+    requireStrongPassword(newPassword, user.username);
     await this.store.updateUser(user.id, { password_hash: await hashPassword(newPassword) });
     await this.store.revokeSessionsOfUser(user.id);
     await this.audit.record({ action: 'user.password-changed', caller, objectType: 'user', objectId: user.username });
@@ -441,3 +465,6 @@ function publicUser(row: UserRow): PublicUser {
 function toPublicInstitution(row: InstitutionRow, serves: string[]): PublicInstitution {
   return { id: row.id, name: row.name, tier: row.tier, grade: row.grade, regionCode: row.region_code, parentId: row.parent_id, serves };
 }
+
+const loginThrottled = (retryAfterSeconds: number): YunyingError =>
+  new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, 429, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);

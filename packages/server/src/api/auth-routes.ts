@@ -25,7 +25,8 @@ export async function registerAuthRoutes(app: FastifyInstance, options: AuthRout
   app.post('/api/v1/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
     await resolveCaller(request);
     const token = bearerTokenOf(request);
-    if (token) await access.logout(token);
+    // audited (user.logged-out): an auditor sees when a session ended by the user's own hand
+    if (token) await access.logout(token, { via: 'rest', remoteAddress: request.ip });
     return reply.status(204).send();
   });
 

@@ -5,9 +5,9 @@
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { AccessService, INSTITUTION_TIERS, type InstitutionTier } from '../access/access-service.ts';
+import { configurePasswordHashing, generatePassword } from '../access/passwords.ts';
 import { systemCaller, type Caller } from '../access/caller.ts';
 import { auditExportLines } from '../access/audit-export.ts';
 import { parseChainHead, type ChainAnchor } from '../access/audit-trail.ts';
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     // chain that lost its keying record, stops every command but `audit verify`, which says where.
     const keyingError = await archive.audit.ensureKeyed().then(() => undefined, (error: unknown) => error);
     if (keyingError && `${group} ${command ?? ''}` !== 'audit verify') throw keyingError;
+    configurePasswordHashing(config.passwordHashing);
     const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
     // The console operator acts as the platform administrator; the trail names the OS user.
     const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
@@ -134,9 +135,11 @@ async function run(ctx: RunContext): Promise<number> {
       await access.addAllianceMember(caller, argument(0, 'CENTRE_ID'), argument(1, 'MEMBER_ID'));
       return 0;
     case 'user add': {
-      const generated = values['password-stdin'] ? undefined : randomBytes(12).toString('base64url');
+      const username = argument(0, 'USERNAME');
+      // a generated password satisfies the policy like any other (access/passwords.ts)
+      const generated = values['password-stdin'] ? undefined : generatePassword(username);
       const password = generated ?? (await readPassword());
-      const user = await access.createUser(caller, { username: argument(0, 'USERNAME'), password, role: required('role'), institutionId: required('institution'), displayName: text('name') });
+      const user = await access.createUser(caller, { username, password, role: required('role'), institutionId: required('institution'), displayName: text('name') });
       console.log(JSON.stringify(user));
       if (generated) console.log(`password: ${generated}`);
       return 0;

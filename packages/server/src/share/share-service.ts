@@ -23,6 +23,7 @@ import { parseDicom, type ParsedDicom } from '@yunying/dicom';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import { hasPermission, requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
+import { AttemptThrottle, type ThrottleRule } from '../access/attempt-throttle.ts';
 import { hashPassword, verifyPassword } from '../access/passwords.ts';
 import { renderFrame, type RenderWindow } from '../dicomweb/render.ts';
 import { badRequest, DIMSE_STATUS, forbidden, notFound, YunyingError } from '../errors.ts';
@@ -188,6 +189,7 @@ export class ShareService {
   private readonly renderedCache = new LruCache<Buffer>(400);
   /** image views are recorded once per link, series and fidelity every 10 minutes per process */
   private readonly viewsRecorded = new LruCache<number>(5000);
+  private attemptThrottle: AttemptThrottle | undefined;
 
   /** the SMS sender in use (tests read what LogSmsSender recorded) */
   get smsSender(): SmsSender {
@@ -258,7 +260,7 @@ export class ShareService {
     const code = newAccessCode(input.codeLength ?? 6);
     await this.deps.store.setAccessCodeHash(row.id, await hashPassword(code));
     await this.deps.store.recordAccess({ link_id: row.id, at: new Date().toISOString(), action: 'code-issued', remote_address: null, user_agent: null });
-    await this.deps.accessStore.clearLoginFailures(`share:${row.id}`);
+    await this.deps.accessStore.clearAttempts(`share:${row.id}`);
     const fresh = (await this.deps.store.findById(row.id))!;
     const smsSent = input.phone ? await this.sendSms(input.phone, fresh, code) : undefined;
     await this.deps.audit.record({ action: 'share.code-issued', caller, objectType: 'share', objectId: row.id, patientId: await this.patientIdOf(row.study_instance_uid), details: { sms: Boolean(smsSent) } });
@@ -347,43 +349,52 @@ export class ShareService {
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
 
-  /** Checks a code under the throttle; on success the cookie value and its lifetime. */
+  /**
+   * Checks a code under the throttle; on success the cookie value and its lifetime. The
+   * attempt is reserved per link and per client address in the database before the code is
+   * verified (access/attempt-throttle.ts): parallel guesses test no more codes than the limit.
+   */
   async unlock(live: LiveLink, code: string, origin: ShareOrigin): Promise<{ cookie: string; maxAgeSeconds: number }> {
     const { link } = live;
+    const codeHash = link.access_code_hash;
     // A link without a code needs no session: the routes never set a cookie for it.
-    if (link.access_code_hash === null) return { cookie: '', maxAgeSeconds: 0 };
-    const keys = [`share:${link.id}`, `share-ip:${origin.remoteAddress ?? 'unknown'}`];
-    await this.refuseIfThrottled(link, keys);
-    const valid = /^[0-9]{4,6}$/.test(code) && (await verifyPassword(code, link.access_code_hash));
+    if (codeHash === null) return { cookie: '', maxAgeSeconds: 0 };
+    const rules: ThrottleRule[] = [
+      { key: `share:${link.id}`, limit: this.options.maxFailuresPerLink, maxInFlight: 2, onSuccess: 'clear' },
+      { key: `share-ip:${origin.remoteAddress ?? 'unknown'}`, limit: this.options.maxFailuresPerClient, maxInFlight: 8, onSuccess: 'release' },
+    ];
+    await this.refuseIfCodeExhausted(link);
+    const valid = await this.codeThrottle.run(rules, shareThrottled, async () => /^[0-9]{4,6}$/.test(code) && (await verifyPassword(code, codeHash)));
     const caller = linkHolderCaller(link, origin);
     const actor = link.kind === 'onward' ? 'onward-recipient' : 'patient';
     if (!valid) {
-      const at = new Date().toISOString();
-      await this.deps.accessStore.recordLoginFailure(keys, at);
       await this.recordAccess(live, 'code-failed', origin);
       await this.deps.audit.record({ action: 'share.code-failed', outcome: 'failure', caller, objectType: 'share', objectId: link.id, patientId: await this.patientIdOf(link.study_instance_uid), details: { actor } });
       // The failure that reaches a limit already answers 429, so the page shows the wait.
-      await this.refuseIfThrottled(link, keys);
+      for (const rule of rules) {
+        const { attempts, retryAfterSeconds } = await this.codeThrottle.attemptsOf(rule.key);
+        if (attempts >= rule.limit) throw shareThrottled(retryAfterSeconds);
+      }
+      await this.refuseIfCodeExhausted(link);
       throw new ShareRefusal('SHARE_CODE_WRONG', 'wrong access code', 401);
     }
-    await this.deps.accessStore.clearLoginFailures(keys[0]!);
     await this.recordAccess(live, 'unlocked', origin);
     await this.deps.audit.record({ action: 'share.unlocked', caller, objectType: 'share', objectId: link.id, patientId: await this.patientIdOf(link.study_instance_uid), details: { actor } });
     const expires = Date.now() + this.options.sessionMinutes * 60_000;
-    return { cookie: `${expires}.${sessionMac(link.access_code_hash, link.id, expires)}`, maxAgeSeconds: this.options.sessionMinutes * 60 };
+    return { cookie: `${expires}.${sessionMac(codeHash, link.id, expires)}`, maxAgeSeconds: this.options.sessionMinutes * 60 };
   }
 
-  private async refuseIfThrottled(link: ShareLinkRow, keys: readonly string[]): Promise<void> {
-    const windowMs = this.options.throttleWindowSeconds * 1000;
-    const since = new Date(Date.now() - windowMs).toISOString();
-    const limits = [this.options.maxFailuresPerLink, this.options.maxFailuresPerClient];
-    for (const [index, key] of keys.entries()) {
-      const { count, earliest } = await this.deps.accessStore.countLoginFailures(key, since);
-      if (count >= limits[index]! && earliest) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(earliest) + windowMs - Date.now()) / 1000));
-        throw new ShareRefusal('SHARE_THROTTLED', `too many wrong codes; try again in ${retryAfterSeconds} s`, 429, retryAfterSeconds);
-      }
-    }
+  /** Attempts per link and client, in the database, over the options' window (made on first use: tests adjust options first). */
+  private get codeThrottle(): AttemptThrottle {
+    this.attemptThrottle ??= new AttemptThrottle(this.deps.accessStore, this.options.throttleWindowSeconds * 1000);
+    return this.attemptThrottle;
+  }
+
+  /**
+   * The lifetime cap of an issued code. Counted, not reserved: the per-link reservation
+   * already keeps parallel guesses to a handful, so the cap is exceeded by a few at most.
+   */
+  private async refuseIfCodeExhausted(link: ShareLinkRow): Promise<void> {
     const issuedAt = (await this.deps.store.lastAccessAt(link.id, 'code-issued')) ?? link.created_at;
     if ((await this.deps.store.countAccesses(link.id, 'code-failed', issuedAt)) >= this.options.maxFailuresPerCode) {
       throw new ShareRefusal('SHARE_LOCKED', 'too many wrong codes for this link; ask the hospital for a new code', 429);
@@ -643,6 +654,9 @@ export class ShareService {
     };
   }
 }
+
+const shareThrottled = (retryAfterSeconds: number): ShareRefusal =>
+  new ShareRefusal('SHARE_THROTTLED', `too many wrong codes; try again in ${retryAfterSeconds} s`, 429, retryAfterSeconds);
 
 function isAdministrator(caller: Caller): boolean {
   return hasPermission(caller, 'platform:manage');

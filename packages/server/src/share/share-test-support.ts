@@ -15,7 +15,7 @@ import { inflateRawSync } from 'node:zlib';
 import { parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { buildServer, type YunyingServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
+import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from '../test-support/admin-auth.ts';
 import type { ShareService } from './share-service.ts';
 import type { LogSmsSender } from './sms-sender.ts';
 
@@ -35,7 +35,7 @@ export interface ShareTestServer {
 
 export async function startShareServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ShareTestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'yunying-share-')));
-  const env = { YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_STUDY_STABLE_SECONDS: '1', ...options.env };
+  const env = { YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_STUDY_STABLE_SECONDS: '1', YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...options.env };
   const config = loadConfig(env);
   const server = await buildServer(config);
   const shares = server.shares;

@@ -8,7 +8,7 @@ export type SessionRow = SessionTable;
 export type StudyGrantRow = StudyGrantTable;
 
 /**
- * Institutions, alliances, registered AEs, users, sessions, login throttling and study
+ * Institutions, alliances, registered AEs, users, sessions, attempt throttling and study
  * grants in SQL. Everything another server process must agree on lives here, not in memory.
  */
 export class AccessStore {
@@ -147,29 +147,60 @@ export class AccessStore {
     return Number(result.numUpdatedRows);
   }
 
-  // Login throttling
+  // Attempt throttling (logins, cloud-film codes)
 
-  async recordLoginFailure(keys: readonly string[], at: string): Promise<void> {
-    await this.db.insertInto('login_failures').values(keys.map((throttle_key) => ({ throttle_key, failed_at: at }))).execute();
+  /**
+   * Takes one attempt of `key`'s window, or refuses when the window already holds `limit`.
+   * One conditional upsert: SQLite runs it under its write lock, PostgreSQL locks the key's
+   * row and re-evaluates the condition on its latest version, so concurrent callers, in one
+   * process or several, never take more than `limit` between them. A window older than
+   * `windowMs` starts over. Refused: the seconds until the window ends.
+   */
+  async reserveAttempt(key: string, limit: number, windowMs: number): Promise<{ reserved: true } | { reserved: false; retryAfterSeconds: number }> {
+    const at = new Date();
+    const startedAt = at.toISOString();
+    const staleBefore = new Date(at.getTime() - windowMs).toISOString();
+    const taken = await this.db
+      .insertInto('attempt_reservations')
+      .values({ throttle_key: key, window_started_at: startedAt, attempts: 1 })
+      .onConflict((oc) =>
+        oc
+          .column('throttle_key')
+          .doUpdateSet({
+            attempts: sql<number>`case when attempt_reservations.window_started_at < ${staleBefore} then 1 else attempt_reservations.attempts + 1 end`,
+            window_started_at: sql<string>`case when attempt_reservations.window_started_at < ${staleBefore} then ${startedAt} else attempt_reservations.window_started_at end`,
+          })
+          .where(sql<boolean>`attempt_reservations.window_started_at < ${staleBefore} or attempt_reservations.attempts < ${limit}`),
+      )
+      .returning('attempts')
+      .executeTakeFirst();
+    if (taken) return { reserved: true };
+    const row = await this.db.selectFrom('attempt_reservations').select('window_started_at').where('throttle_key', '=', key).executeTakeFirst();
+    const endsAt = (row ? Date.parse(row.window_started_at) : at.getTime()) + windowMs;
+    return { reserved: false, retryAfterSeconds: Math.max(1, Math.ceil((endsAt - Date.now()) / 1000)) };
   }
 
-  /** Failures per key since `since`, and the earliest of them (the window ends that long after it). */
-  async countLoginFailures(key: string, since: string): Promise<{ count: number; earliest: string | null }> {
-    const row = await this.db
-      .selectFrom('login_failures')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('failed_at').as('earliest')])
-      .where('throttle_key', '=', key)
-      .where('failed_at', '>=', since)
-      .executeTakeFirstOrThrow();
-    return { count: Number(row.n), earliest: (row.earliest as string | null) ?? null };
+  /** Gives back an attempt that was not a guess (verified right, or never verified). */
+  async releaseAttempt(key: string): Promise<void> {
+    await this.db.updateTable('attempt_reservations').set({ attempts: sql<number>`attempts - 1` }).where('throttle_key', '=', key).where('attempts', '>', 0).execute();
   }
 
-  async clearLoginFailures(key: string): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('throttle_key', '=', key).execute();
+  /** Attempts of `key` in its current window, and when that window ends. */
+  async attemptsInWindow(key: string, windowMs: number): Promise<{ attempts: number; retryAfterSeconds: number }> {
+    const row = await this.db.selectFrom('attempt_reservations').select(['attempts', 'window_started_at']).where('throttle_key', '=', key).executeTakeFirst();
+    const endsAt = row ? Date.parse(row.window_started_at) + windowMs : 0;
+    if (!row || endsAt <= Date.now()) return { attempts: 0, retryAfterSeconds: 0 };
+    return { attempts: Number(row.attempts), retryAfterSeconds: Math.max(1, Math.ceil((endsAt - Date.now()) / 1000)) };
   }
 
-  async purgeLoginFailures(before: string): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('failed_at', '<', before).execute();
+  /** Forgets every attempt of `key` (a right password; a new access code). */
+  async clearAttempts(key: string): Promise<void> {
+    await this.db.deleteFrom('attempt_reservations').where('throttle_key', '=', key).execute();
+  }
+
+  /** Drops windows that ended before `before` (ISO time), so the table holds live keys only. */
+  async purgeAttempts(before: string): Promise<void> {
+    await this.db.deleteFrom('attempt_reservations').where('window_started_at', '<', before).execute();
   }
 
   // Study grants

@@ -417,6 +417,20 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await sql`update share_links set revoked_at = ${now} where study_key is null and revoked_at is null`.execute(db);
       },
     },
+    '0009-attempt-reservations': {
+      // Login and cloud-film code throttling (store/access-store.ts reserveAttempt): one row
+      // per throttle key counts the attempts of its current window, taken by one conditional
+      // upsert before anything is verified, so parallel guesses cannot all pass a check
+      // made before any of them failed, in one process or several.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('attempt_reservations')
+          .addColumn('throttle_key', 'text', (c) => c.primaryKey())
+          .addColumn('window_started_at', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

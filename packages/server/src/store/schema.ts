@@ -8,6 +8,7 @@ export interface Database {
   users: UserTable;
   sessions: SessionTable;
   login_failures: LoginFailureTable;
+  attempt_reservations: AttemptReservationTable;
   study_grants: StudyGrantTable;
   audit_events: AuditEventTable;
   reading_requests: ReadingRequestTable;
@@ -86,6 +87,13 @@ export interface LoginFailureTable {
   id: Generated<number>;
   throttle_key: string;
   failed_at: string;
+}
+
+/** Attempts (logins, cloud-film codes) of one throttle key in its current window (migration 0009). */
+export interface AttemptReservationTable {
+  throttle_key: string;
+  window_started_at: string;
+  attempts: number;
 }
 
 /** A study made visible to an institution outside its own scope (sent for reading or consultation). */

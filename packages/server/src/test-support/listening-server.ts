@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildServer, type YunyingServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { TEST_ADMIN_PASSWORD } from './admin-auth.ts';
+import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from './admin-auth.ts';
 
 export interface ListeningServer {
   server: YunyingServer;
@@ -21,7 +21,7 @@ export interface ListeningServer {
  */
 export async function startListeningServer(env: Record<string, string> = {}): Promise<ListeningServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-test-'));
-  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...env }));
+  const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...env }));
   await server.http.listen({ host: '127.0.0.1', port: 0 });
   const address = server.http.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : 0;

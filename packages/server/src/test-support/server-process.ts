@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { TEST_ADMIN_PASSWORD } from './admin-auth.ts';
+import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from './admin-auth.ts';
 import { findFreePort } from './ports.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -24,7 +24,7 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   const httpPort = ports?.httpPort ?? (await findFreePort());
   const dicomPort = ports?.dicomPort ?? (await findFreePort());
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { ...process.env, YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: String(httpPort), YUNYING_DICOM_PORT: String(dicomPort), YUNYING_LOG_LEVEL: 'info', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ...env },
+    env: { ...process.env, YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: String(httpPort), YUNYING_DICOM_PORT: String(dicomPort), YUNYING_LOG_LEVEL: 'info', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
