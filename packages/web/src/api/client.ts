@@ -6,6 +6,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** machine-readable particulars of the refusal, e.g. `{ rule }` of WEAK_PASSWORD */
+    readonly details?: Record<string, string | number>,
   ) {
     super(message);
   }
@@ -37,14 +39,16 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
 async function errorOf(response: Response): Promise<ApiError> {
   let code = `HTTP_${response.status}`;
   let message = response.statusText || code;
+  let details: Record<string, string | number> | undefined;
   try {
-    const body = (await response.json()) as { code?: string; message?: string; error?: string };
+    const body = (await response.json()) as { code?: string; message?: string; error?: string; details?: Record<string, string | number> };
     code = body.code ?? code;
     message = body.message ?? body.error ?? message;
+    details = body.details;
   } catch {
     // not JSON
   }
-  return new ApiError(response.status, code, message);
+  return new ApiError(response.status, code, message, details);
 }
 
 export async function apiJson<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { App, Button, Card, Col, Form, Input, InputNumber, Modal, Popconfirm, Row, Select, Space, Switch, Table, Tabs, Tag, Tree, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { PlusOutlined } from '@ant-design/icons';
-import { api } from '../api/client.ts';
+import { api, ApiError } from '../api/client.ts';
 import { PRIORITIES, ROLES, type ApplicationEntity, type Institution, type PublicUser, type RoutingRule } from '../api/types.ts';
 import { useT, type MessageKey, type Translate } from '../i18n/i18n.tsx';
 import { PriorityTag } from '../app/request-tags.tsx';
@@ -27,6 +27,18 @@ function useList<T>(path: string): { rows: T[]; loading: boolean; reload: () => 
   return { rows, loading, reload };
 }
 
+const MIN_PASSWORD_LENGTH = 8;
+const PASSWORD_RULES = ['length', 'classes', 'username', 'common'] as const;
+
+/** The server's refusal in the user's language where it names a rule (a weak password), else its message. */
+function refusalText(t: Translate, caught: unknown): string {
+  if (caught instanceof ApiError && caught.code === 'WEAK_PASSWORD') {
+    const rule = PASSWORD_RULES.find((r) => r === caught.details?.rule);
+    if (rule) return t(`password.weak.${rule}`, { min: caught.details?.minLength ?? MIN_PASSWORD_LENGTH });
+  }
+  return caught instanceof Error ? caught.message : String(caught);
+}
+
 /** Runs an admin change, reports the server's error, reloads. */
 function useAction() {
   const { message } = App.useApp();
@@ -38,7 +50,7 @@ function useAction() {
       await after?.();
       return true;
     } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
+      message.error(refusalText(t, caught));
       return false;
     }
   };
@@ -214,7 +226,7 @@ function UsersTab({ institutions }: { institutions: Institution[] }) {
           <Form.Item name="displayName" label={t('admin.displayName')}>
             <Input />
           </Form.Item>
-          <Form.Item name="password" label={t('admin.password')} rules={[{ required: true }]}>
+          <Form.Item name="password" label={t('admin.password')} rules={[{ required: true }]} extra={t('password.hint', { min: MIN_PASSWORD_LENGTH })}>
             <Input.Password autoComplete="new-password" />
           </Form.Item>
           <Form.Item name="role" label={t('admin.role')} rules={[{ required: true }]}>
