@@ -25,3 +25,4 @@ export {
 export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './frames.ts';
 export { decodeText, encodeText } from './charset.ts';
 export { setTopLevelTextElements, type TextElementChange } from './edit.ts';
+export { isValidUid, findInvalidUids, UID_MAX_LENGTH, type InvalidUid } from './uid.ts';

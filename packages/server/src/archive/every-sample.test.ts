@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseDicom, readIndexAttributes } from '@yunying/dicom';
+import { findInvalidUids, parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { buildServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import { readManifest, readSample } from '../test-support/samples.ts';
@@ -39,6 +39,15 @@ test('every well-formed sample is stored and retrieved byte-identical, with read
           headers: { authorization: ADMIN_AUTH, 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` },
           payload: Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]),
         });
+        const invalid = findInvalidUids(parseDicom(bytes, { untilPixelData: true }))[0];
+        if (invalid) {
+          // A UI value that is not a UID (one sample's SOP Instance UID has 67 characters) is
+          // refused at ingest (issue 12, finding 6), naming the element.
+          assert.equal(stow.statusCode, 409, `${entry.path}: STOW-RS ${stow.statusCode}`);
+          assert.match(stow.json()['00081198'].Value[0]['00000902'].Value[0], new RegExp(`^\\(${invalid.tag.slice(1, 5)},${invalid.tag.slice(6, 10)}\\) .* is not a valid UID`));
+          refused += 1;
+          continue;
+        }
         const missing = missingHierarchyUid(bytes);
         if (missing) {
           // Colour palettes, hanging protocols and a few test images belong to no study:
@@ -63,7 +72,7 @@ test('every well-formed sample is stored and retrieved byte-identical, with read
       await rm(dataDir, { recursive: true, force: true });
     }
   }
-  assert.ok(refused < 10, `${refused} samples refused for a missing hierarchy UID`);
+  assert.ok(refused < 10, `${refused} samples refused for a missing hierarchy UID or an invalid UID`);
 });
 
 /** The first of Study/Series Instance UID a file lacks, as ingest names it, or undefined. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { buildPart10Header, DicomParseError, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
+import { buildPart10Header, DicomParseError, findInvalidUids, isValidUid, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import { DIMSE_STATUS, YunyingError } from '../errors.ts';
 import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
@@ -131,10 +131,13 @@ function decodeInput(input: IngestInput): DecodedInput {
   try {
     if (input.kind === 'part10') {
       const parsed = parseDicom(input.bytes, { untilPixelData: true });
-      return { pieces: [input.bytes], size: input.bytes.length, parsed, attributes: readIndexAttributes(parsed) };
+      const attributes = readIndexAttributes(parsed);
+      refuseInvalidUids(parsed, attributes.transferSyntaxUid);
+      return { pieces: [input.bytes], size: input.bytes.length, parsed, attributes };
     }
     const parsed = parseDicom(input.bytes, { transferSyntaxUid: input.transferSyntaxUid, untilPixelData: true });
     const attributes = readIndexAttributes(parsed);
+    refuseInvalidUids(parsed, input.transferSyntaxUid);
     if (attributes.sopInstanceUid !== input.sopInstanceUid) {
       throw new YunyingError('SOP_INSTANCE_MISMATCH', 'SOP Instance UID in the data set differs from the command', 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
     }
@@ -150,6 +153,27 @@ function decodeInput(input: IngestInput): DecodedInput {
     }
     throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${(error as Error).message ?? String(error)}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
   }
+}
+
+/**
+ * Every UI value must be a UID (issue 12, finding 6): a UID becomes a URL path segment, a
+ * FHIR token, an HTML attribute and a file name, and a value such as `abc` or
+ * `1"><meta http-equiv=refresh …>` is accepted by nothing downstream (FHIR search, DELETE)
+ * or, worse, by an HTML page. Refused whole, before anything is written, naming the element.
+ * A900 "Data Set does not match SOP Class" (PS3.4 Table B.2-1) because the data set does not meet its IOD; the same status for
+ * C-STORE, STOW-RS (in the failed SOP's reason) and the gateway.
+ */
+function refuseInvalidUids(parsed: ParsedDicom, transferSyntaxUid: string): void {
+  const [first, ...more] = findInvalidUids(parsed);
+  if (first) {
+    const others = more.length ? ` (and ${more.length} more: ${more.map((uid) => uid.tag).join(', ')})` : '';
+    throw invalidUid(`${first.tag} "${first.value}" is not a valid UID: digits and dots, at most 64 characters${others}`);
+  }
+  if (!isValidUid(transferSyntaxUid)) throw invalidUid(`Transfer Syntax UID "${transferSyntaxUid.slice(0, 80)}" is not a valid UID`);
+}
+
+function invalidUid(message: string): YunyingError {
+  return new YunyingError('INVALID_UID', message, 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
 }
 
 /** PS3.18 leaves the value open; A901 (a "data set does not match" failure) as other DICOMweb servers use. */
