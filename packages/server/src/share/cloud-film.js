@@ -44,7 +44,8 @@ function startFilm(data) {
   const urlOf = (slice, fidelity) => {
     const [sop, frame] = slices[slice];
     const w = state.window ? `&window=${encodeURIComponent(state.window)}` : '';
-    return `${data.base}/images/${data.series[state.series].uid}/${sop}.jpg?frame=${frame}&fidelity=${fidelity}${w}`;
+    // UIDs are one path segment each, whatever an old archive holds (issue 12, finding 6).
+    return `${data.base}/images/${encodeURIComponent(data.series[state.series].uid)}/${encodeURIComponent(sop)}.jpg?frame=${frame}&fidelity=${fidelity}${w}`;
   };
 
   // Images come with Cache-Control: no-store, so the browser keeps none of them: the page

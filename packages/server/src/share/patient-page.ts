@@ -25,8 +25,27 @@ export const PAGE_CSP = [
   "base-uri 'none'",
 ].join('; ');
 
+/**
+ * Every value the server writes into a page goes through this, in text and in (always
+ * double-quoted) attributes alike: names, descriptions, report text and UIDs too, which an
+ * archive filled before ingest checked them may hold with markup (issue 12, finding 6).
+ */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A value as one URL path segment, then escaped for the attribute it is written into. */
+function segment(value: string): string {
+  return escapeHtml(encodeURIComponent(value));
+}
+
+/**
+ * JSON inside <script type="application/json">: '<' (so no `</script` or `<!--` ends or
+ * changes the element), '>' and '&' as \u escapes, and U+2028/U+2029, which JSON allows raw
+ * but older script parsers take for line ends. JSON.parse reads them all back unchanged.
+ */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Both languages in the markup; CSS shows one (html.zh / html.en), the script toggles it. */
@@ -35,7 +54,7 @@ function t(zh: string, en: string): string {
 }
 
 function layout(body: string, options: { title?: string; data?: unknown; preload?: string } = {}): string {
-  const data = options.data === undefined ? '' : `<script type="application/json" id="film-data">${JSON.stringify(options.data).replace(/</g, '\\u003c')}</script>`;
+  const data = options.data === undefined ? '' : `<script type="application/json" id="film-data">${scriptJson(options.data)}</script>`;
   return `<!doctype html>
 <html lang="zh-CN" class="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
@@ -69,7 +88,7 @@ export function unlockPage(token: string, wrong: boolean): string {
 <h1>${t('请输入访问码', 'Enter the access code')}</h1>
 <p>${t('访问码印在检查报告上，或以短信发送给您。', 'The access code is printed on your report or was sent to you by SMS.')}</p>
 ${wrong ? `<p class="error" id="code-error" role="alert">${t('访问码不正确，请重试。', 'Wrong access code, please try again.')}</p>` : ''}
-<form method="post" action="/s/${escapeHtml(token)}/unlock" id="unlock">
+<form method="post" action="/s/${segment(token)}/unlock" id="unlock">
 <input name="code" id="code" inputmode="numeric" pattern="[0-9]{4,6}" minlength="4" maxlength="6" autocomplete="one-time-code" required aria-label="访问码 access code">
 <button type="submit" id="unlock-submit">${t('查看', 'Open')}</button></form></section>`, { title: '云胶片 · 访问码' });
 }
@@ -89,12 +108,13 @@ function paragraphs(text: string): string {
 
 /** The film itself: exam, report, viewer, thumbnails, downloads, onward sharing. */
 export function filmPage(token: string, data: PatientPageData): string {
-  const base = `/s/${token}`;
+  // Tokens are URL-safe as issued; encoded anyway, as every value written into the page is.
+  const base = `/s/${encodeURIComponent(token)}`;
   const first = data.series[0];
   // The middle slice of the first series, as the viewer script picks it (frames of multi-frame images are slices).
   const slices = first ? first.images.flatMap(([sop, frames]) => Array.from({ length: frames }, (_, f) => [sop, f + 1] as const)) : [];
   const firstImage = slices[Math.floor((slices.length - 1) / 2)];
-  const preload = first && firstImage ? `${base}/images/${first.uid}/${firstImage[0]}.jpg?frame=${firstImage[1]}&fidelity=small` : undefined;
+  const preload = first && firstImage ? `${base}/images/${encodeURIComponent(first.uid)}/${encodeURIComponent(firstImage[0])}.jpg?frame=${firstImage[1]}&fidelity=small` : undefined;
   const report = data.report
     ? `<section class="card report" id="report"><h2>${t('诊断报告', 'Report')}</h2>
 <h3>${t('影像所见', 'Findings')}</h3><div class="text" id="findings">${paragraphs(data.report.findings)}</div>
@@ -103,13 +123,13 @@ ${data.report.addenda.map((a) => `<h3>${t('补充意见', 'Addendum')} <small>${
 <p class="meta">${escapeHtml(data.report.readingInstitution)}${data.report.signedAt ? ` · ${t('签发于', 'signed')} ${escapeHtml(data.report.signedAt.slice(0, 10))}` : ''}</p></section>`
     : `<section class="card report" id="report"><h2>${t('诊断报告', 'Report')}</h2><p class="meta">${t('报告尚未签发。', 'The report has not been signed yet.')}</p></section>`;
   const thumbs = data.series
-    .map((s, i) => `<li><a href="#viewer" class="thumb" data-series="${i}"><img src="${base}/series/${s.uid}/thumbnail.jpg" alt="" width="96" height="96" loading="${i < 6 ? 'eager' : 'lazy'}"><span>${escapeHtml(`${s.modality ?? ''} ${s.description ?? ''}`.trim() || `#${s.number ?? i + 1}`)}</span><small>${s.images.reduce((n, [, frames]) => n + frames, 0)}</small></a></li>`)
+    .map((s, i) => `<li><a href="#viewer" class="thumb" data-series="${i}"><img src="${escapeHtml(base)}/series/${segment(s.uid)}/thumbnail.jpg" alt="" width="96" height="96" loading="${i < 6 ? 'eager' : 'lazy'}"><span>${escapeHtml(`${s.modality ?? ''} ${s.description ?? ''}`.trim() || `#${s.number ?? i + 1}`)}</span><small>${s.images.reduce((n, [, frames]) => n + frames, 0)}</small></a></li>`)
     .join('');
   const viewer = first
     ? `<section class="viewer" id="viewer" aria-label="viewer">
 <div class="stage" id="stage"><img id="view-img" alt="" ${preload ? `src="${escapeHtml(preload)}"` : ''} draggable="false"><div class="hud"><span id="slice-no"></span><span id="fidelity"></span></div></div>
 <input type="range" id="slider" min="1" max="1" value="1" aria-label="slice">
-<div class="tools" id="tools"><button type="button" data-window="" class="on">${t('默认', 'Default')}</button>${data.windows.map(([zh, en, c, w]) => `<button type="button" data-window="${c},${w}">${t(zh, en)}</button>`).join('')}<button type="button" id="hd">${t('高清', 'HD')}</button><button type="button" id="fit">${t('复位', 'Reset')}</button></div>
+<div class="tools" id="tools"><button type="button" data-window="" class="on">${t('默认', 'Default')}</button>${data.windows.map(([zh, en, c, w]) => `<button type="button" data-window="${escapeHtml(`${c},${w}`)}">${t(zh, en)}</button>`).join('')}<button type="button" id="hd">${t('高清', 'HD')}</button><button type="button" id="fit">${t('复位', 'Reset')}</button></div>
 <p class="hint">${t('上下或左右滑动切换层面，双指缩放', 'Swipe to move through slices, pinch to zoom')}</p></section>`
     : `<section class="card"><p>${t('此检查没有可显示的图像。', 'This exam has no images to show.')}</p></section>`;
   const body = `<section class="card exam" id="exam">
@@ -121,8 +141,8 @@ ${viewer}
 ${data.series.length > 1 ? `<section class="card"><h2>${t('序列', 'Series')}</h2><ul class="thumbs" id="thumbs">${thumbs}</ul></section>` : `<ul class="thumbs hidden" id="thumbs">${thumbs}</ul>`}
 ${report}
 <section class="card downloads"><h2>${t('下载', 'Download')}</h2>
-<a class="button" id="download-dicom" href="${base}/download/dicom.zip" download>${t('原始 DICOM 文件（zip）', 'Original DICOM files (zip)')}</a>
-<a class="button" id="download-jpeg" href="${base}/download/jpeg.zip" download>${t('JPEG 图片（zip）', 'JPEG images (zip)')}</a></section>
+<a class="button" id="download-dicom" href="${escapeHtml(base)}/download/dicom.zip" download>${t('原始 DICOM 文件（zip）', 'Original DICOM files (zip)')}</a>
+<a class="button" id="download-jpeg" href="${escapeHtml(base)}/download/jpeg.zip" download>${t('JPEG 图片（zip）', 'JPEG images (zip)')}</a></section>
 ${data.link.mayShare ? `<section class="card share" id="share"><h2>${t('分享给医生', 'Share with a doctor')}</h2>
 <form id="onward-form"><label>${t('医生或医院', 'Doctor or hospital')}<input name="recipient" id="recipient" maxlength="60" required></label>
 <label>${t('有效天数', 'Valid for (days)')}<select name="days" id="days"><option>1</option><option selected>3</option><option>7</option></select></label>
