@@ -92,7 +92,8 @@ describe(`query matching on ${backend}`, () => {
   });
 
   test('PATIENT level groups studies by patient; IMAGE level lists instances in order with paging', async () => {
-    const patients = await find('PATIENT', { '00100020': text('LO', `${run}-1`), '00201200': { vr: 'IS' }, '00201204': { vr: 'IS' } });
+    // The run's Patient ID alone: AccessionNumber is no key of the PATIENT level (refused, not ignored).
+    const patients = await archive.query(systemCaller(), { level: 'PATIENT', keys: { '00100020': text('LO', `${run}-1`), '00201200': { vr: 'IS' }, '00201204': { vr: 'IS' } } });
     assert.equal(patients.length, 1);
     assert.deepEqual(patients[0]['00201200'].Value, [2]);
     assert.deepEqual(patients[0]['00201204'].Value, [5]);
@@ -110,6 +111,7 @@ describe(`query matching on ${backend}`, () => {
   });
 
   test('malformed matching keys are refused with a reason', async () => {
+    await assert.rejects(find('PATIENT', {}), { code: 'UNSUPPORTED_MATCHING_KEY', message: /^\(0008,0050\) AccessionNumber is not a supported matching key at the PATIENT level/ });
     await assert.rejects(find('STUDY', { '00080020': text('DA', 'last week') }), /not a valid DA/);
     await assert.rejects(find('STUDY', { '0020000D': text('UI', '1.2.3.*') }), /not a valid UID/);
   });

@@ -1,9 +1,11 @@
 import type { DicomJsonDataset, DicomJsonElement } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import type { IndexStore, QueryRow } from '../store/index-store.ts';
-import type { QueryLevel, QueryRequest } from './archive-service.ts';
+import { HOLDING_INSTITUTION_KEY, type QueryLevel, type QueryRequest } from './archive-service.ts';
 import { INDEXED_BY_TAG, INDEXED_ATTRIBUTES, isAvailableAtLevel, PATIENT_TAGS, UNIQUE_KEY_TAGS, type IndexedAttribute } from './attribute-catalog.ts';
-import { personNameFromString, toMatchCondition, type MatchCondition } from './matching.ts';
+import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { lookupAttribute } from '../dicomweb/keywords.ts';
+import { personNameFromString, textValues, toMatchCondition, type MatchCondition } from './matching.ts';
 
 const PATIENT_COUNT_COLUMNS: Record<string, string> = {
   '00201200': 'number_of_patient_related_studies',
@@ -29,19 +31,71 @@ export async function queryArchive(index: IndexStore, caller: Caller, request: Q
     offset: request.offset,
   });
   const returnTags = returnTagsFor(request);
-  return rows.map((row) => rowToDataset(row, request.level, returnTags));
+  const datasets = rows.map((row) => rowToDataset(row, request.level, returnTags));
+  if (request.includeHoldingInstitution) rows.forEach((row, i) => { datasets[i]![HOLDING_INSTITUTION_KEY] = { vr: 'LO', Value: [String(row.institution_id)] }; });
+  return datasets;
 }
 
 function matchConditions(request: QueryRequest): MatchCondition[] {
   const conditions: MatchCondition[] = [];
   for (const [tag, element] of Object.entries(request.keys)) {
     const attribute = INDEXED_BY_TAG.get(tag.toUpperCase());
-    // Keys the index does not hold are returned but not matched (PS3.4 C.2.2.1: optional keys).
-    if (!attribute || !isAvailableAtLevel(attribute, request.level)) continue;
+    if (!attribute || attribute.match === 'returnOnly' || !isAvailableAtLevel(attribute, request.level)) {
+      // PS3.4 C.2.2.1.3 lets an SCP treat an optional key it cannot match as universal
+      // matching; that answered `PatientAge=045Y` with every study (issue 12, finding 13).
+      // A key that asks to match is refused instead; as a return key it is answered.
+      const asking = matchingPathOf(tag, element);
+      if (asking && !CONTROL_TAGS.has(tag.toUpperCase())) throw unsupportedMatchingKey(asking, request.level);
+      continue;
+    }
     const condition = toMatchCondition(attribute, element);
     if (condition) conditions.push(condition);
   }
   return conditions;
+}
+
+/** Attributes of the identifier that steer the query rather than match (PS3.4 C.4.1.1.3). */
+const CONTROL_TAGS = new Set([SPECIFIC_CHARACTER_SET, QUERY_RETRIEVE_LEVEL]);
+
+/**
+ * The tag path of the first value in the key that asks to match something, or undefined for
+ * a return key: zero length, "*" (universal matching), a sequence of such items.
+ */
+function matchingPathOf(tag: string, element: DicomJsonElement): string[] | undefined {
+  if (element.vr === 'SQ') {
+    for (const item of (element.Value ?? []) as DicomJsonDataset[]) {
+      if (!item || typeof item !== 'object') continue;
+      for (const [inner, innerElement] of Object.entries(item)) {
+        const path = matchingPathOf(inner, innerElement);
+        if (path) return [tag.toUpperCase(), ...path];
+      }
+    }
+    return undefined;
+  }
+  const asks = textValues(element).some((value) => value.replace(/[\0 ]+$/, '').trim().replace(/^\*$/, '') !== '');
+  return asks ? [tag.toUpperCase()] : undefined;
+}
+
+/** 400 over HTTP; A900 "Identifier does not match SOP Class" in C-FIND, the key first in the comment. */
+function unsupportedMatchingKey(path: string[], level: QueryLevel): YunyingError {
+  const keywords = path.map((tag) => lookupAttribute(tag)?.keyword);
+  const name = keywords.every(Boolean) ? ` ${keywords.join('.')}` : '';
+  // Tags first: a C-FIND Error Comment keeps 64 characters.
+  const tags = path.map((tag) => `(${tag.slice(0, 4)},${tag.slice(4)})`).join('.');
+  const supported = supportedMatchingKeywords(level);
+  const error = new YunyingError(
+    'UNSUPPORTED_MATCHING_KEY',
+    `${tags}${name} is not a supported matching key at the ${level} level; query without it or ask for it as a return key. Matching keys: ${supported.join(', ')}`,
+    400,
+    DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+  );
+  error.details = { key: keywords.every(Boolean) ? keywords.join('.') : path.join('.'), supported: supported.join(',') };
+  return error;
+}
+
+/** The keywords the index can match at a query level, as the refusal lists them. */
+export function supportedMatchingKeywords(level: QueryLevel): string[] {
+  return INDEXED_ATTRIBUTES.filter((a) => a.match !== 'returnOnly' && isAvailableAtLevel(a, level)).map((a) => a.keyword);
 }
 
 function returnTagsFor(request: QueryRequest): string[] {

@@ -22,7 +22,7 @@ function handleError(error: FastifyError | YunyingError | Error, request: Fastif
     if (error.httpStatus >= 500) request.log.error({ err: error }, 'DICOMweb request failed');
     if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
     if (error.httpStatus === 401 && !reply.hasHeader('WWW-Authenticate')) reply.header('WWW-Authenticate', 'Basic realm="Yunying DICOMweb", charset="UTF-8"');
-    return reply.code(error.httpStatus).type('application/json').send({ code: error.code, message: error.message });
+    return reply.code(error.httpStatus).type('application/json').send({ code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
   }
   if (error instanceof DicomParseError) {
     // request bodies are parsed per part in STOW; this is a stored object we cannot read as asked

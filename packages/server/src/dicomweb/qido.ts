@@ -4,7 +4,10 @@
  * Attributes by keyword or tag (any case), sequence attributes as Keyword.Keyword,
  * includefield (repeatable, comma separated, `all`), limit, offset. fuzzymatching is
  * accepted but not supported: matching is literal, and a `Warning: 299` header says so
- * when fuzzymatching=true. Unknown parameters → 400. An empty result is 200 with `[]`
+ * when fuzzymatching=true. Unknown parameters → 400; so is a matching key the archive cannot
+ * match (a sequence attribute, an attribute it does not index, one of a lower level): 400
+ * UNSUPPORTED_MATCHING_KEY from the query service rather than an answer widened by ignoring
+ * it. As a return key (includefield, empty value) any attribute is fine. An empty result is 200 with `[]`
  * (PS3.18 allows 204; dicomweb-client resolves both to an empty array, and [] is easier
  * for every other client).
  */
