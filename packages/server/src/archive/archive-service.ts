@@ -14,9 +14,23 @@ export interface QueryRequest {
   keys: DicomJsonDataset;
   /** return every attribute the archive knows for the level (QIDO includefield=all) */
   includeAllFields?: boolean;
+  /**
+   * give each result the id of the institution that holds the study, under
+   * HOLDING_INSTITUTION_KEY: what a patient identity needs besides PatientID and issuer.
+   * Internal callers only (FHIR); DIMSE and QIDO never ask, so it never reaches a DICOM peer.
+   */
+  includeHoldingInstitution?: boolean;
   limit?: number;
   offset?: number;
 }
+
+/**
+ * The key of the holding institution's id in a query result (QueryRequest.includeHoldingInstitution).
+ * Not a DICOM tag (those are eight hex digits), so it can never collide with one. At PATIENT
+ * level the archive answers one result per patient identity (PatientID, IssuerOfPatientID,
+ * holding institution), so each result has exactly one.
+ */
+export const HOLDING_INSTITUTION_KEY = 'yunying:holdingInstitutionId';
 
 /** What the archive knows about one stored instance, enough to retrieve it. */
 export interface InstanceRecord {

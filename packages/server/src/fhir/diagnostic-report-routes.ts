@@ -3,7 +3,7 @@ import type { Caller } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ReportDocument } from '../reading/report-document.ts';
 import { searchsetBundle } from './bundle.ts';
-import { toDiagnosticReport } from './diagnostic-report.ts';
+import { isReportOf, toDiagnosticReport } from './diagnostic-report.ts';
 import type { FhirContext } from './fhir-context.ts';
 import { decodePatientId } from './patient-id.ts';
 import { parseSearch, singleValue, type QueryParams } from './search-params.ts';
@@ -12,8 +12,12 @@ import { parseSearch, singleValue, type QueryParams } from './search-params.ts';
 export interface DiagnosticReportSource {
   /** undefined when absent, unsigned or not visible to the caller (the same answer) */
   read(caller: Caller, reportId: string): Promise<ReportDocument | undefined>;
-  /** signed reports of one study, or of a patient's studies */
-  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string }): Promise<ReportDocument[]>;
+  /**
+   * signed reports of one study, or of a patient's studies: those with the Patient ID that
+   * ofPatient accepts (the same number issued elsewhere is another patient), before they are
+   * recorded as viewed
+   */
+  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string; ofPatient?: (document: ReportDocument) => boolean }): Promise<ReportDocument[]>;
 }
 
 const SUPPORTED = ['_id', 'study', 'patient', 'subject'] as const;
@@ -39,8 +43,9 @@ export function registerDiagnosticReportRoutes(app: FastifyInstance, ctx: FhirCo
     if (id) documents = REPORT_ID.test(id) ? [await source.read(caller, id)].filter((d): d is ReportDocument => d !== undefined) : [];
     else if (study) documents = await source.search(caller, { studyInstanceUid: study });
     else if (patientReference) {
-      const patientId = decodePatientId(patientReference);
-      documents = patientId === undefined ? [] : await source.search(caller, { patientId });
+      const reference = decodePatientId(patientReference);
+      // the source finds the Patient ID; the identity (issuer, issuing institution) picks this patient's
+      documents = reference === undefined ? [] : await source.search(caller, { patientId: reference.patientId, ofPatient: (document) => isReportOf(document, reference) });
     } else throw badRequest('SEARCH_TOO_BROAD', 'search DiagnosticReport by _id, study or patient');
     const page = documents.slice(search.offset, search.offset + search.count);
     const resources = page.map((document) => toDiagnosticReport(document, baseUrl(request), { timeZoneOffset: ctx.timeZoneOffset }));

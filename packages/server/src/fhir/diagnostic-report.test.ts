@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReportDocument } from '../reading/report-document.ts';
 import { escapeXhtml, LOINC_SYSTEM, toDiagnosticReport, V2_0074_SYSTEM } from './diagnostic-report.ts';
-import { decodePatientId } from './patient-id.ts';
+import { decodePatientId, encodePatientId } from './patient-id.ts';
 
 function report(overrides: Partial<ReportDocument> = {}): ReportDocument {
   return {
@@ -11,7 +11,7 @@ function report(overrides: Partial<ReportDocument> = {}): ReportDocument {
     status: 'signed',
     studyInstanceUid: '2.25.123456789012345678901234567890',
     accessionNumber: 'A20261123001',
-    patient: { id: 'P 001/张', name: 'Wang^XiaoDong=王^小东=', sex: 'M', birthDate: '19800315' },
+    patient: { id: 'P 001/张', issuerOfPatientId: '周市镇卫生院', institutionId: 'ks-t1', name: 'Wang^XiaoDong=王^小东=', sex: 'M', birthDate: '19800315' },
     studyDate: '20261123',
     studyTime: '093015',
     modality: 'CT',
@@ -43,7 +43,8 @@ describe('FHIR DiagnosticReport from a report', () => {
     assert.equal(resource.subject?.display, '王小东');
     const patientRef = /^Patient\/(.+)$/.exec(resource.subject?.reference ?? '');
     assert.ok(patientRef, resource.subject?.reference);
-    assert.equal(decodePatientId(patientRef[1]!), 'P 001/张');
+    assert.equal(patientRef[1], encodePatientId({ patientId: 'P 001/张', issuerOfPatientId: '周市镇卫生院', institutionId: 'ks-t1' }), "the study's patient identity");
+    assert.equal(decodePatientId(patientRef[1]!)?.patientId, 'P 001/张');
     assert.deepEqual(resource.imagingStudy, [{ reference: 'ImagingStudy/2.25.123456789012345678901234567890' }]);
     assert.equal(resource.issued, '2026-11-23T02:25:00.000Z');
     assert.equal(resource.effectiveDateTime, '2026-11-23T09:30:15+08:00');

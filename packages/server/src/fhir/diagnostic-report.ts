@@ -4,7 +4,8 @@
  * versions, and the status becomes amended). The printable report is the presentedForm,
  * by URL to the REST API's PDF rather than inline, so a search result stays small.
  *
- * References: subject is the Patient as patient.ts serves it (id from encodePatientId),
+ * References: subject is the Patient as patient.ts serves it (id from encodePatientId of the
+ * study's patient identity: PatientID, issuer, holding institution),
  * imagingStudy the ImagingStudy whose id is the Study Instance UID. The institutions and
  * radiologists are not FHIR resources here, so performer and resultsInterpreter carry a
  * display and a logical identifier only.
@@ -13,7 +14,7 @@ import type { ReportDocument } from '../reading/report-document.ts';
 import type { Resource } from './bundle.ts';
 import { displayName } from './human-name.ts';
 import { toFhirDateTime } from './imaging-study.ts';
-import { encodePatientId } from './patient-id.ts';
+import { encodePatientId, refersTo, type PatientIdentity, type PatientReference } from './patient-id.ts';
 
 export const V2_0074_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v2-0074';
 export const LOINC_SYSTEM = 'http://loinc.org';
@@ -82,14 +83,28 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
       creation: lastUpdated,
     }],
   };
+  const identity = patientIdentityOf(report);
   const subject: Reference = {
-    ...(report.patient.id ? { reference: `Patient/${encodePatientId(report.patient.id)}` } : {}),
+    ...(identity ? { reference: `Patient/${encodePatientId(identity)}` } : {}),
     ...(patientName ? { display: patientName } : {}),
   };
   if (Object.keys(subject).length > 0) resource.subject = subject;
   const effective = toFhirDateTime(report.studyDate, report.studyTime, options.timeZoneOffset ?? '+08:00');
   if (effective) resource.effectiveDateTime = effective;
   return resource;
+}
+
+/** The report's patient as an identity; undefined without a Patient ID or its institution (nothing to refer to). */
+export function patientIdentityOf(report: ReportDocument): PatientIdentity | undefined {
+  const { id, issuerOfPatientId, institutionId } = report.patient;
+  if (!id || !institutionId) return undefined;
+  return { patientId: id, institutionId, ...(issuerOfPatientId ? { issuerOfPatientId } : {}) };
+}
+
+/** True when the report is of the patient a Patient id names. */
+export function isReportOf(report: ReportDocument, reference: PatientReference): boolean {
+  const identity = patientIdentityOf(report);
+  return identity !== undefined && refersTo(reference, identity);
 }
 
 /** An ISO 8601 instant as FHIR wants it (with zone); left as given when it does not parse. */

@@ -7,13 +7,14 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import iconv from 'iconv-lite';
 import { openArchive, type Archive } from '../archive/archive.ts';
-import { systemCaller, type Caller } from '../access/caller.ts';
+import { DEFAULT_INSTITUTION_ID, systemCaller, type Caller } from '../access/caller.ts';
+import { HOLDING_INSTITUTION_KEY } from '../archive/archive-service.ts';
 import { unauthorized } from '../errors.ts';
 import { readSample } from '../test-support/samples.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
 import { toHumanNames, NAME_REPRESENTATION_EXTENSION } from './human-name.ts';
 import { toFhirDateTime } from './imaging-study.ts';
-import { decodePatientId, encodePatientId } from './patient-id.ts';
+import { decodePatientId, encodePatientId, identifierSystem, parseIdentifierSystem, refersTo, type PatientIdentity } from './patient-id.ts';
 import { toFhirDate, toGender, toPatient } from './patient.ts';
 import { registerFhir } from './index.ts';
 
@@ -30,6 +31,9 @@ const CALLERS: Record<string, Caller> = {
   other: user('other-clinician', 'clinician', ['other'], 'other'),
   analyst: user('analyst', 'commission-analyst', ['default']),
 };
+
+/** The identity of a Patient ID in a study the test stores (as the system: the default institution, no issuer). */
+const held = (patientId: string): PatientIdentity => ({ patientId, institutionId: DEFAULT_INSTITUTION_ID });
 
 const CHINESE_SAMPLE = 'charset/chrX2.dcm'; // GB18030: Wang^XiaoDong=王^小东=
 
@@ -110,7 +114,7 @@ describe('FHIR R4 façade over a real archive', () => {
     assert.equal(bundle.type, 'searchset');
     assert.equal(bundle.entry.length, 1);
     const patient = bundle.entry[0].resource;
-    assert.equal(patient.id, encodePatientId(patientId));
+    assert.equal(patient.id, encodePatientId(held(patientId)));
     assert.match(patient.id, /^[A-Za-z0-9.-]{1,64}$/);
     assert.equal(patient.identifier[0].value, patientId);
     assert.equal(bundle.entry[0].fullUrl, `http://localhost:80/fhir/r4/Patient/${patient.id}`);
@@ -134,7 +138,7 @@ describe('FHIR R4 façade over a real archive', () => {
     assert.equal(resource.identifier[1].value, `A${run}`);
     assert.equal(resource.identifier[1].type.coding[0].code, 'ACSN');
     assert.equal(resource.status, 'available');
-    assert.equal(resource.subject.reference, `Patient/${encodePatientId(patientId)}`);
+    assert.equal(resource.subject.reference, `Patient/${encodePatientId(held(patientId))}`);
     assert.equal(resource.started, '2026-11-23T09:30:00+08:00');
     assert.equal(resource.numberOfSeries, 2);
     assert.equal(resource.numberOfInstances, 3);
@@ -161,7 +165,7 @@ describe('FHIR R4 façade over a real archive', () => {
     assert.deepEqual(await ids(`identifier=${study.uid}`), [study.uid]);
     assert.deepEqual(await ids(`identifier=A${run}`), [study.uid]);
     assert.deepEqual(await ids(`_id=${study.uid},${laterStudyUid}`), [laterStudyUid, study.uid]);
-    const patient = `patient=${encodePatientId(patientId)}`;
+    const patient = `patient=${encodePatientId(held(patientId))}`;
     assert.deepEqual(await ids(`${patient}&started=2026-11-23`), [study.uid]);
     assert.deepEqual(await ids(`${patient}&started=ge2026-11-24`), [laterStudyUid]);
     assert.deepEqual(await ids(`${patient}&started=gt2026-11&started=lt2027`), [laterStudyUid]);
@@ -173,7 +177,7 @@ describe('FHIR R4 façade over a real archive', () => {
   });
 
   test('paging: _count and a next link with _offset', async () => {
-    const first = await get(`/fhir/r4/ImagingStudy?patient=${encodePatientId(patientId)}&_count=1`);
+    const first = await get(`/fhir/r4/ImagingStudy?patient=${encodePatientId(held(patientId))}&_count=1`);
     const page = first.json();
     assert.equal(page.entry.length, 1);
     const next = page.link.find((l: Json) => l.relation === 'next');
@@ -208,7 +212,7 @@ describe('FHIR R4 façade over a real archive', () => {
   test('a synthetic GB18030 name arrives as UTF-8 in the HumanName', async () => {
     const id = `GB-${run}`;
     await ingest(makeSyntheticInstance({ patientId: id, encodedPatientName: { specificCharacterSet: 'GB18030', bytes: iconv.encode('Zhang^San=张^三=', 'gb18030') } }).bytes);
-    const patient = (await get(`/fhir/r4/Patient/${encodePatientId(id)}`)).json();
+    const patient = (await get(`/fhir/r4/Patient/${encodePatientId(held(id))}`)).json();
     assert.deepEqual(patient.name.map((n: Json) => n.text ?? n.family), ['Zhang', '张三']);
   });
 
@@ -222,12 +226,12 @@ describe('FHIR R4 façade over a real archive', () => {
     assert.equal(notAUid.body, unknown.body);
     assert.equal(outcomeOf(hidden.json()).code, 'not-found');
 
-    const hiddenPatient = await get(`/fhir/r4/Patient/${encodePatientId(patientId)}`, 'other');
-    const unknownPatient = await get(`/fhir/r4/Patient/${encodePatientId(`nobody-${run}`)}`, 'admin');
+    const hiddenPatient = await get(`/fhir/r4/Patient/${encodePatientId(held(patientId))}`, 'other');
+    const unknownPatient = await get(`/fhir/r4/Patient/${encodePatientId(held(`nobody-${run}`))}`, 'admin');
     assert.equal(hiddenPatient.statusCode, 404);
     assert.equal(hiddenPatient.body, unknownPatient.body);
 
-    const search = await get(`/fhir/r4/ImagingStudy?patient=${encodePatientId(patientId)}`, 'other');
+    const search = await get(`/fhir/r4/ImagingStudy?patient=${encodePatientId(held(patientId))}`, 'other');
     assert.equal(search.statusCode, 200);
     assert.deepEqual(search.json().entry, []);
     assert.deepEqual((await get(`/fhir/r4/Patient?identifier=${encodeURIComponent(patientId)}`, 'other')).json().entry, []);
@@ -268,7 +272,7 @@ describe('FHIR R4 façade over a real archive', () => {
   });
 
   test('DiagnosticReport and writes: 501 NOT_IMPLEMENTED; unknown resource types: 404', async () => {
-    for (const url of ['/fhir/r4/DiagnosticReport', `/fhir/r4/DiagnosticReport?subject=Patient/${encodePatientId(patientId)}`, '/fhir/r4/DiagnosticReport/1']) {
+    for (const url of ['/fhir/r4/DiagnosticReport', `/fhir/r4/DiagnosticReport?subject=Patient/${encodePatientId(held(patientId))}`, '/fhir/r4/DiagnosticReport/1']) {
       const res = await get(url);
       assert.equal(res.statusCode, 501, url);
       assert.equal(outcomeOf(res.json()).details.coding[0].code, 'NOT_IMPLEMENTED');
@@ -282,15 +286,35 @@ describe('FHIR R4 façade over a real archive', () => {
 });
 
 describe('FHIR mappings', () => {
-  test('Patient ids round-trip and are valid FHIR ids', () => {
-    for (const id of ['PID0001', 'P 1/2', '张三-001', '??>', '~~~', 'a'.repeat(48)]) {
-      const encoded = encodePatientId(id);
+  test('Patient ids name one identity and are valid FHIR ids', () => {
+    for (const id of ['PID0001', 'P 1/2', '张三-001', '??>', '~~~', 'a'.repeat(39)]) {
+      const identity = { patientId: id, issuerOfPatientId: '县医院', institutionId: 'ks-t1' };
+      const encoded = encodePatientId(identity);
       assert.match(encoded, /^[A-Za-z0-9.-]{1,64}$/, id);
-      assert.equal(decodePatientId(encoded), id);
+      assert.equal(encodePatientId(identity), encoded, 'deterministic');
+      const reference = decodePatientId(encoded)!;
+      assert.equal(reference.patientId, id);
+      assert.ok(refersTo(reference, identity));
+      // the same number under another issuer, no issuer, or issued by another institution: another patient
+      for (const other of [{ ...identity, issuerOfPatientId: 'X' }, { patientId: id, institutionId: 'ks-t1' }, { ...identity, institutionId: 'ks-t2' }]) {
+        assert.notEqual(encodePatientId(other), encoded);
+        assert.ok(!refersTo(reference, other));
+      }
+      assert.ok(!encoded.includes('ks-t1') && !encoded.includes(Buffer.from('县医院').toString('base64url')), 'issuer and institution are not spelled out');
     }
     assert.equal(decodePatientId('not_valid'), undefined);
-    assert.equal(decodePatientId('UElE'), 'PID');
-    assert.equal(decodePatientId('UElEA'), undefined, 'a non-canonical encoding is no id of ours');
+    assert.equal(decodePatientId('UElE'), undefined, 'too short to carry the identity tag');
+    const pid = encodePatientId(held('PID'));
+    assert.equal(decodePatientId(pid)?.patientId, 'PID');
+    assert.equal(decodePatientId(`${pid}A`), undefined, 'a non-canonical encoding is no id of ours');
+  });
+
+  test('Patient identifier systems: institution and issuer, round trip', () => {
+    assert.equal(identifierSystem({ institutionId: 'ks-t1' }), 'urn:yunying:institution:ks-t1:patient-id');
+    assert.equal(identifierSystem({ institutionId: 'ks-t1', issuerOfPatientId: '县医院 体检' }), 'urn:yunying:institution:ks-t1:patient-id:%E5%8E%BF%E5%8C%BB%E9%99%A2%20%E4%BD%93%E6%A3%80');
+    assert.deepEqual(parseIdentifierSystem(identifierSystem({ institutionId: 'ks-t1', issuerOfPatientId: '县医院 体检' })), { institutionId: 'ks-t1', issuerOfPatientId: '县医院 体检' });
+    assert.deepEqual(parseIdentifierSystem('urn:yunying:institution:ks-t1:patient-id'), { institutionId: 'ks-t1' });
+    for (const other of ['urn:oid:1.2', 'urn:yunying:institution::patient-id', 'urn:yunying:institution:ks-t1:patient-id:%E5']) assert.equal(parseIdentifierSystem(other), undefined, other);
   });
 
   test('gender and birth date', () => {
@@ -298,10 +322,12 @@ describe('FHIR mappings', () => {
     assert.equal(toFhirDate('19800229'), '1980-02-29');
     assert.equal(toFhirDate('19810229'), undefined);
     assert.equal(toFhirDate('1980'), undefined);
-    const patient = toPatient({ '00100020': { vr: 'LO', Value: ['X1'] }, '00100040': { vr: 'CS', Value: ['F'] }, '00100030': { vr: 'DA', Value: ['19700101'] }, '00100021': { vr: 'LO', Value: ['县医院'] } });
+    const patient = toPatient({ '00100020': { vr: 'LO', Value: ['X1'] }, '00100040': { vr: 'CS', Value: ['F'] }, '00100030': { vr: 'DA', Value: ['19700101'] }, '00100021': { vr: 'LO', Value: ['县医院'] }, [HOLDING_INSTITUTION_KEY]: { vr: 'LO', Value: ['ks-t1'] } });
     assert.equal(patient?.gender, 'female');
     assert.equal(patient?.birthDate, '1970-01-01');
     assert.deepEqual(patient?.identifier[0].assigner, { display: '县医院' });
+    assert.equal(patient?.identifier[0].system, identifierSystem({ institutionId: 'ks-t1', issuerOfPatientId: '县医院' }));
+    assert.equal(patient?.id, encodePatientId({ patientId: 'X1', issuerOfPatientId: '县医院', institutionId: 'ks-t1' }));
     assert.equal(toPatient({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'NO^ID' }] } }), undefined);
   });
 

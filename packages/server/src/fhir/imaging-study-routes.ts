@@ -12,7 +12,7 @@ import { searchsetBundle } from './bundle.ts';
 import { matchingKey, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
 import type { FhirContext } from './fhir-context.ts';
 import { DCM_SYSTEM, DICOM_UID_SYSTEM, toImagingStudy, type ImagingStudy } from './imaging-study.ts';
-import { decodePatientId } from './patient-id.ts';
+import { decodePatientId, identityOf, refersTo, type PatientReference } from './patient-id.ts';
 import {
   alternatives, isEmptyRange, parseDateRange, parseSearch, parseToken, singleValue, toDicomRange, type ParsedSearch, type QueryParams,
 } from './search-params.ts';
@@ -26,6 +26,8 @@ const FHIR_ID = /^[A-Za-z0-9.-]{1,64}$/;
 interface StudyMatching {
   keys: DicomJsonDataset;
   exact: Array<{ tag: string; values: string[] }>;
+  /** patient=: the patient identities asked for (the archive matches the Patient ID only) */
+  patients?: PatientReference[];
 }
 
 /** Matching keys for a search; undefined when it can match nothing (no query needed). */
@@ -84,13 +86,14 @@ function matchPatients(search: ParsedSearch, matching: StudyMatching): boolean {
   if (patient !== undefined && subject !== undefined) throw badRequest('INVALID_SEARCH_PARAMETER', 'give patient or subject, not both');
   const text = patient ?? subject;
   if (text === undefined) return true;
-  const patientIds = alternatives(text).map(patientIdOfReference).filter((id): id is string => id !== undefined);
-  if (patientIds.length === 0) return false;
-  setKey(matching, 'patientId', patientIds, true);
+  const patients = alternatives(text).map(patientOfReference).filter((reference) => reference !== undefined);
+  if (patients.length === 0) return false;
+  setKey(matching, 'patientId', [...new Set(patients.map((p) => p.patientId))], true);
+  matching.patients = patients;
   return true;
 }
 
-function patientIdOfReference(reference: string): string | undefined {
+function patientOfReference(reference: string): PatientReference | undefined {
   const match = /^(?:(?:.*\/)?Patient\/)?([A-Za-z0-9.-]+)$/.exec(reference);
   if (!match) throw badRequest('INVALID_SEARCH_PARAMETER', `"${reference}" is not a Patient reference`);
   return decodePatientId(match[1]!);
@@ -119,8 +122,12 @@ function matchModalities(search: ParsedSearch, matching: StudyMatching): boolean
   return true;
 }
 
-function matchesExactly(study: DicomJsonDataset, exact: StudyMatching['exact']): boolean {
-  return exact.every(({ tag, values }) => values.includes(String(study[tag]?.Value?.[0] ?? '')));
+function matchesExactly(study: DicomJsonDataset, matching: StudyMatching): boolean {
+  if (!matching.exact.every(({ tag, values }) => values.includes(String(study[tag]?.Value?.[0] ?? '')))) return false;
+  if (!matching.patients) return true;
+  // the same Patient ID issued elsewhere, or under another issuer, is another patient's study
+  const identity = identityOf(study);
+  return identity !== undefined && matching.patients.some((reference) => refersTo(reference, identity));
 }
 
 /** Series and instances of these studies, then one ImagingStudy per study in the given order. */
@@ -145,7 +152,7 @@ async function readImagingStudy(ctx: FhirContext, request: FastifyRequest<{ Para
   // The same answer for a valid id that is no UID, an unknown study and one out of scope.
   if (!UID.test(id)) throw notFound('ImagingStudy');
   const [key, element] = matchingKey('studyInstanceUid', [id]);
-  const studies = await ctx.archive.query(caller, { level: 'STUDY', keys: queryKeys(RETURN_ATTRIBUTES.STUDY, { [key]: element }), limit: 1 });
+  const studies = await ctx.archive.query(caller, { level: 'STUDY', keys: queryKeys(RETURN_ATTRIBUTES.STUDY, { [key]: element }), includeHoldingInstitution: true, limit: 1 });
   if (studies.length === 0) throw notFound('ImagingStudy');
   const [study] = await buildStudies(ctx, request, caller, studies);
   return study!;
@@ -159,9 +166,9 @@ async function searchImagingStudies(ctx: FhirContext, request: FastifyRequest) {
   const matching = studyMatching(search);
   if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
   const keys = queryKeys(RETURN_ATTRIBUTES.STUDY, matching.keys);
-  const found = await ctx.archive.query(caller, { level: 'STUDY', keys, limit: search.count + 1, offset: search.offset });
+  const found = await ctx.archive.query(caller, { level: 'STUDY', keys, includeHoldingInstitution: true, limit: search.count + 1, offset: search.offset });
   const hasMore = found.length > search.count;
-  const studies = found.slice(0, search.count).filter((study) => matchesExactly(study, matching.exact));
+  const studies = found.slice(0, search.count).filter((study) => matchesExactly(study, matching));
   return searchsetBundle(ctx, request, await buildStudies(ctx, request, caller, studies), search, hasMore);
 }
 

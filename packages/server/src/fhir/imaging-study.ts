@@ -9,7 +9,7 @@ import type { DicomJsonDataset } from '@yunying/dicom';
 import type { Resource } from './bundle.ts';
 import { numberOf, personNameOf, stringOf, stringsOf } from './dicom-attributes.ts';
 import { displayName } from './human-name.ts';
-import { encodePatientId } from './patient-id.ts';
+import { encodePatientId, identityOf } from './patient-id.ts';
 
 export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 /** DICOM Controlled Terminology (PS3.16): modality codes */
@@ -108,12 +108,16 @@ function studyIdentifiers(uid: string, accessionNumber: string | undefined): Ima
   return identifiers;
 }
 
-/** subject is required; a study without a Patient ID can only be described, not referenced. */
+/**
+ * subject is required; a study without a Patient ID can only be described, not referenced.
+ * The reference is the study's own patient identity (PatientID, issuer, holding institution:
+ * the study is a STUDY-level result asked with includeHoldingInstitution).
+ */
 function subjectOf(study: DicomJsonDataset): ImagingStudy['subject'] {
-  const patientId = stringOf(study, 'patientId');
+  const identity = identityOf(study);
   const display = displayName(personNameOf(study, 'patientName'));
   const subject: ImagingStudy['subject'] = {};
-  if (patientId) subject.reference = `Patient/${encodePatientId(patientId)}`;
+  if (identity) subject.reference = `Patient/${encodePatientId(identity)}`;
   if (display) subject.display = display;
   return subject;
 }

@@ -1,6 +1,7 @@
 /**
- * Patient from PATIENT-level archive queries: one Patient per DICOM Patient ID among the
- * studies the caller may see. GET /Patient/{id} and GET /Patient?identifier=…&name=….
+ * Patient from PATIENT-level archive queries: one Patient per patient identity (PatientID,
+ * IssuerOfPatientID, issuing institution; see patient-id.ts) among the studies the caller
+ * may see. GET /Patient/{id} and GET /Patient?identifier=…&name=…&_id=….
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DicomJsonDataset } from '@yunying/dicom';
@@ -10,7 +11,9 @@ import { searchsetBundle, type Resource } from './bundle.ts';
 import { matchingKey, personNameOf, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
 import type { FhirContext } from './fhir-context.ts';
 import { toHumanNames, type HumanName } from './human-name.ts';
-import { decodePatientId, encodePatientId } from './patient-id.ts';
+import {
+  decodePatientId, encodePatientId, identifierSystem, identityOf, isOfSystem, parseIdentifierSystem, refersTo, type PatientIdentity,
+} from './patient-id.ts';
 import { alternatives, parseSearch, parseToken, singleValue, splitEscaped, type ParsedSearch, type QueryParams } from './search-params.ts';
 
 export const PATIENT_SEARCH_PARAMS = ['_id', 'identifier', 'name'] as const;
@@ -19,25 +22,29 @@ const V2_IDENTIFIER_TYPE = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 
 export interface Patient extends Resource {
   resourceType: 'Patient';
-  identifier: Array<{ use: 'usual'; type: { coding: Array<{ system: string; code: string }> }; value: string; assigner?: { display: string } }>;
+  identifier: Array<{ use: 'usual'; type: { coding: Array<{ system: string; code: string }> }; system: string; value: string; assigner?: { display: string } }>;
   name?: HumanName[];
   gender: 'male' | 'female' | 'other' | 'unknown';
   birthDate?: string;
 }
 
-/** A PATIENT-level result → Patient; undefined for studies without a Patient ID (nothing to refer to). */
+/**
+ * A PATIENT-level result (asked with includeHoldingInstitution) → Patient; undefined for
+ * studies without a Patient ID (nothing to refer to).
+ */
 export function toPatient(dataset: DicomJsonDataset): Patient | undefined {
-  const patientId = stringOf(dataset, 'patientId');
-  if (!patientId) return undefined;
-  const issuer = stringOf(dataset, 'issuerOfPatientId');
+  const identity = identityOf(dataset);
+  if (!identity) return undefined;
+  const issuer = identity.issuerOfPatientId;
   const patient: Patient = {
     resourceType: 'Patient',
-    id: encodePatientId(patientId),
+    id: encodePatientId(identity),
     identifier: [{
       use: 'usual',
-      // MR: the medical record number the institution assigned; the issuer is free text in DICOM, not a URI for `system`.
+      // MR: the medical record number the institution assigned; whose number it is, the system says.
       type: { coding: [{ system: V2_IDENTIFIER_TYPE, code: 'MR' }] },
-      value: patientId,
+      system: identifierSystem(identity),
+      value: identity.patientId,
       ...(issuer ? { assigner: { display: issuer } } : {}),
     }],
     gender: toGender(stringOf(dataset, 'patientSex')),
@@ -68,18 +75,21 @@ export function toFhirDate(value: string | undefined): string | undefined {
   return `${year}-${month}-${day}`;
 }
 
+/** Which identities a search asks for, beyond what the archive can match (issuer, institution). */
+type IdentityFilter = (identity: PatientIdentity) => boolean;
+
 /** Matching keys for a Patient search; undefined when the search can match nothing. */
-function patientMatching(search: ParsedSearch): { keys: DicomJsonDataset; patientIds?: string[] } | undefined {
+function patientMatching(search: ParsedSearch): { keys: DicomJsonDataset; wanted?: IdentityFilter } | undefined {
   const keys: DicomJsonDataset = {};
   const ids = singleValue(search, '_id');
   const identifier = singleValue(search, 'identifier');
   if (ids !== undefined && identifier !== undefined) throw badRequest('INVALID_SEARCH_PARAMETER', '_id and identifier together are not supported');
-  let patientIds: string[] | undefined;
-  if (ids !== undefined) patientIds = alternatives(ids).map(decodePatientId).filter((id): id is string => id !== undefined);
-  if (identifier !== undefined) patientIds = alternatives(identifier).map(patientIdOfToken);
-  if (patientIds !== undefined) {
-    if (patientIds.length === 0) return undefined;
-    const [tag, element] = matchingKey('patientId', patientIds);
+  let wanted: { patientIds: string[]; filter: IdentityFilter } | undefined;
+  if (ids !== undefined) wanted = byIds(alternatives(ids));
+  if (identifier !== undefined) wanted = byIdentifiers(alternatives(identifier));
+  if (wanted) {
+    if (wanted.patientIds.length === 0) return undefined;
+    const [tag, element] = matchingKey('patientId', wanted.patientIds);
     keys[tag] = element;
   }
   const name = singleValue(search, 'name');
@@ -87,17 +97,34 @@ function patientMatching(search: ParsedSearch): { keys: DicomJsonDataset; patien
     const [tag, element] = matchingKey('patientName', alternatives(name).flatMap(namePatterns));
     keys[tag] = element;
   }
-  return { keys, patientIds };
+  return { keys, wanted: wanted?.filter };
+}
+
+/** _id: the identities these ids name; ids we never issue name none. */
+function byIds(ids: string[]): { patientIds: string[]; filter: IdentityFilter } {
+  const references = ids.map(decodePatientId).filter((reference) => reference !== undefined);
+  return { patientIds: [...new Set(references.map((r) => r.patientId))], filter: (identity) => references.some((r) => refersTo(r, identity)) };
 }
 
 /**
- * The Patient IDs carry no identifier system (DICOM's issuer is free text), so only
- * "value" and "|value" can match; a system would match nothing we hold.
+ * identifier: "value" is that number at any institution and issuer (several Patients when
+ * several institutions use it); "system|value" with one of our systems is one identity;
+ * "|value" asks for a number without a system, which no Patient here has. DICOM string
+ * matching treats "*" and "?" in a Patient ID as wildcards; FHIR identifiers match exactly,
+ * so the filter checks the value again.
  */
-function patientIdOfToken(text: string): string {
-  const token = parseToken(text);
-  if (token.system) throw badRequest('INVALID_SEARCH_PARAMETER', `identifier systems are not supported for patients (Patient IDs have none): search "identifier=${token.code}"`);
-  return token.code;
+function byIdentifiers(texts: string[]): { patientIds: string[]; filter: IdentityFilter } {
+  const tokens = texts.map(parseToken).flatMap((token) => {
+    if (token.system === undefined) return [{ value: token.code }];
+    if (token.system === '') return [];
+    const system = parseIdentifierSystem(token.system);
+    if (!system) throw badRequest('INVALID_SEARCH_PARAMETER', `identifier system "${token.system}" is not one of this server's (urn:yunying:institution:{institution}:patient-id[:{issuer}]), or search "identifier=${token.code}"`);
+    return [{ value: token.code, system }];
+  });
+  return {
+    patientIds: [...new Set(tokens.map((t) => t.value))],
+    filter: (identity) => tokens.some((t) => t.value === identity.patientId && (!t.system || isOfSystem(identity, t.system))),
+  };
 }
 
 /**
@@ -114,27 +141,25 @@ function namePatterns(text: string): Array<{ Alphabetic: string }> {
 async function queryPatients(ctx: FhirContext, request: FastifyRequest, keys: DicomJsonDataset, limit?: number, offset?: number): Promise<DicomJsonDataset[]> {
   const caller = ctx.callerOf(request);
   requirePermission(caller, 'images:read');
-  return ctx.archive.query(caller, { level: 'PATIENT', keys: queryKeys(RETURN_ATTRIBUTES.PATIENT, keys), limit, offset });
+  return ctx.archive.query(caller, { level: 'PATIENT', keys: queryKeys(RETURN_ATTRIBUTES.PATIENT, keys), includeHoldingInstitution: true, limit, offset });
 }
 
-/**
- * DICOM string matching treats "*" and "?" in a Patient ID as wildcards; FHIR identifiers
- * match exactly, so results are checked again.
- */
-function exactly(results: DicomJsonDataset[], patientIds: readonly string[] | undefined): DicomJsonDataset[] {
-  if (!patientIds) return results;
-  return results.filter((result) => patientIds.includes(stringOf(result, 'patientId') ?? ''));
+/** The results' Patients that the search asked for. */
+function patientsOf(results: DicomJsonDataset[], wanted: IdentityFilter | undefined): Patient[] {
+  return results.filter((result) => {
+    const identity = identityOf(result);
+    return identity !== undefined && (!wanted || wanted(identity));
+  }).map(toPatient).filter((p): p is Patient => p !== undefined);
 }
 
 async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<Patient> {
   const caller = ctx.callerOf(request);
   requirePermission(caller, 'images:read');
-  const patientId = decodePatientId(request.params.id);
-  // An id we never issue, an unknown patient and one outside the caller's scope look alike.
-  if (patientId === undefined) throw notFound('Patient');
-  const [tag, element] = matchingKey('patientId', [patientId]);
-  const results = exactly(await queryPatients(ctx, request, { [tag]: element }), [patientId]);
-  const patient = results.map(toPatient).find((p) => p !== undefined);
+  const reference = decodePatientId(request.params.id);
+  // An id we never issue, an unknown identity and one outside the caller's scope look alike.
+  if (reference === undefined) throw notFound('Patient');
+  const [tag, element] = matchingKey('patientId', [reference.patientId]);
+  const [patient] = patientsOf(await queryPatients(ctx, request, { [tag]: element }), (identity) => refersTo(reference, identity));
   if (!patient) throw notFound('Patient');
   return patient;
 }
@@ -147,8 +172,7 @@ async function searchPatients(ctx: FhirContext, request: FastifyRequest) {
   if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
   const results = await queryPatients(ctx, request, matching.keys, search.count + 1, search.offset);
   const hasMore = results.length > search.count;
-  const patients = exactly(results.slice(0, search.count), matching.patientIds).map(toPatient).filter((p): p is Patient => p !== undefined);
-  return searchsetBundle(ctx, request, patients, search, hasMore);
+  return searchsetBundle(ctx, request, patientsOf(results.slice(0, search.count), matching.wanted), search, hasMore);
 }
 
 export function registerPatient(app: FastifyInstance, ctx: FhirContext): void {

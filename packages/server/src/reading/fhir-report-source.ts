@@ -36,7 +36,7 @@ export function createDiagnosticReportSource(reading: ReadingService, delivery: 
         const found = await archive.query(caller, { level: 'STUDY', keys: { '00100020': { vr: 'LO', Value: [query.patientId] }, '0020000D': { vr: 'UI' } } });
         studies = found.map((study) => String(study['0020000D']?.Value?.[0] ?? '')).filter(Boolean);
       }
-      const documents = (await Promise.all(studies.map((study) => documentsOfStudy(caller, study)))).flat();
+      const documents = (await Promise.all(studies.map((study) => documentsOfStudy(caller, study)))).flat().filter((document) => query.ofPatient?.(document) ?? true);
       await recordViews(caller, documents);
       return documents;
     },

@@ -11,6 +11,10 @@ export interface ReportDocument {
   accessionNumber?: string;
   patient: {
     id?: string;
+    /** IssuerOfPatientID of the study: with institutionId, whose number id is */
+    issuerOfPatientId?: string;
+    /** the institution holding the study, which issued the Patient ID */
+    institutionId?: string;
     /** DICOM PN as decoded, e.g. "Wang^XiaoDong=王^小东=" */
     name?: string;
     sex?: string;

@@ -318,12 +318,16 @@ function buildQuery(options: QueryOptions, dialect: IndexDatabase['dialect']): R
   const page = pageSql(options, dialect);
   switch (level) {
     case 'PATIENT':
-      return sql<QueryRow>`select st.patient_id, max(st.patient_name) as patient_name, max(st.issuer_of_patient_id) as issuer_of_patient_id,
-        max(st.patient_birth_date) as patient_birth_date, max(st.patient_sex) as patient_sex,
+      // One row per patient identity: the same PatientID under another issuer, or issued by
+      // another institution, is another person (until a regional patient index links them),
+      // and grouping them would show one person's name and sex for the other's.
+      return sql<QueryRow>`select st.patient_id, st.issuer_of_patient_id, st.institution_id,
+        max(st.patient_name) as patient_name, max(st.patient_birth_date) as patient_birth_date, max(st.patient_sex) as patient_sex,
         count(*) as number_of_patient_related_studies,
         sum((select count(*) from series x where x.study_instance_uid = st.study_instance_uid)) as number_of_patient_related_series,
         sum((select count(*) from instances x where x.study_instance_uid = st.study_instance_uid)) as number_of_patient_related_instances
-        from studies st ${whereSql} group by st.patient_id order by st.patient_id ${page}`;
+        from studies st ${whereSql} group by st.patient_id, st.issuer_of_patient_id, st.institution_id
+        order by st.patient_id, st.issuer_of_patient_id, st.institution_id ${page}`;
     case 'STUDY':
       return sql<QueryRow>`select st.*, ${STUDY_COUNTS} from studies st ${whereSql}
         order by st.study_date desc, st.study_time desc, st.study_instance_uid ${page}`;
