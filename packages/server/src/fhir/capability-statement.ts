@@ -11,7 +11,7 @@ import { PATIENT_SEARCH_PARAMS } from './patient.ts';
 
 const SEARCH_PARAM_TYPES: Record<string, { type: string; documentation: string }> = {
   _id: { type: 'token', documentation: 'logical id; ImagingStudy: the Study Instance UID' },
-  identifier: { type: 'token', documentation: 'ImagingStudy: urn:dicom:uid|urn:oid:<Study Instance UID>, or an accession number alone; Patient: the DICOM Patient ID (no system)' },
+  identifier: { type: 'token', documentation: 'ImagingStudy: urn:dicom:uid|urn:oid:<Study Instance UID>, or an accession number alone; Patient: the DICOM Patient ID alone (every institution and issuer using it), or urn:yunying:institution:<institution>:patient-id[:<issuer>]|<Patient ID> for one patient' },
   patient: { type: 'reference', documentation: 'Patient/<id>' },
   subject: { type: 'reference', documentation: 'Patient/<id>' },
   started: { type: 'date', documentation: 'study date; prefixes eq, ge, gt, le, lt; date precision only' },
