@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { AccessService } from './access/access-service.ts';
 import { configurePasswordHashing } from './access/passwords.ts';
-import type { Caller } from './access/caller.ts';
+import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
 import { registerAuditRoutes } from './api/audit-routes.ts';
@@ -106,6 +106,12 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   // reach the trail before the answer goes out (issue 12); at the root, so DICOMweb's and
   // FHIR's own error handlers are covered too.
   http.addHook('onSend', async (request, reply) => auditDenial(archive.audit, request, reply.statusCode));
+  // Patient data stays in no browser or proxy cache (issue 12, finding 19): every answer is
+  // no-store unless its route chose otherwise (the web app's static files set their own, on
+  // the raw response). The streamed WADO-RS answer sets it itself.
+  http.addHook('onSend', async (_request, reply) => {
+    if (!reply.hasHeader('cache-control') && !reply.raw.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
+  });
 
   // The REST API documents itself from its route schemas (design.md: /api/openapi.json).
   await http.register(swagger, {
@@ -115,7 +121,6 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     },
     transform: ({ schema, url }) => ({ schema: url.startsWith('/api/') ? schema : { ...schema, hide: true }, url }),
   });
-  http.get('/api/openapi.json', { schema: { hide: true } }, async () => http.swagger());
 
   configurePasswordHashing(config.passwordHashing);
   const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
@@ -139,7 +144,20 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await reading.seedTemplates();
   routeStoredStudy = createStudyRouter(reading, logger);
   http.get('/healthz', async () => ({ status: 'ok' }));
-  http.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  // Like every other route, unless configured public (issue 12, finding 19): the metrics
+  // (administrators; Basic too, as scrapers send it) and the API description (anyone signed in).
+  const metricsCaller = createHttpCallerResolver(access, 'rest', { allowBasic: true });
+  http.get('/metrics', async (request, reply) => {
+    if (!config.metricsPublic) requirePermission(await metricsCaller(request), 'platform:manage');
+    return reply.type('text/plain; version=0.0.4').send(metrics.render());
+  });
+  http.get('/api/openapi.json', { schema: { hide: true } }, async (request) => {
+    if (!config.openApiPublic) await restCaller(request);
+    return http.swagger();
+  });
+  // Absolute URLs in DICOMweb and FHIR answers: from YUNYING_PUBLIC_BASE_URL when it is set,
+  // else from the request's Host, which the client chooses (issue 12, finding 18).
+  const configuredPublicBaseUrl = config.publicBaseUrlConfigured ? config.publicBaseUrl : undefined;
   await registerDicomWeb(http, {
     archive,
     resolveCaller: createHttpCallerResolver(access, 'dicomweb', { allowBasic: true }),
@@ -147,12 +165,13 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     maxStowBytes: config.maxUploadBytes,
     maxStowParts: config.stowMaxParts,
     maxRenderFrameBytes: config.renderMaxFrameBytes,
+    publicBaseUrl: configuredPublicBaseUrl,
   });
   await registerAuthRoutes(http, { access, resolveCaller: restCaller });
   await registerAdminRoutes(http, { access, resolveCaller: restCaller });
   await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
   await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
-  await registerFhir(http, { archive, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
+  await registerFhir(http, { archive, publicBaseUrl: configuredPublicBaseUrl, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
   await registerReadingRoutes(http, { reading, resolveCaller: restCaller, audit: archive.audit });
   await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
   await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });

@@ -50,6 +50,16 @@ export interface Config {
   trustProxy?: string | string[];
   /** where patients and outside tools reach the server, e.g. https://film.example.org; printed in QR codes [http://HTTP_HOST:HTTP_PORT] */
   publicBaseUrl: string;
+  /**
+   * YUNYING_PUBLIC_BASE_URL was set: DICOMweb (RetrieveURL, BulkDataURI) and FHIR (fullUrl,
+   * links, endpoint addresses) build absolute URLs from it instead of the request's Host
+   * header, which any client chooses (issue 12, finding 18)
+   */
+  publicBaseUrlConfigured: boolean;
+  /** GET /metrics without authentication (a scraper on a trusted network) [false: administrators only] */
+  metricsPublic: boolean;
+  /** GET /api/openapi.json without authentication [false: any signed-in user] */
+  openApiPublic: boolean;
   /** cloud film: lifetime of a patient link in days, one per signed report automatically, longest onward link */
   share: { ttlDays: number; autoCreateOnSign: boolean; onwardMaxDays: number };
   /**
@@ -102,6 +112,9 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
     trustProxy: readTrustProxy(merged.YUNYING_TRUST_PROXY),
     publicBaseUrl: readPublicBaseUrl(merged.YUNYING_PUBLIC_BASE_URL, merged.YUNYING_HTTP_HOST ?? '127.0.0.1', readPort(merged, 'YUNYING_HTTP_PORT', 8080)),
+    publicBaseUrlConfigured: Boolean(merged.YUNYING_PUBLIC_BASE_URL),
+    metricsPublic: readBoolean(merged, 'YUNYING_METRICS_PUBLIC', false),
+    openApiPublic: readBoolean(merged, 'YUNYING_OPENAPI_PUBLIC', false),
     share: {
       ttlDays: readBounded(merged, 'YUNYING_SHARE_TTL_DAYS', 30, 1, 365),
       autoCreateOnSign: readBoolean(merged, 'YUNYING_SHARE_AUTO', true),

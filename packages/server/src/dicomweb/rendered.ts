@@ -57,7 +57,8 @@ export function parseRenderRequest(request: FastifyRequest, defaults: { maxSize?
 async function sendRendered(ctx: DicomWebContext, reply: FastifyReply, record: InstanceRecord, options: RenderOptions) {
   const parsed = await ctx.readParsed(record);
   const { body, contentType } = await renderFrame(parsed, { ...options, maxFrameBytes: ctx.options.maxRenderFrameBytes });
-  return reply.type(contentType).header('Cache-Control', 'private, max-age=3600').send(body);
+  // A rendered image is patient data like the instance it shows (issue 12, finding 19).
+  return reply.type(contentType).header('Cache-Control', 'no-store').send(body);
 }
 
 function parseFrameNumber(text: string): number {

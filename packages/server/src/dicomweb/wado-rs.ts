@@ -92,7 +92,8 @@ async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, repl
   const boundary = newBoundary();
   // The index knows every size, so the length is known before the first byte: clients can
   // show progress, and the response needs no chunked framing.
-  const headers = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': multipartLength(boundary, records) };
+  // Written past Fastify (hijacked), so the no-store of app.ts's onSend hook is set here.
+  const headers = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': multipartLength(boundary, records), 'cache-control': 'no-store' };
   await writeParts(reply, headers, boundary, readAhead(ctx, records, first), request);
 }
 
