@@ -114,7 +114,7 @@ function byIds(ids: string[]): { patientIds: string[]; filter: IdentityFilter } 
  * so the filter checks the value again.
  */
 function byIdentifiers(texts: string[]): { patientIds: string[]; filter: IdentityFilter } {
-  const tokens = texts.map(parseToken).flatMap((token) => {
+  const tokens = texts.map(parseToken).flatMap((token): Array<{ value: string; system?: Omit<PatientIdentity, 'patientId'> }> => {
     if (token.system === undefined) return [{ value: token.code }];
     if (token.system === '') return [];
     const system = parseIdentifierSystem(token.system);
