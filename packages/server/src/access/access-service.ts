@@ -380,8 +380,10 @@ export class AccessService {
   /** Any user changes their own password, proving the current one. */
   async changeOwnPassword(caller: Caller, currentPassword: string, newPassword: string): Promise<void> {
     if (caller.kind !== 'user' || !caller.userId) throw badRequest('NOT_A_USER', 'only users have passwords');
-    const user = await this.store.findUserById(caller.userId);
-    if (!user || !(await verifyPassword(currentPassword, user.password_hash))) throw unauthorized('the current password is wrong');
+    const known = await this.store.findUserById(caller.userId);
+    if (!known) throw unauthorized('the current password is wrong');
+    // Under the login throttle: a stolen session must not become an unthrottled password oracle.
+    const user = await this.checkCredentials(known.username, currentPassword, { via: caller.via, remoteAddress: caller.remoteAddress });
     requireStrongPassword(newPassword, user.username);
     await this.store.updateUser(user.id, { password_hash: await hashPassword(newPassword) });
     await this.store.revokeSessionsOfUser(user.id);

@@ -129,6 +129,19 @@ describe('hashes and sessions', () => {
     assert.equal((await login('old.hash', GOOD)).status, 200, 'and the new hash verifies');
   });
 
+  test('guessing the current password through a stolen session is throttled like a login', async () => {
+    assert.equal((await call('POST', '/api/v1/users', { username: 'stolen.session', password: GOOD, role: 'clinician', institutionId: 'default' })).status, 201);
+    const token = (await login('stolen.session', GOOD)).token!;
+    const answers = [];
+    for (let i = 0; i < 7; i++) answers.push((await call('POST', '/api/v1/auth/password', { currentPassword: `Wrong-Guess-${i}`, newPassword: 'Another-Horse-7' }, token)).status);
+    assert.deepEqual(answers.slice(0, 5), [401, 401, 401, 401, 401]);
+    assert.deepEqual(answers.slice(5), [429, 429], 'the account is throttled after five wrong current passwords');
+    const right = await call('POST', '/api/v1/auth/password', { currentPassword: GOOD, newPassword: 'Another-Horse-7' }, token);
+    assert.equal(right.status, 429, 'even the right current password waits for the window');
+    const failures = await server.server.archive.audit.search({ action: 'user.login-failed', objectId: 'stolen.session', limit: 20 });
+    assert.equal(failures.length, 5, 'each wrong current password is recorded as a failed check');
+  });
+
   test('a logout is recorded in the audit trail', async () => {
     const token = (await login('wang.li', GOOD)).token!;
     const response = await fetch(`${server.baseUrl}/api/v1/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
