@@ -26,6 +26,12 @@ export const PERMISSIONS = [
   'images:read',
   /** STOW-RS, C-STORE */
   'images:write',
+  /**
+   * patient identity and clinical content outside the images: reading requests, reports,
+   * report PDFs, the notification stream, FHIR DiagnosticReport, cloud-film links (issue 12,
+   * finding 2). Checked at the route before any lookup, on top of the institution match.
+   */
+  'patients:read',
   /** aggregates (counts by institution, modality, month) without patient data */
   'statistics:read',
   /** search and export the audit trail */
@@ -57,15 +63,16 @@ interface RoleDefinition {
 }
 
 export const ROLE_DEFINITIONS: Record<Role, RoleDefinition> = {
-  technologist: { permissions: ['images:read', 'images:write'], reach: 'own', label: '技师' },
-  radiologist: { permissions: ['images:read'], reach: 'served', label: '诊断医师' },
-  'reviewing-radiologist': { permissions: ['images:read'], reach: 'served', label: '审核医师' },
-  expert: { permissions: ['images:read'], reach: 'served', label: '会诊专家' },
-  clinician: { permissions: ['images:read'], reach: 'served', label: '临床医生' },
-  'qc-officer': { permissions: ['images:read'], reach: 'region', label: '质控员' },
+  technologist: { permissions: ['images:read', 'images:write', 'patients:read'], reach: 'own', label: '技师' },
+  radiologist: { permissions: ['images:read', 'patients:read'], reach: 'served', label: '诊断医师' },
+  'reviewing-radiologist': { permissions: ['images:read', 'patients:read'], reach: 'served', label: '审核医师' },
+  expert: { permissions: ['images:read', 'patients:read'], reach: 'served', label: '会诊专家' },
+  clinician: { permissions: ['images:read', 'patients:read'], reach: 'served', label: '临床医生' },
+  'qc-officer': { permissions: ['images:read', 'patients:read'], reach: 'region', label: '质控员' },
+  // No patient data for these: aggregates, the audit trail, sending images, a device's queries.
   'commission-analyst': { permissions: ['statistics:read'], reach: 'region', label: '卫健委' },
   'insurance-auditor': { permissions: ['audit:read'], reach: 'none', label: '医保' },
-  administrator: { permissions: ['images:read', 'images:write', 'statistics:read', 'audit:read', 'studies:manage', 'platform:manage'], reach: 'all', label: '管理员' },
+  administrator: { permissions: ['images:read', 'images:write', 'patients:read', 'statistics:read', 'audit:read', 'studies:manage', 'platform:manage'], reach: 'all', label: '管理员' },
   gateway: { permissions: ['images:write'], reach: 'own', label: '前置机' },
   modality: { permissions: ['images:read', 'images:write'], reach: 'own', label: '设备' },
 };

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import type { Caller } from '../access/caller.ts';
+import { requirePermission, type Caller } from '../access/caller.ts';
 import { badRequest } from '../errors.ts';
 import type { NotificationBus, NotificationEvent } from '../events/notification-bus.ts';
 
@@ -63,6 +63,8 @@ export async function registerEventRoutes(app: FastifyInstance, options: EventRo
       // like the header (the same resolver), and the logger writes paths without queries.
       if (query.access_token !== undefined && !request.headers.authorization) request.headers.authorization = `Bearer ${query.access_token}`;
       const caller = await resolveCaller(request);
+      // Notifications name patients and reports: only roles that may see them (issue 12, finding 2).
+      requirePermission(caller, 'patients:read');
       const fromSeq = lastEventIdOf(request.headers['last-event-id'], query.lastEventId);
       const institutionIds = caller.role === 'administrator' ? ('all' as const) : [caller.institutionId];
 

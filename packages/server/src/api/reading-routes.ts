@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
+import { requirePermission } from '../access/caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import type { ReadingService } from '../reading/reading-service.ts';
 import { PRIORITIES } from '../reading/sla.ts';
@@ -72,36 +73,44 @@ const list = (value: string | undefined): string[] | undefined => value?.split('
 export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingService; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
   const { reading, resolveCaller } = options;
   const audit = options.audit ?? noAudit;
+  // Requests, priors and reports name the patient: a role without patient access gets 403
+  // before any lookup, so the refusal says nothing about which ids exist (issue 12, finding 2).
+  // Templates, routing rules and the workload counts carry no patient data.
+  const patientCaller: HttpCallerResolver = async (request) => {
+    const caller = await resolveCaller(request);
+    requirePermission(caller, 'patients:read');
+    return caller;
+  };
   const tags = ['remote diagnosis'];
   const id = (params: unknown) => (params as Static<typeof Id>).id;
 
-  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.createRequest(await resolveCaller(request), request.body as Static<typeof CreateBody>)));
+  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.createRequest(await patientCaller(request), request.body as Static<typeof CreateBody>)));
   app.get('/api/v1/reading-requests', { schema: { tags, querystring: WorklistQuery } }, async (request) => {
-    const caller = await resolveCaller(request);
+    const caller = await patientCaller(request);
     const query = request.query as Static<typeof WorklistQuery>;
     return reading.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
   });
-  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.claimNext(await resolveCaller(request)));
-  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.getRequest(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.claim(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.release(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.confirmImagesComplete(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requestRetake(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.resubmit(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.cancelRequest(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.priors(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.claimNext(await patientCaller(request)));
+  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.getRequest(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.claim(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.release(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.confirmImagesComplete(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requestRetake(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.resubmit(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.cancelRequest(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.priors(await patientCaller(request), id(request.params)));
   // Opening a prior the reading centre may not see yet: an explicit act with a reason, audited (issue 12, finding 1).
   app.post('/api/v1/reading-requests/:id/priors/:studyInstanceUid/access', { schema: { tags, params: PriorParams, body: ReasonBody } }, async (request) => {
     const params = request.params as Static<typeof PriorParams>;
-    return reading.openPrior(await resolveCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
+    return reading.openPrior(await patientCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
   });
-  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.saveDraft(await resolveCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
+  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.saveDraft(await patientCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
 
-  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.getReport(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.submit(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.sign(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.returnForRevision(await resolveCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
-  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.addAddendum(await resolveCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
+  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.getReport(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.submit(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.sign(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.returnForRevision(await patientCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
+  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.addAddendum(await patientCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
 
   app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
   app.get('/api/v1/routing-rules', { schema: { tags } }, async (request) => reading.listRules(await resolveCaller(request)));

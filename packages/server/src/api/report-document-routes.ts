@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
+import { requirePermission } from '../access/caller.ts';
 import type { ReadingService } from '../reading/reading-service.ts';
 import type { ReportDelivery } from '../reading/report-delivery.ts';
 import { renderReportPdf } from '../reading/report-pdf.ts';
@@ -13,6 +14,8 @@ const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 export async function registerReportDocumentRoutes(app: FastifyInstance, options: { reading: ReadingService; delivery: ReportDelivery; audit: AuditRecorder; resolveCaller: HttpCallerResolver; timeZone: string }): Promise<void> {
   app.get('/api/v1/reports/:id/pdf', { schema: { tags: ['remote diagnosis'], params: Id } }, async (request, reply) => {
     const caller = await options.resolveCaller(request);
+    // The PDF names the patient and carries the cloud-film QR: before any lookup (issue 12, finding 2).
+    requirePermission(caller, 'patients:read');
     const { report, request: readingRequest } = await options.reading.reportForDelivery(caller, (request.params as Static<typeof Id>).id);
     if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'only a signed report is printed');
     const pdf = await renderReportPdf(await options.delivery.documentFor(readingRequest, report), { timeZone: options.timeZone });

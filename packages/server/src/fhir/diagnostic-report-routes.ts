@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Caller } from '../access/caller.ts';
+import { requirePermission, type Caller } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ReportDocument } from '../reading/report-document.ts';
 import { searchsetBundle } from './bundle.ts';
@@ -26,16 +26,24 @@ const REPORT_ID = /^[A-Za-z0-9.-]{1,64}$/;
 /** GET /DiagnosticReport/{id} and GET /DiagnosticReport?study=…|patient=… */
 export function registerDiagnosticReportRoutes(app: FastifyInstance, ctx: FhirContext, source: DiagnosticReportSource): void {
   const baseUrl = (request: FastifyRequest) => ctx.origin(request);
+  // A report is clinical content: a role without patient access gets 403 before any lookup or
+  // parameter check, so it learns nothing (issue 12, finding 2).
+  const patientCaller = (request: FastifyRequest): Caller => {
+    const caller = ctx.callerOf(request);
+    requirePermission(caller, 'patients:read');
+    return caller;
+  };
 
   app.get<{ Params: { id: string } }>('/DiagnosticReport/:id', async (request, reply) => {
-    const document = REPORT_ID.test(request.params.id) ? await source.read(ctx.callerOf(request), request.params.id) : undefined;
+    const caller = patientCaller(request);
+    const document = REPORT_ID.test(request.params.id) ? await source.read(caller, request.params.id) : undefined;
     if (!document) throw notFound('DiagnosticReport');
     return ctx.send(request, reply, 200, toDiagnosticReport(document, baseUrl(request), { timeZoneOffset: ctx.timeZoneOffset }));
   });
 
   app.get('/DiagnosticReport', async (request, reply) => {
+    const caller = patientCaller(request);
     const search = parseSearch(request.query as QueryParams, 'DiagnosticReport', SUPPORTED);
-    const caller = ctx.callerOf(request);
     const id = singleValue(search, '_id');
     const study = singleValue(search, 'study')?.replace(/^ImagingStudy\//, '');
     const patientReference = (singleValue(search, 'patient') ?? singleValue(search, 'subject'))?.replace(/^Patient\//, '');

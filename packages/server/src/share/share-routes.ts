@@ -10,7 +10,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import QRCode from 'qrcode';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import type { Caller } from '../access/caller.ts';
+import { requirePermission, type Caller } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { parseWindowParam } from '../dicomweb/render.ts';
 import { badRequest, YunyingError } from '../errors.ts';
@@ -50,8 +50,15 @@ export async function registerShareRoutes(app: FastifyInstance, options: ShareRo
 
 type StaffView = 'list' | 'link' | 'qr-png' | 'qr-svg' | 'accesses';
 
-function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller, audit = noAudit }: ShareRouteOptions): void {
+function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller: resolveAnyCaller, audit = noAudit }: ShareRouteOptions): void {
   const tags = ['cloud film'];
+  // A link opens the patient's images and report: only roles with patient access, checked
+  // before any lookup (issue 12, finding 2; a modality account reads images but not this).
+  const resolveCaller = async (request: FastifyRequest): Promise<Caller> => {
+    const caller = await resolveAnyCaller(request);
+    requirePermission(caller, 'patients:read');
+    return caller;
+  };
   // The record names the link (or the study, for a list), never the token it carries.
   const recordView = (caller: Caller, view: StaffView, objectId: string, details: Record<string, unknown> = {}) => audit.record({ action: 'share.link-viewed', caller, objectType: 'share', objectId, details: { view, ...details } });
   app.post('/api/v1/share-links', { schema: { tags, body: CreateBody } }, async (request, reply) => {
