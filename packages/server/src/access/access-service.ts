@@ -434,6 +434,22 @@ export class AccessService {
     return { ...input, aeTitle };
   }
 
+  /**
+   * The older PUT /dicom-nodes: a C-MOVE destination's address. A new node without
+   * institutionId joins the caller's institution; an existing AE is only changed when the
+   * request names its institution — an omitted one used to move the node, and the studies
+   * sent to it, to the administrator's institution without a word (issue 12, finding 15).
+   * The description, which this route cannot carry, is kept.
+   */
+  async registerDicomNode(caller: Caller, input: { aeTitle: string; host: string; port: number; institutionId?: string }): Promise<AeInput> {
+    requirePermission(caller, 'platform:manage');
+    const existing = await this.store.findApplicationEntity(input.aeTitle.trim());
+    if (existing && input.institutionId === undefined) {
+      throw conflict('INSTITUTION_REQUIRED', `AE ${existing.ae_title} is registered to institution ${existing.institution_id}: give institutionId to change it`);
+    }
+    return this.registerAe(caller, { aeTitle: input.aeTitle, host: input.host, port: input.port, institutionId: input.institutionId ?? caller.institutionId, ...(existing?.description ? { description: existing.description } : {}) });
+  }
+
   async removeAe(caller: Caller, aeTitle: string): Promise<void> {
     requirePermission(caller, 'platform:manage');
     if (!(await this.store.deleteApplicationEntity(aeTitle.trim()))) throw notFound(`AE ${aeTitle}`);

@@ -65,7 +65,7 @@ const DicomNodeBody = Type.Object(
   {
     host: Type.String({ minLength: 1, maxLength: 255 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
-    institutionId: Type.Optional(Type.String({ pattern: ID })),
+    institutionId: Type.Optional(Type.String({ pattern: ID, description: "required to change an AE that exists (409 INSTITUTION_REQUIRED without); a new node without it joins the caller's institution" })),
   },
   { additionalProperties: false },
 );
@@ -128,7 +128,7 @@ export async function registerAdminRoutes(app: FastifyInstance, options: AdminRo
   app.put('/api/v1/dicom-nodes/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams, body: DicomNodeBody } }, async (request) => {
     const caller = await resolveCaller(request);
     const body = request.body as Static<typeof DicomNodeBody>;
-    return access.registerAe(caller, { aeTitle: (request.params as Static<typeof AeTitleParams>).aeTitle, host: body.host, port: body.port, institutionId: body.institutionId ?? caller.institutionId });
+    return access.registerDicomNode(caller, { aeTitle: (request.params as Static<typeof AeTitleParams>).aeTitle, host: body.host, port: body.port, institutionId: body.institutionId });
   });
   app.delete('/api/v1/dicom-nodes/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams } }, async (request, reply) => {
     await access.removeAe(await resolveCaller(request), (request.params as Static<typeof AeTitleParams>).aeTitle);
