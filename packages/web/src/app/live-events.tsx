@@ -1,6 +1,7 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { currentToken } from '../api/session.ts';
-import type { LiveEvent } from '../api/types.ts';
+import type { LiveEvent, Role } from '../api/types.ts';
+import { useAuth } from './auth.tsx';
 
 /** The notification types the screens react to (server: reading-service.ts). */
 export const LIVE_EVENT_TYPES = [
@@ -14,6 +15,12 @@ export const LIVE_EVENT_TYPES = [
   'report.signed',
   'report.amended',
 ] as const;
+
+/**
+ * The roles the server streams to (server roles.ts, patients:read): the notifications name
+ * patients. Any other role's screen opens no stream, which the server would refuse (403).
+ */
+const RECEIVES_LIVE_EVENTS: readonly Role[] = ['technologist', 'radiologist', 'reviewing-radiologist', 'expert', 'clinician', 'qc-officer', 'administrator'];
 
 type Listener = (event: LiveEvent) => void;
 
@@ -39,9 +46,11 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
     },
   }));
 
+  const role = useAuth().user?.role;
+
   useEffect(() => {
     const token = currentToken();
-    if (!token) return;
+    if (!token || !role || !RECEIVES_LIVE_EVENTS.includes(role)) return;
     const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
     const deliver = (message: MessageEvent<string>) => {
       let event: LiveEvent;
@@ -59,7 +68,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       source.close();
       setConnected(false);
     };
-  }, []);
+  }, [role]);
 
   return <LiveEventsContext.Provider value={{ ...value, connected }}>{children}</LiveEventsContext.Provider>;
 }
