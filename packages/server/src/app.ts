@@ -204,6 +204,11 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
         // Registered AEs act for their institution; unknown ones only under the loopback rule.
         resolveCaller: (callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined> => access.callerForAe(callingAeTitle, remoteAddress),
         logger: logger.child({ component: 'dimse' }),
+        limits: { total: config.dicomAssociations.total, perCallingAe: config.dicomAssociations.perCallingAe, perAddress: config.dicomAssociations.perAddress },
+        idleTimeoutMs: config.dicomAssociations.idleSeconds * 1000,
+        // a township's nodes and its serving centre's; platform administrators anywhere (issue 12, finding 14)
+        moveDestinationPermitted: (caller, destination) => access.mayMoveTo(caller, destination.institutionId),
+        audit: archive.audit,
       });
       dicom = started;
       return started.port;

@@ -26,6 +26,13 @@ export interface Config {
   auditKeyFile: string;
   /** accept unknown calling AEs as the default institution's administrator; default: only while the DICOM port is on loopback */
   acceptUnknownAe: boolean;
+  /**
+   * DIMSE associations at once (issue 12, finding 9): over all peers
+   * (YUNYING_DICOM_MAX_ASSOCIATIONS [512]), per calling AE title (…_PER_AE [16]) and per
+   * remote address (…_PER_ADDRESS [32]; every unknown tool on a loopback port is one
+   * address); an association silent for YUNYING_DICOM_IDLE_SECONDS [60] is aborted
+   */
+  dicomAssociations: { total: number; perCallingAe: number; perAddress: number; idleSeconds: number };
   /** fsync blobs and the directory before acknowledging (durable across power loss, not only process crashes) */
   fsync: boolean;
   /** largest STOW-RS request body in bytes */
@@ -98,6 +105,12 @@ export function loadConfig(env: Env = process.env): Config {
     auditKey: readAuditKey(merged.YUNYING_AUDIT_KEY),
     auditKeyFile: path.resolve(merged.YUNYING_AUDIT_KEY_FILE || path.join(merged.YUNYING_DATA_DIR ?? './data', 'audit-key')),
     acceptUnknownAe: readBoolean(merged, 'YUNYING_DICOM_ACCEPT_UNKNOWN_AE', isLoopback(dicomHost)),
+    dicomAssociations: {
+      total: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS', 512, 1, 100_000),
+      perCallingAe: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE', 16, 1, 100_000),
+      perAddress: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS', 32, 1, 100_000),
+      idleSeconds: readBounded(merged, 'YUNYING_DICOM_IDLE_SECONDS', 60, 1, 86_400),
+    },
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
     stowMaxParts: readBounded(merged, 'YUNYING_STOW_MAX_PARTS', 10_000, 1, 1_000_000),

@@ -461,6 +461,18 @@ export class AccessService {
     return (await this.store.listApplicationEntities()).map((row) => ({ aeTitle: row.ae_title, institutionId: row.institution_id, ...(row.host !== null ? { host: row.host } : {}), ...(row.port !== null ? { port: row.port } : {}), ...(row.description ? { description: row.description } : {}) }));
   }
 
+  /**
+   * May this caller's C-MOVE send studies to a node of that institution? Its own, or a
+   * diagnostic centre that serves it (the township sends to its county for reading); a
+   * platform-wide caller anywhere. Not to another county, nor from the centre down to a
+   * member, whose node would receive the centre's other patients (issue 12, finding 14).
+   */
+  async mayMoveTo(caller: Caller, destinationInstitutionId: string): Promise<boolean> {
+    if (caller.visibleInstitutionIds === 'all') return true;
+    if (destinationInstitutionId === caller.institutionId) return true;
+    return (await this.store.listServingCentres(caller.institutionId)).includes(destinationInstitutionId);
+  }
+
   // Study grants
 
   /** Makes a study visible to an institution beyond its scope (sent for reading or consultation). */

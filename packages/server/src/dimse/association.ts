@@ -128,10 +128,8 @@ export class Association extends EventEmitter {
       if (this.state !== 'closed') socket.destroy();
     });
     if (options.idleTimeoutMs) {
-      socket.setTimeout(options.idleTimeoutMs, () => {
-        this.logger.warn({ callingAeTitle: this.callingAeTitle, remoteAddress: this.remoteAddress }, 'DIMSE association idle, aborting');
-        this.abort(ABORT.SOURCE_SERVICE_PROVIDER, ABORT.REASON_NOT_SPECIFIED);
-      });
+      const idleMs = options.idleTimeoutMs;
+      socket.setTimeout(idleMs, () => this.onIdle(idleMs));
     }
     if (options.role === 'acceptor') this.startArtim();
   }
@@ -249,6 +247,27 @@ export class Association extends EventEmitter {
   private stopArtim(): void {
     if (this.artim) clearTimeout(this.artim);
     this.artim = undefined;
+  }
+
+  /**
+   * Nothing went either way for the idle period. Silence while we work on the peer's request
+   * (a slow store, a C-MOVE waiting for its destination) is ours, not the peer's: wait on.
+   * Otherwise the association is aborted; a connection that never asked for one is just
+   * closed (PS3.8: there is no association to abort before the A-ASSOCIATE-RQ).
+   */
+  private onIdle(idleMs: number): void {
+    if (this.state === 'closed') return;
+    if (this.processing && this.pending.size === 0) {
+      this.socket.setTimeout(idleMs);
+      return;
+    }
+    this.logger.warn({ callingAeTitle: this.callingAeTitle, remoteAddress: this.remoteAddress, state: this.state, idleMs }, 'DIMSE association idle, aborting');
+    if (this.state === 'awaiting-rq') {
+      this.state = 'closed';
+      this.socket.destroy();
+      return;
+    }
+    this.abort(ABORT.SOURCE_SERVICE_PROVIDER, ABORT.REASON_NOT_SPECIFIED);
   }
 
   private setPaused(reason: 'decision' | 'backpressure', paused: boolean): void {

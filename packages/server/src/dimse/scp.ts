@@ -5,9 +5,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeDataset, parseDicom, splitPart10, toDicomJson, type DicomJsonDataset } from '@yunying/dicom';
 import { localAeCaller, type Caller } from '../access/caller.ts';
-import type { ArchiveService, DicomNodeRegistry, InstanceRecord, InstanceScope, QueryLevel } from '../archive/archive-service.ts';
+import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
+import type { ArchiveService, DicomNode, DicomNodeRegistry, InstanceRecord, InstanceScope, QueryLevel } from '../archive/archive-service.ts';
 import { DIMSE_STATUS } from '../errors.ts';
 import { Association, type AssociateDecision, type DimseLogger, type NegotiatedContext } from './association.ts';
+import { AssociationCounter, DEFAULT_ASSOCIATION_LIMITS, RefusalAuditGate, type AssociationLimits } from './association-limits.ts';
 import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, type DimseCommand, type DimseMessage } from './dimse-message.ts';
 import { APPLICATION_CONTEXT_NAME, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PC_RESULT, REJECT, type AcceptedPresentationContext, type AssociateRq, type RoleSelection } from './pdu.ts';
 import { DEFAULT_MAX_PDU_LENGTH, VERIFICATION_SOP_CLASS, openAssociation, type DimseClient } from './scu.ts';
@@ -129,10 +131,38 @@ export interface DimseServerOptions {
   logger: DimseLogger;
   /** largest PDU we receive (advertised in the A-ASSOCIATE-AC); default 256 KiB */
   maxPduLength?: number;
-  /** ARTIM timer; default 30 s */
+  /** ARTIM timer; default 30 s, never longer than the idle timeout */
   artimTimeoutMs?: number;
-  /** abort an association silent for this long; default 10 min */
+  /**
+   * abort an association silent for this long (not while we work on its request); default
+   * 60 s: an idle association holds a slot of the limits below
+   */
   idleTimeoutMs?: number;
+  /** associations at once: all peers, per calling AE, per address (association-limits.ts); defaults there */
+  limits?: Partial<AssociationLimits>;
+  /**
+   * may this caller's C-MOVE send to this registered node? Default: a caller who sees every
+   * institution may send anywhere, any other only to its own institution's nodes.
+   */
+  moveDestinationPermitted?(caller: Caller, destination: DicomNode): Promise<boolean>;
+  /** where refused associations and C-MOVE destinations are recorded; default: nowhere (tools, tests) */
+  audit?: AuditRecorder;
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+const DEFAULT_ARTIM_TIMEOUT_MS = 30_000;
+/** the association to a C-MOVE destination: ours, waiting for its C-STORE responses */
+const MOVE_SUB_ASSOCIATION_IDLE_MS = 600_000;
+
+/** Without a rule from the caller: the platform-wide administrator anywhere, everyone else within the own institution. */
+async function ownInstitutionOnly(caller: Caller, destination: DicomNode): Promise<boolean> {
+  return caller.visibleInstitutionIds === 'all' || destination.institutionId === caller.institutionId;
+}
+
+/** What the SCP shares across its connections. */
+interface ServerContext {
+  counter: AssociationCounter;
+  refusalAudit: RefusalAuditGate;
 }
 
 export interface DimseServer {
@@ -142,12 +172,25 @@ export interface DimseServer {
 
 export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
   const sockets = new Set<Socket>();
+  const limits: AssociationLimits = { ...DEFAULT_ASSOCIATION_LIMITS, ...options.limits };
+  const context: ServerContext = { counter: new AssociationCounter(limits), refusalAudit: new RefusalAuditGate() };
   const server: Server = createServer((socket) => {
+    const remoteAddress = socket.remoteAddress ?? '';
+    if (!context.counter.connectionOpened(remoteAddress)) {
+      // far beyond a limit: no socket is held for the ARTIM period on behalf of a flood
+      socket.destroy();
+      void recordRefusal(context, options, { reason: 'connection-flood', remoteAddress });
+      return;
+    }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, options);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      context.counter.connectionClosed(remoteAddress);
+    });
+    serveConnection(socket, options, context);
   });
-  server.maxConnections = 1000;
+  // a backstop only: connectionOpened refuses well before
+  server.maxConnections = 2 * limits.total + 1;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -179,23 +222,32 @@ interface Session {
   operations: Map<number, Operation>;
 }
 
-function serveConnection(socket: Socket, options: DimseServerOptions): void {
+function serveConnection(socket: Socket, options: DimseServerOptions, context: ServerContext): void {
   const { logger } = options;
   const remoteAddress = socket.remoteAddress ?? '';
   const started = Date.now();
   logger.debug({ remoteAddress, remotePort: socket.remotePort }, 'DIMSE connection');
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   // eslint-disable-next-line prefer-const
   let session: Session;
+  let admittedAs: string | undefined;
   const association = new Association(socket, {
     role: 'acceptor',
     logger,
     maxPduLength: options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
-    artimTimeoutMs: options.artimTimeoutMs ?? 30_000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
+    // a connection that has not even asked for an association is idle too
+    artimTimeoutMs: Math.min(options.artimTimeoutMs ?? DEFAULT_ARTIM_TIMEOUT_MS, idleTimeoutMs),
+    idleTimeoutMs,
     onAssociateRequest: async (rq) => {
-      const decision = await negotiate(rq, remoteAddress, options);
+      // the limits first: a flood costs no database lookup
+      const exceeded = context.counter.admit(rq.callingAeTitle, remoteAddress);
+      const decision: Negotiation = exceeded
+        ? { reject: { result: REJECT.RESULT_TRANSIENT, source: REJECT.SOURCE_SERVICE_PROVIDER_PRESENTATION, reason: REJECT.REASON_LOCAL_LIMIT_EXCEEDED }, why: exceeded }
+        : await negotiate(rq, remoteAddress, options);
+      if (!exceeded) admittedAs = rq.callingAeTitle;
       if ('reject' in decision) {
-        logger.warn({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, reason: decision.reject.reason, source: decision.reject.source }, 'DIMSE association rejected');
+        logger.warn({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, reason: decision.reject.reason, source: decision.reject.source, why: decision.why }, 'DIMSE association rejected');
+        await recordRefusal(context, options, { reason: decision.why, remoteAddress, callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle });
       } else {
         session.caller = decision.caller;
         const accepted = decision.contexts.length;
@@ -211,19 +263,51 @@ function serveConnection(socket: Socket, options: DimseServerOptions): void {
   });
   session = { association, caller: undefined, stats: { echoes: 0, stored: 0, storeFailures: 0, storedBytes: 0, finds: 0, moves: 0, gets: 0 }, operations: new Map() };
   association.on('close', () => {
+    if (admittedAs !== undefined) context.counter.associationEnded(admittedAs);
     if (!session.caller) return;
     logger.info({ callingAeTitle: association.callingAeTitle, remoteAddress, durationMs: Date.now() - started, ...session.stats }, 'DIMSE association ended');
   });
 }
 
-async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseServerOptions): Promise<AssociateDecision & { caller?: Caller }> {
-  const reject = (result: number, source: number, reason: number): AssociateDecision => ({ reject: { result, source, reason } });
-  if ((rq.protocolVersion & 0x0001) === 0) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_PROVIDER_ACSE, REJECT.REASON_PROTOCOL_VERSION_NOT_SUPPORTED);
-  if (rq.applicationContext !== APPLICATION_CONTEXT_NAME) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_APPLICATION_CONTEXT_NOT_SUPPORTED);
-  if (rq.calledAeTitle !== options.aeTitle) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLED_AE_NOT_RECOGNIZED);
+/**
+ * An A-ASSOCIATE-RJ (or a connection dropped in a flood) in the audit trail (issue 12,
+ * finding 12): who called, from where, why. Through RefusalAuditGate, so that a flood of
+ * refusals is a handful of records. A failing trail is logged; the refusal stands.
+ */
+async function recordRefusal(context: ServerContext, options: DimseServerOptions, refusal: { reason: string; remoteAddress: string; callingAeTitle?: string; calledAeTitle?: string }): Promise<void> {
+  const audit = options.audit ?? noAudit;
+  if (audit === noAudit) return;
+  const { reason, remoteAddress, callingAeTitle, calledAeTitle } = refusal;
+  const gate = context.refusalAudit.pass(`${reason}|${callingAeTitle ?? ''}|${remoteAddress}`);
+  if (!gate) return;
+  try {
+    // a registered AE is recorded as itself (its institution); anyone else as the name it gave
+    const registered = callingAeTitle ? await options.resolveCaller(callingAeTitle, remoteAddress) : undefined;
+    const caller: Caller = registered ?? { kind: 'ae', name: callingAeTitle || '-', institutionId: '-', role: 'modality', visibleInstitutionIds: [], via: 'dimse', remoteAddress };
+    await audit.record({
+      action: 'association.refused',
+      outcome: 'failure',
+      caller,
+      objectType: 'ae',
+      objectId: callingAeTitle || undefined,
+      details: { reason, ...(calledAeTitle !== undefined ? { calledAeTitle } : {}), ...(gate.suppressed > 0 ? { suppressedSinceLastRecord: gate.suppressed } : {}) },
+    });
+  } catch (err) {
+    options.logger.warn({ err: (err as Error)?.message, reason, remoteAddress }, 'DIMSE refusal not audited');
+  }
+}
+
+/** The decision, with a caller when accepted, and in words when rejected (for the log and the audit trail). */
+type Negotiation = ({ accept: Extract<AssociateDecision, { accept: unknown }>['accept']; contexts: NegotiatedContext[]; caller: Caller }) | (Extract<AssociateDecision, { reject: unknown }> & { why: string });
+
+async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseServerOptions): Promise<Negotiation> {
+  const reject = (result: number, source: number, reason: number, why: string): Negotiation => ({ reject: { result, source, reason }, why });
+  if ((rq.protocolVersion & 0x0001) === 0) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_PROVIDER_ACSE, REJECT.REASON_PROTOCOL_VERSION_NOT_SUPPORTED, 'protocol-version-not-supported');
+  if (rq.applicationContext !== APPLICATION_CONTEXT_NAME) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_APPLICATION_CONTEXT_NOT_SUPPORTED, 'application-context-not-supported');
+  if (rq.calledAeTitle !== options.aeTitle) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLED_AE_NOT_RECOGNIZED, 'called-ae-not-recognized');
   let caller = await options.resolveCaller(rq.callingAeTitle, remoteAddress);
   if (!caller && options.acceptUnknownAe && rq.callingAeTitle.length > 0) caller = localAeCaller(rq.callingAeTitle, remoteAddress);
-  if (!caller) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLING_AE_NOT_RECOGNIZED);
+  if (!caller) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLING_AE_NOT_RECOGNIZED, 'calling-ae-not-recognized');
 
   const results: AcceptedPresentationContext[] = [];
   const contexts: NegotiatedContext[] = [];
@@ -480,6 +564,33 @@ function scopeOf(level: QueryLevel, keys: DicomJsonDataset): InstanceScope {
   }
 }
 
+/**
+ * The node a C-MOVE names, if it is registered with an address and the caller may send to
+ * it (issue 12, finding 14: a node of the own institution or of a centre serving it, by
+ * moveDestinationPermitted). A refusal is logged and audited (finding 12).
+ */
+async function permittedMoveDestination(session: Session, ae: string, options: DimseServerOptions): Promise<{ destination: DicomNode } | { refused: string }> {
+  const caller = session.caller as Caller;
+  const node = ae ? await options.nodes.findNode(ae) : undefined;
+  const permitted = node ? await (options.moveDestinationPermitted ?? ownInstitutionOnly)(caller, node) : false;
+  if (node && permitted) return { destination: node };
+  const reason = node ? 'destination-not-permitted' : 'unknown-destination';
+  options.logger.warn({ callingAeTitle: session.association.callingAeTitle, moveDestination: ae, reason, destinationInstitutionId: node?.institutionId }, 'DIMSE C-MOVE destination refused');
+  try {
+    await (options.audit ?? noAudit).record({
+      action: 'move.refused',
+      outcome: 'failure',
+      caller,
+      objectType: 'ae',
+      objectId: ae.slice(0, 16) || undefined,
+      details: { reason, ...(node ? { destinationInstitutionId: node.institutionId } : {}) },
+    });
+  } catch (err) {
+    options.logger.warn({ err: (err as Error)?.message }, 'DIMSE C-MOVE refusal not audited');
+  }
+  return { refused: reason };
+}
+
 /** (0008,0058) Failed SOP Instance UID List as a one-element data set in implicit or explicit VR LE. */
 export function encodeFailedUidList(uids: string[], transferSyntaxUid: string): Buffer {
   const explicit = transferSyntaxUid !== IMPLICIT_LE;
@@ -523,15 +634,16 @@ async function handleRetrieve(session: Session, message: DimseMessage, pc: Negot
   session.operations.set(messageId, op);
   let sender: SubOpSender | undefined;
   try {
-    // the destination first: an unknown one is refused before anything else
-    let destination: Awaited<ReturnType<DicomNodeRegistry['findNode']>>;
+    // the destination first: an unknown one, or one the caller may not send to, is refused before anything else
+    let destination: DicomNode | undefined;
     if (service === 'MOVE') {
       const ae = (command.moveDestination ?? '').trim();
-      destination = ae ? await options.nodes.findNode(ae) : undefined;
-      if (!destination) {
-        log.warn({ callingAeTitle: session.association.callingAeTitle, moveDestination: ae }, 'DIMSE C-MOVE to an unknown destination');
+      const found = await permittedMoveDestination(session, ae, options);
+      if ('refused' in found) {
+        // the same answer whether the node is elsewhere or nowhere: no AE title of another institution is confirmed
         return await respond(session, message, { status: DIMSE_STATUS.MOVE_DESTINATION_UNKNOWN, errorComment: `Unknown move destination ${ae}` });
       }
+      destination = found.destination;
     }
     let instances: InstanceRecord[];
     try {
@@ -636,7 +748,7 @@ async function openMoveSender(session: Session, destination: { aeTitle: string; 
     presentationContexts: [...wanted.values()].slice(0, 128),
     logger: options.logger,
     connectTimeoutMs: 30_000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
+    idleTimeoutMs: MOVE_SUB_ASSOCIATION_IDLE_MS,
   });
   return {
     async send(record, transferSyntaxUid, dataset) {

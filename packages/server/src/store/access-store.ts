@@ -51,6 +51,12 @@ export class AccessStore {
     return rows.map((row) => row.member_id);
   }
 
+  /** The diagnostic centres that serve this member institution (the other direction of listAllianceMembers). */
+  async listServingCentres(memberId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('alliance_members').select('centre_id').where('member_id', '=', memberId).orderBy('centre_id').execute();
+    return rows.map((row) => row.centre_id);
+  }
+
   /** The institution and every institution below it in the hierarchy. */
   async institutionSubtree(id: string): Promise<string[]> {
     const result = await sql<{ id: string }>`with recursive subtree(id) as (
