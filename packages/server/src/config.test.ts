@@ -43,3 +43,11 @@ test('the audit key: at least 32 characters, never echoed; the key file defaults
   assert.equal(loadConfig({ YUNYING_AUDIT_KEY_FILE: '/etc/yunying/audit-key' }).auditKeyFile, '/etc/yunying/audit-key');
   assert.equal(loadConfig({ YUNYING_AUDIT_KEY: 'k'.repeat(32) }).auditKey, 'k'.repeat(32));
 });
+
+test('DIMSE association limits and idle timeout: defaults, overrides, and nonsense refused', () => {
+  assert.deepEqual(loadConfig({}).dicomAssociations, { total: 512, perCallingAe: 16, perAddress: 32, idleSeconds: 60 });
+  const small = loadConfig({ YUNYING_DICOM_MAX_ASSOCIATIONS: '64', YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE: '2', YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS: '4', YUNYING_DICOM_IDLE_SECONDS: '5' });
+  assert.deepEqual(small.dicomAssociations, { total: 64, perCallingAe: 2, perAddress: 4, idleSeconds: 5 });
+  assert.throws(() => loadConfig({ YUNYING_DICOM_IDLE_SECONDS: '0' }), /YUNYING_DICOM_IDLE_SECONDS/);
+  assert.throws(() => loadConfig({ YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE: 'many' }), /YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE/);
+});

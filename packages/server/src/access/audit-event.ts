@@ -7,7 +7,8 @@ import type { Caller } from './caller.ts';
  * study.exported, study.shared, study.corrected, study.deleted, instance.stored,
  * user.logged-in, user.login-failed, user.created, institution.created, ae.registered,
  * access.denied (a 403, or a 404 of an authenticated lookup), statistics.viewed,
- * events.subscribed, share.link-viewed (staff views of a link or its QR code), …
+ * events.subscribed, share.link-viewed (staff views of a link or its QR code),
+ * association.refused (an A-ASSOCIATE-RJ), move.refused (a C-MOVE destination unknown or not permitted), …
  */
 export interface AuditEventInput {
   action: string;
