@@ -47,14 +47,14 @@ async function idleAssociation(port: number, callingAeTitle: string): Promise<Ra
     userInformation: { maxPduLength: 16384, roleSelections: [], other: [] },
   }));
   await new Promise<void>((resolve, reject) => {
+    // rawConnection's listener, registered first, has already decoded the chunk
     const check = (): void => {
       if (peer.pduTypes.length === 0) return;
-      peer.socket.off('data', onData);
+      peer.socket.off('data', check);
       if (peer.pduTypes[0] === PDU_TYPE.ASSOCIATE_AC) resolve();
       else reject(new Error(`association of ${callingAeTitle} not accepted (PDU type ${peer.pduTypes[0]})`));
     };
-    const onData = (): void => setImmediate(check);
-    peer.socket.on('data', onData);
+    peer.socket.on('data', check);
     peer.closed.then(() => reject(new Error(`connection of ${callingAeTitle} closed before A-ASSOCIATE-AC`)));
   });
   return peer;
