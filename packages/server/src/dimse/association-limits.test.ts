@@ -169,3 +169,29 @@ describe('idle associations and silent connections are closed by the server', ()
     assert.equal(result.code, 0, result.output);
   });
 });
+
+describe('every refused association leaves an audit record', () => {
+  let server: ListeningServer;
+
+  before(async () => {
+    // as on a DICOM port open to the network: only registered AEs
+    server = await startListeningServer({ YUNYING_DICOM_ACCEPT_UNKNOWN_AE: 'false' });
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('an unregistered calling AE and a wrong called AE title are refused and audited with the reason', async () => {
+    assert.notEqual((await echoscu(server, 'STRANGER')).code, 0);
+    const wrongCalled = await runTool('echoscu', ['-aet', 'STRANGER_2', '-aec', 'NOT_US', '127.0.0.1', String(server.dicomPort)]);
+    assert.notEqual(wrongCalled.code, 0);
+    const rows = await auditEvents(server, 'association.refused');
+    const stranger = rows.find((row) => row.actor_name === 'STRANGER');
+    assert.equal(stranger?.details.reason, 'calling-ae-not-recognized', JSON.stringify(rows));
+    assert.equal(stranger?.remote_address, '127.0.0.1');
+    const misdirected = rows.find((row) => row.actor_name === 'STRANGER_2');
+    assert.equal(misdirected?.details.reason, 'called-ae-not-recognized', JSON.stringify(rows));
+    assert.equal(misdirected?.details.calledAeTitle, 'NOT_US');
+  });
+});
