@@ -12,15 +12,12 @@ import { startListeningServer, type ListeningServer } from '../test-support/list
 import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { stowBody } from '../dicomweb/test-support.ts';
+import { callHttp, type HttpAnswer, type HttpCallOptions } from '../test-support/http-client.ts';
 
 const PASSWORD = 'Audit-Gaps-Pass-7319';
 const PATIENT = { name: 'Gapname^Patient', ideographic: '缺^漏', id: 'PID-GAPS-1' };
 
-interface Http {
-  status: number;
-  body: unknown;
-  text: string;
-}
+type Http = HttpAnswer;
 
 interface Row {
   seq: number;
@@ -37,23 +34,8 @@ const tokens: Record<string, string> = {};
 let studyT1: SyntheticInstance;
 let studyT2: SyntheticInstance;
 
-async function http(method: string, url: string, options: { token?: string; body?: unknown; raw?: Buffer; headers?: Record<string, string> } = {}): Promise<Http> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: Buffer | string | undefined = options.raw;
-  if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${server.baseUrl}${url}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, body: parsed, text };
+async function http(method: string, url: string, options: HttpCallOptions = {}): Promise<Http> {
+  return callHttp(server.baseUrl, method, url, options);
 }
 
 async function login(username: string, password = PASSWORD): Promise<string> {

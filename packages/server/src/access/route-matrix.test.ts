@@ -19,6 +19,7 @@ import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.t
 import { stowBody } from '../dicomweb/test-support.ts';
 import { encodePatientId } from '../fhir/patient-id.ts';
 import { ROLE_DEFINITIONS, ROLES, type Role } from './roles.ts';
+import { callHttp, type HttpAnswer, type HttpCallOptions } from '../test-support/http-client.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 const CONCURRENCY = 6;
@@ -173,30 +174,10 @@ let server: ListeningServer;
 const tokens = {} as Record<Role, string>;
 let fx: Fixtures;
 
-interface Answer {
-  status: number;
-  text: string;
-  body: unknown;
-  headers: Headers;
-}
+type Answer = HttpAnswer;
 
-async function call(method: string, url: string, options: { token?: string; body?: unknown } = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${server.baseUrl}${url}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, text, body: parsed, headers: response.headers };
+async function call(method: string, url: string, options: HttpCallOptions = {}): Promise<Answer> {
+  return callHttp(server.baseUrl, method, url, options);
 }
 
 async function as(role: Role, method: string, url: string, body?: unknown): Promise<Answer> {

@@ -14,15 +14,11 @@ import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { runTool } from '../dimse/dimse-test-support.ts';
 import { stowBody } from '../dicomweb/test-support.ts';
+import { callHttp, type HttpAnswer, type HttpCallOptions } from '../test-support/http-client.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 
-interface Http {
-  status: number;
-  body: unknown;
-  text: string;
-  headers: Headers;
-}
+type Http = HttpAnswer;
 
 let server: ListeningServer;
 let adminToken: string;
@@ -32,25 +28,8 @@ let studyT2: SyntheticInstance;
 let studyK: SyntheticInstance;
 const unknownStudy = newUid();
 
-async function http(method: string, url: string, options: { token?: string; basic?: string; body?: unknown; headers?: Record<string, string>; raw?: Buffer } = {}): Promise<Http> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.basic) headers.authorization = `Basic ${Buffer.from(options.basic).toString('base64')}`;
-  let body: Buffer | string | undefined;
-  if (options.raw) body = options.raw;
-  else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${server.baseUrl}${url}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, body: parsed, text, headers: response.headers };
+async function http(method: string, url: string, options: HttpCallOptions = {}): Promise<Http> {
+  return callHttp(server.baseUrl, method, url, options);
 }
 
 async function login(username: string, password = PASSWORD): Promise<string> {

@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../test-support/postgres.
 import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { stowBody } from '../dicomweb/test-support.ts';
+import { callHttp, loginForToken, stowOptions } from '../test-support/http-client.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- FHIR JSON is read loosely in assertions */
 type Json = any;
@@ -29,31 +30,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
   const tokens: Record<string, string> = {};
 
   async function http(who: string, method: string, url: string, body?: unknown, raw?: { payload: Buffer; contentType: string }): Promise<{ status: number; body: Json; text: string }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${tokens[who]}` };
-    let payload: Buffer | string | undefined;
-    if (raw) {
-      headers['content-type'] = raw.contentType;
-      headers.accept = 'application/dicom+json';
-      payload = raw.payload;
-    } else if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body);
-    }
-    const response = await fetch(`${server.baseUrl}${url}`, { method, headers, body: payload });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, body: parsed, text };
+    return callHttp(server.baseUrl, method, url, raw ? stowOptions(raw, tokens[who]) : { token: tokens[who], body });
   }
 
   async function login(username: string, password = PASSWORD): Promise<string> {
-    const response = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-    assert.equal(response.status, 200);
-    return ((await response.json()) as { token: string }).token;
+    return loginForToken(server.baseUrl, username, password);
   }
 
   async function stow(who: string, instance: SyntheticInstance): Promise<void> {
