@@ -491,30 +491,56 @@ export class ShareService {
     return zip.outputStream;
   }
 
-  /** Every image of the study rendered at native size (JPEG quality 92), streamed as a zip. */
+  /**
+   * Every image of the study rendered at native size (JPEG quality 92), streamed as a zip. A
+   * frame that cannot be rendered (FRAME_NOT_DECODABLE, FRAME_TOO_LARGE,
+   * RENDERING_NOT_SUPPORTED) is left out, its number skipped, and the zip ends with
+   * JPEG/未能转换的图像-not-converted.txt naming each one and why: the DICOM zip has it. Frames
+   * are rendered one ahead of the zip writer, so at most two rendered frames are in memory.
+   */
   async jpegZip(live: LiveLink): Promise<NodeJS.ReadableStream> {
     const rows = await this.imagesOf(live.link.study_instance_uid);
     const names = seriesFolderNames(await this.deps.store.seriesOfStudy(live.link.study_instance_uid));
     const zip = new yazl.ZipFile();
-    let n = 0;
-    for (const row of rows) {
-      const frames = Math.max(1, row.number_of_frames ?? 1);
-      for (let frame = 1; frame <= frames; frame++) {
-        n += 1;
-        const name = `JPEG/${names.get(row.series_instance_uid) ?? 'series'}/${String(n).padStart(5, '0')}.jpg`;
-        zip.addReadStreamLazy(name, { compress: false, mtime: new Date(row.created_at) }, (callback) => {
-          this.parsed(row)
-            .then((parsed) => renderFrame(parsed, { frame, format: 'jpeg', quality: 92, maxFrameBytes: this.options.maxRenderFrameBytes }))
-            .then(
-              ({ body }) => callback(null, Readable.from([body])),
-              // an image that cannot be rendered (e.g. JPEG 2000) is left out of the JPEGs; the DICOM zip has it
-              () => callback(null, Readable.from([Buffer.from(`image ${n} cannot be rendered as JPEG; it is in the DICOM download\n`)])),
-            );
-        });
+    const produce = async (): Promise<void> => {
+      const leftOut: string[] = [];
+      let n = 0;
+      for (const row of rows) {
+        const frames = Math.max(1, row.number_of_frames ?? 1);
+        for (let frame = 1; frame <= frames; frame++) {
+          n += 1;
+          const name = `JPEG/${names.get(row.series_instance_uid) ?? 'series'}/${String(n).padStart(5, '0')}.jpg`;
+          const rendered = await this.renderForZip(row, frame);
+          if (typeof rendered === 'string') {
+            leftOut.push(`${name}  (series ${row.series_instance_uid}, instance ${row.sop_instance_uid}, frame ${frame}): ${rendered}`);
+            continue;
+          }
+          // wait until the zip writer reaches this entry before rendering the next (back-pressure)
+          await new Promise<void>((resolve) => {
+            zip.addReadStreamLazy(name, { compress: false, mtime: new Date(row.created_at) }, (callback) => {
+              callback(null, Readable.from([rendered]));
+              resolve();
+            });
+          });
+        }
       }
-    }
-    zip.end();
+      if (leftOut.length > 0) zip.addBuffer(Buffer.from(notConvertedNote(leftOut), 'utf8'), 'JPEG/未能转换的图像-not-converted.txt', { compress: true });
+      zip.end();
+    };
+    produce().catch((error: unknown) => (zip.outputStream as unknown as Readable).destroy(error instanceof Error ? error : new Error(String(error))));
     return zip.outputStream;
+  }
+
+  /** The frame as JPEG, or the error code and message when this frame cannot be rendered. */
+  private async renderForZip(row: InstanceRow, frame: number): Promise<Buffer | string> {
+    const parsed = await this.parsed(row);
+    try {
+      return (await renderFrame(parsed, { frame, format: 'jpeg', quality: 92, maxFrameBytes: this.options.maxRenderFrameBytes })).body;
+    } catch (error) {
+      // only a refusal about this frame is skipped; anything else (storage, bugs) fails the download
+      if (error instanceof YunyingError && error.httpStatus >= 400 && error.httpStatus < 500) return `${error.code}: ${error.message}`;
+      throw error;
+    }
   }
 
   /** A patient makes a time-limited link for another doctor. */
@@ -716,6 +742,17 @@ function deviceOf(userAgent: string | null): string | null {
   if (/Mac OS X/.test(userAgent)) return 'macOS';
   if (/Linux/.test(userAgent)) return 'Linux';
   return 'other';
+}
+
+/** The text file in the JPEG zip that names the frames left out (zh-CN first, then en). */
+function notConvertedNote(leftOut: string[]): string {
+  return [
+    '以下图像未能转换为 JPEG，因此不在本压缩包中；原始 DICOM 文件在“原始 DICOM 文件（zip）”下载中。',
+    'These images could not be converted to JPEG and are not in this zip; the original DICOM files are in the DICOM download.',
+    '',
+    ...leftOut,
+    '',
+  ].join('\r\n');
 }
 
 /** A small least-recently-used map (insertion order of a Map). */
