@@ -57,6 +57,11 @@ export interface ShareOptions {
   maxRenderFrameBytes?: number;
 }
 
+/** Memory for parsed instances kept between image requests of the cloud film (per process). */
+export const PARSED_CACHE_BYTES = 64 * 1024 ** 2;
+/** Memory for rendered JPEGs (previews and small fidelity) kept per process. */
+const RENDERED_CACHE_BYTES = 32 * 1024 ** 2;
+
 export const DEFAULT_SHARE_OPTIONS: Omit<ShareOptions, 'publicBaseUrl'> = {
   defaultTtlDays: 30,
   maxTtlDays: 365,
@@ -185,8 +190,9 @@ export function linkHolderCaller(link: ShareLinkRow, origin: ShareOrigin): Calle
 }
 
 export class ShareService {
-  private readonly parsedCache = new LruCache<ParsedDicom>(24);
-  private readonly renderedCache = new LruCache<Buffer>(400);
+  /** parsed instances by blob key, bounded by the bytes of their files (the parse keeps views into them) */
+  private readonly parsedCache = new LruCache<{ parsed: ParsedDicom; bytes: number }>(PARSED_CACHE_BYTES, (entry) => entry.bytes);
+  private readonly renderedCache = new LruCache<Buffer>(RENDERED_CACHE_BYTES, (jpeg) => jpeg.length);
   /** image views are recorded once per link, series and fidelity every 10 minutes per process */
   private readonly viewsRecorded = new LruCache<number>(5000);
   private attemptThrottle: AttemptThrottle | undefined;
@@ -650,9 +656,10 @@ export class ShareService {
 
   private async parsed(row: InstanceRow): Promise<ParsedDicom> {
     const hit = this.parsedCache.get(row.blob_key);
-    if (hit) return hit;
-    const parsed = parseDicom(await this.deps.blobs.get(row.blob_key));
-    this.parsedCache.set(row.blob_key, parsed);
+    if (hit) return hit.parsed;
+    const bytes = await this.deps.blobs.get(row.blob_key);
+    const parsed = parseDicom(bytes);
+    this.parsedCache.set(row.blob_key, { parsed, bytes: bytes.length });
     return parsed;
   }
 
@@ -755,21 +762,45 @@ function notConvertedNote(leftOut: string[]): string {
   ].join('\r\n');
 }
 
-/** A small least-recently-used map (insertion order of a Map). */
-class LruCache<T> {
-  private readonly map = new Map<string, T>();
-  constructor(private readonly capacity: number) {}
+/**
+ * A least-recently-used map (insertion order of a Map) bounded by the sum of its entries' sizes:
+ * `sizeOf` gives an entry's cost (bytes for parsed instances and JPEGs; 1 each counts entries).
+ * An entry costing more than the whole budget is not kept at all.
+ */
+export class LruCache<T> {
+  private readonly map = new Map<string, { value: T; size: number }>();
+  private used = 0;
+  constructor(
+    private readonly budget: number,
+    private readonly sizeOf: (value: T) => number = () => 1,
+  ) {}
+  /** the sum of the sizes of the entries kept */
+  get size(): number {
+    return this.used;
+  }
+  get count(): number {
+    return this.map.size;
+  }
   get(key: string): T | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
+    const entry = this.map.get(key);
+    if (entry !== undefined) {
       this.map.delete(key);
-      this.map.set(key, value);
+      this.map.set(key, entry);
     }
-    return value;
+    return entry?.value;
   }
   set(key: string, value: T): void {
+    this.delete(key);
+    const size = this.sizeOf(value);
+    if (size > this.budget) return;
+    this.map.set(key, { value, size });
+    this.used += size;
+    while (this.used > this.budget) this.delete(this.map.keys().next().value!);
+  }
+  private delete(key: string): void {
+    const entry = this.map.get(key);
+    if (!entry) return;
     this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.used -= entry.size;
   }
 }
