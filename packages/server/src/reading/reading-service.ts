@@ -107,8 +107,7 @@ export class ReadingService {
     if (!readingInstitutionId) throw badRequest('NO_DIAGNOSTIC_CENTRE', 'no diagnostic centre serves this institution; name readingInstitutionId');
     if (!(await this.deps.access.findInstitution(readingInstitutionId))) throw notFound(`institution ${readingInstitutionId}`);
     await this.requireServing(caller, readingInstitutionId);
-    const active = (await this.deps.store.requestsOfStudy(input.studyInstanceUid)).find((row) => row.reading_institution_id === readingInstitutionId && row.status !== 'cancelled' && row.status !== 'signed');
-    if (active) throw conflict('REQUEST_EXISTS', `the study already has an open reading request (${active.id})`);
+    await this.refuseIfOpen(input.studyInstanceUid, readingInstitutionId);
     const row = await this.newRequestRow({
       studyInstanceUid: input.studyInstanceUid,
       requestingInstitutionId: caller.institutionId,
@@ -120,9 +119,17 @@ export class ReadingService {
       bodyParts: input.bodyParts ?? [],
       imagesComplete: input.imagesComplete === true,
     });
-    await this.deps.store.insertRequest(row, caller.name);
+    // The check above answers the common case with the open request's id; the insert's unique
+    // index decides between requests made at once (issue 13, item 10).
+    if (!(await this.deps.store.insertRequest(row, caller.name))) await this.refuseIfOpen(input.studyInstanceUid, readingInstitutionId, true);
     await this.afterCreate(caller, row);
     return this.view(row);
+  }
+
+  /** REQUEST_EXISTS when the study has an open request at the centre (or, `lost`, when an insert found one). */
+  private async refuseIfOpen(studyInstanceUid: string, readingInstitutionId: string, lost = false): Promise<void> {
+    const active = (await this.deps.store.requestsOfStudy(studyInstanceUid)).find((row) => row.reading_institution_id === readingInstitutionId && row.status !== 'cancelled' && row.status !== 'signed');
+    if (active || lost) throw conflict('REQUEST_EXISTS', `the study already has an open reading request${active ? ` (${active.id})` : ''}`);
   }
 
   private async newRequestRow(input: { studyInstanceUid: string; requestingInstitutionId: string; readingInstitutionId: string; requestedBy: string; routingRuleId?: string; priority: Priority; clinicalHistory?: string; examItems: string[]; bodyParts: string[]; imagesComplete: boolean }): Promise<ReadingRequestRow> {
@@ -188,9 +195,10 @@ export class ReadingService {
     const rule = (await this.deps.store.listRules()).find((candidate) => ruleMatches(candidate, facts, localTime(at, this.options.timeZone)));
     if (!rule || !isPriority(rule.priority)) return undefined;
     const row = await this.newRequestRow({ studyInstanceUid, requestingInstitutionId: facts.institution_id, readingInstitutionId: rule.reading_institution_id, requestedBy: `routing:${rule.id}`, routingRuleId: rule.id, priority: rule.priority, examItems: [], bodyParts: [], imagesComplete: false });
-    // Two processes may route the same new study at once: re-check inside the insert's window.
+    // Two processes (or a technologist) may make a request for the new study at once: the
+    // insert's unique index decides, and routing leaves the study to the one that won.
     if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
-    await this.deps.store.insertRequest(row, row.requested_by);
+    if (!(await this.deps.store.insertRequest(row, row.requested_by))) return undefined;
     await this.afterCreate({ kind: 'system', name: row.requested_by, institutionId: facts.institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' }, row);
     return row;
   }

@@ -431,6 +431,31 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0010-one-open-request': {
+      // One open reading request per study and reading centre (issue 13, item 10): the
+      // service's "is one open?" check and its insert were two statements, so a routing rule
+      // and a technologist (or two clicks) could both pass the check. The partial unique
+      // index decides now; the insert that loses does nothing (store/reading-store.ts
+      // insertRequest). study_key stays out of the key: deleting a study tombstones its
+      // requests ('deleted'), so every open request belongs to the study row there is, and a
+      // null study_key (request before its images) would never collide.
+      async up(db: Kysely<unknown>) {
+        const now = new Date().toISOString();
+        const open = sql`status not in ('cancelled', 'signed', 'deleted')`;
+        // Duplicates made before the index would fail its creation: the request furthest
+        // along (then the oldest) stays, the others are cancelled with a reason in their trail.
+        const rank = sql`case status when 'submitted' then 0 when 'claimed' then 1 when 'retake-requested' then 2 when 'pending' then 3 else 4 end`;
+        const duplicates = sql`select id from (
+            select id, row_number() over (partition by study_instance_uid, reading_institution_id order by ${rank}, created_at, id) as place
+            from reading_requests where ${open}
+          ) ranked where place > 1`;
+        await sql`insert into reading_request_events (request_id, at, actor, from_status, to_status, details)
+          select id, ${now}, 'migration:0010-one-open-request', status, 'cancelled', ${JSON.stringify({ reason: 'a duplicate of another open request for the same study and reading centre' })}
+          from reading_requests where id in (${duplicates})`.execute(db);
+        await sql`update reading_requests set status = 'cancelled', updated_at = ${now} where id in (${duplicates})`.execute(db);
+        await sql`create unique index reading_requests_one_open on reading_requests (study_instance_uid, reading_institution_id) where ${open}`.execute(db);
+      },
+    },
   };
 }
 

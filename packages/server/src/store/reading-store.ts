@@ -133,10 +133,22 @@ export class ReadingStore {
     return (await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst())?.status;
   }
 
-  async insertRequest(row: ReadingRequestRow, actor: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('reading_requests').values({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` }).execute();
+  /**
+   * False (nothing written) when the study already has an open request at the row's reading
+   * centre: the partial unique index reading_requests_one_open (migration 0010) decides
+   * between concurrent inserts, in one process or several, where a check before the insert
+   * could not.
+   */
+  async insertRequest(row: ReadingRequestRow, actor: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .insertInto('reading_requests')
+        .values({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` })
+        .onConflict((conflict) => conflict.doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
       await insertEvent(trx, row.id, actor, null, row.status, {});
+      return true;
     });
   }
 
