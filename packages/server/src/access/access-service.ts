@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { badRequest, conflict, DIMSE_STATUS, notFound, unauthorized, YunyingError } from '../errors.ts';
@@ -257,22 +257,21 @@ export class AccessService {
    */
   async ensureFirstAdministrator(adminPassword: string | undefined, dataDir: string, logger: Logger): Promise<void> {
     if ((await this.store.countUsers()) > 0) return;
-    let password = adminPassword;
-    let file: string | undefined;
-    if (!password) {
-      password = randomBytes(18).toString('base64url');
-      file = path.join(dataDir, 'initial-admin-password');
-      await mkdir(dataDir, { recursive: true });
-      await writeFile(file, `${password}\n`, { mode: 0o600 });
-      await chmod(file, 0o600);
-    }
+    const password = adminPassword ?? randomBytes(18).toString('base64url');
+    // Several processes may start at once on a fresh database, each with a password of its
+    // own: the unique user name lets one insert win, and only that process names its password
+    // in the file (issue 13, item 10). Written to a temporary file first, so the file is whole
+    // the moment it appears, and kept ready before the insert, so the password is never lost.
+    const pending = adminPassword ? undefined : await writePendingPasswordFile(dataDir, password);
     try {
       await this.store.insertUser({ id: randomUUID(), username: 'admin', display_name: '管理员', institution_id: DEFAULT_INSTITUTION_ID, role: 'administrator', password_hash: await hashPassword(password), enabled: 1 });
     } catch (error) {
-      if (await this.store.findUserByName('admin')) return; // another server process created it first
+      if (pending) await rm(pending.temporary, { force: true });
+      if (await this.store.findUserByName('admin')) return; // another server process created it first: its file stands
       throw error;
     }
-    logger.info(file ? { passwordFile: file } : {}, file ? 'created user admin; its initial password is in the file named here' : 'created user admin with YUNYING_ADMIN_PASSWORD');
+    if (pending) await rename(pending.temporary, pending.file);
+    logger.info(pending ? { passwordFile: pending.file } : {}, pending ? 'created user admin; its initial password is in the file named here' : 'created user admin with YUNYING_ADMIN_PASSWORD');
   }
 
   // Institutions
@@ -498,3 +497,16 @@ function toPublicInstitution(row: InstitutionRow, serves: string[]): PublicInsti
 
 const loginThrottled = (retryAfterSeconds: number): YunyingError =>
   new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, 429, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);
+
+/**
+ * The initial administrator password in a temporary file of this process alone (created
+ * exclusively, readable by the owner only), to be renamed to `initial-admin-password` by the
+ * process whose insert of admin won.
+ */
+async function writePendingPasswordFile(dataDir: string, password: string): Promise<{ file: string; temporary: string }> {
+  await mkdir(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'initial-admin-password');
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temporary, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  return { file, temporary };
+}
