@@ -176,7 +176,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
   await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });
   await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
-  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db), accessStore: archive.accessStore, audit: archive.audit, resolveCaller: restCaller });
+  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db, archive.database.dialect), accessStore: archive.accessStore, audit: archive.audit, resolveCaller: restCaller });
 
   // Last: the web app's catch-all must not shadow any route above.
   await registerWebApp(http, { distDir: config.webDistDir });
