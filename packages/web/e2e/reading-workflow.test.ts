@@ -267,6 +267,15 @@ describe('web reading workstation', { timeout: 240_000 }, () => {
     assert.equal(pdf.status, 200);
     assert.equal(pdf.type, 'application/pdf');
     await screenshot(tech, 'township-report');
+
+    // the signed report's SR is in the study now, but the screen shows the exam and its images
+    await tech.reload();
+    const row = tech.locator(`tr[data-study-uid="${studyInstanceUid}"]`);
+    await row.waitFor();
+    const cells = (await row.locator('td').allInnerTexts()).map((text) => text.trim());
+    assert.ok(cells.includes('CT'), `modality CT: ${JSON.stringify(cells)}`);
+    assert.ok(!cells.some((text) => /(^|\/)SR($|\/)/.test(text)), `no SR shown as a modality: ${JSON.stringify(cells)}`);
+    assert.ok(cells.includes('40') && !cells.includes('41'), `40 images, the SR not counted: ${JSON.stringify(cells)}`);
   });
 
   test('at tablet size (1024×768) the worklist, the reading page and the township screen fit the width', async () => {

@@ -28,19 +28,59 @@ interface StudyRow {
   bodyPart: string;
 }
 
-function studyRowOf(dataset: Dataset): StudyRow {
+/**
+ * Modalities of objects that are not images: the report SR the platform stores when a report is
+ * signed above all, and presentation states, key-object selections and encapsulated documents.
+ * QIDO's ModalitiesInStudy and NumberOfStudyRelatedInstances count them (PS3.18); the township
+ * screen shows the exam and its images.
+ */
+const NON_IMAGE_MODALITIES = new Set(['SR', 'PR', 'KO', 'DOC']);
+const SERIES_LIMIT = 5000;
+
+/** Per study of the day: the modalities and instance counts of its image series. */
+interface ImageSeriesSummary {
+  modalities: Set<string>;
+  images: number;
+}
+
+function imageSeriesByStudy(series: Dataset[]): Map<string, ImageSeriesSummary> {
+  const byStudy = new Map<string, ImageSeriesSummary>();
+  for (const dataset of series) {
+    const modality = dicomString(dataset, '00080060');
+    if (NON_IMAGE_MODALITIES.has(modality)) continue;
+    const studyInstanceUid = dicomString(dataset, '0020000D');
+    const summary = byStudy.get(studyInstanceUid) ?? { modalities: new Set<string>(), images: 0 };
+    if (modality) summary.modalities.add(modality);
+    summary.images += Number(dicomString(dataset, '00201209') || 0);
+    byStudy.set(studyInstanceUid, summary);
+  }
+  return byStudy;
+}
+
+function studyRowOf(dataset: Dataset, imageSeries: Map<string, ImageSeriesSummary> | undefined): StudyRow {
+  const studyInstanceUid = dicomString(dataset, '0020000D');
+  const summary = imageSeries?.get(studyInstanceUid);
+  const allModalities = (dataset['00080061']?.Value ?? []) as string[];
   return {
-    studyInstanceUid: dicomString(dataset, '0020000D'),
+    studyInstanceUid,
     patientName: dicomString(dataset, '00100010'),
     patientId: dicomString(dataset, '00100020'),
     sex: dicomString(dataset, '00100040'),
     studyDate: dicomString(dataset, '00080020'),
     accession: dicomString(dataset, '00080050'),
-    modalities: ((dataset['00080061']?.Value ?? []) as string[]).join('/'),
+    modalities: (summary ? [...summary.modalities].sort() : allModalities.filter((modality) => !NON_IMAGE_MODALITIES.has(modality))).join('/'),
     description: dicomString(dataset, '00081030'),
-    instances: Number(dicomString(dataset, '00201208') || 0),
+    // without the series answer, the study's count (which includes the report SR) is all there is
+    instances: summary?.images ?? (imageSeries ? 0 : Number(dicomString(dataset, '00201208') || 0)),
     bodyPart: dicomString(dataset, '00180015'),
   };
+}
+
+async function qidoJson(url: string): Promise<Dataset[]> {
+  const response = await apiFetch(url, { headers: { accept: 'application/dicom+json' } });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const text = await response.text();
+  return text ? (JSON.parse(text) as Dataset[]) : [];
 }
 
 /**
@@ -59,10 +99,15 @@ export default function TownshipPage() {
   const [reportOf, setReportOf] = useState<ReadingRequest>();
 
   const loadStudies = useCallback(async () => {
-    const response = await apiFetch(`/dicom-web/studies?StudyDate=${dicomDateOf(date.toDate())}&includefield=00081030,00180015&limit=500`, { headers: { accept: 'application/dicom+json' } });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const text = await response.text();
-    setStudies((text ? (JSON.parse(text) as Dataset[]) : []).map(studyRowOf));
+    const day = dicomDateOf(date.toDate());
+    const [studyAnswers, seriesAnswers] = await Promise.all([
+      qidoJson(`/dicom-web/studies?StudyDate=${day}&includefield=00081030,00180015&limit=500`),
+      // the series of the same day tell images from the report SR
+      qidoJson(`/dicom-web/series?StudyDate=${day}&includefield=00201209&limit=${SERIES_LIMIT}`).catch(() => undefined),
+    ]);
+    // a truncated series answer would undercount: then show the studies' own counts
+    const imageSeries = seriesAnswers && seriesAnswers.length < SERIES_LIMIT ? imageSeriesByStudy(seriesAnswers) : undefined;
+    setStudies(studyAnswers.map((dataset) => studyRowOf(dataset, imageSeries)));
   }, [date]);
   const loadRequests = useCallback(async () => setRequests(await api.get<ReadingRequest[]>('/api/v1/reading-requests', { limit: 500 })), []);
   const load = useCallback(async () => {
