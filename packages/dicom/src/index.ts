@@ -26,3 +26,4 @@ export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './f
 export { decodeText, encodeText } from './charset.ts';
 export { setTopLevelTextElements, type TextElementChange } from './edit.ts';
 export { isValidUid, findInvalidUids, UID_MAX_LENGTH, type InvalidUid } from './uid.ts';
+export { NON_IMAGE_MODALITIES, primaryImageModality } from './modalities.ts';

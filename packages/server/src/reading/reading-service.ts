@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { primaryImageModality } from '@yunying/dicom';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import type { Caller } from '../access/caller.ts';
 import { studyScopeOf } from '../access/caller.ts';
@@ -147,7 +148,7 @@ export class ReadingService {
       clinical_history: input.clinicalHistory ?? null,
       exam_items: JSON.stringify(input.examItems),
       body_parts: JSON.stringify(input.bodyParts.length > 0 ? input.bodyParts : facts?.body_part_examined ? [facts.body_part_examined] : []),
-      modality: facts?.modalities_in_study?.split('\\')[0] ?? null,
+      modality: primaryImageModality(facts?.modalities_in_study),
       claimed_by: null,
       claimed_at: null,
       retake_reason: null,
@@ -235,7 +236,7 @@ export class ReadingService {
         id: row.id,
         from: ['awaiting-images'],
         to: 'pending',
-        set: { images_complete_at: at, due_at: dueAt(at, priority, this.options.sla), modality: row.modality ?? facts?.modalities_in_study?.split('\\')[0] ?? null },
+        set: { images_complete_at: at, due_at: dueAt(at, priority, this.options.sla), modality: row.modality ?? primaryImageModality(facts?.modalities_in_study) },
         actor,
       },
       at,

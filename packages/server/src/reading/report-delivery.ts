@@ -1,3 +1,4 @@
+import { primaryImageModality } from '@yunying/dicom';
 import type { ArchiveService } from '../archive/archive-service.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
@@ -55,7 +56,7 @@ export class ReportDelivery implements SignedReportDelivery {
       },
       studyDate: orUndefined(study?.study_date),
       studyTime: orUndefined(study?.study_time),
-      modality: orUndefined(request.modality ?? study?.modalities_in_study?.split('\\')[0]),
+      modality: orUndefined(request.modality ?? primaryImageModality(study?.modalities_in_study)),
       studyDescription: orUndefined(study?.study_description),
       bodyParts: JSON.parse(request.body_parts) as string[],
       clinicalHistory: orUndefined(request.clinical_history),
