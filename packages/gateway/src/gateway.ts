@@ -136,7 +136,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
   // After the SCP listens: a resumed C-MOVE sends its instances to it.
   const resumedImports = importer.resume();
 
-  logger.info({ dicom: `${config.aeTitle}@${config.dicomHost}:${dimse.port}`, status: `http://${config.httpHost}:${http.port}/`, cloud: config.cloudUrl, dataDir: config.dataDir, reconciled, resumedImports }, 'yunying-gateway started');
+  // threadPoolSize: what libuv read at its first task (bin/yunying-gateway.js sets it; default 4)
+  logger.info({ dicom: `${config.aeTitle}@${config.dicomHost}:${dimse.port}`, status: `http://${config.httpHost}:${http.port}/`, cloud: config.cloudUrl, dataDir: config.dataDir, reconciled, resumedImports, threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'yunying-gateway started');
 
   return {
     config,
