@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
 /** Everything the server reads from its environment, validated once at start and passed down. */
 export interface Config {
@@ -89,7 +91,10 @@ export class ConfigError extends Error {}
  * YUNYING_CONFIG (keys are the same environment variable names; the environment wins).
  */
 export function loadConfig(env: Env = process.env): Config {
-  const merged: Env = { ...readConfigFile(env.YUNYING_CONFIG), ...definedOnly(env) };
+  const file = readConfigFile(env.YUNYING_CONFIG);
+  const problems = [...checkEnvironment(env), ...checkConfigFile(file, env.YUNYING_CONFIG ?? '')];
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  const merged: Env = { ...asStrings(file), ...definedOnly(env) };
   const dicomHost = merged.YUNYING_DICOM_HOST ?? '127.0.0.1';
   return {
     httpHost: merged.YUNYING_HTTP_HOST ?? '127.0.0.1',
@@ -156,13 +161,138 @@ function readStorageUrl(url: string | undefined): string | undefined {
   return url;
 }
 
-function readConfigFile(file: string | undefined): Env {
+function readConfigFile(file: string | undefined): Record<string, unknown> {
   if (!file) return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Env;
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold one JSON object of YUNYING_* names`);
+  return parsed as Record<string, unknown>;
+}
+
+// The schema of every name the server reads (issue 13, item 8). Environment values are always
+// strings; a JSON config file may also give a flag as a boolean and a number as a number.
+// The readers in loadConfig then check ranges and formats.
+const text = Type.String();
+const flag = Type.Union([Type.Boolean(), Type.String({ pattern: '^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|1|0)?\\s*$' })]);
+const count = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\s*\\d*\\s*$' })]);
+/** pino's levels */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const CONFIG_SCHEMA: Record<string, TSchema> = {
+  YUNYING_CONFIG: text,
+  YUNYING_HTTP_HOST: text,
+  YUNYING_HTTP_PORT: count,
+  YUNYING_DICOM_HOST: text,
+  YUNYING_DICOM_PORT: count,
+  YUNYING_AE_TITLE: text,
+  YUNYING_DATA_DIR: text,
+  YUNYING_DATABASE_URL: Type.String({ pattern: '^(|postgres://.*|postgresql://.*)$' }),
+  YUNYING_STORAGE_URL: text,
+  YUNYING_ADMIN_PASSWORD: text,
+  YUNYING_AUDIT_KEY: text,
+  YUNYING_AUDIT_KEY_FILE: text,
+  YUNYING_DICOM_ACCEPT_UNKNOWN_AE: flag,
+  YUNYING_DICOM_MAX_ASSOCIATIONS: count,
+  YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE: count,
+  YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS: count,
+  YUNYING_DICOM_IDLE_SECONDS: count,
+  YUNYING_FSYNC: flag,
+  YUNYING_MAX_UPLOAD_BYTES: count,
+  YUNYING_STOW_MAX_PARTS: count,
+  YUNYING_RENDER_MAX_FRAME_BYTES: count,
+  YUNYING_TOKEN_TTL_MINUTES: count,
+  YUNYING_SLA_EMERGENCY_MINUTES: count,
+  YUNYING_SLA_URGENT_MINUTES: count,
+  YUNYING_SLA_ROUTINE_MINUTES: count,
+  YUNYING_STUDY_STABLE_SECONDS: count,
+  YUNYING_TIME_ZONE: text,
+  YUNYING_TRUST_PROXY: text,
+  YUNYING_PUBLIC_BASE_URL: text,
+  YUNYING_METRICS_PUBLIC: flag,
+  YUNYING_OPENAPI_PUBLIC: flag,
+  YUNYING_SHARE_TTL_DAYS: count,
+  YUNYING_SHARE_AUTO: flag,
+  YUNYING_SHARE_ONWARD_MAX_DAYS: count,
+  YUNYING_PASSWORD_HASH_THREADS: count,
+  YUNYING_PASSWORD_HASH_QUEUE: count,
+  YUNYING_PASSWORD_HASH_COST_LOG2: count,
+  YUNYING_WEB_DIST: text,
+  YUNYING_LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))),
+};
+
+/**
+ * YUNYING_* names that belong to other programs sharing an environment with the server: the
+ * edge gateway (YUNYING_GATEWAY_*) and the test suites. They are neither read nor rejected.
+ */
+function belongsToAnotherProgram(name: string): boolean {
+  return name.startsWith('YUNYING_GATEWAY_') || name.startsWith('YUNYING_TEST_') || ['YUNYING_DICOM_SAMPLES', 'YUNYING_KEEP_PDF', 'YUNYING_UPDATE_SCREENSHOTS'].includes(name);
+}
+
+/** A name the server reads, or one it knowingly leaves to another program. */
+export function isKnownConfigName(name: string): boolean {
+  return Object.hasOwn(CONFIG_SCHEMA, name) || belongsToAnotherProgram(name);
+}
+
+function checkEnvironment(env: Env): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('YUNYING_') || value === undefined) continue;
+    problems.push(...checkValue(name, value, 'in the environment'));
+  }
+  return problems;
+}
+
+function checkConfigFile(file: Record<string, unknown>, fileName: string): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(file)) {
+    if (name.startsWith('AWS_')) {
+      if (typeof value !== 'string') problems.push(`${name} in ${fileName} must be a string`);
+      continue;
+    }
+    problems.push(...checkValue(name, value, `in ${fileName}`));
+  }
+  return problems;
+}
+
+function checkValue(name: string, value: unknown, where: string): string[] {
+  const schema = CONFIG_SCHEMA[name];
+  if (!schema) {
+    if (belongsToAnotherProgram(name)) return [];
+    const closest = closestKnownName(name);
+    return [`${name} ${where} is not a known setting${closest ? ` (did you mean ${closest}?)` : ''}`];
+  }
+  if (Value.Check(schema, value)) return [];
+  if (name === 'YUNYING_LOG_LEVEL') return [`YUNYING_LOG_LEVEL ${where} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`];
+  if (name === 'YUNYING_DATABASE_URL') return [`YUNYING_DATABASE_URL ${where} must be postgres://… or postgresql://… (unset: SQLite in the data directory), got a ${String(value).split(':')[0]}: URL`];
+  const expected = schema === flag ? 'true or false' : schema === count ? 'a non-negative integer' : 'a string';
+  return [`${name} ${where} must be ${expected}, got ${JSON.stringify(value)}`];
+}
+
+function closestKnownName(name: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const known of Object.keys(CONFIG_SCHEMA)) {
+    const distance = editDistance(name, known);
+    if (!best || distance < best.distance) best = { name: known, distance };
+  }
+  return best && best.distance <= 3 ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** A config file's booleans and numbers as the strings the environment would carry. */
+function asStrings(file: Record<string, unknown>): Env {
+  return Object.fromEntries(Object.entries(file).map(([name, value]) => [name, String(value)]));
 }
 
 function definedOnly(env: Env): Env {

@@ -9,7 +9,8 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`yunying: ${error.message}`);
+      // one line per problem, no stack: the operator fixes the configuration, not the code
+      for (const problem of error.message.split('\n')) console.error(`yunying: ${problem}`);
       process.exit(2);
     }
     throw error;
