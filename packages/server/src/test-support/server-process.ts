@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from './admin-auth.ts';
 import { findFreePort } from './ports.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+/** what `npm start` runs: it sizes libuv's thread pool, then loads main.ts */
+const LAUNCHER = fileURLToPath(new URL('../../bin/yunying-server.cjs', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -19,11 +20,11 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `main.ts` as a real process (what `npm start` runs) and resolves once it listens. */
+/** Starts the server as a real process, as `npm start` does, and resolves once it listens. */
 export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, ports?: { httpPort: number; dicomPort: number }): Promise<ServerProcess> {
   const httpPort = ports?.httpPort ?? (await findFreePort());
   const dicomPort = ports?.dicomPort ?? (await findFreePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [LAUNCHER], {
     env: { ...process.env, YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: String(httpPort), YUNYING_DICOM_PORT: String(dicomPort), YUNYING_LOG_LEVEL: 'info', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
