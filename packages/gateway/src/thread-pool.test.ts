@@ -5,7 +5,7 @@
  * associations queue behind each other's disk flushes. The start log line reports the size.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -21,6 +21,10 @@ test('the gateway process starts with a 16-thread libuv pool', async () => {
     const started = gateway.output().split('\n').find((line) => line.includes('yunying-gateway started'));
     assert.ok(started, gateway.output());
     assert.equal((JSON.parse(started) as { threadPoolSize?: number }).threadPoolSize, 16);
+    // What libuv really started, not only what the variable says: it starts all of the pool's
+    // threads at once, so the process's thread count shows the pool's size (Linux: /proc/PID/task).
+    const threads = (await readdir(`/proc/${gateway.child.pid}/task`)).length;
+    assert.ok(threads >= 17, `the gateway runs ${threads} threads: its libuv pool has fewer than 16`);
   } finally {
     await gateway.stop();
     await rm(dir, { recursive: true, force: true });
