@@ -190,8 +190,10 @@ describe('migration 0008-study-rows', () => {
     file.transaction(() => {
       for (const table of ['instances', 'series', 'study_grants', 'studies']) file.prepare(`delete from ${table} where study_instance_uid = ?`).run(made.studyInstanceUid);
       for (const table of ['studies', 'reading_requests', 'share_links']) file.prepare(`alter table ${table} drop column study_key`).run();
-      // Later migrations are rolled back too, so the migrator finds them still to run in order.
-      file.prepare(`drop table if exists attempt_reservations`).run();
+      // Later migrations are rolled back too, so the migrator finds them still to run in order:
+      // a new migration that creates something must be undone here as well.
+      file.prepare(`drop table if exists attempt_reservations`).run(); // 0009
+      file.prepare(`drop index if exists reading_requests_one_open`).run(); // 0010
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();
