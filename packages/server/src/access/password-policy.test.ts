@@ -4,16 +4,15 @@
  * names the rule broken so the web app can say it in the user's language. Also: a hash made
  * at the old scrypt cost is upgraded on login, and a logout leaves an audit record.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
+import { runYunyingCli, type CliResult } from '../test-support/cli.ts';
 import { generatePassword, passwordProblem } from './passwords.ts';
 
 const GOOD = 'Correct-Horse-9';
@@ -77,7 +76,6 @@ describe('REST', () => {
 });
 
 describe('CLI', () => {
-  const BIN = fileURLToPath(new URL('../../bin/yunying.js', import.meta.url));
   let dataDir: string;
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-policy-cli-'));
@@ -85,20 +83,8 @@ describe('CLI', () => {
   after(async () => {
     await rm(dataDir, { recursive: true, force: true });
   });
-  function yunying(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('YUNYING_') && value !== undefined) env[name] = value;
-    Object.assign(env, { YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent', YUNYING_PASSWORD_HASH_COST_LOG2: '14' });
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
+  function yunying(args: string[], stdin: string): Promise<CliResult> {
+    return runYunyingCli(dataDir, args, stdin, { YUNYING_PASSWORD_HASH_COST_LOG2: '14' });
   }
 
   test('user add and user passwd refuse a common password; a generated one passes the policy', async () => {

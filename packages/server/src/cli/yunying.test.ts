@@ -4,44 +4,23 @@
  * on that directory logs the CLI's user in over HTTP; `audit verify` finds the chain intact,
  * then names the record a direct edit of the database altered; `audit export` writes CSV.
  */
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startServerProcess } from '../test-support/server-process.ts';
+import { runYunyingCli, type CliResult } from '../test-support/cli.ts';
 import { auditHash, type AuditRow } from '../store/audit-store.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/yunying.js', import.meta.url));
 const PASSWORD = 'Cli-Created-Pass-4';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let dataDir: string;
 
 /** Runs `yunying …` on the test's data directory; `stdin` is written and closed. */
 function yunying(args: string[], stdin = ''): Promise<CliResult> {
-  // Only this test's configuration: no YUNYING_* of the surrounding shell (a database URL, say).
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('YUNYING_') && value !== undefined) env[name] = value;
-  Object.assign(env, { YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent' });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  return runYunyingCli(dataDir, args, stdin);
 }
 
 /** One JSON object per line, as `… list` prints them. */
