@@ -76,7 +76,9 @@ export class Forwarder {
   /** resolves whenever a batch is acknowledged or the queue drains (tests, bench) */
   private readonly listeners = new Set<() => void>();
 
-  constructor(private readonly options: ForwarderOptions) {
+  private readonly options: ForwarderOptions;
+  constructor(options: ForwarderOptions) {
+    this.options = options;
     const Agent = options.cloudUrl.startsWith('https:') ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency * PIPELINE_DEPTH + 1 });
     if (options.maxBytesPerSecond > 0) this.bucket = new TokenBucket(options.maxBytesPerSecond);

@@ -65,7 +65,10 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 export class ImportStore {
-  constructor(private readonly db: AnyDb) {}
+  private readonly db: AnyDb;
+  constructor(db: AnyDb) {
+    this.db = db;
+  }
 
   async migrate(): Promise<void> {
     for (const statement of MIGRATIONS) await sql.raw(statement).execute(this.db);

@@ -52,7 +52,9 @@ export class PacsImporter {
   private readonly lastSaved = new Map<string, number>();
   private stopped = false;
 
-  constructor(private readonly options: { aeTitle: string; defaultPacs?: DicomNodeConfig; queue: GatewayQueue; db: ConstructorParameters<typeof ImportStore>[0]; logger: Logger }) {
+  private readonly options: { aeTitle: string; defaultPacs?: DicomNodeConfig; queue: GatewayQueue; db: ConstructorParameters<typeof ImportStore>[0]; logger: Logger };
+  constructor(options: { aeTitle: string; defaultPacs?: DicomNodeConfig; queue: GatewayQueue; db: ConstructorParameters<typeof ImportStore>[0]; logger: Logger }) {
+    this.options = options;
     this.store = new ImportStore(options.db);
   }
 

@@ -81,7 +81,10 @@ const UPSERT_FROM_INSTANCES = (filter: ReturnType<typeof sql>, now: number) => s
   where gateway_queue.blob_key <> excluded.blob_key`;
 
 export class GatewayQueue {
-  constructor(private readonly db: AnyDb) {}
+  private readonly db: AnyDb;
+  constructor(db: AnyDb) {
+    this.db = db;
+  }
 
   /** The gateway's own migration step (never the server's migration set). */
   async migrate(): Promise<void> {

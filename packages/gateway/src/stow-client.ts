@@ -32,13 +32,17 @@ export interface StowResult {
 
 /** Thrown when the cloud could not be reached or did not answer (network, timeout, 5xx, 401…). */
 export class ForwardError extends Error {
+  readonly transport: boolean;
+  readonly httpStatus?: number;
   constructor(
     message: string,
     /** the cloud is unreachable (rather than answering with an error) */
-    readonly transport: boolean,
-    readonly httpStatus?: number,
+    transport: boolean,
+    httpStatus?: number,
   ) {
     super(message);
+    this.transport = transport;
+    this.httpStatus = httpStatus;
   }
 }
 

@@ -8,11 +8,17 @@ export class TokenBucket {
   private last: number;
   private waiting: Promise<void> = Promise.resolve();
 
+  readonly bytesPerSecond: number;
+  readonly burstBytes: number;
+  private readonly now: () => number;
   constructor(
-    readonly bytesPerSecond: number,
-    readonly burstBytes: number = Math.max(64 * 1024, Math.round(bytesPerSecond / 20)),
-    private readonly now: () => number = () => performance.now(),
+    bytesPerSecond: number,
+    burstBytes: number = Math.max(64 * 1024, Math.round(bytesPerSecond / 20)),
+    now: () => number = () => performance.now(),
   ) {
+    this.bytesPerSecond = bytesPerSecond;
+    this.burstBytes = burstBytes;
+    this.now = now;
     this.tokens = this.burstBytes;
     this.last = this.now();
   }

@@ -4,15 +4,23 @@
  * with `message` as the Error Comment.
  */
 export class YunyingError extends Error {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly dimseStatus: number;
+  readonly retryAfterSeconds?: number;
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly httpStatus: number,
-    readonly dimseStatus: number = DIMSE_STATUS.PROCESSING_FAILURE,
+    httpStatus: number,
+    dimseStatus: number = DIMSE_STATUS.PROCESSING_FAILURE,
     /** for 429 and 503: when the client may try again (Retry-After) */
-    readonly retryAfterSeconds?: number,
+    retryAfterSeconds?: number,
   ) {
     super(message);
+    this.code = code;
+    this.httpStatus = httpStatus;
+    this.dimseStatus = dimseStatus;
+    this.retryAfterSeconds = retryAfterSeconds;
     this.name = 'YunyingError';
   }
 

@@ -110,11 +110,17 @@ export class AccessService {
   private readonly maxConcurrentPerClient: number;
   private readonly throttle: AttemptThrottle;
 
+  private readonly store: AccessStore;
+  private readonly audit: AuditRecorder;
+  private readonly options: AccessOptions;
   constructor(
-    private readonly store: AccessStore,
-    private readonly audit: AuditRecorder,
-    private readonly options: AccessOptions,
+    store: AccessStore,
+    audit: AuditRecorder,
+    options: AccessOptions,
   ) {
+    this.store = store;
+    this.audit = audit;
+    this.options = options;
     this.maxFailuresPerAccount = options.maxFailuresPerAccount ?? 5;
     this.maxFailuresPerClient = options.maxFailuresPerClient ?? 30;
     this.maxConcurrentPerAccount = options.maxConcurrentPerAccount ?? 2;

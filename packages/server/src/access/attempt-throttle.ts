@@ -22,10 +22,15 @@ export class AttemptThrottle {
   private readonly inFlight = new Map<string, number>();
   private reservations = 0;
 
+  private readonly store: AccessStore;
+  private readonly windowMs: number;
   constructor(
-    private readonly store: AccessStore,
-    private readonly windowMs: number,
-  ) {}
+    store: AccessStore,
+    windowMs: number,
+  ) {
+    this.store = store;
+    this.windowMs = windowMs;
+  }
 
   /**
    * Runs `verify` when every rule has room, and returns what it answered; otherwise throws

@@ -40,7 +40,10 @@ export class AuditTrail implements AuditRecorder {
   private pending: Array<{ row: NewAuditRow; resolve: () => void; reject: (error: unknown) => void }> = [];
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly store: AuditStore) {}
+  private readonly store: AuditStore;
+  constructor(store: AuditStore) {
+    this.store = store;
+  }
 
   record(event: AuditEventInput): Promise<void> {
     const row = toRow(event);

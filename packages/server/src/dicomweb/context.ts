@@ -42,7 +42,10 @@ export interface InstancePath extends SeriesPath { instance: string }
 class ParsedCache {
   private readonly entries = new Map<string, ParsedDicom>();
   private bytes = 0;
-  constructor(private readonly maxBytes: number) {}
+  private readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
   get(key: string): ParsedDicom | undefined {
     const hit = this.entries.get(key);
     if (hit) {
@@ -73,7 +76,10 @@ class ParsedCache {
 class TextCache {
   private readonly entries = new Map<string, string>();
   private chars = 0;
-  constructor(private readonly maxChars: number) {}
+  private readonly maxChars: number;
+  constructor(maxChars: number) {
+    this.maxChars = maxChars;
+  }
   get(key: string): string | undefined {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
@@ -105,7 +111,9 @@ export class DicomWebContext {
   private readonly parsed: ParsedCache;
   private readonly metadata: TextCache;
 
-  constructor(readonly options: DicomWebOptions) {
+  readonly options: DicomWebOptions;
+  constructor(options: DicomWebOptions) {
+    this.options = options;
     this.archive = options.archive;
     this.parsed = new ParsedCache(options.parsedCacheBytes ?? 256 * 1024 * 1024);
     this.metadata = new TextCache(options.metadataCacheChars ?? 32 * 1024 * 1024);

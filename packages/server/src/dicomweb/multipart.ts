@@ -20,8 +20,10 @@ export class MultipartError extends Error {
 
 /** The body holds more parts than the caller allows; splitting stopped at the first one too many. */
 export class TooManyPartsError extends MultipartError {
-  constructor(readonly maxParts: number) {
+  readonly maxParts: number;
+  constructor(maxParts: number) {
     super(`the multipart body has more than ${maxParts} parts`);
+    this.maxParts = maxParts;
     this.name = 'TooManyPartsError';
   }
 }

@@ -77,10 +77,12 @@ export class NotificationBus {
   private nextPurgeAt = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
 
+  private readonly store: NotificationStore;
   constructor(
-    private readonly store: NotificationStore,
+    store: NotificationStore,
     options: NotificationBusOptions = {},
   ) {
+    this.store = store;
     this.intervalMs = options.intervalMs ?? 250;
     this.settleMs = options.settleMs ?? 2000;
     this.batchSize = options.batchSize ?? 500;

@@ -36,7 +36,9 @@ export class FhirContext {
   private readonly callers = new WeakMap<FastifyRequest, Caller>();
   private readonly mediaTypes = new WeakMap<FastifyRequest, string>();
 
-  constructor(readonly options: FhirOptions) {
+  readonly options: FhirOptions;
+  constructor(options: FhirOptions) {
+    this.options = options;
     this.archive = options.archive;
     this.timeZoneOffset = options.timeZoneOffset ?? '+08:00';
   }

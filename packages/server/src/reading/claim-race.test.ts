@@ -37,7 +37,10 @@ type ErrorBody = { code?: string; message?: string };
 class Platform {
   readonly tokens = new Map<string, string>();
 
-  constructor(readonly baseUrls: readonly string[]) {}
+  readonly baseUrls: readonly string[];
+  constructor(baseUrls: readonly string[]) {
+    this.baseUrls = baseUrls;
+  }
 
   async call<T>(baseUrl: string, who: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
     const response = await fetch(`${baseUrl}${url}`, {

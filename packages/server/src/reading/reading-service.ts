@@ -83,10 +83,15 @@ export interface RoutingRuleInput {
  * error whatever the interface, and concurrent steps resolve to one winner.
  */
 export class ReadingService {
+  private readonly deps: ReadingDependencies;
+  private readonly options: ReadingOptions;
   constructor(
-    private readonly deps: ReadingDependencies,
-    private readonly options: ReadingOptions,
-  ) {}
+    deps: ReadingDependencies,
+    options: ReadingOptions,
+  ) {
+    this.deps = deps;
+    this.options = options;
+  }
 
   /** Seeds the starter templates (idempotent, safe from several processes). */
   async seedTemplates(): Promise<void> {

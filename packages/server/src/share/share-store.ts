@@ -37,7 +37,10 @@ export interface SignedReportText {
  * here, so revocation and expiry take effect at once in every server process.
  */
 export class ShareStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   async insertLink(row: Omit<ShareLinkRow, 'views'>): Promise<void> {
     await this.db.insertInto('share_links').values({ ...row, views: 0, study_key: this.keyOfStudy(row.study_instance_uid) }).execute();

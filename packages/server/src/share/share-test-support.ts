@@ -70,7 +70,10 @@ export interface Answer<T = Record<string, unknown>> {
 /** A small REST client with one bearer token per user. */
 export class Client {
   readonly tokens: Record<string, string> = {};
-  constructor(public baseUrl: string) {}
+  public baseUrl: string;
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
 
   async login(username: string, password = PASSWORD): Promise<string> {
     const response = await fetch(`${this.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });

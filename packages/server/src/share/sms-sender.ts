@@ -30,7 +30,10 @@ export function isPlausiblePhone(phone: string): boolean {
 export class LogSmsSender implements SmsSender {
   readonly sent: Array<{ maskedPhone: string; length: number }> = [];
 
-  constructor(private readonly logger?: Pick<Logger, 'info'>) {}
+  private readonly logger?: Pick<Logger, 'info'>;
+  constructor(logger?: Pick<Logger, 'info'>) {
+    this.logger = logger;
+  }
 
   async send(phone: string, text: string): Promise<void> {
     const entry = { maskedPhone: maskPhone(phone), length: text.length };

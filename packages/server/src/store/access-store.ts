@@ -12,7 +12,10 @@ export type StudyGrantRow = StudyGrantTable;
  * grants in SQL. Everything another server process must agree on lives here, not in memory.
  */
 export class AccessStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   // Institutions and alliances
 

@@ -76,11 +76,18 @@ export class AuditStore {
   /** set once this process has seen (or written) the keying record: appends skip the lookup */
   private keyed = false;
 
+  private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialectName;
+  readonly key: AuditKey;
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialectName,
-    readonly key: AuditKey,
-  ) {}
+    db: Kysely<Database>,
+    dialect: SqlDialectName,
+    key: AuditKey,
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+    this.key = key;
+  }
 
   /** Writes the keying record if the chain has none yet (at start; appends do it too). */
   async ensureKeyed(): Promise<void> {
@@ -88,36 +95,57 @@ export class AuditStore {
     await this.append([]);
   }
 
-  /** Appends the rows in order, chained to the current head, in one transaction. */
+  /** Appends the rows in order, chained to the current head, in a transaction of their own. */
   async append(rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
     if (rows.length === 0 && this.keyed) return [];
-    return this.db.transaction().execute(async (trx) => {
+    const chained = await this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') {
         // The audit commit does not wait for its own WAL flush: the next synchronous commit
-        // (the instance an ingest stores, any other write) flushes it, so only a PostgreSQL
-        // crash within that moment could lose a record — never an application crash — and an
-        // ingest no longer pays a second disk flush per instance for its audit record.
+        // (any write) flushes it, so only a PostgreSQL crash within that moment could lose a
+        // record — never an application crash. Changes (an ingest, a signature) append their
+        // records in their own transaction instead (appendIn), which commits synchronously.
         await sql`set local synchronous_commit = off`.execute(trx);
-        // Its own statement, so the head below is read with a snapshot taken after the lock.
-        await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
       }
-      const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      let seq = head ? Number(head.seq) : 0;
-      let prevHash = head?.hash ?? GENESIS_HASH;
-      const toChain = this.keyed ? rows : [...(await this.keyingRecord(trx, seq)), ...rows];
-      if (toChain.length === 0) return [];
-      const chained: AuditRow[] = toChain.map((row) => {
-        seq += 1;
-        const unhashed = { ...row, seq, prev_hash: prevHash };
-        const hash = keyedAuditHash(unhashed, this.key.key);
-        prevHash = hash;
-        return { ...unhashed, hash };
-      });
-      // Explicit sequence numbers: they are part of the hash, and a gap shows a deletion.
-      await trx.insertInto('audit_events').values(chained).execute();
-      this.keyed = true;
-      return chained.filter((row) => row.action !== CHAIN_KEYED_ACTION);
+      return this.appendIn(trx, rows);
     });
+    this.markKeyed();
+    return chained;
+  }
+
+  /**
+   * Appends the rows in order inside the caller's transaction, so that they commit with the
+   * change they record, or not at all (store/unit-of-work.ts). The chain head is locked until
+   * that transaction ends (a PostgreSQL advisory transaction lock; SQLite has a single
+   * writer), so call this last, just before the commit: every other appender waits for it.
+   * Once the transaction has committed, call markKeyed.
+   */
+  async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
+    // Its own statement, so the head below is read with a snapshot taken after the lock.
+    if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
+    const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    let seq = head ? Number(head.seq) : 0;
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    const toChain = this.keyed ? rows : [...(await this.keyingRecord(trx, seq)), ...rows];
+    if (toChain.length === 0) return [];
+    const chained: AuditRow[] = toChain.map((row) => {
+      seq += 1;
+      const unhashed = { ...row, seq, prev_hash: prevHash };
+      const hash = keyedAuditHash(unhashed, this.key.key);
+      prevHash = hash;
+      return { ...unhashed, hash };
+    });
+    // Explicit sequence numbers: they are part of the hash, and a gap shows a deletion.
+    await trx.insertInto('audit_events').values(chained).execute();
+    return chained.filter((row) => row.action !== CHAIN_KEYED_ACTION);
+  }
+
+  /**
+   * The chain is keyed (a transaction that chained records under the lock has committed):
+   * later appends skip the lookup. Not before the commit: a transaction that wrote the keying
+   * record and rolled back leaves the chain unkeyed.
+   */
+  markKeyed(): void {
+    this.keyed = true;
   }
 
   /**
@@ -126,7 +154,7 @@ export class AuditStore {
    * (a process with another key file would write records that never verify) or lost its
    * keying record while the key file was there (the chain was rewritten).
    */
-  private async keyingRecord(trx: Transaction<Database>, headSeq: number): Promise<NewAuditRow[]> {
+  private async keyingRecord(trx: Kysely<Database>, headSeq: number): Promise<NewAuditRow[]> {
     const marker = await trx.selectFrom('audit_events').selectAll().where('object_id', '=', CHAIN_OBJECT_ID).where('action', '=', CHAIN_KEYED_ACTION).orderBy('seq').limit(1).executeTakeFirst();
     if (marker) {
       const row = normalise(marker);

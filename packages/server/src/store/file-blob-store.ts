@@ -52,10 +52,15 @@ async function writeThroughThreadPool(file: string, buffers: Buffer[], size: num
 export class FileBlobStore implements BlobStore {
   private readonly knownDirectories = new Set<string>();
 
+  private readonly root: string;
+  private readonly fsync: boolean;
   constructor(
-    private readonly root: string,
-    private readonly fsync: boolean,
-  ) {}
+    root: string,
+    fsync: boolean,
+  ) {
+    this.root = root;
+    this.fsync = fsync;
+  }
 
   async put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite> {
     const target = this.pathOf(key);

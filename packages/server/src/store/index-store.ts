@@ -64,7 +64,10 @@ export interface InstanceFilter {
  * instance is one transaction, so the index never holds half an instance.
  */
 export class IndexStore {
-  constructor(private readonly index: IndexDatabase) {}
+  private readonly index: IndexDatabase;
+  constructor(index: IndexDatabase) {
+    this.index = index;
+  }
 
   get dialect(): IndexDatabase['dialect'] {
     return this.index.dialect;

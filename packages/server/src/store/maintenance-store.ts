@@ -19,10 +19,15 @@ export interface EndedRecords {
 
 /** Corrections and deletions of whole studies: each is one transaction on the index. */
 export class MaintenanceStore {
+  private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialectName;
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialectName,
-  ) {}
+    db: Kysely<Database>,
+    dialect: SqlDialectName,
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+  }
 
   async findStudy(studyInstanceUid: string): Promise<StudyTable | undefined> {
     return this.db.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyInstanceUid).executeTakeFirst();

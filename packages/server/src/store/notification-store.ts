@@ -25,7 +25,10 @@ export interface StoredNotification {
  * (institution_id, seq) index the replay of one institution's rows.
  */
 export class NotificationStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /**
    * Appends the rows in one INSERT. `executor` may be a transaction, so that a

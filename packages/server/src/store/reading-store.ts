@@ -118,10 +118,15 @@ const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent'
  * exactly one row update succeeds, on SQLite and PostgreSQL alike.
  */
 export class ReadingStore {
+  readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialectName;
   constructor(
-    readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialectName,
-  ) {}
+    db: Kysely<Database>,
+    dialect: SqlDialectName,
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+  }
 
   /**
    * The request's status inside a transaction, locked on PostgreSQL so that the event's

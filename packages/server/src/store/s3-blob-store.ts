@@ -41,10 +41,15 @@ export class S3BlobStore implements BlobStore {
   /** An object appears only when its PUT (or multipart upload) completes. */
   readonly atomicReplace = true;
 
+  private readonly client: S3Client;
+  private readonly location: S3Location;
   constructor(
-    private readonly client: S3Client,
-    private readonly location: S3Location,
-  ) {}
+    client: S3Client,
+    location: S3Location,
+  ) {
+    this.client = client;
+    this.location = location;
+  }
 
   async put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite> {
     const pieces = bytes instanceof Uint8Array ? [bytes] : bytes;

@@ -20,10 +20,15 @@ export interface StudyCount {
  * modality, SR included, as PS3.18 requires.
  */
 export class StatisticsStore {
+  private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialectName;
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialectName,
-  ) {}
+    db: Kysely<Database>,
+    dialect: SqlDialectName,
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+  }
 
   async countStudies(groupBy: StudyCountGrouping, institutionIds: readonly string[] | undefined, from?: string, to?: string): Promise<StudyCount[]> {
     const key = groupBy === 'institution' ? sql`st.institution_id` : groupBy === 'modality' ? this.imageModalitiesOfStudy() : sql`substr(st.study_date, 1, 6)`;
