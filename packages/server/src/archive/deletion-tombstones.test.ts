@@ -194,6 +194,7 @@ describe('migration 0008-study-rows', () => {
       // a new migration that creates something must be undone here as well.
       file.prepare(`drop table if exists attempt_reservations`).run(); // 0009
       file.prepare(`drop index if exists reading_requests_one_open`).run(); // 0010
+      for (const table of ['changes', 'feed_cursors', 'feed_failures']) file.prepare(`drop table if exists ${table}`).run(); // 0011
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();

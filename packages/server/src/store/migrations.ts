@@ -456,6 +456,47 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await sql`create unique index reading_requests_one_open on reading_requests (study_instance_uid, reading_institution_id) where ${open}`.execute(db);
       },
     },
+    '0011-change-feed': {
+      // The durable change feed (issue 13, item 3; Orthanc's Changes table): every change
+      // appends a row in its own transaction; each consumer group keeps its cursor and its
+      // lease in feed_cursors, and the changes it failed to handle (waiting for a retry, or
+      // dead letters) in feed_failures. See store/change-feed-store.ts and feed/change-feed.ts.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('changes')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('resource_type', 'text', (c) => c.notNull())
+          .addColumn('resource_id', 'text', (c) => c.notNull())
+          .addColumn('institution_id', 'text')
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        // "What happened to this resource", in order (support, tests, later modules).
+        await db.schema.createIndex('changes_resource').on('changes').columns(['resource_type', 'resource_id', 'seq']).execute();
+        await db.schema
+          .createTable('feed_cursors')
+          .addColumn('consumer_group', 'text', (c) => c.primaryKey())
+          .addColumn('last_seq', 'bigint', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('feed_failures')
+          .addColumn('consumer_group', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text')
+          .addColumn('last_error', 'text', (c) => c.notNull())
+          .addColumn('first_failed_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('feed_failures_pk', ['consumer_group', 'seq'])
+          .execute();
+        await db.schema.createIndex('feed_failures_due').on('feed_failures').columns(['consumer_group', 'status', 'next_attempt_at']).execute();
+      },
+    },
   };
 }
 

@@ -18,6 +18,9 @@ export interface Database {
   report_versions: ReportVersionTable;
   report_templates: ReportTemplateTable;
   notifications: NotificationTable;
+  changes: ChangeTable;
+  feed_cursors: FeedCursorTable;
+  feed_failures: FeedFailureTable;
   share_links: ShareLinkTable;
   share_accesses: ShareAccessTable;
   studies: StudyTable;
@@ -324,6 +327,43 @@ export interface NotificationTable {
   type: string;
   payload: string;
   created_at: string;
+}
+
+/** The change feed (migration 0011, store/change-feed-store.ts): one row per committed change. */
+export interface ChangeTable {
+  seq: Generated<number>;
+  type: string;
+  resource_type: string;
+  resource_id: string;
+  institution_id: string | null;
+  /** JSON object */
+  payload: string;
+  created_at: string;
+}
+
+/** A consumer group's position in the change feed and who holds its lease. */
+export interface FeedCursorTable {
+  consumer_group: string;
+  /** every change with seq <= last_seq was handled (or set aside in feed_failures) */
+  last_seq: number;
+  /** the runner (process) that may handle the group's changes until lease_until */
+  lease_owner: string | null;
+  /** ISO 8601 */
+  lease_until: string | null;
+  updated_at: string;
+}
+
+/** A change a consumer group failed to handle: waiting for its next attempt, or a dead letter. */
+export interface FeedFailureTable {
+  consumer_group: string;
+  seq: number;
+  /** 'retrying' (next_attempt_at set) or 'dead' */
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_error: string;
+  first_failed_at: string;
+  updated_at: string;
 }
 
 /**

@@ -1,0 +1,350 @@
+import { sql, type Kysely } from 'kysely';
+import type { ChangeType, FeedChange, NewChange } from '../feed/change.ts';
+import type { SqlDialectName } from './database.ts';
+import type { Database } from './schema.ts';
+
+/**
+ * Appends one change to the feed through `tx`, which should be the transaction of the write
+ * the change describes: the row commits or rolls back with it (no change without its row,
+ * no row without its change). Returns the change's seq.
+ *
+ * Append as late in the transaction as the code allows: on PostgreSQL a seq is taken at
+ * the insert and becomes visible at the commit, and the feed's readers wait for a smaller
+ * seq still in flight before they pass it (feed/change-feed.ts), so a long transaction
+ * after its append holds every consumer back for that long.
+ */
+export async function appendChange(tx: Kysely<Database>, change: NewChange): Promise<number> {
+  const [seq] = await appendChanges(tx, [change]);
+  return seq!;
+}
+
+/** appendChange for several changes in one INSERT; the seqs in the order given. */
+export async function appendChanges(tx: Kysely<Database>, changes: readonly NewChange[]): Promise<number[]> {
+  if (changes.length === 0) return [];
+  const createdAt = new Date().toISOString();
+  const rows = await tx
+    .insertInto('changes')
+    .values(
+      changes.map((change) => ({
+        type: change.type,
+        resource_type: change.resourceType,
+        resource_id: change.resourceId,
+        institution_id: change.institutionId ?? null,
+        payload: JSON.stringify(change.payload ?? {}),
+        created_at: createdAt,
+      })),
+    )
+    .returning('seq')
+    .execute();
+  // Both databases return the rows of a multi-row INSERT in the order of its VALUES.
+  return rows.map((row) => Number(row.seq));
+}
+
+/** A consumer group's row in feed_cursors. */
+export interface FeedCursor {
+  group: string;
+  lastSeq: number;
+  leaseOwner: string | null;
+  /** ISO 8601 */
+  leaseUntil: string | null;
+}
+
+/** A change a group failed to handle. */
+export interface FeedFailure {
+  group: string;
+  seq: number;
+  status: 'retrying' | 'dead';
+  attempts: number;
+  /** ISO 8601; null for a dead letter */
+  nextAttemptAt: string | null;
+  lastError: string;
+  firstFailedAt: string;
+}
+
+/** What a runner records about one change it failed to handle. */
+export interface FailureRecord {
+  seq: number;
+  status: 'retrying' | 'dead';
+  attempts: number;
+  nextAttemptAt: string | null;
+  error: string;
+}
+
+/** Where a gap in the seqs stands (PostgreSQL: whether a transaction may still fill it). */
+export type SnapshotToken = string;
+
+const MAX_ERROR_LENGTH = 2000;
+
+/**
+ * The change feed's tables (migration 0011): `changes`, `feed_cursors` (a group's cursor
+ * and lease) and `feed_failures` (retries and dead letters). Every update made by a lease
+ * holder is fenced by its owner id: a runner that lost its lease (it stalled past the
+ * expiry and another process took over) changes nothing.
+ */
+export class ChangeFeedStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: SqlDialectName,
+  ) {}
+
+  /** appendChange outside any other write (a change that is its own transaction). */
+  append(change: NewChange): Promise<number> {
+    return appendChange(this.db, change);
+  }
+
+  /** Changes with seq in (afterSeq, upToSeq], oldest first, of the given types (all when absent). */
+  async readRange(afterSeq: number, upToSeq: number, limit: number, types?: readonly ChangeType[]): Promise<FeedChange[]> {
+    if (types?.length === 0 || upToSeq <= afterSeq) return [];
+    let query = this.db.selectFrom('changes').selectAll().where('seq', '>', afterSeq).where('seq', '<=', upToSeq);
+    if (types) query = query.where('type', 'in', [...types]);
+    const rows = await query.orderBy('seq').limit(limit).execute();
+    return rows.map(toFeedChange);
+  }
+
+  /** The changes with these seqs (a group's due retries), oldest first. */
+  async readSeqs(seqs: readonly number[]): Promise<FeedChange[]> {
+    if (seqs.length === 0) return [];
+    const rows = await this.db.selectFrom('changes').selectAll().where('seq', 'in', [...seqs]).orderBy('seq').execute();
+    return rows.map(toFeedChange);
+  }
+
+  /** The seqs above `afterSeq`, ascending, at most `limit`: the gap check of the readers' horizon. */
+  async seqsAfter(afterSeq: number, limit: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('changes').select('seq').where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map((row) => Number(row.seq));
+  }
+
+  /** The highest seq, 0 for an empty feed. */
+  async latestSeq(): Promise<number> {
+    const row = await this.db
+      .selectFrom('changes')
+      .select((eb) => eb.fn.max('seq').as('latest'))
+      .executeTakeFirst();
+    return Number(row?.latest ?? 0);
+  }
+
+  /**
+   * PostgreSQL: a token for "now" such that `allFinishedSince(token)` later says whether
+   * every transaction running at this moment has ended (committed or rolled back). SQLite
+   * has one writer: a seq that is not there when a later one is, never will be; null.
+   */
+  async snapshot(): Promise<SnapshotToken | null> {
+    if (this.dialect !== 'postgres') return null;
+    const { rows } = await sql<{ snapshot: string }>`select pg_current_snapshot()::text as snapshot`.execute(this.db);
+    return rows[0]!.snapshot;
+  }
+
+  /** Whether every transaction in progress when `token` was taken has ended. */
+  async allFinishedSince(token: SnapshotToken | null): Promise<boolean> {
+    if (token === null) return true;
+    const { rows } = await sql<{ finished: boolean }>`select pg_snapshot_xmin(pg_current_snapshot()) >= pg_snapshot_xmax(${token}::pg_snapshot) as finished`.execute(this.db);
+    return rows[0]!.finished === true;
+  }
+
+  /** Creates the group's cursor at `startSeq` unless it exists; returns the cursor as it is. */
+  async ensureCursor(group: string, startSeq: number): Promise<FeedCursor> {
+    await this.db
+      .insertInto('feed_cursors')
+      .values({ consumer_group: group, last_seq: startSeq, lease_owner: null, lease_until: null, updated_at: new Date().toISOString() })
+      .onConflict((oc) => oc.column('consumer_group').doNothing())
+      .execute();
+    return (await this.cursor(group))!;
+  }
+
+  async cursor(group: string): Promise<FeedCursor | undefined> {
+    const row = await this.db.selectFrom('feed_cursors').selectAll().where('consumer_group', '=', group).executeTakeFirst();
+    return row && toCursor(row);
+  }
+
+  async cursors(): Promise<FeedCursor[]> {
+    const rows = await this.db.selectFrom('feed_cursors').selectAll().orderBy('consumer_group').execute();
+    return rows.map(toCursor);
+  }
+
+  /**
+   * Takes or renews the group's lease until `until` if it is free, expired at `now`, or
+   * already `owner`'s; one conditional UPDATE, so of two processes at most one wins.
+   * Returns the cursor when `owner` holds the lease, undefined otherwise.
+   */
+  async acquireLease(group: string, owner: string, now: string, until: string): Promise<FeedCursor | undefined> {
+    const result = await this.db
+      .updateTable('feed_cursors')
+      .set({ lease_owner: owner, lease_until: until, updated_at: now })
+      .where('consumer_group', '=', group)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return undefined;
+    return this.cursor(group);
+  }
+
+  /** Gives the lease up (a clean shutdown), so another process need not wait for its expiry. */
+  async releaseLease(group: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('feed_cursors')
+      .set({ lease_owner: null, lease_until: null, updated_at: new Date().toISOString() })
+      .where('consumer_group', '=', group)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  /**
+   * Moves the group's cursor to `lastSeq` and records the failures met on the way, in one
+   * transaction, fenced by the lease: false (and nothing written) when `owner` no longer
+   * holds it at `now`.
+   */
+  async advance(group: string, owner: string, now: string, lastSeq: number, failures: readonly FailureRecord[]): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('feed_cursors')
+        .set({ last_seq: lastSeq, updated_at: now })
+        .where('consumer_group', '=', group)
+        .where('lease_owner', '=', owner)
+        .where('lease_until', '>=', now)
+        .where('last_seq', '<=', lastSeq)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return false;
+      for (const failure of failures) await upsertFailure(trx, group, now, failure);
+      return true;
+    });
+  }
+
+  /**
+   * Records the outcome of a retry (fenced like advance): `failure` undefined means the
+   * change was handled at last and its failure row goes.
+   */
+  async settleRetry(group: string, owner: string, now: string, seq: number, failure: FailureRecord | undefined): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const held = await trx.selectFrom('feed_cursors').select('consumer_group').where('consumer_group', '=', group).where('lease_owner', '=', owner).where('lease_until', '>=', now).executeTakeFirst();
+      if (!held) return false;
+      if (failure) await upsertFailure(trx, group, now, failure);
+      else await trx.deleteFrom('feed_failures').where('consumer_group', '=', group).where('seq', '=', seq).execute();
+      return true;
+    });
+  }
+
+  /** The group's changes waiting for a retry whose time has come at `now`, oldest first. */
+  async dueRetries(group: string, now: string, limit: number): Promise<FeedFailure[]> {
+    const rows = await this.db
+      .selectFrom('feed_failures')
+      .selectAll()
+      .where('consumer_group', '=', group)
+      .where('status', '=', 'retrying')
+      .where('next_attempt_at', '<=', now)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toFailure);
+  }
+
+  /** The earliest next attempt among the group's retries (to sleep until then), undefined when none waits. */
+  async nextRetryAt(group: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('feed_failures')
+      .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+      .where('consumer_group', '=', group)
+      .where('status', '=', 'retrying')
+      .executeTakeFirst();
+    return (row?.next as string | null | undefined) ?? undefined;
+  }
+
+  /** The failure rows of one group or all, oldest first (dead letters for an operator). */
+  async failures(group?: string, status?: 'retrying' | 'dead'): Promise<FeedFailure[]> {
+    let query = this.db.selectFrom('feed_failures').selectAll();
+    if (group !== undefined) query = query.where('consumer_group', '=', group);
+    if (status !== undefined) query = query.where('status', '=', status);
+    const rows = await query.orderBy('consumer_group').orderBy('seq').execute();
+    return rows.map(toFailure);
+  }
+
+  /** Failure rows counted per group and status (the /metrics gauges). */
+  async failureCounts(): Promise<{ group: string; status: 'retrying' | 'dead'; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('feed_failures')
+      .select(['consumer_group', 'status', (eb) => eb.fn.countAll().as('count')])
+      .groupBy(['consumer_group', 'status'])
+      .execute();
+    return rows.map((row) => ({ group: row.consumer_group, status: row.status as 'retrying' | 'dead', count: Number(row.count) }));
+  }
+
+  /**
+   * Puts a dead letter back in line for an immediate attempt (an operator fixed the cause).
+   * Returns whether there was one.
+   */
+  async requeueDeadLetter(group: string, seq: number): Promise<boolean> {
+    const now = new Date().toISOString();
+    const result = await this.db
+      .updateTable('feed_failures')
+      .set({ status: 'retrying', attempts: 0, next_attempt_at: now, updated_at: now })
+      .where('consumer_group', '=', group)
+      .where('seq', '=', seq)
+      .where('status', '=', 'dead')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Deletes the changes at or below `seq` created before `isoTime` that no group still
+   * needs (below every cursor and no failure row names them); returns how many.
+   */
+  async purge(isoTime: string): Promise<number> {
+    const floor = await this.db
+      .selectFrom('feed_cursors')
+      .select((eb) => eb.fn.min('last_seq').as('floor'))
+      .executeTakeFirst();
+    const belowEveryCursor = Number(floor?.floor ?? 0);
+    if (belowEveryCursor <= 0) return 0;
+    const result = await this.db
+      .deleteFrom('changes')
+      .where('seq', '<=', belowEveryCursor)
+      .where('created_at', '<', isoTime)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('feed_failures').select('feed_failures.seq').whereRef('feed_failures.seq', '=', 'changes.seq'))))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+async function upsertFailure(trx: Kysely<Database>, group: string, now: string, failure: FailureRecord): Promise<void> {
+  const error = failure.error.slice(0, MAX_ERROR_LENGTH);
+  await trx
+    .insertInto('feed_failures')
+    .values({ consumer_group: group, seq: failure.seq, status: failure.status, attempts: failure.attempts, next_attempt_at: failure.nextAttemptAt, last_error: error, first_failed_at: now, updated_at: now })
+    .onConflict((oc) => oc.columns(['consumer_group', 'seq']).doUpdateSet({ status: failure.status, attempts: failure.attempts, next_attempt_at: failure.nextAttemptAt, last_error: error, updated_at: now }))
+    .execute();
+}
+
+function toFeedChange(row: { seq: number; type: string; resource_type: string; resource_id: string; institution_id: string | null; payload: string; created_at: string }): FeedChange {
+  return {
+    seq: Number(row.seq),
+    type: row.type as ChangeType,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    institutionId: row.institution_id,
+    payload: parsePayload(row.payload),
+    createdAt: row.created_at,
+  };
+}
+
+function toCursor(row: { consumer_group: string; last_seq: number; lease_owner: string | null; lease_until: string | null }): FeedCursor {
+  return { group: row.consumer_group, lastSeq: Number(row.last_seq), leaseOwner: row.lease_owner, leaseUntil: row.lease_until };
+}
+
+function toFailure(row: { consumer_group: string; seq: number; status: string; attempts: number; next_attempt_at: string | null; last_error: string; first_failed_at: string }): FeedFailure {
+  return {
+    group: row.consumer_group,
+    seq: Number(row.seq),
+    status: row.status as 'retrying' | 'dead',
+    attempts: Number(row.attempts),
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    firstFailedAt: row.first_failed_at,
+  };
+}
+
+function parsePayload(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
