@@ -27,3 +27,25 @@ export { decodeText, encodeText } from './charset.ts';
 export { setTopLevelTextElements, type TextElementChange } from './edit.ts';
 export { isValidUid, findInvalidUids, UID_MAX_LENGTH, type InvalidUid } from './uid.ts';
 export { NON_IMAGE_MODALITIES, primaryImageModality } from './modalities.ts';
+export {
+  MultipartError,
+  TooManyPartsError,
+  MultipartScanner,
+  splitMultipart,
+  readMultipart,
+  readAll,
+  iterateBytes,
+  newBoundary,
+  partHeader,
+  closeDelimiter,
+  multipartPieces,
+  encodeMultipart,
+  multipartContentType,
+  type MultipartOptions,
+  type MultipartEvent,
+  type MultipartPart,
+  type PartHeaders,
+  type StreamedPart,
+  type ByteSource,
+  type OutgoingPart,
+} from './multipart.ts';
