@@ -6,13 +6,6 @@ import { configurePasswordHashing } from './access/passwords.ts';
 import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
-import { registerAuditRoutes } from './api/audit-routes.ts';
-import { registerAuthRoutes } from './api/auth-routes.ts';
-import { registerStudyRoutes } from './api/study-routes.ts';
-import { MaintenanceStore } from './store/maintenance-store.ts';
-import { registerFhir } from './fhir/index.ts';
-import { registerStatisticsRoutes } from './insight/statistics-routes.ts';
-import { StatisticsStore } from './store/statistics-store.ts';
 import { registerReadingRoutes } from './api/reading-routes.ts';
 import { registerEventRoutes } from './api/event-routes.ts';
 import { NotificationBus } from './events/notification-bus.ts';
@@ -21,7 +14,6 @@ import { ReadingStore } from './store/reading-store.ts';
 import { ReadingService } from './reading/reading-service.ts';
 import { ReportDelivery } from './reading/report-delivery.ts';
 import { createDiagnosticReportSource } from './reading/fhir-report-source.ts';
-import { registerWebApp } from './web-app/static-routes.ts';
 import { DEFAULT_SHARE_OPTIONS, ShareService } from './share/share-service.ts';
 import { ShareStore } from './share/share-store.ts';
 import { LogSmsSender } from './share/sms-sender.ts';
@@ -30,10 +22,31 @@ import { registerReportDocumentRoutes } from './api/report-document-routes.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
 import { startDimseServer } from './dimse/scp.ts';
-import { registerDicomWeb } from './dicomweb/index.ts';
-import { YunyingError } from './errors.ts';
-import { registerAdminRoutes } from './api/admin-routes.ts';
+import { errorBody, yunyingErrorHandler } from './errors/http-errors.ts';
 import { createMetrics } from './metrics.ts';
+import type { FeedConsumer } from './feed/change.ts';
+import type { ModuleContext, PermissionDeclaration, YunyingModule } from './modules/module.ts';
+import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './modules/registry.ts';
+import { accessModule } from './access/module.ts';
+import { archiveModule } from './archive/module.ts';
+import { dicomwebModule } from './dicomweb/module.ts';
+import { FHIR_DIAGNOSTIC_REPORTS, fhirModule } from './fhir/module.ts';
+import { insightModule } from './insight/module.ts';
+import { webAppModule } from './web-app/module.ts';
+
+/**
+ * The modules, in registration order: a module uses the services of those listed before it
+ * (ctx.services), and the web app's catch-all comes last. Adding a module is its folder
+ * with a module.ts, and a line here (docs/architecture.md, "Adding a module").
+ */
+export const MODULES: readonly YunyingModule[] = [
+  dicomwebModule,
+  accessModule,
+  archiveModule,
+  fhirModule,
+  insightModule,
+  webAppModule,
+];
 
 export interface YunyingServer {
   config: Config;
@@ -43,6 +56,10 @@ export interface YunyingServer {
   /** cloud film: links, the patient page */
   shares: ShareService;
   logger: Logger;
+  /** the permissions the listed modules declare */
+  permissions: readonly PermissionDeclaration[];
+  /** the listed modules' change-feed consumers */
+  feedConsumers: readonly FeedConsumer[];
   /** starts the DIMSE SCP; resolves to the port it listens on */
   startDicom(): Promise<number>;
   close(): Promise<void>;
@@ -52,7 +69,9 @@ export interface YunyingServer {
  * Builds the platform without listening (design.md "Build, then listen"): tests inject
  * HTTP requests or call listen on port 0; main.ts listens on the configured ports.
  */
-export async function buildServer(config: Config): Promise<YunyingServer> {
+export async function buildServer(config: Config, options: { modules?: readonly YunyingModule[] } = {}): Promise<YunyingServer> {
+  const modules = options.modules ?? MODULES;
+  const permissions = modulePermissions(modules);
   const logger = pino({
     level: config.logLevel,
     // Credentials never reach the logs.
@@ -74,6 +93,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     fsync: config.fsync,
     auditKey: config.auditKey,
     auditKeyFile: config.auditKeyFile,
+    moduleMigrations: moduleMigrations(modules),
     onStored: (result) => {
       metrics.countStored(result.outcome);
       if (result.outcome === 'stored') routeStoredStudy(result.studyInstanceUid);
@@ -91,17 +111,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     trustProxy: config.trustProxy ?? false,
   }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type
 
-  http.setErrorHandler((error, request, reply) => {
-    if (error instanceof YunyingError) {
-      if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
-      return reply.status(error.httpStatus).send({ code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) return reply.status(status).send({ code: (error as { code?: string }).code ?? 'BAD_REQUEST', message: error instanceof Error ? error.message : String(error) });
-    request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
-  });
-  http.setNotFoundHandler((_request, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: 'no such resource' }));
+  http.setErrorHandler(yunyingErrorHandler);
+  http.setNotFoundHandler((_request, reply) => reply.status(404).send(errorBody({ code: 'NOT_FOUND', message: 'no such resource' })));
   // Every interface's refusals (403) and lookups that found nothing the caller may see (404)
   // reach the trail before the answer goes out (issue 12); at the root, so DICOMweb's and
   // FHIR's own error handlers are covered too.
@@ -158,28 +169,44 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
   // Absolute URLs in DICOMweb and FHIR answers: from YUNYING_PUBLIC_BASE_URL when it is set,
   // else from the request's Host, which the client chooses (issue 12, finding 18).
   const configuredPublicBaseUrl = config.publicBaseUrlConfigured ? config.publicBaseUrl : undefined;
-  await registerDicomWeb(http, {
-    archive,
-    resolveCaller: createHttpCallerResolver(access, 'dicomweb', { allowBasic: true }),
-    resolveWadoUriCaller: createHttpCallerResolver(access, 'wado-uri', { allowBasic: true }),
-    maxStowBytes: config.maxUploadBytes,
-    maxStowParts: config.stowMaxParts,
-    maxRenderFrameBytes: config.renderMaxFrameBytes,
-    publicBaseUrl: configuredPublicBaseUrl,
-  });
-  await registerAuthRoutes(http, { access, resolveCaller: restCaller });
-  await registerAdminRoutes(http, { access, resolveCaller: restCaller });
-  await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: restCaller });
-  await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance: new MaintenanceStore(archive.database.db, archive.database.dialect), audit: archive.audit }, resolveCaller: restCaller });
-  await registerFhir(http, { archive, publicBaseUrl: configuredPublicBaseUrl, resolveCaller: createHttpCallerResolver(access, 'fhir', { allowBasic: true }), diagnosticReports: createDiagnosticReportSource(reading, delivery, archive, archive.audit) });
+  // Reading, cloud film and the live events become modules after their split (issue 13, item 9).
   await registerReadingRoutes(http, { reading, resolveCaller: restCaller, audit: archive.audit });
   await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
   await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });
   await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
-  await registerStatisticsRoutes(http, { statistics: new StatisticsStore(archive.database.db, archive.database.dialect), accessStore: archive.accessStore, audit: archive.audit, resolveCaller: restCaller });
 
-  // Last: the web app's catch-all must not shadow any route above.
-  await registerWebApp(http, { distDir: config.webDistDir });
+  const services = createServiceRegistry();
+  services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reading, delivery, archive, archive.audit));
+  const moduleClosers: Array<() => Promise<void> | void> = [];
+  const moduleContext: ModuleContext = {
+    config,
+    logger,
+    http,
+    archive,
+    access,
+    metrics,
+    callers: {
+      rest: restCaller,
+      dicomweb: createHttpCallerResolver(access, 'dicomweb', { allowBasic: true }),
+      wadoUri: createHttpCallerResolver(access, 'wado-uri', { allowBasic: true }),
+      fhir: createHttpCallerResolver(access, 'fhir', { allowBasic: true }),
+    },
+    configuredPublicBaseUrl,
+    services,
+    onClose: (close) => void moduleClosers.push(close),
+  };
+  const closeModules = async () => {
+    for (const close of moduleClosers.splice(0).reverse()) await close();
+  };
+  let feedConsumers: FeedConsumer[];
+  try {
+    feedConsumers = await registerModules(modules, moduleContext);
+  } catch (error) {
+    await closeModules();
+    await http.close();
+    await archive.close();
+    throw error;
+  }
   await bus.start();
   const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
   const auditHeadLog = startAuditHeadLog(archive.audit, logger);
@@ -193,6 +220,8 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
     access,
     shares,
     logger,
+    permissions,
+    feedConsumers,
     async startDicom() {
       const started = await startDimseServer({
         archive,
@@ -219,6 +248,7 @@ export async function buildServer(config: Config): Promise<YunyingServer> {
       await dicom?.close();
       await http.close();
       await bus.close();
+      await closeModules();
       await sweeper.idle();
       await auditHeadLog.idle();
       await archive.close();

@@ -6,7 +6,7 @@ import { loadAuditKey, type AuditKey } from '../access/audit-key.ts';
 import { AccessStore } from '../store/access-store.ts';
 import { AuditStore } from '../store/audit-store.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { openIndexDatabase, type IndexDatabase } from '../store/database.ts';
+import { openIndexDatabase, type IndexDatabase, type ModuleMigrationSource } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
 import { parseS3Url, S3BlobStore, s3ClientConfigFromEnv } from '../store/s3-blob-store.ts';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -26,6 +26,8 @@ export interface ArchiveOptions {
   /** the audit chain's HMAC key (YUNYING_AUDIT_KEY); else read from, or created in, auditKeyFile [DATA_DIR/audit-key] */
   auditKey?: string;
   auditKeyFile?: string;
+  /** the listed modules' migrations (app.ts MODULES), run with the core list */
+  moduleMigrations?: ModuleMigrationSource;
 }
 
 /** The archive with its stores: what buildServer wires into every protocol. */

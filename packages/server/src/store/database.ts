@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, mkdirSync, open as openCallback } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { YunyingError } from '../errors.ts';
 import { migrationProviderFor } from './migrations.ts';
@@ -22,7 +22,12 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** SQLite: sync the WAL before a commit counts (survives power loss, not only process crashes) */
   fsync: boolean;
+  /** the modules' migrations (modules/registry.ts moduleMigrations), run with the core list as one set */
+  moduleMigrations?: ModuleMigrationSource;
 }
+
+/** Migrations beyond the core list, by dialect. */
+export type ModuleMigrationSource = (dialect: SqlDialectName) => Readonly<Record<string, Migration>>;
 
 /** Opens the index database named by the configuration and brings its schema up to date. */
 export async function openIndexDatabase(options: DatabaseOptions): Promise<IndexDatabase> {
@@ -31,7 +36,7 @@ export async function openIndexDatabase(options: DatabaseOptions): Promise<Index
   else if (options.databaseUrl) throw new YunyingError('CONFIG_INVALID', 'YUNYING_DATABASE_URL must be a postgres:// URL or unset', 500);
   else index = openSqlite(path.join(options.dataDir, 'index.sqlite'), options.fsync);
   try {
-    await migrateToLatest(index.db, index.dialect);
+    await migrateToLatest(index.db, index.dialect, options.moduleMigrations);
   } catch (error) {
     await index.close();
     throw error;
@@ -139,11 +144,30 @@ function createWalSync(walFile: string): { sync: () => Promise<void>; close: () 
   return { sync, close };
 }
 
-export async function migrateToLatest(db: Kysely<Database>, dialect: SqlDialectName): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProviderFor(dialect) });
+export async function migrateToLatest(db: Kysely<Database>, dialect: SqlDialectName, moduleMigrations?: ModuleMigrationSource): Promise<void> {
+  const migrator = new Migrator({ db, provider: withModuleMigrations(migrationProviderFor(dialect), dialect, moduleMigrations) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
   }
+}
+
+/**
+ * The one migration set: the core list and the modules', which Kysely runs sorted by name.
+ * A module may not reuse a core name. Every process that opens the database (server, CLI)
+ * passes the same modules: a migration it does not know that the database ran stops it.
+ */
+function withModuleMigrations(core: MigrationProvider, dialect: SqlDialectName, moduleMigrations: ModuleMigrationSource | undefined): MigrationProvider {
+  if (!moduleMigrations) return core;
+  return {
+    async getMigrations() {
+      const all = { ...(await core.getMigrations()) };
+      for (const [name, migration] of Object.entries(moduleMigrations(dialect))) {
+        if (name in all) throw new Error(`module migration ${name} has the name of a core migration`);
+        all[name] = migration;
+      }
+      return all;
+    },
+  };
 }
