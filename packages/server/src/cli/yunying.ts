@@ -14,6 +14,8 @@ import { parseChainHead, type ChainAnchor } from '../access/audit-trail.ts';
 import { readFile } from 'node:fs/promises';
 import { ROLES } from '../access/roles.ts';
 import { openArchive, type Archive } from '../archive/archive.ts';
+import { MODULES } from '../app.ts';
+import { moduleMigrations } from '../modules/registry.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { YunyingError } from '../errors.ts';
 
@@ -52,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!group) usage('a command is required');
   const config = loadConfig();
-  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync, auditKey: config.auditKey, auditKeyFile: config.auditKeyFile });
+  const archive = await openArchive({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, storageUrl: config.storageUrl, awsEnv: config.awsEnv, fsync: config.fsync, auditKey: config.auditKey, auditKeyFile: config.auditKeyFile, moduleMigrations: moduleMigrations(MODULES) });
   try {
     // Keys the chain on a first run after the upgrade. Another key than the chain's, or a
     // chain that lost its keying record, stops every command but `audit verify`, which says where.
