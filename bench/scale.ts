@@ -16,8 +16,8 @@ import { buildServer } from '../packages/server/src/app.ts';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { openIndexDatabase } from '../packages/server/src/store/database.ts';
 import { postgresNameBigramsSql } from '../packages/server/src/store/migrations.ts';
-import { openAssociation } from '../packages/server/src/dimse/scu.ts';
-import { COMMAND, DATASET_PRESENT } from '../packages/server/src/dimse/dimse-message.ts';
+import { openAssociation } from '../packages/dimse/src/scu.ts';
+import { COMMAND, DATASET_PRESENT } from '../packages/dimse/src/dimse-message.ts';
 
 const { values: options } = parseArgs({
   options: {

@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { splitPart10 } from '@yunying/dicom';
-import { runTool } from '@yunying/server/dimse/test-support';
-import type { ServerProcess } from '@yunying/server/test-support/server-process';
-import { makeSyntheticInstance, newUid } from '@yunying/server/test-support/synthetic-dicom';
+import { runTool } from '@yunying/testing/dcmtk';
+import type { ServerProcess } from '@yunying/testing/server-process';
+import { makeSyntheticInstance, newUid } from '@yunying/testing/synthetic-dicom';
 import { cloudInstanceBytes, cloudInstanceUids, freeGatewayPorts, provisionGatewayAccount, startCloud, startGatewayProcess, waitUntil, writeInstanceFiles, type GatewayPorts, type GatewayProcess } from './test-support/gateway-process.ts';
 
 let dir: string;

@@ -9,10 +9,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { splitPart10 } from '@yunying/dicom';
-import { runTool } from '@yunying/server/dimse/test-support';
-import { findFreePort } from '@yunying/server/test-support/ports';
-import type { ServerProcess } from '@yunying/server/test-support/server-process';
-import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/server/test-support/synthetic-dicom';
+import { runTool } from '@yunying/testing/dcmtk';
+import { findFreePort } from '@yunying/testing/ports';
+import type { ServerProcess } from '@yunying/testing/server-process';
+import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/testing/synthetic-dicom';
 import { cloudInstanceBytes, cloudInstanceUids, freeGatewayPorts, GATEWAY_USER, provisionGatewayAccount, startCloud, startGatewayProcess, TOWNSHIP_ID, waitUntil, writeInstanceFiles, type GatewayProcess } from './test-support/gateway-process.ts';
 
 let dir: string;

@@ -9,9 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { encodeDataset, parseDicom, toDicomJson, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
-import { QR } from '@yunying/server/dimse';
-import { COMMAND, DATASET_PRESENT, PRIORITY_MEDIUM } from '@yunying/server/dimse/message';
-import { openAssociation, type DimseClient } from '@yunying/server/dimse/scu';
+import { COMMAND, DATASET_PRESENT, PRIORITY_MEDIUM, QR, openAssociation, type DimseClient } from '@yunying/dimse';
 import type { Logger } from 'pino';
 import type { DicomNodeConfig } from './config.ts';
 import { ImportStore, type ImportJob, type ImportStudy } from './import-store.ts';

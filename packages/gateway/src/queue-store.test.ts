@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { systemCaller } from '@yunying/server/access/caller';
 import { openArchive, type Archive } from '@yunying/server/archive';
-import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/server/test-support/synthetic-dicom';
+import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/testing/synthetic-dicom';
 import { evictForwardedStudies } from './eviction.ts';
 import { backoffDelay, GatewayQueue } from './queue-store.ts';
 

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { findFreePort } from '@yunying/server/test-support/ports';
+import { findFreePort } from '@yunying/testing/ports';
 import { freeGatewayPorts, startGatewayProcess } from './test-support/gateway-process.ts';
 
 test('the gateway process starts with a 16-thread libuv pool', async () => {

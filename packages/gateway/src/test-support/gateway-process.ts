@@ -7,9 +7,9 @@ import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TEST_ADMIN_PASSWORD } from '@yunying/server/test-support/admin-auth';
-import { findFreePort } from '@yunying/server/test-support/ports';
-import { startServerProcess, type ServerProcess } from '@yunying/server/test-support/server-process';
+import { TEST_ADMIN_PASSWORD } from '@yunying/testing/admin-auth';
+import { findFreePort } from '@yunying/testing/ports';
+import { startServerProcess, type ServerProcess } from '@yunying/testing/server-process';
 
 const BIN = fileURLToPath(new URL('../../bin/yunying-gateway.js', import.meta.url));
 

@@ -8,9 +8,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { splitPart10 } from '@yunying/dicom';
 import { systemCaller } from '../access/caller.ts';
 import { startListeningServer } from '../test-support/listening-server.ts';
-import { APPLICATION_CONTEXT_NAME, encodeAssociateRq, encodePDataHeader, PDU_TYPE } from '../dimse/pdu.ts';
-import { COMMAND, DATASET_PRESENT, encodeCommand } from '../dimse/dimse-message.ts';
-import { openAssociation, VERIFICATION_SOP_CLASS } from '../dimse/scu.ts';
+import { APPLICATION_CONTEXT_NAME, encodeAssociateRq, encodePDataHeader, PDU_TYPE, COMMAND, DATASET_PRESENT, encodeCommand, openAssociation, VERIFICATION_SOP_CLASS } from '@yunying/dimse';
 import { makeSyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { ADMIN_AUTH, withAdmin } from '../test-support/admin-auth.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitPart10 } from '@yunying/dicom';
 import { startListeningServer } from '../test-support/listening-server.ts';
-import { openAssociation, VERIFICATION_SOP_CLASS, type DimseClient } from '../dimse/scu.ts';
+import { openAssociation, VERIFICATION_SOP_CLASS, type DimseClient } from '@yunying/dimse';
 import { readSample } from '../test-support/samples.ts';
 import { withAdmin } from '../test-support/admin-auth.ts';
 

@@ -9,10 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
-import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
-import { APPLICATION_CONTEXT_NAME, PDU_TYPE, PduReader, encodeAssociateRq } from './pdu.ts';
-import { VERIFICATION_SOP_CLASS } from './scu.ts';
-import { runTool } from './dimse-test-support.ts';
+import { TEST_ADMIN_PASSWORD } from '@yunying/testing/admin-auth';
+import { APPLICATION_CONTEXT_NAME, PDU_TYPE, PduReader, encodeAssociateRq, VERIFICATION_SOP_CLASS } from '@yunying/dimse';
+import { runTool } from '@yunying/testing/dcmtk';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 

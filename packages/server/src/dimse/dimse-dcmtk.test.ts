@@ -13,8 +13,8 @@ import { encodeDataset, getPixelDataInfo, parseDicom, splitPart10, toDicomJson, 
 import { localAeCaller } from '../access/caller.ts';
 import { openArchive, type Archive } from '../archive/archive.ts';
 import { startDimseServer, type DimseServer } from './scp.ts';
-import { openAssociation } from './scu.ts';
-import { freePort, memoryLogger, runTool, startListeningTool, storescuConfig, type SpawnedProcess } from './dimse-test-support.ts';
+import { openAssociation } from '@yunying/dimse';
+import { freePort, memoryLogger, runTool, startListeningTool, storescuConfig, type SpawnedProcess } from '@yunying/testing/dcmtk';
 
 const SAMPLES = '/work/shared/dicom-samples';
 const MR_SERIES_DIR = path.join(SAMPLES, 'series/mr-16-slices');

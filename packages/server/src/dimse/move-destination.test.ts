@@ -11,9 +11,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
-import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
-import { makeSyntheticInstance, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
-import { freePort, runTool, startListeningTool, type SpawnedProcess } from './dimse-test-support.ts';
+import { TEST_ADMIN_PASSWORD } from '@yunying/testing/admin-auth';
+import { makeSyntheticInstance, type SyntheticInstance } from '@yunying/testing/synthetic-dicom';
+import { freePort, runTool, startListeningTool, type SpawnedProcess } from '@yunying/testing/dcmtk';
 
 let server: ListeningServer;
 let work: string;

@@ -15,11 +15,10 @@ import type { Caller } from '../access/caller.ts';
 import type { ArchiveService, IngestInput, IngestResult, QueryRequest } from '../archive/archive-service.ts';
 import { encodeDataset, parseDicom, toDicomJson, type DicomJsonDataset } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
-import type { AssociationError } from './association.ts';
-import { PDU_TYPE, PduReader, REJECT, encodeAssociateRq, APPLICATION_CONTEXT_NAME, decodePdu, type AssociateAc } from './pdu.ts';
+import type { AssociationError } from '@yunying/dimse';
+import { PDU_TYPE, PduReader, REJECT, encodeAssociateRq, APPLICATION_CONTEXT_NAME, decodePdu, type AssociateAc, openAssociation, VERIFICATION_SOP_CLASS } from '@yunying/dimse';
 import { startDimseServer, type DimseServer } from './scp.ts';
-import { openAssociation, VERIFICATION_SOP_CLASS } from './scu.ts';
-import { memoryLogger, runTool, storescuConfig } from './dimse-test-support.ts';
+import { memoryLogger, runTool, storescuConfig } from '@yunying/testing/dcmtk';
 
 const SAMPLES = '/work/shared/dicom-samples';
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -34,7 +33,7 @@ class FakeArchive implements ArchiveService {
   async ingest(caller: Caller, input: IngestInput): Promise<IngestResult> {
     if (input.kind !== 'dataset') throw new Error('unexpected');
     const text = input.bytes.subarray(0, 16).toString('latin1');
-    if (text.startsWith('GARBAGE')) throw new YunyingError('INVALID_DATASET', 'Data set cannot be parsed: element (0010,0010) overruns the data set by 1234 bytes', 400, 0xa900);
+    if (text.startsWith('GARBAGE')) throw new YunyingError('INVALID_DATASET', 'Data set cannot be parsed: element (0010,0010) overruns the data set by 1234 bytes');
     if (text.startsWith('CRASH')) throw new TypeError('cannot read properties of undefined');
     this.stored.push({ ...input, caller });
     return { outcome: 'stored', sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid, studyInstanceUid: '1.2', seriesInstanceUid: '1.2.3', warning: text.startsWith('WARN') ? 'PatientSex coerced' : undefined };

@@ -2,6 +2,11 @@
  * PS3.7 DIMSE command sets (always implicit VR little endian, group 0000) and the
  * assembly of P-DATA fragments into messages.
  */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Pdv } from './pdu.ts';
 
 export const COMMAND = {
@@ -195,14 +200,89 @@ export function isResponse(command: DimseCommand): boolean {
 export interface DimseMessage {
   presentationContextId: number;
   command: DimseCommand;
+  /** the data set, when it stayed under the spill threshold (always, without bounds) */
   dataset?: Buffer;
+  /** the data set was over the spill threshold: it is in this temporary file, which the receiver deletes */
+  spilled?: SpilledDataset;
+  /** the data set was over the maximum message size: this many bytes arrived and were dropped */
+  oversizeBytes?: number;
+}
+
+/** A data set written to a temporary file as its fragments arrived. */
+export interface SpilledDataset {
+  path: string;
+  size: number;
+  /** resolves once every byte is on disk (rejects when the write failed) */
+  written: Promise<void>;
+}
+
+/**
+ * How much of a received data set is held in memory (issue 13, item 7): a data set above
+ * `spillBytes` goes to a temporary file as it arrives, one above `maxBytes` is read to its
+ * end and dropped (the message then says how big it was), so one association's C-STORE of
+ * a 2 GB instance costs neither 2 GB of heap nor a broken association.
+ */
+export interface DatasetBounds {
+  spillBytes: number;
+  maxBytes: number;
+  /** directory of the temporary files; default os.tmpdir() */
+  spillDir?: string;
+}
+
+/** The temporary file of one data set being received. */
+class SpillFile {
+  readonly path: string;
+  size = 0;
+  private readonly stream: WriteStream;
+  private readonly onPressure: (busy: boolean) => void;
+  private failure: Error | undefined;
+
+  constructor(dir: string, onPressure: (busy: boolean) => void) {
+    this.path = join(dir, `yunying-dimse-${randomUUID()}.part`);
+    this.stream = createWriteStream(this.path, { flags: 'wx', mode: 0o600 });
+    this.stream.on('error', (err) => (this.failure ??= err));
+    this.stream.on('drain', () => onPressure(false));
+    this.onPressure = onPressure;
+  }
+
+  write(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (!this.stream.write(chunk)) this.onPressure(true);
+  }
+
+  /** ends the file; the promise settles when it is on disk */
+  finish(): SpilledDataset {
+    const written = new Promise<void>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      this.stream.once('error', reject);
+      this.stream.end(() => (this.failure ? reject(this.failure) : resolve()));
+    });
+    // the receiver awaits it; an unobserved failure must not crash the process meanwhile
+    written.catch(() => undefined);
+    this.onPressure(false);
+    return { path: this.path, size: this.size, written };
+  }
+
+  discard(): void {
+    this.stream.destroy();
+    this.onPressure(false);
+    void unlink(this.path).catch(() => undefined);
+  }
+}
+
+/** Deletes a spilled data set's file (after its message was handled, or when it never will be). */
+export async function discardSpilled(spilled: SpilledDataset | undefined): Promise<void> {
+  if (!spilled) return;
+  await spilled.written.catch(() => undefined);
+  await unlink(spilled.path).catch(() => undefined);
 }
 
 /**
  * Assembles PDVs into DIMSE messages (PS3.7 E.2). Command fragments are collected,
  * decoded on the last fragment; data set fragments are collected as Buffer[] and
- * concatenated once. Only one message is assembled at a time (PS3.8: fragments of
- * different messages are not interleaved).
+ * concatenated once, or, with bounds, written to a temporary file past the spill
+ * threshold and dropped past the maximum. Only one message is assembled at a time
+ * (PS3.8: fragments of different messages are not interleaved).
  */
 export class MessageAssembler {
   private pcId = -1;
@@ -210,6 +290,16 @@ export class MessageAssembler {
   private command: DimseCommand | undefined;
   private dataChunks: Buffer[] = [];
   private dataBytes = 0;
+  private spill: SpillFile | undefined;
+  private dropping = false;
+  private readonly bounds: DatasetBounds | undefined;
+  private readonly onPressure: (busy: boolean) => void;
+
+  /** onPressure: the temporary file cannot take more for now (true) or can again (false) */
+  constructor(bounds?: DatasetBounds, onPressure: (busy: boolean) => void = () => undefined) {
+    this.bounds = bounds;
+    this.onPressure = onPressure;
+  }
 
   /** bytes of the data set being assembled */
   get pendingDataBytes(): number {
@@ -227,24 +317,58 @@ export class MessageAssembler {
       const bytes = this.commandChunks.length === 1 ? this.commandChunks[0] : Buffer.concat(this.commandChunks);
       this.commandChunks = [];
       this.command = decodeCommand(bytes);
-      if (!hasDataset(this.command)) return this.finish(undefined);
+      if (!hasDataset(this.command)) return this.finish({});
       return undefined;
     }
     if (!this.command) throw new DimseError('data set fragment before the command set');
     if (!hasDataset(this.command)) throw new DimseError('data set fragment for a command without a data set');
-    this.dataChunks.push(pdv.data);
     this.dataBytes += pdv.data.length;
+    this.keep(pdv.data);
     if (!pdv.isLast) return undefined;
+    if (this.dropping) return this.finish({ oversizeBytes: this.dataBytes });
+    if (this.spill) {
+      const spilled = this.spill.finish();
+      this.spill = undefined;
+      return this.finish({ spilled });
+    }
     const dataset = this.dataChunks.length === 1 ? this.dataChunks[0] : Buffer.concat(this.dataChunks, this.dataBytes);
-    return this.finish(dataset);
+    return this.finish({ dataset });
   }
 
-  private finish(dataset: Buffer | undefined): DimseMessage {
-    const message: DimseMessage = { presentationContextId: this.pcId, command: this.command as DimseCommand, dataset };
+  /** Drops the message being assembled (the association closed in the middle of it). */
+  discard(): void {
+    this.spill?.discard();
+    this.spill = undefined;
+    this.finish({});
+  }
+
+  private keep(chunk: Buffer): void {
+    const bounds = this.bounds;
+    if (this.dropping) return;
+    if (bounds && this.dataBytes > bounds.maxBytes) {
+      // past the maximum: read on to the end of the message, keep nothing
+      this.dropping = true;
+      this.spill?.discard();
+      this.spill = undefined;
+      this.dataChunks = [];
+      return;
+    }
+    if (this.spill) return this.spill.write(chunk);
+    this.dataChunks.push(chunk);
+    if (bounds && this.dataBytes > bounds.spillBytes) {
+      this.spill = new SpillFile(bounds.spillDir ?? tmpdir(), this.onPressure);
+      for (const held of this.dataChunks) this.spill.write(held);
+      this.dataChunks = [];
+    }
+  }
+
+  private finish(body: Pick<DimseMessage, 'dataset' | 'spilled' | 'oversizeBytes'>): DimseMessage {
+    const message: DimseMessage = { presentationContextId: this.pcId, command: this.command as DimseCommand, ...body };
     this.pcId = -1;
     this.command = undefined;
     this.dataChunks = [];
     this.dataBytes = 0;
+    this.dropping = false;
     return message;
   }
 }

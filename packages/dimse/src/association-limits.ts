@@ -29,7 +29,11 @@ export class AssociationCounter {
   private readonly byAddress = new Map<string, number>();
   private readonly byCallingAe = new Map<string, number>();
 
-  constructor(readonly limits: AssociationLimits) {}
+  readonly limits: AssociationLimits;
+
+  constructor(limits: AssociationLimits) {
+    this.limits = limits;
+  }
 
   /**
    * A new TCP connection. Up to twice a limit, connections are counted and wait for their
@@ -87,7 +91,15 @@ export class RefusalAuditGate {
   private windowStartedAt = 0;
   private recordedInWindow = 0;
 
-  constructor(private readonly intervalMs = 60_000, private readonly maxPerInterval = 600, private readonly maxKeys = 10_000) {}
+  private readonly intervalMs: number;
+  private readonly maxPerInterval: number;
+  private readonly maxKeys: number;
+
+  constructor(intervalMs = 60_000, maxPerInterval = 600, maxKeys = 10_000) {
+    this.intervalMs = intervalMs;
+    this.maxPerInterval = maxPerInterval;
+    this.maxKeys = maxKeys;
+  }
 
   /** undefined: do not record this one; otherwise record it, with this many of its key suppressed before it. */
   pass(key: string, now = Date.now()): { suppressed: number } | undefined {

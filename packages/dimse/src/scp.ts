@@ -1,18 +1,19 @@
 /**
- * The DIMSE SCP: association negotiation and the services C-ECHO, C-STORE, C-FIND,
- * C-MOVE and C-GET. Thin: everything is translated to ArchiveService calls.
+ * The DIMSE SCP core: association acceptance (limits, AE policy, presentation contexts and
+ * roles), C-ECHO, and the dispatch of C-STORE, C-FIND, C-MOVE and C-GET to handlers. What a
+ * store, a query or a retrieval means (an archive, a gateway's cache, a test's map) is the
+ * handlers' business; so is who may associate (AePolicy) and what is recorded of a refusal.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type ConnectionOptions, type PeerCertificate, type TlsOptions, type TLSSocket } from 'node:tls';
 import { encodeDataset, parseDicom, splitPart10, toDicomJson, type DicomJsonDataset } from '@yunying/dicom';
-import { localAeCaller, type Caller } from '../access/caller.ts';
-import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import type { ArchiveService, DicomNode, DicomNodeRegistry, InstanceRecord, InstanceScope, QueryLevel } from '../archive/archive-service.ts';
-import { DIMSE_STATUS } from '../errors.ts';
 import { Association, type AssociateDecision, type DimseLogger, type NegotiatedContext } from './association.ts';
 import { AssociationCounter, DEFAULT_ASSOCIATION_LIMITS, RefusalAuditGate, type AssociationLimits } from './association-limits.ts';
-import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, type DimseCommand, type DimseMessage } from './dimse-message.ts';
+import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, discardSpilled, type DatasetBounds, type DimseCommand, type DimseMessage } from './dimse-message.ts';
 import { APPLICATION_CONTEXT_NAME, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PC_RESULT, REJECT, type AcceptedPresentationContext, type AssociateRq, type RoleSelection } from './pdu.ts';
 import { DEFAULT_MAX_PDU_LENGTH, VERIFICATION_SOP_CLASS, openAssociation, type DimseClient } from './scu.ts';
+import { DIMSE_STATUS, errorComment, statusOfError } from './status.ts';
 import { otherLittleEndian, transcodeLittleEndian } from './transcode.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -115,20 +116,125 @@ function chooseLittleEndian(proposed: string[]): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------
+// handlers
+
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+/** What the SCP knows of an association request when it asks the AE policy. */
+export interface AssociationRequestInfo {
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  /** the peer's certificate, on a TLS connection that asked for one */
+  peerCertificate?: PeerCertificate;
+}
+
+/**
+ * Who may associate, and as whom: the peer an accepted association acts as (passed to every
+ * handler), or undefined for an A-ASSOCIATE-RJ "calling AE title not recognized".
+ */
+export interface AePolicy<Peer> {
+  admit(request: AssociationRequestInfo): Promise<Peer | undefined>;
+}
+
+/** A received data set: in memory below the spill threshold, else in a temporary file. */
+export interface ReceivedDataset {
+  size: number;
+  /** the bytes, when they stayed in memory */
+  bytes?: Buffer;
+  /** the temporary file, when they did not (deleted once the store handler has returned) */
+  path?: string;
+  /** the bytes either way (reads the file when spilled) */
+  read(): Promise<Buffer>;
+}
+
+export interface IncomingStore {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** of the presentation context: the data set's encoding */
+  transferSyntaxUid: string;
+  callingAeTitle: string;
+  dataset: ReceivedDataset;
+}
+
+/** C-STORE. Throw an error with `dimseStatus` (DimseStatusError) to refuse with that status. */
+export interface StoreHandler<Peer> {
+  /** resolves when the instance is stored (a warning is answered as B000 with the text) */
+  store(peer: Peer, request: IncomingStore): Promise<{ warning?: string }>;
+}
+
+export interface QueryRequest {
+  model: 'PATIENT' | 'STUDY';
+  level: QueryLevel;
+  /** the identifier without (0008,0052) and (0008,0005) */
+  keys: DicomJsonDataset;
+}
+
+/** C-FIND: the matches, each answered as a pending response with its Query/Retrieve Level added. */
+export interface FindHandler<Peer> {
+  find(peer: Peer, query: QueryRequest): Promise<DicomJsonDataset[]>;
+}
+
+/** A stored instance a retrieval sends: what the sub-operation's C-STORE needs to pick a context. */
+export interface RetrieveInstance {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+}
+
+/** A C-MOVE destination: where the SCP opens the sub-association to. */
+export interface MoveDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+  /** reach it over TLS with these options */
+  tls?: ConnectionOptions;
+}
+
+/** C-MOVE and C-GET. */
+export interface RetrieveHandler<Peer, Instance extends RetrieveInstance = RetrieveInstance> {
+  /**
+   * The node a C-MOVE names, or why it is refused (unknown, not permitted). The SCP answers
+   * A801 either way and logs the refusal; recording it (an audit trail) is the handler's.
+   */
+  moveDestination(peer: Peer, aeTitle: string): Promise<{ destination: MoveDestination } | { refused: string }>;
+  /** the instances the identifier names that the peer may retrieve */
+  instances(peer: Peer, query: QueryRequest, retrieval: { service: 'MOVE'; destination: MoveDestination } | { service: 'GET' }): Promise<Instance[]>;
+  /** one instance's Part 10 bytes */
+  read(peer: Peer, instance: Instance): Promise<Buffer>;
+}
+
+/** An association refused, or a connection dropped in a flood: for the handler's audit trail. */
+export interface AssociationRefusal {
+  reason: string;
+  remoteAddress: string;
+  callingAeTitle?: string;
+  calledAeTitle?: string;
+  /** refusals of the same key not reported since the last report (RefusalAuditGate) */
+  suppressed: number;
+}
+
+// ---------------------------------------------------------------------------------------
 // server
 
-export interface DimseServerOptions {
-  archive: ArchiveService;
-  nodes: DicomNodeRegistry;
+export interface DimseServerOptions<Peer> {
   aeTitle: string;
   host: string;
   /** 0 = ephemeral */
   port: number;
-  /** accept calling AEs that resolveCaller does not know, as the default institution's administrator */
-  acceptUnknownAe: boolean;
-  /** the caller for a registered calling AE title; undefined when unknown */
-  resolveCaller(callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined>;
   logger: DimseLogger;
+  aePolicy: AePolicy<Peer>;
+  /** without one, storage SOP classes are not accepted; likewise Q/R FIND and MOVE/GET */
+  store?: StoreHandler<Peer>;
+  find?: FindHandler<Peer>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  retrieve?: RetrieveHandler<Peer, any>;
+  /** a refusal, at most a few per key and minute (a flood is a handful of calls); errors are logged */
+  onRefused?(refusal: AssociationRefusal): Promise<void>;
+  /** DICOM over TLS (PS3.15 B.1): the options of tls.createServer (key, cert, ca, requestCert...) */
+  tls?: TlsOptions;
+  /** received data sets above spillBytes go to a temporary file, above maxBytes are refused (A700); default: in memory, unbounded */
+  datasetBounds?: DatasetBounds;
   /** largest PDU we receive (advertised in the A-ASSOCIATE-AC); default 256 KiB */
   maxPduLength?: number;
   /** ARTIM timer; default 30 s, never longer than the idle timeout */
@@ -140,24 +246,12 @@ export interface DimseServerOptions {
   idleTimeoutMs?: number;
   /** associations at once: all peers, per calling AE, per address (association-limits.ts); defaults there */
   limits?: Partial<AssociationLimits>;
-  /**
-   * may this caller's C-MOVE send to this registered node? Default: a caller who sees every
-   * institution may send anywhere, any other only to its own institution's nodes.
-   */
-  moveDestinationPermitted?(caller: Caller, destination: DicomNode): Promise<boolean>;
-  /** where refused associations and C-MOVE destinations are recorded; default: nowhere (tools, tests) */
-  audit?: AuditRecorder;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DEFAULT_ARTIM_TIMEOUT_MS = 30_000;
 /** the association to a C-MOVE destination: ours, waiting for its C-STORE responses */
 const MOVE_SUB_ASSOCIATION_IDLE_MS = 600_000;
-
-/** Without a rule from the caller: the platform-wide administrator anywhere, everyone else within the own institution. */
-async function ownInstitutionOnly(caller: Caller, destination: DicomNode): Promise<boolean> {
-  return caller.visibleInstitutionIds === 'all' || destination.institutionId === caller.institutionId;
-}
 
 /** What the SCP shares across its connections. */
 interface ServerContext {
@@ -170,16 +264,16 @@ export interface DimseServer {
   close(): Promise<void>;
 }
 
-export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
+export async function startDimseServer<Peer>(options: DimseServerOptions<Peer>): Promise<DimseServer> {
   const sockets = new Set<Socket>();
   const limits: AssociationLimits = { ...DEFAULT_ASSOCIATION_LIMITS, ...options.limits };
   const context: ServerContext = { counter: new AssociationCounter(limits), refusalAudit: new RefusalAuditGate() };
-  const server: Server = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     const remoteAddress = socket.remoteAddress ?? '';
     if (!context.counter.connectionOpened(remoteAddress)) {
       // far beyond a limit: no socket is held for the ARTIM period on behalf of a flood
       socket.destroy();
-      void recordRefusal(context, options, { reason: 'connection-flood', remoteAddress });
+      void reportRefusal(context, options, { reason: 'connection-flood', remoteAddress });
       return;
     }
     sockets.add(socket);
@@ -188,7 +282,13 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
       context.counter.connectionClosed(remoteAddress);
     });
     serveConnection(socket, options, context);
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onConnection) : createServer(onConnection);
+  if (options.tls) {
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      options.logger.warn({ err: err.message, remoteAddress: socket.remoteAddress }, 'DIMSE TLS handshake failed');
+    });
+  }
   // a backstop only: connectionOpened refuses well before
   server.maxConnections = 2 * limits.total + 1;
   await new Promise<void>((resolve, reject) => {
@@ -200,7 +300,7 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  options.logger.info({ aeTitle: options.aeTitle, host: options.host, port }, 'DIMSE SCP listening');
+  options.logger.info({ aeTitle: options.aeTitle, host: options.host, port, tls: Boolean(options.tls) }, 'DIMSE SCP listening');
   return {
     port,
     close: () =>
@@ -215,21 +315,21 @@ interface Operation {
   cancelled: boolean;
 }
 
-interface Session {
+interface Session<Peer> {
   association: Association;
-  caller: Caller | undefined;
-  stats: { echoes: number; stored: number; storeFailures: number; storedBytes: number; finds: number; moves: number; gets: number };
+  peer: Peer | undefined;
+  stats: { echoes: number; stored: number; storeFailures: number; storedBytes: number; spilled: number; oversize: number; finds: number; moves: number; gets: number };
   operations: Map<number, Operation>;
 }
 
-function serveConnection(socket: Socket, options: DimseServerOptions, context: ServerContext): void {
+function serveConnection<Peer>(socket: Socket, options: DimseServerOptions<Peer>, context: ServerContext): void {
   const { logger } = options;
   const remoteAddress = socket.remoteAddress ?? '';
   const started = Date.now();
   logger.debug({ remoteAddress, remotePort: socket.remotePort }, 'DIMSE connection');
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   // eslint-disable-next-line prefer-const
-  let session: Session;
+  let session: Session<Peer>;
   let admittedAs: string | undefined;
   const association = new Association(socket, {
     role: 'acceptor',
@@ -238,18 +338,19 @@ function serveConnection(socket: Socket, options: DimseServerOptions, context: S
     // a connection that has not even asked for an association is idle too
     artimTimeoutMs: Math.min(options.artimTimeoutMs ?? DEFAULT_ARTIM_TIMEOUT_MS, idleTimeoutMs),
     idleTimeoutMs,
+    datasetBounds: options.datasetBounds,
     onAssociateRequest: async (rq) => {
-      // the limits first: a flood costs no database lookup
+      // the limits first: a flood costs no policy lookup
       const exceeded = context.counter.admit(rq.callingAeTitle, remoteAddress);
-      const decision: Negotiation = exceeded
+      const decision: Negotiation<Peer> = exceeded
         ? { reject: { result: REJECT.RESULT_TRANSIENT, source: REJECT.SOURCE_SERVICE_PROVIDER_PRESENTATION, reason: REJECT.REASON_LOCAL_LIMIT_EXCEEDED }, why: exceeded }
-        : await negotiate(rq, remoteAddress, options);
+        : await negotiate(rq, { remoteAddress, peerCertificate: peerCertificateOf(socket) }, options);
       if (!exceeded) admittedAs = rq.callingAeTitle;
       if ('reject' in decision) {
         logger.warn({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, reason: decision.reject.reason, source: decision.reject.source, why: decision.why }, 'DIMSE association rejected');
-        await recordRefusal(context, options, { reason: decision.why, remoteAddress, callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle });
+        await reportRefusal(context, options, { reason: decision.why, remoteAddress, callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle });
       } else {
-        session.caller = decision.caller;
+        session.peer = decision.peer;
         const accepted = decision.contexts.length;
         logger.info({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, remoteAddress, proposed: rq.presentationContexts.length, accepted, peerMaxPdu: rq.userInformation.maxPduLength, peerImplementation: rq.userInformation.implementationVersionName }, 'DIMSE association accepted');
       }
@@ -261,53 +362,63 @@ function serveConnection(socket: Socket, options: DimseServerOptions, context: S
       if (op) op.cancelled = true;
     },
   });
-  session = { association, caller: undefined, stats: { echoes: 0, stored: 0, storeFailures: 0, storedBytes: 0, finds: 0, moves: 0, gets: 0 }, operations: new Map() };
+  session = { association, peer: undefined, stats: { echoes: 0, stored: 0, storeFailures: 0, storedBytes: 0, spilled: 0, oversize: 0, finds: 0, moves: 0, gets: 0 }, operations: new Map() };
   association.on('close', () => {
     if (admittedAs !== undefined) context.counter.associationEnded(admittedAs);
-    if (!session.caller) return;
+    if (session.peer === undefined) return;
     logger.info({ callingAeTitle: association.callingAeTitle, remoteAddress, durationMs: Date.now() - started, ...session.stats }, 'DIMSE association ended');
   });
 }
 
+function peerCertificateOf(socket: Socket): PeerCertificate | undefined {
+  const tlsSocket = socket as Partial<TLSSocket>;
+  if (typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
+  const certificate = tlsSocket.getPeerCertificate();
+  return certificate && Object.keys(certificate).length > 0 ? certificate : undefined;
+}
+
 /**
- * An A-ASSOCIATE-RJ (or a connection dropped in a flood) in the audit trail (issue 12,
- * finding 12): who called, from where, why. Through RefusalAuditGate, so that a flood of
- * refusals is a handful of records. A failing trail is logged; the refusal stands.
+ * An A-ASSOCIATE-RJ (or a connection dropped in a flood) to the onRefused handler (issue 12,
+ * finding 12: the audit trail), through RefusalAuditGate, so that a flood of refusals is a
+ * handful of calls. A failing handler is logged; the refusal stands.
  */
-async function recordRefusal(context: ServerContext, options: DimseServerOptions, refusal: { reason: string; remoteAddress: string; callingAeTitle?: string; calledAeTitle?: string }): Promise<void> {
-  const audit = options.audit ?? noAudit;
-  if (audit === noAudit) return;
-  const { reason, remoteAddress, callingAeTitle, calledAeTitle } = refusal;
+async function reportRefusal<Peer>(context: ServerContext, options: DimseServerOptions<Peer>, refusal: Omit<AssociationRefusal, 'suppressed'>): Promise<void> {
+  if (!options.onRefused) return;
+  const { reason, remoteAddress, callingAeTitle } = refusal;
   const gate = context.refusalAudit.pass(`${reason}|${callingAeTitle ?? ''}|${remoteAddress}`);
   if (!gate) return;
   try {
-    // a registered AE is recorded as itself (its institution); anyone else as the name it gave
-    const registered = callingAeTitle ? await options.resolveCaller(callingAeTitle, remoteAddress) : undefined;
-    const caller: Caller = registered ?? { kind: 'ae', name: callingAeTitle || '-', institutionId: '-', role: 'modality', visibleInstitutionIds: [], via: 'dimse', remoteAddress };
-    await audit.record({
-      action: 'association.refused',
-      outcome: 'failure',
-      caller,
-      objectType: 'ae',
-      objectId: callingAeTitle || undefined,
-      details: { reason, ...(calledAeTitle !== undefined ? { calledAeTitle } : {}), ...(gate.suppressed > 0 ? { suppressedSinceLastRecord: gate.suppressed } : {}) },
-    });
+    await options.onRefused({ ...refusal, suppressed: gate.suppressed });
   } catch (err) {
     options.logger.warn({ err: (err as Error)?.message, reason, remoteAddress }, 'DIMSE refusal not audited');
   }
 }
 
-/** The decision, with a caller when accepted, and in words when rejected (for the log and the audit trail). */
-type Negotiation = ({ accept: Extract<AssociateDecision, { accept: unknown }>['accept']; contexts: NegotiatedContext[]; caller: Caller }) | (Extract<AssociateDecision, { reject: unknown }> & { why: string });
+/** The decision, with the peer when accepted, and in words when rejected (for the log and the audit trail). */
+type Negotiation<Peer> = ({ accept: Extract<AssociateDecision, { accept: unknown }>['accept']; contexts: NegotiatedContext[]; peer: Peer }) | (Extract<AssociateDecision, { reject: unknown }> & { why: string });
 
-async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseServerOptions): Promise<Negotiation> {
-  const reject = (result: number, source: number, reason: number, why: string): Negotiation => ({ reject: { result, source, reason }, why });
+/** Whether the SCP serves this abstract syntax with the handlers it has, and in which transfer syntax. */
+function chooseTransferSyntax<Peer>(abstractSyntax: string, transferSyntaxes: string[], options: DimseServerOptions<Peer>): { supported: boolean; transferSyntax?: string } {
+  if (abstractSyntax === VERIFICATION_SOP_CLASS) return { supported: true, transferSyntax: chooseLittleEndian(transferSyntaxes) };
+  const qr = QR_CLASSES.get(abstractSyntax);
+  if (qr) {
+    const served = qr.service === 'FIND' ? options.find : options.retrieve;
+    return served ? { supported: true, transferSyntax: chooseLittleEndian(transferSyntaxes) } : { supported: false };
+  }
+  // C-GET delivers on storage contexts: they are accepted for a retrieve handler too
+  if (isStorageSopClass(abstractSyntax) && (options.store || options.retrieve)) {
+    return { supported: true, transferSyntax: transferSyntaxes.find((ts) => STORAGE_TRANSFER_SYNTAXES.has(ts)) };
+  }
+  return { supported: false };
+}
+
+async function negotiate<Peer>(rq: AssociateRq, connection: { remoteAddress: string; peerCertificate?: PeerCertificate }, options: DimseServerOptions<Peer>): Promise<Negotiation<Peer>> {
+  const reject = (result: number, source: number, reason: number, why: string): Negotiation<Peer> => ({ reject: { result, source, reason }, why });
   if ((rq.protocolVersion & 0x0001) === 0) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_PROVIDER_ACSE, REJECT.REASON_PROTOCOL_VERSION_NOT_SUPPORTED, 'protocol-version-not-supported');
   if (rq.applicationContext !== APPLICATION_CONTEXT_NAME) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_APPLICATION_CONTEXT_NOT_SUPPORTED, 'application-context-not-supported');
   if (rq.calledAeTitle !== options.aeTitle) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLED_AE_NOT_RECOGNIZED, 'called-ae-not-recognized');
-  let caller = await options.resolveCaller(rq.callingAeTitle, remoteAddress);
-  if (!caller && options.acceptUnknownAe && rq.callingAeTitle.length > 0) caller = localAeCaller(rq.callingAeTitle, remoteAddress);
-  if (!caller) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLING_AE_NOT_RECOGNIZED, 'calling-ae-not-recognized');
+  const peer = await options.aePolicy.admit({ callingAeTitle: rq.callingAeTitle, calledAeTitle: rq.calledAeTitle, ...connection });
+  if (peer === undefined) return reject(REJECT.RESULT_PERMANENT, REJECT.SOURCE_SERVICE_USER, REJECT.REASON_CALLING_AE_NOT_RECOGNIZED, 'calling-ae-not-recognized');
 
   const results: AcceptedPresentationContext[] = [];
   const contexts: NegotiatedContext[] = [];
@@ -315,15 +426,7 @@ async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseS
   const roleReplies = new Map<string, RoleSelection>();
   for (const pc of rq.presentationContexts) {
     const { abstractSyntax, transferSyntaxes } = pc;
-    let transferSyntax: string | undefined;
-    let supported = true;
-    if (abstractSyntax === VERIFICATION_SOP_CLASS || QR_CLASSES.has(abstractSyntax)) {
-      transferSyntax = chooseLittleEndian(transferSyntaxes);
-    } else if (isStorageSopClass(abstractSyntax)) {
-      transferSyntax = transferSyntaxes.find((ts) => STORAGE_TRANSFER_SYNTAXES.has(ts));
-    } else {
-      supported = false;
-    }
+    const { supported, transferSyntax } = chooseTransferSyntax(abstractSyntax, transferSyntaxes, options);
     if (!supported) {
       results.push({ id: pc.id, result: PC_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED });
       continue;
@@ -339,7 +442,7 @@ async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseS
     contexts.push({ id: pc.id, abstractSyntax, transferSyntax, requestorIsScu: role ? role.scuRole === 1 : true, requestorIsScp: role ? role.scpRole === 1 : false });
   }
   return {
-    caller,
+    peer,
     contexts,
     accept: {
       protocolVersion: 1,
@@ -361,31 +464,7 @@ async function negotiate(rq: AssociateRq, remoteAddress: string, options: DimseS
 // ---------------------------------------------------------------------------------------
 // services
 
-const MAX_COMMENT = 64;
-
-function comment(text: string | undefined): string | undefined {
-  if (!text) return undefined;
-  // LO: no backslash or control characters; the command set is ASCII
-  const clean = text.replace(/[^\x20-\x7e]/g, '?').replace(/\\/g, '/');
-  return clean.length > MAX_COMMENT ? `${clean.slice(0, MAX_COMMENT - 3)}...` : clean;
-}
-
-interface ErrorLike {
-  dimseStatus?: unknown;
-  message?: unknown;
-  code?: unknown;
-}
-
-/** YunyingError (duck-typed, so a second copy of the module still counts) → status + comment. */
-function statusOfError(err: unknown): { status: number; errorComment: string; known: boolean } {
-  const e = err as ErrorLike;
-  if (e && typeof e === 'object' && typeof e.dimseStatus === 'number') {
-    return { status: e.dimseStatus, errorComment: comment(String(e.message ?? '')) ?? '', known: true };
-  }
-  return { status: DIMSE_STATUS.PROCESSING_FAILURE, errorComment: 'Internal error', known: false };
-}
-
-function respond(session: Session, message: DimseMessage, fields: Partial<DimseCommand> & { status: number }, dataset?: Buffer): Promise<void> {
+function respond<Peer>(session: Session<Peer>, message: DimseMessage, fields: Partial<DimseCommand> & { status: number }, dataset?: Buffer): Promise<void> {
   const rq = message.command;
   const command: DimseCommand = {
     commandField: rq.commandField | 0x8000,
@@ -394,73 +473,113 @@ function respond(session: Session, message: DimseMessage, fields: Partial<DimseC
     commandDataSetType: dataset ? DATASET_PRESENT : NO_DATASET,
     ...fields,
   };
-  if (command.errorComment !== undefined) command.errorComment = comment(command.errorComment);
+  if (command.errorComment !== undefined) command.errorComment = errorComment(command.errorComment);
   return session.association.send(message.presentationContextId, command, dataset);
 }
 
-async function handleRequest(session: Session, message: DimseMessage, options: DimseServerOptions): Promise<void> {
+async function handleRequest<Peer>(session: Session<Peer>, message: DimseMessage, options: DimseServerOptions<Peer>): Promise<void> {
+  try {
+    if (message.oversizeBytes !== undefined) return await refuseOversize(session, message, options);
+    return await dispatch(session, message, options);
+  } finally {
+    await discardSpilled(message.spilled);
+  }
+}
+
+/**
+ * A data set over the maximum message size (issue 13, item 7): it was read to its end and
+ * dropped, so the association goes on; the request is refused with "out of resources".
+ */
+async function refuseOversize<Peer>(session: Session<Peer>, message: DimseMessage, options: DimseServerOptions<Peer>): Promise<void> {
+  const { command } = message;
+  const maxBytes = options.datasetBounds?.maxBytes ?? 0;
+  session.stats.oversize += 1;
+  if (command.commandField === COMMAND.C_STORE_RQ) session.stats.storeFailures += 1;
+  options.logger.warn({ callingAeTitle: session.association.callingAeTitle, remoteAddress: session.association.remoteAddress, commandField: command.commandField, sopInstanceUid: command.affectedSopInstanceUid, bytes: message.oversizeBytes, maxBytes }, 'DIMSE data set over the maximum message size refused');
+  return respond(session, message, { status: DIMSE_STATUS.OUT_OF_RESOURCES, errorComment: `Data set over the maximum of ${maxBytes} bytes`, ...(command.commandField === COMMAND.C_STORE_RQ ? { affectedSopInstanceUid: command.affectedSopInstanceUid } : {}) });
+}
+
+async function dispatch<Peer>(session: Session<Peer>, message: DimseMessage, options: DimseServerOptions<Peer>): Promise<void> {
   const pc = session.association.contexts.get(message.presentationContextId) as NegotiatedContext;
   const { command } = message;
   const sopClass = command.affectedSopClassUid;
   switch (command.commandField) {
     case COMMAND.C_ECHO_RQ:
       session.stats.echoes += 1;
-      if (pc.abstractSyntax !== VERIFICATION_SOP_CLASS) return respond(session, message, { status: 0x0122, errorComment: 'Verification not negotiated on this context' });
+      if (pc.abstractSyntax !== VERIFICATION_SOP_CLASS) return respond(session, message, { status: DIMSE_STATUS.SOP_CLASS_NOT_SUPPORTED, errorComment: 'Verification not negotiated on this context' });
       return respond(session, message, { status: DIMSE_STATUS.SUCCESS });
     case COMMAND.C_STORE_RQ:
-      return handleStore(session, message, pc, options);
+      if (!options.store) return respond(session, message, { status: DIMSE_STATUS.SOP_CLASS_NOT_SUPPORTED, errorComment: 'Storage is not served here', affectedSopInstanceUid: command.affectedSopInstanceUid });
+      return handleStore(session, message, pc, options.store, options);
     case COMMAND.C_FIND_RQ:
     case COMMAND.C_MOVE_RQ:
     case COMMAND.C_GET_RQ: {
       const qr = QR_CLASSES.get(pc.abstractSyntax);
       const expected = command.commandField === COMMAND.C_FIND_RQ ? 'FIND' : command.commandField === COMMAND.C_MOVE_RQ ? 'MOVE' : 'GET';
       if (!qr || qr.service !== expected || (sopClass && sopClass !== pc.abstractSyntax)) {
-        return respond(session, message, { status: 0x0122, errorComment: 'SOP Class not supported on this context' });
+        return respond(session, message, { status: DIMSE_STATUS.SOP_CLASS_NOT_SUPPORTED, errorComment: 'SOP Class not supported on this context' });
       }
       if (expected === 'FIND') return handleFind(session, message, pc, qr.model, options);
       return handleRetrieve(session, message, pc, qr.model, expected, options);
     }
     default:
       options.logger.warn({ commandField: command.commandField, callingAeTitle: session.association.callingAeTitle }, 'DIMSE unsupported command');
-      return respond(session, message, { status: 0x0211, errorComment: 'Unrecognized operation' });
+      return respond(session, message, { status: DIMSE_STATUS.UNRECOGNIZED_OPERATION, errorComment: 'Unrecognized operation' });
   }
 }
 
-async function handleStore(session: Session, message: DimseMessage, pc: NegotiatedContext, options: DimseServerOptions): Promise<void> {
-  const { command, dataset } = message;
+function receivedDataset(message: DimseMessage): ReceivedDataset | undefined {
+  const { dataset, spilled } = message;
+  if (dataset) return { size: dataset.length, bytes: dataset, read: async () => dataset };
+  if (spilled) {
+    return {
+      size: spilled.size,
+      path: spilled.path,
+      read: async () => {
+        await spilled.written;
+        return readFile(spilled.path);
+      },
+    };
+  }
+  return undefined;
+}
+
+/** An identifier (C-FIND, C-MOVE, C-GET) is small, but a spilled one is read like any other. */
+async function identifierBytes(message: DimseMessage): Promise<Buffer | undefined> {
+  return receivedDataset(message)?.read();
+}
+
+async function handleStore<Peer>(session: Session<Peer>, message: DimseMessage, pc: NegotiatedContext, handler: StoreHandler<Peer>, options: DimseServerOptions<Peer>): Promise<void> {
+  const { command } = message;
   const sopClassUid = command.affectedSopClassUid ?? '';
   const sopInstanceUid = command.affectedSopInstanceUid ?? '';
-  const reply = (status: number, errorComment?: string): Promise<void> =>
-    respond(session, message, { status, errorComment, affectedSopInstanceUid: sopInstanceUid });
+  const reply = (status: number, comment?: string): Promise<void> =>
+    respond(session, message, { status, errorComment: comment, affectedSopInstanceUid: sopInstanceUid });
+  const dataset = receivedDataset(message);
   if (!dataset) return reply(DIMSE_STATUS.CANNOT_UNDERSTAND, 'C-STORE without a data set');
   if (sopClassUid !== pc.abstractSyntax) {
     session.stats.storeFailures += 1;
-    return reply(0x0122, 'SOP Class differs from the presentation context');
+    return reply(DIMSE_STATUS.SOP_CLASS_NOT_SUPPORTED, 'SOP Class differs from the presentation context');
   }
   if (!sopInstanceUid) {
     session.stats.storeFailures += 1;
     return reply(DIMSE_STATUS.CANNOT_UNDERSTAND, 'No Affected SOP Instance UID');
   }
   try {
-    const result = await options.archive.ingest(session.caller as Caller, {
-      kind: 'dataset',
-      bytes: dataset,
-      transferSyntaxUid: pc.transferSyntax,
-      sopClassUid,
-      sopInstanceUid,
-      sourceAeTitle: session.association.callingAeTitle,
-    });
+    if (message.spilled) await message.spilled.written;
+    const result = await handler.store(session.peer as Peer, { sopClassUid, sopInstanceUid, transferSyntaxUid: pc.transferSyntax, callingAeTitle: session.association.callingAeTitle, dataset });
     session.stats.stored += 1;
-    session.stats.storedBytes += dataset.length;
+    session.stats.storedBytes += dataset.size;
+    if (message.spilled) session.stats.spilled += 1;
     if (result.warning) return reply(DIMSE_STATUS.WARNING_COERCION, result.warning);
     return reply(DIMSE_STATUS.SUCCESS);
   } catch (err) {
     session.stats.storeFailures += 1;
-    const { status, errorComment, known } = statusOfError(err);
+    const { status, errorComment: comment, known } = statusOfError(err);
     const log = { err: (err as Error)?.message, callingAeTitle: session.association.callingAeTitle, sopInstanceUid, status: `0x${status.toString(16)}` };
     if (known) options.logger.warn(log, 'DIMSE C-STORE refused');
     else options.logger.error(log, 'DIMSE C-STORE failed');
-    return reply(status, errorComment);
+    return reply(status, comment);
   }
 }
 
@@ -470,12 +589,15 @@ const LEVELS: Record<QrModel, readonly QueryLevel[]> = {
 };
 
 class IdentifierError extends Error {
-  constructor(message: string, readonly status: number = DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS) {
+  readonly status: number;
+
+  constructor(message: string, status: number = DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS) {
     super(message);
+    this.status = status;
   }
 }
 
-function readIdentifier(dataset: Buffer | undefined, transferSyntaxUid: string, model: QrModel): { level: QueryLevel; keys: DicomJsonDataset } {
+function readIdentifier(dataset: Buffer | undefined, transferSyntaxUid: string, model: QrModel): QueryRequest {
   if (!dataset) throw new IdentifierError('No identifier');
   let keys: DicomJsonDataset;
   try {
@@ -488,7 +610,7 @@ function readIdentifier(dataset: Buffer | undefined, transferSyntaxUid: string, 
   if (!(LEVELS[model] as readonly string[]).includes(level)) throw new IdentifierError(`Invalid QueryRetrieveLevel '${level}'`);
   delete keys['00080052'];
   delete keys['00080005'];
-  return { level: level as QueryLevel, keys };
+  return { model, level: level as QueryLevel, keys };
 }
 
 function sortedDataset(ds: DicomJsonDataset): DicomJsonDataset {
@@ -497,26 +619,32 @@ function sortedDataset(ds: DicomJsonDataset): DicomJsonDataset {
   return out;
 }
 
-async function handleFind(session: Session, message: DimseMessage, pc: NegotiatedContext, model: QrModel, options: DimseServerOptions): Promise<void> {
+/** A handler's failure of a query or a lookup: its status, except that a bare processing failure is "unable to process" (C000 class). */
+function queryFailure(err: unknown): { status: number; errorComment: string; known: boolean } {
+  const { status, errorComment: comment, known } = statusOfError(err);
+  return { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment: comment, known };
+}
+
+async function handleFind<Peer>(session: Session<Peer>, message: DimseMessage, pc: NegotiatedContext, model: QrModel, options: DimseServerOptions<Peer>): Promise<void> {
   session.stats.finds += 1;
   const messageId = message.command.messageId ?? -1;
   const op: Operation = { cancelled: false };
   session.operations.set(messageId, op);
   try {
-    let request: { level: QueryLevel; keys: DicomJsonDataset };
+    let request: QueryRequest;
     try {
-      request = readIdentifier(message.dataset, pc.transferSyntax, model);
+      request = readIdentifier(await identifierBytes(message), pc.transferSyntax, model);
     } catch (err) {
       const e = err as IdentifierError;
       return await respond(session, message, { status: e.status ?? DIMSE_STATUS.CANNOT_UNDERSTAND, errorComment: e.message });
     }
     let results: DicomJsonDataset[];
     try {
-      results = await options.archive.query(session.caller as Caller, { level: request.level, keys: request.keys });
+      results = await (options.find as FindHandler<Peer>).find(session.peer as Peer, request);
     } catch (err) {
-      const { status, errorComment, known } = statusOfError(err);
+      const { status, errorComment: comment, known } = queryFailure(err);
       if (!known) options.logger.error({ err: (err as Error)?.message }, 'DIMSE C-FIND failed');
-      return await respond(session, message, { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment });
+      return await respond(session, message, { status, errorComment: comment });
     }
     for (let n = 0; n < results.length; n += 1) {
       const result = results[n];
@@ -541,54 +669,11 @@ async function handleFind(session: Session, message: DimseMessage, pc: Negotiate
   }
 }
 
-function uidValues(keys: DicomJsonDataset, tag: string): string[] {
-  const values = keys[tag]?.Value ?? [];
-  return values.flatMap((v) => String(v ?? '').split('\\')).map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
-function scopeOf(level: QueryLevel, keys: DicomJsonDataset): InstanceScope {
-  const need = (tag: string, name: string): string[] => {
-    const v = uidValues(keys, tag);
-    if (v.length === 0) throw new IdentifierError(`${name} missing at ${level} level`);
-    return v;
-  };
-  switch (level) {
-    case 'PATIENT':
-      return { patientIds: need('00100020', 'PatientID') };
-    case 'STUDY':
-      return { studyInstanceUids: need('0020000D', 'StudyInstanceUID') };
-    case 'SERIES':
-      return { seriesInstanceUids: need('0020000E', 'SeriesInstanceUID') };
-    case 'IMAGE':
-      return { sopInstanceUids: need('00080018', 'SOPInstanceUID') };
-  }
-}
-
-/**
- * The node a C-MOVE names, if it is registered with an address and the caller may send to
- * it (issue 12, finding 14: a node of the own institution or of a centre serving it, by
- * moveDestinationPermitted). A refusal is logged and audited (finding 12).
- */
-async function permittedMoveDestination(session: Session, ae: string, options: DimseServerOptions): Promise<{ destination: DicomNode } | { refused: string }> {
-  const caller = session.caller as Caller;
-  const node = ae ? await options.nodes.findNode(ae) : undefined;
-  const permitted = node ? await (options.moveDestinationPermitted ?? ownInstitutionOnly)(caller, node) : false;
-  if (node && permitted) return { destination: node };
-  const reason = node ? 'destination-not-permitted' : 'unknown-destination';
-  options.logger.warn({ callingAeTitle: session.association.callingAeTitle, moveDestination: ae, reason, destinationInstitutionId: node?.institutionId }, 'DIMSE C-MOVE destination refused');
-  try {
-    await (options.audit ?? noAudit).record({
-      action: 'move.refused',
-      outcome: 'failure',
-      caller,
-      objectType: 'ae',
-      objectId: ae.slice(0, 16) || undefined,
-      details: { reason, ...(node ? { destinationInstitutionId: node.institutionId } : {}) },
-    });
-  } catch (err) {
-    options.logger.warn({ err: (err as Error)?.message }, 'DIMSE C-MOVE refusal not audited');
-  }
-  return { refused: reason };
+/** The node a C-MOVE names, if the retrieve handler lets the peer send to it; a refusal is logged. */
+async function permittedMoveDestination<Peer>(session: Session<Peer>, ae: string, handler: RetrieveHandler<Peer>, options: DimseServerOptions<Peer>): Promise<{ destination: MoveDestination } | { refused: string }> {
+  const found = await handler.moveDestination(session.peer as Peer, ae);
+  if ('refused' in found) options.logger.warn({ callingAeTitle: session.association.callingAeTitle, moveDestination: ae, reason: found.refused }, 'DIMSE C-MOVE destination refused');
+  return found;
 }
 
 /** (0008,0058) Failed SOP Instance UID List as a one-element data set in implicit or explicit VR LE. */
@@ -619,14 +704,15 @@ function subOpOutcome(status: number): 'completed' | 'warning' | 'failed' {
 
 interface SubOpSender {
   /** sends one instance; resolves with its C-STORE status */
-  send(record: InstanceRecord, transferSyntaxUid: string, dataset: Buffer): Promise<number>;
+  send(instance: RetrieveInstance, transferSyntaxUid: string, dataset: Buffer): Promise<number>;
   close(): Promise<void>;
 }
 
-async function handleRetrieve(session: Session, message: DimseMessage, pc: NegotiatedContext, model: QrModel, service: 'MOVE' | 'GET', options: DimseServerOptions): Promise<void> {
+async function handleRetrieve<Peer>(session: Session<Peer>, message: DimseMessage, pc: NegotiatedContext, model: QrModel, service: 'MOVE' | 'GET', options: DimseServerOptions<Peer>): Promise<void> {
   const { command } = message;
   const messageId = command.messageId ?? -1;
-  const caller = session.caller as Caller;
+  const peer = session.peer as Peer;
+  const handler = options.retrieve as RetrieveHandler<Peer>;
   const log = options.logger;
   if (service === 'MOVE') session.stats.moves += 1;
   else session.stats.gets += 1;
@@ -634,28 +720,26 @@ async function handleRetrieve(session: Session, message: DimseMessage, pc: Negot
   session.operations.set(messageId, op);
   let sender: SubOpSender | undefined;
   try {
-    // the destination first: an unknown one, or one the caller may not send to, is refused before anything else
-    let destination: DicomNode | undefined;
+    // the destination first: an unknown one, or one the peer may not send to, is refused before anything else
+    let destination: MoveDestination | undefined;
     if (service === 'MOVE') {
       const ae = (command.moveDestination ?? '').trim();
-      const found = await permittedMoveDestination(session, ae, options);
+      const found = await permittedMoveDestination(session, ae, handler, options);
       if ('refused' in found) {
         // the same answer whether the node is elsewhere or nowhere: no AE title of another institution is confirmed
         return await respond(session, message, { status: DIMSE_STATUS.MOVE_DESTINATION_UNKNOWN, errorComment: `Unknown move destination ${ae}` });
       }
       destination = found.destination;
     }
-    let instances: InstanceRecord[];
+    let instances: RetrieveInstance[];
     try {
-      const { level, keys } = readIdentifier(message.dataset, pc.transferSyntax, model);
-      instances = service === 'MOVE'
-        ? await options.archive.findInstances(caller, scopeOf(level, keys), 'study.exported', { moveDestination: destination!.aeTitle })
-        : await options.archive.findInstances(caller, scopeOf(level, keys), 'study.retrieved');
+      const query = readIdentifier(await identifierBytes(message), pc.transferSyntax, model);
+      instances = await handler.instances(peer, query, destination ? { service: 'MOVE', destination } : { service: 'GET' });
     } catch (err) {
       if (err instanceof IdentifierError) return await respond(session, message, { status: err.status, errorComment: err.message });
-      const { status, errorComment, known } = statusOfError(err);
+      const { status, errorComment: comment, known } = queryFailure(err);
       if (!known) log.error({ err: (err as Error)?.message }, `DIMSE C-${service} lookup failed`);
-      return await respond(session, message, { status: status === DIMSE_STATUS.PROCESSING_FAILURE ? DIMSE_STATUS.UNABLE_TO_PROCESS : status, errorComment });
+      return await respond(session, message, { status, errorComment: comment });
     }
 
     const counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
@@ -663,29 +747,27 @@ async function handleRetrieve(session: Session, message: DimseMessage, pc: Negot
     if (instances.length === 0) return await respond(session, message, { status: DIMSE_STATUS.SUCCESS, completed: 0, failed: 0, warning: 0 });
 
     try {
-      sender = service === 'MOVE'
-        ? await openMoveSender(session, destination!, instances, command, options)
-        : getSender(session);
+      sender = destination ? await openMoveSender(session, destination, instances, command, options) : getSender(session);
     } catch (err) {
       log.warn({ err: (err as Error).message, moveDestination: command.moveDestination }, 'DIMSE C-MOVE cannot associate with the destination');
       const ds = encodeFailedUidList(instances.map((i) => i.sopInstanceUid), pc.transferSyntax);
-      return await respond(session, message, { status: 0xa702, errorComment: 'Cannot reach the move destination', completed: 0, failed: instances.length, warning: 0 }, ds);
+      return await respond(session, message, { status: DIMSE_STATUS.OUT_OF_RESOURCES_SUBOPS, errorComment: 'Cannot reach the move destination', completed: 0, failed: instances.length, warning: 0 }, ds);
     }
 
-    for (const record of instances) {
+    for (const instance of instances) {
       if (op.cancelled) break;
       let outcome: 'completed' | 'warning' | 'failed';
       try {
-        const bytes = await options.archive.readInstance(record);
+        const bytes = await handler.read(peer, instance);
         const header = splitPart10(bytes);
-        outcome = subOpOutcome(await sender.send(record, header.transferSyntaxUid, bytes.subarray(header.datasetOffset)));
+        outcome = subOpOutcome(await sender.send(instance, header.transferSyntaxUid, bytes.subarray(header.datasetOffset)));
       } catch (err) {
-        log.warn({ err: (err as Error)?.message, sopInstanceUid: record.sopInstanceUid }, `DIMSE C-${service} sub-operation failed`);
+        log.warn({ err: (err as Error)?.message, sopInstanceUid: instance.sopInstanceUid }, `DIMSE C-${service} sub-operation failed`);
         outcome = 'failed';
       }
       counts.remaining -= 1;
       counts[outcome] += 1;
-      if (outcome === 'failed') failedUids.push(record.sopInstanceUid);
+      if (outcome === 'failed') failedUids.push(instance.sopInstanceUid);
       if (counts.remaining > 0) await respond(session, message, { status: DIMSE_STATUS.PENDING, ...counts });
     }
 
@@ -728,7 +810,7 @@ function prepareDataset(dataset: Buffer, storedTs: string, pick: { context: Nego
   return pick.transcode ? transcodeLittleEndian(dataset, storedTs, pick.context.transferSyntax) : dataset;
 }
 
-async function openMoveSender(session: Session, destination: { aeTitle: string; host: string; port: number }, instances: InstanceRecord[], command: DimseCommand, options: DimseServerOptions): Promise<SubOpSender> {
+async function openMoveSender<Peer>(session: Session<Peer>, destination: MoveDestination, instances: RetrieveInstance[], command: DimseCommand, options: DimseServerOptions<Peer>): Promise<SubOpSender> {
   // one presentation context per (SOP class, stored transfer syntax), sent as stored; for
   // uncompressed LE also a context with the other LE syntax, used (with transcoding) only
   // when the destination refuses the stored one
@@ -749,21 +831,22 @@ async function openMoveSender(session: Session, destination: { aeTitle: string; 
     logger: options.logger,
     connectTimeoutMs: 30_000,
     idleTimeoutMs: MOVE_SUB_ASSOCIATION_IDLE_MS,
+    tls: destination.tls,
   });
   return {
-    async send(record, transferSyntaxUid, dataset) {
-      const pick = pickStorageContext(client.contexts, record.sopClassUid, transferSyntaxUid);
-      if (!pick) throw new Error(`destination accepted no context for ${record.sopClassUid} in ${transferSyntaxUid}`);
+    async send(instance, transferSyntaxUid, dataset) {
+      const pick = pickStorageContext(client.contexts, instance.sopClassUid, transferSyntaxUid);
+      if (!pick) throw new Error(`destination accepted no context for ${instance.sopClassUid} in ${transferSyntaxUid}`);
       const r = await client.request(pick.context.id, {
         commandField: COMMAND.C_STORE_RQ,
-        affectedSopClassUid: record.sopClassUid,
-        affectedSopInstanceUid: record.sopInstanceUid,
+        affectedSopClassUid: instance.sopClassUid,
+        affectedSopInstanceUid: instance.sopInstanceUid,
         priority: PRIORITY_MEDIUM,
         commandDataSetType: DATASET_PRESENT,
         moveOriginatorAeTitle: session.association.callingAeTitle,
         moveOriginatorMessageId: command.messageId,
       }, prepareDataset(dataset, transferSyntaxUid, pick));
-      if (r.status !== 0) options.logger.warn({ sopInstanceUid: record.sopInstanceUid, status: `0x${r.status.toString(16)}`, errorComment: r.errorComment }, 'DIMSE C-MOVE sub-operation not successful');
+      if (r.status !== 0) options.logger.warn({ sopInstanceUid: instance.sopInstanceUid, status: `0x${r.status.toString(16)}`, errorComment: r.errorComment }, 'DIMSE C-MOVE sub-operation not successful');
       return r.status;
     },
     async close() {
@@ -773,16 +856,16 @@ async function openMoveSender(session: Session, destination: { aeTitle: string; 
   };
 }
 
-function getSender(session: Session): SubOpSender {
+function getSender<Peer>(session: Session<Peer>): SubOpSender {
   const association = session.association;
   return {
-    async send(record, transferSyntaxUid, dataset) {
-      const pick = pickStorageContext(association.contexts.values(), record.sopClassUid, transferSyntaxUid);
-      if (!pick) throw new Error(`no storage context for ${record.sopClassUid} in ${transferSyntaxUid}`);
+    async send(instance, transferSyntaxUid, dataset) {
+      const pick = pickStorageContext(association.contexts.values(), instance.sopClassUid, transferSyntaxUid);
+      if (!pick) throw new Error(`no storage context for ${instance.sopClassUid} in ${transferSyntaxUid}`);
       const response = await association.request(pick.context.id, {
         commandField: COMMAND.C_STORE_RQ,
-        affectedSopClassUid: record.sopClassUid,
-        affectedSopInstanceUid: record.sopInstanceUid,
+        affectedSopClassUid: instance.sopClassUid,
+        affectedSopInstanceUid: instance.sopInstanceUid,
         priority: PRIORITY_MEDIUM,
         commandDataSetType: DATASET_PRESENT,
       }, prepareDataset(dataset, transferSyntaxUid, pick));

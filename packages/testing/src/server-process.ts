@@ -5,7 +5,8 @@ import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from './admin-auth.
 import { findFreePort } from './ports.ts';
 
 /** what `npm start` runs: it sizes libuv's thread pool, then loads main.ts */
-const LAUNCHER = fileURLToPath(new URL('../../bin/yunying-server.cjs', import.meta.url));
+// by its path, not an import: this package imports no server code
+const LAUNCHER = fileURLToPath(new URL('../../server/bin/yunying-server.cjs', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;

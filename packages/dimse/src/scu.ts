@@ -3,6 +3,7 @@
  * move destination; reusable by the edge gateway.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Association, AssociationError, silentLogger, type DimseLogger, type NegotiatedContext } from './association.ts';
 import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, type DimseCommand, type DimseMessage } from './dimse-message.ts';
 import { APPLICATION_CONTEXT_NAME, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PC_RESULT, type RoleSelection } from './pdu.ts';
@@ -28,6 +29,8 @@ export interface ScuOptions {
   /** abort when the peer stays silent this long */
   idleTimeoutMs?: number;
   logger?: DimseLogger;
+  /** DICOM over TLS (PS3.15 B.1): the options of tls.connect (ca, cert, key, servername...) */
+  tls?: ConnectionOptions;
 }
 
 export interface DimseStatus {
@@ -49,7 +52,11 @@ export interface StoreRequest {
 }
 
 export class DimseClient {
-  constructor(readonly association: Association) {}
+  readonly association: Association;
+
+  constructor(association: Association) {
+    this.association = association;
+  }
 
   get contexts(): NegotiatedContext[] {
     return [...this.association.contexts.values()];
@@ -109,12 +116,12 @@ export async function openAssociation(options: ScuOptions): Promise<DimseClient>
   const timeout = options.connectTimeoutMs ?? 30_000;
   if (options.presentationContexts.length > 128) throw new AssociationError('more than 128 presentation contexts');
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({ host: options.host, port: options.port });
+    const s = options.tls ? tlsConnect({ ...options.tls, host: options.host, port: options.port }) : netConnect({ host: options.host, port: options.port });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new AssociationError(`connection to ${options.host}:${options.port} timed out`));
     }, timeout);
-    s.once('connect', () => {
+    s.once(options.tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       s.removeAllListeners('error');
       resolve(s);

@@ -141,8 +141,11 @@ export type Pdu = AssociateRq | AssociateAc | AssociateRj | PDataTf | ReleaseRq 
 
 /** A malformed PDU: the association must be aborted with `abortReason`. */
 export class PduError extends Error {
-  constructor(message: string, readonly abortReason: number = ABORT.REASON_INVALID_PDU_PARAMETER) {
+  readonly abortReason: number;
+
+  constructor(message: string, abortReason: number = ABORT.REASON_INVALID_PDU_PARAMETER) {
     super(message);
+    this.abortReason = abortReason;
     this.name = 'PduError';
   }
 }
@@ -403,7 +406,11 @@ export class PduReader {
   private head = 0; // offset into chunks[0]
   private buffered = 0;
 
-  constructor(private readonly maxPduLength = 64 * 1024 * 1024) {}
+  private readonly maxPduLength: number;
+
+  constructor(maxPduLength = 64 * 1024 * 1024) {
+    this.maxPduLength = maxPduLength;
+  }
 
   get bufferedBytes(): number {
     return this.buffered;

@@ -1,7 +1,14 @@
 /** Helpers for the DIMSE socket tests: spawn dcmtk tools, find free ports, wait for listeners. */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import type { DimseLogger } from './association.ts';
+
+/** pino-compatible, as @yunying/dimse's DimseLogger (structural: this package depends on none of ours) */
+export interface TestLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
 
 export interface ToolResult {
   code: number | null;
@@ -30,7 +37,7 @@ export function runTool(command: string, args: string[], timeoutMs = 60_000): Pr
 }
 
 /** A port that was free a moment ago (listen on 0, close). */
-export { findFreePort as freePort } from '../test-support/ports.ts';
+export { findFreePort as freePort } from './ports.ts';
 
 /** Resolves once something accepts TCP connections on the port (retries on each refusal). */
 export function waitForListener(port: number, timeoutMs = 10_000): Promise<void> {
@@ -82,7 +89,7 @@ export async function startListeningTool(command: string, args: string[], port: 
 }
 
 /** Collects log lines; handy to assert on and to print when a test fails. */
-export function memoryLogger(): DimseLogger & { lines: { level: string; obj: object; msg?: string }[] } {
+export function memoryLogger(): TestLogger & { lines: { level: string; obj: object; msg?: string }[] } {
   const lines: { level: string; obj: object; msg?: string }[] = [];
   const at = (level: string) => (obj: object, msg?: string): void => {
     lines.push({ level, obj, msg });

@@ -24,7 +24,7 @@ import {
   type AssociateRq,
   type Pdu,
 } from './pdu.ts';
-import { COMMAND, DimseError, MessageAssembler, encodeCommand, isResponse, type DimseCommand, type DimseMessage } from './dimse-message.ts';
+import { COMMAND, DimseError, MessageAssembler, discardSpilled, encodeCommand, isResponse, type DatasetBounds, type DimseCommand, type DimseMessage } from './dimse-message.ts';
 
 /** pino-compatible logger */
 export interface DimseLogger {
@@ -58,6 +58,8 @@ export interface AssociationOptions {
   idleTimeoutMs?: number;
   /** pause reading when this many bytes of received messages wait for processing */
   highWaterBytes?: number;
+  /** spill large received data sets to temporary files, drop those over a maximum (default: all in memory) */
+  datasetBounds?: DatasetBounds;
   /** acceptor only: decides on an A-ASSOCIATE-RQ */
   onAssociateRequest?: (rq: AssociateRq) => Promise<AssociateDecision>;
   /** a request (not a response, not C-CANCEL); requests are processed one at a time, in order */
@@ -77,13 +79,19 @@ interface PendingRequest {
 }
 
 export class AssociationError extends Error {
-  constructor(message: string, readonly rejection?: AssociateRj) {
+  readonly rejection?: AssociateRj;
+
+  constructor(message: string, rejection?: AssociateRj) {
     super(message);
+    this.rejection = rejection;
     this.name = 'AssociationError';
   }
 }
 
 const PENDING_STATUSES = new Set([0xff00, 0xff01]);
+
+/** why reading from the socket is paused: a decision on the A-ASSOCIATE-RQ, too many queued bytes, a spill file behind */
+type PauseReason = 'decision' | 'backpressure' | 'spill';
 
 export class Association extends EventEmitter {
   state: AssociationState;
@@ -96,13 +104,13 @@ export class Association extends EventEmitter {
   readonly remoteAddress: string;
 
   private readonly reader: PduReader;
-  private readonly assembler = new MessageAssembler();
+  private readonly assembler: MessageAssembler;
   private readonly logger: DimseLogger;
   private readonly queue: DimseMessage[] = [];
   private queuedBytes = 0;
   private processing = false;
   private releaseRequested = false;
-  private readonly pauseReasons = new Set<'decision' | 'backpressure'>();
+  private readonly pauseReasons = new Set<PauseReason>();
   private artim: NodeJS.Timeout | undefined;
   private nextMessageId = 1;
   private readonly pending = new Map<number, PendingRequest>();
@@ -110,8 +118,14 @@ export class Association extends EventEmitter {
   private awaitingRp: (() => void) | undefined;
   private readonly highWater: number;
 
-  constructor(readonly socket: Socket, private readonly options: AssociationOptions) {
+  readonly socket: Socket;
+  private readonly options: AssociationOptions;
+
+  constructor(socket: Socket, options: AssociationOptions) {
     super();
+    this.socket = socket;
+    this.options = options;
+    this.assembler = new MessageAssembler(options.datasetBounds, (busy) => this.setPaused('spill', busy));
     this.logger = options.logger ?? silentLogger;
     this.reader = new PduReader(Math.max(options.maxPduLength * 4, 16 * 1024 * 1024));
     this.highWater = options.highWaterBytes ?? 32 * 1024 * 1024;
@@ -270,7 +284,8 @@ export class Association extends EventEmitter {
     this.abort(ABORT.SOURCE_SERVICE_PROVIDER, ABORT.REASON_NOT_SPECIFIED);
   }
 
-  private setPaused(reason: 'decision' | 'backpressure', paused: boolean): void {
+  private setPaused(reason: PauseReason, paused: boolean): void {
+    if (paused === this.pauseReasons.has(reason)) return;
     if (paused) this.pauseReasons.add(reason);
     else this.pauseReasons.delete(reason);
     if (this.pauseReasons.size > 0) this.socket.pause();
@@ -471,6 +486,9 @@ export class Association extends EventEmitter {
 
   private onClose(): void {
     this.stopArtim();
+    // temporary files of data sets that will never be handled
+    this.assembler.discard();
+    for (const message of this.queue.splice(0)) void discardSpilled(message.spilled);
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
     this.rejectPending(new AssociationError('connection closed'));
