@@ -1,0 +1,203 @@
+/**
+ * The archive's DIMSE SCP: @yunying/dimse's SCP core with handlers over the ArchiveService.
+ * Here is what the core does not know: callers and their access scope (the AE policy), the
+ * archive (store, find, retrieve), which C-MOVE destinations a caller may send to, and the
+ * audit trail of refusals.
+ */
+import type { TlsOptions } from 'node:tls';
+import {
+  DIMSE_STATUS,
+  DimseStatusError,
+  startDimseServer as startScp,
+  type AePolicy,
+  type AssociationLimits,
+  type AssociationRefusal,
+  type DatasetBounds,
+  type DimseLogger,
+  type DimseServer,
+  type FindHandler,
+  type MoveDestination,
+  type QueryRequest,
+  type RetrieveHandler,
+  type StoreHandler,
+} from '@yunying/dimse';
+import { localAeCaller, type Caller } from '../access/caller.ts';
+import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
+import type { ArchiveService, DicomNode, DicomNodeRegistry, InstanceRecord, InstanceScope } from '../archive/archive-service.ts';
+
+export type { DimseServer } from '@yunying/dimse';
+export { QR, STORAGE_TRANSFER_SYNTAXES, encodeFailedUidList, isStorageSopClass, pickStorageContext } from '@yunying/dimse';
+
+export interface DimseServerOptions {
+  archive: ArchiveService;
+  nodes: DicomNodeRegistry;
+  aeTitle: string;
+  host: string;
+  /** 0 = ephemeral */
+  port: number;
+  /** accept calling AEs that resolveCaller does not know, as the default institution's administrator */
+  acceptUnknownAe: boolean;
+  /** the caller for a registered calling AE title; undefined when unknown */
+  resolveCaller(callingAeTitle: string, remoteAddress: string): Promise<Caller | undefined>;
+  logger: DimseLogger;
+  /** largest PDU we receive (advertised in the A-ASSOCIATE-AC); default 256 KiB */
+  maxPduLength?: number;
+  /** ARTIM timer; default 30 s, never longer than the idle timeout */
+  artimTimeoutMs?: number;
+  /** abort an association silent for this long (not while we work on its request); default 60 s */
+  idleTimeoutMs?: number;
+  /** associations at once: all peers, per calling AE, per address; defaults in @yunying/dimse */
+  limits?: Partial<AssociationLimits>;
+  /** received data sets above spillBytes go to a temporary file, above maxBytes are refused (A700) */
+  datasetBounds?: DatasetBounds;
+  /** DICOM over TLS: the options of tls.createServer */
+  tls?: TlsOptions;
+  /**
+   * may this caller's C-MOVE send to this registered node? Default: a caller who sees every
+   * institution may send anywhere, any other only to its own institution's nodes.
+   */
+  moveDestinationPermitted?(caller: Caller, destination: DicomNode): Promise<boolean>;
+  /** where refused associations, C-MOVE destinations and oversized data sets are recorded; default: nowhere (tools, tests) */
+  audit?: AuditRecorder;
+}
+
+/** Without a rule from the caller: the platform-wide administrator anywhere, everyone else within the own institution. */
+async function ownInstitutionOnly(caller: Caller, destination: DicomNode): Promise<boolean> {
+  return caller.visibleInstitutionIds === 'all' || destination.institutionId === caller.institutionId;
+}
+
+export function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
+  const audit = options.audit ?? noAudit;
+  return startScp<Caller>({
+    aeTitle: options.aeTitle,
+    host: options.host,
+    port: options.port,
+    logger: options.logger,
+    maxPduLength: options.maxPduLength,
+    artimTimeoutMs: options.artimTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    limits: options.limits,
+    datasetBounds: options.datasetBounds,
+    tls: options.tls,
+    aePolicy: archiveAePolicy(options),
+    store: archiveStore(options),
+    find: archiveFind(options),
+    retrieve: archiveRetrieve(options, audit),
+    onRefused: audit === noAudit ? undefined : (refusal) => auditRefusal(options, audit, refusal),
+  });
+}
+
+/** Registered AEs act for their institution; unknown ones only when acceptUnknownAe says so. */
+function archiveAePolicy(options: DimseServerOptions): AePolicy<Caller> {
+  return {
+    async admit({ callingAeTitle, remoteAddress }) {
+      const caller = await options.resolveCaller(callingAeTitle, remoteAddress);
+      if (caller) return caller;
+      if (options.acceptUnknownAe && callingAeTitle.length > 0) return localAeCaller(callingAeTitle, remoteAddress);
+      return undefined;
+    },
+  };
+}
+
+/**
+ * An A-ASSOCIATE-RJ (or a connection dropped in a flood) in the audit trail (issue 12,
+ * finding 12): who called, from where, why. A registered AE is recorded as itself (its
+ * institution); anyone else as the name it gave.
+ */
+async function auditRefusal(options: DimseServerOptions, audit: AuditRecorder, refusal: AssociationRefusal): Promise<void> {
+  const { reason, remoteAddress, callingAeTitle, calledAeTitle, suppressed } = refusal;
+  const registered = callingAeTitle ? await options.resolveCaller(callingAeTitle, remoteAddress) : undefined;
+  const caller: Caller = registered ?? { kind: 'ae', name: callingAeTitle || '-', institutionId: '-', role: 'modality', visibleInstitutionIds: [], via: 'dimse', remoteAddress };
+  await audit.record({
+    action: 'association.refused',
+    outcome: 'failure',
+    caller,
+    objectType: 'ae',
+    objectId: callingAeTitle || undefined,
+    details: { reason, ...(calledAeTitle !== undefined ? { calledAeTitle } : {}), ...(suppressed > 0 ? { suppressedSinceLastRecord: suppressed } : {}) },
+  });
+}
+
+function archiveStore(options: DimseServerOptions): StoreHandler<Caller> {
+  return {
+    async store(caller, request) {
+      // A spilled data set is read back here: the archive ingests a buffer today; the
+      // association held none of it while it arrived (issue 13, item 7).
+      const bytes = await request.dataset.read();
+      const result = await options.archive.ingest(caller, {
+        kind: 'dataset',
+        bytes,
+        transferSyntaxUid: request.transferSyntaxUid,
+        sopClassUid: request.sopClassUid,
+        sopInstanceUid: request.sopInstanceUid,
+        sourceAeTitle: request.callingAeTitle,
+      });
+      return { warning: result.warning };
+    },
+  };
+}
+
+function archiveFind(options: DimseServerOptions): FindHandler<Caller> {
+  return {
+    find: (caller, query) => options.archive.query(caller, { level: query.level, keys: query.keys }),
+  };
+}
+
+function uidValues(query: QueryRequest, tag: string): string[] {
+  const values = query.keys[tag]?.Value ?? [];
+  return values.flatMap((v) => String(v ?? '').split('\\')).map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** The instances a C-MOVE/C-GET identifier names: the unique key of its level, one UID or a list. */
+function scopeOf(query: QueryRequest): InstanceScope {
+  const need = (tag: string, name: string): string[] => {
+    const v = uidValues(query, tag);
+    if (v.length === 0) throw new DimseStatusError(DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, `${name} missing at ${query.level} level`);
+    return v;
+  };
+  switch (query.level) {
+    case 'PATIENT':
+      return { patientIds: need('00100020', 'PatientID') };
+    case 'STUDY':
+      return { studyInstanceUids: need('0020000D', 'StudyInstanceUID') };
+    case 'SERIES':
+      return { seriesInstanceUids: need('0020000E', 'SeriesInstanceUID') };
+    case 'IMAGE':
+      return { sopInstanceUids: need('00080018', 'SOPInstanceUID') };
+  }
+}
+
+function archiveRetrieve(options: DimseServerOptions, audit: AuditRecorder): RetrieveHandler<Caller, InstanceRecord> {
+  return {
+    /**
+     * The node a C-MOVE names, if it is registered with an address and the caller may send to
+     * it (issue 12, finding 14: a node of the own institution or of a centre serving it, by
+     * moveDestinationPermitted). A refusal is audited (finding 12).
+     */
+    async moveDestination(caller, ae): Promise<{ destination: MoveDestination } | { refused: string }> {
+      const node = ae ? await options.nodes.findNode(ae) : undefined;
+      const permitted = node ? await (options.moveDestinationPermitted ?? ownInstitutionOnly)(caller, node) : false;
+      if (node && permitted) return { destination: { aeTitle: node.aeTitle, host: node.host, port: node.port } };
+      const reason = node ? 'destination-not-permitted' : 'unknown-destination';
+      try {
+        await audit.record({
+          action: 'move.refused',
+          outcome: 'failure',
+          caller,
+          objectType: 'ae',
+          objectId: ae.slice(0, 16) || undefined,
+          details: { reason, ...(node ? { destinationInstitutionId: node.institutionId } : {}) },
+        });
+      } catch (err) {
+        options.logger.warn({ err: (err as Error)?.message }, 'DIMSE C-MOVE refusal not audited');
+      }
+      return { refused: reason };
+    },
+    instances(caller, query, retrieval) {
+      return retrieval.service === 'MOVE'
+        ? options.archive.findInstances(caller, scopeOf(query), 'study.exported', { moveDestination: retrieval.destination.aeTitle })
+        : options.archive.findInstances(caller, scopeOf(query), 'study.retrieved');
+    },
+    read: (_caller, record) => options.archive.readInstance(record),
+  };
+}
