@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const server = await buildServer(config);
   await server.http.listen({ host: config.httpHost, port: config.httpPort });
   const dicomPort = await server.startDicom();
-  server.logger.info({ http: `http://${config.httpHost}:${config.httpPort}`, dicom: `${config.aeTitle}@${config.dicomHost}:${dicomPort}`, dataDir: config.dataDir }, 'yunying started');
+  server.logger.info({ http: `http://${config.httpHost}:${config.httpPort}`, dicom: `${config.aeTitle}@${config.dicomHost}:${dicomPort}`, dataDir: config.dataDir, node: process.version }, 'yunying started');
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
