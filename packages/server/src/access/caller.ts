@@ -1,4 +1,4 @@
-import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { YunyingError } from '../errors.ts';
 import type { StudyScope } from '../store/index-store.ts';
 import { ROLE_DEFINITIONS, type Permission, type Role } from './roles.ts';
 
@@ -47,7 +47,7 @@ export function hasPermission(caller: Caller, permission: Permission): boolean {
 /** 403 when the caller's role never may do this (a question of role, not of which study: nothing leaks). */
 export function requirePermission(caller: Caller, permission: Permission): void {
   if (!hasPermission(caller, permission)) {
-    throw new YunyingError('FORBIDDEN', `the role ${caller.role} may not do this (needs ${permission})`, 403, DIMSE_STATUS.NOT_AUTHORIZED);
+    throw new YunyingError('FORBIDDEN', `the role ${caller.role} may not do this (needs ${permission})`);
   }
 }
 

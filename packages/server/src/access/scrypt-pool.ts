@@ -12,7 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { YunyingError } from '../errors.ts';
 
 export interface ScryptJob {
   password: string;
@@ -46,7 +46,7 @@ interface Slot {
 type Reply = { id: number; key: Uint8Array; error?: undefined } | { id: number; error: string; key?: undefined };
 
 export const hashingBusy = (): YunyingError =>
-  new YunyingError('PASSWORD_HASHING_BUSY', 'too many logins are being checked right now; try again shortly', 503, DIMSE_STATUS.OUT_OF_RESOURCES, 2);
+  new YunyingError('PASSWORD_HASHING_BUSY', 'too many logins are being checked right now; try again shortly', { retryAfterSeconds: 2 });
 
 export class ScryptPool {
   readonly threads: number;
@@ -91,8 +91,8 @@ export class ScryptPool {
     worker.unref();
     const slot: Slot = { worker };
     worker.on('message', (reply: Reply) => this.finish(slot, reply));
-    worker.on('error', (error) => this.retire(slot, new YunyingError('PASSWORD_HASHING_FAILED', `the hashing worker failed: ${error.message}`, 500)));
-    worker.on('exit', () => this.retire(slot, new YunyingError('PASSWORD_HASHING_FAILED', 'the hashing worker stopped', 500)));
+    worker.on('error', (error) => this.retire(slot, new YunyingError('PASSWORD_HASHING_FAILED', `the hashing worker failed: ${error.message}`)));
+    worker.on('exit', () => this.retire(slot, new YunyingError('PASSWORD_HASHING_FAILED', 'the hashing worker stopped')));
     this.slots.push(slot);
     return slot;
   }

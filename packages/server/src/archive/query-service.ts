@@ -3,7 +3,7 @@ import { studyScopeOf, type Caller } from '../access/caller.ts';
 import type { IndexStore, QueryRow } from '../store/index-store.ts';
 import { HOLDING_INSTITUTION_KEY, type QueryLevel, type QueryRequest } from './archive-service.ts';
 import { INDEXED_BY_TAG, INDEXED_ATTRIBUTES, isAvailableAtLevel, PATIENT_TAGS, UNIQUE_KEY_TAGS, type IndexedAttribute } from './attribute-catalog.ts';
-import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { YunyingError } from '../errors.ts';
 import { lookupAttribute } from '../dicomweb/keywords.ts';
 import { personNameFromString, textValues, toMatchCondition, type MatchCondition } from './matching.ts';
 
@@ -83,14 +83,11 @@ function unsupportedMatchingKey(path: string[], level: QueryLevel): YunyingError
   // Tags first: a C-FIND Error Comment keeps 64 characters.
   const tags = path.map((tag) => `(${tag.slice(0, 4)},${tag.slice(4)})`).join('.');
   const supported = supportedMatchingKeywords(level);
-  const error = new YunyingError(
+  return new YunyingError(
     'UNSUPPORTED_MATCHING_KEY',
     `${tags}${name} is not a supported matching key at the ${level} level; query without it or ask for it as a return key. Matching keys: ${supported.join(', ')}`,
-    400,
-    DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+    { details: { key: keywords.every(Boolean) ? keywords.join('.') : path.join('.'), supported: supported.join(',') } },
   );
-  error.details = { key: keywords.every(Boolean) ? keywords.join('.') : path.join('.'), supported: supported.join(',') };
-  return error;
 }
 
 /** The keywords the index can match at a query level, as the refusal lists them. */

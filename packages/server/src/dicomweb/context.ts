@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { parseDicom, type ParsedDicom } from '@yunying/dicom';
 import type { ArchiveService, InstanceRecord, InstanceScope, RetrievalAction } from '../archive/archive-service.ts';
 import type { Caller } from '../access/caller.ts';
-import { notFound, YunyingError } from '../errors.ts';
+import { notFound, unauthorized, YunyingError } from '../errors.ts';
 
 export interface DicomWebOptions {
   archive: ArchiveService;
@@ -142,7 +142,7 @@ export class DicomWebContext {
 
   callerOf(request: FastifyRequest): Caller {
     const caller = this.callers.get(request);
-    if (!caller) throw new YunyingError('UNAUTHENTICATED', 'authentication required', 401);
+    if (!caller) throw unauthorized();
     return caller;
   }
 
@@ -192,7 +192,7 @@ export class DicomWebContext {
     try {
       parsed = parseDicom(bytes);
     } catch (error) {
-      throw new YunyingError('STORED_INSTANCE_UNREADABLE', `stored instance ${record.sopInstanceUid} cannot be parsed: ${(error as Error).message}`, 500);
+      throw new YunyingError('STORED_INSTANCE_UNREADABLE', `stored instance ${record.sopInstanceUid} cannot be parsed: ${(error as Error).message}`);
     }
     this.parsed.set(key, parsed);
     return parsed;

@@ -172,7 +172,7 @@ const QUERY_TYPES = ['application/dicom+json', 'application/json'];
 
 async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, level: QueryLevel, path: { studyInstanceUid?: string; seriesInstanceUid?: string }) {
   const type = negotiateSimple(parseAccept(request.headers.accept), QUERY_TYPES);
-  if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json', 406);
+  if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json');
   const { request: query, fuzzyMatchingRequested } = buildQuery(level, request.query as QueryParams, path);
   const results = await ctx.archive.query(ctx.callerOf(request), query);
   for (const result of results) addRetrieveUrl(ctx, request, level, result);

@@ -25,7 +25,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DicomParseError, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
 import type { IngestResult } from '../archive/archive-service.ts';
 import { requirePermission } from '../access/caller.ts';
-import { DIMSE_STATUS, YunyingError, badRequest } from '../errors.ts';
+import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import { parseAccept, parseMediaType, negotiateSimple } from './media-types.ts';
 import { MultipartError, splitMultipart, TooManyPartsError } from './multipart.ts';
@@ -161,17 +161,17 @@ interface IncomingPart {
 /** The request body as parts: multipart/related or a single application/dicom body. Throws 400/413/415. */
 function partsOf(request: FastifyRequest, maxParts: number): IncomingPart[] {
   const header = request.headers['content-type'];
-  if (!header) throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type is required: multipart/related; type="application/dicom"', 415);
+  if (!header) throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type is required: multipart/related; type="application/dicom"');
   const media = parseMediaType(header);
   const body = request.body;
   if (!Buffer.isBuffer(body)) throw badRequest('INVALID_MULTIPART', 'the request has no body');
   if (media.type === 'application/dicom') return [{ bytes: body }];
   if (media.type !== 'multipart/related') {
-    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${media.type} is not supported: send multipart/related; type="application/dicom"`, 415);
+    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${media.type} is not supported: send multipart/related; type="application/dicom"`);
   }
   const rootType = media.params.type?.toLowerCase();
   if (rootType !== undefined && rootType !== 'application/dicom') {
-    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `multipart/related; type="${rootType}" is not supported (metadata + bulk data STOW is not implemented): send type="application/dicom"`, 415);
+    throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `multipart/related; type="${rootType}" is not supported (metadata + bulk data STOW is not implemented): send type="application/dicom"`);
   }
   const boundary = media.params.boundary;
   if (!boundary) throw badRequest('INVALID_MULTIPART', 'multipart/related without a boundary parameter');
@@ -179,7 +179,7 @@ function partsOf(request: FastifyRequest, maxParts: number): IncomingPart[] {
   try {
     parts = splitMultipart(body, boundary, maxParts);
   } catch (error) {
-    if (error instanceof TooManyPartsError) throw new YunyingError('TOO_MANY_PARTS', `one STOW-RS request may carry at most ${maxParts} parts; send the instances in several requests`, 413, DIMSE_STATUS.OUT_OF_RESOURCES);
+    if (error instanceof TooManyPartsError) throw new YunyingError('TOO_MANY_PARTS', `one STOW-RS request may carry at most ${maxParts} parts; send the instances in several requests`);
     if (error instanceof MultipartError) throw badRequest('INVALID_MULTIPART', error.message);
     throw error;
   }
@@ -207,7 +207,7 @@ export function registerStow(app: FastifyInstance, ctx: DicomWebContext, bodyLim
   const maxParts = ctx.options.maxStowParts ?? DEFAULT_MAX_STOW_PARTS;
   const handler = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
     const accepted = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
-    if (!accepted) throw new YunyingError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json', 406);
+    if (!accepted) throw new YunyingError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json');
     const started = Date.now();
     const study = request.params.study;
     const parts = partsOf(request, maxParts);

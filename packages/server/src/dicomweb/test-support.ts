@@ -9,7 +9,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { openArchive, type Archive } from '../archive/archive.ts';
 import { systemCaller, type Caller } from '../access/caller.ts';
-import { YunyingError } from '../errors.ts';
+import { unauthorized } from '../errors.ts';
 import { registerDicomWeb } from './index.ts';
 import { parseMediaType } from './media-types.ts';
 import { splitMultipart, type MultipartPart } from './multipart.ts';
@@ -36,7 +36,10 @@ export async function createTestApp(options: { caller?: Caller } = {}): Promise<
   await registerDicomWeb(app, {
     archive,
     async resolveCaller(request) {
-      if (request.headers.authorization !== BASIC_AUTH) throw new YunyingError('UNAUTHENTICATED', 'authentication required', 401);
+      // A stand-in authenticator with a code of its own: dicomweb.test.ts pins that DICOMweb
+      // answers 401 with the code its resolver's error carries. The server's resolvers
+      // (access/http-caller.ts) throw the catalog's UNAUTHORIZED.
+      if (request.headers.authorization !== BASIC_AUTH) throw Object.assign(unauthorized(), { code: 'UNAUTHENTICATED' });
       return options.caller ?? systemCaller('dicomweb-test');
     },
   });

@@ -16,7 +16,7 @@ import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './con
 import { frameMediaType, multipartRequests, negotiateSimple, normalizeNativeTransferSyntax, parseAccept, typeMatches } from './media-types.ts';
 import { closeDelimiter, encodeMultipart, newBoundary, partHeader, type OutgoingPart } from './multipart.ts';
 
-const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message, 406);
+const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message);
 
 // ---------------------------------------------------------------- instances
 
@@ -268,7 +268,7 @@ function bulkElement(parsed: ParsedDicom, tagPath: string): Uint8Array {
   if (segments.length % 2 !== 1 || segments.some((s, i) => (i % 2 === 0 ? !/^[0-9A-Fa-f]{8}$/.test(s) : !/^\d{1,6}$/.test(s)))) {
     throw badRequest('INVALID_BULKDATA_PATH', `bulk data path must be tag[/item/tag...], got "${tagPath}"`);
   }
-  if (!isRawDataSet(parsed.raw)) throw new YunyingError('BULKDATA_UNAVAILABLE', 'the parsed data set does not expose its elements', 500);
+  if (!isRawDataSet(parsed.raw)) throw new YunyingError('BULKDATA_UNAVAILABLE', 'the parsed data set does not expose its elements');
   let dataSet: RawDataSet = parsed.raw;
   for (let i = 0; i < segments.length; i += 2) {
     const element = dataSet.elements[`x${segments[i]!.toLowerCase()}`];

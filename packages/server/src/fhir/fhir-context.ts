@@ -60,12 +60,12 @@ export class FhirContext {
     const format = (request.query as Record<string, unknown> | undefined)?._format;
     if (format !== undefined) {
       const text = String(Array.isArray(format) ? format[0] : format).trim().toLowerCase();
-      if (!JSON_FORMATS.has(text)) throw new YunyingError('NOT_ACCEPTABLE', `_format ${text} is not supported: this server answers JSON only`, 406);
+      if (!JSON_FORMATS.has(text)) throw new YunyingError('NOT_ACCEPTABLE', `_format ${text} is not supported: this server answers JSON only`);
       this.mediaTypes.set(request, FHIR_JSON);
       return;
     }
     const type = negotiateJson(request.headers.accept);
-    if (!type) throw new YunyingError('NOT_ACCEPTABLE', `this server answers ${FHIR_JSON} (or ${PLAIN_JSON}) only`, 406);
+    if (!type) throw new YunyingError('NOT_ACCEPTABLE', `this server answers ${FHIR_JSON} (or ${PLAIN_JSON}) only`);
     this.mediaTypes.set(request, type);
   }
 

@@ -5,13 +5,14 @@
  * applies in the index; what the caller may not see answers exactly like what does not exist.
  * Every failure is an OperationOutcome with the error's HTTP status.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound, notImplemented } from '../errors.ts';
 import { registerMetadata } from './capability-statement.ts';
 import { FhirContext, type FhirOptions } from './fhir-context.ts';
 import { registerImagingStudy } from './imaging-study-routes.ts';
 import { registerDiagnosticReportRoutes } from './diagnostic-report-routes.ts';
-import { answerForError } from './operation-outcome.ts';
+import { outcomeOfAnswer } from './operation-outcome.ts';
+import { createErrorHandler } from '../errors/http-errors.ts';
 import { registerPatient } from './patient.ts';
 
 export type { FhirOptions } from './fhir-context.ts';
@@ -21,12 +22,13 @@ export const FHIR_PREFIX = '/fhir/r4';
 const BODY_LIMIT = 1024 * 1024;
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-function handleError(ctx: FhirContext, error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const answer = answerForError(error);
-  if (answer.internal) request.log.error({ err: error }, 'FHIR request failed');
-  // 401 must tell the client how to authenticate (RFC 9110 §11.6.1).
-  if (answer.httpStatus === 401) reply.header('WWW-Authenticate', 'Bearer realm="Yunying FHIR"');
-  return ctx.send(request, reply, answer.httpStatus, answer.outcome);
+/** The one error handler (errors/http-errors.ts), its answer written as an OperationOutcome. */
+function errorHandlerFor(ctx: FhirContext) {
+  return createErrorHandler({
+    // 401 must tell the client how to authenticate (RFC 9110 §11.6.1).
+    wwwAuthenticate: 'Bearer realm="Yunying FHIR"',
+    send: (request, reply, answer) => ctx.send(request, reply, answer.status, outcomeOfAnswer(answer)),
+  });
 }
 
 /** Without a report source (tests of the façade alone): an honest 501, never an empty Bundle. */
@@ -51,7 +53,7 @@ export async function registerFhir(app: FastifyInstance, options: FhirOptions): 
   const ctx = new FhirContext(options);
   await app.register(
     async (scope) => {
-      scope.setErrorHandler((error, request, reply) => handleError(ctx, error, request, reply));
+      scope.setErrorHandler(errorHandlerFor(ctx));
       scope.setNotFoundHandler(async () => {
         throw notFound('FHIR resource');
       });

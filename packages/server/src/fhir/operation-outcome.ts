@@ -3,8 +3,7 @@
  * with the HTTP status of the YunyingError and our stable error code beside the FHIR issue
  * type, so clients can branch on either.
  */
-import type { FastifyError } from 'fastify';
-import { YunyingError } from '../errors.ts';
+import type { HttpErrorAnswer } from '../errors/http-errors.ts';
 
 export const ERROR_CODE_SYSTEM = 'urn:yunying:error-code';
 
@@ -44,22 +43,7 @@ export function operationOutcome(httpStatus: number, code: string, text: string)
   };
 }
 
-export interface ErrorAnswer {
-  httpStatus: number;
-  outcome: OperationOutcome;
-  /** true when the cause is ours, not the client's: worth a log line */
-  internal: boolean;
-}
-
-/** Any error a route or hook threw → status and OperationOutcome; internals are not revealed. */
-export function answerForError(error: unknown): ErrorAnswer {
-  if (error instanceof YunyingError) {
-    return { httpStatus: error.httpStatus, outcome: operationOutcome(error.httpStatus, error.code, error.message), internal: error.httpStatus >= 500 && error.httpStatus !== 501 };
-  }
-  const statusCode = (error as FastifyError | undefined)?.statusCode;
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    const code = statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
-    return { httpStatus: statusCode, outcome: operationOutcome(statusCode, code, (error as Error).message), internal: false };
-  }
-  return { httpStatus: 500, outcome: operationOutcome(500, 'INTERNAL_ERROR', 'internal error'), internal: true };
+/** An answer of the one error handler (errors/http-errors.ts) as the OperationOutcome FHIR clients expect. */
+export function outcomeOfAnswer(answer: Pick<HttpErrorAnswer, 'status' | 'code' | 'message'>): OperationOutcome {
+  return operationOutcome(answer.status, answer.code, answer.message);
 }

@@ -275,7 +275,7 @@ type PageKind = Parameters<typeof messagePage>[0];
 
 function toRefusalPage(error: unknown): { status: number; code: string; message: string; page: PageKind; retryAfter?: number } {
   if (error instanceof ShareRefusal) {
-    const page: PageKind = { SHARE_NOT_FOUND: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' }[error.code as ShareRefusal['code'] & string] as PageKind;
+    const page: PageKind = ({ SHARE_NOT_FOUND: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' } as Record<string, PageKind>)[error.code] as PageKind;
     return { status: error.httpStatus, code: error.code, message: error.message, page: page ?? 'error', retryAfter: error.retryAfterSeconds };
   }
   if (error instanceof YunyingError) {

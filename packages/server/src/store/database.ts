@@ -33,7 +33,7 @@ export type ModuleMigrationSource = (dialect: SqlDialectName) => Readonly<Record
 export async function openIndexDatabase(options: DatabaseOptions): Promise<IndexDatabase> {
   let index: IndexDatabase;
   if (options.databaseUrl && /^postgres(ql)?:/.test(options.databaseUrl)) index = openPostgres(options.databaseUrl);
-  else if (options.databaseUrl) throw new YunyingError('CONFIG_INVALID', 'YUNYING_DATABASE_URL must be a postgres:// URL or unset', 500);
+  else if (options.databaseUrl) throw new YunyingError('CONFIG_INVALID', 'YUNYING_DATABASE_URL must be a postgres:// URL or unset');
   else index = openSqlite(path.join(options.dataDir, 'index.sqlite'), options.fsync);
   try {
     await migrateToLatest(index.db, index.dialect, options.moduleMigrations);

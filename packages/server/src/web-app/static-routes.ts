@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../errors.ts';
 
 /** Where `npm run build -w packages/web` writes the web app. */
 export const DEFAULT_WEB_DIST = path.resolve(import.meta.dirname, '../../../web/dist');
@@ -48,7 +49,7 @@ export async function registerWebApp(app: FastifyInstance, options: { distDir?: 
     try {
       relative = decodeURIComponent(url).replace(/^\/+/, '');
     } catch {
-      return reply.code(400).send({ code: 'BAD_REQUEST', message: 'malformed percent-encoding in the path' });
+      throw badRequest('BAD_REQUEST', 'malformed percent-encoding in the path');
     }
     // A real file (assets, icons) is served as is; anything else is a client-side route.
     if (relative && !relative.includes('..') && existsSync(path.join(root, relative))) return reply.sendFile(relative);

@@ -1,0 +1,158 @@
+/**
+ * The error catalog: every code the platform answers, with its HTTP status, its DIMSE status
+ * where a DIMSE service can answer it, and what it means in 简体中文 and English. A thrown
+ * YunyingError names a code of this table (the type forbids any other string), so a client
+ * can branch on the code and docs/errors.md (npm run docs:errors) lists them all.
+ *
+ * The `message` of an answer is the throw site's own English sentence (which study, which
+ * parameter); zh/en here describe the code in general, for the documentation and the UI.
+ */
+import { DIMSE_STATUS } from './dimse-status.ts';
+
+export interface ErrorDefinition {
+  http: number;
+  /** the status a DIMSE service answers; absent: dimseStatusOf's default for the HTTP status */
+  dimse?: number;
+  zh: string;
+  en: string;
+}
+
+const D = DIMSE_STATUS;
+
+export const ERROR_CATALOG = {
+  // ---------------------------------------------------------------- generic
+  BAD_REQUEST: { http: 400, zh: '请求无效', en: 'the request is malformed' },
+  INTERNAL_ERROR: { http: 500, zh: '服务器内部错误', en: 'internal error' },
+  NOT_FOUND: { http: 404, dimse: D.UNABLE_TO_PROCESS, zh: '资源不存在或无权查看', en: 'no such resource, or not one the caller may see' },
+  NOT_IMPLEMENTED: { http: 501, dimse: D.UNABLE_TO_PROCESS, zh: '尚未实现', en: 'not implemented' },
+  NOT_ACCEPTABLE: { http: 406, zh: '无法提供所要求的格式', en: 'the requested media type or transfer syntax cannot be served' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, zh: '不支持的请求内容类型', en: 'the Content-Type of the request is not supported' },
+  PAYLOAD_TOO_LARGE: { http: 413, zh: '请求体过大', en: 'the request body is too large' },
+  INVALID_BODY: { http: 400, zh: '请求体无效', en: 'the request body is invalid' },
+  INVALID_PARAMETER: { http: 400, zh: '参数无效', en: 'a parameter is invalid' },
+  MISSING_PARAMETER: { http: 400, zh: '缺少参数', en: 'a required parameter is missing' },
+  INVALID_ID: { http: 400, zh: '标识无效', en: 'an identifier is malformed' },
+  CONFIG_INVALID: { http: 500, zh: '配置无效', en: 'the configuration is invalid' },
+
+  // ---------------------------------------------------------------- authentication and authorization
+  UNAUTHORIZED: { http: 401, dimse: D.NOT_AUTHORIZED, zh: '需要登录，或凭据无效', en: 'authentication required, or the credentials are invalid' },
+  FORBIDDEN: { http: 403, dimse: D.NOT_AUTHORIZED, zh: '无权执行此操作', en: 'the caller may not do this' },
+  LOGIN_THROTTLED: { http: 429, dimse: D.NOT_AUTHORIZED, zh: '登录失败次数过多，请稍后再试', en: 'too many failed logins; try again later' },
+  PASSWORD_HASHING_BUSY: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '登录校验繁忙，请稍后再试', en: 'too many logins are being checked; try again shortly' },
+  PASSWORD_HASHING_FAILED: { http: 500, zh: '密码校验失败', en: 'the password-hashing worker failed' },
+  WEAK_PASSWORD: { http: 400, zh: '密码强度不足', en: 'the password does not meet the password policy' },
+  SELF_LOCKOUT: { http: 400, zh: '不能停用自己或更改自己的角色', en: 'administrators cannot disable themselves or change their own role' },
+
+  // ---------------------------------------------------------------- platform administration
+  INVALID_ROLE: { http: 400, zh: '角色无效', en: 'no such role' },
+  INVALID_USERNAME: { http: 400, zh: '用户名无效', en: 'the user name is invalid' },
+  USER_EXISTS: { http: 409, zh: '用户已存在', en: 'the user already exists' },
+  NOT_A_USER: { http: 400, zh: '不是用户账号', en: 'the account is not a user' },
+  INVALID_INSTITUTION_ID: { http: 400, zh: '机构标识无效', en: 'the institution id is invalid' },
+  INSTITUTION_EXISTS: { http: 409, zh: '机构已存在', en: 'the institution already exists' },
+  INSTITUTION_REQUIRED: { http: 409, zh: '须指定所属机构', en: 'an institution must be named' },
+  INSTITUTION_CYCLE: { http: 400, zh: '机构层级不能成环', en: 'the institution hierarchy would contain a cycle' },
+  INVALID_ALLIANCE: { http: 400, zh: '医联体关系无效', en: 'the alliance membership is invalid' },
+  INVALID_AE_TITLE: { http: 400, zh: 'AE 名称无效', en: 'the AE title is invalid' },
+  INVALID_AE_ADDRESS: { http: 400, zh: 'DICOM 节点地址无效', en: 'the DICOM node address is invalid' },
+
+  // ---------------------------------------------------------------- audit trail
+  AUDIT_KEY_TOO_SHORT: { http: 500, zh: '审计密钥过短', en: 'the audit key is too short' },
+  AUDIT_KEY_MISMATCH: { http: 500, zh: '审计链使用了另一把密钥', en: 'the audit trail was keyed with another audit key' },
+  AUDIT_CHAIN_UNKEYED: { http: 500, zh: '审计链缺少密钥记录，可能被改写', en: 'the audit trail holds no key record although a key existed: it may have been rewritten' },
+
+  // ---------------------------------------------------------------- ingest (STOW-RS, C-STORE)
+  INVALID_DICOM: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '无法解析 DICOM 对象', en: 'the DICOM object cannot be read' },
+  INVALID_DATASET: { http: 400, dimse: D.DATASET_DOES_NOT_MATCH_SOP_CLASS, zh: '数据集无法解析', en: 'the data set cannot be parsed' },
+  INVALID_UID: { http: 400, dimse: D.DATASET_DOES_NOT_MATCH_SOP_CLASS, zh: 'UID 无效', en: 'a UID is not valid' },
+  SOP_INSTANCE_MISMATCH: { http: 400, dimse: D.DATASET_DOES_NOT_MATCH_SOP_CLASS, zh: '数据集中的 SOP Instance UID 与命令不符', en: 'the SOP Instance UID of the data set differs from the command' },
+  SOP_CLASS_MISMATCH: { http: 400, dimse: D.DATASET_DOES_NOT_MATCH_SOP_CLASS, zh: '数据集中的 SOP Class UID 与命令不符', en: 'the SOP Class UID of the data set differs from the command' },
+  // PS3.18 leaves the value open; A901 (a "data set does not match" failure) as other DICOMweb servers use.
+  STUDY_UID_MISMATCH: { http: 409, dimse: 0xa901, zh: '实例不属于目标检查', en: 'the instance does not belong to the target study' },
+  STUDY_NOT_WRITABLE: { http: 409, dimse: D.NOT_AUTHORIZED, zh: '该检查不接受此来源的实例', en: 'the study cannot take instances from this sender' },
+  DUPLICATE_SOP_INSTANCE: { http: 409, dimse: D.DUPLICATE_SOP_INSTANCE, zh: '实例已存在且内容不同', en: 'an instance with this SOP Instance UID exists with other content' },
+  INDEX_WRITE_FAILED: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '索引写入失败，请重发', en: 'the instance could not be indexed; send it again' },
+  STORAGE_WRITE_FAILED: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '存储写入失败，请重发', en: 'the instance could not be written; send it again' },
+  INVALID_MULTIPART: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: 'multipart 请求体无效', en: 'the multipart body is malformed' },
+  TOO_MANY_PARTS: { http: 413, dimse: D.OUT_OF_RESOURCES, zh: '单次 STOW-RS 请求的部分过多', en: 'the STOW-RS request carries too many parts' },
+
+  // ---------------------------------------------------------------- queries and retrieval (QIDO-RS, WADO, C-FIND)
+  INVALID_QUERY: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '查询无效', en: 'the query is invalid' },
+  INVALID_MATCHING_KEY: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '匹配键的值无效', en: 'a matching key has an invalid value' },
+  UNSUPPORTED_MATCHING_KEY: { http: 400, dimse: D.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, zh: '不支持按此属性匹配', en: 'the attribute is not a supported matching key' },
+  INVALID_FRAME_LIST: { http: 400, zh: '帧号列表无效', en: 'the frame list is invalid' },
+  INVALID_BULKDATA_PATH: { http: 400, zh: 'Bulk data 路径无效', en: 'the bulk data path is invalid' },
+  BULKDATA_UNAVAILABLE: { http: 500, zh: '无法读取 bulk data', en: 'the bulk data cannot be read' },
+  STORED_INSTANCE_UNREADABLE: { http: 500, zh: '已存储的实例无法解析', en: 'a stored instance cannot be parsed' },
+  INVALID_STORED_OBJECT: { http: 500, zh: '已存储的对象无法按要求读取', en: 'the stored object cannot be read as asked' },
+  RENDERING_NOT_SUPPORTED: { http: 406, zh: '该对象无法渲染为图像', en: 'the object cannot be rendered as an image' },
+  FRAME_TOO_LARGE: { http: 422, zh: '图像帧过大，无法渲染', en: 'the frame is larger than the rendering budget' },
+  FRAME_NOT_DECODABLE: { http: 422, zh: '图像帧无法解码', en: 'the frame cannot be decoded' },
+  DECODER_BUSY: { http: 503, zh: '解码繁忙，请稍后再试', en: 'too many frames are waiting to be decoded; retry shortly' },
+  DECODER_FAILED: { http: 500, zh: '解码进程失败', en: 'the decode worker failed' },
+
+  // ---------------------------------------------------------------- FHIR
+  INVALID_SEARCH_PARAMETER: { http: 400, zh: 'FHIR 检索参数无效', en: 'a FHIR search parameter is invalid' },
+  UNSUPPORTED_SEARCH_PARAMETER: { http: 400, zh: '不支持的 FHIR 检索参数', en: 'the FHIR search parameter is not supported' },
+  SEARCH_TOO_BROAD: { http: 400, zh: '检索范围过大，请增加条件', en: 'the search is too broad; add a criterion' },
+
+  // ---------------------------------------------------------------- studies
+  NOTHING_TO_CORRECT: { http: 400, zh: '没有需要更正的内容', en: 'the correction changes nothing' },
+  CORRECTION_FAILED: { http: 422, zh: '检查信息更正失败', en: 'the study could not be corrected' },
+  DELETION_FAILED: { http: 503, zh: '检查删除失败', en: 'the study could not be deleted' },
+
+  // ---------------------------------------------------------------- reading requests and reports
+  INVALID_PRIORITY: { http: 400, zh: '优先级无效', en: 'the priority is invalid' },
+  NO_DIAGNOSTIC_CENTRE: { http: 400, zh: '没有可用的诊断中心', en: 'no diagnostic centre serves this institution' },
+  READING_INSTITUTION_NOT_SERVING: { http: 422, zh: '该机构不为本机构提供诊断服务', en: 'the named institution does not serve the requesting institution' },
+  REQUEST_EXISTS: { http: 409, zh: '该检查已有未完成的诊断申请', en: 'the study already has an open reading request' },
+  NO_IMAGES: { http: 409, zh: '检查尚无图像', en: 'the study has no images yet' },
+  ALREADY_CLAIMED: { http: 409, zh: '申请已被他人领取', en: 'the request was claimed by someone else' },
+  CLAIMED_BY_OTHER: { http: 409, zh: '申请由他人领取中', en: 'the request is claimed by another radiologist' },
+  ILLEGAL_TRANSITION: { http: 409, zh: '当前状态不允许此操作', en: 'the current status does not allow this' },
+  CONCURRENT_CHANGE: { http: 409, zh: '已被同时修改，请刷新后重试', en: 'changed concurrently; reload and try again' },
+  INVALID_REPORT: { http: 400, zh: '报告内容无效', en: 'the report is invalid' },
+  REPORT_INCOMPLETE: { http: 400, zh: '报告不完整', en: 'the report is incomplete' },
+  REPORT_NOT_EDITABLE: { http: 409, zh: '报告已不可编辑', en: 'the report can no longer be edited' },
+  REPORT_NOT_SIGNED: { http: 409, zh: '报告尚未签发', en: 'the report is not signed yet' },
+  INVALID_LAST_EVENT_ID: { http: 400, zh: 'Last-Event-ID 无效', en: 'the Last-Event-ID is invalid' },
+
+  // ---------------------------------------------------------------- cloud film (share links)
+  INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },
+  INVALID_PHONE: { http: 400, zh: '手机号无效', en: 'the phone number is not a mobile number' },
+  INVALID_CODE_LENGTH: { http: 400, zh: '访问码长度无效', en: 'the access code length is invalid' },
+  INVALID_RECIPIENT: { http: 400, zh: '接收人无效', en: 'the recipient is invalid' },
+  SHARE_NOT_LIVE: { http: 409, zh: '链接已过期或已撤销', en: 'the link has expired or was revoked' },
+  SHARE_NOT_FOUND: { http: 404, zh: '链接不存在', en: 'no such link' },
+  SHARE_STUDY_GONE: { http: 410, zh: '链接对应的检查已不存在', en: 'the study of this link no longer exists' },
+  SHARE_EXPIRED: { http: 410, zh: '链接已过期', en: 'the link has expired' },
+  SHARE_REVOKED: { http: 410, zh: '链接已撤销', en: 'the link was withdrawn' },
+  SHARE_CODE_REQUIRED: { http: 401, zh: '请先输入访问码', en: 'enter the access code first' },
+  SHARE_CODE_WRONG: { http: 401, zh: '访问码错误', en: 'wrong access code' },
+  SHARE_LOCKED: { http: 429, zh: '错误次数过多，链接已锁定', en: 'too many wrong codes: the link is locked' },
+  SHARE_THROTTLED: { http: 429, zh: '错误次数过多，请稍后再试', en: 'too many wrong codes; try again later' },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** The codes whose HTTP status is `S`, e.g. ErrorCodeWithStatus<400> for badRequest. */
+export type ErrorCodeWithStatus<S extends number> = { [C in ErrorCode]: (typeof ERROR_CATALOG)[C]['http'] extends S ? C : never }[ErrorCode];
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOG, value);
+}
+
+/**
+ * The DIMSE status of a code: the catalog's, else one that follows from the HTTP status
+ * (a malformed request cannot be understood, a refusal is not authorized, what is not
+ * there cannot be processed, anything else is a processing failure).
+ */
+export function dimseStatusOf(code: ErrorCode): number {
+  const definition: ErrorDefinition = ERROR_CATALOG[code];
+  if (definition.dimse !== undefined) return definition.dimse;
+  const http = definition.http;
+  if (http === 400) return D.CANNOT_UNDERSTAND;
+  if (http === 401 || http === 403) return D.NOT_AUTHORIZED;
+  if (http === 404 || http === 501) return D.UNABLE_TO_PROCESS;
+  return D.PROCESSING_FAILURE;
+}
