@@ -20,7 +20,8 @@ import { ingestInstance } from '../packages/server/src/archive/ingest.ts';
 import type { BlobStore } from '../packages/server/src/store/blob-store.ts';
 import { openIndexDatabase } from '../packages/server/src/store/database.ts';
 import { FileBlobStore } from '../packages/server/src/store/file-blob-store.ts';
-import { IndexStore } from '../packages/server/src/store/index-store.ts';
+import { createStores } from '../packages/server/src/store/stores.ts';
+import { ephemeralAuditKey } from '../packages/server/src/access/audit-key.ts';
 import { parseS3Url, S3BlobStore, s3ClientConfigFromEnv } from '../packages/server/src/store/s3-blob-store.ts';
 
 const { values: options } = parseArgs({
@@ -56,7 +57,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-path-'));
 const database = await openIndexDatabase({ dataDir, databaseUrl: options['database-url'], fsync: options.fsync });
-const index = new IndexStore(database);
+const { index, unitOfWork } = createStores(database, ephemeralAuditKey());
 let blobs: BlobStore;
 if (options['storage-url']) {
   const env = process.env;
@@ -74,7 +75,7 @@ const caller = systemCaller();
 // Pass 1: the whole pipeline, as an association sends (one after another).
 const statementsBefore = statements;
 const ingestStarted = performance.now();
-for (const bytes of files) await ingestInstance({ index, blobs }, caller, { kind: 'part10', bytes: withFreshUids(bytes, 1) });
+for (const bytes of files) await ingestInstance({ index, blobs, unitOfWork }, caller, { kind: 'part10', bytes: withFreshUids(bytes, 1) });
 const ingestMs = performance.now() - ingestStarted;
 const ingestStatements = statements - statementsBefore;
 
@@ -90,7 +91,7 @@ for (const original of files) {
   await (await blobs.put(key, [bytes])).durable;
   steps.blobPut += performance.now() - t;
   t = performance.now();
-  await ingestInstance({ index, blobs: { ...noopBlobs(blobs) } }, caller, { kind: 'part10', bytes });
+  await ingestInstance({ index, blobs: { ...noopBlobs(blobs) }, unitOfWork }, caller, { kind: 'part10', bytes });
   steps.indexCommit += performance.now() - t;
 }
 

@@ -2,8 +2,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { badRequest, conflict, DIMSE_STATUS, notFound, unauthorized, YunyingError } from '../errors.ts';
+import { badRequest, conflict, notFound, unauthorized, YunyingError } from '../errors.ts';
 import type { AccessStore, InstitutionRow, UserRow } from '../store/access-store.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import type { AuditRecorder } from './audit-event.ts';
 import { DEFAULT_INSTITUTION_ID, requirePermission, type AccessInterface, type Caller } from './caller.ts';
 import { AttemptThrottle, type ThrottleRule } from './attempt-throttle.ts';
@@ -13,6 +14,8 @@ import { isRole, ROLE_DEFINITIONS, ROLES, type Role } from './roles.ts';
 export interface AccessOptions {
   /** lifetime of a bearer token */
   tokenTtlSeconds: number;
+  /** grants commit with their audit record and feed row (archive.unitOfWork) */
+  unitOfWork: UnitOfWork;
   /** failed logins per account within the window before it is throttled */
   maxFailuresPerAccount?: number;
   /** failed logins per client address within the window before it is throttled */
@@ -484,8 +487,11 @@ export class AccessService {
   async grantStudy(caller: Caller, studyInstanceUid: string, institutionId: string, reason: string): Promise<void> {
     requirePermission(caller, 'studies:manage');
     await this.requireInstitution(institutionId);
-    await this.store.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: institutionId, reason, granted_by: caller.name });
-    await this.audit.record({ action: 'study.shared', caller, objectType: 'study', objectId: studyInstanceUid, details: { institutionId, reason } });
+    await this.options.unitOfWork.run(async (tx) => {
+      await tx.access.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: institutionId, reason, granted_by: caller.name });
+      tx.audit.record({ action: 'study.shared', caller, objectType: 'study', objectId: studyInstanceUid, details: { institutionId, reason } });
+      tx.feed.append({ type: 'grant.created', resourceType: 'study', resourceId: studyInstanceUid, institutionId, payload: { reason } });
+    });
   }
 }
 
@@ -502,7 +508,7 @@ function toPublicInstitution(row: InstitutionRow, serves: string[]): PublicInsti
 }
 
 const loginThrottled = (retryAfterSeconds: number): YunyingError =>
-  new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, 429, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);
+  new YunyingError('LOGIN_THROTTLED', `too many failed logins; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
 
 /**
  * The initial administrator password in a temporary file of this process alone (created

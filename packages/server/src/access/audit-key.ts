@@ -37,7 +37,7 @@ export function auditKeyId(key: Buffer): string {
 /** Reads the key (or creates the key file, once, even with several processes starting at once). Never logs it. */
 export async function loadAuditKey(source: AuditKeySource): Promise<AuditKey> {
   if (source.key !== undefined) {
-    if (source.key.length < MIN_AUDIT_KEY_LENGTH) throw new YunyingError('AUDIT_KEY_TOO_SHORT', `YUNYING_AUDIT_KEY must be at least ${MIN_AUDIT_KEY_LENGTH} characters`, 500);
+    if (source.key.length < MIN_AUDIT_KEY_LENGTH) throw new YunyingError('AUDIT_KEY_TOO_SHORT', `YUNYING_AUDIT_KEY must be at least ${MIN_AUDIT_KEY_LENGTH} characters`);
     const key = Buffer.from(source.key, 'utf8');
     return { key, id: auditKeyId(key), mayKeyExistingChain: true };
   }
@@ -57,7 +57,13 @@ export async function loadAuditKey(source: AuditKeySource): Promise<AuditKey> {
     await rm(draft, { force: true });
   }
   const text = (await readFile(file, 'utf8')).trim();
-  if (text.length < MIN_AUDIT_KEY_LENGTH) throw new YunyingError('AUDIT_KEY_TOO_SHORT', `the audit key file ${file} must hold at least ${MIN_AUDIT_KEY_LENGTH} characters`, 500);
+  if (text.length < MIN_AUDIT_KEY_LENGTH) throw new YunyingError('AUDIT_KEY_TOO_SHORT', `the audit key file ${file} must hold at least ${MIN_AUDIT_KEY_LENGTH} characters`);
   const key = Buffer.from(text, 'utf8');
   return { key, id: auditKeyId(key), mayKeyExistingChain: created };
+}
+
+/** A fresh key held in memory only: for tests and benchmarks whose trail ends with the process. */
+export function ephemeralAuditKey(): AuditKey {
+  const key = randomBytes(32);
+  return { key, id: auditKeyId(key), mayKeyExistingChain: true };
 }

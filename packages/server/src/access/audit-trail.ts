@@ -1,4 +1,4 @@
-import { auditHash, CHAIN_KEYED_ACTION, GENESIS_HASH, keyedAuditHash, keyIdOf, type AuditRow, type AuditSearch, type AuditStore, type NewAuditRow } from '../store/audit-store.ts';
+import { auditHash, auditRowOf, CHAIN_KEYED_ACTION, GENESIS_HASH, keyedAuditHash, keyIdOf, type AuditRow, type AuditSearch, type AuditStore, type NewAuditRow } from '../store/audit-store.ts';
 import type { AuditEventInput, AuditRecorder } from './audit-event.ts';
 
 export interface ChainVerification {
@@ -46,7 +46,7 @@ export class AuditTrail implements AuditRecorder {
   }
 
   record(event: AuditEventInput): Promise<void> {
-    const row = toRow(event);
+    const row = auditRowOf(event);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
       this.flushing ??= this.flush();
@@ -134,23 +134,4 @@ export class AuditTrail implements AuditRecorder {
       this.flushing = undefined;
     }
   }
-}
-
-function toRow(event: AuditEventInput): NewAuditRow {
-  const { caller } = event;
-  return {
-    occurred_at: new Date().toISOString(),
-    action: event.action,
-    outcome: event.outcome ?? 'success',
-    actor_kind: caller.kind,
-    actor_name: caller.name,
-    actor_role: caller.role,
-    actor_institution_id: caller.institutionId,
-    remote_address: caller.remoteAddress ?? null,
-    via: caller.via,
-    object_type: event.objectType ?? null,
-    object_id: event.objectId ?? null,
-    patient_id: event.patientId ?? null,
-    details: JSON.stringify(event.details ?? {}),
-  };
 }

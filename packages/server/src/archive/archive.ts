@@ -3,16 +3,18 @@ import type { DicomJsonDataset } from '@yunying/dicom';
 import { requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
 import { AuditTrail } from '../access/audit-trail.ts';
 import { loadAuditKey, type AuditKey } from '../access/audit-key.ts';
-import { AccessStore } from '../store/access-store.ts';
-import { AuditStore } from '../store/audit-store.ts';
+import type { AccessStore } from '../store/access-store.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { openIndexDatabase, type IndexDatabase, type ModuleMigrationSource } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
 import { parseS3Url, S3BlobStore, s3ClientConfigFromEnv } from '../store/s3-blob-store.ts';
 import { S3Client } from '@aws-sdk/client-s3';
-import { IndexStore, type InstanceRow } from '../store/index-store.ts';
+import type { IndexStore, InstanceRow } from '../store/index-store.ts';
+import { createStores, type Stores } from '../store/stores.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest, RetrievalAction } from './archive-service.ts';
 import { ingestInstance } from './ingest.ts';
+import { removeStaleStagedFiles } from './staging.ts';
 import { queryArchive } from './query-service.ts';
 
 export interface ArchiveOptions {
@@ -35,6 +37,9 @@ export interface Archive extends ArchiveService, DicomNodeRegistry {
   readonly index: IndexStore;
   readonly blobs: BlobStore;
   readonly database: IndexDatabase;
+  /** every store on the index database (store/stores.ts), and the unit of work that writes a change with its audit and feed rows */
+  readonly stores: Stores;
+  readonly unitOfWork: UnitOfWork;
   /** institutions, users, AEs, sessions, grants: the same database */
   readonly accessStore: AccessStore;
   readonly audit: AuditTrail;
@@ -45,6 +50,7 @@ export interface Archive extends ArchiveService, DicomNodeRegistry {
 export async function openArchive(options: ArchiveOptions): Promise<Archive> {
   const auditKey = await loadAuditKey({ key: options.auditKey, keyFile: options.auditKeyFile, dataDir: options.dataDir });
   const blobs = openBlobStore(options);
+  await removeStaleStagedFiles(blobs.stagingDirectory);
   const database = await openIndexDatabase(options);
   return createArchive(database, blobs, options.onStored, auditKey);
 }
@@ -55,7 +61,7 @@ function openBlobStore(options: ArchiveOptions): BlobStore {
   const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } : undefined;
   // Without explicit keys the SDK's default chain applies (instance roles, profiles).
   const client = new S3Client({ ...s3ClientConfigFromEnv(env), ...(credentials ? { credentials } : {}) });
-  return new S3BlobStore(client, parseS3Url(options.storageUrl));
+  return new S3BlobStore(client, parseS3Url(options.storageUrl), path.join(options.dataDir, 'staging'));
 }
 
 /**
@@ -63,22 +69,21 @@ function openBlobStore(options: ArchiveOptions): BlobStore {
  * in SQL and lands in the audit trail before the answer goes out.
  */
 export function createArchive(database: IndexDatabase, blobs: BlobStore, onStored: ArchiveOptions['onStored'] | undefined, auditKey: AuditKey): Archive {
-  const index = new IndexStore(database);
-  const accessStore = new AccessStore(database.db);
-  const audit = new AuditTrail(new AuditStore(database.db, database.dialect, auditKey));
+  const stores = createStores(database, auditKey);
+  const { index, access: accessStore, unitOfWork } = stores;
+  const audit = new AuditTrail(stores.audit);
   return {
     index,
     blobs,
     database,
+    stores,
+    unitOfWork,
     accessStore,
     audit,
     async ingest(caller: Caller, input: IngestInput) {
       requirePermission(caller, 'images:write');
-      const result = await ingestInstance({ index, blobs, onStored }, caller, input);
-      if (result.outcome !== 'duplicate') {
-        await audit.record({ action: result.outcome === 'replaced' ? 'instance.replaced' : 'instance.stored', caller, objectType: 'study', objectId: result.studyInstanceUid, details: { sopInstanceUid: result.sopInstanceUid, seriesInstanceUid: result.seriesInstanceUid } });
-      }
-      return result;
+      // The instance's audit record commits with it (ingest.ts); a duplicate changes nothing and records nothing.
+      return ingestInstance({ index, blobs, unitOfWork, onStored }, caller, input);
     },
     async query(caller: Caller, request: QueryRequest) {
       requirePermission(caller, 'images:read');

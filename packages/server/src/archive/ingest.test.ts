@@ -7,7 +7,8 @@ import { systemCaller } from '../access/caller.ts';
 import type { YunyingError } from '../errors.ts';
 import { openIndexDatabase } from '../store/database.ts';
 import { FileBlobStore } from '../store/file-blob-store.ts';
-import { IndexStore } from '../store/index-store.ts';
+import { createStores } from '../store/stores.ts';
+import { ephemeralAuditKey } from '../access/audit-key.ts';
 import { openArchive, type Archive } from './archive.ts';
 import { ingestInstance } from './ingest.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
@@ -39,12 +40,13 @@ test('when the index commit fails the blob just written is removed', async () =>
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-ingest-'));
   const database = await openIndexDatabase({ dataDir, fsync: false });
   try {
-    const index = new IndexStore(database);
-    index.commitInstance = async () => {
+    const { index, unitOfWork } = createStores(database, ephemeralAuditKey());
+    // The commit (the instance's rows and its audit record, one transaction) fails.
+    unitOfWork.run = async () => {
       throw new Error('disk full');
     };
     const blobs = new FileBlobStore(path.join(dataDir, 'blobs'), false);
-    await assert.rejects(ingestInstance({ index, blobs }, systemCaller(), { kind: 'part10', bytes: makeSyntheticInstance().bytes }), (error: YunyingError) => error.code === 'INDEX_WRITE_FAILED' && error.httpStatus === 503);
+    await assert.rejects(ingestInstance({ index, blobs, unitOfWork }, systemCaller(), { kind: 'part10', bytes: makeSyntheticInstance().bytes }), (error: YunyingError) => error.code === 'INDEX_WRITE_FAILED' && error.httpStatus === 503);
     assert.deepEqual(await blobFiles(dataDir), []);
   } finally {
     await database.close();
@@ -160,7 +162,7 @@ for (const backend of BACKENDS) {
     const postgres = backend === 'postgres' ? await createTestDatabase() : undefined;
     const database = await openIndexDatabase({ dataDir, fsync: false, databaseUrl: postgres?.url });
     try {
-      const index = new IndexStore(database);
+      const { index, unitOfWork } = createStores(database, ephemeralAuditKey());
       const files = new FileBlobStore(path.join(dataDir, 'blobs'), false);
       let lookupsDuringUpload = 0;
       let uploading = 0;
@@ -182,7 +184,7 @@ for (const backend of BACKENDS) {
         if (uploading > 0) lookupsDuringUpload += 1;
         return findInstance(uid);
       };
-      const deps = { index, blobs };
+      const deps = { index, blobs, unitOfWork };
       const first = makeSyntheticInstance();
       assert.equal((await ingestInstance(deps, systemCaller(), { kind: 'part10', bytes: first.bytes })).outcome, 'stored');
       assert.equal(lookupsDuringUpload, 1, 'the lookup ran while the upload was under way');

@@ -1,15 +1,20 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { buildPart10Header, DicomParseError, findInvalidUids, isValidUid, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
-import { DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { YunyingError } from '../errors.ts';
 import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
-import type { CommitInstanceInput, IndexStore } from '../store/index-store.ts';
-import type { IngestInput, IngestResult } from './archive-service.ts';
+import type { CommitInstanceInput, CommitOutcome, IndexStore } from '../store/index-store.ts';
+import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
+import type { IngestInput, IngestResult, StagedFile } from './archive-service.ts';
 import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 export interface IngestDependencies {
   index: IndexStore;
   blobs: BlobStore;
+  /** the index commit, with the instance's audit record and feed row */
+  unitOfWork: UnitOfWork;
   /** told after commit, for events and logs */
   onStored?: (result: IngestResult, caller: Caller) => void;
 }
@@ -26,13 +31,19 @@ export interface IngestDependencies {
  * → refused with DUPLICATE_SOP_INSTANCE (409 / 0x0111), the stored object is kept.
  */
 export async function ingestInstance(deps: IngestDependencies, caller: Caller, input: IngestInput): Promise<IngestResult> {
-  const { pieces, size, parsed, attributes } = decodeInput(input);
-  if (input.kind === 'part10' && input.studyInstanceUid !== undefined && attributes.studyInstanceUid !== input.studyInstanceUid) {
-    throw new YunyingError('STUDY_UID_MISMATCH', `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${input.studyInstanceUid}`, 409, STUDY_UID_MISMATCH_STATUS);
+  if (!('file' in input)) return ingestDecoded(deps, caller, input, await decodeInput(input));
+  try {
+    return await ingestDecoded(deps, caller, input, await decodeInput(input));
+  } finally {
+    await rm(input.file.path, { force: true }); // taken over: gone whatever happened (moved into the store, or not stored)
   }
-  const hash = createHash('sha256');
-  for (const piece of pieces) hash.update(piece);
-  const contentSha256 = hash.digest('hex');
+}
+
+async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: IngestInput, decoded: DecodedInput): Promise<IngestResult> {
+  const { content, size, parsed, attributes, contentSha256 } = decoded;
+  if (input.kind === 'part10' && input.studyInstanceUid !== undefined && attributes.studyInstanceUid !== input.studyInstanceUid) {
+    throw new YunyingError('STUDY_UID_MISMATCH', `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${input.studyInstanceUid}`);
+  }
   const identity = {
     sopClassUid: attributes.sopClassUid,
     sopInstanceUid: attributes.sopInstanceUid,
@@ -43,13 +54,13 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
   // A scoped sender may add to its own studies and to new ones, never to another
   // institution's study; the answer does not say whether that study exists.
   if (caller.visibleInstitutionIds !== 'all' && (await deps.index.studyAccess(attributes.studyInstanceUid, studyScopeOf(caller))) === 'hidden') {
-    throw new YunyingError('STUDY_NOT_WRITABLE', `Study ${attributes.studyInstanceUid} cannot take instances from this sender`, 409, DIMSE_STATUS.NOT_AUTHORIZED);
+    throw new YunyingError('STUDY_NOT_WRITABLE', `Study ${attributes.studyInstanceUid} cannot take instances from this sender`);
   }
   const blobKey = blobKeyFor(attributes, contentSha256);
   // Where a PUT replaces an object whole or not at all (S3), the upload starts before the
   // lookup and the two overlap; on files, a rewrite in place could tear a stored blob, so
   // the lookup goes first there. Either way the index commit waits for the upload.
-  const early = deps.blobs.atomicReplace ? settle(deps.blobs.put(blobKey, pieces)) : undefined;
+  const early = deps.blobs.atomicReplace ? settle(putContent(deps.blobs, blobKey, content)) : undefined;
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
     const upload = await early;
@@ -57,7 +68,7 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
     // Same bytes under the same key: the early upload, if it went through, rewrote the blob whole.
     if (upload?.ok && existing.blob_key === blobKey) return { outcome: 'duplicate', ...identity };
     // A resend after a power loss may find the index row but not its whole blob: write it again.
-    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await deps.blobs.put(existing.blob_key, pieces)).durable;
+    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content)).durable;
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (existing.study_instance_uid !== attributes.studyInstanceUid || existing.series_instance_uid !== attributes.seriesInstanceUid)) {
@@ -73,7 +84,7 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
       if (!upload.ok) throw upload.error;
       write = upload.write;
     } else {
-      write = await deps.blobs.put(blobKey, pieces);
+      write = await putContent(deps.blobs, blobKey, content);
     }
   } catch (error) {
     throw storageFailure(error);
@@ -81,13 +92,23 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
 
   // The blob's fsync runs on the thread pool while the index commits and syncs its WAL:
   // one disk wait per instance instead of two.
-  let outcome;
+  // The index rows, the audit record and the feed row commit in one transaction: a failed
+  // audit write leaves nothing indexed, the sender is told to retry, and the retry is stored
+  // and audited (were the record written after the commit, the retry would be a duplicate,
+  // never audited).
+  let outcome: Exclude<CommitOutcome, { kind: 'conflict' }>;
   try {
-    outcome = await deps.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256));
+    outcome = await deps.unitOfWork.run(async (tx) => {
+      const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256));
+      if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
+      recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
+      return committed;
+    });
   } catch (error) {
     await write.durable.catch(() => undefined);
-    await deps.blobs.delete(blobKey).catch(() => undefined);
-    throw new YunyingError('INDEX_WRITE_FAILED', `could not index the instance: ${(error as Error).message}`, 503, DIMSE_STATUS.OUT_OF_RESOURCES);
+    await deps.blobs.delete(blobKey).catch(() => undefined); // the sender is told; nothing indexed
+    if (error instanceof CommitConflict) throw duplicateConflict(error.message);
+    throw new YunyingError('INDEX_WRITE_FAILED', `could not index the instance: ${(error as Error).message}`);
   }
   try {
     await write.durable;
@@ -96,10 +117,6 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
     // is a duplicate that rewrites the blob if it is missing.
     throw storageFailure(error);
   }
-  if (outcome.kind === 'conflict') {
-    await deps.blobs.delete(blobKey).catch(() => undefined); // the sender is told; nothing indexed
-    throw duplicateConflict(outcome.reason);
-  }
   if (outcome.kind === 'replaced' && outcome.previousBlobKey !== blobKey) {
     await deps.blobs.delete(outcome.previousBlobKey).catch(() => undefined);
   }
@@ -107,6 +124,23 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
   if (outcome.kind === 'replaced') result.warning = 'a different object with this SOP Instance UID was stored before; it was replaced';
   deps.onStored?.(result, caller);
   return result;
+}
+
+/** A conflict found inside the commit's transaction: thrown to roll it back. */
+class CommitConflict extends Error {}
+
+type InstanceIdentity = Pick<IngestResult, 'sopClassUid' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid'>;
+
+/** The instance's audit record and change-feed row, in the commit's transaction. */
+function recordStored(tx: TransactionPorts, caller: Caller, identity: InstanceIdentity, outcome: 'stored' | 'replaced'): void {
+  tx.audit.record({ action: outcome === 'replaced' ? 'instance.replaced' : 'instance.stored', caller, objectType: 'study', objectId: identity.studyInstanceUid, details: { sopInstanceUid: identity.sopInstanceUid, seriesInstanceUid: identity.seriesInstanceUid } });
+  tx.feed.append({
+    type: 'instance.stored',
+    resourceType: 'instance',
+    resourceId: identity.sopInstanceUid,
+    institutionId: caller.institutionId,
+    payload: { studyInstanceUid: identity.studyInstanceUid, seriesInstanceUid: identity.seriesInstanceUid, sopClassUid: identity.sopClassUid, outcome },
+  });
 }
 
 type Settled = { ok: true; write: BlobWrite } | { ok: false; error: unknown };
@@ -119,39 +153,120 @@ function settle(put: Promise<BlobWrite>): Promise<Settled> {
   );
 }
 
+/**
+ * The Part 10 bytes to store: in memory, in consecutive pieces (file meta, data set) not
+ * joined to save a copy; or a staged file, with the file meta to go before a bare data set.
+ */
+type Content = { kind: 'pieces'; pieces: Buffer[] } | { kind: 'file'; file: StagedFile; prefix?: Buffer };
+
 interface DecodedInput {
-  /** the Part 10 bytes to store, in consecutive pieces (file meta, data set) not joined to save a copy */
-  pieces: Buffer[];
+  content: Content;
   size: number;
+  contentSha256: string;
   parsed: ParsedDicom;
   attributes: IndexAttributes;
 }
 
-function decodeInput(input: IngestInput): DecodedInput {
+function putContent(blobs: BlobStore, key: string, content: Content): Promise<BlobWrite> {
+  return content.kind === 'pieces' ? blobs.put(key, content.pieces) : blobs.putFile(key, content.file, content.prefix);
+}
+
+function sha256Of(pieces: readonly Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const piece of pieces) hash.update(piece);
+  return hash.digest('hex');
+}
+
+async function sha256OfFile(file: StagedFile, prefix?: Buffer): Promise<string> {
+  if (file.sha256 && !prefix) return file.sha256; // hashed while it was written
+  const hash = createHash('sha256');
+  if (prefix) hash.update(prefix);
+  for await (const chunk of createReadStream(file.path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function decodeInput(input: IngestInput): Promise<DecodedInput> {
   try {
+    if ('file' in input) return await decodeStagedFile(input, input.file);
     if (input.kind === 'part10') {
       const parsed = parseDicom(input.bytes, { untilPixelData: true });
       const attributes = readIndexAttributes(parsed);
       refuseInvalidUids(parsed, attributes.transferSyntaxUid);
-      return { pieces: [input.bytes], size: input.bytes.length, parsed, attributes };
+      return { content: { kind: 'pieces', pieces: [input.bytes] }, size: input.bytes.length, contentSha256: sha256Of([input.bytes]), parsed, attributes };
     }
     const parsed = parseDicom(input.bytes, { transferSyntaxUid: input.transferSyntaxUid, untilPixelData: true });
     const attributes = readIndexAttributes(parsed);
     refuseInvalidUids(parsed, input.transferSyntaxUid);
-    if (attributes.sopInstanceUid !== input.sopInstanceUid) {
-      throw new YunyingError('SOP_INSTANCE_MISMATCH', 'SOP Instance UID in the data set differs from the command', 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
-    }
-    if (attributes.sopClassUid !== input.sopClassUid) {
-      throw new YunyingError('SOP_CLASS_MISMATCH', 'SOP Class UID in the data set differs from the command', 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
-    }
+    checkDatasetMatchesCommand(input, attributes);
     const header = buildPart10Header({ transferSyntaxUid: input.transferSyntaxUid, sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid, sourceAeTitle: input.sourceAeTitle });
-    return { pieces: [header, input.bytes], size: header.length + input.bytes.length, parsed, attributes: { ...attributes, transferSyntaxUid: input.transferSyntaxUid } };
+    const pieces = [header, input.bytes];
+    return { content: { kind: 'pieces', pieces }, size: header.length + input.bytes.length, contentSha256: sha256Of(pieces), parsed, attributes: { ...attributes, transferSyntaxUid: input.transferSyntaxUid } };
   } catch (error) {
     if (error instanceof YunyingError) throw error;
     if (error instanceof DicomParseError) {
-      throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${error.message}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
+      throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${error.message}`);
     }
-    throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${(error as Error).message ?? String(error)}`, 400, DIMSE_STATUS.CANNOT_UNDERSTAND);
+    throw new YunyingError('INVALID_DICOM', `cannot read the DICOM object: ${(error as Error).message ?? String(error)}`);
+  }
+}
+
+function checkDatasetMatchesCommand(command: { sopInstanceUid: string; sopClassUid: string }, attributes: IndexAttributes): void {
+  if (attributes.sopInstanceUid !== command.sopInstanceUid) {
+    throw new YunyingError('SOP_INSTANCE_MISMATCH', 'SOP Instance UID in the data set differs from the command');
+  }
+  if (attributes.sopClassUid !== command.sopClassUid) {
+    throw new YunyingError('SOP_CLASS_MISMATCH', 'SOP Class UID in the data set differs from the command');
+  }
+}
+
+/** A staged file's header, parsed from its beginning: the file itself is never read whole into memory. */
+async function decodeStagedFile(input: IngestInput, file: StagedFile): Promise<DecodedInput> {
+  if (input.kind === 'part10') {
+    const parsed = await parseStagedHeader(file, undefined);
+    const attributes = readIndexAttributes(parsed);
+    refuseInvalidUids(parsed, attributes.transferSyntaxUid);
+    return { content: { kind: 'file', file }, size: file.size, contentSha256: await sha256OfFile(file), parsed, attributes };
+  }
+  const parsed = await parseStagedHeader(file, input.transferSyntaxUid);
+  const attributes = readIndexAttributes(parsed);
+  refuseInvalidUids(parsed, input.transferSyntaxUid);
+  checkDatasetMatchesCommand(input, attributes);
+  const header = buildPart10Header({ transferSyntaxUid: input.transferSyntaxUid, sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid, sourceAeTitle: input.sourceAeTitle });
+  return { content: { kind: 'file', file, prefix: header }, size: header.length + file.size, contentSha256: await sha256OfFile(file, header), parsed, attributes: { ...attributes, transferSyntaxUid: input.transferSyntaxUid } };
+}
+
+/** The first read of a staged file's header; read 4× more while the attributes before Pixel Data do not fit. */
+const HEADER_READ_FIRST = 1024 * 1024;
+/**
+ * Attributes before Pixel Data larger than this are refused in a staged file (in memory,
+ * STOW-RS parts up to the request's memory budget, there is no such limit): what the header
+ * costs in memory stays bounded whatever the object is.
+ */
+export const STAGED_HEADER_LIMIT = 64 * 1024 * 1024;
+
+async function parseStagedHeader(file: StagedFile, transferSyntaxUid: string | undefined): Promise<ParsedDicom> {
+  const handle = await open(file.path, 'r');
+  try {
+    let lastError: DicomParseError | undefined;
+    for (let length = Math.min(file.size, HEADER_READ_FIRST); ; length = Math.min(file.size, length * 4)) {
+      const bytes = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(bytes, 0, length, 0);
+      if (bytesRead !== length) throw new DicomParseError(`the staged file ended after ${bytesRead} of ${file.size} bytes`);
+      const whole = length === file.size;
+      try {
+        const parsed = parseDicom(bytes, { transferSyntaxUid, untilPixelData: true, wholeLength: whole ? undefined : file.size });
+        // A beginning that parses without reaching Pixel Data may stop short of attributes still to come.
+        if (whole || parsed.stoppedAtPixelData) return parsed;
+      } catch (error) {
+        if (whole || !(error instanceof DicomParseError)) throw error;
+        lastError = error;
+      }
+      if (length >= STAGED_HEADER_LIMIT) {
+        throw new DicomParseError(`no Pixel Data within the first ${STAGED_HEADER_LIMIT} bytes of a ${file.size}-byte object${lastError ? ` (${lastError.message})` : ''}`);
+      }
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -173,18 +288,15 @@ function refuseInvalidUids(parsed: ParsedDicom, transferSyntaxUid: string): void
 }
 
 function invalidUid(message: string): YunyingError {
-  return new YunyingError('INVALID_UID', message, 400, DIMSE_STATUS.DATASET_DOES_NOT_MATCH_SOP_CLASS);
+  return new YunyingError('INVALID_UID', message);
 }
 
-/** PS3.18 leaves the value open; A901 (a "data set does not match" failure) as other DICOMweb servers use. */
-const STUDY_UID_MISMATCH_STATUS = 0xa901;
-
 function storageFailure(error: unknown): YunyingError {
-  return new YunyingError('STORAGE_WRITE_FAILED', `could not write the instance: ${(error as Error).message}`, 503, DIMSE_STATUS.OUT_OF_RESOURCES);
+  return new YunyingError('STORAGE_WRITE_FAILED', `could not write the instance: ${(error as Error).message}`);
 }
 
 function duplicateConflict(reason: string): YunyingError {
-  return new YunyingError('DUPLICATE_SOP_INSTANCE', reason, 409, DIMSE_STATUS.DUPLICATE_SOP_INSTANCE);
+  return new YunyingError('DUPLICATE_SOP_INSTANCE', reason);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { registerStudyRoutes } from '../api/study-routes.ts';
 import type { YunyingModule } from '../modules/module.ts';
-import { MaintenanceStore } from '../store/maintenance-store.ts';
 
 /**
  * The archive's REST routes: demographic corrections and deletion of a study. The archive
@@ -9,7 +8,7 @@ import { MaintenanceStore } from '../store/maintenance-store.ts';
 export const archiveModule: YunyingModule = {
   name: 'archive',
   async register({ http, archive, callers }) {
-    const maintenance = new MaintenanceStore(archive.database.db, archive.database.dialect);
-    await registerStudyRoutes(http, { deps: { index: archive.index, blobs: archive.blobs, maintenance, audit: archive.audit }, resolveCaller: callers.rest });
+    const deps = { index: archive.index, blobs: archive.blobs, maintenance: archive.stores.maintenance, unitOfWork: archive.unitOfWork, audit: archive.audit };
+    await registerStudyRoutes(http, { deps, resolveCaller: callers.rest });
   },
 };

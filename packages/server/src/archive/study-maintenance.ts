@@ -6,6 +6,7 @@ import { badRequest, notFound, YunyingError } from '../errors.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import type { EndedRecords, MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import { personNameBigrams, personNameFromString, personNameSearchGroups, personNameSearchText } from './matching.ts';
 
 /** New patient demographics for a study (IHE IOCM "patient information correction"). */
@@ -20,6 +21,9 @@ export interface MaintenanceDependencies {
   index: IndexStore;
   blobs: BlobStore;
   maintenance: MaintenanceStore;
+  /** the index change, its audit record and its feed row in one transaction */
+  unitOfWork: UnitOfWork;
+  /** records outside a change (a deletion that failed) */
   audit: AuditRecorder;
 }
 
@@ -39,38 +43,46 @@ export async function correctStudyDemographics(deps: MaintenanceDependencies, ca
   const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
   const before = { patientId: study.patient_id, patientBirthDate: study.patient_birth_date, patientSex: study.patient_sex };
 
+  const changed = Object.keys(PATIENT_TAGS).filter((field) => correction[field as keyof DemographicsCorrection] !== undefined).sort();
   const written: ReplacedBlob[] = [];
   try {
     for (const instance of instances) written.push(await rewriteInstance(deps.blobs, instance, changes));
-    await deps.maintenance.applyCorrection(studyInstanceUid, demographicsOf(study.attributes_json, correction), written);
+    await deps.unitOfWork.run(async (tx) => {
+      await tx.maintenance.applyCorrection(studyInstanceUid, demographicsOf(study.attributes_json, correction), written);
+      tx.audit.record({ action: 'study.corrected', caller, objectType: 'study', objectId: studyInstanceUid, patientId: correction.patientId ?? before.patientId ?? undefined, details: { reason, changed, before, after: withoutName(correction), instances: instances.length } });
+      tx.feed.append({ type: 'study.corrected', resourceType: 'study', resourceId: studyInstanceUid, institutionId: study.institution_id, payload: { changed, instances: instances.length } });
+    });
   } catch (error) {
     for (const blob of written) await deps.blobs.delete(blob.blobKey).catch(() => undefined);
     if (error instanceof YunyingError) throw error;
-    throw new YunyingError('CORRECTION_FAILED', `the study could not be corrected: ${(error as Error).message}`, 422);
+    throw new YunyingError('CORRECTION_FAILED', `the study could not be corrected: ${(error as Error).message}`);
   }
   for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
-  await deps.audit.record({ action: 'study.corrected', caller, objectType: 'study', objectId: studyInstanceUid, patientId: correction.patientId ?? before.patientId ?? undefined, details: { reason, changed: Object.keys(PATIENT_TAGS).filter((field) => correction[field as keyof DemographicsCorrection] !== undefined).sort(), before, after: withoutName(correction), instances: instances.length } });
   return { instances: instances.length };
 }
 
 /**
- * Deletes a study. The intent is recorded first, so that no deletion can happen without a
- * trace; the index goes in one transaction, with the study's reading requests and reports
- * (tombstoned) and cloud-film links (revoked), then the objects (a crash in between leaves
- * unreferenced objects, never index rows without their object). The record names the
- * patient by Patient ID, never by name.
+ * Deletes a study. The index goes in one transaction, with the study's reading requests and
+ * reports (tombstoned), its cloud-film links (revoked), the audit record and the feed row,
+ * so that no deletion happens without its trace nor a trace without its deletion; then the
+ * objects (a crash in between leaves unreferenced objects, never index rows without their
+ * object). The record names the patient by Patient ID, never by name.
  */
 export async function deleteStudy(deps: MaintenanceDependencies, caller: Caller, studyInstanceUid: string, reason: string): Promise<{ instances: number } & EndedRecords> {
   requirePermission(caller, 'studies:manage');
   const { study, instances } = await studyInScope(deps, caller, studyInstanceUid);
   const summary = { patientId: study.patient_id, studyDate: study.study_date, accessionNumber: study.accession_number, modalities: study.modalities_in_study, institutionId: study.institution_id, sopInstanceUids: instances.map((i) => i.sop_instance_uid) };
-  await deps.audit.record({ action: 'study.deleted', caller, objectType: 'study', objectId: studyInstanceUid, patientId: study.patient_id ?? undefined, details: { reason, deleted: summary } });
   let ended: EndedRecords;
   try {
-    ended = await deps.maintenance.deleteStudy(studyInstanceUid, { actor: caller.name, reason });
+    ended = await deps.unitOfWork.run(async (tx) => {
+      const done = await tx.maintenance.deleteStudy(studyInstanceUid, { actor: caller.name, reason });
+      tx.audit.record({ action: 'study.deleted', caller, objectType: 'study', objectId: studyInstanceUid, patientId: study.patient_id ?? undefined, details: { reason, deleted: summary } });
+      tx.feed.append({ type: 'study.deleted', resourceType: 'study', resourceId: studyInstanceUid, institutionId: study.institution_id, payload: { instances: instances.length, ...done } });
+      return done;
+    });
   } catch (error) {
     await deps.audit.record({ action: 'study.deleted', outcome: 'failure', caller, objectType: 'study', objectId: studyInstanceUid, details: { reason, error: (error as Error).message } });
-    throw new YunyingError('DELETION_FAILED', 'the study could not be deleted', 503);
+    throw new YunyingError('DELETION_FAILED', 'the study could not be deleted');
   }
   for (const instance of instances) await deps.blobs.delete(instance.blob_key).catch(() => undefined);
   return { instances: instances.length, ...ended };

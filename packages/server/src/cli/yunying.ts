@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     const keyingError = await archive.audit.ensureKeyed().then(() => undefined, (error: unknown) => error);
     if (keyingError && `${group} ${command ?? ''}` !== 'audit verify') throw keyingError;
     configurePasswordHashing(config.passwordHashing);
-    const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
+    const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds, unitOfWork: archive.unitOfWork });
     // The console operator acts as the platform administrator; the trail names the OS user.
     const caller: Caller = { ...systemCaller(`cli:${userInfo().username}`), via: 'cli' };
     return await run({ group, command, rest, values, access, archive, caller, keyingError });

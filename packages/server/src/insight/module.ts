@@ -1,12 +1,11 @@
 import type { YunyingModule } from '../modules/module.ts';
-import { StatisticsStore } from '../store/statistics-store.ts';
 import { registerStatisticsRoutes } from './statistics-routes.ts';
 
 /** Statistics of the region's examinations, for commission analysts and administrators. */
 export const insightModule: YunyingModule = {
   name: 'insight',
   async register({ http, archive, callers }) {
-    const statistics = new StatisticsStore(archive.database.db, archive.database.dialect);
+    const { statistics } = archive.stores;
     await registerStatisticsRoutes(http, { statistics, accessStore: archive.accessStore, audit: archive.audit, resolveCaller: callers.rest });
   },
 };

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { AuditEventInput } from '../access/audit-event.ts';
 import type { AuditKey } from '../access/audit-key.ts';
 import { YunyingError } from '../errors.ts';
 import type { SqlDialectName } from './database.ts';
@@ -159,12 +160,12 @@ export class AuditStore {
     if (marker) {
       const row = normalise(marker);
       if (keyedAuditHash(row, this.key.key) !== row.hash) {
-        throw new YunyingError('AUDIT_KEY_MISMATCH', `the audit trail was keyed with another audit key (key id ${keyIdOf(row) ?? 'unknown'}; this process has ${this.key.id}): give every server process the same YUNYING_AUDIT_KEY or key file`, 500);
+        throw new YunyingError('AUDIT_KEY_MISMATCH', `the audit trail was keyed with another audit key (key id ${keyIdOf(row) ?? 'unknown'}; this process has ${this.key.id}): give every server process the same YUNYING_AUDIT_KEY or key file`);
       }
       return [];
     }
     if (headSeq > 0 && !this.key.mayKeyExistingChain) {
-      throw new YunyingError('AUDIT_CHAIN_UNKEYED', `the audit trail holds ${headSeq} records and none keys it, although the audit key existed before: the chain may have been rewritten; check it with \`yunying audit verify --expect-head\``, 500);
+      throw new YunyingError('AUDIT_CHAIN_UNKEYED', `the audit trail holds ${headSeq} records and none keys it, although the audit key existed before: the chain may have been rewritten; check it with \`yunying audit verify --expect-head\``);
     }
     return [
       {
@@ -212,6 +213,26 @@ export class AuditStore {
     const rows = await query.orderBy('seq', filter.newestFirst ? 'desc' : 'asc').limit(filter.limit).execute();
     return rows.map(normalise);
   }
+}
+
+/** An event as the row it becomes (its time is now), before the chain gives it a sequence number and hash. */
+export function auditRowOf(event: AuditEventInput): NewAuditRow {
+  const { caller } = event;
+  return {
+    occurred_at: new Date().toISOString(),
+    action: event.action,
+    outcome: event.outcome ?? 'success',
+    actor_kind: caller.kind,
+    actor_name: caller.name,
+    actor_role: caller.role,
+    actor_institution_id: caller.institutionId,
+    remote_address: caller.remoteAddress ?? null,
+    via: caller.via,
+    object_type: event.objectType ?? null,
+    object_id: event.objectId ?? null,
+    patient_id: event.patientId ?? null,
+    details: JSON.stringify(event.details ?? {}),
+  };
 }
 
 function normalise(row: Omit<AuditEventTable, 'seq'> & { seq: unknown }): AuditRow {

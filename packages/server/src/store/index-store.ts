@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
 import { likeLiteral, literalBigrams, searchTextPattern, type MatchCondition } from '../archive/matching.ts';
 import type { QueryLevel } from '../archive/archive-service.ts';
 import type { IndexDatabase } from './database.ts';
 import type { Database, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
+import { inTransaction } from './transaction.ts';
 
 export type StudyRow = StudyTable;
 export type SeriesRow = SeriesTable;
@@ -101,11 +102,14 @@ export class IndexStore {
     // start a study nobody else is sending. One statement, committed on its own, inserts
     // each of these in one round trip instead of five to seven (begin, lock, lookup, the
     // inserts, commit); anything else takes the transaction below.
-    if (this.index.dialect === 'postgres') {
+    // Bound to a unit of work (store/unit-of-work.ts), the same statements run in its
+    // transaction, which commits them with the instance's audit record and feed row.
+    const { db, dialect } = this.index;
+    if (dialect === 'postgres') {
       const now = new Date().toISOString();
-      if ((await insertIntoKnownSeries(this.index.db, input.instance, now)) || (await insertAsNewStudy(this.index.db, input, now))) return { kind: 'inserted' };
+      if ((await insertIntoKnownSeries(db, input.instance, now)) || (await insertAsNewStudy(db, input, now))) return { kind: 'inserted' };
     }
-    const outcome = await this.index.db.transaction().execute((trx) => commitInstanceIn(trx, this.index.dialect, input, new Date().toISOString()));
+    const outcome = await inTransaction(db, (trx) => commitInstanceIn(trx, dialect, input, new Date().toISOString()));
     await this.index.makeCommitsDurable();
     return outcome;
   }
@@ -174,7 +178,7 @@ export function nonEmpty(values: readonly string[]): string[] {
  * computed when queried rather than kept as counters, so parallel stores into one study do
  * not contend on its row.
  */
-async function commitInstanceIn(trx: Transaction<Database>, dialect: IndexDatabase['dialect'], input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
+async function commitInstanceIn(trx: Kysely<Database>, dialect: IndexDatabase['dialect'], input: CommitInstanceInput, now: string): Promise<CommitOutcome> {
   const { study, series, instance } = input;
   // PostgreSQL runs these transactions side by side: serialise the ones of one study (an
   // advisory lock held to commit) so that the lookup below sees what the others committed;
@@ -271,6 +275,10 @@ async function insertAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceIn
   const seriesRow = typedRow({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now });
   const instanceRow = typedRow({ ...instance, created_at: now });
   const studyColumns = Object.keys(studyRow) as Array<keyof typeof studyRow>;
+  // In a transaction, a failed statement would abort it: the savepoint confines the unique
+  // violation to this statement.
+  const savepoint = db.isTransaction;
+  if (savepoint) await sql`savepoint new_study`.execute(db);
   try {
     const result = await sql<{ seq: number }>`with new_study as (
         insert into studies (${sql.join(studyColumns.map((name) => sql.ref(name)))}) values (${sql.join(studyColumns.map((name) => sql`${studyRow[name]}`))})
@@ -279,14 +287,16 @@ async function insertAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceIn
         insert into series (${seriesRow.columns}) select ${seriesRow.values} from new_study returning 1
       )
       insert into instances (${instanceRow.columns}) select ${instanceRow.values} from new_series returning seq`.execute(db);
+    if (savepoint) await sql`release savepoint new_study`.execute(db);
     return result.rows.length > 0;
   } catch (error) {
+    if (savepoint) await sql`rollback to savepoint new_study`.execute(db);
     if ((error as { code?: string }).code === UNIQUE_VIOLATION) return false;
     throw error;
   }
 }
 
-async function addModality(trx: Transaction<Database>, studyInstanceUid: string, modality: string | null, now: string): Promise<void> {
+async function addModality(trx: Kysely<Database>, studyInstanceUid: string, modality: string | null, now: string): Promise<void> {
   if (!modality) return;
   const row = await trx.selectFrom('studies').select('modalities_in_study').where('study_instance_uid', '=', studyInstanceUid).executeTakeFirstOrThrow();
   const modalities = new Set((row.modalities_in_study ?? '').split('\\').filter(Boolean));

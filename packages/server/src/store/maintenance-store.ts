@@ -1,6 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { SqlDialectName } from './database.ts';
 import type { Database, StudyTable } from './schema.ts';
+import { inTransaction } from './transaction.ts';
 
 export interface ReplacedBlob {
   sopInstanceUid: string;
@@ -38,7 +39,7 @@ export class MaintenanceStore {
     // The bigram array exists for PostgreSQL's index only (migration 0003); SQLite keeps it null.
     const { patient_name_bigrams: bigrams, ...rest } = demographics;
     const changes = this.dialect === 'postgres' && bigrams !== undefined ? { ...rest, patient_name_bigrams: bigrams } : rest;
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       for (const blob of blobs) {
         await trx.updateTable('instances').set({ blob_key: blob.blobKey, size: blob.size, content_sha256: blob.contentSha256 }).where('sop_instance_uid', '=', blob.sopInstanceUid).execute();
       }
@@ -54,7 +55,7 @@ export class MaintenanceStore {
    */
   async deleteStudy(studyInstanceUid: string, by: { actor: string; reason: string }): Promise<EndedRecords> {
     const at = new Date().toISOString();
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const ended = await tombstoneRecordsOf(trx, this.dialect, studyInstanceUid, at, by);
       await trx.deleteFrom('instances').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('series').where('study_instance_uid', '=', studyInstanceUid).execute();
@@ -66,7 +67,7 @@ export class MaintenanceStore {
 }
 
 /** The study's requests and reports become tombstones, its links are revoked (see deleteStudy). */
-async function tombstoneRecordsOf(trx: Transaction<Database>, dialect: SqlDialectName, studyInstanceUid: string, at: string, by: { actor: string; reason: string }): Promise<EndedRecords> {
+async function tombstoneRecordsOf(trx: Kysely<Database>, dialect: SqlDialectName, studyInstanceUid: string, at: string, by: { actor: string; reason: string }): Promise<EndedRecords> {
   // Locked on PostgreSQL, so that each event's "from" is the status the update changes.
   const live = trx.selectFrom('reading_requests').select(['id', 'status']).where('study_instance_uid', '=', studyInstanceUid).where('status', '<>', 'deleted');
   const requests = await (dialect === 'postgres' ? live.forUpdate() : live).execute();

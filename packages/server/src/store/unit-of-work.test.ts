@@ -1,0 +1,207 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { makeSyntheticInstance, newUid } from '@yunying/testing/synthetic-dicom';
+import { systemCaller } from '../access/caller.ts';
+import { AccessService } from '../access/access-service.ts';
+import { openArchive, type Archive } from '../archive/archive.ts';
+import { correctStudyDemographics, deleteStudy } from '../archive/study-maintenance.ts';
+import type { YunyingError } from '../errors.ts';
+import { createTestDatabase } from '../test-support/postgres.ts';
+
+const BACKENDS = ['sqlite', 'postgres'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+async function withArchive(backend: Backend, run: (archive: Archive, dataDir: string) => Promise<void>): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-uow-'));
+  const postgres = backend === 'postgres' ? await createTestDatabase() : undefined;
+  const archive = await openArchive({ dataDir, fsync: false, databaseUrl: postgres?.url });
+  try {
+    await archive.audit.ensureKeyed();
+    await run(archive, dataDir);
+  } finally {
+    await archive.close();
+    await postgres?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function blobCount(dataDir: string): Promise<number> {
+  const entries = await readdir(path.join(dataDir, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).length;
+}
+
+async function auditRows(archive: Archive, action: string, objectId: string) {
+  return archive.audit.search({ action, objectId, limit: 100 });
+}
+
+async function feedRows(archive: Archive, type: string, resourceId: string) {
+  return archive.database.db.selectFrom('changes').selectAll().where('type', '=', type).where('resource_id', '=', resourceId).execute();
+}
+
+/** The audit append fails once (as a full disk or a lost connection would make it), then works again. */
+function failNextAuditAppend(archive: Archive): void {
+  const store = archive.stores.audit;
+  const appendIn = store.appendIn.bind(store);
+  store.appendIn = async () => {
+    store.appendIn = appendIn;
+    throw new Error('audit trail unavailable');
+  };
+}
+
+/** Every insert into the feed fails until the returned function is called. */
+async function failFeedAppends(archive: Archive, backend: Backend): Promise<() => Promise<void>> {
+  const db = archive.database.db;
+  if (backend === 'sqlite') {
+    await sql`create trigger fail_feed before insert on changes begin select raise(abort, 'feed unavailable'); end`.execute(db);
+    return async () => void (await sql`drop trigger fail_feed`.execute(db));
+  }
+  await sql`create function fail_feed() returns trigger language plpgsql as $$ begin raise exception 'feed unavailable'; end $$`.execute(db);
+  await sql`create trigger fail_feed before insert on changes for each row execute function fail_feed()`.execute(db);
+  return async () => {
+    await sql`drop trigger fail_feed on changes`.execute(db);
+    await sql`drop function fail_feed()`.execute(db);
+  };
+}
+
+for (const backend of BACKENDS) {
+  test(`ingest: a failed audit append leaves nothing indexed, the sender is told, and its retry is stored and audited once (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const instance = makeSyntheticInstance();
+      failNextAuditAppend(archive);
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes }), (error: YunyingError) => error.code === 'INDEX_WRITE_FAILED' && error.httpStatus === 503);
+      assert.equal(await archive.index.countInstances(), 0, 'not indexed');
+      assert.equal(await archive.index.studyExists(instance.studyInstanceUid), false);
+      assert.equal(await blobCount(dataDir), 0, 'the blob was removed');
+      assert.equal((await feedRows(archive, 'instance.stored', instance.sopInstanceUid)).length, 0);
+
+      // The sender retries: a new instance to the index, so stored and audited.
+      assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'stored');
+      // And a resend after that is a duplicate: nothing more is recorded.
+      assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'duplicate');
+      const records = await auditRows(archive, 'instance.stored', instance.studyInstanceUid);
+      assert.equal(records.length, 1, 'audited once');
+      assert.equal((records[0]!.details && JSON.parse(records[0]!.details).sopInstanceUid), instance.sopInstanceUid);
+      const changes = await feedRows(archive, 'instance.stored', instance.sopInstanceUid);
+      assert.equal(changes.length, 1, 'one feed row');
+      assert.deepEqual(JSON.parse(changes[0]!.payload), { studyInstanceUid: instance.studyInstanceUid, seriesInstanceUid: instance.seriesInstanceUid, sopClassUid: instance.sopClassUid, outcome: 'stored' });
+      assert.ok((await archive.audit.verify()).ok, 'the chain verifies');
+    });
+  });
+
+  test(`ingest: the instance, its audit record and its feed row commit together (a failed feed append rolls back both) (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const instance = makeSyntheticInstance();
+      const restore = await failFeedAppends(archive, backend);
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes }), (error: YunyingError) => error.code === 'INDEX_WRITE_FAILED');
+      assert.equal(await archive.index.countInstances(), 0);
+      assert.equal((await auditRows(archive, 'instance.stored', instance.studyInstanceUid)).length, 0, 'no audit record without its instance');
+      await restore();
+      // A replacement (different bytes, same UIDs) is recorded as one too.
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
+      const corrected = makeSyntheticInstance({ studyInstanceUid: instance.studyInstanceUid, seriesInstanceUid: instance.seriesInstanceUid, sopInstanceUid: instance.sopInstanceUid, instanceNumber: 7 });
+      assert.equal((await archive.ingest(systemCaller(), { kind: 'part10', bytes: corrected.bytes })).outcome, 'replaced');
+      assert.equal((await auditRows(archive, 'instance.replaced', instance.studyInstanceUid)).length, 1);
+      assert.deepEqual((await feedRows(archive, 'instance.stored', instance.sopInstanceUid)).map((row) => JSON.parse(row.payload).outcome), ['stored', 'replaced']);
+    });
+  });
+
+  test(`deletion: the study's removal, its audit record and its feed row commit together (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const instance = makeSyntheticInstance();
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
+      const deps = { index: archive.index, blobs: archive.blobs, maintenance: archive.stores.maintenance, unitOfWork: archive.unitOfWork, audit: archive.audit };
+      const study = instance.studyInstanceUid;
+
+      failNextAuditAppend(archive);
+      await assert.rejects(deleteStudy(deps, systemCaller(), study, 'wrong patient'), (error: YunyingError) => error.code === 'DELETION_FAILED');
+      assert.equal(await archive.index.studyExists(study), true, 'not deleted without its record');
+      assert.equal((await feedRows(archive, 'study.deleted', study)).length, 0);
+
+      const restore = await failFeedAppends(archive, backend);
+      await assert.rejects(deleteStudy(deps, systemCaller(), study, 'wrong patient'), (error: YunyingError) => error.code === 'DELETION_FAILED');
+      await restore();
+      assert.equal(await archive.index.studyExists(study), true, 'not deleted without its feed row');
+      assert.deepEqual((await auditRows(archive, 'study.deleted', study)).map((row) => row.outcome), ['failure', 'failure'], 'only the failures are on record');
+
+      const result = await deleteStudy(deps, systemCaller(), study, 'wrong patient');
+      assert.equal(result.instances, 1);
+      assert.equal(await archive.index.studyExists(study), false);
+      assert.deepEqual((await auditRows(archive, 'study.deleted', study)).map((row) => row.outcome), ['failure', 'failure', 'success']);
+      assert.equal((await feedRows(archive, 'study.deleted', study)).length, 1);
+    });
+  });
+
+  test(`correction: the new demographics, the audit record and the feed row commit together (${backend})`, async () => {
+    await withArchive(backend, async (archive, dataDir) => {
+      const instance = makeSyntheticInstance({ patientId: 'P-1' });
+      await archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
+      const deps = { index: archive.index, blobs: archive.blobs, maintenance: archive.stores.maintenance, unitOfWork: archive.unitOfWork, audit: archive.audit };
+      const study = instance.studyInstanceUid;
+
+      failNextAuditAppend(archive);
+      await assert.rejects(correctStudyDemographics(deps, systemCaller(), study, { patientId: 'P-2' }, 'typo'), (error: YunyingError) => error.code === 'CORRECTION_FAILED');
+      assert.equal((await archive.stores.maintenance.findStudy(study))?.patient_id, 'P-1', 'not corrected without its record');
+      assert.equal(await blobCount(dataDir), 1, 'the rewritten objects were removed, the original kept');
+      const restore = await failFeedAppends(archive, backend);
+      await assert.rejects(correctStudyDemographics(deps, systemCaller(), study, { patientId: 'P-2' }, 'typo'), (error: YunyingError) => error.code === 'CORRECTION_FAILED');
+      await restore();
+      assert.equal((await archive.stores.maintenance.findStudy(study))?.patient_id, 'P-1', 'not corrected without its feed row');
+      assert.equal((await auditRows(archive, 'study.corrected', study)).length, 0);
+
+      assert.equal((await correctStudyDemographics(deps, systemCaller(), study, { patientId: 'P-2' }, 'typo')).instances, 1);
+      assert.equal((await archive.stores.maintenance.findStudy(study))?.patient_id, 'P-2');
+      assert.equal((await auditRows(archive, 'study.corrected', study)).length, 1);
+      assert.equal((await feedRows(archive, 'study.corrected', study)).length, 1);
+    });
+  });
+
+  test(`grant: the study grant, its audit record and its feed row commit together (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: 60, unitOfWork: archive.unitOfWork });
+      await access.createInstitution(systemCaller(), { id: 'county', name: 'County hospital' });
+      const study = newUid();
+
+      failNextAuditAppend(archive);
+      await assert.rejects(access.grantStudy(systemCaller(), study, 'county', 'consultation'));
+      assert.deepEqual(await archive.accessStore.listStudyGrants(study), [], 'no grant without its record');
+      const restore = await failFeedAppends(archive, backend);
+      await assert.rejects(access.grantStudy(systemCaller(), study, 'county', 'consultation'));
+      await restore();
+      assert.deepEqual(await archive.accessStore.listStudyGrants(study), [], 'no grant without its feed row');
+      assert.equal((await auditRows(archive, 'study.shared', study)).length, 0);
+
+      await access.grantStudy(systemCaller(), study, 'county', 'consultation');
+      assert.equal((await archive.accessStore.listStudyGrants(study)).length, 1);
+      assert.equal((await auditRows(archive, 'study.shared', study)).length, 1);
+      assert.deepEqual((await feedRows(archive, 'grant.created', study)).map((row) => row.institution_id), ['county']);
+    });
+  });
+
+  test(`the chain stays whole when changes of several processes append at once (${backend})`, async () => {
+    if (backend === 'sqlite') return; // one writer: nothing runs at once
+    const postgres = await createTestDatabase();
+    const dirs = await Promise.all([0, 1].map(() => mkdtemp(path.join(tmpdir(), 'yunying-uow-'))));
+    // Two archives on one database stand for two server processes, with the same key.
+    const auditKey = 'k'.repeat(40);
+    const archives = await Promise.all(dirs.map((dataDir) => openArchive({ dataDir, fsync: false, databaseUrl: postgres.url, auditKey })));
+    try {
+      const study = newUid();
+      const series = newUid();
+      const sends = archives.flatMap((archive, a) => Array.from({ length: 15 }, (_, n) => archive.ingest(systemCaller(), { kind: 'part10', bytes: makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: series, instanceNumber: a * 100 + n }).bytes })));
+      // and reads audited by the batching trail at the same time
+      const reads = archives.map((archive) => archive.query(systemCaller(), { level: 'STUDY', keys: { '0020000D': { vr: 'UI', Value: [study] } } }));
+      await Promise.all([...sends, ...reads]);
+      const verification = await archives[0]!.audit.verify();
+      assert.ok(verification.ok, JSON.stringify(verification.brokenAt));
+      assert.equal((await auditRows(archives[0]!, 'instance.stored', study)).length, 30);
+    } finally {
+      for (const archive of archives) await archive.close();
+      await postgres.drop();
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
