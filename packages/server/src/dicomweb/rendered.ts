@@ -29,7 +29,7 @@ function single(name: string, raw: string | string[] | undefined): string | unde
 export function parseRenderRequest(request: FastifyRequest, defaults: { maxSize?: number } = {}): Omit<RenderOptions, 'frame'> {
   const accept = parseAccept(request.headers.accept);
   const type = negotiateSimple(accept, IMAGE_TYPES);
-  if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'rendered images are available as image/jpeg or image/png', 406);
+  if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'rendered images are available as image/jpeg or image/png');
   const options: Omit<RenderOptions, 'frame'> = { format: type === 'image/png' ? 'png' : 'jpeg' };
   if (defaults.maxSize) options.fit = { width: defaults.maxSize, height: defaults.maxSize };
   for (const [name, raw] of Object.entries(request.query as QueryParams)) {

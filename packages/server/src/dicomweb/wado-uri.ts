@@ -57,7 +57,7 @@ export function registerWadoUri(app: FastifyInstance, ctx: DicomWebContext): voi
     let contentType: string | undefined;
     if (askedTypes) {
       contentType = askedTypes.map((t) => (t === 'image/*' || t === '*/*' ? 'image/jpeg' : t)).find((t) => SUPPORTED.includes(t));
-      if (!contentType) throw new YunyingError('NOT_ACCEPTABLE', `contentType must be one of ${SUPPORTED.join(', ')}`, 406);
+      if (!contentType) throw new YunyingError('NOT_ACCEPTABLE', `contentType must be one of ${SUPPORTED.join(', ')}`);
     }
     const frame = positiveInt(query, 'frameNumber') ?? 1;
     const windowCenter = number(query, 'windowCenter');
@@ -79,7 +79,7 @@ export function registerWadoUri(app: FastifyInstance, ctx: DicomWebContext): voi
 
     if (contentType === 'application/dicom') {
       if (transferSyntax !== undefined && transferSyntax !== '*' && transferSyntax !== record.transferSyntaxUid) {
-        throw new YunyingError('NOT_ACCEPTABLE', `the instance is stored in transfer syntax ${record.transferSyntaxUid}; transcoding is not supported`, 406);
+        throw new YunyingError('NOT_ACCEPTABLE', `the instance is stored in transfer syntax ${record.transferSyntaxUid}; transcoding is not supported`);
       }
       const bytes = await ctx.archive.readInstance(record);
       return reply.type('application/dicom').header('Content-Disposition', `attachment; filename="${instance}.dcm"`).send(bytes);
