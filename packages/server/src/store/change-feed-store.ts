@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { sql, type Kysely } from 'kysely';
 import type { ChangeType, FeedChange, NewChange } from '../feed/change.ts';
 import type { SqlDialectName } from './database.ts';
@@ -37,7 +38,24 @@ export async function appendChanges(tx: Kysely<Database>, changes: readonly NewC
     .returning('seq')
     .execute();
   // Both databases return the rows of a multi-row INSERT in the order of its VALUES.
-  return rows.map((row) => Number(row.seq));
+  const seqs = rows.map((row) => Number(row.seq));
+  localAppends.emit('appended', Math.max(...seqs));
+  return seqs;
+}
+
+/**
+ * The in-process signal of an append (feed/change-feed.ts wakes at once instead of at its
+ * next poll). It fires when the row is inserted, before its transaction commits: a runner
+ * woken too early polls again shortly until the seq is visible (or a later one shows that
+ * it never will be).
+ */
+const localAppends = new EventEmitter();
+localAppends.setMaxListeners(0);
+
+/** Calls `listener` with the highest seq of every append made in this process; returns the unsubscribe. */
+export function onChangeAppended(listener: (seq: number) => void): () => void {
+  localAppends.on('appended', listener);
+  return () => void localAppends.off('appended', listener);
 }
 
 /** A consumer group's row in feed_cursors. */
@@ -82,10 +100,13 @@ const MAX_ERROR_LENGTH = 2000;
  * expiry and another process took over) changes nothing.
  */
 export class ChangeFeedStore {
-  constructor(
-    private readonly db: Kysely<Database>,
-    readonly dialect: SqlDialectName,
-  ) {}
+  private readonly db: Kysely<Database>;
+  readonly dialect: SqlDialectName;
+
+  constructor(db: Kysely<Database>, dialect: SqlDialectName) {
+    this.db = db;
+    this.dialect = dialect;
+  }
 
   /** appendChange outside any other write (a change that is its own transaction). */
   append(change: NewChange): Promise<number> {

@@ -472,8 +472,20 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
           .addColumn('payload', 'text', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
-        // "What happened to this resource", in order (support, tests, later modules).
+        // A consumer reads its types after its cursor; the notification bus reads one type,
+        // per institution on a replay; and "what happened to this resource", in order.
+        await db.schema.createIndex('changes_type').on('changes').columns(['type', 'seq']).execute();
+        await db.schema.createIndex('changes_type_institution').on('changes').columns(['type', 'institution_id', 'seq']).execute();
         await db.schema.createIndex('changes_resource').on('changes').columns(['resource_type', 'resource_id', 'seq']).execute();
+        // The notification bus moves from its outbox (0005) onto the feed: the outbox's rows
+        // come along under their seqs, so a client resuming with a Last-Event-ID from before
+        // misses nothing and sees nothing twice, and the feed's seqs continue above them.
+        // A notification type is [A-Za-z0-9._:-] (events/notification-bus.ts), so it needs no
+        // JSON escaping; the payload is JSON already.
+        await sql`insert into changes (seq, type, resource_type, resource_id, institution_id, payload, created_at)
+          select seq, 'notification.published', 'notification', type, institution_id, '{"type":"' || type || '","payload":' || payload || '}', created_at from notifications`.execute(db);
+        if (dialect === 'postgres') await sql`select setval(pg_get_serial_sequence('changes', 'seq'), coalesce((select max(seq) from changes), 0) + 1, false)`.execute(db);
+        await sql`delete from notifications`.execute(db);
         await db.schema
           .createTable('feed_cursors')
           .addColumn('consumer_group', 'text', (c) => c.primaryKey())
