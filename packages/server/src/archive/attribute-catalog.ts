@@ -1,4 +1,4 @@
-import type { QueryLevel } from './archive-service.ts';
+import type { QueryLevel } from '../store/query-level.ts';
 
 /** How an indexed attribute is matched and where its value lives. */
 export type MatchKind = 'string' | 'pn' | 'uid' | 'date' | 'time' | 'number' | 'modalities' | 'returnOnly';

@@ -1,24 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requirePermission, type Caller } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
-import type { ReportDocument } from '../reading/report-document.ts';
+import type { ReportDocument } from '../reports/report-document.ts';
 import { searchsetBundle } from './bundle.ts';
 import { isReportOf, toDiagnosticReport } from './diagnostic-report.ts';
 import type { FhirContext } from './fhir-context.ts';
+import type { DiagnosticReportSource } from './report-source.ts';
 import { decodePatientId } from './patient-id.ts';
 import { parseSearch, singleValue, type QueryParams } from './search-params.ts';
 
-/** Signed reports as the reading module keeps them, scoped to the caller. */
-export interface DiagnosticReportSource {
-  /** undefined when absent, unsigned or not visible to the caller (the same answer) */
-  read(caller: Caller, reportId: string): Promise<ReportDocument | undefined>;
-  /**
-   * signed reports of one study, or of a patient's studies: those with the Patient ID that
-   * ofPatient accepts (the same number issued elsewhere is another patient), before they are
-   * recorded as viewed
-   */
-  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string; ofPatient?: (document: ReportDocument) => boolean }): Promise<ReportDocument[]>;
-}
+export type { DiagnosticReportSource } from './report-source.ts';
 
 const SUPPORTED = ['_id', 'study', 'patient', 'subject'] as const;
 const REPORT_ID = /^[A-Za-z0-9.-]{1,64}$/;

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ArchiveService } from '../archive/archive-service.ts';
 import type { Caller } from '../access/caller.ts';
-import type { DiagnosticReportSource } from './diagnostic-report-routes.ts';
+import type { DiagnosticReportSource } from './report-source.ts';
 import { unauthorized, YunyingError } from '../errors.ts';
 import { parseAccept, typeMatches } from '../dicomweb/media-types.ts';
 

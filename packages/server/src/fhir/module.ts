@@ -1,5 +1,5 @@
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
-import type { DiagnosticReportSource } from './diagnostic-report-routes.ts';
+import type { DiagnosticReportSource } from './report-source.ts';
 import { registerFhir } from './index.ts';
 
 /**

@@ -5,9 +5,10 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import pg from 'pg';
 import { YunyingError } from '../errors.ts';
 import { migrationProviderFor } from './migrations.ts';
+import type { SqlDialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 
-export type SqlDialectName = 'sqlite' | 'postgres';
+export type { SqlDialectName } from './dialect.ts';
 
 export interface IndexDatabase {
   db: Kysely<Database>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
 import { likeLiteral, literalBigrams, searchTextPattern, type MatchCondition } from '../archive/matching.ts';
-import type { QueryLevel } from '../archive/archive-service.ts';
+import type { QueryLevel } from './query-level.ts';
 import type { IndexDatabase } from './database.ts';
 import type { Database, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
 import { inTransaction } from './transaction.ts';

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from 'kysely';
-import { DEFAULT_INSTITUTION_ID } from '../access/caller.ts';
-import type { SqlDialectName } from './database.ts';
+import type { SqlDialectName } from './dialect.ts';
+import { DEFAULT_INSTITUTION_ID } from './institutions.ts';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Append-only: never edit a migration
