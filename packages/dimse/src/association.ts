@@ -487,7 +487,7 @@ export class Association extends EventEmitter {
   private onClose(): void {
     this.stopArtim();
     // temporary files of data sets that will never be handled
-    this.assembler.discard();
+    void this.assembler.discard();
     for (const message of this.queue.splice(0)) void discardSpilled(message.spilled);
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';

@@ -263,10 +263,12 @@ class SpillFile {
     return { path: this.path, size: this.size, written };
   }
 
-  discard(): void {
-    this.stream.destroy();
+  /** stops writing and removes the file (once the stream has closed: it may still be opening it) */
+  discard(): Promise<void> {
     this.onPressure(false);
-    void unlink(this.path).catch(() => undefined);
+    const closed = this.stream.closed ? Promise.resolve() : new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
+    this.stream.destroy();
+    return closed.then(() => unlink(this.path)).catch(() => undefined);
   }
 }
 
@@ -292,6 +294,7 @@ export class MessageAssembler {
   private dataBytes = 0;
   private spill: SpillFile | undefined;
   private dropping = false;
+  private removing: Promise<void> = Promise.resolve();
   private readonly bounds: DatasetBounds | undefined;
   private readonly onPressure: (busy: boolean) => void;
 
@@ -335,11 +338,17 @@ export class MessageAssembler {
     return this.finish({ dataset });
   }
 
-  /** Drops the message being assembled (the association closed in the middle of it). */
-  discard(): void {
-    this.spill?.discard();
+  /** Drops the message being assembled (the association closed in the middle of it); settles when its file is gone. */
+  discard(): Promise<void> {
+    const removed = this.spill?.discard() ?? Promise.resolve();
     this.spill = undefined;
     this.finish({});
+    return removed;
+  }
+
+  /** settles once the file of the last data set dropped over the maximum is gone */
+  get settled(): Promise<void> {
+    return this.removing;
   }
 
   private keep(chunk: Buffer): void {
@@ -348,7 +357,7 @@ export class MessageAssembler {
     if (bounds && this.dataBytes > bounds.maxBytes) {
       // past the maximum: read on to the end of the message, keep nothing
       this.dropping = true;
-      this.spill?.discard();
+      if (this.spill) this.removing = this.spill.discard();
       this.spill = undefined;
       this.dataChunks = [];
       return;

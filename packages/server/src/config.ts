@@ -35,6 +35,13 @@ export interface Config {
    * address); an association silent for YUNYING_DICOM_IDLE_SECONDS [60] is aborted
    */
   dicomAssociations: { total: number; perCallingAe: number; perAddress: number; idleSeconds: number };
+  /**
+   * DIMSE ingest bounds (issue 13, item 7): a received data set over
+   * YUNYING_DIMSE_SPILL_BYTES [8 MiB] goes to a temporary file in the blob store's staging directory as it
+   * arrives instead of memory; one over YUNYING_DIMSE_MAX_MESSAGE_BYTES [2 GiB] is read to its
+   * end, dropped and refused with A700 (out of resources)
+   */
+  dimseDatasets: { spillBytes: number; maxMessageBytes: number };
   /** fsync blobs and the directory before acknowledging (durable across power loss, not only process crashes) */
   fsync: boolean;
   /** largest STOW-RS request body in bytes */
@@ -115,6 +122,10 @@ export function loadConfig(env: Env = process.env): Config {
       perCallingAe: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE', 16, 1, 100_000),
       perAddress: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS', 32, 1, 100_000),
       idleSeconds: readBounded(merged, 'YUNYING_DICOM_IDLE_SECONDS', 60, 1, 86_400),
+    },
+    dimseDatasets: {
+      spillBytes: readBounded(merged, 'YUNYING_DIMSE_SPILL_BYTES', 8 * 1024 ** 2, 0, 4 * 1024 ** 3),
+      maxMessageBytes: readBounded(merged, 'YUNYING_DIMSE_MAX_MESSAGE_BYTES', 2 * 1024 ** 3, 1024, 4 * 1024 ** 3),
     },
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
@@ -199,6 +210,8 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_DICOM_MAX_ASSOCIATIONS_PER_AE: count,
   YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS: count,
   YUNYING_DICOM_IDLE_SECONDS: count,
+  YUNYING_DIMSE_SPILL_BYTES: count,
+  YUNYING_DIMSE_MAX_MESSAGE_BYTES: count,
   YUNYING_FSYNC: flag,
   YUNYING_MAX_UPLOAD_BYTES: count,
   YUNYING_STOW_MAX_PARTS: count,

@@ -26,12 +26,12 @@ const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const newUid = (): string => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`)}`;
 
-type Stored = IngestInput & { kind: 'dataset'; caller: Caller };
+type Stored = Extract<IngestInput, { kind: 'dataset'; bytes: Buffer }> & { caller: Caller };
 
 class FakeArchive implements ArchiveService {
   stored: Stored[] = [];
   async ingest(caller: Caller, input: IngestInput): Promise<IngestResult> {
-    if (input.kind !== 'dataset') throw new Error('unexpected');
+    if (input.kind !== 'dataset' || !('bytes' in input)) throw new Error('unexpected');
     const text = input.bytes.subarray(0, 16).toString('latin1');
     if (text.startsWith('GARBAGE')) throw new YunyingError('INVALID_DATASET', 'Data set cannot be parsed: element (0010,0010) overruns the data set by 1234 bytes');
     if (text.startsWith('CRASH')) throw new TypeError('cannot read properties of undefined');

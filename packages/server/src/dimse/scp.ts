@@ -4,6 +4,8 @@
  * archive (store, find, retrieve), which C-MOVE destinations a caller may send to, and the
  * audit trail of refusals.
  */
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { TlsOptions } from 'node:tls';
 import {
   DIMSE_STATUS,
@@ -48,7 +50,11 @@ export interface DimseServerOptions {
   idleTimeoutMs?: number;
   /** associations at once: all peers, per calling AE, per address; defaults in @yunying/dimse */
   limits?: Partial<AssociationLimits>;
-  /** received data sets above spillBytes go to a temporary file, above maxBytes are refused (A700) */
+  /**
+   * received data sets above spillBytes go to a temporary file, above maxBytes are refused
+   * (A700); spillDir should be the blob store's staging directory, so that ingest moves the
+   * file into the store instead of copying it
+   */
   datasetBounds?: DatasetBounds;
   /** DICOM over TLS: the options of tls.createServer */
   tls?: TlsOptions;
@@ -61,14 +67,22 @@ export interface DimseServerOptions {
   audit?: AuditRecorder;
 }
 
+/** a spilled data set untouched this long belongs to no association any more */
+const LEFTOVER_AGE_MS = 6 * 3600_000;
+
 /** Without a rule from the caller: the platform-wide administrator anywhere, everyone else within the own institution. */
 async function ownInstitutionOnly(caller: Caller, destination: DicomNode): Promise<boolean> {
   return caller.visibleInstitutionIds === 'all' || destination.institutionId === caller.institutionId;
 }
 
-export function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
+export async function startDimseServer(options: DimseServerOptions): Promise<DimseServer> {
   const audit = options.audit ?? noAudit;
-  return startScp<Caller>({
+  const spillDir = options.datasetBounds?.spillDir;
+  if (spillDir) {
+    await mkdir(spillDir, { recursive: true });
+    await removeLeftovers(spillDir, options.logger);
+  }
+  return await startScp<Caller>({
     aeTitle: options.aeTitle,
     host: options.host,
     port: options.port,
@@ -85,6 +99,25 @@ export function startDimseServer(options: DimseServerOptions): Promise<DimseServ
     retrieve: archiveRetrieve(options, audit),
     onRefused: audit === noAudit ? undefined : (refusal) => auditRefusal(options, audit, refusal),
   });
+}
+
+/**
+ * Temporary files of data sets a process was receiving when it stopped. Only old ones: other
+ * server processes on the same data directory write theirs there too, and a file being
+ * received is written to all the time.
+ */
+async function removeLeftovers(spillDir: string, logger: DimseLogger): Promise<void> {
+  const cutoff = Date.now() - LEFTOVER_AGE_MS;
+  let removed = 0;
+  for (const name of await readdir(spillDir)) {
+    if (!name.startsWith('yunying-dimse-')) continue;
+    const file = path.join(spillDir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (!info || info.mtimeMs > cutoff) continue;
+    await rm(file, { force: true });
+    removed += 1;
+  }
+  if (removed > 0) logger.info({ spillDir, files: removed }, 'removed temporary files of data sets left by an earlier process');
 }
 
 /** Registered AEs act for their institution; unknown ones only when acceptUnknownAe says so. */
@@ -121,12 +154,13 @@ async function auditRefusal(options: DimseServerOptions, audit: AuditRecorder, r
 function archiveStore(options: DimseServerOptions): StoreHandler<Caller> {
   return {
     async store(caller, request) {
-      // A spilled data set is read back here: the archive ingests a buffer today; the
-      // association held none of it while it arrived (issue 13, item 7).
-      const bytes = await request.dataset.read();
+      const { dataset } = request;
+      // a spilled data set is handed over as its file (in the blob store's staging directory:
+      // ingest moves it into the store and deletes it), never read into memory (issue 13, item 7)
+      const content = dataset.path !== undefined ? { file: { path: dataset.path, size: dataset.size } } : { bytes: await dataset.read() };
       const result = await options.archive.ingest(caller, {
         kind: 'dataset',
-        bytes,
+        ...content,
         transferSyntaxUid: request.transferSyntaxUid,
         sopClassUid: request.sopClassUid,
         sopInstanceUid: request.sopInstanceUid,
