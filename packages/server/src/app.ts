@@ -11,10 +11,12 @@ import { registerEventRoutes } from './api/event-routes.ts';
 import { NotificationBus } from './events/notification-bus.ts';
 import { NotificationStore } from './store/notification-store.ts';
 import { ReadingStore } from './store/reading-store.ts';
-import { ReadingService } from './reading/reading-service.ts';
-import { ReportDelivery } from './reading/report-delivery.ts';
-import { createDiagnosticReportSource } from './reading/fhir-report-source.ts';
-import { DEFAULT_SHARE_OPTIONS, ShareService } from './share/share-service.ts';
+import { createReadingServices, type ReadingServices } from './reading/reading-services.ts';
+import { ReportDelivery } from './reports/report-delivery.ts';
+import { createDiagnosticReportSource } from './reports/fhir-report-source.ts';
+import { reportsPortOf } from './reports/reports-port.ts';
+import { DEFAULT_SHARE_OPTIONS } from './share/share-model.ts';
+import { createShareServices, type ShareServices } from './share/share-services.ts';
 import { ShareStore } from './share/share-store.ts';
 import { LogSmsSender } from './share/sms-sender.ts';
 import { registerShareRoutes } from './share/share-routes.ts';
@@ -54,7 +56,7 @@ export interface YunyingServer {
   archive: Archive;
   access: AccessService;
   /** cloud film: links, the patient page */
-  shares: ShareService;
+  shares: ShareServices;
   logger: Logger;
   /** the permissions the listed modules declare */
   permissions: readonly PermissionDeclaration[];
@@ -146,13 +148,13 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
   const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
   const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
-  const shares = new ShareService(
-    { store: new ShareStore(archive.database.db), index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, audit: archive.audit, sms: new LogSmsSender(logger), logger },
+  const shares = createShareServices(
+    { store: new ShareStore(archive.database.db), index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, reports: reportsPortOf(readingStore), audit: archive.audit, sms: new LogSmsSender(logger), logger },
     { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays, maxRenderFrameBytes: config.renderMaxFrameBytes },
   );
-  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.ensurePatientLink });
-  const reading = new ReadingService({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
-  await reading.seedTemplates();
+  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink });
+  const reading = createReadingServices({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
+  await reading.reports.seedTemplates();
   routeStoredStudy = createStudyRouter(reading, logger);
   http.get('/healthz', async () => ({ status: 'ok' }));
   // Like every other route, unless configured public (issue 12, finding 19): the metrics
@@ -173,10 +175,10 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   await registerReadingRoutes(http, { reading, resolveCaller: restCaller, audit: archive.audit });
   await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
   await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });
-  await registerReportDocumentRoutes(http, { reading, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
+  await registerReportDocumentRoutes(http, { reports: reading.reports, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
 
   const services = createServiceRegistry();
-  services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reading, delivery, archive, archive.audit));
+  services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reading.reports, delivery, archive, archive.audit));
   const moduleClosers: Array<() => Promise<void> | void> = [];
   const moduleContext: ModuleContext = {
     config,
@@ -270,13 +272,13 @@ export function loggedPath(url: string): string {
  * Routing looks at each new study once per process (a bounded memory of studies seen);
  * routeStudy leaves a study that already has a request alone.
  */
-function createStudyRouter(reading: ReadingService, logger: Logger): (studyInstanceUid: string) => void {
+function createStudyRouter(reading: ReadingServices, logger: Logger): (studyInstanceUid: string) => void {
   const seen = new Set<string>();
   return (studyInstanceUid) => {
     if (seen.has(studyInstanceUid)) return;
     if (seen.size >= 10_000) seen.clear();
     seen.add(studyInstanceUid);
-    reading.routeStudy(studyInstanceUid).catch((error: unknown) => logger.warn({ err: error, studyInstanceUid }, 'routing failed'));
+    reading.routing.routeStudy(studyInstanceUid).catch((error: unknown) => logger.warn({ err: error, studyInstanceUid }, 'routing failed'));
   };
 }
 
@@ -285,13 +287,13 @@ function createStudyRouter(reading: ReadingService, logger: Logger): (studyInsta
  * growing go to the worklist, and SRs a failed delivery left out are stored. Each step is
  * a conditional update, so it happens once whichever process gets there first.
  */
-function startImagesCompleteSweep(reading: ReadingService, stableSeconds: number, logger: Logger): { stop(): void; idle(): Promise<void> } {
+function startImagesCompleteSweep(reading: ReadingServices, stableSeconds: number, logger: Logger): { stop(): void; idle(): Promise<void> } {
   const intervalMs = Math.max(1000, Math.min(5000, (stableSeconds * 1000) / 3));
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
-    running ??= reading
+    running ??= reading.requests
       .promoteCompleteStudies()
-      .then(() => reading.retryUndeliveredReports())
+      .then(() => reading.reports.retryUndeliveredReports())
       .then(() => undefined, (error: unknown) => logger.warn({ err: error }, 'images-complete sweep failed'))
       .finally(() => (running = undefined));
   }, intervalMs);

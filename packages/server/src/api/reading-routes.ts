@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { requirePermission } from '../access/caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import type { ReadingService } from '../reading/reading-service.ts';
+import type { ReadingServices } from '../reading/reading-services.ts';
 import { PRIORITIES } from '../reading/sla.ts';
 
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
@@ -69,8 +69,8 @@ const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to
 
 const list = (value: string | undefined): string[] | undefined => value?.split(',').map((item) => item.trim()).filter(Boolean);
 
-/** Remote diagnosis over REST: thin translation to ReadingService, which checks roles, scope and state. */
-export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingService; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
+/** Remote diagnosis over REST: thin translation to the reading services, which check roles, scope and state. */
+export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingServices; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
   const { reading, resolveCaller } = options;
   const audit = options.audit ?? noAudit;
   // Requests, priors and reports name the patient: a role without patient access gets 403
@@ -84,45 +84,45 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   const tags = ['remote diagnosis'];
   const id = (params: unknown) => (params as Static<typeof Id>).id;
 
-  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.createRequest(await patientCaller(request), request.body as Static<typeof CreateBody>)));
+  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.requests.createRequest(await patientCaller(request), request.body as Static<typeof CreateBody>)));
   app.get('/api/v1/reading-requests', { schema: { tags, querystring: WorklistQuery } }, async (request) => {
     const caller = await patientCaller(request);
     const query = request.query as Static<typeof WorklistQuery>;
-    return reading.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
+    return reading.worklist.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
   });
-  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.claimNext(await patientCaller(request)));
-  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.getRequest(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.claim(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.release(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.confirmImagesComplete(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requestRetake(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.resubmit(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.cancelRequest(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.priors(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.worklist.claimNext(await patientCaller(request)));
+  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.requests.getRequest(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.worklist.claim(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.worklist.release(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.requests.confirmImagesComplete(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.requestRetake(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.requests.resubmit(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.cancelRequest(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.requests.priors(await patientCaller(request), id(request.params)));
   // Opening a prior the reading centre may not see yet: an explicit act with a reason, audited (issue 12, finding 1).
   app.post('/api/v1/reading-requests/:id/priors/:studyInstanceUid/access', { schema: { tags, params: PriorParams, body: ReasonBody } }, async (request) => {
     const params = request.params as Static<typeof PriorParams>;
-    return reading.openPrior(await patientCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
+    return reading.requests.openPrior(await patientCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
   });
-  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.saveDraft(await patientCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
+  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.reports.saveDraft(await patientCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
 
-  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.getReport(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.submit(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.sign(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.returnForRevision(await patientCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
-  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.addAddendum(await patientCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
+  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.reports.getReport(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.reports.submit(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.reports.sign(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.reports.returnForRevision(await patientCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
+  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.reports.addAddendum(await patientCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
 
-  app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
-  app.get('/api/v1/routing-rules', { schema: { tags } }, async (request) => reading.listRules(await resolveCaller(request)));
-  app.post('/api/v1/routing-rules', { schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
+  app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.reports.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
+  app.get('/api/v1/routing-rules', { schema: { tags } }, async (request) => reading.routing.listRules(await resolveCaller(request)));
+  app.post('/api/v1/routing-rules', { schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.routing.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
   app.delete('/api/v1/routing-rules/:id', { schema: { tags, params: Id } }, async (request, reply) => {
-    await reading.deleteRule(await resolveCaller(request), id(request.params));
+    await reading.routing.deleteRule(await resolveCaller(request), id(request.params));
     return reply.status(204).send();
   });
   app.get('/api/v1/reading-statistics/radiologists', { schema: { tags, querystring: PeriodQuery } }, async (request) => {
     const { from, to } = request.query as Static<typeof PeriodQuery>;
     const caller = await resolveCaller(request);
-    const workload = await reading.radiologistWorkload(caller, from, to);
+    const workload = await reading.worklist.radiologistWorkload(caller, from, to);
     await audit.record({ action: 'statistics.viewed', caller, details: { report: 'radiologist-workload', from, to, radiologists: workload.length } });
     return workload;
   });

@@ -9,7 +9,7 @@ import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notImplemented } from '../errors.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
 import { negotiateSimple, parseAccept } from './media-types.ts';
-import { parseWindowParam, renderFrame, type RenderOptions } from './render.ts';
+import { parseWindowParam, renderFrame, type RenderOptions } from '../rendering/render.ts';
 import type { QueryParams } from './qido.ts';
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png'] as const;

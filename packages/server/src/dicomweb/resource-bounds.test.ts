@@ -19,8 +19,8 @@ import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
 import { startServerProcess } from '../test-support/server-process.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
-import { CodecError, decodeCompressed } from './codecs.ts';
-import { checkFrameBudget, DEFAULT_MAX_RENDER_FRAME_BYTES, renderFrame } from './render.ts';
+import { CodecError, decodeCompressed } from '../rendering/codecs.ts';
+import { checkFrameBudget, DEFAULT_MAX_RENDER_FRAME_BYTES, renderFrame } from '../rendering/render.ts';
 import { SAMPLES, stowBody } from './test-support.ts';
 
 const RLE = '1.2.840.10008.1.2.5';

@@ -13,7 +13,7 @@ import { getPixelDataInfo } from '@yunying/dicom';
 import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import type { QueryParams } from './qido.ts';
-import { renderFrame, type RenderOptions } from './render.ts';
+import { renderFrame, type RenderOptions } from '../rendering/render.ts';
 
 const SUPPORTED = ['application/dicom', 'image/jpeg', 'image/png'];
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ReportDocument } from '../reading/report-document.ts';
+import type { ReportDocument } from '../reports/report-document.ts';
 import { escapeXhtml, LOINC_SYSTEM, toDiagnosticReport, V2_0074_SYSTEM } from './diagnostic-report.ts';
 import { decodePatientId, encodePatientId } from './patient-id.ts';
 

@@ -10,7 +10,7 @@
  * radiologists are not FHIR resources here, so performer and resultsInterpreter carry a
  * display and a logical identifier only.
  */
-import type { ReportDocument } from '../reading/report-document.ts';
+import type { ReportDocument } from '../reports/report-document.ts';
 import type { Resource } from './bundle.ts';
 import { displayName } from './human-name.ts';
 import { toFhirDateTime } from './imaging-study.ts';

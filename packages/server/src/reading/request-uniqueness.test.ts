@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import { openArchive } from '../archive/archive.ts';
 import { systemCaller } from '../access/caller.ts';
 import { ReadingStore } from '../store/reading-store.ts';
-import { ReadingService } from './reading-service.ts';
+import { createReadingServices } from './reading-services.ts';
 import { DEFAULT_SLA_MINUTES } from './sla.ts';
 import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { callHttp, loginForToken, stowOptions } from '../test-support/http-client.ts';
@@ -82,10 +82,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     try {
       const admin = { ...systemCaller(), via: 'rest' as const };
       await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
-      const reading = new ReadingService({ store: new ReadingStore(archive.database.db, archive.database.dialect), access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined } }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
+      const reading = createReadingServices({ store: new ReadingStore(archive.database.db, archive.database.dialect), access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined } }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
       const study = makeSyntheticInstance();
       await archive.ingest(admin, { kind: 'part10', bytes: study.bytes });
-      const first = await reading.createRequest(admin, { studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', priority: 'routine', imagesComplete: true });
+      const first = await reading.requests.createRequest(admin, { studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', priority: 'routine', imagesComplete: true });
 
       // A database from before the index: three open requests for the study at one centre, the youngest claimed.
       const db = archive.database.db;

@@ -110,8 +110,8 @@ describe('staff', () => {
     assert.equal(maskPhone('13812345678'), '138****5678');
   });
 
-  test('ensurePatientLink: one link per signed report, the same on every print, no code needed', async () => {    const first = await app.shares.ensurePatientLink(ct.studyInstanceUid, reportId, fixture.township);
-    const again = await app.shares.ensurePatientLink(ct.studyInstanceUid, reportId, fixture.township);
+  test('ensurePatientLink: one link per signed report, the same on every print, no code needed', async () => {    const first = await app.shares.links.ensurePatientLink(ct.studyInstanceUid, reportId, fixture.township);
+    const again = await app.shares.links.ensurePatientLink(ct.studyInstanceUid, reportId, fixture.township);
     assert.ok(first && again);
     assert.equal(first.id, again.id);
     assert.equal(first.hasAccessCode, false);

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LruCache, PARSED_CACHE_BYTES } from './share-service.ts';
+import { PARSED_CACHE_BYTES } from './film-media.ts';
+import { LruCache } from './lru-cache.ts';
 
 const bytes = (buffer: Buffer) => buffer.length;
 

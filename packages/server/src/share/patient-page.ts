@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PatientPageData } from './share-service.ts';
+import type { PatientPageData } from './share-model.ts';
 
 const SCRIPT = readFileSync(new URL('./cloud-film.js', import.meta.url), 'utf8');
 const STYLE = readFileSync(new URL('./cloud-film.css', import.meta.url), 'utf8');

@@ -12,13 +12,14 @@ import QRCode from 'qrcode';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import { requirePermission, type Caller } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
-import { parseWindowParam } from '../dicomweb/render.ts';
+import { parseWindowParam } from '../rendering/render.ts';
 import { badRequest, YunyingError } from '../errors.ts';
 import { filmPage, messagePage, PAGE_CSP, unlockPage } from './patient-page.ts';
-import { SHARE_COOKIE, ShareRefusal, type LiveLink, type ShareOrigin, type ShareService } from './share-service.ts';
+import { SHARE_COOKIE, ShareRefusal, type LiveLink, type ShareOrigin } from './share-model.ts';
+import type { ShareServices } from './share-services.ts';
 
 export interface ShareRouteOptions {
-  shares: ShareService;
+  shares: ShareServices;
   /** the REST resolver (bearer tokens) for the staff API */
   resolveCaller: HttpCallerResolver;
   /** staff views of links and QR codes are recorded (issue 12): a link opens the patient's images */
@@ -63,52 +64,52 @@ function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller: reso
   const recordView = (caller: Caller, view: StaffView, objectId: string, details: Record<string, unknown> = {}) => audit.record({ action: 'share.link-viewed', caller, objectType: 'share', objectId, details: { view, ...details } });
   app.post('/api/v1/share-links', { schema: { tags, body: CreateBody } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    const link = await shares.createLink(caller, request.body as Static<typeof CreateBody>);
+    const link = await shares.links.createLink(caller, request.body as Static<typeof CreateBody>);
     return reply.status(201).header('Cache-Control', 'no-store').send(link);
   });
   app.get('/api/v1/share-links', { schema: { tags, querystring: ListQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { studyInstanceUid } = request.query as Static<typeof ListQuery>;
-    const links = await shares.listLinks(caller, studyInstanceUid);
+    const links = await shares.links.listLinks(caller, studyInstanceUid);
     await recordView(caller, 'list', studyInstanceUid, { studyInstanceUid, links: links.length });
     return reply.header('Cache-Control', 'no-store').send(links);
   });
   app.get('/api/v1/share-links/:id', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    const link = await shares.getLink(caller, (request.params as Static<typeof Id>).id);
+    const link = await shares.links.getLink(caller, (request.params as Static<typeof Id>).id);
     await recordView(caller, 'link', link.id, { studyInstanceUid: link.studyInstanceUid });
     return reply.header('Cache-Control', 'no-store').send(link);
   });
   app.post('/api/v1/share-links/:id/revoke', { schema: { tags, params: Id } }, async (request) => {
     const caller = await resolveCaller(request);
-    return shares.revokeLink(caller, (request.params as Static<typeof Id>).id);
+    return shares.links.revokeLink(caller, (request.params as Static<typeof Id>).id);
   });
   // The body is optional ({} or none): checked here, as a route schema would demand one.
   app.post('/api/v1/share-links/:id/access-code', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const body = request.body ?? {};
     if (!Value.Check(CodeBody, body)) throw badRequest('INVALID_BODY', 'the body is {"codeLength"?: 4..6, "phone"?: "…"}');
-    const link = await shares.issueAccessCode(caller, (request.params as Static<typeof Id>).id, body);
+    const link = await shares.links.issueAccessCode(caller, (request.params as Static<typeof Id>).id, body);
     return reply.header('Cache-Control', 'no-store').send(link);
   });
   app.get('/api/v1/share-links/:id/accesses', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
-    const accesses = await shares.accessesForStaff(caller, id);
+    const accesses = await shares.links.accessesForStaff(caller, id);
     await recordView(caller, 'accesses', id);
     return reply.header('Cache-Control', 'no-store').send(accesses);
   });
   app.get('/api/v1/share-links/:id/qr.png', { schema: { tags, params: Id, querystring: QrQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
-    const png = await shares.qrPng(caller, id, (request.query as Static<typeof QrQuery>).size);
+    const png = await shares.links.qrPng(caller, id, (request.query as Static<typeof QrQuery>).size);
     await recordView(caller, 'qr-png', id);
     return reply.type('image/png').header('Cache-Control', 'private, no-store').send(png);
   });
   app.get('/api/v1/share-links/:id/qr.svg', { schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
-    const svg = await shares.qrSvg(caller, id);
+    const svg = await shares.links.qrSvg(caller, id);
     await recordView(caller, 'qr-svg', id);
     return reply.type('image/svg+xml').header('Cache-Control', 'private, no-store').send(svg);
   });
@@ -116,7 +117,7 @@ function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller: reso
 
 type TokenParams = { token: string };
 
-function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): void {
+function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): void {
   scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
   });
@@ -147,27 +148,27 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): vo
 
   /** The link, usable and unlocked, or a refusal. */
   const access = async (request: FastifyRequest<{ Params: TokenParams }>): Promise<LiveLink> => {
-    const live = await shares.openLink(request.params.token);
-    if (!shares.hasAccess(live, cookieOf(request, SHARE_COOKIE))) throw new ShareRefusal('SHARE_CODE_REQUIRED', 'enter the access code first', 401);
+    const live = await shares.session.openLink(request.params.token);
+    if (!shares.session.hasAccess(live, cookieOf(request, SHARE_COOKIE))) throw new ShareRefusal('SHARE_CODE_REQUIRED', 'enter the access code first', 401);
     return live;
   };
 
   scope.get<{ Params: TokenParams }>('/:token', async (request, reply) => {
-    const live = await shares.openLink(request.params.token);
-    if (!shares.hasAccess(live, cookieOf(request, SHARE_COOKIE))) return reply.type('text/html; charset=utf-8').send(unlockPage(request.params.token, false));
-    const data = await shares.pageData(live, originOf(request));
+    const live = await shares.session.openLink(request.params.token);
+    if (!shares.session.hasAccess(live, cookieOf(request, SHARE_COOKIE))) return reply.type('text/html; charset=utf-8').send(unlockPage(request.params.token, false));
+    const data = await shares.media.pageData(live, originOf(request));
     return reply.type('text/html; charset=utf-8').send(filmPage(request.params.token, data));
   });
 
   scope.post<{ Params: TokenParams }>('/:token/unlock', async (request, reply) => {
     const { token } = request.params;
-    const live = await shares.openLink(token);
+    const live = await shares.session.openLink(token);
     const body = (request.body ?? {}) as Record<string, unknown>;
     const code = typeof body.code === 'string' ? body.code.trim() : '';
-    if (!shares.needsCode(live)) return reply.status(303).header('Location', `/s/${token}`).send();
+    if (!shares.session.needsCode(live)) return reply.status(303).header('Location', `/s/${token}`).send();
     let session: { cookie: string; maxAgeSeconds: number };
     try {
-      session = await shares.unlock(live, code, originOf(request));
+      session = await shares.session.unlock(live, code, originOf(request));
     } catch (error) {
       if (error instanceof ShareRefusal && error.code === 'SHARE_CODE_WRONG' && !wantsJson(request)) return reply.status(401).type('text/html; charset=utf-8').send(unlockPage(token, true));
       throw error;
@@ -180,20 +181,20 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): vo
 
   scope.get<{ Params: TokenParams }>('/:token/data.json', async (request, reply) => {
     const live = await access(request);
-    return reply.send(await shares.pageData(live, originOf(request)));
+    return reply.send(await shares.media.pageData(live, originOf(request)));
   });
 
   scope.get<{ Params: TokenParams & { series: string } }>('/:token/series/:series/thumbnail.jpg', async (request, reply) => {
     const live = await access(request);
-    const row = await shares.representativeImage(live, request.params.series);
-    return reply.type('image/jpeg').send(await shares.renderImage(live, row, { frame: 1, fidelity: 'thumbnail' }, originOf(request)));
+    const row = await shares.media.representativeImage(live, request.params.series);
+    return reply.type('image/jpeg').send(await shares.media.renderImage(live, row, { frame: 1, fidelity: 'thumbnail' }, originOf(request)));
   });
 
   scope.get<{ Params: TokenParams & { series: string; image: string }; Querystring: Record<string, string | undefined> }>('/:token/images/:series/:image', async (request, reply) => {
     const live = await access(request);
     const match = /^([0-9.]{1,64})\.jpg$/.exec(request.params.image);
     if (!match) throw new YunyingError('NOT_FOUND', 'image not found', 404);
-    const row = await shares.findImage(live, request.params.series, match[1]!);
+    const row = await shares.media.findImage(live, request.params.series, match[1]!);
     const query = request.query;
     const frame = query.frame === undefined ? 1 : Number(query.frame);
     if (!Number.isInteger(frame) || frame < 1 || frame > Math.max(1, row.number_of_frames ?? 1)) throw new YunyingError('NOT_FOUND', 'frame not found', 404);
@@ -201,9 +202,9 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): vo
     if (fidelity !== 'small' && fidelity !== 'full') throw badRequest('INVALID_PARAMETER', 'fidelity is small or full');
     const window = query.window ? parseWindowParam(query.window) : undefined;
     const origin = originOf(request);
-    const body = await shares.renderImage(live, row, { frame, fidelity, window }, origin);
+    const body = await shares.media.renderImage(live, row, { frame, fidelity, window }, origin);
     if (query.download === '1') {
-      await shares.recordDownload(live, 'jpeg', origin, { sopInstanceUid: row.sop_instance_uid, frame });
+      await shares.media.recordDownload(live, 'jpeg', origin, { sopInstanceUid: row.sop_instance_uid, frame });
       reply.header('Content-Disposition', `attachment; filename="image-${frame}.jpg"`);
     }
     return reply.type('image/jpeg').send(body);
@@ -211,14 +212,14 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): vo
 
   scope.get<{ Params: TokenParams }>('/:token/download/dicom.zip', async (request, reply) => {
     const live = await access(request);
-    await shares.recordDownload(live, 'dicom', originOf(request));
-    return sendZip(reply, await shares.dicomZip(live), 'cloud-film-dicom.zip');
+    await shares.media.recordDownload(live, 'dicom', originOf(request));
+    return sendZip(reply, await shares.media.dicomZip(live), 'cloud-film-dicom.zip');
   });
 
   scope.get<{ Params: TokenParams }>('/:token/download/jpeg.zip', async (request, reply) => {
     const live = await access(request);
-    await shares.recordDownload(live, 'jpeg', originOf(request), { all: true });
-    return sendZip(reply, await shares.jpegZip(live), 'cloud-film-jpeg.zip');
+    await shares.media.recordDownload(live, 'jpeg', originOf(request), { all: true });
+    return sendZip(reply, await shares.media.jpegZip(live), 'cloud-film-jpeg.zip');
   });
 
   const OnwardBody = Type.Object(
@@ -227,19 +228,19 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareService): vo
   );
   scope.post<{ Params: TokenParams }>('/:token/onward', { schema: { hide: true, body: OnwardBody } }, async (request, reply) => {
     const live = await access(request);
-    const link = await shares.createOnward(live, request.body as Static<typeof OnwardBody>, originOf(request));
+    const link = await shares.links.createOnward(live, request.body as Static<typeof OnwardBody>, originOf(request));
     const qrSvg = await QRCode.toString(link.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return reply.status(201).send({ ...link, qrSvg });
   });
 
   scope.get<{ Params: TokenParams }>('/:token/accesses', async (request, reply) => {
     const live = await access(request);
-    return reply.send(await shares.patientAccessList(live));
+    return reply.send(await shares.links.patientAccessList(live));
   });
 
   scope.post<{ Params: TokenParams & { id: string } }>('/:token/onward/:id/revoke', async (request, reply) => {
     const live = await access(request);
-    await shares.revokeOnward(live, request.params.id, originOf(request));
+    await shares.links.revokeOnward(live, request.params.id, originOf(request));
     return reply.status(204).send();
   });
 

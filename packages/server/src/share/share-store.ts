@@ -21,20 +21,11 @@ export interface SeriesSummary {
   bodyPart: string | null;
 }
 
-export interface SignedReportText {
-  id: string;
-  version: number;
-  findings: string;
-  impression: string;
-  positive: boolean | null;
-  signedAt: string | null;
-  readingInstitutionId: string;
-}
-
 /**
  * Cloud film in the index database: share_links and share_accesses (migration 0006), and
- * the few reads of reports and series the patient page needs. All state of a link lives
- * here, so revocation and expiry take effect at once in every server process.
+ * the few reads of series the patient page needs (reports come through the reports port).
+ * All state of a link lives here, so revocation and expiry take effect at once in every
+ * server process.
  */
 export class ShareStore {
   private readonly db: Kysely<Database>;
@@ -137,28 +128,6 @@ export class ShareStore {
       .orderBy('series_instance_uid')
       .execute();
     return rows.map((row) => ({ seriesInstanceUid: row.series_instance_uid, modality: row.modality, seriesNumber: row.series_number, description: row.series_description, bodyPart: row.body_part_examined }));
-  }
-
-  /** Signed reports of the study, newest first, with the latest signed text. */
-  async signedReportsOfStudy(studyInstanceUid: string): Promise<SignedReportText[]> {
-    const rows = await this.db
-      .selectFrom('reports as r')
-      .innerJoin('reading_requests as q', 'q.id', 'r.request_id')
-      .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id'])
-      .where('r.study_instance_uid', '=', studyInstanceUid)
-      .where('r.status', '=', 'signed')
-      // only reports of requests made for the study row there is (deletion tombstones the others)
-      .where('q.status', '<>', 'deleted')
-      .where((eb) => eb.or([eb('q.study_key', 'is', null), eb('q.study_key', '=', eb.selectFrom('studies as s').select('s.study_key').whereRef('s.study_instance_uid', '=', 'q.study_instance_uid'))]))
-      .orderBy('r.signed_at', 'desc')
-      .execute();
-    return rows.map((row) => ({ id: row.id, version: row.version, findings: row.findings, impression: row.impression, positive: row.positive === null ? null : row.positive === 1, signedAt: row.signed_at, readingInstitutionId: row.reading_institution_id }));
-  }
-
-  /** Addenda of a report after signing, oldest first. */
-  async addendaOf(reportId: string): Promise<Array<{ text: string; at: string }>> {
-    const rows = await this.db.selectFrom('report_versions').select(['addendum', 'saved_at']).where('report_id', '=', reportId).where('kind', '=', 'addendum').orderBy('version').execute();
-    return rows.filter((row) => row.addendum).map((row) => ({ text: row.addendum!, at: row.saved_at }));
   }
 
   /** The key of the study row under a UID (a value, or a column of the outer query), as a subquery. */

@@ -16,7 +16,7 @@ import { parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { buildServer, type YunyingServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from '../test-support/admin-auth.ts';
-import type { ShareService } from './share-service.ts';
+import type { ShareServices } from './share-services.ts';
 import type { LogSmsSender } from './sms-sender.ts';
 
 export const PASSWORD = 'Correct-Horse-9';
@@ -25,7 +25,7 @@ const NODE_MODULES = fileURLToPath(new URL('../../../../node_modules', import.me
 
 export interface ShareTestServer {
   server: YunyingServer;
-  shares: ShareService;
+  shares: ShareServices;
   /** what the log-only SMS sender recorded */
   sms: LogSmsSender;
   baseUrl: string;
@@ -39,7 +39,7 @@ export async function startShareServer(options: { dataDir?: string; env?: Record
   const config = loadConfig(env);
   const server = await buildServer(config);
   const shares = server.shares;
-  const sms = shares.smsSender as LogSmsSender;
+  const sms = shares.sms as LogSmsSender;
   await server.http.listen({ host: '127.0.0.1', port: 0 });
   const address = server.http.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -361,6 +361,27 @@ export class ReadingStore {
     return this.db.selectFrom('reports').selectAll().where('study_instance_uid', '=', studyInstanceUid).where('status', '<>', 'deleted').orderBy('created_at').execute();
   }
 
+  /** Signed reports of the study, newest first, with the latest signed text and the reading centre (the reports port, reports/reports-port.ts). */
+  async signedReportTexts(studyInstanceUid: string): Promise<Array<{ id: string; version: number; findings: string; impression: string; positive: number | null; signed_at: string | null; reading_institution_id: string }>> {
+    return this.db
+      .selectFrom('reports as r')
+      .innerJoin('reading_requests as q', 'q.id', 'r.request_id')
+      .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id'])
+      .where('r.study_instance_uid', '=', studyInstanceUid)
+      .where('r.status', '=', 'signed')
+      // only reports of requests made for the study row there is (deletion tombstones the others)
+      .where('q.status', '<>', 'deleted')
+      .where((eb) => eb.or([eb('q.study_key', 'is', null), eb('q.study_key', '=', eb.selectFrom('studies as s').select('s.study_key').whereRef('s.study_instance_uid', '=', 'q.study_instance_uid'))]))
+      .orderBy('r.signed_at', 'desc')
+      .execute();
+  }
+
+  /** Addenda of a report after signing, oldest first. */
+  async addendaOf(reportId: string): Promise<Array<{ text: string; at: string }>> {
+    const rows = await this.db.selectFrom('report_versions').select(['addendum', 'saved_at']).where('report_id', '=', reportId).where('kind', '=', 'addendum').orderBy('version').execute();
+    return rows.filter((row) => row.addendum).map((row) => ({ text: row.addendum!, at: row.saved_at }));
+  }
+
   // Routing rules and templates
 
   async listRules(): Promise<RoutingRuleRow[]> {

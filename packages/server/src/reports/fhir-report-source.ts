@@ -3,14 +3,14 @@ import type { Caller } from '../access/caller.ts';
 import type { ArchiveService } from '../archive/archive-service.ts';
 import { YunyingError } from '../errors.ts';
 import type { DiagnosticReportSource } from '../fhir/diagnostic-report-routes.ts';
-import type { ReadingService } from './reading-service.ts';
+import type { ReportService } from './report-service.ts';
 import type { ReportDelivery } from './report-delivery.ts';
 import type { ReportDocument } from './report-document.ts';
 
 /** Signed reports for the FHIR façade: the reading module's visibility, every read audited. */
-export function createDiagnosticReportSource(reading: ReadingService, delivery: ReportDelivery, archive: ArchiveService, audit: AuditRecorder): DiagnosticReportSource {
+export function createDiagnosticReportSource(reports: Pick<ReportService, 'signedReportsOfStudy' | 'reportForDelivery'>, delivery: ReportDelivery, archive: ArchiveService, audit: AuditRecorder): DiagnosticReportSource {
   const documentsOfStudy = async (caller: Caller, studyInstanceUid: string): Promise<ReportDocument[]> => {
-    const signed = await reading.signedReportsOfStudy(caller, studyInstanceUid);
+    const signed = await reports.signedReportsOfStudy(caller, studyInstanceUid);
     return Promise.all(signed.map(({ request, report }) => delivery.documentFor(request, report)));
   };
   const recordViews = async (caller: Caller, documents: readonly ReportDocument[]) => {
@@ -19,7 +19,7 @@ export function createDiagnosticReportSource(reading: ReadingService, delivery: 
   return {
     async read(caller, reportId) {
       try {
-        const { report, request } = await reading.reportForDelivery(caller, reportId);
+        const { report, request } = await reports.reportForDelivery(caller, reportId);
         if (report.status !== 'signed') return undefined;
         const document = await delivery.documentFor(request, report);
         await recordViews(caller, [document]);

@@ -9,7 +9,7 @@ import { parseDicom, type ParsedDicom } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import { FrameDecoderPool } from './frame-decoder.ts';
 import { renderFrame, type RenderWindow } from './render.ts';
-import { SAMPLES, sample } from './test-support.ts';
+import { SAMPLES, sample } from '../dicomweb/test-support.ts';
 
 const decoder = new FrameDecoderPool({ size: 2 });
 after(() => decoder.close());

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { parseDicom } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import { parseWindowParam, renderFrame } from './render.ts';
-import { sample } from './test-support.ts';
+import { sample } from '../dicomweb/test-support.ts';
 
 async function pixels(file: string, frame = 1): Promise<Buffer> {
   const rendered = await renderFrame(parseDicom(await sample(file)), { frame, format: 'png' });

@@ -5,7 +5,7 @@ import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/readin
 import type { IndexStore } from '../store/index-store.ts';
 import type { ReportDocument } from './report-document.ts';
 import { buildReportSr } from './report-sr.ts';
-import type { SignedReportDelivery } from './reading-service.ts';
+import type { SignedReportDelivery } from './report-service.ts';
 
 export interface ReportDeliveryDependencies {
   store: ReadingStore;
@@ -23,7 +23,10 @@ export interface ReportDeliveryDependencies {
  * study through the one ingest pipeline (so it is retrievable by WADO-RS and C-MOVE).
  */
 export class ReportDelivery implements SignedReportDelivery {
-  constructor(private readonly deps: ReportDeliveryDependencies) {}
+  private readonly deps: ReportDeliveryDependencies;
+  constructor(deps: ReportDeliveryDependencies) {
+    this.deps = deps;
+  }
 
   async documentFor(request: ReadingRequestRow, report: ReportRow): Promise<ReportDocument> {
     const [study, requesting, reading, author, reviewer, versions] = await Promise.all([

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditRecorder } from '../access/audit-event.ts';
+import type { Caller } from '../access/caller.ts';
+import { badRequest, notFound } from '../errors.ts';
+import { requireRole } from '../reports/report-policy.ts';
+import type { AccessStore } from '../store/access-store.ts';
+import type { ReadingRequestRow, ReadingStore, RoutingRuleRow } from '../store/reading-store.ts';
+import type { RequestService } from './request-service.ts';
+import { isPriority } from './sla.ts';
+
+export interface RoutingRuleInput {
+  name: string;
+  position?: number;
+  sourceInstitutionId?: string;
+  modality?: string;
+  bodyPart?: string;
+  timeFrom?: string;
+  timeTo?: string;
+  readingInstitutionId: string;
+  priority?: string;
+}
+
+export interface RoutingDependencies {
+  store: Pick<ReadingStore, 'requestsOfStudy' | 'studyFacts' | 'listRules' | 'insertRule' | 'deleteRule'>;
+  access: Pick<AccessStore, 'findInstitution'>;
+  audit: AuditRecorder;
+  requests: Pick<RequestService, 'openRoutedRequest'>;
+}
+
+/**
+ * Routing rules (e.g. all DR from township X to county hospital Y, nights to the county
+ * hospital): administrators manage them; each newly stored study is matched against them
+ * and the first that matches opens its reading request.
+ */
+export class RoutingService {
+  private readonly deps: RoutingDependencies;
+  /** IANA time zone of routing rules' time windows */
+  private readonly timeZone: string;
+
+  constructor(deps: RoutingDependencies, options: { timeZone: string }) {
+    this.deps = deps;
+    this.timeZone = options.timeZone;
+  }
+
+  /**
+   * Called after an instance of a study is stored; the first enabled rule that matches
+   * creates the request. A study with any request already is left alone.
+   */
+  async routeStudy(studyInstanceUid: string, at = new Date()): Promise<ReadingRequestRow | undefined> {
+    if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
+    const facts = await this.deps.store.studyFacts(studyInstanceUid);
+    if (!facts) return undefined;
+    const rule = (await this.deps.store.listRules()).find((candidate) => ruleMatches(candidate, facts, localTime(at, this.timeZone)));
+    if (!rule) return undefined;
+    const priority = rule.priority;
+    if (!isPriority(priority)) return undefined;
+    return this.deps.requests.openRoutedRequest({ ...rule, priority }, facts, studyInstanceUid);
+  }
+
+  async listRules(caller: Caller): Promise<RoutingRuleRow[]> {
+    requireRole(caller, ['administrator'], 'see routing rules');
+    return this.deps.store.listRules();
+  }
+
+  async createRule(caller: Caller, input: RoutingRuleInput): Promise<RoutingRuleRow> {
+    requireRole(caller, ['administrator'], 'manage routing rules');
+    const priority = input.priority ?? 'routine';
+    if (!isPriority(priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
+    for (const institutionId of [input.readingInstitutionId, input.sourceInstitutionId]) if (institutionId && !(await this.deps.access.findInstitution(institutionId))) throw notFound(`institution ${institutionId}`);
+    const row: RoutingRuleRow = { id: randomUUID(), name: input.name, position: input.position ?? 100, enabled: 1, source_institution_id: input.sourceInstitutionId ?? null, modality: input.modality?.toUpperCase() ?? null, body_part: input.bodyPart?.toUpperCase() ?? null, time_from: input.timeFrom ?? null, time_to: input.timeTo ?? null, reading_institution_id: input.readingInstitutionId, priority, created_at: new Date().toISOString() };
+    await this.deps.store.insertRule(row);
+    await this.deps.audit.record({ action: 'routing-rule.created', caller, objectType: 'institution', objectId: input.readingInstitutionId, details: { ...row } });
+    return row;
+  }
+
+  async deleteRule(caller: Caller, id: string): Promise<void> {
+    requireRole(caller, ['administrator'], 'manage routing rules');
+    if (!(await this.deps.store.deleteRule(id))) throw notFound(`routing rule ${id}`);
+    await this.deps.audit.record({ action: 'routing-rule.deleted', caller, details: { id } });
+  }
+}
+
+function ruleMatches(rule: RoutingRuleRow, facts: { institution_id: string; modalities_in_study: string | null; body_part_examined: string | null }, hhmm: string): boolean {
+  if (rule.enabled !== 1) return false;
+  if (rule.source_institution_id && rule.source_institution_id !== facts.institution_id) return false;
+  if (rule.modality && !(facts.modalities_in_study ?? '').split('\\').includes(rule.modality)) return false;
+  if (rule.body_part && (facts.body_part_examined ?? '').toUpperCase() !== rule.body_part) return false;
+  if (rule.time_from && rule.time_to) {
+    const inside = rule.time_from <= rule.time_to ? hhmm >= rule.time_from && hhmm < rule.time_to : hhmm >= rule.time_from || hhmm < rule.time_to;
+    if (!inside) return false;
+  }
+  return true;
+}
+
+/** "HH:MM" of an instant in a time zone (routing windows are local: night shifts). */
+export function localTime(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+}

@@ -1,0 +1,125 @@
+import type { AuditRecorder } from '../access/audit-event.ts';
+import type { Caller } from '../access/caller.ts';
+import { conflict, forbidden, notFound } from '../errors.ts';
+import type { Notifier } from '../events/notifier.ts';
+import { READERS, requireClaimer, requireReaderAt, requireRole } from '../reports/report-policy.ts';
+import type { ReadingRequestRow, ReadingStore, WorklistFilter } from '../store/reading-store.ts';
+import type { RequestService } from './request-service.ts';
+import { requestView, type ReadingRequestView } from './request-view.ts';
+import { RequestSteps } from './request-steps.ts';
+
+export interface WorklistDependencies {
+  store: ReadingStore;
+  audit: AuditRecorder;
+  notifier: Notifier;
+  /** a claim answers with the request's detail view */
+  requests: Pick<RequestService, 'getRequest'>;
+}
+
+/**
+ * The reading centre's worklist in SLA order, claims (by id or "next case"), releases, and
+ * the radiologists' workload and turnaround. A claim is a conditional update: of readers
+ * racing for one request exactly one wins.
+ */
+export class WorklistService {
+  private readonly deps: WorklistDependencies;
+  private readonly steps: RequestSteps;
+
+  constructor(deps: WorklistDependencies) {
+    this.deps = deps;
+    this.steps = new RequestSteps(deps.store);
+  }
+
+  async worklist(caller: Caller, filter: Omit<WorklistFilter, 'readingInstitutionId' | 'requestingInstitutionIds'> & { requestingInstitutionId?: string }): Promise<ReadingRequestView[]> {
+    const scoped: WorklistFilter = { ...filter, requestingInstitutionIds: filter.requestingInstitutionId ? [filter.requestingInstitutionId] : undefined };
+    if (caller.role === 'administrator') {
+      // the whole platform
+    } else if (READERS.includes(caller.role)) scoped.readingInstitutionId = caller.institutionId;
+    else if (caller.role === 'technologist') scoped.requestingInstitutionIds = [caller.institutionId];
+    else throw forbidden(`the role ${caller.role} has no worklist`);
+    const rows = await this.deps.store.worklist(scoped);
+    // The worklist shows patients' names: a view of patient data like a query.
+    await this.deps.audit.record({ action: 'study.queried', caller, details: { worklist: true, statuses: filter.statuses, results: rows.length, studies: rows.slice(0, 100).map((row) => row.study_instance_uid) } });
+    const now = Date.now();
+    return rows.map((row) => requestView(row, now));
+  }
+
+  async claim(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.steps.visibleRequest(caller, requestId);
+    requireReaderAt(caller, row);
+    const at = new Date().toISOString();
+    const won = await this.deps.store.transition({ id: row.id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name }, at);
+    if (!won) {
+      const current = await this.deps.store.findRequest(row.id);
+      if (current?.status === 'claimed') throw conflict('ALREADY_CLAIMED', `the request is being read by ${current.claimed_by}`);
+      throw await this.steps.illegal(row.id, 'claim');
+    }
+    return this.announceClaim(caller, row, { requestId: row.id });
+  }
+
+  /**
+   * "Next case": claims the first pending request of the caller's centre in worklist order.
+   * Radiologists pressing it together each get a different request instead of all racing for
+   * the top row.
+   */
+  async claimNext(caller: Caller): Promise<ReadingRequestView> {
+    requireRole(caller, READERS, 'claim requests');
+    if (this.deps.store.supportsSkipLocked) {
+      const id = await this.deps.store.claimFirstPending(caller.institutionId, caller.name, new Date().toISOString());
+      if (!id) throw notFound('pending reading request');
+      return this.announceClaim(caller, (await this.deps.store.findRequest(id))!, { requestId: id, next: true });
+    }
+    // SQLite has one writer: try the first rows in turn, each a conditional update.
+    for (let round = 0; round < 5; round++) {
+      const candidates = await this.deps.store.nextPending(caller.institutionId, 10);
+      if (candidates.length === 0) break;
+      // Spread simultaneous callers over the first rows rather than all trying the first.
+      const start = Math.floor(Math.random() * Math.min(candidates.length, 3));
+      for (const id of [...candidates.slice(start), ...candidates.slice(0, start)]) {
+        const at = new Date().toISOString();
+        if (await this.deps.store.transition({ id, from: ['pending'], to: 'claimed', set: { claimed_by: caller.name, claimed_at: at }, actor: caller.name, details: { next: true } }, at)) return this.announceClaim(caller, (await this.deps.store.findRequest(id))!, { requestId: id, next: true });
+      }
+    }
+    throw notFound('pending reading request');
+  }
+
+  /** A won claim (by id or "next case"): in the trail, on both institutions' screens. */
+  private async announceClaim(caller: Caller, row: ReadingRequestRow, details: Record<string, unknown>): Promise<ReadingRequestView> {
+    await this.deps.audit.record({ action: 'reading-request.claimed', caller, objectType: 'study', objectId: row.study_instance_uid, details });
+    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.claimed', { requestId: row.id, claimedBy: caller.name });
+    return this.deps.requests.getRequest(caller, row.id);
+  }
+
+  async release(caller: Caller, requestId: string): Promise<ReadingRequestView> {
+    const row = await this.steps.visibleRequest(caller, requestId);
+    requireClaimer(caller, row);
+    await this.steps.move(caller, row, ['claimed'], 'pending', { claimed_by: null, claimed_at: null }, {}, 'release', { claimedBy: caller.name });
+    await this.deps.notifier.publish([row.reading_institution_id], 'reading-request.released', { requestId: row.id });
+    return this.deps.requests.getRequest(caller, requestId);
+  }
+
+  // Turnaround and workload
+
+  async radiologistWorkload(caller: Caller, from: string, to: string): Promise<Array<{ radiologist: string; signed: number; positive: number; medianTurnaroundMinutes: number | null; meanTurnaroundMinutes: number | null }>> {
+    if (caller.role !== 'administrator' && !READERS.includes(caller.role) && caller.role !== 'commission-analyst') throw forbidden(`the role ${caller.role} cannot see workload`);
+    const rows = await this.deps.store.signedInPeriod(caller.role === 'administrator' ? undefined : caller.institutionId, from, to);
+    const byAuthor = new Map<string, { minutes: number[]; positive: number; signed: number }>();
+    for (const row of rows) {
+      const entry = byAuthor.get(row.author) ?? { minutes: [], positive: 0, signed: 0 };
+      entry.signed += 1;
+      if (row.positive === 1) entry.positive += 1;
+      if (row.images_complete_at) entry.minutes.push((Date.parse(row.signed_at) - Date.parse(row.images_complete_at)) / 60_000);
+      byAuthor.set(row.author, entry);
+    }
+    return [...byAuthor].map(([radiologist, entry]) => ({ radiologist, signed: entry.signed, positive: entry.positive, medianTurnaroundMinutes: median(entry.minutes), meanTurnaroundMinutes: entry.minutes.length ? round1(entry.minutes.reduce((a, b) => a + b, 0) / entry.minutes.length) : null })).sort((a, b) => b.signed - a.signed);
+  }
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return round1(sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2);
+}
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;

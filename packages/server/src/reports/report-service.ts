@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditRecorder } from '../access/audit-event.ts';
+import type { Caller } from '../access/caller.ts';
+import { badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import type { Notifier } from '../events/notifier.ts';
+import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
+import { mayView, requireClaimer, requireReaderAt, requireReviewerAt } from './report-policy.ts';
+import { STARTER_TEMPLATES } from './starter-templates.ts';
+
+/** What happens when a report is signed or amended: the SR with the study, the PDF, … */
+export interface SignedReportDelivery {
+  /** stores the report as DICOM SR with the study; resolves to its SOP Instance UID */
+  storeStructuredReport(request: ReadingRequestRow, report: ReportRow): Promise<string | undefined>;
+}
+
+/** The reading store's part that holds reports, their versions and templates. */
+export type ReportStore = Pick<
+  ReadingStore,
+  | 'findRequest'
+  | 'findReport'
+  | 'findReportOfRequest'
+  | 'insertReport'
+  | 'updateReport'
+  | 'changeReportAndRequest'
+  | 'addVersion'
+  | 'versions'
+  | 'reportsOfStudy'
+  | 'undeliveredSignedReports'
+  | 'claimDelivery'
+  | 'findTemplate'
+  | 'listTemplates'
+  | 'insertTemplates'
+>;
+
+export interface ReportDependencies {
+  store: ReportStore;
+  audit: AuditRecorder;
+  notifier: Notifier;
+  delivery?: SignedReportDelivery;
+}
+
+export interface DraftInput {
+  findings: string;
+  impression: string;
+  positive?: boolean | null;
+  templateId?: string;
+}
+
+export interface ReportView {
+  id: string;
+  requestId: string;
+  studyInstanceUid: string;
+  status: string;
+  version: number;
+  findings: string;
+  impression: string;
+  positive: boolean | null;
+  templateId: string | null;
+  author: string;
+  reviewer: string | null;
+  reviewComments: string | null;
+  createdAt: string;
+  updatedAt: string;
+  submittedAt: string | null;
+  signedAt: string | null;
+  structuredReportSopInstanceUid: string | null;
+}
+
+export interface ReportVersionView {
+  version: number;
+  kind: string;
+  findings: string;
+  impression: string;
+  positive: boolean | null;
+  addendum: string | null;
+  savedBy: string;
+  savedAt: string;
+}
+
+/**
+ * Reports as a document lifecycle: draft → submitted → signed (two-level sign-off), returned
+ * for revision, addenda after signing, every version kept; the signed SR delivered with the
+ * study. The report belongs to a case (a reading request today): the case's state moves with
+ * the report in one conditional update of the store, so concurrent steps resolve to one winner.
+ */
+export class ReportService {
+  private readonly deps: ReportDependencies;
+
+  constructor(deps: ReportDependencies) {
+    this.deps = deps;
+  }
+
+  /** Seeds the starter templates (idempotent, safe from several processes). */
+  async seedTemplates(): Promise<void> {
+    const now = new Date().toISOString();
+    await this.deps.store.insertTemplates(STARTER_TEMPLATES.map((template) => ({ ...template, institution_id: null, created_at: now })));
+  }
+
+  async templates(caller: Caller, filter: { modality?: string; bodyPart?: string }) {
+    return (await this.deps.store.listTemplates({ ...filter, institutionId: caller.institutionId })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression }));
+  }
+
+  async saveDraft(caller: Caller, requestId: string, draft: DraftInput): Promise<ReportView> {
+    const row = await this.visibleRequest(caller, requestId);
+    requireClaimer(caller, row);
+    if (row.status !== 'claimed') throw conflict('ILLEGAL_TRANSITION', `cannot edit the report: the request is ${(await this.deps.store.findRequest(row.id))?.status ?? 'gone'}`);
+    if (draft.templateId && !(await this.deps.store.findTemplate(draft.templateId))) throw notFound(`template ${draft.templateId}`);
+    const now = new Date().toISOString();
+    const changes = { findings: draft.findings, impression: draft.impression, positive: draft.positive === undefined || draft.positive === null ? null : draft.positive ? 1 : 0, template_id: draft.templateId ?? null, updated_at: now };
+    // Two first autosaves may race (two tabs, a retry): the loser updates what the winner inserted.
+    const inserted = await this.deps.store.insertReport({ id: randomUUID(), request_id: row.id, study_instance_uid: row.study_instance_uid, status: 'draft', version: 0, ...changes, author: caller.name, reviewer: null, review_comments: null, created_at: now, submitted_at: null, signed_at: null, sr_sop_instance_uid: null });
+    if (!inserted) {
+      const existing = (await this.deps.store.findReportOfRequest(row.id))!;
+      if (!(await this.deps.store.updateReport(existing.id, ['draft', 'returned'], { ...changes, author: caller.name }))) {
+        throw conflict('REPORT_NOT_EDITABLE', `the report is ${existing.status}; a signed report takes an addendum`);
+      }
+    }
+    return reportView((await this.deps.store.findReportOfRequest(row.id))!);
+  }
+
+  async submit(caller: Caller, reportId: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireClaimer(caller, request);
+    if (!report.findings.trim() || !report.impression.trim()) throw badRequest('REPORT_INCOMPLETE', 'findings and impression are both needed');
+    if (report.positive === null) throw badRequest('REPORT_INCOMPLETE', 'mark the report positive or negative');
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['draft', 'returned'], changes: { status: 'submitted', submitted_at: now, updated_at: now, version }, version: { report_id: report.id, version, kind: 'submitted', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['claimed'], to: 'submitted', set: { submitted_at: now }, actor: caller.name },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot submit: the report is ${report.status}`);
+    await this.deps.notifier.publish([request.reading_institution_id], 'report.submitted', { requestId: request.id, reportId: report.id });
+    return reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  async sign(caller: Caller, reportId: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReviewerAt(caller, request);
+    if (report.author === caller.name) throw forbidden('two-level sign-off: the author cannot sign their own report');
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version }, version: { report_id: report.id, version, kind: 'signed', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
+    const signed = (await this.deps.store.findReport(report.id))!;
+    await this.deliver(caller, request, signed, 'report.signed');
+    return reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  async returnForRevision(caller: Caller, reportId: string, comments: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReviewerAt(caller, request);
+    const now = new Date().toISOString();
+    const version = report.version + 1;
+    const ok = await this.deps.store.changeReportAndRequest(
+      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'returned', review_comments: comments, updated_at: now, version }, version: { report_id: report.id, version, kind: 'returned', findings: report.findings, impression: report.impression, positive: report.positive, addendum: comments, saved_by: caller.name, saved_at: now } },
+      { id: request.id, from: ['submitted'], to: 'claimed', set: { submitted_at: null }, actor: caller.name, details: { returned: comments } },
+      now,
+    );
+    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot return: the report is ${report.status}`);
+    await this.deps.notifier.publish([request.reading_institution_id], 'report.returned', { requestId: request.id, reportId: report.id, author: report.author });
+    return reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  /** A signed report is never edited; an addendum makes a new version, and every version is kept. */
+  async addAddendum(caller: Caller, reportId: string, text: string): Promise<ReportView> {
+    const { report, request } = await this.visibleReport(caller, reportId);
+    requireReaderAt(caller, request);
+    if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'an addendum is for a signed report; edit the draft instead');
+    const now = new Date().toISOString();
+    const ok = await this.deps.store.addVersion(report.id, report.version, { report_id: report.id, version: report.version + 1, kind: 'addendum', findings: report.findings, impression: report.impression, positive: report.positive, addendum: text, saved_by: caller.name, saved_at: now }, { updated_at: now });
+    if (!ok) throw conflict('CONCURRENT_CHANGE', 'the report changed meanwhile; reload and try again');
+    const amended = (await this.deps.store.findReport(report.id))!;
+    await this.deliver(caller, request, amended, 'report.amended');
+    return reportView((await this.deps.store.findReport(report.id))!);
+  }
+
+  /** Signed or amended: the SR goes with the study, the township's screens hear of it at once. */
+  private async deliver(caller: Caller, request: ReadingRequestRow, report: ReportRow, type: 'report.signed' | 'report.amended'): Promise<void> {
+    await this.deps.audit.record({ action: type, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
+    // The report is signed whatever happens to its SR: a failed store is recorded, and the
+    // background retry (retryUndeliveredReports) stores it later.
+    await this.storeStructuredReport(caller, request, report, report.sr_sop_instance_uid);
+    await this.deps.notifier.publish([request.requesting_institution_id, request.reading_institution_id], type, { requestId: request.id, reportId: report.id, studyInstanceUid: request.study_instance_uid, version: report.version, positive: report.positive === 1 });
+  }
+
+  private async storeStructuredReport(caller: Caller, request: ReadingRequestRow, report: ReportRow, seen: string | null): Promise<boolean> {
+    if (!this.deps.delivery) return true;
+    const marker = `delivering:${new Date().toISOString()}`;
+    // Only one process stores an SR for this version: the conditional marker decides.
+    if (!(await this.deps.store.claimDelivery(report.id, seen, marker))) return false;
+    try {
+      const sopInstanceUid = await this.deps.delivery.storeStructuredReport(request, { ...report, sr_sop_instance_uid: seen });
+      // '' records "nothing to store" (the study is gone), so the retry leaves it alone.
+      await this.deps.store.claimDelivery(report.id, marker, sopInstanceUid ?? '');
+      return true;
+    } catch (error) {
+      // Back to "not delivered", so that the retry picks it up (an addendum's SR then goes without its predecessor link).
+      await this.deps.store.claimDelivery(report.id, marker, null).catch(() => undefined);
+      await this.deps.audit.record({ action: 'report.delivery-failed', outcome: 'failure', caller, objectType: 'study', objectId: request.study_instance_uid, details: { reportId: report.id, version: report.version, error: (error as Error).message } });
+      return false;
+    }
+  }
+
+  /** Stores the SRs that a failed or interrupted delivery left out; any process may run it. */
+  async retryUndeliveredReports(now = Date.now()): Promise<number> {
+    let delivered = 0;
+    const rows = await this.deps.store.undeliveredSignedReports(new Date(now - 30_000).toISOString(), new Date(now - 5 * 60_000).toISOString(), 20);
+    for (const report of rows) {
+      const request = await this.deps.store.findRequest(report.request_id);
+      if (!request) continue;
+      const system: Caller = { kind: 'system', name: 'delivery-retry', institutionId: request.reading_institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+      if (await this.storeStructuredReport(system, request, report, report.sr_sop_instance_uid)) delivered += 1;
+    }
+    return delivered;
+  }
+
+  async getReport(caller: Caller, reportId: string): Promise<ReportView & { versions: ReportVersionView[] }> {
+    const { report } = await this.visibleReport(caller, reportId);
+    await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: report.study_instance_uid, details: { reportId: report.id, version: report.version } });
+    const versions = (await this.deps.store.versions(report.id)).map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedAt: v.saved_at }));
+    return { ...reportView(report), versions };
+  }
+
+  /** The report of a case the caller has been allowed to see already (the request's detail view). */
+  async reportOfCase(caseId: string): Promise<ReportView | undefined> {
+    const report = await this.deps.store.findReportOfRequest(caseId);
+    return report ? reportView(report) : undefined;
+  }
+
+  /** For delivery formats: the report and its request, visibility checked. */
+  async reportForDelivery(caller: Caller, reportId: string): Promise<{ report: ReportRow; request: ReadingRequestRow }> {
+    return this.visibleReport(caller, reportId);
+  }
+
+  async signedReportsOfStudy(caller: Caller, studyInstanceUid: string): Promise<Array<{ report: ReportRow; request: ReadingRequestRow }>> {
+    const out: Array<{ report: ReportRow; request: ReadingRequestRow }> = [];
+    for (const report of await this.deps.store.reportsOfStudy(studyInstanceUid)) {
+      if (report.status !== 'signed') continue;
+      const request = await this.deps.store.findRequest(report.request_id);
+      if (request && mayView(caller, request)) out.push({ report, request });
+    }
+    return out;
+  }
+
+  private async visibleRequest(caller: Caller, requestId: string): Promise<ReadingRequestRow> {
+    const row = await this.deps.store.findRequest(requestId);
+    // Another institution's request answers like one that does not exist.
+    if (!row || !mayView(caller, row)) throw notFound(`reading request ${requestId}`);
+    return row;
+  }
+
+  private async visibleReport(caller: Caller, reportId: string): Promise<{ report: ReportRow; request: ReadingRequestRow }> {
+    const report = await this.deps.store.findReport(reportId);
+    const request = report && (await this.deps.store.findRequest(report.request_id));
+    if (!report || !request || !mayView(caller, request)) throw notFound(`report ${reportId}`);
+    return { report, request };
+  }
+}
+
+export function reportView(report: ReportRow): ReportView {
+  return {
+    id: report.id,
+    requestId: report.request_id,
+    studyInstanceUid: report.study_instance_uid,
+    status: report.status,
+    version: report.version,
+    findings: report.findings,
+    impression: report.impression,
+    positive: report.positive === null ? null : report.positive === 1,
+    templateId: report.template_id,
+    author: report.author,
+    reviewer: report.reviewer,
+    reviewComments: report.review_comments,
+    createdAt: report.created_at,
+    updatedAt: report.updated_at,
+    submittedAt: report.submitted_at,
+    signedAt: report.signed_at,
+    structuredReportSopInstanceUid: report.sr_sop_instance_uid && !report.sr_sop_instance_uid.startsWith('delivering:') ? report.sr_sop_instance_uid : null,
+  };
+}
