@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { openArchive } from '../archive/archive.ts';
 import { systemCaller } from '../access/caller.ts';
+import { migrationProviderFor } from '../store/migrations.ts';
 import { ReadingStore } from '../store/reading-store.ts';
 import { createReadingServices } from './reading-services.ts';
 import { DEFAULT_SLA_MINUTES } from './sla.ts';
@@ -77,8 +78,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
   test(`${backend}: the upgrade to one open request per study cancels the duplicates made before it, keeping the one furthest along`, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-one-open-'));
     const database = backend === 'postgres' ? await createTestDatabase() : undefined;
-    const open = () => openArchive({ dataDir, fsync: false, databaseUrl: database?.url });
-    let archive = await open();
+    const archive = await openArchive({ dataDir, fsync: false, databaseUrl: database?.url });
     try {
       const admin = { ...systemCaller(), via: 'rest' as const };
       await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
@@ -90,13 +90,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       // A database from before the index: three open requests for the study at one centre, the youngest claimed.
       const db = archive.database.db;
       await sql`drop index reading_requests_one_open`.execute(db);
-      await db.deleteFrom('kysely_migration' as never).where('name' as never, '=', '0010-one-open-request' as never).execute();
       const row = (await db.selectFrom('reading_requests').selectAll().where('id', '=', first.id).executeTakeFirstOrThrow());
       await db.insertInto('reading_requests').values({ ...row, id: 'dup-pending', created_at: '2999-01-01T00:00:00.000Z' }).execute();
       await db.insertInto('reading_requests').values({ ...row, id: 'dup-claimed', status: 'claimed', claimed_by: 'rad1', created_at: '2999-01-02T00:00:00.000Z' }).execute();
-      await archive.close();
 
-      archive = await open();
+      // The upgrade: migration 0010's step over this database. (Deleting its row from
+      // kysely_migration to have it run again no longer works once later migrations ran.)
+      const migrations = await migrationProviderFor(archive.database.dialect).getMigrations();
+      await migrations['0010-one-open-request']!.up(db as unknown as Kysely<unknown>);
       const statuses = Object.fromEntries((await archive.database.db.selectFrom('reading_requests').select(['id', 'status']).execute()).map((request) => [request.id, request.status]));
       assert.deepEqual(statuses, { [first.id]: 'cancelled', 'dup-pending': 'cancelled', 'dup-claimed': 'claimed' });
       const trail = await archive.database.db.selectFrom('reading_request_events').select(['request_id', 'actor', 'to_status']).where('actor', '=', 'migration:0010-one-open-request').orderBy('request_id').execute();
