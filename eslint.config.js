@@ -14,6 +14,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS scripts run by Node before anything else (the install's native rebuild)
+    files: ['scripts/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // the web app (packages/web): browser code, React components in .tsx
     files: ['**/*.tsx', 'packages/web/src/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// `npm start`: the platform, run from the TypeScript sources through tsx.
+// `npm start`: the platform, run from the TypeScript sources by Node.js 24 itself (type
+// stripping: the sources use only erasable syntax, tsconfig.json erasableSyntaxOnly), so it
+// runs after `npm ci --omit=dev` with no TypeScript tooling installed.
 //
 // CommonJS on purpose (like the gateway's bin): libuv sizes its thread pool on the first task
 // it runs, and Node's ES-module loader reads the entry file through that pool, so setting
@@ -8,10 +10,13 @@
 // 16 threads are set before the pool starts. Every ingest waits on a file creation and an
 // fdatasync in the pool. An operator's own UV_THREADPOOL_SIZE wins.
 'use strict';
+// Started by an older node (`node bin/…` where the system Node is 20, not through npm, whose
+// scripts put the project's Node 24 from node_modules first on the PATH): one clear line
+// instead of a syntax error at the first type annotation.
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error(`yunying: Node.js ${process.versions.node} cannot run this; it needs Node.js 24, which \`npm ci\` installs: run it through npm (npm start) or with node_modules/.bin/node`);
+  process.exit(1);
+}
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
-void (async () => {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/main.ts');
-})();
+void import('../src/main.ts');
