@@ -27,6 +27,7 @@ import { startDimseServer } from './dimse/scp.ts';
 import { errorBody, yunyingErrorHandler } from './errors/http-errors.ts';
 import { createMetrics } from './metrics.ts';
 import type { FeedConsumer } from './feed/change.ts';
+import { ChangeFeed } from './feed/change-feed.ts';
 import type { ModuleContext, PermissionDeclaration, YunyingModule } from './modules/module.ts';
 import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './modules/registry.ts';
 import { accessModule } from './access/module.ts';
@@ -62,6 +63,8 @@ export interface YunyingServer {
   permissions: readonly PermissionDeclaration[];
   /** the listed modules' change-feed consumers */
   feedConsumers: readonly FeedConsumer[];
+  /** the change-feed runner every consumer group runs in (feed/change-feed.ts) */
+  feed: ChangeFeed;
   /** starts the DIMSE SCP; resolves to the port it listens on */
   startDicom(): Promise<number>;
   close(): Promise<void>;
@@ -85,8 +88,6 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
   });
   const metrics = createMetrics();
-  // Routing rules look at every newly stored study; the reading service exists only after the archive.
-  let routeStoredStudy: (studyInstanceUid: string) => void = () => undefined;
   const archive = await openArchive({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
@@ -96,10 +97,8 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     auditKey: config.auditKey,
     auditKeyFile: config.auditKeyFile,
     moduleMigrations: moduleMigrations(modules),
-    onStored: (result) => {
-      metrics.countStored(result.outcome);
-      if (result.outcome === 'stored') routeStoredStudy(result.studyInstanceUid);
-    },
+    // Routing rules look at every newly stored study as a change-feed consumer (routingConsumer below).
+    onStored: (result) => metrics.countStored(result.outcome),
   });
   const http = Fastify({
     loggerInstance: logger,
@@ -155,7 +154,6 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink });
   const reading = createReadingServices({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
   await reading.reports.seedTemplates();
-  routeStoredStudy = createStudyRouter(reading, logger);
   http.get('/healthz', async () => ({ status: 'ok' }));
   // Like every other route, unless configured public (issue 12, finding 19): the metrics
   // (administrators; Basic too, as scrapers send it) and the API description (anyone signed in).
@@ -210,6 +208,11 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     throw error;
   }
   await bus.start();
+  // The change feed's consumer groups: routing, and the modules' (one process per group at a time).
+  const feed = new ChangeFeed(archive.stores.changeFeed, { onError: (error, where) => logger.warn({ err: error, ...where }, 'change feed') });
+  for (const consumer of [routingConsumer(reading), ...feedConsumers]) feed.subscribe(consumer);
+  metrics.addSection(() => feed.metricLines());
+  await feed.start();
   const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
   const auditHeadLog = startAuditHeadLog(archive.audit, logger);
   await auditHeadLog.logNow();
@@ -224,6 +227,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     logger,
     permissions,
     feedConsumers,
+    feed,
     async startDicom() {
       const started = await startDimseServer({
         archive,
@@ -250,6 +254,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
       await dicom?.close();
       await http.close();
       await bus.close();
+      await feed.close();
       await closeModules();
       await sweeper.idle();
       await auditHeadLog.idle();
@@ -269,16 +274,24 @@ export function loggedPath(url: string): string {
 }
 
 /**
- * Routing looks at each new study once per process (a bounded memory of studies seen);
- * routeStudy leaves a study that already has a request alone.
+ * Routing rules as a change-feed consumer: each newly stored study is routed by the one
+ * process holding the group's lease, at least once (a failed routing is retried by the
+ * feed, and shows on /metrics once it gives up). The instances of one study come as many
+ * changes: a bounded memory of the studies routed skips the rest; routeStudy leaves a
+ * study that already has a request alone, and the one-open-request index decides races.
  */
-function createStudyRouter(reading: ReadingServices, logger: Logger): (studyInstanceUid: string) => void {
-  const seen = new Set<string>();
-  return (studyInstanceUid) => {
-    if (seen.has(studyInstanceUid)) return;
-    if (seen.size >= 10_000) seen.clear();
-    seen.add(studyInstanceUid);
-    reading.routing.routeStudy(studyInstanceUid).catch((error: unknown) => logger.warn({ err: error, studyInstanceUid }, 'routing failed'));
+function routingConsumer(reading: ReadingServices): FeedConsumer {
+  const routed = new Set<string>();
+  return {
+    group: 'routing',
+    types: ['instance.stored'],
+    async handle(change) {
+      const studyInstanceUid = change.payload.studyInstanceUid;
+      if (change.payload.outcome !== 'stored' || typeof studyInstanceUid !== 'string' || routed.has(studyInstanceUid)) return;
+      await reading.routing.routeStudy(studyInstanceUid);
+      if (routed.size >= 10_000) routed.clear();
+      routed.add(studyInstanceUid);
+    },
   };
 }
 

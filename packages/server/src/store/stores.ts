@@ -1,5 +1,6 @@
 import { AccessStore } from './access-store.ts';
 import { AuditStore } from './audit-store.ts';
+import { ChangeFeedStore } from './change-feed-store.ts';
 import type { AuditKey } from '../access/audit-key.ts';
 import type { IndexDatabase } from './database.ts';
 import { IndexStore } from './index-store.ts';
@@ -22,6 +23,8 @@ export interface Stores {
   readonly reading: ReadingStore;
   readonly maintenance: MaintenanceStore;
   readonly notifications: NotificationStore;
+  /** the change feed's cursors, leases, retries (feed/change-feed.ts); appends go through the unit of work */
+  readonly changeFeed: ChangeFeedStore;
   readonly statistics: StatisticsStore;
   readonly unitOfWork: UnitOfWork;
 }
@@ -36,6 +39,7 @@ export function createStores(database: IndexDatabase, auditKey: AuditKey): Store
     reading: new ReadingStore(database.db, database.dialect),
     maintenance: new MaintenanceStore(database.db, database.dialect),
     notifications: new NotificationStore(database.db),
+    changeFeed: new ChangeFeedStore(database.db, database.dialect),
     statistics: new StatisticsStore(database.db, database.dialect),
     unitOfWork: createUnitOfWork(database, audit),
   };
