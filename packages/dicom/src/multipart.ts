@@ -439,7 +439,7 @@ export async function* readMultipart(source: ByteSource, boundary: string, optio
       };
     }
   } finally {
-    if (!sourceEnded) await chunks.return?.();
+    if (!sourceEnded) await chunks.return?.(undefined);
   }
 }
 

@@ -21,6 +21,12 @@ export interface ParseOptions {
   transferSyntaxUid?: string;
   /** stop before (7FE0,0010) Pixel Data: enough for indexing and much faster */
   untilPixelData?: boolean;
+  /**
+   * With untilPixelData: the length of the whole object when `bytes` is only its beginning
+   * (a header read from a file that is not held in memory). Pixel Data may then run past the
+   * end of `bytes` up to this length; every element before it must fit in `bytes`.
+   */
+  wholeLength?: number;
 }
 /** A parsed data set. Holds a reference to the bytes; pixel data is never decoded. */
 export interface ParsedDicom {
@@ -88,12 +94,12 @@ function inflate(bytes: Uint8Array): Uint8Array {
 }
 
 /** Rejects the partial results dicom-parser produces for truncated input: every value must fit. */
-function checkBounds(dataSet: DataSet, limit: number): void {
+function checkBounds(dataSet: DataSet, limit: number, pixelDataLimit = limit): void {
   const elements = dataSet.elements;
   for (const key in elements) {
     const el = elements[key]!;
     if (el.fragments) checkFragments(el, limit);
-    if (el.dataOffset + el.length > limit && !(el.length === UNDEFINED_LENGTH && el.hadUndefinedLength)) {
+    if (el.dataOffset + el.length > (key === PIXEL_DATA ? pixelDataLimit : limit) && !(el.length === UNDEFINED_LENGTH && el.hadUndefinedLength)) {
       const left = Math.max(0, limit - el.dataOffset);
       throw new DicomParseError(`truncated data set: element ${formatTag(el.tag)} length ${el.length} exceeds the ${left} bytes left`);
     }
@@ -190,7 +196,8 @@ export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): Parse
     const byteArray = deflated ? inflate(bytes.subarray(layout.datasetOffset)) : bytes;
     const start = deflated ? 0 : layout.datasetOffset;
     const dataSet = scan(byteArray, start, layout.transferSyntaxUid, options.untilPixelData === true);
-    checkBounds(dataSet, byteArray.length);
+    const partial = options.untilPixelData === true && !deflated && options.wholeLength !== undefined;
+    checkBounds(dataSet, byteArray.length, partial ? options.wholeLength! : byteArray.length);
     checkWarnings(dataSet.warnings);
     normalizeUnPixelData(dataSet);
     if (Object.keys(dataSet.elements).length === 0) throw new DicomParseError('no data set elements found');

@@ -48,6 +48,14 @@ export interface Config {
   maxUploadBytes: number;
   /** most parts one STOW-RS request may carry [10000]: a 3000-slice CT goes in one request, 200,000 tiny parts do not */
   stowMaxParts: number;
+  /**
+   * STOW-RS requests that read and store their bodies at once (YUNYING_STOW_CONCURRENCY [4]);
+   * up to YUNYING_STOW_QUEUE [64] more wait unread for a slot, and beyond that a request is
+   * answered 503 UPLOADS_BUSY with Retry-After. Each request holds at most 32 MiB of parts
+   * in memory and stages the rest in DATA_DIR/staging.
+   */
+  stowConcurrency: number;
+  stowQueue: number;
   /** largest decoded frame rendered to JPEG/PNG, bytes [128 MiB]: a 4096×4096 16-bit RGB frame fits, a 25000×25000 one does not */
   renderMaxFrameBytes: number;
   /** lifetime of a bearer token from POST /api/v1/auth/login */
@@ -130,6 +138,8 @@ export function loadConfig(env: Env = process.env): Config {
     fsync: readBoolean(merged, 'YUNYING_FSYNC', true),
     maxUploadBytes: readInteger(merged, 'YUNYING_MAX_UPLOAD_BYTES', 2 * 1024 ** 3),
     stowMaxParts: readBounded(merged, 'YUNYING_STOW_MAX_PARTS', 10_000, 1, 1_000_000),
+    stowConcurrency: readBounded(merged, 'YUNYING_STOW_CONCURRENCY', 4, 1, 1024),
+    stowQueue: readBounded(merged, 'YUNYING_STOW_QUEUE', 64, 0, 100_000),
     renderMaxFrameBytes: readBounded(merged, 'YUNYING_RENDER_MAX_FRAME_BYTES', 128 * 1024 ** 2, 1024, 2 * 1024 ** 3),
     tokenTtlSeconds: readInteger(merged, 'YUNYING_TOKEN_TTL_MINUTES', 12 * 60) * 60,
     slaMinutes: {
@@ -215,6 +225,8 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_FSYNC: flag,
   YUNYING_MAX_UPLOAD_BYTES: count,
   YUNYING_STOW_MAX_PARTS: count,
+  YUNYING_STOW_CONCURRENCY: count,
+  YUNYING_STOW_QUEUE: count,
   YUNYING_RENDER_MAX_FRAME_BYTES: count,
   YUNYING_TOKEN_TTL_MINUTES: count,
   YUNYING_SLA_EMERGENCY_MINUTES: count,

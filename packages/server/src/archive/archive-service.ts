@@ -1,8 +1,8 @@
 import type { DicomJsonDataset } from '@yunying/dicom';
 import type { Caller } from '../access/caller.ts';
+import type { QueryLevel } from '../store/query-level.ts';
 
-/** Query/retrieve information model level (PS3.4 C.6). QIDO's studies/series/instances map to STUDY/SERIES/IMAGE. */
-export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+export type { QueryLevel } from '../store/query-level.ts';
 
 export interface QueryRequest {
   level: QueryLevel;
@@ -48,11 +48,27 @@ export interface InstanceRecord {
   columns?: number;
 }
 
+/**
+ * An instance received into a temporary file instead of memory (a large STOW-RS part, a
+ * large DIMSE data set): written under the blob store's `stagingDirectory`, so that ingest
+ * can move it into the store without a copy. Ingest takes it over: the file is gone when
+ * ingest returns or throws.
+ */
+export interface StagedFile {
+  path: string;
+  size: number;
+  /** SHA-256 (hex) of the file's bytes, when they were hashed as they were written */
+  sha256?: string;
+}
+
+/** The instance's bytes: in memory, or in a staged file (`'file' in input` tells them apart). */
+export type IngestBytes = { bytes: Buffer } | { file: StagedFile };
+
 export type IngestInput =
   /** a DICOM Part 10 file (STOW-RS, import); `studyInstanceUid`, when given, is the study it must belong to (STOW-RS to /studies/{uid}) */
-  | { kind: 'part10'; bytes: Buffer; studyInstanceUid?: string }
+  | ({ kind: 'part10'; studyInstanceUid?: string } & IngestBytes)
   /** a bare data set as received over DIMSE, in the negotiated transfer syntax */
-  | { kind: 'dataset'; bytes: Buffer; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle: string };
+  | ({ kind: 'dataset'; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; sourceAeTitle: string } & IngestBytes);
 
 export type IngestOutcome =
   /** first time this SOP Instance was stored */

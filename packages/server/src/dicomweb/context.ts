@@ -18,6 +18,12 @@ export interface DicomWebOptions {
   maxStowBytes?: number;
   /** most parts one STOW-RS request may carry [10000] */
   maxStowParts?: number;
+  /** STOW-RS requests read and stored at once [4]; more wait (YUNYING_STOW_CONCURRENCY) */
+  stowConcurrency?: number;
+  /** STOW-RS requests that may wait for a slot [64]; more are refused with 503 (YUNYING_STOW_QUEUE) */
+  stowQueue?: number;
+  /** where STOW-RS parts over a request's memory budget are staged: the blob store's stagingDirectory [the system's temporary directory] */
+  stagingDirectory?: string;
   /** largest decoded frame the rendered/thumbnail resources and WADO-URI render, bytes [128 MiB] */
   maxRenderFrameBytes?: number;
   /** e.g. "https://pacs.example.org"; RetrieveURL and BulkDataURI are built from it; default: from the request's Host */

@@ -5,6 +5,8 @@
  * through the archive with that caller, so scope applies; what a caller may not see is a
  * 404 like what does not exist.
  */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createErrorHandler, errorBody } from '../errors/http-errors.ts';
 import { DEFAULT_MAX_STOW_BYTES, DicomWebContext, type DicomWebOptions } from './context.ts';
@@ -37,7 +39,7 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
       registerQido(scope, ctx);
-      registerStow(scope, ctx, bodyLimit);
+      registerStow(scope, ctx, { maxBytes: bodyLimit, stagingDirectory: options.stagingDirectory ?? path.join(tmpdir(), 'yunying-staging') });
       registerWadoRs(scope, ctx);
       registerRendered(scope, ctx);
     },

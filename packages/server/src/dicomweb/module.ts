@@ -11,6 +11,9 @@ export const dicomwebModule: YunyingModule = {
       resolveWadoUriCaller: callers.wadoUri,
       maxStowBytes: config.maxUploadBytes,
       maxStowParts: config.stowMaxParts,
+      stowConcurrency: config.stowConcurrency,
+      stowQueue: config.stowQueue,
+      stagingDirectory: archive.blobs.stagingDirectory,
       maxRenderFrameBytes: config.renderMaxFrameBytes,
       publicBaseUrl: configuredPublicBaseUrl,
     });

@@ -19,7 +19,15 @@
  * stored), the event loop is yielded between parts (a part that fails to parse costs no I/O,
  * so 10,000 of them would otherwise run back to back without a turn for anyone else), and
  * the request logs one summary line at info; per-part rejections are debug.
+ *
+ * Streaming and bounded (issue 13, item 7): the body is read as a stream (stow-body.ts:
+ * parts over the request's memory budget are staged in files, the size cap applies while
+ * reading), at most YUNYING_STOW_CONCURRENCY requests read and store at once, up to
+ * YUNYING_STOW_QUEUE more wait unread, and beyond that 503 UPLOADS_BUSY with Retry-After
+ * (upload-slots.ts).
  */
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DicomParseError, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
@@ -28,7 +36,8 @@ import { requirePermission } from '../access/caller.ts';
 import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import { parseAccept, parseMediaType, negotiateSimple } from './media-types.ts';
-import { MultipartError, splitMultipart, TooManyPartsError } from './multipart.ts';
+import { payloadTooLarge, receiveParts, removeStaged, type BodyKind, type ReceivedPart } from './stow-body.ts';
+import { DEFAULT_STOW_CONCURRENCY, DEFAULT_STOW_QUEUE, UploadSlots } from './upload-slots.ts';
 
 export const FAILURE_REASON = {
   PROCESSING_FAILURE: 0x0110,
@@ -57,6 +66,22 @@ interface Failed {
 }
 type PartOutcome = Stored | Failed;
 
+/** Enough of a staged part's beginning to name its SOP Instance in a failure. */
+const IDENTIFY_BYTES = 64 * 1024;
+
+async function identifyPart(part: ReceivedPart): Promise<{ sopClassUid?: string; sopInstanceUid?: string }> {
+  if ('bytes' in part) return identify(part.bytes);
+  const handle = await open(part.file.path, 'r').catch(() => undefined);
+  if (!handle) return {};
+  try {
+    const head = Buffer.alloc(Math.min(IDENTIFY_BYTES, part.file.size));
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return identify(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
+
 function identify(bytes: Buffer): { sopClassUid?: string; sopInstanceUid?: string } {
   try {
     const header = splitPart10(bytes);
@@ -83,20 +108,24 @@ interface StowTally {
   unexpectedErrors: number;
 }
 
-async function storePart(ctx: DicomWebContext, request: FastifyRequest, tally: StowTally, bytes: Buffer, partType: string | undefined, study: string | undefined): Promise<PartOutcome> {
+async function storePart(ctx: DicomWebContext, request: FastifyRequest, tally: StowTally, part: ReceivedPart, study: string | undefined): Promise<PartOutcome> {
+  const partType = part.type === undefined ? undefined : parseMediaType(part.type).type;
   if (partType !== undefined && partType !== 'application/dicom') {
-    return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: `part of type ${partType} is not supported; send application/dicom`, ...identify(bytes) };
+    return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: `part of type ${partType} is not supported; send application/dicom`, ...(await identifyPart(part)) };
   }
-  if (bytes.length === 0) return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: 'empty part' };
+  if (('bytes' in part ? part.bytes.length : part.file.size) === 0) return { kind: 'failed', reason: FAILURE_REASON.CANNOT_UNDERSTAND, comment: 'empty part' };
+  // Named before ingest, which takes a staged file over (and removes it).
+  const identity = 'file' in part ? await identifyPart(part) : undefined;
   try {
     // The archive checks the target study while it reads the header anyway.
-    const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', bytes, studyInstanceUid: study });
+    const bytes = 'bytes' in part ? { bytes: part.bytes } : { file: part.file };
+    const result = await ctx.archive.ingest(ctx.callerOf(request), { kind: 'part10', ...bytes, studyInstanceUid: study });
     return { kind: 'stored', result };
   } catch (error) {
     if (!(error instanceof DicomParseError) && !(error instanceof YunyingError)) {
       if (tally.unexpectedErrors++ === 0) request.log.error({ err: error }, 'STOW-RS: ingest failed');
     } else request.log.debug({ reason: (error as Error).message }, 'STOW-RS: instance rejected');
-    return { kind: 'failed', ...failureReasonOf(error), ...identify(bytes) };
+    return { kind: 'failed', ...failureReasonOf(error), ...(identity ?? (await identifyPart(part))) };
   }
 }
 
@@ -153,19 +182,12 @@ function buildResponse(ctx: DicomWebContext, request: FastifyRequest, outcomes: 
   return { status, body };
 }
 
-interface IncomingPart {
-  bytes: Buffer;
-  type?: string;
-}
-
-/** The request body as parts: multipart/related or a single application/dicom body. Throws 400/413/415. */
-function partsOf(request: FastifyRequest, maxParts: number): IncomingPart[] {
+/** What the Content-Type says the body is, before any of it is read. Throws 400/415. */
+function bodyKindOf(request: FastifyRequest): BodyKind {
   const header = request.headers['content-type'];
   if (!header) throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type is required: multipart/related; type="application/dicom"');
   const media = parseMediaType(header);
-  const body = request.body;
-  if (!Buffer.isBuffer(body)) throw badRequest('INVALID_MULTIPART', 'the request has no body');
-  if (media.type === 'application/dicom') return [{ bytes: body }];
+  if (media.type === 'application/dicom') return { kind: 'single' };
   if (media.type !== 'multipart/related') {
     throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${media.type} is not supported: send multipart/related; type="application/dicom"`);
   }
@@ -175,19 +197,11 @@ function partsOf(request: FastifyRequest, maxParts: number): IncomingPart[] {
   }
   const boundary = media.params.boundary;
   if (!boundary) throw badRequest('INVALID_MULTIPART', 'multipart/related without a boundary parameter');
-  let parts;
-  try {
-    parts = splitMultipart(body, boundary, maxParts);
-  } catch (error) {
-    if (error instanceof TooManyPartsError) throw new YunyingError('TOO_MANY_PARTS', `one STOW-RS request may carry at most ${maxParts} parts; send the instances in several requests`);
-    if (error instanceof MultipartError) throw badRequest('INVALID_MULTIPART', error.message);
-    throw error;
-  }
-  if (parts.length === 0) throw badRequest('INVALID_MULTIPART', 'the multipart body has no parts');
-  return parts.map((p) => {
-    const type = p.headers['content-type'];
-    return { bytes: p.body, type: type ? parseMediaType(type).type : undefined };
-  });
+  return { kind: 'multipart', boundary };
+}
+
+function isStream(body: unknown): body is Readable {
+  return typeof (body as Readable | undefined)?.iterator === 'function';
 }
 
 /** The one info line of a STOW-RS request: counts, never UIDs or patient data. */
@@ -203,22 +217,67 @@ function logSummary(request: FastifyRequest, outcomes: readonly PartOutcome[], s
   request.log.info({ parts: outcomes.length, ...counts, unexpectedErrors: tally.unexpectedErrors, status, durationMs: Date.now() - started }, 'STOW-RS request');
 }
 
-export function registerStow(app: FastifyInstance, ctx: DicomWebContext, bodyLimit: number): void {
+export interface StowOptions {
+  /** largest request body, bytes (YUNYING_MAX_UPLOAD_BYTES) */
+  maxBytes: number;
+  /** where parts over the memory budget are staged (the blob store's staging directory) */
+  stagingDirectory: string;
+}
+
+/** Reads and stores one request's body; the parts are received whole before any is stored. */
+async function stowBody(ctx: DicomWebContext, request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply, kind: BodyKind, options: StowOptions & { maxParts: number }): Promise<{ outcomes: PartOutcome[]; tally: StowTally }> {
+  if (!isStream(request.body)) throw badRequest('INVALID_MULTIPART', 'the request has no body');
+  let parts: ReceivedPart[];
+  try {
+    parts = await receiveParts(request.body, kind, { maxParts: options.maxParts, maxBytes: options.maxBytes, stagingDirectory: options.stagingDirectory });
+  } catch (error) {
+    // The rest of the body is not read: the connection closes after the answer.
+    reply.header('connection', 'close');
+    throw error;
+  }
+  try {
+    if (parts.length === 0) throw badRequest('INVALID_MULTIPART', 'the multipart body has no parts');
+    const tally: StowTally = { unexpectedErrors: 0 };
+    const outcomes = await mapLimited(parts, INGEST_CONCURRENCY, (part) => storePart(ctx, request, tally, part, request.params.study));
+    return { outcomes, tally };
+  } finally {
+    await removeStaged(parts); // those ingest did not take over (refused before ingest)
+  }
+}
+
+export function registerStow(app: FastifyInstance, ctx: DicomWebContext, options: StowOptions): void {
   const maxParts = ctx.options.maxStowParts ?? DEFAULT_MAX_STOW_PARTS;
+  const slots = new UploadSlots(ctx.options.stowConcurrency ?? DEFAULT_STOW_CONCURRENCY, ctx.options.stowQueue ?? DEFAULT_STOW_QUEUE);
   const handler = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
     const accepted = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
     if (!accepted) throw new YunyingError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json');
     const started = Date.now();
-    const study = request.params.study;
-    const parts = partsOf(request, maxParts);
-    const tally: StowTally = { unexpectedErrors: 0 };
-    const outcomes = await mapLimited(parts, INGEST_CONCURRENCY, (p) => storePart(ctx, request, tally, p.bytes, p.type, study));
-    const { status, body } = buildResponse(ctx, request, outcomes, study);
-    logSummary(request, outcomes, status, started, tally);
-    return reply.code(status).type(accepted).send(JSON.stringify(body));
+    const kind = bodyKindOf(request);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > options.maxBytes) {
+      reply.header('connection', 'close');
+      throw payloadTooLarge(options.maxBytes);
+    }
+    const release = await slots.acquire().catch((error: unknown) => {
+      reply.header('connection', 'close'); // the body waits unread
+      throw error;
+    });
+    try {
+      const { outcomes, tally } = await stowBody(ctx, request, reply, kind, { ...options, maxParts });
+      const { status, body } = buildResponse(ctx, request, outcomes, request.params.study);
+      logSummary(request, outcomes, status, started, tally);
+      return reply.code(status).type(accepted).send(JSON.stringify(body));
+    } finally {
+      release();
+    }
   };
   // A caller who may not store is refused before the body is read (403, not 409 per part).
   const preParsing = async (request: FastifyRequest) => requirePermission(ctx.callerOf(request), 'images:write');
-  app.post<{ Params: { study?: string } }>('/studies', { bodyLimit, preParsing }, handler);
-  app.post<{ Params: { study?: string } }>('/studies/:study', { bodyLimit, preParsing }, handler);
+  // The body reaches the handler as the request stream, unread: stow-body.ts reads it.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.post<{ Params: { study?: string } }>('/studies', { preParsing }, handler);
+    scope.post<{ Params: { study?: string } }>('/studies/:study', { preParsing }, handler);
+  });
 }

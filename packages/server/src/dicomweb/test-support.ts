@@ -35,6 +35,7 @@ export async function createTestApp(options: { caller?: Caller } = {}): Promise<
   const app = Fastify({ logger: false });
   await registerDicomWeb(app, {
     archive,
+    stagingDirectory: archive.blobs.stagingDirectory,
     async resolveCaller(request) {
       // A stand-in authenticator with a code of its own: dicomweb.test.ts pins that DICOMweb
       // answers 401 with the code its resolver's error carries. The server's resolvers

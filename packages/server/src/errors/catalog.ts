@@ -75,6 +75,7 @@ export const ERROR_CATALOG = {
   STORAGE_WRITE_FAILED: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '存储写入失败，请重发', en: 'the instance could not be written; send it again' },
   INVALID_MULTIPART: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: 'multipart 请求体无效', en: 'the multipart body is malformed' },
   TOO_MANY_PARTS: { http: 413, dimse: D.OUT_OF_RESOURCES, zh: '单次 STOW-RS 请求的部分过多', en: 'the STOW-RS request carries too many parts' },
+  UPLOADS_BUSY: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '上传繁忙，请稍后重发', en: 'too many uploads are being stored; send again shortly' },
 
   // ---------------------------------------------------------------- queries and retrieval (QIDO-RS, WADO, C-FIND)
   INVALID_QUERY: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '查询无效', en: 'the query is invalid' },

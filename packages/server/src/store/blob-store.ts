@@ -10,6 +10,16 @@ export interface BlobStore {
    */
   put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite>;
   /**
+   * Stores the bytes of a file written under `stagingDirectory` (a streamed upload that was
+   * never held in memory), preceded by `prefix` when given (a Part 10 header before a bare
+   * data set). The file is moved where it can be (a rename: no copy) and copied otherwise;
+   * the caller removes it afterwards in any case (a moved file is simply gone). Same
+   * guarantees as put.
+   */
+  putFile(key: string, file: { path: string; size: number }, prefix?: Uint8Array): Promise<BlobWrite>;
+  /** Where temporary files that may become blobs are written: on the blobs' file system, so that putFile can rename them. */
+  readonly stagingDirectory: string;
+  /**
    * True where a put over an existing key replaces it whole or not at all, never leaving a
    * torn object (S3): ingest may then start the upload before it knows whether the key is taken.
    */

@@ -1,7 +1,9 @@
 import { close, closeSync, open as openCallback, createReadStream, fdatasync, fstatSync, mkdirSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { assertSafeBlobKey, type BlobStore, type BlobWrite } from './blob-store.ts';
 
 const SYNCHRONOUS_WRITE_LIMIT = 8 * 1024 * 1024;
@@ -60,6 +62,55 @@ export class FileBlobStore implements BlobStore {
   ) {
     this.root = root;
     this.fsync = fsync;
+    this.stagingDirectory = path.join(path.dirname(root), 'staging');
+  }
+
+  /** next to the root (DATA_DIR/staging beside DATA_DIR/blobs): the same file system, outside the blobs */
+  readonly stagingDirectory: string;
+
+  async putFile(key: string, file: { path: string; size: number }, prefix?: Uint8Array): Promise<BlobWrite> {
+    const target = this.pathOf(key);
+    this.ensureDirectory(path.dirname(target));
+    if (!prefix) {
+      try {
+        // A rename is atomic: the blob appears whole under its name or not at all.
+        await rename(file.path, target);
+        return { durable: this.syncFileAndDirectory(target) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error; // another file system: copy
+      }
+    }
+    // Copied in chunks (a data set after its Part 10 header, or across file systems): like
+    // put, straight under the final name, which holds the content hash; a crash leaves at
+    // most an unreferenced file that a resend overwrites.
+    try {
+      await pipeline(async function* () {
+        if (prefix) yield prefix;
+        yield* createReadStream(file.path);
+      }, createWriteStream(target));
+      checkWritten((await stat(target)).size, (prefix?.length ?? 0) + file.size);
+    } catch (error) {
+      await rm(target, { force: true });
+      throw error;
+    }
+    return { durable: this.syncFileAndDirectory(target) };
+  }
+
+  /** fdatasync of the file, then fsync of its directory: the renamed entry is durable too. */
+  private async syncFileAndDirectory(file: string): Promise<void> {
+    if (!this.fsync) return;
+    const handle = await open(file, 'r');
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    const directory = await open(path.dirname(file), 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
   }
 
   async put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite> {

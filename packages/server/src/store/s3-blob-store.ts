@@ -1,3 +1,6 @@
+import { createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { S3Client} from '@aws-sdk/client-s3';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
@@ -43,12 +46,36 @@ export class S3BlobStore implements BlobStore {
 
   private readonly client: S3Client;
   private readonly location: S3Location;
+  /** temporary files of uploads, before they go up [the system's temporary directory] */
+  readonly stagingDirectory: string;
+
   constructor(
     client: S3Client,
     location: S3Location,
+    stagingDirectory = path.join(tmpdir(), 'yunying-staging'),
   ) {
     this.client = client;
     this.location = location;
+    this.stagingDirectory = stagingDirectory;
+  }
+
+  async putFile(key: string, file: { path: string; size: number }, prefix?: Uint8Array): Promise<BlobWrite> {
+    const Key = this.objectKey(key);
+    const size = (prefix?.length ?? 0) + file.size;
+    const body = () =>
+      Readable.from(
+        (async function* () {
+          if (prefix) yield prefix;
+          yield* createReadStream(file.path);
+        })(),
+      );
+    if (size <= MULTIPART_THRESHOLD) {
+      await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key, Body: body(), ContentLength: size }));
+    } else {
+      // streamed from the file in parts: at most queueSize parts in memory, whatever the size
+      await new Upload({ client: this.client, params: { Bucket: this.location.bucket, Key, Body: body() }, partSize: MULTIPART_THRESHOLD, queueSize: 4 }).done();
+    }
+    return { durable: Promise.resolve() };
   }
 
   async put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite> {
