@@ -96,19 +96,15 @@ export class AuditStore {
     await this.append([]);
   }
 
-  /** Appends the rows in order, chained to the current head, in a transaction of their own. */
+  /**
+   * Appends the rows in order, chained to the current head, in a transaction of their own
+   * (reads and refusals: records of no change). On PostgreSQL the commit does not wait for
+   * its own WAL flush (appendIn): the next synchronous commit (any write) flushes it, so only
+   * a PostgreSQL crash within that moment could lose a record — never an application crash.
+   */
   async append(rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
     if (rows.length === 0 && this.keyed) return [];
-    const chained = await this.db.transaction().execute(async (trx) => {
-      if (this.dialect === 'postgres') {
-        // The audit commit does not wait for its own WAL flush: the next synchronous commit
-        // (any write) flushes it, so only a PostgreSQL crash within that moment could lose a
-        // record — never an application crash. Changes (an ingest, a signature) append their
-        // records in their own transaction instead (appendIn), which commits synchronously.
-        await sql`set local synchronous_commit = off`.execute(trx);
-      }
-      return this.appendIn(trx, rows);
-    });
+    const chained = await this.db.transaction().execute((trx) => this.appendIn(trx, rows));
     this.markKeyed();
     return chained;
   }
@@ -118,12 +114,18 @@ export class AuditStore {
    * change they record, or not at all (store/unit-of-work.ts). The chain head is locked until
    * that transaction ends (a PostgreSQL advisory transaction lock; SQLite has a single
    * writer), so call this last, just before the commit: every other appender waits for it.
+   *
+   * PostgreSQL: the transaction then commits without waiting for its WAL flush, so that the
+   * lock is released at once rather than after a disk flush (with the lock held across the
+   * flush, every change of every process would flush on its own, one after another, and
+   * ingest lost half its throughput). The caller makes the commit durable afterwards,
+   * outside the lock (flushCommitted), before it answers: flushes then group as before. A
+   * PostgreSQL crash in between loses a WAL suffix, so the chain is still a prefix of itself.
+   *
    * Once the transaction has committed, call markKeyed.
    */
   async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
-    // Its own statement, so the head below is read with a snapshot taken after the lock.
-    if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
-    const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const head = await this.lockedHead(trx);
     let seq = head ? Number(head.seq) : 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     const toChain = this.keyed ? rows : [...(await this.keyingRecord(trx, seq)), ...rows];
@@ -138,6 +140,31 @@ export class AuditStore {
     // Explicit sequence numbers: they are part of the hash, and a gap shows a deletion.
     await trx.insertInto('audit_events').values(chained).execute();
     return chained.filter((row) => row.action !== CHAIN_KEYED_ACTION);
+  }
+
+  /**
+   * The chain's last record, read under the chain lock (held to the end of the transaction).
+   * PostgreSQL: migration 0012's audit_chain_head takes the lock and then reads the head with
+   * a snapshot taken after it, in one round trip, and lets the commit skip its WAL flush.
+   */
+  private async lockedHead(trx: Kysely<Database>): Promise<{ seq: number; hash: string } | undefined> {
+    if (this.dialect === 'postgres') {
+      const result = await sql<{ head_seq: number | null; head_hash: string | null }>`select head_seq, head_hash from audit_chain_head(${AUDIT_CHAIN_LOCK})`.execute(trx);
+      const row = result.rows[0];
+      return row && row.head_seq !== null && row.head_hash !== null ? { seq: Number(row.head_seq), hash: row.head_hash } : undefined;
+    }
+    const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return head && { seq: Number(head.seq), hash: head.hash };
+  }
+
+  /**
+   * Returns once every transaction this process committed before the call is on disk: on
+   * PostgreSQL a synchronous commit that writes WAL (a transactional logical message, which
+   * any role may emit and which leaves no row behind) waits for the flush of the WAL up to
+   * its own record, which lies after every earlier commit. SQLite: see makeCommitsDurable.
+   */
+  async flushCommitted(): Promise<void> {
+    if (this.dialect === 'postgres') await sql`select pg_logical_emit_message(true, 'yunying', 'durable')`.execute(this.db);
   }
 
   /**

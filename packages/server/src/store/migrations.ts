@@ -509,6 +509,23 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('feed_failures_due').on('feed_failures').columns(['consumer_group', 'status', 'next_attempt_at']).execute();
       },
     },
+    '0012-audit-chain-head': {
+      // PostgreSQL only (SQLite has one writer and needs no lock): the chain's head read
+      // under its lock in one round trip (store/audit-store.ts appendIn). Every change holds
+      // the lock from here to its commit, so each statement less under it is throughput. A
+      // VOLATILE function takes a fresh snapshot for each of its statements, so the head is
+      // read after the lock is granted and sees what the previous holder committed. The
+      // commit then does not wait for its WAL flush (the caller flushes after the lock is
+      // released).
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        await sql`create function audit_chain_head(lock_key bigint) returns table (head_seq bigint, head_hash text) language sql volatile as $$
+          select set_config('synchronous_commit', 'off', true);
+          select pg_advisory_xact_lock(lock_key);
+          select seq, hash from audit_events order by seq desc limit 1;
+        $$`.execute(db);
+      },
+    },
   };
 }
 
