@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
+import type { NewChange } from '../feed/change.ts';
+import { onChangeAppended } from '../store/change-feed-store.ts';
 import type { Database } from '../store/schema.ts';
-import type { NotificationStore, StoredNotification } from '../store/notification-store.ts';
+import { notificationChange, type NotificationStore, type StoredNotification } from '../store/notification-store.ts';
 
-/** What a subscriber receives: one outbox row. */
+/** What a subscriber receives: one notification row of the change feed. */
 export type NotificationEvent = StoredNotification;
 
 export interface NotificationFilter {
@@ -49,10 +51,23 @@ interface Subscriber {
 const TYPE_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /**
+ * The change-feed rows of one notification, one per distinct institution: what a unit of
+ * work appends (`tx.feed.append(...)`) to publish in the transaction of the change it
+ * announces. The bus of every process delivers them like those of `publish`.
+ */
+export function notificationChanges(institutionIds: readonly string[], type: string, payload: object): NewChange[] {
+  // The type becomes the SSE `event:` line: no line breaks, nothing exotic.
+  if (!TYPE_PATTERN.test(type)) throw new TypeError(`invalid notification type ${JSON.stringify(type)}`);
+  return [...new Set(institutionIds)].map((institutionId) => notificationChange({ institutionId, type, payload }));
+}
+
+/**
  * Live notifications across server processes (design.md "One machine → many": nothing in
- * process memory that another process needs). `publish` writes one row per institution
- * to the `notifications` outbox table; every process polls that table with one indexed
- * query per interval, whatever the number of its subscribers, and hands new rows to its
+ * process memory that another process needs). `publish` appends one change-feed row per
+ * institution (type `notification.published`, store/notification-store.ts; a unit of work
+ * appends notificationChanges in its own transaction instead); every process polls those
+ * rows with one indexed query per interval, whatever the number of its subscribers, and
+ * hands new rows to its
  * in-process subscribers (the SSE streams of api/event-routes.ts). So a report signed
  * through process A reaches a township screen connected to process B. PostgreSQL
  * LISTEN/NOTIFY would save the polling but does not exist on SQLite; one polled table
@@ -76,6 +91,7 @@ export class NotificationBus {
   private pollAgainAtOnce = false;
   private nextPurgeAt = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  private unsubscribeAppends: (() => void) | undefined;
 
   private readonly store: NotificationStore;
   constructor(
@@ -103,6 +119,9 @@ export class NotificationBus {
     if (this.state !== 'starting') return; // closed meanwhile
     this.cursor = latest;
     this.state = 'running';
+    // A notification appended in this process by a unit of work (notificationChanges) needs
+    // no interval either. (The signal comes before its commit; the next poll finds it then.)
+    this.unsubscribeAppends = onChangeAppended(() => this.pollSoon());
     // Spread the processes' purges; a DELETE by time is idempotent, so overlaps are harmless.
     this.nextPurgeAt = Date.now() + Math.random() * Math.min(this.purgeIntervalMs, 60_000);
     this.schedule(this.intervalMs);
@@ -111,6 +130,7 @@ export class NotificationBus {
   /** Stops polling (waits for a poll in progress) and drops every subscriber. */
   async close(): Promise<void> {
     this.state = 'closed';
+    this.unsubscribeAppends?.();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.polling;

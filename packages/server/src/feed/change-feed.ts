@@ -86,6 +86,8 @@ export class ChangeFeed {
   private quickPollMs = 0;
   private unsubscribeAppends: (() => void) | undefined;
   private stats: GroupStats[] = [];
+  /** a cursor moved or a failure was recorded since the figures were refreshed */
+  private statsStale = false;
   readonly store: ChangeFeedStore;
 
   constructor(store: ChangeFeedStore, options: ChangeFeedOptions = {}) {
@@ -236,6 +238,15 @@ export class ChangeFeed {
       return;
     }
     for (const worker of this.workers.values()) worker.kick();
+    if (this.statsStale) {
+      this.statsStale = false;
+      await this.refreshStats().catch((error: unknown) => this.options.onError(error, {}));
+    }
+  }
+
+  /** A worker moved its cursor or recorded a failure: the next poll refreshes the figures. */
+  markStatsStale(): void {
+    this.statsStale = true;
   }
 
   private scheduleLeases(): void {
@@ -409,6 +420,7 @@ class GroupWorker {
       return false;
     }
     this.cursor = upTo;
+    this.feed.markStatsStale();
     for (const failure of failures) if (failure.nextAttemptAt) this.nextRetryAt = Math.min(this.nextRetryAt, Date.parse(failure.nextAttemptAt));
     return !complete;
   }
@@ -428,6 +440,7 @@ class GroupWorker {
       }
     }
     this.nextRetryAt = msOf(await this.feed.store.nextRetryAt(this.group));
+    if (due.length > 0) this.feed.markStatsStale();
     return due.length === this.options.batchSize;
   }
 

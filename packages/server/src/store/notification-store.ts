@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { NewChange } from '../feed/change.ts';
 import { appendChanges } from './change-feed-store.ts';
 import type { Database } from './schema.ts';
 
@@ -22,6 +23,11 @@ export interface StoredNotification {
 /** The change type that carries a notification (its own type and payload in the change's payload). */
 const NOTIFICATION = 'notification.published';
 
+/** The change-feed row of one notification. */
+export function notificationChange(row: NotificationInput): NewChange {
+  return { type: NOTIFICATION, resourceType: 'notification', resourceId: row.type, institutionId: row.institutionId, payload: { type: row.type, payload: row.payload } };
+}
+
 /**
  * The notifications on the change feed (issue 13, item 3): a notification is a change of
  * type `notification.published` in the `changes` table (migration 0011 brought the rows
@@ -43,10 +49,7 @@ export class NotificationStore {
    * notification commits together with the change it announces (the outbox pattern).
    */
   async append(rows: readonly NotificationInput[], executor: Kysely<Database> = this.db): Promise<void> {
-    await appendChanges(
-      executor,
-      rows.map((row) => ({ type: NOTIFICATION, resourceType: 'notification', resourceId: row.type, institutionId: row.institutionId, payload: { type: row.type, payload: row.payload } })),
-    );
+    await appendChanges(executor, rows.map(notificationChange));
   }
 
   /** Rows with seq > afterSeq, oldest first, for the given institutions or all of them. */
