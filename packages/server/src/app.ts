@@ -5,6 +5,7 @@ import { AccessService } from './access/access-service.ts';
 import { configurePasswordHashing } from './access/passwords.ts';
 import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
+import { enforceRoutePermissions } from './access/route-permission.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
 import { registerReadingRoutes } from './api/reading-routes.ts';
 import { registerEventRoutes } from './api/event-routes.ts';
@@ -145,6 +146,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     throw error;
   }
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
+  enforceRoutePermissions(http, restCaller); // each route's `config.permission`, for every route registered below
   const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
   const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
   const shares = createShareServices(

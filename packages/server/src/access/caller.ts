@@ -1,6 +1,8 @@
 import { YunyingError } from '../errors.ts';
+import { DEFAULT_INSTITUTION_ID } from '../store/institutions.ts';
 import type { StudyScope } from '../store/index-store.ts';
-import { ROLE_DEFINITIONS, type Permission, type Role } from './roles.ts';
+import { roleHasPermission, type Permission } from './permissions.ts';
+import { ROLE_DEFINITIONS, type Role } from './roles.ts';
 
 /**
  * Who is asking. Every domain call receives the caller explicitly and applies scope
@@ -29,7 +31,7 @@ export interface Caller {
   remoteAddress?: string;
 }
 
-export const DEFAULT_INSTITUTION_ID = 'default';
+export { DEFAULT_INSTITUTION_ID };
 
 export function systemCaller(name = 'system'): Caller {
   return { kind: 'system', name, institutionId: DEFAULT_INSTITUTION_ID, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
@@ -41,7 +43,15 @@ export function localAeCaller(aeTitle: string, remoteAddress?: string): Caller {
 }
 
 export function hasPermission(caller: Caller, permission: Permission): boolean {
-  return ROLE_DEFINITIONS[caller.role].permissions.includes(permission);
+  return roleHasPermission(caller.role, permission);
+}
+
+/**
+ * The caller's role reaches every institution (platform administrators): institution
+ * checks (the requesting institution, the issuing institution) do not apply to it.
+ */
+export function actsForEveryInstitution(caller: Caller): boolean {
+  return ROLE_DEFINITIONS[caller.role].reach === 'all';
 }
 
 /** 403 when the caller's role never may do this (a question of role, not of which study: nothing leaks). */

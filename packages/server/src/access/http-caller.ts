@@ -13,6 +13,9 @@ export type HttpCallerResolver = (request: FastifyRequest) => Promise<Caller>;
  */
 export function createHttpCallerResolver(access: AccessService, via: AccessInterface, options: { allowBasic: boolean }): HttpCallerResolver {
   return async (request) => {
+    // once per request: the permission hook (route-permission.ts) and the handler ask both
+    const known = resolvedCallers.get(request);
+    if (known) return known;
     const origin = { via, remoteAddress: request.ip };
     const header = request.headers.authorization;
     if (!header) throw unauthorized();

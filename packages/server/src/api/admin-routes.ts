@@ -83,59 +83,59 @@ const tags = (tag: string) => ({ tags: [tag], security: [{ bearer: [] }] });
 export async function registerAdminRoutes(app: FastifyInstance, options: AdminRouteOptions): Promise<void> {
   const { access, resolveCaller } = options;
 
-  app.get('/api/v1/institutions', { schema: { ...tags('administration') } }, async (request) => access.listInstitutions(await resolveCaller(request)));
-  app.post('/api/v1/institutions', { schema: { ...tags('administration'), body: InstitutionBody } }, async (request, reply) => {
+  app.get('/api/v1/institutions', { config: { permission: 'platform:manage' }, schema: { ...tags('administration') } }, async (request) => access.listInstitutions(await resolveCaller(request)));
+  app.post('/api/v1/institutions', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), body: InstitutionBody } }, async (request, reply) => {
     const body = request.body as Static<typeof InstitutionBody>;
     return reply.status(201).send(await access.createInstitution(await resolveCaller(request), { ...body, tier: body.tier as InstitutionTier | undefined }));
   });
-  app.get('/api/v1/institutions/:id', { schema: { ...tags('administration'), params: IdParams } }, async (request) => access.getInstitution(await resolveCaller(request), (request.params as Static<typeof IdParams>).id));
-  app.patch('/api/v1/institutions/:id', { schema: { ...tags('administration'), params: IdParams, body: InstitutionPatch } }, async (request) => {
+  app.get('/api/v1/institutions/:id', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: IdParams } }, async (request) => access.getInstitution(await resolveCaller(request), (request.params as Static<typeof IdParams>).id));
+  app.patch('/api/v1/institutions/:id', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: IdParams, body: InstitutionPatch } }, async (request) => {
     const body = request.body as Static<typeof InstitutionPatch>;
     return access.updateInstitution(await resolveCaller(request), (request.params as Static<typeof IdParams>).id, { ...body, tier: body.tier as InstitutionTier | undefined });
   });
-  app.put('/api/v1/institutions/:id/members/:memberId', { schema: { ...tags('administration'), params: MemberParams } }, async (request, reply) => {
+  app.put('/api/v1/institutions/:id/members/:memberId', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: MemberParams } }, async (request, reply) => {
     const { id, memberId } = request.params as Static<typeof MemberParams>;
     await access.addAllianceMember(await resolveCaller(request), id, memberId);
     return reply.status(204).send();
   });
-  app.delete('/api/v1/institutions/:id/members/:memberId', { schema: { ...tags('administration'), params: MemberParams } }, async (request, reply) => {
+  app.delete('/api/v1/institutions/:id/members/:memberId', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: MemberParams } }, async (request, reply) => {
     const { id, memberId } = request.params as Static<typeof MemberParams>;
     await access.removeAllianceMember(await resolveCaller(request), id, memberId);
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/users', { schema: { ...tags('administration'), querystring: UserQuery } }, async (request) => access.listUsers(await resolveCaller(request), (request.query as Static<typeof UserQuery>).institutionId));
-  app.post('/api/v1/users', { schema: { ...tags('administration'), body: UserBody } }, async (request, reply) => reply.status(201).send(await access.createUser(await resolveCaller(request), request.body as Static<typeof UserBody>)));
-  app.get('/api/v1/users/:username', { schema: { ...tags('administration'), params: UsernameParams } }, async (request) => access.getUser(await resolveCaller(request), (request.params as Static<typeof UsernameParams>).username));
-  app.patch('/api/v1/users/:username', { schema: { ...tags('administration'), params: UsernameParams, body: UserPatch } }, async (request) =>
+  app.get('/api/v1/users', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), querystring: UserQuery } }, async (request) => access.listUsers(await resolveCaller(request), (request.query as Static<typeof UserQuery>).institutionId));
+  app.post('/api/v1/users', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), body: UserBody } }, async (request, reply) => reply.status(201).send(await access.createUser(await resolveCaller(request), request.body as Static<typeof UserBody>)));
+  app.get('/api/v1/users/:username', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: UsernameParams } }, async (request) => access.getUser(await resolveCaller(request), (request.params as Static<typeof UsernameParams>).username));
+  app.patch('/api/v1/users/:username', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: UsernameParams, body: UserPatch } }, async (request) =>
     access.updateUser(await resolveCaller(request), (request.params as Static<typeof UsernameParams>).username, request.body as Static<typeof UserPatch>),
   );
-  app.post('/api/v1/users/:username/revoke-sessions', { schema: { ...tags('administration'), params: UsernameParams } }, async (request) => ({
+  app.post('/api/v1/users/:username/revoke-sessions', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: UsernameParams } }, async (request) => ({
     revoked: await access.revokeSessions(await resolveCaller(request), (request.params as Static<typeof UsernameParams>).username),
   }));
 
-  app.get('/api/v1/application-entities', { schema: { ...tags('administration') } }, async (request) => access.listAes(await resolveCaller(request)));
-  app.put('/api/v1/application-entities/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams, body: AeBody } }, async (request) =>
+  app.get('/api/v1/application-entities', { config: { permission: 'platform:manage' }, schema: { ...tags('administration') } }, async (request) => access.listAes(await resolveCaller(request)));
+  app.put('/api/v1/application-entities/:aeTitle', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: AeTitleParams, body: AeBody } }, async (request) =>
     access.registerAe(await resolveCaller(request), { aeTitle: (request.params as Static<typeof AeTitleParams>).aeTitle, ...(request.body as Static<typeof AeBody>) }),
   );
-  app.delete('/api/v1/application-entities/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams } }, async (request, reply) => {
+  app.delete('/api/v1/application-entities/:aeTitle', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: AeTitleParams } }, async (request, reply) => {
     await access.removeAe(await resolveCaller(request), (request.params as Static<typeof AeTitleParams>).aeTitle);
     return reply.status(204).send();
   });
 
   // C-MOVE destinations, as the archive core published them: AEs with an address.
-  app.get('/api/v1/dicom-nodes', { schema: { ...tags('administration') } }, async (request) => (await access.listAes(await resolveCaller(request))).filter((ae) => ae.host !== undefined));
-  app.put('/api/v1/dicom-nodes/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams, body: DicomNodeBody } }, async (request) => {
+  app.get('/api/v1/dicom-nodes', { config: { permission: 'platform:manage' }, schema: { ...tags('administration') } }, async (request) => (await access.listAes(await resolveCaller(request))).filter((ae) => ae.host !== undefined));
+  app.put('/api/v1/dicom-nodes/:aeTitle', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: AeTitleParams, body: DicomNodeBody } }, async (request) => {
     const caller = await resolveCaller(request);
     const body = request.body as Static<typeof DicomNodeBody>;
     return access.registerDicomNode(caller, { aeTitle: (request.params as Static<typeof AeTitleParams>).aeTitle, host: body.host, port: body.port, institutionId: body.institutionId });
   });
-  app.delete('/api/v1/dicom-nodes/:aeTitle', { schema: { ...tags('administration'), params: AeTitleParams } }, async (request, reply) => {
+  app.delete('/api/v1/dicom-nodes/:aeTitle', { config: { permission: 'platform:manage' }, schema: { ...tags('administration'), params: AeTitleParams } }, async (request, reply) => {
     await access.removeAe(await resolveCaller(request), (request.params as Static<typeof AeTitleParams>).aeTitle);
     return reply.status(204).send();
   });
 
-  app.post('/api/v1/studies/:study/grants', { schema: { ...tags('studies'), params: StudyParams, body: GrantBody } }, async (request, reply) => {
+  app.post('/api/v1/studies/:study/grants', { config: { permission: 'studies:manage' }, schema: { ...tags('studies'), params: StudyParams, body: GrantBody } }, async (request, reply) => {
     const body = request.body as Static<typeof GrantBody>;
     await access.grantStudy(await resolveCaller(request), (request.params as Static<typeof StudyParams>).study, body.institutionId, body.reason);
     return reply.status(204).send();

@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { requirePermission } from '../access/caller.ts';
 import { parseChainHead, type AuditTrail } from '../access/audit-trail.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import type { AuditSearch } from '../store/audit-store.ts';
@@ -37,18 +36,16 @@ const ExportQuery = Type.Object({ ...filterProperties, format: Type.Optional(Typ
 export async function registerAuditRoutes(app: FastifyInstance, options: AuditRouteOptions): Promise<void> {
   const { audit, resolveCaller } = options;
 
-  app.get('/api/v1/audit-events', { schema: { tags: ['audit'], querystring: SearchQuery } }, async (request) => {
+  app.get('/api/v1/audit-events', { config: { permission: 'audit:read' }, schema: { tags: ['audit'], querystring: SearchQuery } }, async (request) => {
     const caller = await resolveCaller(request);
-    requirePermission(caller, 'audit:read');
     const query = request.query as Static<typeof SearchQuery>;
     const rows = await audit.search({ ...searchOf(query), beforeSeq: query.beforeSeq, newestFirst: query.order === 'desc', limit: query.limit ?? 100 });
     await audit.record({ action: 'audit.searched', caller, objectType: 'audit', details: { filter: query, results: rows.length } });
     return rows.map(publicAuditRow);
   });
 
-  app.get('/api/v1/audit-events/export', { schema: { tags: ['audit'], querystring: ExportQuery } }, async (request, reply) => {
+  app.get('/api/v1/audit-events/export', { config: { permission: 'audit:read' }, schema: { tags: ['audit'], querystring: ExportQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
-    requirePermission(caller, 'audit:read');
     const query = request.query as Static<typeof ExportQuery>;
     const format = query.format ?? 'ndjson';
     await audit.record({ action: 'audit.exported', caller, objectType: 'audit', details: { filter: query } });
@@ -60,9 +57,8 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
 
   // The answer names the head (SEQ:HASH): keep it outside the server and pass it back as
   // expectHead later, so that a cut tail or a rewritten chain shows.
-  app.get('/api/v1/audit-events/verification', { schema: { tags: ['audit'], querystring: VerificationQuery } }, async (request) => {
+  app.get('/api/v1/audit-events/verification', { config: { permission: 'audit:read' }, schema: { tags: ['audit'], querystring: VerificationQuery } }, async (request) => {
     const caller = await resolveCaller(request);
-    requirePermission(caller, 'audit:read');
     const { expectHead } = request.query as Static<typeof VerificationQuery>;
     const result = await audit.verify(expectHead === undefined ? undefined : parseChainHead(expectHead));
     await audit.record({ action: 'audit.verified', caller, objectType: 'audit', details: { ok: result.ok, count: result.count, head: result.head, expectHead: expectHead ?? null } });

@@ -18,11 +18,11 @@ const DeleteQuery = Type.Object({ reason: Type.String({ minLength: 1, maxLength:
 
 /** Administrators correct demographics and delete studies; both are audited with the old values. */
 export async function registerStudyRoutes(app: FastifyInstance, options: { deps: MaintenanceDependencies; resolveCaller: HttpCallerResolver }): Promise<void> {
-  app.post('/api/v1/studies/:study/corrections', { schema: { tags: ['studies'], params: StudyParams, body: CorrectionBody } }, async (request) => {
+  app.post('/api/v1/studies/:study/corrections', { config: { permission: 'studies:manage' }, schema: { tags: ['studies'], params: StudyParams, body: CorrectionBody } }, async (request) => {
     const { reason, ...correction } = request.body as Static<typeof CorrectionBody>;
     return correctStudyDemographics(options.deps, await options.resolveCaller(request), (request.params as Static<typeof StudyParams>).study, correction, reason);
   });
-  app.delete('/api/v1/studies/:study', { schema: { tags: ['studies'], params: StudyParams, querystring: DeleteQuery } }, async (request) =>
+  app.delete('/api/v1/studies/:study', { config: { permission: 'studies:manage' }, schema: { tags: ['studies'], params: StudyParams, querystring: DeleteQuery } }, async (request) =>
     deleteStudy(options.deps, await options.resolveCaller(request), (request.params as Static<typeof StudyParams>).study, (request.query as Static<typeof DeleteQuery>).reason),
   );
 }

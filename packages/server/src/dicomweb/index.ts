@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createErrorHandler, errorBody } from '../errors/http-errors.ts';
+import { enforceRoutePermissions } from '../access/route-permission.ts';
 import { DEFAULT_MAX_STOW_BYTES, DicomWebContext, type DicomWebOptions } from './context.ts';
 import { registerQido } from './qido.ts';
 import { registerRendered } from './rendered.ts';
@@ -20,6 +21,19 @@ export type { DicomWebOptions } from './context.ts';
 
 // The one error handler (errors/http-errors.ts); a 401 names the Basic scheme DICOM tools send.
 const handleError = createErrorHandler({ wwwAuthenticate: 'Basic realm="Yunying DICOMweb", charset="UTF-8"' });
+
+/**
+ * Every DICOMweb and WADO-URI route reads images, but STOW-RS writes them: declared here for
+ * the whole interface (route-permission.ts checks it). STOW also checks before its body is
+ * read (stow.ts preParsing), so a refused upload is not received first.
+ */
+function declarePermissions(scope: FastifyInstance, ctx: DicomWebContext): void {
+  scope.addHook('onRoute', (route) => {
+    const writes = [route.method].flat().includes('POST');
+    route.config = { ...route.config, permission: route.config?.permission ?? (writes ? 'images:write' : 'images:read') };
+  });
+  enforceRoutePermissions(scope, async (request) => ctx.callerOf(request));
+}
 
 function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
   return reply.code(404).type('application/json').send(errorBody({ code: 'NOT_FOUND', message: `no DICOMweb resource ${request.method} ${request.url.split('?')[0]}` }));
@@ -35,6 +49,7 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
       scope.setErrorHandler(handleError);
       scope.setNotFoundHandler(notFoundHandler);
       scope.addHook('onRequest', async (request) => ctx.authenticate(request));
+      declarePermissions(scope, ctx);
       // every body is taken as bytes; the STOW handler decides (415 for what it cannot use)
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
@@ -51,6 +66,7 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
       scope.setErrorHandler(handleError);
       scope.setNotFoundHandler(notFoundHandler);
       scope.addHook('onRequest', async (request) => ctx.authenticateWadoUri(request));
+      declarePermissions(scope, ctx);
       registerWadoUri(scope, ctx);
     },
     { prefix: '/wado' },

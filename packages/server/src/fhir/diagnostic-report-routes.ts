@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requirePermission, type Caller } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ReportDocument } from '../reports/report-document.ts';
 import { searchsetBundle } from './bundle.ts';
@@ -19,21 +18,17 @@ export function registerDiagnosticReportRoutes(app: FastifyInstance, ctx: FhirCo
   const baseUrl = (request: FastifyRequest) => ctx.origin(request);
   // A report is clinical content: a role without patient access gets 403 before any lookup or
   // parameter check, so it learns nothing (issue 12, finding 2).
-  const patientCaller = (request: FastifyRequest): Caller => {
-    const caller = ctx.callerOf(request);
-    requirePermission(caller, 'patients:read');
-    return caller;
-  };
+  const config = { permission: 'patients:read' } as const;
 
-  app.get<{ Params: { id: string } }>('/DiagnosticReport/:id', async (request, reply) => {
-    const caller = patientCaller(request);
+  app.get<{ Params: { id: string } }>('/DiagnosticReport/:id', { config }, async (request, reply) => {
+    const caller = ctx.callerOf(request);
     const document = REPORT_ID.test(request.params.id) ? await source.read(caller, request.params.id) : undefined;
     if (!document) throw notFound('DiagnosticReport');
     return ctx.send(request, reply, 200, toDiagnosticReport(document, baseUrl(request), { timeZoneOffset: ctx.timeZoneOffset }));
   });
 
-  app.get('/DiagnosticReport', async (request, reply) => {
-    const caller = patientCaller(request);
+  app.get('/DiagnosticReport', { config }, async (request, reply) => {
+    const caller = ctx.callerOf(request);
     const search = parseSearch(request.query as QueryParams, 'DiagnosticReport', SUPPORTED);
     const id = singleValue(search, '_id');
     const study = singleValue(search, 'study')?.replace(/^ImagingStudy\//, '');

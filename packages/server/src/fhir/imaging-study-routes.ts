@@ -6,7 +6,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DicomJsonDataset } from '@yunying/dicom';
 import type { Caller } from '../access/caller.ts';
-import { requirePermission } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { searchsetBundle } from './bundle.ts';
 import { matchingKey, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
@@ -146,7 +145,6 @@ async function buildStudies(ctx: FhirContext, request: FastifyRequest, caller: C
 
 async function readImagingStudy(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<ImagingStudy> {
   const caller = ctx.callerOf(request);
-  requirePermission(caller, 'images:read');
   const { id } = request.params;
   if (!FHIR_ID.test(id)) throw badRequest('INVALID_ID', 'not a FHIR id ([A-Za-z0-9.-]{1,64})');
   // The same answer for a valid id that is no UID, an unknown study and one out of scope.
@@ -160,8 +158,6 @@ async function readImagingStudy(ctx: FhirContext, request: FastifyRequest<{ Para
 
 async function searchImagingStudies(ctx: FhirContext, request: FastifyRequest) {
   const caller = ctx.callerOf(request);
-  // A role that may not read images learns nothing, not even which parameters are wrong.
-  requirePermission(caller, 'images:read');
   const search = parseSearch(request.query as QueryParams, 'ImagingStudy', IMAGING_STUDY_SEARCH_PARAMS);
   const matching = studyMatching(search);
   if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
@@ -173,6 +169,8 @@ async function searchImagingStudies(ctx: FhirContext, request: FastifyRequest) {
 }
 
 export function registerImagingStudy(app: FastifyInstance, ctx: FhirContext): void {
-  app.get('/ImagingStudy', async (request, reply) => ctx.send(request, reply, 200, await searchImagingStudies(ctx, request)));
-  app.get<{ Params: { id: string } }>('/ImagingStudy/:id', async (request, reply) => ctx.send(request, reply, 200, await readImagingStudy(ctx, request)));
+  // A role that may not read images learns nothing, not even which parameters are wrong.
+  const config = { permission: 'images:read' } as const;
+  app.get('/ImagingStudy', { config }, async (request, reply) => ctx.send(request, reply, 200, await searchImagingStudies(ctx, request)));
+  app.get<{ Params: { id: string } }>('/ImagingStudy/:id', { config }, async (request, reply) => ctx.send(request, reply, 200, await readImagingStudy(ctx, request)));
 }

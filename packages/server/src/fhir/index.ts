@@ -13,6 +13,7 @@ import { registerImagingStudy } from './imaging-study-routes.ts';
 import { registerDiagnosticReportRoutes } from './diagnostic-report-routes.ts';
 import { outcomeOfAnswer } from './operation-outcome.ts';
 import { createErrorHandler } from '../errors/http-errors.ts';
+import { enforceRoutePermissions } from '../access/route-permission.ts';
 import { registerPatient } from './patient.ts';
 
 export type { FhirOptions } from './fhir-context.ts';
@@ -64,6 +65,7 @@ export async function registerFhir(app: FastifyInstance, options: FhirOptions): 
       registerMetadata(scope, ctx);
       await scope.register(async (authenticated) => {
         authenticated.addHook('onRequest', async (request) => ctx.authenticate(request));
+        enforceRoutePermissions(authenticated, async (request) => ctx.callerOf(request));
         registerImagingStudy(authenticated, ctx);
         registerPatient(authenticated, ctx);
         if (options.diagnosticReports) registerDiagnosticReportRoutes(authenticated, ctx, options.diagnosticReports);

@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DicomJsonDataset } from '@yunying/dicom';
-import { requirePermission } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { searchsetBundle, type Resource } from './bundle.ts';
 import { matchingKey, personNameOf, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
@@ -140,7 +139,6 @@ function namePatterns(text: string): Array<{ Alphabetic: string }> {
 
 async function queryPatients(ctx: FhirContext, request: FastifyRequest, keys: DicomJsonDataset, limit?: number, offset?: number): Promise<DicomJsonDataset[]> {
   const caller = ctx.callerOf(request);
-  requirePermission(caller, 'images:read');
   return ctx.archive.query(caller, { level: 'PATIENT', keys: queryKeys(RETURN_ATTRIBUTES.PATIENT, keys), includeHoldingInstitution: true, limit, offset });
 }
 
@@ -153,8 +151,6 @@ function patientsOf(results: DicomJsonDataset[], wanted: IdentityFilter | undefi
 }
 
 async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<Patient> {
-  const caller = ctx.callerOf(request);
-  requirePermission(caller, 'images:read');
   const reference = decodePatientId(request.params.id);
   // An id we never issue, an unknown identity and one outside the caller's scope look alike.
   if (reference === undefined) throw notFound('Patient');
@@ -165,8 +161,6 @@ async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: {
 }
 
 async function searchPatients(ctx: FhirContext, request: FastifyRequest) {
-  // A role that may not read images learns nothing, not even which parameters are wrong.
-  requirePermission(ctx.callerOf(request), 'images:read');
   const search = parseSearch(request.query as QueryParams, 'Patient', PATIENT_SEARCH_PARAMS);
   const matching = patientMatching(search);
   if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
@@ -176,6 +170,8 @@ async function searchPatients(ctx: FhirContext, request: FastifyRequest) {
 }
 
 export function registerPatient(app: FastifyInstance, ctx: FhirContext): void {
-  app.get('/Patient', async (request, reply) => ctx.send(request, reply, 200, await searchPatients(ctx, request)));
-  app.get<{ Params: { id: string } }>('/Patient/:id', async (request, reply) => ctx.send(request, reply, 200, await readPatient(ctx, request)));
+  // A role that may not read images learns nothing, not even which parameters are wrong.
+  const config = { permission: 'images:read' } as const;
+  app.get('/Patient', { config }, async (request, reply) => ctx.send(request, reply, 200, await searchPatients(ctx, request)));
+  app.get<{ Params: { id: string } }>('/Patient/:id', { config }, async (request, reply) => ctx.send(request, reply, 200, await readPatient(ctx, request)));
 }

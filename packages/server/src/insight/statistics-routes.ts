@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AuditRecorder } from '../access/audit-event.ts';
-import { requirePermission } from '../access/caller.ts';
+import { actsForEveryInstitution } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { StatisticsStore } from '../store/statistics-store.ts';
@@ -21,12 +21,11 @@ const StatisticsQuery = Type.Object(
  * oversight issue build on this.
  */
 export async function registerStatisticsRoutes(app: FastifyInstance, options: { statistics: StatisticsStore; accessStore: AccessStore; audit: AuditRecorder; resolveCaller: HttpCallerResolver }): Promise<void> {
-  app.get('/api/v1/statistics/studies', { schema: { tags: ['statistics'], querystring: StatisticsQuery } }, async (request) => {
+  app.get('/api/v1/statistics/studies', { config: { permission: 'statistics:read' }, schema: { tags: ['statistics'], querystring: StatisticsQuery } }, async (request) => {
     const caller = await options.resolveCaller(request);
-    requirePermission(caller, 'statistics:read');
     const query = request.query as Static<typeof StatisticsQuery>;
     // Analysts count their whole region, whatever their image scope (they have none).
-    const institutions = caller.role === 'administrator' ? undefined : await options.accessStore.institutionSubtree(caller.institutionId);
+    const institutions = actsForEveryInstitution(caller) ? undefined : await options.accessStore.institutionSubtree(caller.institutionId);
     const counts = await options.statistics.countStudies(query.groupBy, institutions, query.from, query.to);
     await options.audit.record({ action: 'statistics.viewed', caller, details: { report: 'studies', groupBy: query.groupBy, from: query.from ?? null, to: query.to ?? null, institutions: institutions?.length ?? 'all' } });
     return counts;
