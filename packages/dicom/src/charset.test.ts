@@ -4,7 +4,7 @@ import { decodeText, encodeText } from './charset.ts';
 import { parseDicom } from './parse.ts';
 import { readIndexAttributes } from './index-attributes.ts';
 import { toDicomJson } from './dicom-json.ts';
-import { readSample } from './test-samples.ts';
+import { readSample } from '@yunying/testing/samples';
 
 const patientName = (path: string) => readIndexAttributes(parseDicom(readSample(path), { untilPixelData: true })).patientName;
 

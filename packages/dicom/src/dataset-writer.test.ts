@@ -4,7 +4,7 @@ import { parseDicom } from './parse.ts';
 import { toDicomJson } from './dicom-json.ts';
 import { encodeDataset, formatDecimal } from './dataset-writer.ts';
 import { TRANSFER_SYNTAX, type DicomJsonDataset } from './types.ts';
-import { CT, readSample } from './test-samples.ts';
+import { CT, readSample } from '@yunying/testing/samples';
 
 const json = (bytes: Uint8Array, transferSyntaxUid?: string) =>
   toDicomJson(parseDicom(bytes, { transferSyntaxUid }), { inlineBinaryMaxBytes: Infinity });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseDicom } from './parse.ts';
 import { toDicomJson } from './dicom-json.ts';
 import type { DicomJsonDataset } from './types.ts';
-import { CT, readSample } from './test-samples.ts';
+import { CT, readSample } from '@yunying/testing/samples';
 
 const ct = (path: string = CT.explicit) => parseDicom(readSample(path));
 

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DicomParseError, parseDicom } from './parse.ts';
 import { countFrames, getFrame, getPixelDataInfo } from './frames.ts';
-import { CT, SAMPLES_DIR, readManifest, readSample } from './test-samples.ts';
+import { CT, readManifest, readSample, sampleFiles } from '@yunying/testing/samples';
 
 describe('frames: the same CT slice in every transfer syntax', () => {
-  const folder = 'transfer-syntax/ct-same-image/';
-  const files = readdirSync(new URL(folder, SAMPLES_DIR)).filter((f) => f.endsWith('.dcm'));
+  const files = sampleFiles('transfer-syntax/ct-same-image');
 
   it('frame 1 is obtainable from each file', () => {
     assert.ok(files.length >= 15);
     for (const file of files) {
-      const parsed = parseDicom(readSample(folder + file));
+      const parsed = parseDicom(readSample(file));
       assert.equal(countFrames(parsed), 1, file);
       const frame = getFrame(parsed, 1);
       assert.ok(frame.length > 1000, `${file}: ${frame.length} bytes`);
@@ -33,7 +31,7 @@ describe('frames: the same CT slice in every transfer syntax', () => {
     assert.equal(info.columns, 512);
     assert.equal(info.bitsAllocated, 16);
     assert.equal(info.encapsulated, false);
-    assert.equal(getPixelDataInfo(parseDicom(readSample(`${folder}ct_1.2.840.10008.1.2.4.50_jpeg-baseline.dcm`)))!.encapsulated, true);
+    assert.equal(getPixelDataInfo(parseDicom(readSample(`transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.4.50_jpeg-baseline.dcm`)))!.encapsulated, true);
   });
 });
 

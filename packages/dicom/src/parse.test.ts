@@ -4,7 +4,7 @@ import { DicomParseError, parseDicom } from './parse.ts';
 import { readIndexAttributes } from './index-attributes.ts';
 import { toDicomJson } from './dicom-json.ts';
 import { splitPart10 } from './part10.ts';
-import { CT, manifestUid, readManifest, readSample } from './test-samples.ts';
+import { CT, manifestUid, readManifest, readSample } from '@yunying/testing/samples';
 
 /** Runs fn and requires it to succeed or fail with DicomParseError, nothing else. */
 function parsesOrRejects(fn: () => unknown): void {

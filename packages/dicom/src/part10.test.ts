@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DicomParseError, parseDicom } from './parse.ts';
 import { readIndexAttributes } from './index-attributes.ts';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, buildPart10, splitPart10 } from './part10.ts';
-import { CT, readManifest, readSample } from './test-samples.ts';
+import { CT, readManifest, readSample } from '@yunying/testing/samples';
 
 describe('splitPart10', () => {
   it('reads the header of every Part 10 sample without parsing the data set', () => {

@@ -22,12 +22,12 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { setTopLevelTextElements } from '@yunying/dicom';
 import { startListeningServer, type ListeningServer } from '@yunying/server/test-support/listening-server';
 import { TEST_ADMIN_PASSWORD } from '@yunying/server/test-support/admin-auth';
+import { studyGeneratorPath } from '@yunying/testing/samples';
 
 const run = promisify(execFile);
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const WEB_DIST = process.env.YUNYING_WEB_DIST ?? path.resolve(import.meta.dirname, '../dist');
-const GENERATOR = path.resolve(REPO, '../shared/bench/gen.js');
 const SCREENSHOTS = process.env.YUNYING_UPDATE_SCREENSHOTS === '1' ? path.join(REPO, 'docs/screenshots') : undefined;
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PASSWORD = 'Web-Reading-2024';
@@ -79,7 +79,7 @@ async function loginAs(username: string, password = PASSWORD, shotName?: string)
 /** A CT series of today from the township's AE, over DIMSE like a modality. */
 async function sendTownshipCt(): Promise<string> {
   const out = path.join(workDir, 'ct');
-  await run(process.execPath, [GENERATOR, '--studies', '1', '--profile', 'ct', '--ct-slices', '40', '--out', out, '--tag', `W${randomBytes(3).toString('hex')}`], { env: { ...process.env, NODE_PATH: path.join(REPO, 'node_modules') } });
+  await run(process.execPath, [studyGeneratorPath(), '--studies', '1', '--profile', 'ct', '--ct-slices', '40', '--out', out, '--tag', `W${randomBytes(3).toString('hex')}`], { env: { ...process.env, NODE_PATH: path.join(REPO, 'node_modules') } });
   const files: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {

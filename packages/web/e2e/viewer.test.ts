@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { setTopLevelTextElements } from '@yunying/dicom';
 import { startListeningServer, type ListeningServer } from '@yunying/server/test-support/listening-server';
 import { TEST_ADMIN_PASSWORD } from '@yunying/server/test-support/admin-auth';
+import { readSample } from '@yunying/testing/samples';
 
 const WEB_DIST = process.env.YUNYING_WEB_DIST ?? path.resolve(import.meta.dirname, '../dist');
-const SAMPLES = process.env.YUNYING_DICOM_SAMPLES ?? path.resolve(import.meta.dirname, '../../../../shared/dicom-samples');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const freshUid = () => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`).toString()}`;
@@ -59,7 +59,7 @@ async function stow(files: Buffer[]): Promise<void> {
 async function storeStudy(relativePaths: string[], options: { oneSeries?: boolean } = {}): Promise<string> {
   const study = freshUid();
   const series = freshUid();
-  const files = relativePaths.map((p) => withFreshUids(readFileSync(path.join(SAMPLES, p)), { study, series: options.oneSeries ? series : freshUid() }));
+  const files = relativePaths.map((p) => withFreshUids(readSample(p), { study, series: options.oneSeries ? series : freshUid() }));
   await stow(files);
   return study;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { findInvalidUids, parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { buildServer } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { readManifest, readSample } from '../test-support/samples.ts';
+import { readManifest, readSample } from '@yunying/testing/samples';
 import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 
 const BOUNDARY = 'every-sample';
@@ -19,10 +19,10 @@ const BOUNDARY = 'every-sample';
  * group, so a later variant does not replace the one being checked.
  */
 test('every well-formed sample is stored and retrieved byte-identical, with readable metadata', async () => {
-  const entries = readManifest().filter((entry) => !entry.path.startsWith('malformed/') && entry.sopInstanceUid && !entry.sopInstanceUid.startsWith('('));
+  const entries = readManifest().filter((entry) => !entry.path.startsWith('malformed/') && entry.sop_instance_uid && !entry.sop_instance_uid.startsWith('('));
   const rounds: Array<typeof entries> = [];
   for (const entry of entries) {
-    const round = rounds.find((candidate) => !candidate.some((other) => other.sopInstanceUid === entry.sopInstanceUid)) ?? (rounds.push([]), rounds[rounds.length - 1]);
+    const round = rounds.find((candidate) => !candidate.some((other) => other.sop_instance_uid === entry.sop_instance_uid)) ?? (rounds.push([]), rounds[rounds.length - 1]);
     round.push(entry);
   }
   assert.ok(entries.length > 120, `only ${entries.length} samples found`);
@@ -65,7 +65,7 @@ test('every well-formed sample is stored and retrieved byte-identical, with read
         assert.ok(retrieved.rawPayload.equals(bytes), `${entry.path}: retrieved bytes differ`);
         const metadata = await server.http.inject({ method: 'GET', url: `${instancePath}/metadata`, headers: { authorization: ADMIN_AUTH, accept: 'application/dicom+json' } });
         assert.equal(metadata.statusCode, 200, `${entry.path}: metadata ${metadata.statusCode}`);
-        assert.equal(metadata.json()[0]['00080018'].Value[0], entry.sopInstanceUid, `${entry.path}: metadata names another instance`);
+        assert.equal(metadata.json()[0]['00080018'].Value[0], entry.sop_instance_uid, `${entry.path}: metadata names another instance`);
       }
     } finally {
       await server.close();

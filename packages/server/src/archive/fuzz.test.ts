@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { splitPart10 } from '@yunying/dicom';
 import { startListeningServer } from '../test-support/listening-server.ts';
 import { openAssociation, VERIFICATION_SOP_CLASS, type DimseClient } from '@yunying/dimse';
-import { readSample } from '../test-support/samples.ts';
+import { readSample } from '@yunying/testing/samples';
 import { withAdmin } from '../test-support/admin-auth.ts';
 
 /** Real samples of different shapes: native, encapsulated, big endian, deflated, multi-frame, SR, Chinese text. */

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { splitPart10 } from '@yunying/dicom';
 import { createTestDatabase } from '../test-support/postgres.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
-import { readSample, samplePath } from '../test-support/samples.ts';
+import { readSample, samplePath } from '@yunying/testing/samples';
 import { startServerProcess } from '../test-support/server-process.ts';
 import { withAdmin } from '../test-support/admin-auth.ts';
 

@@ -7,7 +7,7 @@ import { splitPart10 } from '@yunying/dicom';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
 import { startListeningServer } from '../test-support/listening-server.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
-import { readSample, samplePath } from '../test-support/samples.ts';
+import { readSample, samplePath } from '@yunying/testing/samples';
 import { withAdmin } from '../test-support/admin-auth.ts';
 
 const run = promisify(execFile);

@@ -1,12 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseDicom, readIndexAttributes } from '@yunying/dicom';
 import { startListeningServer, type ListeningServer } from '../test-support/listening-server.ts';
 import { ADMIN_AUTH, TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
-import { SAMPLES, stowBody } from '../dicomweb/test-support.ts';
+import { sample as readSample, stowBody } from '../dicomweb/test-support.ts';
 import { createTestDatabase } from '../test-support/postgres.ts';
 
 let server: ListeningServer;
@@ -91,7 +89,7 @@ test('a demographics correction rewrites every object and the index, keeps pixel
 });
 
 test('a GB18030 object is corrected in its own character set', async () => {
-  const sample = await readFile(path.join(SAMPLES, 'charset/chrX2.dcm'));
+  const sample = await readSample('charset/chrX2.dcm');
   const original = readIndexAttributes(parseDicom(sample));
   await stow([sample]);
   const corrected = await call('POST', `/api/v1/studies/${original.studyInstanceUid}/corrections`, { body: { patientName: 'Zhao^Lei=赵^磊', reason: '姓名错误' } });

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildPart10, encodeDataset, parseDicom, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
@@ -21,7 +21,7 @@ import { startServerProcess } from '../test-support/server-process.ts';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
 import { CodecError, decodeCompressed } from '../rendering/codecs.ts';
 import { checkFrameBudget, DEFAULT_MAX_RENDER_FRAME_BYTES, renderFrame } from '../rendering/render.ts';
-import { SAMPLES, stowBody } from './test-support.ts';
+import { sample, stowBody } from './test-support.ts';
 
 const RLE = '1.2.840.10008.1.2.5';
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
@@ -248,7 +248,7 @@ describe('the frame budget in the renderer', () => {
   });
 
   test('a JPEG 2000 codestream whose header declares a larger image than the data set is refused before decoding', async () => {
-    const bytes = Buffer.from(await readFile(path.join(SAMPLES, 'transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.4.90_j2k-lossless.dcm')));
+    const bytes = Buffer.from(await sample('transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.4.90_j2k-lossless.dcm'));
     const siz = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
     assert.ok(siz > 0);
     // Xsiz and Ysiz: 60000 × 60000 while Rows and Columns still say 512
@@ -261,7 +261,7 @@ describe('the frame budget in the renderer', () => {
   });
 
   test('a JPEG baseline stream whose frame header declares a larger image than the data set is refused before decoding', async () => {
-    const bytes = Buffer.from(await readFile(path.join(SAMPLES, 'transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.4.50_jpeg-baseline.dcm')));
+    const bytes = Buffer.from(await sample('transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.4.50_jpeg-baseline.dcm'));
     const sof = bytes.indexOf(Buffer.from([0xff, 0xc0]));
     assert.ok(sof > 0);
     bytes.writeUInt16BE(65000, sof + 5);

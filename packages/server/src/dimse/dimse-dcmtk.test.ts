@@ -15,11 +15,11 @@ import { openArchive, type Archive } from '../archive/archive.ts';
 import { startDimseServer, type DimseServer } from './scp.ts';
 import { openAssociation } from '@yunying/dimse';
 import { freePort, memoryLogger, runTool, startListeningTool, storescuConfig, type SpawnedProcess } from '@yunying/testing/dcmtk';
+import { samplePath } from '@yunying/testing/samples';
 
-const SAMPLES = '/work/shared/dicom-samples';
-const MR_SERIES_DIR = path.join(SAMPLES, 'series/mr-16-slices');
+const MR_SERIES_DIR = samplePath('series/mr-16-slices');
 const FILES = [
-  ...readdirSync(path.join(SAMPLES, 'transfer-syntax/ct-same-image')).map((f) => `transfer-syntax/ct-same-image/${f}`),
+  ...readdirSync(samplePath('transfer-syntax/ct-same-image')).map((f) => `transfer-syntax/ct-same-image/${f}`),
   ...readdirSync(MR_SERIES_DIR).map((f) => `series/mr-16-slices/${f}`),
   'modality/us/US_multiframe_30f_ybr422_jpeg.dcm',
   'modality/us/US_multiframe_10f_palette_rle.dcm',
@@ -37,7 +37,7 @@ interface Sample {
 }
 
 const samples: Sample[] = FILES.map((file) => {
-  const header = splitPart10(readFileSync(path.join(SAMPLES, file)));
+  const header = splitPart10(readFileSync(samplePath(file)));
   return { file, sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid, transferSyntaxUid: header.transferSyntaxUid };
 });
 
@@ -81,7 +81,7 @@ before(async () => {
 
   const config = path.join(work, 'storescu.cfg');
   writeFileSync(config, storescuConfig(samples));
-  const r = await runTool('storescu', ['-xf', config, 'PROFILE', '-aec', 'YUNYING', '-aet', 'MODALITY1', '127.0.0.1', String(server.port), ...FILES.map((f) => path.join(SAMPLES, f))]);
+  const r = await runTool('storescu', ['-xf', config, 'PROFILE', '-aec', 'YUNYING', '-aet', 'MODALITY1', '127.0.0.1', String(server.port), ...FILES.map((f) => samplePath(f))]);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /Store Failed|E: /, r.stderr);
 });
@@ -247,7 +247,7 @@ test('getscu: C-GET sends over the same association, byte-identical when the sto
 
 test('malformed data sets fail with an error comment and the association stays usable', async () => {
   // storescu reads the truncated file itself; it may refuse it (non-zero exit) or send what it has
-  const truncated = await runTool('storescu', ['-aec', 'YUNYING', '127.0.0.1', String(server.port), path.join(SAMPLES, 'malformed/truncated_pixel_data.dcm')]);
+  const truncated = await runTool('storescu', ['-aec', 'YUNYING', '127.0.0.1', String(server.port), samplePath('malformed/truncated_pixel_data.dcm')]);
   assert.ok(truncated.code !== null);
 
   const MR = '1.2.840.10008.5.1.4.1.1.4';

@@ -19,8 +19,8 @@ import type { AssociationError } from '@yunying/dimse';
 import { PDU_TYPE, PduReader, REJECT, encodeAssociateRq, APPLICATION_CONTEXT_NAME, decodePdu, type AssociateAc, openAssociation, VERIFICATION_SOP_CLASS } from '@yunying/dimse';
 import { startDimseServer, type DimseServer } from './scp.ts';
 import { memoryLogger, runTool, storescuConfig } from '@yunying/testing/dcmtk';
+import { samplePath } from '@yunying/testing/samples';
 
-const SAMPLES = '/work/shared/dicom-samples';
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -180,7 +180,7 @@ test('large data sets are fragmented both ways and arrive byte-identical', async
 });
 
 test('storescu sends every ct-same-image transfer syntax in one association, each as proposed', async () => {
-  const dir = path.join(SAMPLES, 'transfer-syntax/ct-same-image');
+  const dir = samplePath('transfer-syntax/ct-same-image');
   const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort();
   const before = archive.stored.length;
   const tmp = mkdtempSync(path.join(tmpdir(), 'dimse-scp-'));

@@ -10,7 +10,7 @@ import { openArchive, type Archive } from '../archive/archive.ts';
 import { DEFAULT_INSTITUTION_ID, systemCaller, type Caller } from '../access/caller.ts';
 import { HOLDING_INSTITUTION_KEY } from '../archive/archive-service.ts';
 import { unauthorized } from '../errors.ts';
-import { readSample } from '../test-support/samples.ts';
+import { readSample } from '@yunying/testing/samples';
 import { makeSyntheticInstance, newUid } from '../test-support/synthetic-dicom.ts';
 import { toHumanNames, NAME_REPRESENTATION_EXTENSION } from './human-name.ts';
 import { toFhirDateTime } from './imaging-study.ts';

@@ -9,7 +9,8 @@ import { parseDicom, type ParsedDicom } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import { FrameDecoderPool } from './frame-decoder.ts';
 import { renderFrame, type RenderWindow } from './render.ts';
-import { SAMPLES, sample } from '../dicomweb/test-support.ts';
+import { sample } from '../dicomweb/test-support.ts';
+import { readManifest, samplePath } from '@yunying/testing/samples';
 
 const decoder = new FrameDecoderPool({ size: 2 });
 after(() => decoder.close());
@@ -19,10 +20,7 @@ const LOSSLESS_JPEG = /^1\.2\.840\.10008\.1\.2\.4\.(57|70)$/;
 const JPEG_LS = /^1\.2\.840\.10008\.1\.2\.4\.8[01]$/;
 
 interface Entry { file: string; ts: string; frames: number; notes: string }
-const manifest: Entry[] = readFileSync(path.join(SAMPLES, 'MANIFEST.tsv'), 'utf8').split('\n').slice(1).filter(Boolean).map((line) => {
-  const cols = line.split('\t');
-  return { file: cols[0]!, ts: cols[6]!, frames: Number(cols[12]) || 0, notes: cols[cols.length - 1]! };
-});
+const manifest: Entry[] = readManifest().map((row) => ({ file: row.path, ts: row.transfer_syntax_uid ?? '', frames: Number(row.number_of_frames) || 0, notes: row.notes ?? '' }));
 const compressed = manifest.filter((e) => COMPRESSED.test(e.ts) && e.frames > 0);
 
 /** Broken on purpose, or not decodable by anyone: must answer an error, never crash. */
@@ -63,7 +61,7 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 /** The same file decompressed by dcmtk (dcmdjpeg / dcmdjpls) to Explicit VR Little Endian. */
 function dcmtkDecoded(entry: Entry): ParsedDicom {
   const out = path.join(scratch, `${path.basename(entry.file)}.raw.dcm`);
-  execFileSync(JPEG_LS.test(entry.ts) ? 'dcmdjpls' : 'dcmdjpeg', ['-q', path.join(SAMPLES, entry.file), out], { stdio: 'ignore' });
+  execFileSync(JPEG_LS.test(entry.ts) ? 'dcmdjpls' : 'dcmdjpeg', ['-q', samplePath(entry.file), out], { stdio: 'ignore' });
   return parseDicom(readFileSync(out));
 }
 

@@ -18,9 +18,9 @@ import { loadConfig } from '../config.ts';
 import { TEST_ADMIN_PASSWORD, TEST_PASSWORD_HASH_COST_LOG2 } from '../test-support/admin-auth.ts';
 import type { ShareServices } from './share-services.ts';
 import type { LogSmsSender } from './sms-sender.ts';
+import { studyGeneratorPath } from '@yunying/testing/samples';
 
 export const PASSWORD = 'Correct-Horse-9';
-const GEN_JS = fileURLToPath(new URL('../../../../../shared/bench/gen.js', import.meta.url));
 const NODE_MODULES = fileURLToPath(new URL('../../../../node_modules', import.meta.url));
 
 export interface ShareTestServer {
@@ -147,7 +147,7 @@ export async function generateCt(slices: number): Promise<GeneratedStudy> {
   const out = await mkdtemp(path.join(tmpdir(), 'yunying-share-ct-'));
   try {
     const tag = `S${randomBytes(4).toString('hex').slice(0, 7)}`.toUpperCase();
-    await promisify(execFile)(process.execPath, [GEN_JS, '--studies', '1', '--profile', 'ct', '--ct-slices', String(slices), '--out', out, '--seed', '7', '--tag', tag], { env: { ...process.env, NODE_PATH: NODE_MODULES } });
+    await promisify(execFile)(process.execPath, [studyGeneratorPath(), '--studies', '1', '--profile', 'ct', '--ct-slices', String(slices), '--out', out, '--seed', '7', '--tag', tag], { env: { ...process.env, NODE_PATH: NODE_MODULES } });
     const files = new Map<string, Buffer>();
     let studyInstanceUid = '';
     let seriesInstanceUid = '';
