@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import { requirePermission, type Caller } from '../access/caller.ts';
+import { actsForEveryInstitution, type Caller } from '../access/caller.ts';
 import { badRequest } from '../errors.ts';
 import type { NotificationBus, NotificationEvent } from '../events/notification-bus.ts';
 
@@ -56,17 +56,20 @@ export async function registerEventRoutes(app: FastifyInstance, options: EventRo
         querystring: EventsQuery,
         security: [{ bearer: [] }],
       },
+      // Notifications name patients and reports: only roles that may see them (issue 12, finding 2).
+      config: { permission: 'patients:read' },
+      // On this route only, the token may come in the query string; it is checked exactly
+      // like the header (the same resolver), and the logger writes paths without queries.
+      onRequest: async (request) => {
+        const token = (request.query as { access_token?: unknown }).access_token;
+        if (typeof token === 'string' && !request.headers.authorization) request.headers.authorization = `Bearer ${token}`;
+      },
     },
     async (request, reply) => {
       const query = request.query as Static<typeof EventsQuery>;
-      // On this route only, the token may come in the query string; it is checked exactly
-      // like the header (the same resolver), and the logger writes paths without queries.
-      if (query.access_token !== undefined && !request.headers.authorization) request.headers.authorization = `Bearer ${query.access_token}`;
       const caller = await resolveCaller(request);
-      // Notifications name patients and reports: only roles that may see them (issue 12, finding 2).
-      requirePermission(caller, 'patients:read');
       const fromSeq = lastEventIdOf(request.headers['last-event-id'], query.lastEventId);
-      const institutionIds = caller.role === 'administrator' ? ('all' as const) : [caller.institutionId];
+      const institutionIds = actsForEveryInstitution(caller) ? ('all' as const) : [caller.institutionId];
 
       await (options.audit ?? noAudit).record({ action: 'events.subscribed', caller, details: { institutionIds, fromSeq: fromSeq ?? null } });
       reply.hijack();
