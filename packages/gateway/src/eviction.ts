@@ -77,7 +77,6 @@ async function evictStudy(deps: { db: AnyDb; deleteBlob(key: string): Promise<vo
     await sql`delete from gateway_queue where sop_instance_uid in (select sop_instance_uid from instances where study_instance_uid = ${studyInstanceUid})`.execute(trx);
     await sql`delete from instances where study_instance_uid = ${studyInstanceUid}`.execute(trx);
     await sql`delete from series where study_instance_uid = ${studyInstanceUid}`.execute(trx);
-    await sql`delete from study_grants where study_instance_uid = ${studyInstanceUid}`.execute(trx);
     await sql`delete from studies where study_instance_uid = ${studyInstanceUid}`.execute(trx);
     await sql`delete from gateway_backoff where study_instance_uid = ${studyInstanceUid}`.execute(trx);
     return rows.rows;

@@ -12,25 +12,24 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { systemCaller } from '@yunying/server/access/caller';
-import { openArchive, type Archive } from '@yunying/server/archive';
+import { LocalCache } from './cache.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/testing/synthetic-dicom';
 import { Forwarder } from './forwarder.ts';
 import { GatewayQueue } from './queue-store.ts';
 
 let dir: string;
-let archive: Archive;
+let cache: LocalCache;
 let queue: GatewayQueue;
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'yunying-gateway-forwarder-'));
-  archive = await openArchive({ dataDir: dir, fsync: false });
-  queue = new GatewayQueue(archive.database.db);
+  cache = await LocalCache.open({ dataDir: dir, fsync: false });
+  queue = new GatewayQueue(cache.database.db);
   await queue.migrate();
 });
 
 after(async () => {
-  await archive.close();
+  await cache.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -49,11 +48,11 @@ test('the next batch of a study is sent while the previous answer is pending; a 
   const studyInstanceUid = newUid();
   const seriesInstanceUid = newUid();
   const instances: SyntheticInstance[] = Array.from({ length: 6 }, (_, i) => makeSyntheticInstance({ studyInstanceUid, seriesInstanceUid, instanceNumber: i + 1, size: 32 }));
-  for (const instance of instances) await archive.ingest(systemCaller('forwarder-test'), { kind: 'part10', bytes: instance.bytes });
+  for (const instance of instances) await cache.ingest({ kind: 'part10', bytes: instance.bytes });
   await queue.reconcile();
   const uids = instances.map((i) => i.sopInstanceUid);
   const stateOf = async () => {
-    const rows = await archive.database.db.withTables<{ gateway_queue: { sop_instance_uid: string; state: string; study_instance_uid: string } }>().selectFrom('gateway_queue').select(['sop_instance_uid', 'state']).where('study_instance_uid', '=', studyInstanceUid).execute();
+    const rows = await cache.database.db.withTables<{ gateway_queue: { sop_instance_uid: string; state: string; study_instance_uid: string } }>().selectFrom('gateway_queue').select(['sop_instance_uid', 'state']).where('study_instance_uid', '=', studyInstanceUid).execute();
     return new Map(rows.map((r) => [r.sop_instance_uid, r.state]));
   };
 
@@ -95,7 +94,7 @@ test('the next batch of a study is sent while the previous answer is pending; a 
   await once(cloud, 'listening');
   const forwarder = new Forwarder({
     queue,
-    readBlob: (key) => archive.blobs.get(key),
+    readBlob: (key) => cache.blobs.get(key),
     cloudUrl: `http://127.0.0.1:${(cloud.address() as AddressInfo).port}`,
     username: 'gw',
     password: 'pw',

@@ -1,15 +1,15 @@
 /**
- * The edge gateway (前置机): the server's archive as the local cache (SQLite index + files,
- * acknowledged only when durable: docs/adr/0003), the server's DIMSE SCP over it for the
- * clinic's modalities and viewers, the durable forwarding queue beside the index, the
- * forwarder, cache eviction, PACS import and the status page.
+ * The edge gateway (前置机): its own local cache (cache.ts: SQLite index + files, acknowledged
+ * only when durable: docs/adr/0003), @yunying/dimse's SCP over it for the clinic's modalities
+ * and viewers, the durable forwarding queue beside the index, the forwarder, cache eviction,
+ * PACS import and the status page. It imports nothing of the server (issue 13, item 6).
  */
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
-import { localAeCaller } from '@yunying/server/access/caller';
-import { openArchive, type Archive } from '@yunying/server/archive';
-import { startDimseServer } from '@yunying/server/dimse';
-import type { GatewayConfig } from './config.ts';
+import { DIMSE_STATUS, DimseStatusError, startDimseServer, type DimseServer, type MoveDestination } from '@yunying/dimse';
+import { LocalCache, type CachedInstance, type InstanceScope } from './cache.ts';
+import { queryCache } from './cache-query.ts';
+import type { DicomNodeConfig, GatewayConfig } from './config.ts';
 import { cacheUsage, evictForwardedStudies } from './eviction.ts';
 import { Forwarder } from './forwarder.ts';
 import { PacsImporter } from './pacs-import.ts';
@@ -18,7 +18,7 @@ import { startStatusServer, type GatewayStatus } from './status-server.ts';
 
 export interface Gateway {
   config: GatewayConfig;
-  archive: Archive;
+  cache: LocalCache;
   queue: GatewayQueue;
   forwarder: Forwarder;
   importer: PacsImporter;
@@ -33,27 +33,23 @@ export interface Gateway {
 
 export async function startGateway(config: GatewayConfig, logger: Logger = pino({ level: config.logLevel, redact: ['*.password'] })): Promise<Gateway> {
   await mkdir(config.dataDir, { recursive: true });
-  // Queue inserts run in the order the archive stored the instances.
+  // Queue inserts run in the order the cache stored the instances.
   let enqueued: Promise<void> = Promise.resolve();
   let onInstanceStored: (sopInstanceUid: string) => void = () => undefined;
-  const archive = await openArchive({
+  const cache = await LocalCache.open({
     dataDir: config.dataDir,
     fsync: config.fsync,
     onStored: (result) => onInstanceStored(result.sopInstanceUid),
   });
-  const queue = new GatewayQueue(archive.database.db);
+  const queue = new GatewayQueue(cache.database.db);
   await queue.migrate();
   // Closes the window between an index commit and its queue row (a crash in between).
   const reconciled = await queue.reconcile();
   if (reconciled > 0) logger.info({ instances: reconciled }, 'queued cached instances that had no queue row');
 
-  for (const node of config.moveDestinations) {
-    await archive.accessStore.upsertApplicationEntity({ ae_title: node.aeTitle, institution_id: 'default', host: node.host, port: node.port, description: 'local viewer (YUNYING_GATEWAY_MOVE_DESTINATIONS)' });
-  }
-
   const forwarder = new Forwarder({
     queue,
-    readBlob: (key) => archive.blobs.get(key),
+    readBlob: (key) => cache.blobs.get(key),
     cloudUrl: config.cloudUrl,
     username: config.username,
     password: config.password,
@@ -76,24 +72,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
   };
   forwarder.start();
 
-  // Modalities and viewers on the clinic's network act as the cache's administrator.
-  const dimse = await startDimseServer({
-    archive,
-    nodes: archive,
-    aeTitle: config.aeTitle,
-    host: config.dicomHost,
-    port: config.dicomPort,
-    acceptUnknownAe: true,
-    resolveCaller: async (callingAeTitle, remoteAddress) => localAeCaller(callingAeTitle, remoteAddress),
-    logger: logger.child({ component: 'dimse' }),
-  });
+  const dimse = await startCacheScp(config, cache, logger.child({ component: 'dimse' }));
 
-  const importer = new PacsImporter({ aeTitle: config.aeTitle, defaultPacs: config.pacs, queue, db: archive.database.db, logger: logger.child({ component: 'import' }) });
+  const importer = new PacsImporter({ aeTitle: config.aeTitle, defaultPacs: config.pacs, queue, db: cache.database.db, logger: logger.child({ component: 'import' }) });
   await importer.open();
   const evicted = { studies: 0, bytes: 0 };
   let evicting: Promise<{ studies: number; instances: number; bytes: number }> | undefined;
   const evict = () => {
-    evicting ??= evictForwardedStudies({ db: archive.database.db, deleteBlob: (key) => archive.blobs.delete(key), logger: logger.child({ component: 'eviction' }) }, { maxAgeSeconds: config.cacheMaxAgeSeconds, maxBytes: config.cacheMaxBytes })
+    evicting ??= evictForwardedStudies({ db: cache.database.db, deleteBlob: (key) => cache.blobs.delete(key), logger: logger.child({ component: 'eviction' }) }, { maxAgeSeconds: config.cacheMaxAgeSeconds, maxBytes: config.cacheMaxBytes })
       .then((r) => {
         evicted.studies += r.studies;
         evicted.bytes += r.bytes;
@@ -106,7 +92,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
   evictionTimer.unref();
 
   const status = async (): Promise<GatewayStatus> => {
-    const [stats, usage, imports] = await Promise.all([queue.stats(), cacheUsage(archive.database.db), Promise.all(importer.list().map((job) => importer.describe(job)))]);
+    const [stats, usage, imports] = await Promise.all([queue.stats(), cacheUsage(cache.database.db), Promise.all(importer.list().map((job) => importer.describe(job)))]);
     const f = forwarder.status();
     return {
       aeTitle: config.aeTitle,
@@ -141,7 +127,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
 
   return {
     config,
-    archive,
+    cache,
     queue,
     forwarder,
     importer,
@@ -158,7 +144,52 @@ export async function startGateway(config: GatewayConfig, logger: Logger = pino(
       await forwarder.stop();
       await enqueued;
       await evicting?.catch(() => undefined);
-      await archive.close();
+      await cache.close();
     },
   };
+}
+
+/** The unique keys of a C-MOVE/C-GET identifier at its level (one UID or a list). */
+function scopeOf(level: string, keys: Record<string, { Value?: unknown[] }>): InstanceScope {
+  const values = (tag: string): string[] => (keys[tag]?.Value ?? []).flatMap((v) => String(v ?? '').split('\\')).map((v) => v.trim()).filter(Boolean);
+  const need = (tag: string, name: string): string[] => {
+    const found = values(tag);
+    if (found.length === 0) throw new DimseStatusError(DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, `${name} missing at ${level} level`);
+    return found;
+  };
+  if (level === 'PATIENT') return { patientIds: need('00100020', 'PatientID') };
+  if (level === 'STUDY') return { studyInstanceUids: need('0020000D', 'StudyInstanceUID') };
+  if (level === 'SERIES') return { seriesInstanceUids: need('0020000E', 'SeriesInstanceUID') };
+  return { sopInstanceUids: need('00080018', 'SOPInstanceUID') };
+}
+
+/**
+ * The SCP over the cache: every calling AE on the clinic's network may store, query and
+ * retrieve (the cache is the clinic's own); C-MOVE sends only to the configured viewers
+ * (YUNYING_GATEWAY_MOVE_DESTINATIONS).
+ */
+function startCacheScp(config: GatewayConfig, cache: LocalCache, logger: Logger): Promise<DimseServer> {
+  const destinations = new Map<string, DicomNodeConfig>(config.moveDestinations.map((node) => [node.aeTitle, node]));
+  return startDimseServer<string>({
+    aeTitle: config.aeTitle,
+    host: config.dicomHost,
+    port: config.dicomPort,
+    logger,
+    aePolicy: { admit: async ({ callingAeTitle }) => (callingAeTitle.length > 0 ? callingAeTitle : undefined) },
+    store: {
+      async store(callingAeTitle, request) {
+        await cache.ingest({ kind: 'dataset', bytes: await request.dataset.read(), transferSyntaxUid: request.transferSyntaxUid, sopClassUid: request.sopClassUid, sopInstanceUid: request.sopInstanceUid, sourceAeTitle: callingAeTitle });
+        return {};
+      },
+    },
+    find: { find: (_peer, query) => queryCache(cache, query.level, query.keys) },
+    retrieve: {
+      async moveDestination(_peer, aeTitle): Promise<{ destination: MoveDestination } | { refused: string }> {
+        const node = destinations.get(aeTitle);
+        return node ? { destination: { aeTitle: node.aeTitle, host: node.host, port: node.port } } : { refused: 'unknown-destination' };
+      },
+      instances: (_peer, query) => cache.findInstances(scopeOf(query.level, query.keys)),
+      read: (_peer, instance: CachedInstance) => cache.readInstance(instance),
+    },
+  });
 }

@@ -154,7 +154,7 @@ test('import jobs survive a restart: a finished one is still shown with its prog
       { studyInstanceUid: second[0]!.studyInstanceUid, patientId: 'HOSP-3', expectedInstances: 2, state: 'moving', completed: 1, failed: 0, warning: 0, remaining: 1 },
     ],
   };
-  await new ImportStore(gateway!.archive.database.db).save(unfinished);
+  await new ImportStore(gateway!.cache.database.db).save(unfinished);
 
   await gateway!.close();
   gateway = await startGateway(config);

@@ -1,20 +1,18 @@
-/** The durable queue and eviction over a real cache (the server's archive in a temp dir). */
+/** The durable queue and eviction over a real cache (the gateway's own, in a temp dir). */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { systemCaller } from '@yunying/server/access/caller';
-import { openArchive, type Archive } from '@yunying/server/archive';
+import { LocalCache } from './cache.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '@yunying/testing/synthetic-dicom';
 import { evictForwardedStudies } from './eviction.ts';
 import { backoffDelay, GatewayQueue } from './queue-store.ts';
 
 let dir: string;
-let archive: Archive;
+let cache: LocalCache;
 let queue: GatewayQueue;
-const caller = systemCaller('queue-test');
 const logger = pino({ level: 'silent' });
 
 function studyOf(count: number): SyntheticInstance[] {
@@ -24,21 +22,21 @@ function studyOf(count: number): SyntheticInstance[] {
 }
 
 async function store(instances: SyntheticInstance[]): Promise<void> {
-  for (const instance of instances) await archive.ingest(caller, { kind: 'part10', bytes: instance.bytes });
+  for (const instance of instances) await cache.ingest({ kind: 'part10', bytes: instance.bytes });
 }
 
 async function rowsOf(studyInstanceUid: string) {
-  return (await archive.database.db.withTables<{ gateway_queue: { study_instance_uid: string; state: string; seq: number; blob_key: string; sop_instance_uid: string } }>().selectFrom('gateway_queue').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('seq').execute());
+  return (await cache.database.db.withTables<{ gateway_queue: { study_instance_uid: string; state: string; seq: number; blob_key: string; sop_instance_uid: string } }>().selectFrom('gateway_queue').selectAll().where('study_instance_uid', '=', studyInstanceUid).orderBy('seq').execute());
 }
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'yunying-gateway-queue-'));
-  archive = await openArchive({ dataDir: dir, fsync: false });
-  queue = new GatewayQueue(archive.database.db);
+  cache = await LocalCache.open({ dataDir: dir, fsync: false });
+  queue = new GatewayQueue(cache.database.db);
 });
 
 after(async () => {
-  await archive.close();
+  await cache.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -63,7 +61,7 @@ test('a replaced object (other bytes, same UID) goes back to pending; the same b
   await queue.enqueueStored(first!.sopInstanceUid); // a duplicate ingest changes nothing
   assert.equal((await rowsOf(first!.studyInstanceUid))[0]!.state, 'sent');
   const corrected = makeSyntheticInstance({ studyInstanceUid: first!.studyInstanceUid, seriesInstanceUid: first!.seriesInstanceUid, sopInstanceUid: first!.sopInstanceUid, instanceNumber: 9 });
-  assert.equal((await archive.ingest(caller, { kind: 'part10', bytes: corrected.bytes })).outcome, 'replaced');
+  assert.equal((await cache.ingest({ kind: 'part10', bytes: corrected.bytes })).outcome, 'replaced');
   await queue.enqueueStored(first!.sopInstanceUid);
   const [after] = await rowsOf(first!.studyInstanceUid);
   assert.equal(after!.state, 'pending');
@@ -110,16 +108,16 @@ test('eviction removes only studies the cloud has acknowledged entirely, by age 
   await queue.markSent(await rowsOf(sentOld[0]!.studyInstanceUid), long);
   await queue.markSent(await rowsOf(sentNew[0]!.studyInstanceUid));
   await queue.markSent((await rowsOf(partly[0]!.studyInstanceUid)).slice(0, 1), long);
-  const deps = { db: archive.database.db, deleteBlob: (key: string) => archive.blobs.delete(key), logger };
+  const deps = { db: cache.database.db, deleteBlob: (key: string) => cache.blobs.delete(key), logger };
 
   const byAge = await evictForwardedStudies(deps, { maxAgeSeconds: 24 * 3600, maxBytes: 0 });
   assert.equal(byAge.studies, 1);
-  assert.equal((await archive.findInstances(caller, { studyInstanceUids: [sentOld[0]!.studyInstanceUid] })).length, 0);
-  assert.equal((await archive.findInstances(caller, { studyInstanceUids: [partly[0]!.studyInstanceUid] })).length, 2, 'not all forwarded: kept');
+  assert.equal((await cache.findInstances({ studyInstanceUids: [sentOld[0]!.studyInstanceUid] })).length, 0);
+  assert.equal((await cache.findInstances({ studyInstanceUids: [partly[0]!.studyInstanceUid] })).length, 2, 'not all forwarded: kept');
 
   const bySize = await evictForwardedStudies(deps, { maxAgeSeconds: 0, maxBytes: 1 });
   assert.equal(bySize.studies, 1, 'only the fully forwarded study goes, even over the limit');
-  assert.equal((await archive.findInstances(caller, { studyInstanceUids: [sentNew[0]!.studyInstanceUid] })).length, 0);
-  assert.equal((await archive.findInstances(caller, { studyInstanceUids: [partly[0]!.studyInstanceUid] })).length, 2);
-  await assert.rejects(archive.blobs.get((await rowsOf(partly[0]!.studyInstanceUid))[0]!.blob_key).then(() => archive.blobs.get('nonexistent/key.dcm')));
+  assert.equal((await cache.findInstances({ studyInstanceUids: [sentNew[0]!.studyInstanceUid] })).length, 0);
+  assert.equal((await cache.findInstances({ studyInstanceUids: [partly[0]!.studyInstanceUid] })).length, 2);
+  await assert.rejects(cache.blobs.get((await rowsOf(partly[0]!.studyInstanceUid))[0]!.blob_key).then(() => cache.blobs.get('nonexistent/key.dcm')));
 });

@@ -1,6 +1,6 @@
 /**
  * The durable forwarding queue: gateway-owned tables in the cache's own SQLite database
- * (the archive's index), created here with `create table if not exists`. One row per cached
+ * (the cache's index, cache.ts), created here with `create table if not exists`. One row per cached
  * instance says whether the cloud has acknowledged that exact object (blob key = content
  * hash). See ../DESIGN.md for what is durable when.
  */
@@ -68,7 +68,7 @@ const MIGRATIONS: readonly string[] = [
    )`,
 ];
 
-/** Upsert from the archive's index: new instances get a row, a replaced object (other blob) goes back to pending. */
+/** Upsert from the cache's index: new instances get a row, a replaced object (other blob) goes back to pending. */
 const UPSERT_FROM_INSTANCES = (filter: ReturnType<typeof sql>, now: number) => sql`
   insert into gateway_queue (sop_instance_uid, study_instance_uid, series_instance_uid, blob_key, size, state, attempts, enqueued_at)
   select i.sop_instance_uid, i.study_instance_uid, i.series_instance_uid, i.blob_key, i.size, 'pending', 0, ${now}
@@ -91,7 +91,7 @@ export class GatewayQueue {
     for (const statement of MIGRATIONS) await sql.raw(statement).execute(this.db);
   }
 
-  /** Called from the archive's onStored hook, after the instance's index commit. */
+  /** Called from the cache's onStored hook, after the instance's index commit. */
   async enqueueStored(sopInstanceUid: string, now = Date.now()): Promise<void> {
     await UPSERT_FROM_INSTANCES(sql`i.sop_instance_uid = ${sopInstanceUid}`, now).execute(this.db);
   }
