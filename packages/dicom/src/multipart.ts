@@ -361,13 +361,19 @@ export async function* iterateBytes(source: ByteSource): AsyncGenerator<Uint8Arr
     return;
   }
   const reader = (source as ReadableStream<Uint8Array>).getReader();
+  let ended = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return;
+      if (done) {
+        ended = true;
+        return;
+      }
       yield value;
     }
   } finally {
+    // left early (the first part was all the caller wanted): the rest is not fetched
+    if (!ended) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
 }

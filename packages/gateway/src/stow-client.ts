@@ -4,9 +4,9 @@
  * chunks through the bandwidth cap, with the socket's backpressure respected; the stored
  * Part 10 bytes go out unchanged (no transcoding: see ../DESIGN.md).
  */
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { multipartContentType, multipartPieces, newBoundary } from '@yunying/dicom';
 import type { TokenBucket } from './token-bucket.ts';
 
 const CHUNK = 64 * 1024;
@@ -67,13 +67,9 @@ export interface StowRequest {
  * same study while this one's answer is pending: the bytes on the wire stay in order.
  */
 export function startStow(target: StowTarget, instances: readonly Buffer[]): StowRequest {
-  const boundary = `yunying-gw-${randomBytes(12).toString('hex')}`;
-  const partHeader = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
-  const crlf = Buffer.from('\r\n');
-  const closing = Buffer.from(`--${boundary}--\r\n`);
-  const pieces: Buffer[] = [];
-  for (const bytes of instances) pieces.push(partHeader, bytes, crlf);
-  pieces.push(closing);
+  const boundary = newBoundary('yunying-gw');
+  // the stored bytes themselves go out as the parts' bodies (no copy)
+  const pieces = multipartPieces(boundary, instances.map((body) => ({ contentType: 'application/dicom', body })), { contentLength: false });
   const length = pieces.reduce((n, p) => n + p.length, 0);
 
   const url = new URL(`${target.cloudUrl}/dicom-web/studies`);
@@ -94,7 +90,7 @@ export function startStow(target: StowTarget, instances: readonly Buffer[]): Sto
     const request = transport.request(url, {
       method: 'POST',
       agent: target.agent,
-      headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': String(length), accept: 'application/dicom+json', authorization: auth },
+      headers: { 'content-type': multipartContentType(boundary, 'application/dicom'), 'content-length': String(length), accept: 'application/dicom+json', authorization: auth },
     });
     request.setTimeout(target.timeoutMs, () => fail(new ForwardError(`no answer from the cloud within ${target.timeoutMs} ms`, true)));
     request.on('error', (error) => fail(new ForwardError(`cloud unreachable: ${error.message}`, true)));
@@ -130,7 +126,7 @@ export function startStow(target: StowTarget, instances: readonly Buffer[]): Sto
   return { bodySent, result };
 }
 
-async function writeBody(request: http.ClientRequest, pieces: readonly Buffer[], target: StowTarget): Promise<void> {
+async function writeBody(request: http.ClientRequest, pieces: readonly Uint8Array[], target: StowTarget): Promise<void> {
   for (const piece of pieces) {
     for (let at = 0; at < piece.length; at += CHUNK) {
       const chunk = piece.subarray(at, Math.min(piece.length, at + CHUNK));

@@ -21,11 +21,16 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+export interface ServerProcessOptions {
+  /** flags for node before the launcher, e.g. ['--max-old-space-size=256'] */
+  nodeArgs?: readonly string[];
+}
+
 /** Starts the server as a real process, as `npm start` does, and resolves once it listens. */
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, ports?: { httpPort: number; dicomPort: number }): Promise<ServerProcess> {
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, ports?: { httpPort: number; dicomPort: number }, options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const httpPort = ports?.httpPort ?? (await findFreePort());
   const dicomPort = ports?.dicomPort ?? (await findFreePort());
-  const child = spawn(process.execPath, [LAUNCHER], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), LAUNCHER], {
     env: { ...process.env, YUNYING_DATA_DIR: dataDir, YUNYING_HTTP_PORT: String(httpPort), YUNYING_DICOM_PORT: String(dicomPort), YUNYING_LOG_LEVEL: 'info', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,7 +12,7 @@ import { systemCaller, type Caller } from '../access/caller.ts';
 import { unauthorized } from '../errors.ts';
 import { registerDicomWeb } from './index.ts';
 import { parseMediaType } from './media-types.ts';
-import { splitMultipart, type MultipartPart } from './multipart.ts';
+import { splitMultipart } from '@yunying/dicom';
 
 export const SAMPLES = process.env.YUNYING_DICOM_SAMPLES ?? path.resolve(import.meta.dirname, '../../../../../shared/dicom-samples');
 
@@ -64,11 +64,12 @@ export function stowBody(files: readonly Uint8Array[], boundary = 'test-boundary
   return { payload: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary="${boundary}"` };
 }
 
-export function readMultipart(contentType: string | undefined, body: Buffer): MultipartPart[] {
+/** The parts of a multipart response, each body a Buffer view into `body`. */
+export function readMultipart(contentType: string | undefined, body: Buffer): Array<{ headers: Record<string, string>; body: Buffer }> {
   if (!contentType) throw new Error('no content type');
   const media = parseMediaType(contentType);
   if (media.type !== 'multipart/related') throw new Error(`not multipart: ${contentType}`);
-  return splitMultipart(body, media.params.boundary!);
+  return splitMultipart(body, media.params.boundary!).map((part) => ({ headers: part.headers, body: Buffer.from(part.body.buffer, part.body.byteOffset, part.body.byteLength) }));
 }
 
 /** Minimal XMLHttpRequest over fetch: what dicomweb-client uses. */

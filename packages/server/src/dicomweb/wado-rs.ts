@@ -9,12 +9,11 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getFrame, getPixelDataInfo, parseDicom, toDicomJson, type DicomJsonDataset, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
+import { closeDelimiter, encodeMultipart, getFrame, getPixelDataInfo, newBoundary, parseDicom, partHeader, toDicomJson, type DicomJsonDataset, type OutgoingPart, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
 import { frameMediaType, multipartRequests, negotiateSimple, normalizeNativeTransferSyntax, parseAccept, typeMatches } from './media-types.ts';
-import { closeDelimiter, encodeMultipart, newBoundary, partHeader, type OutgoingPart } from './multipart.ts';
 
 const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message);
 

@@ -13,6 +13,7 @@
 import { Enums as CoreEnums, imageLoader, init as initCore, isCornerstoneInitialized, type Types } from '@cornerstonejs/core';
 import { init as initDicomImageLoader, wadors } from '@cornerstonejs/dicom-image-loader';
 import { init as initTools } from '@cornerstonejs/tools';
+import { readAll, readMultipart } from '@yunying/dicom/multipart';
 import { TAG, numberValue, numberValues, stringValue, type DicomJsonDataset } from './dicom-json.ts';
 
 export type AuthorizationProvider = () => string;
@@ -216,7 +217,7 @@ export class DicomWebClient {
         else if (element.BulkDataURI) {
           const response = await fetch(element.BulkDataURI, { headers: { Accept: 'multipart/related; type="application/octet-stream"', Authorization: this.authorization() }, signal });
           if (!response.ok) throw new DicomWebError(`GET ${element.BulkDataURI}: HTTP ${response.status}`, response.status);
-          bytes = firstMultipartBody(response.headers.get('content-type') ?? '', new Uint8Array(await response.arrayBuffer()));
+          bytes = await firstMultipartBody(response);
         }
         if (!bytes) return;
         const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -323,22 +324,15 @@ function instanceSummary(row: DicomJsonDataset): InstanceSummary {
 /** Red, green and blue palette colour lookup table data (PS3.3 C.7.6.3). */
 const PALETTE_DATA_TAGS = ['00281201', '00281202', '00281203'];
 
-/** The body of the first part of a multipart/related response (the whole body when it is not multipart). */
-export function firstMultipartBody(contentType: string, body: Uint8Array): Uint8Array {
-  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
-  if (!boundary) return body;
-  const text = new TextDecoder('latin1').decode(body.subarray(0, Math.min(body.length, 4096)));
-  const start = text.indexOf(`--${boundary}`);
-  const headerEnd = start < 0 ? -1 : text.indexOf('\r\n\r\n', start);
-  if (headerEnd < 0) return body;
-  const from = headerEnd + 4;
-  const delimiter = new TextEncoder().encode(`\r\n--${boundary}`);
-  for (let i = from; i <= body.length - delimiter.length; i++) {
-    let match = true;
-    for (let j = 0; j < delimiter.length && match; j++) match = body[i + j] === delimiter[j];
-    if (match) return body.subarray(from, i);
-  }
-  return body.subarray(from);
+/**
+ * The body of the first part of a multipart/related response (the whole body when it is not
+ * multipart), read as it streams: the rest of the response is not fetched.
+ */
+export async function firstMultipartBody(response: Response): Promise<Uint8Array> {
+  const boundary = /boundary="?([^";]+)"?/i.exec(response.headers.get('content-type') ?? '')?.[1];
+  if (!boundary || !response.body) return new Uint8Array(await response.arrayBuffer());
+  for await (const part of readMultipart(response.body, boundary)) return readAll(part.body);
+  return new Uint8Array(0);
 }
 
 /** Frames per second of a cine from its metadata. */

@@ -1,45 +1,9 @@
+/** Request parsing of DICOMweb: media types and Accept (media-types.ts), QIDO parameters (qido.ts). The multipart tests live with the parser, in packages/dicom/src/multipart.test.ts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeMultipart, splitMultipart, MultipartError } from './multipart.ts';
 import { multipartRequests, parseAccept, parseMediaType } from './media-types.ts';
 import { buildQuery } from './qido.ts';
 import { YunyingError } from '../errors.ts';
-
-test('splitMultipart: boundary at start, preamble CRLF, binary bodies containing CRLF and dashes', () => {
-  const a = Buffer.from([0, 1, 13, 10, 45, 45, 2]);
-  const b = Buffer.from('second\r\n--not-the-boundary');
-  const body = Buffer.concat([
-    Buffer.from('--xyz\r\nContent-Type: application/dicom\r\n\r\n'), a,
-    Buffer.from('\r\n--xyz\r\ncontent-type: application/dicom\r\n\r\n'), b,
-    Buffer.from('\r\n--xyz--\r\n'),
-  ]);
-  const parts = splitMultipart(body, 'xyz');
-  assert.equal(parts.length, 2);
-  assert.deepEqual(parts[0]!.body, a);
-  assert.deepEqual(parts[1]!.body, b);
-  assert.equal(parts[1]!.headers['content-type'], 'application/dicom');
-
-  const withPreamble = Buffer.concat([Buffer.from('\r\n'), body]);
-  assert.equal(splitMultipart(withPreamble, 'xyz').length, 2);
-});
-
-test('splitMultipart: missing close delimiter keeps the last part; no boundary is an error', () => {
-  const body = Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\nhello\r\n');
-  const parts = splitMultipart(body, 'b');
-  assert.equal(parts.length, 1);
-  assert.equal(parts[0]!.body.toString(), 'hello');
-  assert.throws(() => splitMultipart(Buffer.from('no boundary here'), 'b'), MultipartError);
-});
-
-test('encodeMultipart round-trips through splitMultipart', () => {
-  const parts = [
-    { contentType: 'application/dicom', body: Buffer.from('one') },
-    { contentType: 'application/dicom', body: Buffer.from('two\r\n--') },
-  ];
-  const whole = encodeMultipart('B', parts);
-  assert.ok(whole.toString('latin1').startsWith('--B\r\n'), 'first boundary at offset 0 (dicomweb-client expects it)');
-  assert.deepEqual(splitMultipart(whole, 'B').map((p) => p.body.toString()), ['one', 'two\r\n--']);
-});
 
 test('media types: quoting variants and Accept multipart requests', () => {
   assert.equal(parseMediaType('multipart/related; type="application/dicom"; boundary="a;b"').params.boundary, 'a;b');
