@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,6 +52,32 @@ function blobStoreContract(name: string, open: () => Promise<{ store: BlobStore;
         assert.equal(await store.sizeOf(key), big.length);
         assert.ok((await store.get(key)).equals(big));
         await store.delete(key);
+      } finally {
+        await dispose();
+      }
+    });
+
+    test('putFile: a staged file is moved in (or copied up) byte-exact, with a prefix before it when given', async () => {
+      const { store, dispose } = await open();
+      try {
+        await mkdir(store.stagingDirectory, { recursive: true });
+        for (const size of [1000, 17 * 1024 * 1024]) {
+          const bytes = randomBytes(size);
+          const staged = path.join(store.stagingDirectory, `contract-${randomBytes(6).toString('hex')}.part`);
+          await writeFile(staged, bytes);
+          const key = `ef/${randomBytes(8).toString('hex')}.dcm`;
+          await (await store.putFile(key, { path: staged, size })).durable;
+          assert.ok((await store.get(key)).equals(bytes), `${size} bytes`);
+          await rm(staged, { force: true }); // the caller's part: gone whether it was moved or copied
+          await store.delete(key);
+
+          const prefix = Buffer.from('DICM-header-before-a-data-set');
+          await writeFile(staged, bytes);
+          await (await store.putFile(key, { path: staged, size }, prefix)).durable;
+          assert.ok((await store.get(key)).equals(Buffer.concat([prefix, bytes])), `${size} bytes after a prefix`);
+          await rm(staged, { force: true });
+          await store.delete(key);
+        }
       } finally {
         await dispose();
       }
