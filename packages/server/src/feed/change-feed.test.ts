@@ -132,11 +132,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await until(async () => (await feed.store.failures(group, 'dead')).length === 1, () => 'the dead letter');
       assert.equal(attempts.get('poison'), 3);
       assert.equal(attempts.get('flaky'), 2);
-      const [dead] = await feed.store.failures(group);
+      const [dead] = await feed.store.failures(group, 'dead');
       assert.equal(dead!.seq, poison);
       assert.equal(dead!.attempts, 3);
       assert.match(dead!.lastError, /cannot handle this one/);
-      assert.equal((await feed.store.failures(group)).length, 1, 'the flaky change left no failure row');
+      // The retry's outcome is written just after its handler returned.
+      await until(async () => (await feed.store.failures(group)).length === 1, () => 'the flaky change\u2019s failure row gone');
 
       await until(() => feed.groupStats().some((stat) => stat.group === group && stat.deadLetters === 1), () => 'the figures refreshed');
       const lines = feed.metricLines();
@@ -193,6 +194,21 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(handledBy.at(-1)!.by, other === a ? 'a' : 'b');
       await other.close();
       assert.deepEqual(errors, []);
+    });
+
+    test('purge: only changes below every cursor, old enough, and not waiting for a retry', async () => {
+      const store = new ChangeFeedStore(first.db, first.dialect);
+      const [kept, purged, failed, above] = await append(first, change('p0'), change('p1'), change('p2'), change('p3'));
+      // Cursors of the groups before stand further back; this test's own floor is `failed`.
+      await first.db.deleteFrom('feed_cursors').execute();
+      await store.ensureCursor(newGroup('purge'), failed!);
+      await store.ensureCursor('purge-owner', failed!);
+      assert.ok(await store.acquireLease('purge-owner', 'me', new Date().toISOString(), new Date(Date.now() + 60_000).toISOString()));
+      assert.ok(await store.advance('purge-owner', 'me', new Date().toISOString(), failed!, [{ seq: failed!, status: 'dead', attempts: 5, nextAttemptAt: null, error: 'x' }]));
+      assert.equal(await store.purge(new Date(Date.now() - 60_000).toISOString()), 0, 'nothing old enough');
+      assert.ok((await store.purge(new Date(Date.now() + 60_000).toISOString())) >= 2);
+      const left = (await store.readRange(kept! - 1, above!, 10)).map((one) => one.seq);
+      assert.deepEqual(left, [failed, above], `${purged} and ${kept} purged; the dead letter and the change above the floor stay`);
     });
 
     if (backend === 'postgres') {
@@ -283,6 +299,25 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await until(() => handled.length === 3, () => `the change after the rolled-back seq, got ${handled}`);
         assert.deepEqual(handled.slice(2), [survivor]);
         assert.ok(!handled.includes(doomedSeq));
+        await feed.close();
+        assert.deepEqual(errors, []);
+      });
+
+      test('many missing seqs (a purge of notifications among them) are explained by one probe, not one by one', async () => {
+        const group = newGroup('holes');
+        const seqs = await append(first, ...Array.from({ length: 40 }, (_, n) => change(`h${n}`)));
+        const kept = seqs.filter((_, n) => n % 2 === 0);
+        await first.db.deleteFrom('changes').where('seq', 'in', seqs.filter((_, n) => n % 2 === 1)).execute();
+        await new ChangeFeedStore(first.db, 'postgres').ensureCursor(group, seqs[0]! - 1);
+        const handled: number[] = [];
+        // 20 gaps of 300 ms each would take 6 s one by one.
+        const feed = newFeed(second, { gapSettleMs: 300 });
+        feed.subscribe({ group, handle: async (one) => void handled.push(one.seq) });
+        const started = Date.now();
+        await feed.start();
+        await until(() => handled.length === kept.length, () => `${kept.length} changes, got ${handled.length}`);
+        assert.deepEqual(handled, kept);
+        assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
         await feed.close();
         assert.deepEqual(errors, []);
       });

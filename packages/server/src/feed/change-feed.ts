@@ -21,6 +21,11 @@ export interface ChangeFeedOptions {
    * [1 s]; see FeedHorizon
    */
   gapSettleMs?: number;
+  /**
+   * changes older than this, below every group's cursor and with no failure row, are
+   * deleted [7 days]; each process purges once an hour (idempotent, so overlaps are harmless)
+   */
+  retentionMs?: number;
   /** the clock of leases and retries, ms since the epoch [Date.now] */
   now?: () => number;
   /** a handler that threw, or a failed poll; the feed carries on */
@@ -88,6 +93,8 @@ export class ChangeFeed {
   private stats: GroupStats[] = [];
   /** a cursor moved or a failure was recorded since the figures were refreshed */
   private statsStale = false;
+  /** spread over the first hour, so that processes started together do not purge together */
+  private nextPurgeAt = Date.now() + Math.random() * 60 * 60 * 1000;
   readonly store: ChangeFeedStore;
 
   constructor(store: ChangeFeedStore, options: ChangeFeedOptions = {}) {
@@ -100,6 +107,7 @@ export class ChangeFeed {
       retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY,
       batchSize: options.batchSize ?? 100,
       gapSettleMs: options.gapSettleMs ?? 1000,
+      retentionMs: options.retentionMs ?? 7 * 24 * 60 * 60 * 1000,
       now: options.now ?? Date.now,
       onError: options.onError ?? (() => undefined),
     };
@@ -272,6 +280,10 @@ export class ChangeFeed {
     }
     try {
       await this.refreshStats();
+      if (Date.now() >= this.nextPurgeAt) {
+        this.nextPurgeAt = Date.now() + 60 * 60 * 1000;
+        await this.store.purge(iso(this.options.now() - this.options.retentionMs));
+      }
     } catch (error) {
       this.options.onError(error, {});
     }
@@ -477,19 +489,23 @@ class GroupWorker {
  *
  * The PostgreSQL bigserial caveat: a seq is taken at the insert and becomes visible at the
  * commit, so seq 41 can appear after 42 (its transaction was slower), or never (rolled
- * back: sequences do not roll back). A cursor moved to 42 when 41 was missing would skip 41
- * for good, so the horizon stops below a gap until the gap is explained: it waits until
- * every transaction that was running when the gap was first seen has ended
- * (pg_current_snapshot: its xmin has passed that moment's xmax) and at least `settleMs`
- * have passed (a writer between taking its seq and its first row lock), then reads again —
- * a seq that appeared is handed over in its place; one still missing was rolled back. A
- * long transaction thus holds the consumers back until it ends rather than losing its
- * change. SQLite has one writer and AUTOINCREMENT never reuses or skips a committed seq:
- * a gap there is a purge or a rollback and is passed at once.
+ * back: sequences do not roll back; or purged). A cursor moved to 42 while 41 was missing
+ * would skip 41 for good, so the horizon stops below a missing seq until it is explained.
+ * When it first meets one, it notes the highest seq it just read (V) and a snapshot of the
+ * transactions running (pg_current_snapshot). Every missing seq below V was taken before V
+ * was read, so by a transaction that was running at the snapshot or had ended. Once every
+ * one of those has ended (the current xmin has passed the snapshot's xmax) and at least
+ * `settleMs` have passed (a writer between taking its seq and its first row lock), every
+ * seq up to V is final: those that committed are visible now and are handed over in their
+ * place, the others are passed, all at once. A long transaction thus holds the consumers
+ * back until it ends rather than losing its change. SQLite has one writer: a missing seq
+ * below a visible one is final at once.
  */
 class FeedHorizon {
   value = 0;
-  private gap: { seq: number; firstSeenAt: number; snapshot: SnapshotToken | null } | undefined;
+  /** every seq at or below this is visible or never will be (a probe explained them) */
+  private finalUpTo = 0;
+  private probe: { upTo: number; takenAt: number; snapshot: SnapshotToken | null } | undefined;
   private static readonly READ = 1000;
   private readonly store: ChangeFeedStore;
   private readonly settleMs: number;
@@ -503,41 +519,38 @@ class FeedHorizon {
 
   startAt(seq: number): void {
     this.value = Number.isFinite(seq) ? seq : 0;
-    this.gap = undefined;
+    this.finalUpTo = this.value;
+    this.probe = undefined;
   }
 
   async advance(): Promise<void> {
     for (;;) {
       const seqs = await this.store.seqsAfter(this.value, FeedHorizon.READ);
       let index = 0;
-      while (index < seqs.length && seqs[index] === this.value + 1) this.value = seqs[index++]!;
-      if (index > 0 && this.gap && this.gap.seq <= this.value) this.gap = undefined;
+      for (; index < seqs.length; index += 1) {
+        const next = seqs[index]!;
+        // Contiguous, or the seqs missing in between are final.
+        if (next !== this.value + 1 && next - 1 > this.finalUpTo) break;
+        this.value = next;
+      }
       if (index === seqs.length) {
         if (seqs.length < FeedHorizon.READ) return;
         continue;
       }
-      // seqs[index] is visible, the seqs between the horizon and it are not (yet).
-      const verdict = await this.gapVerdict();
-      if (verdict === 'wait') return;
-      if (verdict === 'rolled-back') this.value = seqs[index]! - 1;
-      this.gap = undefined;
+      // Missing seqs above finalUpTo, then seqs[index] visible.
+      if (this.store.dialect !== 'postgres') {
+        this.finalUpTo = seqs.at(-1)!;
+        continue;
+      }
+      if (!this.probe) {
+        this.probe = { upTo: seqs.at(-1)!, takenAt: this.now(), snapshot: await this.store.snapshot() };
+        return;
+      }
+      if (this.now() - this.probe.takenAt < this.settleMs || !(await this.store.allFinishedSince(this.probe.snapshot))) return;
+      // Everything up to the probe's seq is final now; read again and pass what is missing.
+      this.finalUpTo = Math.max(this.finalUpTo, this.probe.upTo);
+      this.probe = undefined;
     }
-  }
-
-  /** What the gap just above the horizon is (see the class comment). */
-  private async gapVerdict(): Promise<'wait' | 'filled' | 'rolled-back'> {
-    const seq = this.value + 1;
-    if (this.store.dialect !== 'postgres') return 'rolled-back';
-    if (!this.gap || this.gap.seq !== seq) {
-      this.gap = { seq, firstSeenAt: this.now(), snapshot: await this.store.snapshot() };
-      return 'wait';
-    }
-    if (this.now() - this.gap.firstSeenAt < this.settleMs) return 'wait';
-    if (!(await this.store.allFinishedSince(this.gap.snapshot))) return 'wait';
-    // Every writer that could fill the gap has ended, so a read now sees its seq if it
-    // committed. (The loop reads again from the horizon either way.)
-    const [first] = await this.store.seqsAfter(this.value, 1);
-    return first === seq ? 'filled' : 'rolled-back';
   }
 }
 

@@ -314,13 +314,27 @@ export class ChangeFeedStore {
       .executeTakeFirst();
     const belowEveryCursor = Number(floor?.floor ?? 0);
     if (belowEveryCursor <= 0) return 0;
-    const result = await this.db
-      .deleteFrom('changes')
-      .where('seq', '<=', belowEveryCursor)
-      .where('created_at', '<', isoTime)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('feed_failures').select('feed_failures.seq').whereRef('feed_failures.seq', '=', 'changes.seq'))))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    // In slices, so that a week of ingest does not become one long delete holding its locks.
+    const SLICE = 10_000;
+    let deleted = 0;
+    for (;;) {
+      const result = await this.db
+        .deleteFrom('changes')
+        .where('seq', 'in', (eb) =>
+          eb
+            .selectFrom('changes as old')
+            .select('old.seq')
+            .where('old.seq', '<=', belowEveryCursor)
+            .where('old.created_at', '<', isoTime)
+            .where((inner) => inner.not(inner.exists(inner.selectFrom('feed_failures').select('feed_failures.seq').whereRef('feed_failures.seq', '=', 'old.seq'))))
+            .orderBy('old.seq')
+            .limit(SLICE),
+        )
+        .executeTakeFirst();
+      const count = Number(result.numDeletedRows);
+      deleted += count;
+      if (count < SLICE) return deleted;
+    }
   }
 }
 
