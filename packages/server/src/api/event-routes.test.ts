@@ -118,18 +118,21 @@ async function latestSeq(): Promise<number> {
   return new NotificationStore(archive.database.db).latestSeq();
 }
 
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/** Waits for the receiving bus to hold `count` subscriptions (it says when), with a ref'd deadline timer. */
+async function subscriptions(count: number, what: string): Promise<void> {
+  let deadline: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => (deadline = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), DEADLINE_MS)));
+  try {
+    await Promise.race([receiver.whenSubscriberCount(count), timedOut]);
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
 before(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-events-'));
   archive = await openArchive({ dataDir, fsync: false });
-  const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: 600 });
+  const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: 600, unitOfWork: archive.unitOfWork });
   const system = systemCaller('event-routes-test');
   await access.createInstitution(system, { id: 'ev-county', name: '县医院', tier: 'county' });
   await access.createInstitution(system, { id: 'ev-t1', name: '周市镇卫生院', tier: 'township', parentId: 'ev-county' });
@@ -190,7 +193,7 @@ describe('GET /api/v1/events', () => {
     assert.match(tech1.headers.get('content-type') ?? '', /^text\/event-stream/);
     assert.equal(tech1.headers.get('cache-control'), 'no-store');
     assert.equal(tech1.headers.get('x-accel-buffering'), 'no');
-    await waitUntil(() => receiver.subscriberCount === 3, 'three subscriptions');
+    await subscriptions(3, 'three subscriptions');
 
     await publisher.publish(['ev-t1'], 'report.signed', { reportId: 'r-1', requestId: 'q-1' });
     const s1 = await latestSeq();
@@ -213,7 +216,7 @@ describe('GET /api/v1/events', () => {
 
     // Disconnect: the subscription goes away with the connection.
     tech1.close();
-    await waitUntil(() => receiver.subscriberCount === 2, 'the subscription to be removed');
+    await subscriptions(2, 'the subscription to be removed');
 
     // Missed while disconnected; the reconnect with Last-Event-ID gets exactly those, then live ones.
     await publisher.publish(['ev-t1'], 'report.signed', { n: 3 });
@@ -238,6 +241,6 @@ describe('GET /api/v1/events', () => {
     assert.equal((await tech2.next()).id, String(await latestSeq()));
     tech2.close();
     admin.close();
-    await waitUntil(() => receiver.subscriberCount === 0, 'every subscription to be removed');
+    await subscriptions(0, 'every subscription to be removed');
   });
 });

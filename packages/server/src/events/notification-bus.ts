@@ -82,6 +82,8 @@ export class NotificationBus {
   private readonly onError: (error: unknown) => void;
 
   private readonly subscribers = new Set<Subscriber>();
+  /** waiting for the number of subscribers to reach a value (whenSubscriberCount) */
+  private readonly countWaiters = new Set<{ count: number; resolve: () => void }>();
   /** every row with seq <= cursor has been delivered or will never be (see advanceCursor) */
   private cursor = 0;
   /** rows above the cursor already delivered, with the (monotonic) time this poller first saw them */
@@ -136,6 +138,7 @@ export class NotificationBus {
     await this.polling;
     for (const subscriber of this.subscribers) subscriber.closed = true;
     this.subscribers.clear();
+    this.subscribersChanged();
   }
 
   /**
@@ -175,16 +178,31 @@ export class NotificationBus {
     };
     if (subscriber.closed) return () => undefined;
     this.subscribers.add(subscriber);
+    this.subscribersChanged();
     if (fromSeq !== undefined) void this.replay(subscriber, fromSeq);
     return () => {
       subscriber.closed = true;
-      this.subscribers.delete(subscriber);
+      if (this.subscribers.delete(subscriber)) this.subscribersChanged();
     };
   }
 
   /** The number of current subscriptions in this process (for tests and metrics). */
   get subscriberCount(): number {
     return this.subscribers.size;
+  }
+
+  /** Resolves once this process has `count` subscriptions (an SSE stream registers its own a moment after its headers). */
+  whenSubscriberCount(count: number): Promise<void> {
+    if (this.subscribers.size === count) return Promise.resolve();
+    return new Promise((resolve) => this.countWaiters.add({ count, resolve }));
+  }
+
+  private subscribersChanged(): void {
+    for (const waiter of this.countWaiters) {
+      if (waiter.count !== this.subscribers.size) continue;
+      this.countWaiters.delete(waiter);
+      waiter.resolve();
+    }
   }
 
   private async replay(subscriber: Subscriber, fromSeq: number): Promise<void> {
