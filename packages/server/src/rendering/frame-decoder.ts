@@ -99,9 +99,8 @@ export class FrameDecoderPool implements FrameDecoder {
   }
 
   private spawn(): Slot {
-    // from the TypeScript sources the worker needs tsx too (loader hooks are per thread)
-    const fromSource = import.meta.url.endsWith('.ts');
-    const worker = new Worker(new URL(fromSource ? './frame-decoder-worker.mjs' : './frame-decoder-worker.js', import.meta.url));
+    // the .ts itself: Node 24 strips its types in the worker thread as in the main one
+    const worker = new Worker(new URL('./frame-decoder-worker.ts', import.meta.url));
     worker.unref();
     const slot: Slot = { worker };
     worker.on('message', (reply: Reply) => this.finish(slot, reply));
