@@ -215,7 +215,7 @@ export class Forwarder {
     } catch (error) {
       const forward = error instanceof ForwardError ? error : undefined;
       if (!forward) this.options.logger.error({ err: error, studyInstanceUid }, 'forwarding failed');
-      if (forward?.transport) this.markUnreachable();
+      if (forward?.transport) this.markUnreachable(forward.message, studyInstanceUid);
       else if (forward?.httpStatus !== undefined) this.markReachable();
       return { message: forward?.message ?? `forwarding failed: ${(error as Error).message}`, transport: forward?.transport ?? false };
     }
@@ -266,8 +266,10 @@ export class Forwarder {
     }
   }
 
-  private markUnreachable(): void {
+  /** The cloud is unreachable: said at once in the status with why (the study's backoff is recorded once its requests settled). */
+  private markUnreachable(message: string, studyInstanceUid?: string): void {
     this.lastFailureAt = Date.now();
+    this.recordError(message, studyInstanceUid);
     if (this.reachable !== false) this.options.logger.warn({ cloud: this.options.cloudUrl }, 'cloud unreachable');
     this.reachable = false;
     this.scheduleProbe();
@@ -288,7 +290,7 @@ export class Forwarder {
     const ok = await probeCloud(this.options.cloudUrl, Math.min(10_000, this.options.requestTimeoutMs), this.agent);
     if (this.stopped) return;
     if (ok) this.markReachable();
-    else this.markUnreachable();
+    else this.markUnreachable(`the cloud does not answer at ${this.options.cloudUrl}`);
   }
 
   private countAcknowledged(instances: number, bytes: number): void {
