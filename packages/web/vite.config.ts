@@ -1,5 +1,8 @@
 import { defineConfig } from 'vite';
 
+/** The cloud-film page's entry and its output folder in dist/. */
+const CLOUD_FILM = 'cloud-film';
+
 /**
  * The web app, served by the server at / from dist/ (packages/server/src/web-app).
  * JSX is compiled by Vite's own transformer with React's automatic runtime, so no React
@@ -15,8 +18,15 @@ export default defineConfig({
     chunkSizeWarningLimit: 4096,
     reportCompressedSize: false,
     rolldownOptions: {
-      // viewer-test.html: the viewer alone, for its browser tests and load benchmark (packages/web/e2e/viewer.test.ts)
-      input: { main: 'index.html', 'viewer-test': 'viewer-test.html' },
+      // viewer-test.html: the viewer alone, for its browser tests and load benchmark (packages/web/e2e/viewer.test.ts).
+      // cloud-film: the script and style of the patient's cloud-film page, which the server
+      // inlines (CSP by hash) from dist/cloud-film/ (packages/server/src/share/patient-page.ts).
+      input: { main: 'index.html', 'viewer-test': 'viewer-test.html', [CLOUD_FILM]: 'src/cloud-film/cloud-film.ts' },
+      output: {
+        // fixed names for the cloud film, which the server reads; content hashes for the rest
+        entryFileNames: (chunk) => (chunk.name === CLOUD_FILM ? `${CLOUD_FILM}/${CLOUD_FILM}.js` : 'assets/[name]-[hash].js'),
+        assetFileNames: (asset) => (asset.names.includes(`${CLOUD_FILM}.css`) ? `${CLOUD_FILM}/${CLOUD_FILM}.css` : 'assets/[name]-[hash][extname]'),
+      },
       // antd marks its modules "use client" for React Server Components; a browser bundle ignores it.
       onwarn(warning, warn) {
         if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;

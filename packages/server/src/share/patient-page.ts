@@ -1,29 +1,60 @@
 /**
  * The patient's page, rendered on the server: plain HTML that shows the report, thumbnails
- * and downloads with no script at all, plus one small inline module (cloud-film.js) for the
- * touch viewer and onward sharing. Script and style are inline and allowed by their SHA-256
- * in the Content-Security-Policy, so the page is one request and loads nothing else but
- * its own images; there are no third-party resources.
+ * and downloads with no script at all, plus one small inline module for the touch viewer and
+ * onward sharing. Script and style are TypeScript and CSS of the web app
+ * (packages/web/src/cloud-film/), built by Vite into dist/cloud-film/ with the rest of it
+ * (npm run build:web); they are inline and allowed by their SHA-256 in the
+ * Content-Security-Policy, so the page is one request and loads nothing else but its own
+ * images; there are no third-party resources.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_WEB_DIST } from '../web-app/static-routes.ts';
 import type { PatientPageData } from './share-model.ts';
 
-const SCRIPT = readFileSync(new URL('./cloud-film.js', import.meta.url), 'utf8');
-const STYLE = readFileSync(new URL('./cloud-film.css', import.meta.url), 'utf8');
+/** The page's script and style from the web app's build, with the policy that allows exactly them. */
+export interface FilmAssets {
+  /** false without a build of the web app: the page then has neither script nor style */
+  built: boolean;
+  script: string;
+  style: string;
+  csp: string;
+}
+
 const hashOf = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
+const loaded = new Map<string, FilmAssets>();
+
+/** Read once from the build (re-checked while there is none, so a build made after start is picked up). */
+export function filmAssets(distDir = DEFAULT_WEB_DIST): FilmAssets {
+  const known = loaded.get(distDir);
+  if (known?.built) return known;
+  const scriptFile = path.join(distDir, 'cloud-film', 'cloud-film.js');
+  const styleFile = path.join(distDir, 'cloud-film', 'cloud-film.css');
+  const built = existsSync(scriptFile) && existsSync(styleFile);
+  const script = built ? readFileSync(scriptFile, 'utf8') : '';
+  const style = built ? readFileSync(styleFile, 'utf8') : '';
+  // Inlined as is: text that would end or change its element cannot be (the build has none).
+  if (/<\/script|<!--/i.test(script) || /<\/style/i.test(style)) throw new Error(`${scriptFile}: cannot be inlined into the cloud-film page`);
+  const assets = { built, script, style, csp: pageCsp(built ? hashOf(script) : "'none'", built ? hashOf(style) : "'none'") };
+  loaded.set(distDir, assets);
+  return assets;
+}
+
 /** default-src 'none': only this page's own script and style (by hash), images and fetches to itself. */
-export const PAGE_CSP = [
-  "default-src 'none'",
-  `script-src ${hashOf(SCRIPT)}`,
-  `style-src ${hashOf(STYLE)}`,
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ');
+function pageCsp(scriptSource: string, styleSource: string): string {
+  return [
+    "default-src 'none'",
+    `script-src ${scriptSource}`,
+    `style-src ${styleSource}`,
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
 
 /**
  * Every value the server writes into a page goes through this, in text and in (always
@@ -55,15 +86,16 @@ function t(zh: string, en: string): string {
 
 function layout(body: string, options: { title?: string; data?: unknown; preload?: string } = {}): string {
   const data = options.data === undefined ? '' : `<script type="application/json" id="film-data">${scriptJson(options.data)}</script>`;
+  const assets = filmAssets();
   return `<!doctype html>
 <html lang="zh-CN" class="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
 <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex,nofollow">
 <title>${escapeHtml(options.title ?? '云胶片 Cloud film')}</title>
 ${options.preload ? `<link rel="preload" as="image" href="${escapeHtml(options.preload)}">` : ''}
-<style>${STYLE}</style></head>
+${assets.style ? `<style>${assets.style}</style>` : ''}</head>
 <body><header class="bar"><span class="brand">${t('云胶片', 'Cloud film')}</span><button type="button" id="lang" class="lang" hidden>EN / 中</button></header>
-<main>${body}</main>${data}<script type="module">${SCRIPT}</script></body></html>`;
+<main>${body}</main>${data}${assets.script ? `<script type="module">${assets.script}</script>` : ''}</body></html>`;
 }
 
 /** A page for a refusal: unknown, expired, withdrawn, throttled; never a JSON error. */

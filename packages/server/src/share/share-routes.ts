@@ -14,7 +14,7 @@ import { requirePermission, type Caller } from '../access/caller.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { parseWindowParam } from '../rendering/render.ts';
 import { badRequest, YunyingError } from '../errors.ts';
-import { filmPage, messagePage, PAGE_CSP, unlockPage } from './patient-page.ts';
+import { filmAssets, filmPage, messagePage, unlockPage } from './patient-page.ts';
 import { SHARE_COOKIE, ShareRefusal, type LiveLink, type ShareOrigin } from './share-model.ts';
 import type { ShareServices } from './share-services.ts';
 
@@ -45,6 +45,7 @@ const ListQuery = Type.Object({ studyInstanceUid: Uid }, { additionalProperties:
 const QrQuery = Type.Object({ size: Type.Optional(Type.Integer({ minimum: 128, maximum: 2048 })) }, { additionalProperties: false });
 
 export async function registerShareRoutes(app: FastifyInstance, options: ShareRouteOptions): Promise<void> {
+  if (!filmAssets().built) app.log.warn('the cloud-film page has no viewer script: the web app is not built (npm run build:web)');
   registerStaffRoutes(app, options);
   await app.register(async (scope) => registerPatientRoutes(scope, options.shares), { prefix: '/s' });
 }
@@ -132,7 +133,7 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): v
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Cross-Origin-Resource-Policy', 'same-origin');
     reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    reply.header('Content-Security-Policy', PAGE_CSP);
+    reply.header('Content-Security-Policy', filmAssets().csp);
     reply.header('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
   });
 

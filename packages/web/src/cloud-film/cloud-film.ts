@@ -1,86 +1,147 @@
-/* global document, window, localStorage, requestAnimationFrame, FormData */
-// The cloud-film page's only script, served inline (CSP by hash) by share/patient-page.ts.
-// Hand-written JavaScript on purpose: it is small, runs as-is in every phone browser, and
-// needs no build step or bundler in the server; the TypeScript strictness of the rest of
-// the code base is traded for a file a reviewer reads in five minutes.
+// The cloud-film page's only script (the patient's /s/{token} page, rendered by the server in
+// packages/server/src/share/patient-page.ts). Built by Vite with the web app into
+// dist/cloud-film/cloud-film.js as one self-contained ES module with no imports: the server
+// inlines it and allows it by its SHA-256 in the page's Content-Security-Policy, so the page
+// loads nothing but its own images. Keep it free of dependencies.
+import './cloud-film.css';
+
+/** The part of the page data (server: PatientPageData plus `base`) that the script reads. */
+interface FilmData {
+  /** `/s/{token}`: every URL of the film starts here */
+  base: string;
+  series: Array<{ uid: string; images: Array<[string, number]> }>;
+}
+
+/** What POST {base}/onward answers. */
+interface OnwardLink {
+  url: string;
+  accessCode?: string;
+  expiresAt: string;
+  qrSvg?: string;
+}
+
+/** What GET {base}/accesses answers. */
+interface AccessList {
+  accesses: Array<{ at: string; action: string; who: string | null; device: string | null }>;
+  onward: Array<{ id: string; recipient: string | null; expiresAt: string; status: string }>;
+}
+
+declare global {
+  interface Window {
+    /** when the first image was shown (performance.now()), read by the load tests */
+    __filmFirstImage?: number;
+  }
+}
+
+type Slice = [sopInstanceUid: string, frame: number];
+type Point = { x: number; y: number };
+
+/** An element the server's markup always has when this part of the page is there. */
+function required<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`cloud film: #${id} is missing`);
+  return element as T;
+}
 
 const html = document.documentElement;
 const langButton = document.getElementById('lang');
-const setLang = (lang) => {
+const setLang = (lang: 'zh' | 'en'): void => {
   html.classList.remove('zh', 'en');
   html.classList.add(lang);
   html.lang = lang === 'en' ? 'en' : 'zh-CN';
-  try { localStorage.setItem('yy-lang', lang); } catch { /* private mode */ }
+  try {
+    localStorage.setItem('yy-lang', lang);
+  } catch {
+    /* private mode */
+  }
 };
-try { if (localStorage.getItem('yy-lang') === 'en') setLang('en'); } catch { /* private mode */ }
+try {
+  if (localStorage.getItem('yy-lang') === 'en') setLang('en');
+} catch {
+  /* private mode */
+}
 if (langButton) {
   langButton.hidden = false;
   langButton.addEventListener('click', () => setLang(html.classList.contains('en') ? 'zh' : 'en'));
 }
 
 const dataElement = document.getElementById('film-data');
-if (dataElement) startFilm(JSON.parse(dataElement.textContent));
+if (dataElement) startFilm(JSON.parse(dataElement.textContent ?? '{}') as FilmData);
 
-function startFilm(data) {
-  const img = document.getElementById('view-img');
+function slicesOf(series: FilmData['series'][number]): Slice[] {
+  const slices: Slice[] = [];
+  for (const [sop, frames] of series.images) for (let f = 1; f <= frames; f++) slices.push([sop, f]);
+  return slices;
+}
+
+function startFilm(data: FilmData): void {
+  const img = document.getElementById('view-img') as HTMLImageElement | null;
   if (!img || data.series.length === 0) return startSharing(data);
-  const stage = document.getElementById('stage');
-  const slider = document.getElementById('slider');
-  const sliceNo = document.getElementById('slice-no');
-  const fidelityLabel = document.getElementById('fidelity');
+  const stage = required<HTMLDivElement>('stage');
+  const slider = required<HTMLInputElement>('slider');
+  const sliceNo = required<HTMLSpanElement>('slice-no');
+  const fidelityLabel = required<HTMLSpanElement>('fidelity');
   const state = { series: 0, slice: 0, window: '', full: false, scale: 1, x: 0, y: 0 };
-  let slices = [];
+  let slices: Slice[] = [];
 
-  const setSeries = (index) => {
+  const setSeries = (index: number): void => {
     state.series = index;
-    slices = [];
-    for (const [sop, frames] of data.series[index].images) for (let f = 1; f <= frames; f++) slices.push([sop, f]);
+    slices = slicesOf(data.series[index]!);
     state.slice = Math.floor((slices.length - 1) / 2);
     slider.max = String(slices.length);
     resetView();
     show();
   };
 
-  const urlOf = (slice, fidelity) => {
-    const [sop, frame] = slices[slice];
+  const urlOf = (slice: number, fidelity: 'small' | 'full'): string => {
+    const [sop, frame] = slices[slice]!;
     const w = state.window ? `&window=${encodeURIComponent(state.window)}` : '';
     // UIDs are one path segment each, whatever an old archive holds (issue 12, finding 6).
-    return `${data.base}/images/${encodeURIComponent(data.series[state.series].uid)}/${encodeURIComponent(sop)}.jpg?frame=${frame}&fidelity=${fidelity}${w}`;
+    return `${data.base}/images/${encodeURIComponent(data.series[state.series]!.uid)}/${encodeURIComponent(sop)}.jpg?frame=${frame}&fidelity=${fidelity}${w}`;
   };
 
   // Images come with Cache-Control: no-store, so the browser keeps none of them: the page
   // keeps the last ones it fetched as blob: URLs (allowed by the CSP) for swiping back.
-  const blobs = new Map();
-  const load = (url) => {
+  const blobs = new Map<string, Promise<string>>();
+  const load = (url: string): Promise<string> => {
     let pending = blobs.get(url);
     if (pending) {
       blobs.delete(url);
       blobs.set(url, pending);
       return pending;
     }
-    pending = window.fetch(url, { credentials: 'same-origin' }).then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status))))).then((b) => URL.createObjectURL(b));
+    pending = window
+      .fetch(url, { credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+      .then((b) => URL.createObjectURL(b));
     pending.catch(() => blobs.delete(url));
     blobs.set(url, pending);
     if (blobs.size > 120) {
-      const [oldest, old] = blobs.entries().next().value;
+      const [oldest, old] = blobs.entries().next().value!;
       blobs.delete(oldest);
-      old.then((u) => setTimeout(() => URL.revokeObjectURL(u), 5000), () => undefined);
+      old.then(
+        (u) => setTimeout(() => URL.revokeObjectURL(u), 5000),
+        () => undefined,
+      );
     }
     return pending;
   };
 
   let shown = '';
-  const show = () => {
+  const show = (): void => {
     const fidelity = state.full ? 'full' : 'small';
     const url = urlOf(state.slice, fidelity);
     if (url !== shown) {
       shown = url;
       // The previous image stays on screen until the next one has arrived.
-      load(url).then((objectUrl) => {
-        if (shown !== url) return;
-        img.src = objectUrl;
-        img.dataset.url = url;
-      }, () => undefined);
+      load(url).then(
+        (objectUrl) => {
+          if (shown !== url) return;
+          img.src = objectUrl;
+          img.dataset.url = url;
+        },
+        () => undefined,
+      );
     }
     img.dataset.slice = String(state.slice + 1);
     img.dataset.series = String(state.series);
@@ -91,10 +152,10 @@ function startFilm(data) {
   };
 
   // Neighbouring slices at low resolution, so swiping does not wait on the network.
-  const prefetch = () => {
+  const prefetch = (): void => {
     for (const d of [1, -1, 2, -2, 3, 4, 5, 6]) {
       const s = state.slice + d;
-      if (s >= 0 && s < slices.length) load(urlOf(s, 'small'));
+      if (s >= 0 && s < slices.length) void load(urlOf(s, 'small'));
     }
   };
 
@@ -108,7 +169,7 @@ function startFilm(data) {
     img.dataset.loaded = img.dataset.url || 'first';
   });
 
-  const step = (delta) => {
+  const step = (delta: number): void => {
     const next = Math.min(slices.length - 1, Math.max(0, state.slice + delta));
     if (next !== state.slice) {
       state.slice = next;
@@ -116,10 +177,10 @@ function startFilm(data) {
     }
   };
 
-  const applyTransform = () => {
+  const applyTransform = (): void => {
     img.style.transform = `translate(${state.x}px, ${state.y}px) scale(${state.scale})`;
   };
-  const resetView = () => {
+  const resetView = (): void => {
     state.scale = 1;
     state.x = 0;
     state.y = 0;
@@ -128,16 +189,16 @@ function startFilm(data) {
 
   // Pointer gestures: one finger or the mouse drags through slices (or pans when zoomed),
   // two fingers pinch to zoom. Zooming past 1.6x fetches the full-fidelity image.
-  const pointers = new Map();
-  let drag = null;
-  let pinch = null;
+  const pointers = new Map<number, Point>();
+  let drag: { x: number; y: number; acc: number; panX: number; panY: number } | null = null;
+  let pinch: { distance: number; scale: number } | null = null;
   const STEP_PX = 12;
   stage.addEventListener('pointerdown', (event) => {
     stage.setPointerCapture(event.pointerId);
     pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
     if (pointers.size === 1) drag = { x: event.clientX, y: event.clientY, acc: 0, panX: state.x, panY: state.y };
     if (pointers.size === 2) {
-      const [a, b] = [...pointers.values()];
+      const [a, b] = [...pointers.values()] as [Point, Point];
       pinch = { distance: Math.hypot(a.x - b.x, a.y - b.y) || 1, scale: state.scale };
       drag = null;
     }
@@ -146,7 +207,7 @@ function startFilm(data) {
     if (!pointers.has(event.pointerId)) return;
     pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
     if (pinch && pointers.size >= 2) {
-      const [a, b] = [...pointers.values()];
+      const [a, b] = [...pointers.values()] as [Point, Point];
       state.scale = Math.min(8, Math.max(1, (pinch.scale * Math.hypot(a.x - b.x, a.y - b.y)) / pinch.distance));
       applyTransform();
       return;
@@ -168,7 +229,7 @@ function startFilm(data) {
       step(slicesMoved);
     }
   });
-  const end = (event) => {
+  const end = (event: PointerEvent): void => {
     pointers.delete(event.pointerId);
     if (pointers.size < 2 && pinch) {
       pinch = null;
@@ -179,18 +240,22 @@ function startFilm(data) {
     }
     if (pointers.size === 0) drag = null;
     else if (pointers.size === 1) {
-      const [p] = [...pointers.values()];
+      const [p] = [...pointers.values()] as [Point];
       drag = { x: p.x, y: p.y, acc: 0, panX: state.x, panY: state.y };
     }
   };
   stage.addEventListener('pointerup', end);
   stage.addEventListener('pointercancel', end);
-  stage.addEventListener('wheel', (event) => {
-    event.preventDefault();
-    step(event.deltaY > 0 ? 1 : -1);
-  }, { passive: false });
+  stage.addEventListener(
+    'wheel',
+    (event) => {
+      event.preventDefault();
+      step(event.deltaY > 0 ? 1 : -1);
+    },
+    { passive: false },
+  );
   // Double tap (two short one-finger taps that did not move) resets the zoom.
-  let gesture = null;
+  let gesture: { x: number; y: number; at: number; multi: boolean; moved: boolean } | null = null;
   let lastTap = 0;
   stage.addEventListener('pointerdown', (event) => {
     if (pointers.size === 1) gesture = { x: event.clientX, y: event.clientY, at: Date.now(), multi: false, moved: false };
@@ -217,23 +282,24 @@ function startFilm(data) {
     show();
   });
 
-  for (const button of document.querySelectorAll('[data-window]')) {
+  const windowButtons = [...document.querySelectorAll<HTMLButtonElement>('[data-window]')];
+  for (const button of windowButtons) {
     button.addEventListener('click', () => {
-      state.window = button.dataset.window;
-      for (const other of document.querySelectorAll('[data-window]')) other.classList.toggle('on', other === button);
+      state.window = button.dataset.window ?? '';
+      for (const other of windowButtons) other.classList.toggle('on', other === button);
       show();
     });
   }
-  document.getElementById('hd').addEventListener('click', () => {
+  required<HTMLButtonElement>('hd').addEventListener('click', () => {
     state.full = !state.full;
     show();
   });
-  document.getElementById('fit').addEventListener('click', () => {
+  required<HTMLButtonElement>('fit').addEventListener('click', () => {
     resetView();
     state.full = false;
     show();
   });
-  for (const link of document.querySelectorAll('.thumb')) {
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('.thumb')) {
     link.addEventListener('click', (event) => {
       event.preventDefault();
       state.full = false;
@@ -243,8 +309,7 @@ function startFilm(data) {
   }
 
   // The server already put the first image in the page (preload + src): keep it.
-  slices = [];
-  for (const [sop, frames] of data.series[0].images) for (let f = 1; f <= frames; f++) slices.push([sop, f]);
+  slices = slicesOf(data.series[0]!);
   state.slice = Math.floor((slices.length - 1) / 2);
   slider.max = String(slices.length);
   // The first image is the server's <img src> (preloaded in <head>): keep it and only prefetch.
@@ -254,10 +319,10 @@ function startFilm(data) {
   startSharing(data);
 }
 
-function startSharing(data) {
-  const form = document.getElementById('onward-form');
+function startSharing(data: FilmData): void {
+  const form = document.getElementById('onward-form') as HTMLFormElement | null;
   if (!form) return;
-  const result = document.getElementById('onward-result');
+  const result = required<HTMLDivElement>('onward-result');
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const fields = new FormData(form);
@@ -272,8 +337,8 @@ function startSharing(data) {
       result.textContent = response.status === 401 ? '请重新输入访问码 / Enter the code again' : '无法生成链接 / Could not create the link';
       return;
     }
-    const link = await response.json();
-    const add = (tag, text, id) => {
+    const link = (await response.json()) as OnwardLink;
+    const add = (tag: string, text: string, id?: string): void => {
       const element = document.createElement(tag);
       element.textContent = text;
       if (id) element.id = id;
@@ -288,13 +353,13 @@ function startSharing(data) {
       result.appendChild(holder);
     }
   });
-  const list = document.getElementById('accesses');
-  document.getElementById('show-accesses').addEventListener('click', async () => {
+  const list = required<HTMLUListElement>('accesses');
+  required<HTMLButtonElement>('show-accesses').addEventListener('click', async () => {
     const response = await window.fetch(`${data.base}/accesses`);
     list.textContent = '';
     if (!response.ok) return;
-    const answer = await response.json();
-    const names = { opened: '打开 opened', 'viewed-images': '看图 viewed', 'viewed-full': '看高清 viewed HD', 'downloaded-dicom': '下载DICOM downloaded', 'downloaded-jpeg': '下载JPEG downloaded', 'code-failed': '访问码错误 wrong code', unlocked: '输入访问码 unlocked', 'shared-onward': '分享 shared' };
+    const answer = (await response.json()) as AccessList;
+    const names: Record<string, string> = { opened: '打开 opened', 'viewed-images': '看图 viewed', 'viewed-full': '看高清 viewed HD', 'downloaded-dicom': '下载DICOM downloaded', 'downloaded-jpeg': '下载JPEG downloaded', 'code-failed': '访问码错误 wrong code', unlocked: '输入访问码 unlocked', 'shared-onward': '分享 shared' };
     for (const access of answer.accesses) {
       const item = document.createElement('li');
       item.textContent = `${new Date(access.at).toLocaleString()} · ${access.who ?? '本人 you'} · ${names[access.action] ?? access.action}${access.device ? ` · ${access.device}` : ''}`;
