@@ -6,22 +6,9 @@ import { configurePasswordHashing } from './access/passwords.ts';
 import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { enforceRoutePermissions } from './access/route-permission.ts';
+import { definePermissions } from './access/permissions.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
-import { registerReadingRoutes } from './api/reading-routes.ts';
-import { registerEventRoutes } from './api/event-routes.ts';
-import { NotificationBus } from './events/notification-bus.ts';
-import { NotificationStore } from './store/notification-store.ts';
-import { ReadingStore } from './store/reading-store.ts';
-import { createReadingServices, type ReadingServices } from './reading/reading-services.ts';
-import { ReportDelivery } from './reports/report-delivery.ts';
-import { createDiagnosticReportSource } from './reports/fhir-report-source.ts';
-import { reportsPortOf } from './reports/reports-port.ts';
-import { DEFAULT_SHARE_OPTIONS } from './share/share-model.ts';
-import { createShareServices, type ShareServices } from './share/share-services.ts';
-import { ShareStore } from './share/share-store.ts';
-import { LogSmsSender } from './share/sms-sender.ts';
-import { registerShareRoutes } from './share/share-routes.ts';
-import { registerReportDocumentRoutes } from './api/report-document-routes.ts';
+import type { ShareServices } from './share/share-services.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
 import { startDimseServer } from './dimse/scp.ts';
@@ -34,8 +21,12 @@ import { createServiceRegistry, moduleMigrations, modulePermissions, registerMod
 import { accessModule } from './access/module.ts';
 import { archiveModule } from './archive/module.ts';
 import { dicomwebModule } from './dicomweb/module.ts';
-import { FHIR_DIAGNOSTIC_REPORTS, fhirModule } from './fhir/module.ts';
+import { eventsModule } from './events/module.ts';
+import { fhirModule } from './fhir/module.ts';
 import { insightModule } from './insight/module.ts';
+import { readingModule } from './reading/module.ts';
+import { reportsModule } from './reports/module.ts';
+import { SHARES, shareModule } from './share/module.ts';
 import { webAppModule } from './web-app/module.ts';
 
 /**
@@ -47,6 +38,10 @@ export const MODULES: readonly YunyingModule[] = [
   dicomwebModule,
   accessModule,
   archiveModule,
+  eventsModule,
+  shareModule,
+  reportsModule,
+  readingModule,
   fhirModule,
   insightModule,
   webAppModule,
@@ -78,6 +73,8 @@ export interface YunyingServer {
 export async function buildServer(config: Config, options: { modules?: readonly YunyingModule[] } = {}): Promise<YunyingServer> {
   const modules = options.modules ?? MODULES;
   const permissions = modulePermissions(modules);
+  // The modules' permissions join the catalog and the role table (access/permissions.ts).
+  definePermissions(permissions);
   const logger = pino({
     level: config.logLevel,
     // Credentials never reach the logs.
@@ -136,7 +133,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   });
 
   configurePasswordHashing(config.passwordHashing);
-  const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds });
+  const access = new AccessService(archive.accessStore, archive.audit, { tokenTtlSeconds: config.tokenTtlSeconds, unitOfWork: archive.unitOfWork });
   try {
     // A process with another audit key than the chain's stops here, not at its first record.
     await archive.audit.ensureKeyed();
@@ -147,15 +144,6 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   }
   const restCaller = createHttpCallerResolver(access, 'rest', { allowBasic: false });
   enforceRoutePermissions(http, restCaller); // each route's `config.permission`, for every route registered below
-  const bus = new NotificationBus(new NotificationStore(archive.database.db), { onError: (error) => logger.warn({ err: error }, 'notification bus') });
-  const readingStore = new ReadingStore(archive.database.db, archive.database.dialect);
-  const shares = createShareServices(
-    { store: new ShareStore(archive.database.db), index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, reports: reportsPortOf(readingStore), audit: archive.audit, sms: new LogSmsSender(logger), logger },
-    { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays, maxRenderFrameBytes: config.renderMaxFrameBytes },
-  );
-  const delivery = new ReportDelivery({ store: readingStore, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink });
-  const reading = createReadingServices({ store: readingStore, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: bus, delivery }, { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone });
-  await reading.reports.seedTemplates();
   http.get('/healthz', async () => ({ status: 'ok' }));
   // Like every other route, unless configured public (issue 12, finding 19): the metrics
   // (administrators; Basic too, as scrapers send it) and the API description (anyone signed in).
@@ -171,14 +159,8 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   // Absolute URLs in DICOMweb and FHIR answers: from YUNYING_PUBLIC_BASE_URL when it is set,
   // else from the request's Host, which the client chooses (issue 12, finding 18).
   const configuredPublicBaseUrl = config.publicBaseUrlConfigured ? config.publicBaseUrl : undefined;
-  // Reading, cloud film and the live events become modules after their split (issue 13, item 9).
-  await registerReadingRoutes(http, { reading, resolveCaller: restCaller, audit: archive.audit });
-  await registerShareRoutes(http, { shares, resolveCaller: restCaller, audit: archive.audit });
-  await registerEventRoutes(http, { bus, resolveCaller: restCaller, audit: archive.audit });
-  await registerReportDocumentRoutes(http, { reports: reading.reports, delivery, audit: archive.audit, resolveCaller: restCaller, timeZone: config.timeZone });
 
   const services = createServiceRegistry();
-  services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reading.reports, delivery, archive, archive.audit));
   const moduleClosers: Array<() => Promise<void> | void> = [];
   const moduleContext: ModuleContext = {
     config,
@@ -209,13 +191,11 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     await archive.close();
     throw error;
   }
-  await bus.start();
-  // The change feed's consumer groups: routing, and the modules' (one process per group at a time).
+  // The change feed's consumer groups, the modules' (one process per group at a time).
   const feed = new ChangeFeed(archive.stores.changeFeed, { onError: (error, where) => logger.warn({ err: error, ...where }, 'change feed') });
-  for (const consumer of [routingConsumer(reading), ...feedConsumers]) feed.subscribe(consumer);
+  for (const consumer of feedConsumers) feed.subscribe(consumer);
   metrics.addSection(() => feed.metricLines());
   await feed.start();
-  const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
   const auditHeadLog = startAuditHeadLog(archive.audit, logger);
   await auditHeadLog.logNow();
 
@@ -225,7 +205,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     http,
     archive,
     access,
-    shares,
+    shares: services.get(SHARES),
     logger,
     permissions,
     feedConsumers,
@@ -243,6 +223,8 @@ export async function buildServer(config: Config, options: { modules?: readonly 
         logger: logger.child({ component: 'dimse' }),
         limits: { total: config.dicomAssociations.total, perCallingAe: config.dicomAssociations.perCallingAe, perAddress: config.dicomAssociations.perAddress },
         idleTimeoutMs: config.dicomAssociations.idleSeconds * 1000,
+        // large data sets to files in the blob store's staging directory, the too large refused (issue 13, item 7)
+        datasetBounds: { spillBytes: config.dimseDatasets.spillBytes, maxBytes: config.dimseDatasets.maxMessageBytes, spillDir: archive.blobs.stagingDirectory },
         // a township's nodes and its serving centre's; platform administrators anywhere (issue 12, finding 14)
         moveDestinationPermitted: (caller, destination) => access.mayMoveTo(caller, destination.institutionId),
         audit: archive.audit,
@@ -251,14 +233,11 @@ export async function buildServer(config: Config, options: { modules?: readonly 
       return started.port;
     },
     async close() {
-      sweeper.stop();
       auditHeadLog.stop();
       await dicom?.close();
       await http.close();
-      await bus.close();
       await feed.close();
       await closeModules();
-      await sweeper.idle();
       await auditHeadLog.idle();
       await archive.close();
     },
@@ -273,45 +252,4 @@ export async function buildServer(config: Config, options: { modules?: readonly 
  */
 export function loggedPath(url: string): string {
   return url.split('?')[0]!.replace(/^\/+(?:s|%73)\/[^/]*/i, '/s/[token]');
-}
-
-/**
- * Routing rules as a change-feed consumer: each newly stored study is routed by the one
- * process holding the group's lease, at least once (a failed routing is retried by the
- * feed, and shows on /metrics once it gives up). The instances of one study come as many
- * changes: a bounded memory of the studies routed skips the rest; routeStudy leaves a
- * study that already has a request alone, and the one-open-request index decides races.
- */
-function routingConsumer(reading: ReadingServices): FeedConsumer {
-  const routed = new Set<string>();
-  return {
-    group: 'routing',
-    types: ['instance.stored'],
-    async handle(change) {
-      const studyInstanceUid = change.payload.studyInstanceUid;
-      if (change.payload.outcome !== 'stored' || typeof studyInstanceUid !== 'string' || routed.has(studyInstanceUid)) return;
-      await reading.routing.routeStudy(studyInstanceUid);
-      if (routed.size >= 10_000) routed.clear();
-      routed.add(studyInstanceUid);
-    },
-  };
-}
-
-/**
- * Background work of the reading module, in every process: requests whose study stopped
- * growing go to the worklist, and SRs a failed delivery left out are stored. Each step is
- * a conditional update, so it happens once whichever process gets there first.
- */
-function startImagesCompleteSweep(reading: ReadingServices, stableSeconds: number, logger: Logger): { stop(): void; idle(): Promise<void> } {
-  const intervalMs = Math.max(1000, Math.min(5000, (stableSeconds * 1000) / 3));
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= reading.requests
-      .promoteCompleteStudies()
-      .then(() => reading.reports.retryUndeliveredReports())
-      .then(() => undefined, (error: unknown) => logger.warn({ err: error }, 'images-complete sweep failed'))
-      .finally(() => (running = undefined));
-  }, intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer), idle: async () => void (await running) };
 }

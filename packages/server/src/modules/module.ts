@@ -9,6 +9,7 @@ import type { Migration } from 'kysely';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access/access-service.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
+import type { PermissionDeclaration } from '../access/permissions.ts';
 import type { Archive } from '../archive/archive.ts';
 import type { Config } from '../config.ts';
 import type { FeedConsumer } from '../feed/change.ts';
@@ -18,11 +19,14 @@ import type { SqlDialectName } from '../store/database.ts';
 export interface YunyingModule {
   /** the module's folder name, e.g. 'reading' */
   name: string;
-  /** the fine-grained permissions the module's routes check */
+  /**
+   * the fine-grained permissions the module's routes check, with the roles that hold them
+   * (they join access/permissions.ts's catalog and role table at start)
+   */
   permissions?: readonly PermissionDeclaration[];
   /**
    * Its migrations, run with the core list (store/migrations.ts) as one set sorted by name:
-   * take a number from /work/notes/migrations.md ('0020-quality-…'). A function of the
+   * the next free number after the core list's and the other modules' ('0020-quality-…'). A function of the
    * dialect where the SQL differs between SQLite and PostgreSQL.
    */
   migrations?: ModuleMigrations;
@@ -35,18 +39,10 @@ export interface YunyingModule {
 /** the process counters /metrics renders */
 export type Metrics = ReturnType<typeof createMetrics>;
 
+export type { PermissionDeclaration };
+
 export type MigrationSet = Readonly<Record<string, Migration>>;
 export type ModuleMigrations = MigrationSet | ((dialect: SqlDialectName) => MigrationSet);
-
-/**
- * A permission a module declares. Stands in for access/permissions.ts's
- * PermissionDeclaration until that catalog exists; the same shape.
- */
-export interface PermissionDeclaration {
-  name: string;
-  zh: string;
-  en: string;
-}
 
 /** The platform core, as every module sees it. */
 export interface ModuleContext {

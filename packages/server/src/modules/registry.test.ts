@@ -8,6 +8,13 @@ import { openIndexDatabase } from '../store/database.ts';
 import { createTestDatabase } from '../test-support/postgres.ts';
 import { serviceKey, type ModuleContext, type YunyingModule } from './module.ts';
 import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './registry.ts';
+import type { PermissionDeclaration } from '../access/permissions.ts';
+
+declare module '../access/permissions.ts' {
+  interface ModulePermissions {
+    'qc:grade': true;
+  }
+}
 
 /** A module with one table, whose SQL differs by dialect as a real one's may. */
 const fixtureModule: YunyingModule = {
@@ -70,7 +77,7 @@ describe('the registry refuses what two modules would both own', () => {
   });
 
   test('a permission', () => {
-    const permission = { name: 'qc:grade', zh: '质控评分', en: 'grade image quality' };
+    const permission: PermissionDeclaration = { name: 'qc:grade', zh: '质控评分', en: 'grade image quality' };
     assert.deepEqual(modulePermissions([{ name: 'a', permissions: [permission] }]), [permission]);
     assert.throws(() => modulePermissions([{ name: 'a', permissions: [permission] }, { name: 'b', permissions: [permission] }]), /qc:grade is declared by modules a and b/);
   });

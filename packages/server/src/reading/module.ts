@@ -1,0 +1,31 @@
+import { registerReadingRoutes } from '../api/reading-routes.ts';
+import { NOTIFICATIONS } from '../events/module.ts';
+import { serviceKey, type YunyingModule } from '../modules/module.ts';
+import { REPORTS } from '../reports/module.ts';
+import { startImagesCompleteSweep } from './images-complete-sweep.ts';
+import { createReadingServices, type ReadingServices } from './reading-services.ts';
+import { routingConsumer } from './routing-consumer.ts';
+
+export const READING = serviceKey<ReadingServices>('reading');
+
+/**
+ * Remote diagnosis (远程诊断): requests, the worklist and claims, routing rules. Routing runs
+ * in the change feed (each stored instance); the images-complete sweep in every process.
+ */
+export const readingModule: YunyingModule = {
+  name: 'reading',
+  async register({ http, archive, config, logger, callers, services, onClose }) {
+    const reading = createReadingServices(
+      { store: archive.stores.reading, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, reports: services.get(REPORTS) },
+      { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone },
+    );
+    services.provide(READING, reading);
+    await registerReadingRoutes(http, { reading, resolveCaller: callers.rest, audit: archive.audit });
+    const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
+    onClose(async () => {
+      sweeper.stop();
+      await sweeper.idle();
+    });
+  },
+  consumers: ({ services }) => [routingConsumer(services.get(READING))],
+};
