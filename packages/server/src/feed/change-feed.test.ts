@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { openIndexDatabase, type IndexDatabase } from '../store/database.ts';
 import { appendChange, ChangeFeedStore } from '../store/change-feed-store.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
-import type { FeedChange, NewChange } from './change.ts';
+import { RetryLater, type FeedChange, type NewChange } from './change.ts';
 import { ChangeFeed, type ChangeFeedOptions } from './change-feed.ts';
 
 const DEADLINE_MS = 10_000;
@@ -154,6 +154,39 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await until(() => (attempts.get('poison') ?? 0) >= 1, () => 'the requeued change');
       await feed.close();
       errors.length = 0;
+    });
+
+    test('"not yet" (RetryLater) comes back after its pause without counting as an attempt; a group\u2019s own retry policy', async () => {
+      const group = newGroup('later');
+      const calls = new Map<string, number>();
+      const done: string[] = [];
+      const feed = newFeed(first, { maxAttempts: 10 });
+      feed.subscribe(
+        {
+          group,
+          types: ['report.addendum'],
+          retry: { maxAttempts: 2, delayMs: () => 10 },
+          async handle(one) {
+            const name = String(one.payload.n);
+            calls.set(name, (calls.get(name) ?? 0) + 1);
+            if (name === 'later' && calls.get(name)! <= 3) throw new RetryLater(15, 'the signing request delivers first');
+            if (name === 'poison') throw new Error('poison');
+            done.push(name);
+          },
+        },
+        { startAt: 'latest' },
+      );
+      await feed.start();
+      const [later, poison] = await append(first, change('later', 'report.addendum'), change('poison', 'report.addendum'));
+      await until(() => done.includes('later'), () => 'the deferred change');
+      await until(async () => (await feed.store.failures(group, 'dead')).length === 1, () => 'the dead letter after two attempts');
+      assert.equal(calls.get('later'), 4, 'deferred three times, then handled');
+      assert.equal(calls.get('poison'), 2, "the group's own maxAttempts");
+      assert.deepEqual((await feed.store.failures(group)).map((one) => one.seq), [poison]);
+      assert.ok(!(await feed.store.failures(group)).some((one) => one.seq === later));
+      assert.equal(errors.length, 2, 'the poison change logged twice; the deferrals not at all');
+      errors.length = 0;
+      await feed.close();
     });
 
     test('two runners: one handles the group at a time, and the other takes over when it closes', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { onChangeAppended, type ChangeFeedStore, type FailureRecord, type SnapshotToken } from '../store/change-feed-store.ts';
-import type { FeedChange, FeedConsumer } from './change.ts';
+import { RetryLater, type FeedChange, type FeedConsumer } from './change.ts';
 
 export interface ChangeFeedOptions {
   /** this runner's name in the lease rows [host:pid:random] */
@@ -463,23 +463,22 @@ class GroupWorker {
       this.counters.handled += 1;
       return undefined;
     } catch (error) {
-      this.options.onError(error, { group: this.group, seq: change.seq });
+      if (!(error instanceof RetryLater)) this.options.onError(error, { group: this.group, seq: change.seq });
       return error ?? new Error('handler threw undefined');
     }
   }
 
   private failureAfter(seq: number, previousAttempts: number, error: unknown): FailureRecord {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    // "Not yet" is no failed attempt.
+    if (error instanceof RetryLater) return { seq, status: 'retrying', attempts: previousAttempts, nextAttemptAt: iso(this.options.now() + error.delayMs), error: message };
     const attempts = previousAttempts + 1;
-    const dead = attempts >= this.options.maxAttempts;
+    const maxAttempts = Math.max(1, this.consumer.retry?.maxAttempts ?? this.options.maxAttempts);
+    const delayMs = this.consumer.retry?.delayMs ?? this.options.retryDelayMs;
+    const dead = attempts >= maxAttempts;
     if (dead) this.counters.deadLettered += 1;
     else this.counters.retries += 1;
-    return {
-      seq,
-      status: dead ? 'dead' : 'retrying',
-      attempts,
-      nextAttemptAt: dead ? null : iso(this.options.now() + this.options.retryDelayMs(attempts)),
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    };
+    return { seq, status: dead ? 'dead' : 'retrying', attempts, nextAttemptAt: dead ? null : iso(this.options.now() + delayMs(attempts)), error: message };
   }
 }
 

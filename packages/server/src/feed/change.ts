@@ -92,4 +92,20 @@ export interface FeedConsumer {
   /** the types to receive; all when absent */
   types?: readonly ChangeType[];
   handle(change: FeedChange): Promise<void>;
+  /** this group's retry policy instead of the runner's (attempts before a dead letter, pause after n failed) */
+  retry?: { maxAttempts?: number; delayMs?: (failedAttempts: number) => number };
+}
+
+/**
+ * Thrown by a handler for "not yet" (e.g. another process is still on it): the change is
+ * handed over again after `delayMs`, without counting as a failed attempt or being logged.
+ */
+export class RetryLater extends Error {
+  readonly delayMs: number;
+
+  constructor(delayMs: number, reason = 'not yet') {
+    super(reason);
+    this.name = 'RetryLater';
+    this.delayMs = Math.max(0, delayMs);
+  }
 }
