@@ -20,7 +20,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const admin = { ...systemCaller(), via: 'rest' as const };
       await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
       const store = new ReadingStore(archive.database.db, archive.database.dialect);
-      const reading = createReadingServices({ store, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined } }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
+      const reading = createReadingServices({ store, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined }, unitOfWork: archive.unitOfWork }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
       const created: string[] = [];
       for (let n = 0; n < 15; n++) {
         const study = makeSyntheticInstance();

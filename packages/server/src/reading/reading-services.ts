@@ -4,6 +4,7 @@ import { ReportService, type SignedReportDelivery } from '../reports/report-serv
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
 import type { ReadingStore } from '../store/reading-store.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import { RequestService } from './request-service.ts';
 import { RoutingService } from './routing-service.ts';
 import type { SlaMinutes } from './sla.ts';
@@ -23,7 +24,11 @@ export interface ReadingDependencies {
   index: IndexStore;
   audit: AuditRecorder;
   notifier: Notifier;
+  /** each change with its audit record and feed row in one transaction (archive.unitOfWork) */
+  unitOfWork: UnitOfWork;
   delivery?: SignedReportDelivery;
+  /** the reports module's service (reports/module.ts); one over the same store when absent (tests) */
+  reports?: ReportService;
 }
 
 /** Remote diagnosis (远程诊断): requests, the worklist, routing, and the reports written for them. */
@@ -36,9 +41,9 @@ export interface ReadingServices {
 
 /** The reading services over one store, wired to each other. */
 export function createReadingServices(deps: ReadingDependencies, options: ReadingOptions): ReadingServices {
-  const reports = new ReportService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, delivery: deps.delivery });
-  const requests = new RequestService({ store: deps.store, access: deps.access, index: deps.index, audit: deps.audit, notifier: deps.notifier, reports }, { sla: options.sla, stableSeconds: options.stableSeconds });
-  const worklist = new WorklistService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, requests });
+  const reports = deps.reports ?? new ReportService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, delivery: deps.delivery });
+  const requests = new RequestService({ store: deps.store, access: deps.access, index: deps.index, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, reports }, { sla: options.sla, stableSeconds: options.stableSeconds });
+  const worklist = new WorklistService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, requests });
   const routing = new RoutingService({ store: deps.store, access: deps.access, audit: deps.audit, requests }, { timeZone: options.timeZone });
   return { requests, worklist, routing, reports };
 }

@@ -2,20 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { primaryImageModality } from '@yunying/dicom';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import type { Caller } from '../access/caller.ts';
-import { studyScopeOf } from '../access/caller.ts';
-import type { Role } from '../access/roles.ts';
-import { badRequest, conflict, DIMSE_STATUS, notFound, YunyingError } from '../errors.ts';
+import { requirePermission, studyScopeOf } from '../access/caller.ts';
+import { badRequest, conflict, notFound, YunyingError } from '../errors.ts';
 import type { Notifier } from '../events/notifier.ts';
-import { requireReaderAt, requireRole } from '../reports/report-policy.ts';
+import { requireReaderAt } from '../reports/report-policy.ts';
 import type { ReportService, ReportView } from '../reports/report-service.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
 import type { PatientIdentity, ReadingRequestRow, ReadingStore, RoutingRuleRow, StudyFacts } from '../store/reading-store.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import { requestView, type PriorView, type ReadingRequestView } from './request-view.ts';
 import { requireRequesterOf, RequestSteps } from './request-steps.ts';
 import { dueAt, isPriority, type Priority, type SlaMinutes } from './sla.ts';
 
-const REQUESTERS: readonly Role[] = ['technologist', 'administrator'];
 
 export interface RequestOptions {
   sla: SlaMinutes;
@@ -29,6 +28,8 @@ export interface RequestDependencies {
   index: IndexStore;
   audit: AuditRecorder;
   notifier: Notifier;
+  /** a request, its event, its grant, its audit record and its feed row in one transaction */
+  unitOfWork: UnitOfWork;
   /** the request's detail view shows its report */
   reports: Pick<ReportService, 'reportOfCase'>;
 }
@@ -62,7 +63,7 @@ export class RequestService {
   }
 
   async createRequest(caller: Caller, input: CreateRequestInput): Promise<ReadingRequestView> {
-    requireRole(caller, REQUESTERS, 'request a remote read');
+    requirePermission(caller, 'request:create');
     if (!isPriority(input.priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
     // Only a study the requester may see now: a request for a UID not stored yet would show
     // its future owner's patient to the requester (issue 12, finding 10). Absent and hidden
@@ -87,8 +88,7 @@ export class RequestService {
     });
     // The check above answers the common case with the open request's id; the insert's unique
     // index decides between requests made at once (issue 13, item 10).
-    if (!(await this.deps.store.insertRequest(row, caller.name))) await this.refuseIfOpen(input.studyInstanceUid, readingInstitutionId, true);
-    await this.afterCreate(caller, row);
+    if (!(await this.create(caller, row))) await this.refuseIfOpen(input.studyInstanceUid, readingInstitutionId, true);
     return requestView(row);
   }
 
@@ -101,9 +101,8 @@ export class RequestService {
   async openRoutedRequest(rule: RoutingRuleRow & { priority: Priority }, facts: StudyFacts, studyInstanceUid: string): Promise<ReadingRequestRow | undefined> {
     const row = await this.newRequestRow({ studyInstanceUid, requestingInstitutionId: facts.institution_id, readingInstitutionId: rule.reading_institution_id, requestedBy: `routing:${rule.id}`, routingRuleId: rule.id, priority: rule.priority, examItems: [], bodyParts: [], imagesComplete: false });
     if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
-    if (!(await this.deps.store.insertRequest(row, row.requested_by))) return undefined;
-    await this.afterCreate({ kind: 'system', name: row.requested_by, institutionId: facts.institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' }, row);
-    return row;
+    const router: Caller = { kind: 'system', name: row.requested_by, institutionId: facts.institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+    return (await this.create(router, row)) ? row : undefined;
   }
 
   /** REQUEST_EXISTS when the study has an open request at the centre (or, `lost`, when an insert found one). */
@@ -140,11 +139,22 @@ export class RequestService {
     };
   }
 
-  /** The study becomes visible to the reading centre, the centre's screens hear of it, the trail records it. */
-  private async afterCreate(caller: Caller, row: ReadingRequestRow): Promise<void> {
-    await this.deps.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
-    await this.deps.audit.record({ action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } });
-    await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status });
+  /**
+   * Opens the request: the request and its event, the study's grant to the reading centre,
+   * the audit record and the feed row commit together (they were four separate writes), then
+   * the centre's screens hear of it. False, with nothing written, when the study has an open
+   * request at the centre already (the unique index decided against this one).
+   */
+  private async create(caller: Caller, row: ReadingRequestRow): Promise<boolean> {
+    const created = await this.deps.unitOfWork.run(async (tx) => {
+      if (!(await tx.reading.insertRequest(row, caller.name))) return false;
+      await tx.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
+      tx.audit.record({ action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } });
+      tx.feed.append({ type: 'request.created', resourceType: 'request', resourceId: row.id, institutionId: row.reading_institution_id, payload: { studyInstanceUid: row.study_instance_uid, requestingInstitutionId: row.requesting_institution_id, priority: row.priority, status: row.status, routingRuleId: row.routing_rule_id } });
+      return true;
+    });
+    if (created) await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status });
+    return created;
   }
 
   /**
@@ -154,13 +164,11 @@ export class RequestService {
    */
   private async requireServing(caller: Caller, readingInstitutionId: string): Promise<void> {
     if (caller.visibleInstitutionIds === 'all' || readingInstitutionId === caller.institutionId) return;
-    const membership = await this.deps.store.db.selectFrom('alliance_members').select('centre_id').where('centre_id', '=', readingInstitutionId).where('member_id', '=', caller.institutionId).executeTakeFirst();
-    if (!membership) throw new YunyingError('READING_INSTITUTION_NOT_SERVING', `institution ${readingInstitutionId} does not serve institution ${caller.institutionId}: name a diagnostic centre of its alliance`, 422, DIMSE_STATUS.PROCESSING_FAILURE);
+    if (!(await this.deps.access.isAllianceMember(readingInstitutionId, caller.institutionId))) throw new YunyingError('READING_INSTITUTION_NOT_SERVING', `institution ${readingInstitutionId} does not serve institution ${caller.institutionId}: name a diagnostic centre of its alliance`);
   }
 
   private async servingCentreOf(institutionId: string): Promise<string | undefined> {
-    const row = await this.deps.store.db.selectFrom('alliance_members').select('centre_id').where('member_id', '=', institutionId).orderBy('created_at').executeTakeFirst();
-    return row?.centre_id;
+    return this.deps.access.firstServingCentre(institutionId);
   }
 
   /**
@@ -213,7 +221,7 @@ export class RequestService {
 
   async requestRetake(caller: Caller, requestId: string, reason: string): Promise<ReadingRequestView> {
     const row = await this.steps.visibleRequest(caller, requestId);
-    requireReaderAt(caller, row);
+    requireReaderAt(caller, row, 'request:claim');
     if (row.status === 'claimed' && row.claimed_by !== caller.name) throw conflict('CLAIMED_BY_OTHER', `the request is being read by ${row.claimed_by}`);
     await this.steps.move(caller, row, ['pending', 'claimed'], 'retake-requested', { retake_reason: reason, claimed_by: null, claimed_at: null }, { reason }, 'request a retake');
     await this.deps.audit.record({ action: 'reading-request.retake-requested', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, reason } });
@@ -246,7 +254,7 @@ export class RequestService {
    */
   async priors(caller: Caller, requestId: string): Promise<PriorView[]> {
     const row = await this.steps.visibleRequest(caller, requestId);
-    requireReaderAt(caller, row);
+    requireReaderAt(caller, row, 'priors:read');
     const { identity, priors } = await this.priorsOf(caller, row);
     if (identity) await this.deps.audit.record({ action: 'study.queried', caller, objectType: 'patient', patientId: identity.patientId, details: { priors: true, requestId: row.id, results: priors.length, studies: priors.map((prior) => prior.studyInstanceUid) } });
     return priors;
@@ -259,13 +267,17 @@ export class RequestService {
    */
   async openPrior(caller: Caller, requestId: string, studyInstanceUid: string, reason: string): Promise<PriorView> {
     const row = await this.steps.visibleRequest(caller, requestId);
-    requireReaderAt(caller, row);
+    requireReaderAt(caller, row, 'priors:read');
     const { identity, priors } = await this.priorsOf(caller, row);
     const prior = priors.find((candidate) => candidate.studyInstanceUid === studyInstanceUid);
     if (!identity || !prior) throw notFound(`study ${studyInstanceUid}`);
     if (prior.accessible) return prior;
-    await this.deps.access.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: row.reading_institution_id, reason: `prior for reading request ${row.id}: ${reason}`, granted_by: caller.name });
-    await this.deps.audit.record({ action: 'prior.opened', caller, objectType: 'study', objectId: studyInstanceUid, patientId: identity.patientId, details: { reason, requestId: row.id, institutionId: row.reading_institution_id, owningInstitutionId: prior.institutionId } });
+    // The grant, its audit record and its feed row: one transaction.
+    await this.deps.unitOfWork.run(async (tx) => {
+      await tx.access.grantStudy({ study_instance_uid: studyInstanceUid, institution_id: row.reading_institution_id, reason: `prior for reading request ${row.id}: ${reason}`, granted_by: caller.name });
+      tx.audit.record({ action: 'prior.opened', caller, objectType: 'study', objectId: studyInstanceUid, patientId: identity.patientId, details: { reason, requestId: row.id, institutionId: row.reading_institution_id, owningInstitutionId: prior.institutionId } });
+      tx.feed.append({ type: 'grant.created', resourceType: 'study', resourceId: studyInstanceUid, institutionId: row.reading_institution_id, payload: { requestId: row.id, prior: true } });
+    });
     return { ...prior, accessible: true };
   }
 

@@ -82,7 +82,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     try {
       const admin = { ...systemCaller(), via: 'rest' as const };
       await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
-      const reading = createReadingServices({ store: new ReadingStore(archive.database.db, archive.database.dialect), access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined } }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
+      const reading = createReadingServices({ store: new ReadingStore(archive.database.db, archive.database.dialect), access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async () => undefined }, unitOfWork: archive.unitOfWork }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
       const study = makeSyntheticInstance();
       await archive.ingest(admin, { kind: 'part10', bytes: study.bytes });
       const first = await reading.requests.createRequest(admin, { studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', priority: 'routine', imagesComplete: true });

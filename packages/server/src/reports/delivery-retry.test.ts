@@ -31,7 +31,7 @@ test('a report stays signed when storing its SR fails; the retry stores it once,
     };
     const notifications: string[] = [];
     const store = new ReadingStore(archive.database.db, archive.database.dialect);
-    const deps = { store, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async (_ids: string[], type: string) => void notifications.push(type) }, delivery };
+    const deps = { store, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: { publish: async (_ids: string[], type: string) => void notifications.push(type) }, unitOfWork: archive.unitOfWork, delivery };
     const options = { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' };
     const reading = createReadingServices(deps, options);
     const secondProcess = createReadingServices(deps, options);

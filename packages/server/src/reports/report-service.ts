@@ -4,6 +4,7 @@ import type { Caller } from '../access/caller.ts';
 import { badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Notifier } from '../events/notifier.ts';
 import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
+import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import { mayView, requireClaimer, requireReaderAt, requireReviewerAt } from './report-policy.ts';
 import { STARTER_TEMPLATES } from './starter-templates.ts';
 
@@ -36,6 +37,8 @@ export interface ReportDependencies {
   store: ReportStore;
   audit: AuditRecorder;
   notifier: Notifier;
+  /** a signature, a return or an addendum with its audit record and feed row in one transaction */
+  unitOfWork: UnitOfWork;
   delivery?: SignedReportDelivery;
 }
 
@@ -102,7 +105,7 @@ export class ReportService {
 
   async saveDraft(caller: Caller, requestId: string, draft: DraftInput): Promise<ReportView> {
     const row = await this.visibleRequest(caller, requestId);
-    requireClaimer(caller, row);
+    requireClaimer(caller, row, 'report:write');
     if (row.status !== 'claimed') throw conflict('ILLEGAL_TRANSITION', `cannot edit the report: the request is ${(await this.deps.store.findRequest(row.id))?.status ?? 'gone'}`);
     if (draft.templateId && !(await this.deps.store.findTemplate(draft.templateId))) throw notFound(`template ${draft.templateId}`);
     const now = new Date().toISOString();
@@ -120,7 +123,7 @@ export class ReportService {
 
   async submit(caller: Caller, reportId: string): Promise<ReportView> {
     const { report, request } = await this.visibleReport(caller, reportId);
-    requireClaimer(caller, request);
+    requireClaimer(caller, request, 'report:write');
     if (!report.findings.trim() || !report.impression.trim()) throw badRequest('REPORT_INCOMPLETE', 'findings and impression are both needed');
     if (report.positive === null) throw badRequest('REPORT_INCOMPLETE', 'mark the report positive or negative');
     const now = new Date().toISOString();
@@ -141,13 +144,18 @@ export class ReportService {
     if (report.author === caller.name) throw forbidden('two-level sign-off: the author cannot sign their own report');
     const now = new Date().toISOString();
     const version = report.version + 1;
-    const ok = await this.deps.store.changeReportAndRequest(
-      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version }, version: { report_id: report.id, version, kind: 'signed', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
-      { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name },
-      now,
-    );
-    if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
-    const signed = (await this.deps.store.findReport(report.id))!;
+    const signed = await this.deps.unitOfWork.run(async (tx) => {
+      const ok = await tx.reading.changeReportAndRequest(
+        { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version }, version: { report_id: report.id, version, kind: 'signed', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
+        { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name },
+        now,
+      );
+      if (!ok) return undefined;
+      const row = (await tx.reading.findReport(report.id))!;
+      recordReportChange(tx, caller, request, row, 'report.signed');
+      return row;
+    });
+    if (!signed) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
     await this.deliver(caller, request, signed, 'report.signed');
     return reportView((await this.deps.store.findReport(report.id))!);
   }
@@ -157,11 +165,15 @@ export class ReportService {
     requireReviewerAt(caller, request);
     const now = new Date().toISOString();
     const version = report.version + 1;
-    const ok = await this.deps.store.changeReportAndRequest(
-      { id: report.id, fromStatuses: ['submitted'], changes: { status: 'returned', review_comments: comments, updated_at: now, version }, version: { report_id: report.id, version, kind: 'returned', findings: report.findings, impression: report.impression, positive: report.positive, addendum: comments, saved_by: caller.name, saved_at: now } },
-      { id: request.id, from: ['submitted'], to: 'claimed', set: { submitted_at: null }, actor: caller.name, details: { returned: comments } },
-      now,
-    );
+    const ok = await this.deps.unitOfWork.run(async (tx) => {
+      const returned = await tx.reading.changeReportAndRequest(
+        { id: report.id, fromStatuses: ['submitted'], changes: { status: 'returned', review_comments: comments, updated_at: now, version }, version: { report_id: report.id, version, kind: 'returned', findings: report.findings, impression: report.impression, positive: report.positive, addendum: comments, saved_by: caller.name, saved_at: now } },
+        { id: request.id, from: ['submitted'], to: 'claimed', set: { submitted_at: null }, actor: caller.name, details: { returned: comments } },
+        now,
+      );
+      if (returned) recordReportChange(tx, caller, request, { ...report, version }, 'report.returned');
+      return returned;
+    });
     if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot return: the report is ${report.status}`);
     await this.deps.notifier.publish([request.reading_institution_id], 'report.returned', { requestId: request.id, reportId: report.id, author: report.author });
     return reportView((await this.deps.store.findReport(report.id))!);
@@ -170,19 +182,23 @@ export class ReportService {
   /** A signed report is never edited; an addendum makes a new version, and every version is kept. */
   async addAddendum(caller: Caller, reportId: string, text: string): Promise<ReportView> {
     const { report, request } = await this.visibleReport(caller, reportId);
-    requireReaderAt(caller, request);
+    requireReaderAt(caller, request, 'report:write');
     if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'an addendum is for a signed report; edit the draft instead');
     const now = new Date().toISOString();
-    const ok = await this.deps.store.addVersion(report.id, report.version, { report_id: report.id, version: report.version + 1, kind: 'addendum', findings: report.findings, impression: report.impression, positive: report.positive, addendum: text, saved_by: caller.name, saved_at: now }, { updated_at: now });
-    if (!ok) throw conflict('CONCURRENT_CHANGE', 'the report changed meanwhile; reload and try again');
-    const amended = (await this.deps.store.findReport(report.id))!;
+    const amended = await this.deps.unitOfWork.run(async (tx) => {
+      const ok = await tx.reading.addVersion(report.id, report.version, { report_id: report.id, version: report.version + 1, kind: 'addendum', findings: report.findings, impression: report.impression, positive: report.positive, addendum: text, saved_by: caller.name, saved_at: now }, { updated_at: now });
+      if (!ok) return undefined;
+      const row = (await tx.reading.findReport(report.id))!;
+      recordReportChange(tx, caller, request, row, 'report.amended');
+      return row;
+    });
+    if (!amended) throw conflict('CONCURRENT_CHANGE', 'the report changed meanwhile; reload and try again');
     await this.deliver(caller, request, amended, 'report.amended');
     return reportView((await this.deps.store.findReport(report.id))!);
   }
 
-  /** Signed or amended: the SR goes with the study, the township's screens hear of it at once. */
+  /** Signed or amended (committed with its record): the SR goes with the study, the township's screens hear of it at once. */
   private async deliver(caller: Caller, request: ReadingRequestRow, report: ReportRow, type: 'report.signed' | 'report.amended'): Promise<void> {
-    await this.deps.audit.record({ action: type, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
     // The report is signed whatever happens to its SR: a failed store is recorded, and the
     // background retry (retryUndeliveredReports) stores it later.
     await this.storeStructuredReport(caller, request, report, report.sr_sop_instance_uid);
@@ -205,6 +221,37 @@ export class ReportService {
       await this.deps.audit.record({ action: 'report.delivery-failed', outcome: 'failure', caller, objectType: 'study', objectId: request.study_instance_uid, details: { reportId: report.id, version: report.version, error: (error as Error).message } });
       return false;
     }
+  }
+
+  /**
+   * The SR delivery of one report, as the change feed's 'report-delivery' consumer runs it
+   * for each signature and addendum (reports/report-delivery-consumer.ts): 'done' when there
+   * is nothing to store (stored already, not signed, gone); 'too-early' within `graceMs` of
+   * the change, when the signing request is still storing it itself; 'busy' while another
+   * process holds the delivery (a marker younger than five minutes, as the sweep's retry
+   * counts it); else stores it now ('stored'), and throws when that fails (recorded as
+   * report.delivery-failed, the SR back to "not delivered" for the next attempt).
+   */
+  async deliverSignedReport(reportId: string, options: { now?: number; graceMs?: number } = {}): Promise<{ outcome: 'done' | 'stored' } | { outcome: 'too-early' | 'busy'; retryInMs: number }> {
+    const now = options.now ?? Date.now();
+    const report = await this.deps.store.findReport(reportId);
+    if (!report || report.status !== 'signed' || !this.deps.delivery) return { outcome: 'done' };
+    const seen = report.sr_sop_instance_uid;
+    if (seen !== null && !seen.startsWith('delivering:')) return { outcome: 'done' };
+    const changedAt = Date.parse(report.updated_at);
+    const graceMs = options.graceMs ?? 30_000;
+    if (seen === null && now - changedAt < graceMs) return { outcome: 'too-early', retryInMs: graceMs - (now - changedAt) };
+    const staleAfterMs = 5 * 60_000;
+    if (seen !== null && seen >= `delivering:${new Date(now - staleAfterMs).toISOString()}`) return { outcome: 'busy', retryInMs: Math.min(staleAfterMs, 30_000) };
+    const request = await this.deps.store.findRequest(report.request_id);
+    if (!request) return { outcome: 'done' };
+    const system: Caller = { kind: 'system', name: 'report-delivery', institutionId: request.reading_institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+    if (await this.storeStructuredReport(system, request, report, seen)) return { outcome: 'stored' };
+    // Either another process claimed it a moment ago, or the store failed (and was recorded).
+    const after = (await this.deps.store.findReport(reportId))?.sr_sop_instance_uid ?? null;
+    if (after !== null && after.startsWith('delivering:')) return { outcome: 'busy', retryInMs: 30_000 };
+    if (after !== null) return { outcome: 'done' };
+    throw new Error(`the SR of report ${reportId} could not be stored (see report.delivery-failed in the audit trail)`);
   }
 
   /** Stores the SRs that a failed or interrupted delivery left out; any process may run it. */
@@ -283,4 +330,15 @@ export function reportView(report: ReportRow): ReportView {
     signedAt: report.signed_at,
     structuredReportSopInstanceUid: report.sr_sop_instance_uid && !report.sr_sop_instance_uid.startsWith('delivering:') ? report.sr_sop_instance_uid : null,
   };
+}
+
+const FEED_TYPE_OF = { 'report.signed': 'report.signed', 'report.amended': 'report.addendum', 'report.returned': 'report.returned' } as const;
+
+/**
+ * A report's signature, addendum or return: its audit record (the action as the trail has
+ * always named it) and its feed row, in the change's transaction.
+ */
+function recordReportChange(tx: TransactionPorts, caller: Caller, request: ReadingRequestRow, report: Pick<ReportRow, 'id' | 'version' | 'positive'>, action: keyof typeof FEED_TYPE_OF): void {
+  tx.audit.record({ action, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
+  tx.feed.append({ type: FEED_TYPE_OF[action], resourceType: 'report', resourceId: report.id, institutionId: request.requesting_institution_id, payload: { reportId: report.id, requestId: request.id, studyInstanceUid: request.study_instance_uid, readingInstitutionId: request.reading_institution_id, version: report.version, positive: report.positive === 1 } });
 }

@@ -9,7 +9,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import { LruCache } from './lru-cache.ts';
 import { holderActor, linkHolderCaller, ShareRefusal, type LiveLink, type PageSeries, type PatientPageData, type ShareOptions, type ShareOrigin } from './share-model.ts';
-import type { SeriesSummary, ShareStore } from './share-store.ts';
+import type { SeriesSummary, ShareStore } from '../store/share-store.ts';
 import type { ShareTrail } from './share-trail.ts';
 
 /** Memory for parsed instances kept between image requests of the cloud film (per process). */
@@ -62,7 +62,7 @@ export class FilmMedia {
       this.deps.reports.signedReportsOfStudy(link.study_instance_uid),
       this.deps.store.institutionName(link.institution_id),
     ]);
-    if (!study || study.study_key !== link.study_key) throw new ShareRefusal('SHARE_NOT_FOUND', 'the study of this link no longer exists', 410);
+    if (!study || study.study_key !== link.study_key) throw new ShareRefusal('SHARE_STUDY_GONE', 'the study of this link no longer exists');
     const report = link.report_id ? (reports.find((r) => r.id === link.report_id) ?? reports[0]) : reports[0];
     const modalities = (study.modalities_in_study ?? '').split('\\').filter(Boolean);
     await this.deps.store.countView(link.id);

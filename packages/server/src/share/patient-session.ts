@@ -4,7 +4,7 @@ import { AttemptThrottle, type ThrottleRule } from '../access/attempt-throttle.t
 import { verifyPassword } from '../access/passwords.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import { holderActor, linkHolderCaller, ShareRefusal, statusOf, TOKEN_PATTERN, type LiveLink, type ShareOptions, type ShareOrigin } from './share-model.ts';
-import type { ShareLinkRow, ShareStore } from './share-store.ts';
+import type { ShareLinkRow, ShareStore } from '../store/share-store.ts';
 import type { ShareTrail } from './share-trail.ts';
 
 export interface PatientSessionDependencies {
@@ -31,17 +31,17 @@ export class PatientSession {
 
   /** The link of a token if usable now; otherwise a refusal the routes turn into a page. */
   async openLink(token: string): Promise<LiveLink> {
-    if (!TOKEN_PATTERN.test(token)) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link', 404);
+    if (!TOKEN_PATTERN.test(token)) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link');
     const found = await this.deps.store.findByToken(token);
-    if (!found) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link', 404);
+    if (!found) throw new ShareRefusal('SHARE_NOT_FOUND', 'no such link');
     // Deleting the study revoked the link; should a study be filed again under its UID, the
     // link is still not that study's (it is bound to the study row, not to the UID).
-    if (found.studyGone) throw new ShareRefusal('SHARE_REVOKED', 'this link was withdrawn', 410);
+    if (found.studyGone) throw new ShareRefusal('SHARE_REVOKED', 'this link was withdrawn');
     for (const row of [found.link, found.parent]) {
       if (!row) continue;
       const status = statusOf(row);
-      if (status === 'revoked') throw new ShareRefusal('SHARE_REVOKED', 'this link was withdrawn', 410);
-      if (status === 'expired') throw new ShareRefusal('SHARE_EXPIRED', 'this link has expired', 410);
+      if (status === 'revoked') throw new ShareRefusal('SHARE_REVOKED', 'this link was withdrawn');
+      if (status === 'expired') throw new ShareRefusal('SHARE_EXPIRED', 'this link has expired');
     }
     return found;
   }
@@ -91,7 +91,7 @@ export class PatientSession {
         if (attempts >= rule.limit) throw shareThrottled(retryAfterSeconds);
       }
       await this.refuseIfCodeExhausted(link);
-      throw new ShareRefusal('SHARE_CODE_WRONG', 'wrong access code', 401);
+      throw new ShareRefusal('SHARE_CODE_WRONG', 'wrong access code');
     }
     await this.deps.trail.recordAccess(live, 'unlocked', origin);
     await this.deps.audit.record({ action: 'share.unlocked', caller, objectType: 'share', objectId: link.id, patientId: await this.deps.trail.patientIdOf(link.study_instance_uid), details: { actor } });
@@ -112,13 +112,13 @@ export class PatientSession {
   private async refuseIfCodeExhausted(link: ShareLinkRow): Promise<void> {
     const issuedAt = (await this.deps.store.lastAccessAt(link.id, 'code-issued')) ?? link.created_at;
     if ((await this.deps.store.countAccesses(link.id, 'code-failed', issuedAt)) >= this.options.maxFailuresPerCode) {
-      throw new ShareRefusal('SHARE_LOCKED', 'too many wrong codes for this link; ask the hospital for a new code', 429);
+      throw new ShareRefusal('SHARE_LOCKED', 'too many wrong codes for this link; ask the hospital for a new code');
     }
   }
 }
 
 const shareThrottled = (retryAfterSeconds: number): ShareRefusal =>
-  new ShareRefusal('SHARE_THROTTLED', `too many wrong codes; try again in ${retryAfterSeconds} s`, 429, retryAfterSeconds);
+  new ShareRefusal('SHARE_THROTTLED', `too many wrong codes; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
 
 function sessionMac(codeHash: string, linkId: string, expires: number): string {
   return createHmac('sha256', `yunying-share-session\u0000${codeHash}`).update(`${linkId}.${expires}`).digest('base64url');

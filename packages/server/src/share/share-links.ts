@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import QRCode from 'qrcode';
 import type { Logger } from 'pino';
-import type { AuditRecorder } from '../access/audit-event.ts';
+import type { AuditEventInput, AuditRecorder } from '../access/audit-event.ts';
 import { hasPermission, requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
 import { hashPassword } from '../access/passwords.ts';
 import { badRequest, forbidden, notFound, YunyingError } from '../errors.ts';
@@ -9,7 +9,8 @@ import type { ReportsPort } from '../reports/reports-port.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
 import { linkHolderCaller, linkUrl, linkView, newAccessCode, statusOf, type CreatedShareLink, type LiveLink, type ShareLinkView, type ShareOptions, type ShareOrigin } from './share-model.ts';
-import type { ShareLinkRow, ShareStore } from './share-store.ts';
+import type { ShareLinkRow, ShareStore } from '../store/share-store.ts';
+import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import type { ShareTrail } from './share-trail.ts';
 import { isPlausiblePhone, type SmsSender } from './sms-sender.ts';
 
@@ -31,6 +32,8 @@ export interface ShareLinksDependencies {
   accessStore: Pick<AccessStore, 'clearAttempts'>;
   reports: ReportsPort;
   audit: AuditRecorder;
+  /** a link's issue or revocation with its audit record and feed row in one transaction */
+  unitOfWork: UnitOfWork;
   sms: SmsSender;
   trail: ShareTrail;
   logger?: Pick<Logger, 'warn' | 'info'>;
@@ -71,20 +74,32 @@ export class ShareLinks {
     }
     const withCode = input.accessCode ?? true;
     const code = withCode ? newAccessCode(input.codeLength ?? 6) : undefined;
-    const row = await this.insertLink({
-      kind: 'patient',
-      studyInstanceUid: input.studyInstanceUid,
-      reportId: input.reportId ?? null,
-      institutionId: study.institution_id,
-      parentId: null,
-      recipient: null,
-      codeHash: code ? await hashPassword(code) : null,
-      createdBy: caller.name,
-      expiresAt: new Date(Date.now() + days * 86_400_000).toISOString(),
+    const codeHash = code ? await hashPassword(code) : null;
+    // The link, its audit record and its feed row commit together; the SMS goes once the
+    // link exists (a failed send is on record too, and the link stands).
+    const row = await this.deps.unitOfWork.run(async (tx) => {
+      const inserted = await this.insertLink(
+        {
+          kind: 'patient',
+          studyInstanceUid: input.studyInstanceUid,
+          reportId: input.reportId ?? null,
+          institutionId: study.institution_id,
+          parentId: null,
+          recipient: null,
+          codeHash,
+          createdBy: caller.name,
+          expiresAt: new Date(Date.now() + days * 86_400_000).toISOString(),
+        },
+        tx.share,
+      );
+      recordIssued(tx, { action: 'study.shared', caller, objectType: 'share', objectId: inserted.id, patientId: study.patient_id ?? undefined, details: { studyInstanceUid: inserted.study_instance_uid, kind: 'patient', expiresAt: inserted.expires_at, accessCode: Boolean(code), sms: input.phone !== undefined } }, inserted);
+      return inserted;
     });
     let smsSent: boolean | undefined;
-    if (input.phone) smsSent = await this.sendSms(input.phone, row, code);
-    await this.deps.audit.record({ action: 'study.shared', caller, objectType: 'share', objectId: row.id, patientId: study.patient_id ?? undefined, details: { studyInstanceUid: row.study_instance_uid, kind: 'patient', expiresAt: row.expires_at, accessCode: Boolean(code), sms: Boolean(smsSent) } });
+    if (input.phone) {
+      smsSent = await this.sendSms(input.phone, row, code);
+      if (!smsSent) await this.deps.audit.record({ action: 'share.sms-failed', outcome: 'failure', caller, objectType: 'share', objectId: row.id, patientId: study.patient_id ?? undefined });
+    }
     return { ...this.view(row), ...(code ? { accessCode: code } : {}), ...(smsSent !== undefined ? { smsSent } : {}) };
   }
 
@@ -100,15 +115,18 @@ export class ShareLinks {
   /** Ends the link (and its onward links) at once, in every process. */
   async revokeLink(caller: Caller, id: string): Promise<ShareLinkView> {
     const row = await this.requireManagedLink(caller, id);
-    await this.deps.store.revoke(row.id, new Date().toISOString());
-    await this.deps.audit.record({ action: 'share.revoked', caller, objectType: 'share', objectId: row.id, patientId: await this.deps.trail.patientIdOf(row.study_instance_uid), details: { studyInstanceUid: row.study_instance_uid, kind: row.kind } });
+    const patientId = await this.deps.trail.patientIdOf(row.study_instance_uid);
+    await this.deps.unitOfWork.run(async (tx) => {
+      await tx.share.revoke(row.id, new Date().toISOString());
+      recordRevoked(tx, { action: 'share.revoked', caller, objectType: 'share', objectId: row.id, patientId, details: { studyInstanceUid: row.study_instance_uid, kind: row.kind } }, row);
+    });
     return this.view((await this.deps.store.findById(row.id))!);
   }
 
   /** A new code (the old one and every unlocked browser stop working); optionally by SMS. */
   async issueAccessCode(caller: Caller, id: string, input: { codeLength?: number; phone?: string }): Promise<CreatedShareLink> {
     const row = await this.requireManagedLink(caller, id);
-    if (statusOf(row) !== 'live') throw new YunyingError('SHARE_NOT_LIVE', 'the link has expired or was revoked; create a new one', 409);
+    if (statusOf(row) !== 'live') throw new YunyingError('SHARE_NOT_LIVE', 'the link has expired or was revoked; create a new one');
     if (input.phone !== undefined && !isPlausiblePhone(input.phone)) throw badRequest('INVALID_PHONE', 'the phone number is not a mobile number');
     const code = newAccessCode(input.codeLength ?? 6);
     await this.deps.store.setAccessCodeHash(row.id, await hashPassword(code));
@@ -142,19 +160,26 @@ export class ShareLinks {
     const existing = await this.deps.store.livePatientLinkOfReport(reportId, new Date().toISOString());
     if (existing) return this.view(existing);
     if (!this.options.autoCreateOnSign) return undefined;
-    const row = await this.insertLink({
-      kind: 'patient',
-      studyInstanceUid,
-      reportId,
-      institutionId,
-      parentId: null,
-      recipient: null,
-      codeHash: null,
-      createdBy: `report:${reportId}`,
-      expiresAt: new Date(Date.now() + this.options.defaultTtlDays * 86_400_000).toISOString(),
-    });
     const caller: Caller = { kind: 'system', name: `report:${reportId}`, institutionId, role: 'administrator', visibleInstitutionIds: [institutionId], via: 'system' };
-    await this.deps.audit.record({ action: 'study.shared', caller, objectType: 'share', objectId: row.id, patientId: await this.deps.trail.patientIdOf(studyInstanceUid), details: { studyInstanceUid, kind: 'patient', reportId, expiresAt: row.expires_at, automatic: true } });
+    const patientId = await this.deps.trail.patientIdOf(studyInstanceUid);
+    const row = await this.deps.unitOfWork.run(async (tx) => {
+      const inserted = await this.insertLink(
+        {
+          kind: 'patient',
+          studyInstanceUid,
+          reportId,
+          institutionId,
+          parentId: null,
+          recipient: null,
+          codeHash: null,
+          createdBy: `report:${reportId}`,
+          expiresAt: new Date(Date.now() + this.options.defaultTtlDays * 86_400_000).toISOString(),
+        },
+        tx.share,
+      );
+      recordIssued(tx, { action: 'study.shared', caller, objectType: 'share', objectId: inserted.id, patientId, details: { studyInstanceUid, kind: 'patient', reportId, expiresAt: inserted.expires_at, automatic: true } }, inserted);
+      return inserted;
+    });
     return this.view(row);
   };
 
@@ -177,19 +202,27 @@ export class ShareLinks {
     if (!Number.isInteger(days) || days < 1 || days > this.options.onwardMaxDays) throw badRequest('INVALID_EXPIRY', `an onward link lasts 1..${this.options.onwardMaxDays} days`);
     const expiresAt = new Date(Math.min(Date.now() + days * 86_400_000, Date.parse(link.expires_at))).toISOString();
     const code = input.accessCode === false ? undefined : newAccessCode(6);
-    const row = await this.insertLink({
-      kind: 'onward',
-      studyInstanceUid: link.study_instance_uid,
-      reportId: link.report_id,
-      institutionId: link.institution_id,
-      parentId: link.id,
-      recipient,
-      codeHash: code ? await hashPassword(code) : null,
-      createdBy: `share:${link.id}`,
-      expiresAt,
+    const codeHash = code ? await hashPassword(code) : null;
+    const patientId = await this.deps.trail.patientIdOf(link.study_instance_uid);
+    const row = await this.deps.unitOfWork.run(async (tx) => {
+      const inserted = await this.insertLink(
+        {
+          kind: 'onward',
+          studyInstanceUid: link.study_instance_uid,
+          reportId: link.report_id,
+          institutionId: link.institution_id,
+          parentId: link.id,
+          recipient,
+          codeHash,
+          createdBy: `share:${link.id}`,
+          expiresAt,
+        },
+        tx.share,
+      );
+      await this.deps.trail.recordAccess(live, 'shared-onward', origin, tx.share);
+      recordIssued(tx, { action: 'study.shared', caller: linkHolderCaller(link, origin), objectType: 'share', objectId: inserted.id, patientId, details: { studyInstanceUid: link.study_instance_uid, kind: 'onward', parentId: link.id, recipient, expiresAt, accessCode: Boolean(code), actor: 'patient' } }, inserted);
+      return inserted;
     });
-    await this.deps.trail.recordAccess(live, 'shared-onward', origin);
-    await this.deps.audit.record({ action: 'study.shared', caller: linkHolderCaller(link, origin), objectType: 'share', objectId: row.id, patientId: await this.deps.trail.patientIdOf(link.study_instance_uid), details: { studyInstanceUid: link.study_instance_uid, kind: 'onward', parentId: link.id, recipient, expiresAt, accessCode: Boolean(code), actor: 'patient' } });
     return { ...this.view(row), ...(code ? { accessCode: code } : {}) };
   }
 
@@ -209,13 +242,17 @@ export class ShareLinks {
   async revokeOnward(live: LiveLink, onwardId: string, origin: ShareOrigin): Promise<void> {
     const onward = await this.deps.store.findById(onwardId);
     if (live.link.kind !== 'patient' || !onward || onward.parent_id !== live.link.id) throw notFound('onward link');
-    await this.deps.store.revoke(onward.id, new Date().toISOString());
-    await this.deps.audit.record({ action: 'share.revoked', caller: linkHolderCaller(live.link, origin), objectType: 'share', objectId: onward.id, patientId: await this.deps.trail.patientIdOf(onward.study_instance_uid), details: { kind: 'onward', recipient: onward.recipient, actor: 'patient' } });
+    const patientId = await this.deps.trail.patientIdOf(onward.study_instance_uid);
+    await this.deps.unitOfWork.run(async (tx) => {
+      await tx.share.revoke(onward.id, new Date().toISOString());
+      recordRevoked(tx, { action: 'share.revoked', caller: linkHolderCaller(live.link, origin), objectType: 'share', objectId: onward.id, patientId, details: { kind: 'onward', recipient: onward.recipient, actor: 'patient' } }, onward);
+    });
   }
 
   // Helpers
 
-  private async insertLink(input: { kind: 'patient' | 'onward'; studyInstanceUid: string; reportId: string | null; institutionId: string; parentId: string | null; recipient: string | null; codeHash: string | null; createdBy: string; expiresAt: string }): Promise<ShareLinkRow> {
+  /** `store`: a unit of work's share store, so that the link commits with its record. */
+  private async insertLink(input: { kind: 'patient' | 'onward'; studyInstanceUid: string; reportId: string | null; institutionId: string; parentId: string | null; recipient: string | null; codeHash: string | null; createdBy: string; expiresAt: string }, store: Pick<ShareStore, 'insertLink'>): Promise<ShareLinkRow> {
     const row: Omit<ShareLinkRow, 'views'> = {
       id: randomUUID(),
       token: randomBytes(24).toString('base64url'),
@@ -231,7 +268,7 @@ export class ShareLinks {
       expires_at: input.expiresAt,
       revoked_at: null,
     };
-    await this.deps.store.insertLink(row);
+    await store.insertLink(row);
     return { ...row, views: 0 };
   }
 
@@ -262,6 +299,18 @@ export class ShareLinks {
     if (!row || (!isAdministrator(caller) && caller.institutionId !== row.institution_id)) throw notFound(`share link ${id}`);
     return row;
   }
+}
+
+/** An issued link's audit record and feed row, in the transaction that inserts it. */
+function recordIssued(tx: TransactionPorts, event: AuditEventInput, row: ShareLinkRow): void {
+  tx.audit.record(event);
+  tx.feed.append({ type: 'share.issued', resourceType: 'share-link', resourceId: row.id, institutionId: row.institution_id, payload: { studyInstanceUid: row.study_instance_uid, kind: row.kind, reportId: row.report_id, parentId: row.parent_id } });
+}
+
+/** A revoked link's audit record and feed row, in the transaction that revokes it (its onward links with it). */
+function recordRevoked(tx: TransactionPorts, event: AuditEventInput, row: ShareLinkRow): void {
+  tx.audit.record(event);
+  tx.feed.append({ type: 'share.revoked', resourceType: 'share-link', resourceId: row.id, institutionId: row.institution_id, payload: { studyInstanceUid: row.study_instance_uid, kind: row.kind, parentId: row.parent_id } });
 }
 
 function isAdministrator(caller: Caller): boolean {

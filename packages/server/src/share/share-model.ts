@@ -21,9 +21,9 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Caller } from '../access/caller.ts';
-import { badRequest, DIMSE_STATUS, YunyingError } from '../errors.ts';
+import { badRequest, YunyingError } from '../errors.ts';
 import type { SignedReportText } from '../reports/reports-port.ts';
-import type { ShareLinkRow } from './share-store.ts';
+import type { ShareLinkRow } from '../store/share-store.ts';
 
 export interface ShareOptions {
   /** where patients reach the server, e.g. https://film.example.org (no trailing slash); printed in QR codes */
@@ -124,15 +124,14 @@ export interface PatientPageData {
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 export const SHARE_COOKIE = 'yy_film';
 
-/** A patient-side refusal: the routes show it as a page (410, 401, 429, 404). */
+export type ShareRefusalCode = 'SHARE_NOT_FOUND' | 'SHARE_STUDY_GONE' | 'SHARE_EXPIRED' | 'SHARE_REVOKED' | 'SHARE_LOCKED' | 'SHARE_CODE_REQUIRED' | 'SHARE_CODE_WRONG' | 'SHARE_THROTTLED';
+
+/** A patient-side refusal: the routes show it as a page (410, 401, 429, 404; statuses from the error catalog). */
 export class ShareRefusal extends YunyingError {
-  constructor(
-    code: 'SHARE_NOT_FOUND' | 'SHARE_EXPIRED' | 'SHARE_REVOKED' | 'SHARE_LOCKED' | 'SHARE_CODE_REQUIRED' | 'SHARE_CODE_WRONG' | 'SHARE_THROTTLED',
-    message: string,
-    httpStatus: number,
-    retryAfterSeconds?: number,
-  ) {
-    super(code, message, httpStatus, DIMSE_STATUS.NOT_AUTHORIZED, retryAfterSeconds);
+  declare readonly code: ShareRefusalCode;
+
+  constructor(code: ShareRefusalCode, message: string, options: { retryAfterSeconds?: number } = {}) {
+    super(code, message, options);
   }
 }
 

@@ -8,7 +8,8 @@ import { FilmMedia } from './film-media.ts';
 import { PatientSession } from './patient-session.ts';
 import { ShareLinks } from './share-links.ts';
 import type { ShareOptions } from './share-model.ts';
-import type { ShareStore } from './share-store.ts';
+import type { ShareStore } from '../store/share-store.ts';
+import type { UnitOfWork } from '../store/unit-of-work.ts';
 import { ShareTrail } from './share-trail.ts';
 import type { SmsSender } from './sms-sender.ts';
 
@@ -20,6 +21,8 @@ export interface ShareDependencies {
   /** signed reports and addenda, read through the reports module */
   reports: ReportsPort;
   audit: AuditRecorder;
+  /** a link's issue or revocation with its audit record and feed row in one transaction */
+  unitOfWork: UnitOfWork;
   sms: SmsSender;
   logger?: Pick<Logger, 'warn' | 'info'>;
 }
@@ -38,7 +41,7 @@ export interface ShareServices {
 export function createShareServices(deps: ShareDependencies, options: ShareOptions): ShareServices {
   const trail = new ShareTrail(deps.store, deps.index);
   return {
-    links: new ShareLinks({ store: deps.store, index: deps.index, accessStore: deps.accessStore, reports: deps.reports, audit: deps.audit, sms: deps.sms, trail, logger: deps.logger }, options),
+    links: new ShareLinks({ store: deps.store, index: deps.index, accessStore: deps.accessStore, reports: deps.reports, audit: deps.audit, unitOfWork: deps.unitOfWork, sms: deps.sms, trail, logger: deps.logger }, options),
     session: new PatientSession({ store: deps.store, accessStore: deps.accessStore, audit: deps.audit, trail }, options),
     media: new FilmMedia({ store: deps.store, index: deps.index, blobs: deps.blobs, reports: deps.reports, audit: deps.audit, trail }, options),
     options,

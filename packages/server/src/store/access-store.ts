@@ -54,6 +54,18 @@ export class AccessStore {
     return rows.map((row) => row.member_id);
   }
 
+  /** Whether the centre's alliance has the institution as a member. */
+  async isAllianceMember(centreId: string, memberId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('alliance_members').select('centre_id').where('centre_id', '=', centreId).where('member_id', '=', memberId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** The centre that serves the institution first (the alliance it joined first): a request's default reading centre. */
+  async firstServingCentre(memberId: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('alliance_members').select('centre_id').where('member_id', '=', memberId).orderBy('created_at').executeTakeFirst();
+    return row?.centre_id;
+  }
+
   /** The diagnostic centres that serve this member institution (the other direction of listAllianceMembers). */
   async listServingCentres(memberId: string): Promise<string[]> {
     const rows = await this.db.selectFrom('alliance_members').select('centre_id').where('member_id', '=', memberId).orderBy('centre_id').execute();

@@ -1,6 +1,7 @@
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { SqlDialectName } from './database.ts';
 import { nonEmpty, type StudyScope } from './index-store.ts';
+import { inSavepoint, inTransaction } from './transaction.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
 /** study_key is the store's to set (insertRequest binds it to the study row there is). */
@@ -118,7 +119,7 @@ const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent'
  * exactly one row update succeeds, on SQLite and PostgreSQL alike.
  */
 export class ReadingStore {
-  readonly db: Kysely<Database>;
+  private readonly db: Kysely<Database>;
   private readonly dialect: SqlDialectName;
   constructor(
     db: Kysely<Database>,
@@ -133,7 +134,7 @@ export class ReadingStore {
    * "from" is the status the conditional update changed (READ COMMITTED would otherwise let
    * a competing commit slip in between). SQLite transactions never overlap.
    */
-  private async lockedStatus(trx: Transaction<Database>, id: string): Promise<string | undefined> {
+  private async lockedStatus(trx: Kysely<Database>, id: string): Promise<string | undefined> {
     const query = trx.selectFrom('reading_requests').select('status').where('id', '=', id);
     return (await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst())?.status;
   }
@@ -145,7 +146,7 @@ export class ReadingStore {
    * could not.
    */
   async insertRequest(row: ReadingRequestRow, actor: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const result = await trx
         .insertInto('reading_requests')
         .values({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` })
@@ -174,7 +175,7 @@ export class ReadingStore {
 
   /** True when the row was in a `from` state and is now in `to`; the event is written in the same transaction. */
   async transition(change: Transition, at: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const before = await this.lockedStatus(trx, change.id);
       const result = await trx
         .updateTable('reading_requests')
@@ -270,7 +271,7 @@ export class ReadingStore {
    */
   async claimFirstPending(readingInstitutionId: string, claimedBy: string, at: string): Promise<string | undefined> {
     if (this.dialect !== 'postgres') throw new Error('claimFirstPending is the PostgreSQL path');
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const result = await sql<{ id: string }>`update reading_requests set status = 'claimed', claimed_by = ${claimedBy}, claimed_at = ${at}, updated_at = ${at}
         where id = (select r.id from reading_requests r
           where r.reading_institution_id = ${readingInstitutionId} and r.status = 'pending'
@@ -328,7 +329,8 @@ export class ReadingStore {
    * return): both conditional, both or neither.
    */
   async changeReportAndRequest(report: { id: string; fromStatuses: readonly string[]; changes: Partial<Omit<ReportRow, 'id'>>; version?: ReportVersionRow }, request: Transition, at: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    // Under a savepoint in a unit of work: a lost race undoes the report's update, not the caller's writes.
+    return inSavepoint(this.db, async (trx) => {
       const updated = await trx.updateTable('reports').set(report.changes).where('id', '=', report.id).where('status', 'in', [...report.fromStatuses]).executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return false;
       const before = await this.lockedStatus(trx, request.id);
@@ -345,7 +347,7 @@ export class ReadingStore {
 
   /** An addendum: a new version on a signed report, guarded by the version it was based on. */
   async addVersion(reportId: string, expectedVersion: number, version: ReportVersionRow, changes: Partial<Omit<ReportRow, 'id'>>): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const updated = await trx.updateTable('reports').set({ ...changes, version: version.version }).where('id', '=', reportId).where('status', '=', 'signed').where('version', '=', expectedVersion).executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return false;
       await trx.insertInto('report_versions').values(version).execute();
@@ -431,6 +433,6 @@ export class ReadingStore {
 
 class ConcurrentChange extends Error {}
 
-async function insertEvent(trx: Transaction<Database>, requestId: string, actor: string, from: string | null, to: string, details: Record<string, unknown>): Promise<void> {
+async function insertEvent(trx: Kysely<Database>, requestId: string, actor: string, from: string | null, to: string, details: Record<string, unknown>): Promise<void> {
   await trx.insertInto('reading_request_events').values({ request_id: requestId, at: new Date().toISOString(), actor, from_status: from, to_status: to, details: JSON.stringify(details) }).execute();
 }

@@ -7,6 +7,7 @@ import { IndexStore } from './index-store.ts';
 import { MaintenanceStore } from './maintenance-store.ts';
 import { NotificationStore } from './notification-store.ts';
 import { ReadingStore } from './reading-store.ts';
+import { ShareStore } from './share-store.ts';
 import { StatisticsStore } from './statistics-store.ts';
 import { createUnitOfWork, type UnitOfWork } from './unit-of-work.ts';
 
@@ -22,6 +23,7 @@ export interface Stores {
   readonly audit: AuditStore;
   readonly reading: ReadingStore;
   readonly maintenance: MaintenanceStore;
+  readonly share: ShareStore;
   readonly notifications: NotificationStore;
   /** the change feed's cursors, leases, retries (feed/change-feed.ts); appends go through the unit of work */
   readonly changeFeed: ChangeFeedStore;
@@ -38,6 +40,7 @@ export function createStores(database: IndexDatabase, auditKey: AuditKey): Store
     audit,
     reading: new ReadingStore(database.db, database.dialect),
     maintenance: new MaintenanceStore(database.db, database.dialect),
+    share: new ShareStore(database.db),
     notifications: new NotificationStore(database.db),
     changeFeed: new ChangeFeedStore(database.db, database.dialect),
     statistics: new StatisticsStore(database.db, database.dialect),

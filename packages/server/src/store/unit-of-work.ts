@@ -7,6 +7,7 @@ import type { IndexDatabase } from './database.ts';
 import { IndexStore } from './index-store.ts';
 import { MaintenanceStore } from './maintenance-store.ts';
 import { ReadingStore } from './reading-store.ts';
+import { ShareStore } from './share-store.ts';
 
 /** The audit records of one change: chained into the trail in the change's transaction. */
 export interface TransactionAudit {
@@ -28,6 +29,7 @@ export interface TransactionPorts {
   readonly access: AccessStore;
   readonly reading: ReadingStore;
   readonly maintenance: MaintenanceStore;
+  readonly share: ShareStore;
   readonly audit: TransactionAudit;
   readonly feed: TransactionFeed;
 }
@@ -58,6 +60,7 @@ export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): Un
           access: new AccessStore(trx),
           reading: new ReadingStore(trx, database.dialect),
           maintenance: new MaintenanceStore(trx, database.dialect),
+          share: new ShareStore(trx),
           audit: {
             record: (event) => {
               ensureOpen();

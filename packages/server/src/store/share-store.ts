@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, ShareAccessTable, ShareLinkTable } from '../store/schema.ts';
+import type { Database, ShareAccessTable, ShareLinkTable } from './schema.ts';
 
 /** study_key is the store's to set (insertLink binds the link to the study row there is). */
 export type ShareLinkRow = Omit<ShareLinkTable, 'views' | 'study_key'> & { views: number; study_key?: string | null };
