@@ -90,6 +90,14 @@ export class AssociationError extends Error {
 
 const PENDING_STATUSES = new Set([0xff00, 0xff01]);
 
+/**
+ * What a received message weighs while it waits: its data set in memory, or in its temporary
+ * file (a peer must not pile up spilled data sets on disk faster than they are handled either).
+ */
+function queuedSize(message: DimseMessage): number {
+  return message.dataset?.length ?? message.spilled?.size ?? 0;
+}
+
 /** why reading from the socket is paused: a decision on the A-ASSOCIATE-RQ, too many queued bytes, a spill file behind */
 type PauseReason = 'decision' | 'backpressure' | 'spill';
 
@@ -437,7 +445,7 @@ export class Association extends EventEmitter {
       return;
     }
     this.queue.push(message);
-    this.queuedBytes += message.dataset?.length ?? 0;
+    this.queuedBytes += queuedSize(message);
     if (this.queuedBytes > this.highWater) this.setPaused('backpressure', true);
     void this.processQueue();
   }
@@ -455,7 +463,7 @@ export class Association extends EventEmitter {
           this.abort(ABORT.SOURCE_SERVICE_PROVIDER, ABORT.REASON_NOT_SPECIFIED);
           return;
         }
-        this.queuedBytes -= message.dataset?.length ?? 0;
+        this.queuedBytes -= queuedSize(message);
         if (this.pauseReasons.has('backpressure') && this.queuedBytes <= this.highWater / 2) this.setPaused('backpressure', false);
       }
     } finally {
