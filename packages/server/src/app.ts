@@ -14,9 +14,8 @@ import type { Config } from './config.ts';
 import { startDimseServer } from './dimse/scp.ts';
 import { errorBody, yunyingErrorHandler } from './errors/http-errors.ts';
 import { createMetrics } from './metrics.ts';
-import type { FeedConsumer } from './feed/change.ts';
 import { ChangeFeed } from './feed/change-feed.ts';
-import type { ModuleContext, PermissionDeclaration, YunyingModule } from './modules/module.ts';
+import type { ModuleConsumer, ModuleContext, PermissionDeclaration, YunyingModule } from './modules/module.ts';
 import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './modules/registry.ts';
 import { accessModule } from './access/module.ts';
 import { archiveModule } from './archive/module.ts';
@@ -58,7 +57,7 @@ export interface YunyingServer {
   /** the permissions the listed modules declare */
   permissions: readonly PermissionDeclaration[];
   /** the listed modules' change-feed consumers */
-  feedConsumers: readonly FeedConsumer[];
+  feedConsumers: readonly ModuleConsumer[];
   /** the change-feed runner every consumer group runs in (feed/change-feed.ts) */
   feed: ChangeFeed;
   /** starts the DIMSE SCP; resolves to the port it listens on */
@@ -182,7 +181,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   const closeModules = async () => {
     for (const close of moduleClosers.splice(0).reverse()) await close();
   };
-  let feedConsumers: FeedConsumer[];
+  let feedConsumers: ModuleConsumer[];
   try {
     feedConsumers = await registerModules(modules, moduleContext);
   } catch (error) {
@@ -193,7 +192,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   }
   // The change feed's consumer groups, the modules' (one process per group at a time).
   const feed = new ChangeFeed(archive.stores.changeFeed, { onError: (error, where) => logger.warn({ err: error, ...where }, 'change feed') });
-  for (const consumer of feedConsumers) feed.subscribe(consumer);
+  for (const consumer of feedConsumers) feed.subscribe(consumer, { startAt: consumer.startAt });
   metrics.addSection(() => feed.metricLines());
   await feed.start();
   const auditHeadLog = startAuditHeadLog(archive.audit, logger);

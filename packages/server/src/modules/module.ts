@@ -13,6 +13,7 @@ import type { PermissionDeclaration } from '../access/permissions.ts';
 import type { Archive } from '../archive/archive.ts';
 import type { Config } from '../config.ts';
 import type { FeedConsumer } from '../feed/change.ts';
+import type { SubscribeOptions } from '../feed/change-feed.ts';
 import type { createMetrics } from '../metrics.ts';
 import type { SqlDialectName } from '../store/database.ts';
 
@@ -33,8 +34,15 @@ export interface YunyingModule {
   /** routes (on ctx.http) and services (ctx.services.provide) */
   register?(ctx: ModuleContext): Promise<void> | void;
   /** its change-feed consumers, asked for after every module registered */
-  consumers?(ctx: ModuleContext): FeedConsumer[];
+  consumers?(ctx: ModuleContext): ModuleConsumer[];
 }
+
+/**
+ * A consumer group of a module. `startAt` is where its cursor starts the first time the
+ * group runs: the feed's first change ['beginning'], or 'latest' for a consumer that only
+ * reacts to what happens from now on (a module added to a platform with a long history).
+ */
+export type ModuleConsumer = FeedConsumer & SubscribeOptions;
 
 /** the process counters /metrics renders */
 export type Metrics = ReturnType<typeof createMetrics>;

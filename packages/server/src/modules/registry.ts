@@ -2,9 +2,8 @@
  * Puts the listed modules together: one set of migrations with the core list, one list of
  * permissions, their routes and services registered in list order, their feed consumers.
  */
-import type { FeedConsumer } from '../feed/change.ts';
 import type { SqlDialectName } from '../store/database.ts';
-import type { MigrationSet, ModuleContext, PermissionDeclaration, ServiceKey, ServiceRegistry, YunyingModule } from './module.ts';
+import type { MigrationSet, ModuleConsumer, ModuleContext, PermissionDeclaration, ServiceKey, ServiceRegistry, YunyingModule } from './module.ts';
 
 /** Two modules with one name would be two registrations of one folder. */
 export function checkModuleList(modules: readonly YunyingModule[]): void {
@@ -73,7 +72,7 @@ export function createServiceRegistry(): ServiceRegistry {
  * consumers, once every service they may use exists. A consumer group is one cursor, so
  * two consumers with one group name are an error.
  */
-export async function registerModules(modules: readonly YunyingModule[], ctx: ModuleContext): Promise<FeedConsumer[]> {
+export async function registerModules(modules: readonly YunyingModule[], ctx: ModuleContext): Promise<ModuleConsumer[]> {
   checkModuleList(modules);
   for (const module of modules) await module.register?.(ctx);
   const consumers = modules.flatMap((module) => module.consumers?.(ctx) ?? []);
