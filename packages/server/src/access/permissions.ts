@@ -29,7 +29,7 @@ export const CORE_PERMISSIONS = {
   'platform:manage': { zh: '管理机构、用户、AE、DICOM 节点、医联体与运行指标', en: 'manage institutions, users, AE titles, DICOM nodes, alliances and the metrics' },
   'request:create': { zh: '发起远程诊断申请，并处理本机构申请（图像齐全、重拍、重新提交、撤销）', en: 'request a remote read and act on the requests of the own institution (images complete, retake, resubmit, cancel)' },
   'worklist:read': { zh: '查看诊断工作列表', en: 'see the reading worklist' },
-  'request:claim': { zh: '在诊断中心领取与释放诊断申请', en: 'claim and release reading requests at the reading centre' },
+  'request:claim': { zh: '在诊断中心领取、释放诊断申请，或要求重拍', en: 'claim and release reading requests at the reading centre, or ask for a retake' },
   'report:write': { zh: '书写、提交报告与补充报告', en: 'write and submit reports and addenda' },
   'report:sign': { zh: '审核签发或退回报告（二级审核）', en: 'sign or return a report (second-level review)' },
   'priors:read': { zh: '诊断时查看患者既往检查', en: 'see the patient’s prior studies while reading' },

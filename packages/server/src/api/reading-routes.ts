@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
-import { requirePermission } from '../access/caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import type { ReadingServices } from '../reading/reading-services.ts';
 import { PRIORITIES } from '../reading/sla.ts';
@@ -73,53 +72,50 @@ const list = (value: string | undefined): string[] | undefined => value?.split('
 export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingServices; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
   const { reading, resolveCaller } = options;
   const audit = options.audit ?? noAudit;
-  // Requests, priors and reports name the patient: a role without patient access gets 403
-  // before any lookup, so the refusal says nothing about which ids exist (issue 12, finding 2).
-  // Templates, routing rules and the workload counts carry no patient data.
-  const patientCaller: HttpCallerResolver = async (request) => {
-    const caller = await resolveCaller(request);
-    requirePermission(caller, 'patients:read');
-    return caller;
-  };
+  // Each route declares its permission (config.permission, checked before the handler by
+  // access/route-permission.ts). Requests, priors and reports name the patient: a role without
+  // patient access gets 403 before any lookup, so the refusal says nothing about which ids
+  // exist (issue 12, finding 2); the services then check the reading centre, the claimer and
+  // the requesting institution on the row. Templates carry no patient data.
   const tags = ['remote diagnosis'];
   const id = (params: unknown) => (params as Static<typeof Id>).id;
 
-  app.post('/api/v1/reading-requests', { schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.requests.createRequest(await patientCaller(request), request.body as Static<typeof CreateBody>)));
-  app.get('/api/v1/reading-requests', { schema: { tags, querystring: WorklistQuery } }, async (request) => {
-    const caller = await patientCaller(request);
+  app.post('/api/v1/reading-requests', { config: { permission: 'request:create' }, schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.requests.createRequest(await resolveCaller(request), request.body as Static<typeof CreateBody>)));
+  app.get('/api/v1/reading-requests', { config: { permission: 'worklist:read' }, schema: { tags, querystring: WorklistQuery } }, async (request) => {
+    const caller = await resolveCaller(request);
     const query = request.query as Static<typeof WorklistQuery>;
     return reading.worklist.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
   });
-  app.post('/api/v1/reading-requests/claim-next', { schema: { tags } }, async (request) => reading.worklist.claimNext(await patientCaller(request)));
-  app.get('/api/v1/reading-requests/:id', { schema: { tags, params: Id } }, async (request) => reading.requests.getRequest(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/claim', { schema: { tags, params: Id } }, async (request) => reading.worklist.claim(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/release', { schema: { tags, params: Id } }, async (request) => reading.worklist.release(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/images-complete', { schema: { tags, params: Id } }, async (request) => reading.requests.confirmImagesComplete(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/retake', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.requestRetake(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.post('/api/v1/reading-requests/:id/resubmit', { schema: { tags, params: Id } }, async (request) => reading.requests.resubmit(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reading-requests/:id/cancel', { schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.cancelRequest(await patientCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
-  app.get('/api/v1/reading-requests/:id/priors', { schema: { tags, params: Id } }, async (request) => reading.requests.priors(await patientCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/claim-next', { config: { permission: 'request:claim' }, schema: { tags } }, async (request) => reading.worklist.claimNext(await resolveCaller(request)));
+  app.get('/api/v1/reading-requests/:id', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.requests.getRequest(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/claim', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.worklist.claim(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/release', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.worklist.release(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/images-complete', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.requests.confirmImagesComplete(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/retake', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.requestRetake(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.post('/api/v1/reading-requests/:id/resubmit', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.requests.resubmit(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reading-requests/:id/cancel', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: ReasonBody } }, async (request) => reading.requests.cancelRequest(await resolveCaller(request), id(request.params), (request.body as Static<typeof ReasonBody>).reason));
+  app.get('/api/v1/reading-requests/:id/priors', { config: { permission: 'priors:read' }, schema: { tags, params: Id } }, async (request) => reading.requests.priors(await resolveCaller(request), id(request.params)));
   // Opening a prior the reading centre may not see yet: an explicit act with a reason, audited (issue 12, finding 1).
-  app.post('/api/v1/reading-requests/:id/priors/:studyInstanceUid/access', { schema: { tags, params: PriorParams, body: ReasonBody } }, async (request) => {
+  app.post('/api/v1/reading-requests/:id/priors/:studyInstanceUid/access', { config: { permission: 'patients:read' }, schema: { tags, params: PriorParams, body: ReasonBody } }, async (request) => {
     const params = request.params as Static<typeof PriorParams>;
-    return reading.requests.openPrior(await patientCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
+    return reading.requests.openPrior(await resolveCaller(request), params.id, params.studyInstanceUid, (request.body as Static<typeof ReasonBody>).reason);
   });
-  app.put('/api/v1/reading-requests/:id/report', { schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.reports.saveDraft(await patientCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
+  app.put('/api/v1/reading-requests/:id/report', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: DraftBody } }, async (request) => reading.reports.saveDraft(await resolveCaller(request), id(request.params), request.body as Static<typeof DraftBody>));
 
-  app.get('/api/v1/reports/:id', { schema: { tags, params: Id } }, async (request) => reading.reports.getReport(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/submit', { schema: { tags, params: Id } }, async (request) => reading.reports.submit(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/sign', { schema: { tags, params: Id } }, async (request) => reading.reports.sign(await patientCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/return', { schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.reports.returnForRevision(await patientCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
-  app.post('/api/v1/reports/:id/addenda', { schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.reports.addAddendum(await patientCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
+  app.get('/api/v1/reports/:id', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.getReport(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/submit', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.submit(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/sign', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.sign(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/return', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.reports.returnForRevision(await resolveCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
+  app.post('/api/v1/reports/:id/addenda', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.reports.addAddendum(await resolveCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
 
   app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.reports.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
-  app.get('/api/v1/routing-rules', { schema: { tags } }, async (request) => reading.routing.listRules(await resolveCaller(request)));
-  app.post('/api/v1/routing-rules', { schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.routing.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
-  app.delete('/api/v1/routing-rules/:id', { schema: { tags, params: Id } }, async (request, reply) => {
+  app.get('/api/v1/routing-rules', { config: { permission: 'routing:manage' }, schema: { tags } }, async (request) => reading.routing.listRules(await resolveCaller(request)));
+  app.post('/api/v1/routing-rules', { config: { permission: 'routing:manage' }, schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.routing.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
+  app.delete('/api/v1/routing-rules/:id', { config: { permission: 'routing:manage' }, schema: { tags, params: Id } }, async (request, reply) => {
     await reading.routing.deleteRule(await resolveCaller(request), id(request.params));
     return reply.status(204).send();
   });
-  app.get('/api/v1/reading-statistics/radiologists', { schema: { tags, querystring: PeriodQuery } }, async (request) => {
+  app.get('/api/v1/reading-statistics/radiologists', { config: { permission: 'workload:read' }, schema: { tags, querystring: PeriodQuery } }, async (request) => {
     const { from, to } = request.query as Static<typeof PeriodQuery>;
     const caller = await resolveCaller(request);
     const workload = await reading.worklist.radiologistWorkload(caller, from, to);

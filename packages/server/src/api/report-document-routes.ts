@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
-import { requirePermission } from '../access/caller.ts';
 import type { ReportService } from '../reports/report-service.ts';
 import type { ReportDelivery } from '../reports/report-delivery.ts';
 import { renderReportPdf } from '../reports/report-pdf.ts';
@@ -12,10 +11,9 @@ const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 
 /** The printable report: a PDF with the institution header, Chinese text and the cloud-film QR code. */
 export async function registerReportDocumentRoutes(app: FastifyInstance, options: { reports: Pick<ReportService, 'reportForDelivery'>; delivery: ReportDelivery; audit: AuditRecorder; resolveCaller: HttpCallerResolver; timeZone: string }): Promise<void> {
-  app.get('/api/v1/reports/:id/pdf', { schema: { tags: ['remote diagnosis'], params: Id } }, async (request, reply) => {
+  // The PDF names the patient and carries the cloud-film QR: checked before any lookup (issue 12, finding 2).
+  app.get('/api/v1/reports/:id/pdf', { config: { permission: 'patients:read' }, schema: { tags: ['remote diagnosis'], params: Id } }, async (request, reply) => {
     const caller = await options.resolveCaller(request);
-    // The PDF names the patient and carries the cloud-film QR: before any lookup (issue 12, finding 2).
-    requirePermission(caller, 'patients:read');
     const { report, request: readingRequest } = await options.reports.reportForDelivery(caller, (request.params as Static<typeof Id>).id);
     if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'only a signed report is printed');
     const pdf = await renderReportPdf(await options.delivery.documentFor(readingRequest, report), { timeZone: options.timeZone });

@@ -1,4 +1,4 @@
-import type { Caller } from '../access/caller.ts';
+import { actsForEveryInstitution, hasPermission, type Caller } from '../access/caller.ts';
 import { conflict, forbidden, notFound, type YunyingError } from '../errors.ts';
 import { mayView } from '../reports/report-policy.ts';
 import type { ReadingRequestRow, ReadingStore } from '../store/reading-store.ts';
@@ -37,5 +37,5 @@ export class RequestSteps {
 }
 
 export function requireRequesterOf(caller: Caller, row: ReadingRequestRow): void {
-  if (caller.role !== 'administrator' && (caller.role !== 'technologist' || caller.institutionId !== row.requesting_institution_id)) throw forbidden('only the requesting institution may do this');
+  if (!hasPermission(caller, 'request:create') || (!actsForEveryInstitution(caller) && caller.institutionId !== row.requesting_institution_id)) throw forbidden('only the requesting institution may do this');
 }

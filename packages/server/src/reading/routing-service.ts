@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditRecorder } from '../access/audit-event.ts';
-import type { Caller } from '../access/caller.ts';
+import { requirePermission, type Caller } from '../access/caller.ts';
 import { badRequest, notFound } from '../errors.ts';
-import { requireRole } from '../reports/report-policy.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { ReadingRequestRow, ReadingStore, RoutingRuleRow } from '../store/reading-store.ts';
 import type { RequestService } from './request-service.ts';
@@ -58,12 +57,12 @@ export class RoutingService {
   }
 
   async listRules(caller: Caller): Promise<RoutingRuleRow[]> {
-    requireRole(caller, ['administrator'], 'see routing rules');
+    requirePermission(caller, 'routing:manage');
     return this.deps.store.listRules();
   }
 
   async createRule(caller: Caller, input: RoutingRuleInput): Promise<RoutingRuleRow> {
-    requireRole(caller, ['administrator'], 'manage routing rules');
+    requirePermission(caller, 'routing:manage');
     const priority = input.priority ?? 'routine';
     if (!isPriority(priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
     for (const institutionId of [input.readingInstitutionId, input.sourceInstitutionId]) if (institutionId && !(await this.deps.access.findInstitution(institutionId))) throw notFound(`institution ${institutionId}`);
@@ -74,7 +73,7 @@ export class RoutingService {
   }
 
   async deleteRule(caller: Caller, id: string): Promise<void> {
-    requireRole(caller, ['administrator'], 'manage routing rules');
+    requirePermission(caller, 'routing:manage');
     if (!(await this.deps.store.deleteRule(id))) throw notFound(`routing rule ${id}`);
     await this.deps.audit.record({ action: 'routing-rule.deleted', caller, details: { id } });
   }

@@ -43,7 +43,7 @@ interface Slot { worker: Worker; job?: Job; timer?: NodeJS.Timeout }
 
 type Reply = ({ frame: DecodedFrame; error?: undefined } | { error: string; frame?: undefined }) & { id: number; memory: number };
 
-export const frameNotDecodable = (message: string): YunyingError => new YunyingError('FRAME_NOT_DECODABLE', message, 422);
+export const frameNotDecodable = (message: string): YunyingError => new YunyingError('FRAME_NOT_DECODABLE', message);
 
 export class FrameDecoderPool implements FrameDecoder {
   private readonly size: number;
@@ -70,7 +70,7 @@ export class FrameDecoderPool implements FrameDecoder {
       return Promise.reject(frameNotDecodable(`the frame would decode to ${expectedBytes} bytes, more than the ${this.maxFrameBytes} this server decodes`));
     }
     if (this.queue.length >= this.maxQueued) {
-      return Promise.reject(new YunyingError('DECODER_BUSY', 'too many frames are waiting to be decoded; retry shortly', 503));
+      return Promise.reject(new YunyingError('DECODER_BUSY', 'too many frames are waiting to be decoded; retry shortly'));
     }
     return new Promise<DecodedFrame>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, request, resolve, reject });
@@ -104,8 +104,8 @@ export class FrameDecoderPool implements FrameDecoder {
     worker.unref();
     const slot: Slot = { worker };
     worker.on('message', (reply: Reply) => this.finish(slot, reply));
-    worker.on('error', (error) => void this.retire(slot, new YunyingError('DECODER_FAILED', `the decode worker failed: ${error.message}`, 500)));
-    worker.on('exit', () => void this.retire(slot, new YunyingError('DECODER_FAILED', 'the decode worker stopped', 500)));
+    worker.on('error', (error) => void this.retire(slot, new YunyingError('DECODER_FAILED', `the decode worker failed: ${error.message}`)));
+    worker.on('exit', () => void this.retire(slot, new YunyingError('DECODER_FAILED', 'the decode worker stopped')));
     this.slots.push(slot);
     return slot;
   }

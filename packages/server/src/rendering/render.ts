@@ -51,7 +51,7 @@ export interface RenderOptions {
  */
 export const DEFAULT_MAX_RENDER_FRAME_BYTES = 128 * 1024 * 1024;
 
-export const frameTooLarge = (message: string): YunyingError => new YunyingError('FRAME_TOO_LARGE', message, 422);
+export const frameTooLarge = (message: string): YunyingError => new YunyingError('FRAME_TOO_LARGE', message);
 
 /** Throws 422 FRAME_TOO_LARGE when a frame of these dimensions decodes to more than `maxBytes`. */
 export function checkFrameBudget(frame: Pick<PixelDataInfo, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated'>, maxBytes: number, what = 'the frame'): void {
@@ -63,7 +63,7 @@ export function checkFrameBudget(frame: Pick<PixelDataInfo, 'rows' | 'columns' |
 }
 
 export const renderingNotSupported = (message: string): YunyingError =>
-  new YunyingError('RENDERING_NOT_SUPPORTED', message, 406);
+  new YunyingError('RENDERING_NOT_SUPPORTED', message);
 
 const JPEG_8BIT_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';

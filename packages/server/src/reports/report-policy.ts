@@ -1,5 +1,5 @@
-import type { Caller } from '../access/caller.ts';
-import type { Role } from '../access/roles.ts';
+import { actsForEveryInstitution, hasPermission, type Caller } from '../access/caller.ts';
+import type { Permission } from '../access/permissions.ts';
 import { forbidden } from '../errors.ts';
 
 /**
@@ -15,27 +15,26 @@ export interface ReportCase {
   claimed_by: string | null;
 }
 
-export const READERS: readonly Role[] = ['radiologist', 'reviewing-radiologist', 'expert'];
-export const REVIEWERS: readonly Role[] = ['reviewing-radiologist'];
+/** What a reader of the reading centre does to a case: claim or send it back, write its report, see its priors. */
+export type ReadingPermission = Extract<Permission, 'request:claim' | 'report:write' | 'priors:read'>;
 
-/** Administrators, the reading centre and the requesting institution see a case and its report. */
+/** Platform administrators, the reading centre and the requesting institution see a case and its report. */
 export function mayView(caller: Caller, row: ReportCase): boolean {
-  return caller.role === 'administrator' || caller.institutionId === row.reading_institution_id || caller.institutionId === row.requesting_institution_id;
+  return actsForEveryInstitution(caller) || caller.institutionId === row.reading_institution_id || caller.institutionId === row.requesting_institution_id;
 }
 
-export function requireRole(caller: Caller, roles: readonly Role[], what: string): void {
-  if (!roles.includes(caller.role)) throw forbidden(`the role ${caller.role} may not ${what}`);
+/** The permission, at the case's reading centre. */
+export function requireReaderAt(caller: Caller, row: ReportCase, permission: ReadingPermission): void {
+  if (!hasPermission(caller, permission) || caller.institutionId !== row.reading_institution_id) throw forbidden('only radiologists of the reading centre may do this');
 }
 
-export function requireReaderAt(caller: Caller, row: ReportCase): void {
-  if (!READERS.includes(caller.role) || caller.institutionId !== row.reading_institution_id) throw forbidden('only radiologists of the reading centre may do this');
-}
-
+/** report:sign (sign or return), at the case's reading centre. */
 export function requireReviewerAt(caller: Caller, row: ReportCase): void {
-  if (!REVIEWERS.includes(caller.role) || caller.institutionId !== row.reading_institution_id) throw forbidden('only reviewing radiologists of the reading centre may sign or return a report');
+  if (!hasPermission(caller, 'report:sign') || caller.institutionId !== row.reading_institution_id) throw forbidden('only reviewing radiologists of the reading centre may sign or return a report');
 }
 
-export function requireClaimer(caller: Caller, row: ReportCase): void {
-  requireReaderAt(caller, row);
+/** The permission at the reading centre, and the case claimed by the caller. */
+export function requireClaimer(caller: Caller, row: ReportCase, permission: ReadingPermission): void {
+  requireReaderAt(caller, row, permission);
   if (row.claimed_by !== caller.name) throw forbidden(row.claimed_by ? `the request is claimed by ${row.claimed_by}` : 'claim the request first');
 }

@@ -10,7 +10,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import QRCode from 'qrcode';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
-import { requirePermission, type Caller } from '../access/caller.ts';
+import type { Caller } from '../access/caller.ts';
+import type { Permission } from '../access/permissions.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { parseWindowParam } from '../rendering/render.ts';
 import { badRequest, YunyingError } from '../errors.ts';
@@ -54,60 +55,58 @@ type StaffView = 'list' | 'link' | 'qr-png' | 'qr-svg' | 'accesses';
 
 function registerStaffRoutes(app: FastifyInstance, { shares, resolveCaller: resolveAnyCaller, audit = noAudit }: ShareRouteOptions): void {
   const tags = ['cloud film'];
-  // A link opens the patient's images and report: only roles with patient access, checked
-  // before any lookup (issue 12, finding 2; a modality account reads images but not this).
-  const resolveCaller = async (request: FastifyRequest): Promise<Caller> => {
-    const caller = await resolveAnyCaller(request);
-    requirePermission(caller, 'patients:read');
-    return caller;
-  };
+  // A link opens the patient's images and report: each route declares a permission that only
+  // roles with patient access hold, checked before any lookup (issue 12, finding 2; a modality
+  // account reads images but not this).
+  const resolveCaller = resolveAnyCaller;
+  const may = (permission: Permission) => ({ permission });
   // The record names the link (or the study, for a list), never the token it carries.
   const recordView = (caller: Caller, view: StaffView, objectId: string, details: Record<string, unknown> = {}) => audit.record({ action: 'share.link-viewed', caller, objectType: 'share', objectId, details: { view, ...details } });
-  app.post('/api/v1/share-links', { schema: { tags, body: CreateBody } }, async (request, reply) => {
+  app.post('/api/v1/share-links', { config: may('share:issue'), schema: { tags, body: CreateBody } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const link = await shares.links.createLink(caller, request.body as Static<typeof CreateBody>);
     return reply.status(201).header('Cache-Control', 'no-store').send(link);
   });
-  app.get('/api/v1/share-links', { schema: { tags, querystring: ListQuery } }, async (request, reply) => {
+  app.get('/api/v1/share-links', { config: may('patients:read'), schema: { tags, querystring: ListQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { studyInstanceUid } = request.query as Static<typeof ListQuery>;
     const links = await shares.links.listLinks(caller, studyInstanceUid);
     await recordView(caller, 'list', studyInstanceUid, { studyInstanceUid, links: links.length });
     return reply.header('Cache-Control', 'no-store').send(links);
   });
-  app.get('/api/v1/share-links/:id', { schema: { tags, params: Id } }, async (request, reply) => {
+  app.get('/api/v1/share-links/:id', { config: may('patients:read'), schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const link = await shares.links.getLink(caller, (request.params as Static<typeof Id>).id);
     await recordView(caller, 'link', link.id, { studyInstanceUid: link.studyInstanceUid });
     return reply.header('Cache-Control', 'no-store').send(link);
   });
-  app.post('/api/v1/share-links/:id/revoke', { schema: { tags, params: Id } }, async (request) => {
+  app.post('/api/v1/share-links/:id/revoke', { config: may('share:revoke'), schema: { tags, params: Id } }, async (request) => {
     const caller = await resolveCaller(request);
     return shares.links.revokeLink(caller, (request.params as Static<typeof Id>).id);
   });
   // The body is optional ({} or none): checked here, as a route schema would demand one.
-  app.post('/api/v1/share-links/:id/access-code', { schema: { tags, params: Id } }, async (request, reply) => {
+  app.post('/api/v1/share-links/:id/access-code', { config: may('share:issue'), schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const body = request.body ?? {};
     if (!Value.Check(CodeBody, body)) throw badRequest('INVALID_BODY', 'the body is {"codeLength"?: 4..6, "phone"?: "…"}');
     const link = await shares.links.issueAccessCode(caller, (request.params as Static<typeof Id>).id, body);
     return reply.header('Cache-Control', 'no-store').send(link);
   });
-  app.get('/api/v1/share-links/:id/accesses', { schema: { tags, params: Id } }, async (request, reply) => {
+  app.get('/api/v1/share-links/:id/accesses', { config: may('patients:read'), schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
     const accesses = await shares.links.accessesForStaff(caller, id);
     await recordView(caller, 'accesses', id);
     return reply.header('Cache-Control', 'no-store').send(accesses);
   });
-  app.get('/api/v1/share-links/:id/qr.png', { schema: { tags, params: Id, querystring: QrQuery } }, async (request, reply) => {
+  app.get('/api/v1/share-links/:id/qr.png', { config: may('patients:read'), schema: { tags, params: Id, querystring: QrQuery } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
     const png = await shares.links.qrPng(caller, id, (request.query as Static<typeof QrQuery>).size);
     await recordView(caller, 'qr-png', id);
     return reply.type('image/png').header('Cache-Control', 'private, no-store').send(png);
   });
-  app.get('/api/v1/share-links/:id/qr.svg', { schema: { tags, params: Id } }, async (request, reply) => {
+  app.get('/api/v1/share-links/:id/qr.svg', { config: may('patients:read'), schema: { tags, params: Id } }, async (request, reply) => {
     const caller = await resolveCaller(request);
     const { id } = request.params as Static<typeof Id>;
     const svg = await shares.links.qrSvg(caller, id);
@@ -150,7 +149,7 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): v
   /** The link, usable and unlocked, or a refusal. */
   const access = async (request: FastifyRequest<{ Params: TokenParams }>): Promise<LiveLink> => {
     const live = await shares.session.openLink(request.params.token);
-    if (!shares.session.hasAccess(live, cookieOf(request, SHARE_COOKIE))) throw new ShareRefusal('SHARE_CODE_REQUIRED', 'enter the access code first', 401);
+    if (!shares.session.hasAccess(live, cookieOf(request, SHARE_COOKIE))) throw new ShareRefusal('SHARE_CODE_REQUIRED', 'enter the access code first');
     return live;
   };
 
@@ -194,11 +193,11 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): v
   scope.get<{ Params: TokenParams & { series: string; image: string }; Querystring: Record<string, string | undefined> }>('/:token/images/:series/:image', async (request, reply) => {
     const live = await access(request);
     const match = /^([0-9.]{1,64})\.jpg$/.exec(request.params.image);
-    if (!match) throw new YunyingError('NOT_FOUND', 'image not found', 404);
+    if (!match) throw new YunyingError('NOT_FOUND', 'image not found');
     const row = await shares.media.findImage(live, request.params.series, match[1]!);
     const query = request.query;
     const frame = query.frame === undefined ? 1 : Number(query.frame);
-    if (!Number.isInteger(frame) || frame < 1 || frame > Math.max(1, row.number_of_frames ?? 1)) throw new YunyingError('NOT_FOUND', 'frame not found', 404);
+    if (!Number.isInteger(frame) || frame < 1 || frame > Math.max(1, row.number_of_frames ?? 1)) throw new YunyingError('NOT_FOUND', 'frame not found');
     const fidelity = query.fidelity ?? 'small';
     if (fidelity !== 'small' && fidelity !== 'full') throw badRequest('INVALID_PARAMETER', 'fidelity is small or full');
     const window = query.window ? parseWindowParam(query.window) : undefined;
@@ -247,7 +246,7 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): v
 
   // Anything else under /s/ is a friendly 404 page too (the web app's catch-all leaves /s/ alone).
   scope.all('/*', async () => {
-    throw new ShareRefusal('SHARE_NOT_FOUND', 'no such page', 404);
+    throw new ShareRefusal('SHARE_NOT_FOUND', 'no such page');
   });
 }
 
@@ -277,7 +276,7 @@ type PageKind = Parameters<typeof messagePage>[0];
 
 function toRefusalPage(error: unknown): { status: number; code: string; message: string; page: PageKind; retryAfter?: number } {
   if (error instanceof ShareRefusal) {
-    const page: PageKind = ({ SHARE_NOT_FOUND: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' } as Record<string, PageKind>)[error.code] as PageKind;
+    const page: PageKind = ({ SHARE_NOT_FOUND: 'not-found', SHARE_STUDY_GONE: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' } as Record<string, PageKind>)[error.code] as PageKind;
     return { status: error.httpStatus, code: error.code, message: error.message, page: page ?? 'error', retryAfter: error.retryAfterSeconds };
   }
   if (error instanceof YunyingError) {
