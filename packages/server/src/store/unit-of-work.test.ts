@@ -5,11 +5,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { makeSyntheticInstance, newUid } from '@yunying/testing/synthetic-dicom';
-import { systemCaller } from '../access/caller.ts';
+import { systemCaller, type Caller } from '../access/caller.ts';
 import { AccessService } from '../access/access-service.ts';
 import { openArchive, type Archive } from '../archive/archive.ts';
 import { correctStudyDemographics, deleteStudy } from '../archive/study-maintenance.ts';
 import type { YunyingError } from '../errors.ts';
+import { createReadingServices, type ReadingServices } from '../reading/reading-services.ts';
+import { DEFAULT_SLA_MINUTES } from '../reading/sla.ts';
+import { reportsPortOf } from '../reports/reports-port.ts';
+import { DEFAULT_SHARE_OPTIONS } from '../share/share-model.ts';
+import { createShareServices, type ShareServices } from '../share/share-services.ts';
+import { LogSmsSender } from '../share/sms-sender.ts';
 import { createTestDatabase } from '../test-support/postgres.ts';
 
 const BACKENDS = ['sqlite', 'postgres'] as const;
@@ -65,6 +71,51 @@ async function failFeedAppends(archive: Archive, backend: Backend): Promise<() =
     await sql`drop trigger fail_feed on changes`.execute(db);
     await sql`drop function fail_feed()`.execute(db);
   };
+}
+
+/**
+ * A change made through the unit of work, tried three times: with the audit append failing,
+ * with the feed append failing (nothing of it may remain either time: not the change, not
+ * its audit record, not its feed row), and then for real (all three are there).
+ */
+async function assertOneTransaction(
+  archive: Archive,
+  backend: Backend,
+  change: { act: () => Promise<unknown>; happened: () => Promise<boolean>; audit: { action: string; objectId?: string }; feed: { type: string } },
+): Promise<void> {
+  const audited = async () => (await archive.audit.search({ action: change.audit.action, objectId: change.audit.objectId, limit: 100 })).filter((row) => row.outcome === 'success').length;
+  const fed = async () => (await archive.database.db.selectFrom('changes').select('seq').where('type', '=', change.feed.type).execute()).length;
+  const before = { audited: await audited(), fed: await fed() };
+  failNextAuditAppend(archive);
+  await assert.rejects(change.act(), `${change.audit.action}: refused when its audit record cannot be written`);
+  assert.equal(await change.happened(), false, `${change.audit.action}: no change without its audit record`);
+  assert.equal(await fed(), before.fed, `${change.audit.action}: no feed row without its audit record`);
+  const restore = await failFeedAppends(archive, backend);
+  try {
+    await assert.rejects(change.act(), `${change.audit.action}: refused when its feed row cannot be written`);
+  } finally {
+    await restore();
+  }
+  assert.equal(await change.happened(), false, `${change.audit.action}: no change without its feed row`);
+  assert.equal(await audited(), before.audited, `${change.audit.action}: no audit record without its feed row`);
+  await change.act();
+  assert.equal(await change.happened(), true, change.audit.action);
+  assert.equal(await audited(), before.audited + 1, `${change.audit.action}: one audit record`);
+  assert.equal(await fed(), before.fed + 1, `${change.audit.action}: one feed row`);
+}
+
+const noNotifications = { publish: async () => undefined };
+const person = (name: string, role: Caller['role']): Caller => ({ kind: 'user', name, institutionId: 'centre', role, visibleInstitutionIds: ['centre'], grantedToInstitutionId: 'centre', via: 'rest' });
+
+function readingOf(archive: Archive): ReadingServices {
+  return createReadingServices({ store: archive.stores.reading, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: noNotifications, unitOfWork: archive.unitOfWork }, { sla: DEFAULT_SLA_MINUTES, stableSeconds: 30, timeZone: 'Asia/Shanghai' });
+}
+
+function sharesOf(archive: Archive): ShareServices {
+  return createShareServices(
+    { store: archive.stores.share, index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, reports: reportsPortOf(archive.stores.reading), audit: archive.audit, unitOfWork: archive.unitOfWork, sms: new LogSmsSender() },
+    { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: 'http://localhost' },
+  );
 }
 
 for (const backend of BACKENDS) {
@@ -203,5 +254,102 @@ for (const backend of BACKENDS) {
       await postgres.drop();
       for (const dir of dirs) await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test(`reading: request creation, claim, sign, addendum, return and a prior's grant each commit with their audit record and feed row (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const admin = systemCaller();
+      await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
+      const reading = readingOf(archive);
+      const study = makeSyntheticInstance({ patientId: 'P-7' });
+      const prior = makeSyntheticInstance({ patientId: 'P-7' });
+      await archive.ingest(admin, { kind: 'part10', bytes: study.bytes });
+      await archive.ingest(admin, { kind: 'part10', bytes: prior.bytes });
+      const requests = () => archive.stores.reading.requestsOfStudy(study.studyInstanceUid);
+      let requestId = '';
+      await assertOneTransaction(archive, backend, {
+        act: async () => (requestId = (await reading.requests.createRequest(admin, { studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', priority: 'urgent', imagesComplete: true })).id),
+        happened: async () => (await requests()).length === 1 && (await archive.accessStore.listStudyGrants(study.studyInstanceUid)).length === 1,
+        audit: { action: 'reading-request.created', objectId: study.studyInstanceUid },
+        feed: { type: 'request.created' },
+      });
+      const rad = person('rad', 'radiologist');
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.worklist.claim(rad, requestId),
+        happened: async () => (await archive.stores.reading.findRequest(requestId))?.status === 'claimed',
+        audit: { action: 'reading-request.claimed', objectId: study.studyInstanceUid },
+        feed: { type: 'request.claimed' },
+      });
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.requests.openPrior(rad, requestId, prior.studyInstanceUid, 'comparison'),
+        happened: async () => (await archive.accessStore.listStudyGrants(prior.studyInstanceUid)).length === 1,
+        audit: { action: 'prior.opened', objectId: prior.studyInstanceUid },
+        feed: { type: 'grant.created' },
+      });
+      const draft = await reading.reports.saveDraft(rad, requestId, { findings: '双肺纹理清晰。', impression: '未见异常。', positive: false });
+      await reading.reports.submit(rad, draft.id);
+      const reviewer = person('rev', 'reviewing-radiologist');
+      const status = async () => (await archive.stores.reading.findReport(draft.id))?.status;
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.reports.returnForRevision(reviewer, draft.id, 'add the comparison'),
+        happened: async () => (await status()) === 'returned',
+        audit: { action: 'report.returned', objectId: study.studyInstanceUid },
+        feed: { type: 'report.returned' },
+      });
+      await reading.reports.submit(rad, draft.id);
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.reports.sign(reviewer, draft.id),
+        happened: async () => (await status()) === 'signed' && (await archive.stores.reading.findRequest(requestId))?.status === 'signed',
+        audit: { action: 'report.signed', objectId: study.studyInstanceUid },
+        feed: { type: 'report.signed' },
+      });
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.reports.addAddendum(rad, draft.id, '补充：对比旧片无变化。'),
+        happened: async () => (await archive.stores.reading.versions(draft.id)).some((version) => version.kind === 'addendum'),
+        audit: { action: 'report.amended', objectId: study.studyInstanceUid },
+        feed: { type: 'report.addendum' },
+      });
+      const [signed] = await archive.database.db.selectFrom('changes').select('payload').where('type', '=', 'report.signed').execute();
+      assert.deepEqual(JSON.parse(signed!.payload), { reportId: draft.id, requestId, studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', version: 4, positive: false });
+      assert.ok((await archive.audit.verify()).ok);
+    });
+  });
+
+  test(`cloud film: a link's issue and revocation (staff and onward) each commit with their audit record and feed row (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const admin = systemCaller();
+      const shares = sharesOf(archive);
+      const study = makeSyntheticInstance();
+      await archive.ingest(admin, { kind: 'part10', bytes: study.bytes });
+      const links = () => archive.stores.share.linksOfStudy(study.studyInstanceUid);
+      let linkId = '';
+      await assertOneTransaction(archive, backend, {
+        act: async () => (linkId = (await shares.links.createLink(admin, { studyInstanceUid: study.studyInstanceUid, accessCode: false })).id),
+        happened: async () => (await links()).length === 1,
+        audit: { action: 'study.shared' },
+        feed: { type: 'share.issued' },
+      });
+      const token = (await archive.stores.share.findById(linkId))!.token;
+      const live = await shares.session.openLink(token);
+      let onwardId = '';
+      await assertOneTransaction(archive, backend, {
+        act: async () => (onwardId = (await shares.links.createOnward(live, { recipient: '王医生', accessCode: false }, { remoteAddress: '127.0.0.1' })).id),
+        happened: async () => (await links()).length === 2,
+        audit: { action: 'study.shared' },
+        feed: { type: 'share.issued' },
+      });
+      await assertOneTransaction(archive, backend, {
+        act: () => shares.links.revokeOnward(live, onwardId, { remoteAddress: '127.0.0.1' }),
+        happened: async () => (await archive.stores.share.findById(onwardId))?.revoked_at !== null,
+        audit: { action: 'share.revoked', objectId: onwardId },
+        feed: { type: 'share.revoked' },
+      });
+      await assertOneTransaction(archive, backend, {
+        act: () => shares.links.revokeLink(admin, linkId),
+        happened: async () => (await archive.stores.share.findById(linkId))?.revoked_at !== null,
+        audit: { action: 'share.revoked', objectId: linkId },
+        feed: { type: 'share.revoked' },
+      });
+    });
   });
 }
