@@ -11,7 +11,7 @@ import { startAuditHeadLog } from './access/audit-head-log.ts';
 import type { ShareServices } from './share/share-services.ts';
 import { openArchive, type Archive } from './archive/archive.ts';
 import type { Config } from './config.ts';
-import { startDimseServer } from './dimse/scp.ts';
+import { dicomTlsOptions, startDimseServer } from './dimse/scp.ts';
 import { errorBody, yunyingErrorHandler } from './errors/http-errors.ts';
 import { createMetrics } from './metrics.ts';
 import { ChangeFeed } from './feed/change-feed.ts';
@@ -224,6 +224,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
         idleTimeoutMs: config.dicomAssociations.idleSeconds * 1000,
         // large data sets to files in the blob store's staging directory, the too large refused (issue 13, item 7)
         datasetBounds: { spillBytes: config.dimseDatasets.spillBytes, maxBytes: config.dimseDatasets.maxMessageBytes, spillDir: archive.blobs.stagingDirectory },
+        tls: config.dicomTls ? await dicomTlsOptions(config.dicomTls) : undefined,
         // a township's nodes and its serving centre's; platform administrators anywhere (issue 12, finding 14)
         moveDestinationPermitted: (caller, destination) => access.mayMoveTo(caller, destination.institutionId),
         audit: archive.audit,

@@ -42,6 +42,12 @@ export interface Config {
    * end, dropped and refused with A700 (out of resources)
    */
   dimseDatasets: { spillBytes: number; maxMessageBytes: number };
+  /**
+   * DICOM over TLS on the DICOM port (PS3.15 B.1): YUNYING_DICOM_TLS_CERT_FILE and
+   * YUNYING_DICOM_TLS_KEY_FILE (PEM); with YUNYING_DICOM_TLS_CA_FILE only peers with a
+   * certificate that CA signed may connect. Unset: plain TCP
+   */
+  dicomTls?: { certFile: string; keyFile: string; caFile?: string };
   /** fsync blobs and the directory before acknowledging (durable across power loss, not only process crashes) */
   fsync: boolean;
   /** largest STOW-RS request body in bytes */
@@ -131,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
       perAddress: readBounded(merged, 'YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS', 32, 1, 100_000),
       idleSeconds: readBounded(merged, 'YUNYING_DICOM_IDLE_SECONDS', 60, 1, 86_400),
     },
+    dicomTls: readDicomTls(merged),
     dimseDatasets: {
       spillBytes: readBounded(merged, 'YUNYING_DIMSE_SPILL_BYTES', 8 * 1024 ** 2, 0, 4 * 1024 ** 3),
       maxMessageBytes: readBounded(merged, 'YUNYING_DIMSE_MAX_MESSAGE_BYTES', 2 * 1024 ** 3, 1024, 4 * 1024 ** 3),
@@ -221,6 +228,9 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_DICOM_MAX_ASSOCIATIONS_PER_ADDRESS: count,
   YUNYING_DICOM_IDLE_SECONDS: count,
   YUNYING_DIMSE_SPILL_BYTES: count,
+  YUNYING_DICOM_TLS_CERT_FILE: text,
+  YUNYING_DICOM_TLS_KEY_FILE: text,
+  YUNYING_DICOM_TLS_CA_FILE: text,
   YUNYING_DIMSE_MAX_MESSAGE_BYTES: count,
   YUNYING_FSYNC: flag,
   YUNYING_MAX_UPLOAD_BYTES: count,
@@ -357,6 +367,15 @@ function readPublicBaseUrl(raw: string | undefined, httpHost: string, httpPort: 
   const base = (raw || `http://${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpPort}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(base)) throw new ConfigError(`YUNYING_PUBLIC_BASE_URL must be an http(s) URL, got "${raw}"`);
   return base;
+}
+
+function readDicomTls(env: Env): Config['dicomTls'] {
+  const certFile = env.YUNYING_DICOM_TLS_CERT_FILE || undefined;
+  const keyFile = env.YUNYING_DICOM_TLS_KEY_FILE || undefined;
+  const caFile = env.YUNYING_DICOM_TLS_CA_FILE || undefined;
+  if (!certFile && !keyFile && !caFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('YUNYING_DICOM_TLS_CERT_FILE and YUNYING_DICOM_TLS_KEY_FILE go together (YUNYING_DICOM_TLS_CA_FILE needs both)');
+  return { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), ...(caFile ? { caFile: path.resolve(caFile) } : {}) };
 }
 
 function readBounded(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -4,7 +4,7 @@
  * archive (store, find, retrieve), which C-MOVE destinations a caller may send to, and the
  * audit trail of refusals.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TlsOptions } from 'node:tls';
 import {
@@ -69,6 +69,16 @@ export interface DimseServerOptions {
 
 /** a spilled data set untouched this long belongs to no association any more */
 const LEFTOVER_AGE_MS = 6 * 3600_000;
+
+/**
+ * The TLS options of the DICOM port from the configured PEM files. With a CA, a peer must
+ * present a certificate it signed (mutual TLS); without one, any peer may connect over TLS
+ * and the AE title decides as on plain TCP.
+ */
+export async function dicomTlsOptions(files: { certFile: string; keyFile: string; caFile?: string }): Promise<TlsOptions> {
+  const [cert, key, ca] = await Promise.all([readFile(files.certFile), readFile(files.keyFile), files.caFile ? readFile(files.caFile) : undefined]);
+  return ca ? { cert, key, ca, requestCert: true, rejectUnauthorized: true } : { cert, key };
+}
 
 /** Without a rule from the caller: the platform-wide administrator anywhere, everyone else within the own institution. */
 async function ownInstitutionOnly(caller: Caller, destination: DicomNode): Promise<boolean> {
