@@ -5,6 +5,7 @@ import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { SHARES } from '../share/module.ts';
 import { createDiagnosticReportSource } from './fhir-report-source.ts';
 import { ReportDelivery } from './report-delivery.ts';
+import { reportDeliveryConsumer } from './report-delivery-consumer.ts';
 import { ReportService } from './report-service.ts';
 
 /** The report lifecycle (draft, submit, sign, return, addendum), for reading and, later, consultation. */
@@ -27,4 +28,6 @@ export const reportsModule: YunyingModule = {
     services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit));
     await registerReportDocumentRoutes(http, { reports, delivery, audit: archive.audit, resolveCaller: callers.rest, timeZone: config.timeZone });
   },
+  // The SR of each signature and addendum, at least once (what the signing request left out).
+  consumers: ({ services }) => [reportDeliveryConsumer(services.get(REPORTS))],
 };

@@ -225,22 +225,18 @@ export class ReportService {
 
   /**
    * The SR delivery of one report, as the change feed's 'report-delivery' consumer runs it
-   * for each signature and addendum (reports/report-delivery-consumer.ts): 'done' when there
-   * is nothing to store (stored already, not signed, gone); 'too-early' within `graceMs` of
-   * the change, when the signing request is still storing it itself; 'busy' while another
-   * process holds the delivery (a marker younger than five minutes, as the sweep's retry
-   * counts it); else stores it now ('stored'), and throws when that fails (recorded as
-   * report.delivery-failed, the SR back to "not delivered" for the next attempt).
+   * for each signature and addendum once the signing request has had its chance
+   * (reports/report-delivery-consumer.ts): 'done' when there is nothing to store (stored
+   * already, not signed, gone); 'busy' while another process holds the delivery (a marker
+   * younger than five minutes, as the sweep's retry counts it); else stores it now
+   * ('stored'), and throws when that fails (recorded as report.delivery-failed, the SR back
+   * to "not delivered" for the next attempt).
    */
-  async deliverSignedReport(reportId: string, options: { now?: number; graceMs?: number } = {}): Promise<{ outcome: 'done' | 'stored' } | { outcome: 'too-early' | 'busy'; retryInMs: number }> {
-    const now = options.now ?? Date.now();
+  async deliverSignedReport(reportId: string, now = Date.now()): Promise<{ outcome: 'done' | 'stored' } | { outcome: 'busy'; retryInMs: number }> {
     const report = await this.deps.store.findReport(reportId);
     if (!report || report.status !== 'signed' || !this.deps.delivery) return { outcome: 'done' };
     const seen = report.sr_sop_instance_uid;
     if (seen !== null && !seen.startsWith('delivering:')) return { outcome: 'done' };
-    const changedAt = Date.parse(report.updated_at);
-    const graceMs = options.graceMs ?? 30_000;
-    if (seen === null && now - changedAt < graceMs) return { outcome: 'too-early', retryInMs: graceMs - (now - changedAt) };
     const staleAfterMs = 5 * 60_000;
     if (seen !== null && seen >= `delivering:${new Date(now - staleAfterMs).toISOString()}`) return { outcome: 'busy', retryInMs: Math.min(staleAfterMs, 30_000) };
     const request = await this.deps.store.findRequest(report.request_id);
