@@ -23,14 +23,7 @@ export class YunyingError extends Error {
   details?: Record<string, string | number>;
 
   /** `message`: what happened here, in English (which study, which parameter); the catalog's text when omitted */
-  constructor(code: ErrorCode, message?: string, options?: YunyingErrorOptions);
-  /**
-   * @deprecated the statuses come from the catalog; these are ignored (all but Retry-After).
-   * Only until reading/ and share/ are converted after their split (issue 13).
-   */
-  constructor(code: ErrorCode, message: string, legacyHttpStatus: number, legacyDimseStatus?: number, retryAfterSeconds?: number);
-  constructor(code: ErrorCode, message: string = ERROR_CATALOG[code].en, third: YunyingErrorOptions | number = {}, _legacyDimseStatus?: number, legacyRetryAfterSeconds?: number) {
-    const options: YunyingErrorOptions = typeof third === 'number' ? (legacyRetryAfterSeconds === undefined ? {} : { retryAfterSeconds: legacyRetryAfterSeconds }) : third;
+  constructor(code: ErrorCode, message: string = ERROR_CATALOG[code].en, options: YunyingErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'YunyingError';
     this.code = code;
