@@ -9,7 +9,8 @@ import { openIndexDatabase, type IndexDatabase } from '../store/database.ts';
 import { NotificationStore, type StoredNotification } from '../store/notification-store.ts';
 import type { Database } from '../store/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
-import { NotificationBus, type NotificationEvent, type NotificationFilter } from './notification-bus.ts';
+import { appendChanges } from '../store/change-feed-store.ts';
+import { NotificationBus, notificationChanges, type NotificationEvent, type NotificationFilter } from './notification-bus.ts';
 
 const POLL_MS = 20;
 const DEADLINE_MS = 10_000;
@@ -203,6 +204,18 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(closing.subscriberCount, 0);
       assert.equal(collect(closing, { institutionIds: 'all' }).events.length, 0);
       watching.unsubscribe();
+    });
+
+    test('notifications appended in a transaction of the change feed (a unit of work) reach every process once it commits', async () => {
+      const { bus: receiver } = await newBus(second);
+      const live = collect(receiver, { institutionIds: ['g-t1', 'g-t2'] });
+      await first.db.transaction().execute(async (trx) => {
+        await appendChanges(trx, [{ type: 'report.signed', resourceType: 'report', resourceId: 'r-g', institutionId: 'g-t1', payload: {} }, ...notificationChanges(['g-t1', 'g-t2', 'g-t1'], 'report.signed', { reportId: 'r-g' })]);
+      });
+      const events = await live.waitFor(2);
+      assert.deepEqual(events.map((event) => [event.institutionId, event.type, event.payload]), [['g-t1', 'report.signed', { reportId: 'r-g' }], ['g-t2', 'report.signed', { reportId: 'r-g' }]]);
+      assert.throws(() => notificationChanges(['g-t1'], 'bad type', {}), /invalid notification type/);
+      live.unsubscribe();
     });
 
     test('store: latest seq and purge by age', async () => {
