@@ -14,7 +14,8 @@ import type { Caller } from '../access/caller.ts';
 import type { Permission } from '../access/permissions.ts';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { parseWindowParam } from '../rendering/render.ts';
-import { badRequest, YunyingError } from '../errors.ts';
+import { badRequest, YunyingError, type ErrorCode } from '../errors.ts';
+import { createErrorHandler, errorBody, type HttpErrorAnswer } from '../errors/http-errors.ts';
 import { filmAssets, filmPage, messagePage, unlockPage } from './patient-page.ts';
 import { SHARE_COOKIE, ShareRefusal, type LiveLink, type ShareOrigin } from './share-model.ts';
 import type { ShareServices } from './share-services.ts';
@@ -136,13 +137,15 @@ function registerPatientRoutes(scope: FastifyInstance, shares: ShareServices): v
     reply.header('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
   });
 
-  scope.setErrorHandler((error, request, reply) => {
-    const refusal = toRefusalPage(error);
-    if (refusal.retryAfter !== undefined) reply.header('Retry-After', String(refusal.retryAfter));
-    if (refusal.status >= 500) request.log.error({ err: error }, 'cloud film request failed');
-    if (wantsJson(request)) return reply.status(refusal.status).send({ code: refusal.code, message: refusal.message });
-    return reply.status(refusal.status).type('text/html; charset=utf-8').send(messagePage(refusal.page, refusal.retryAfter));
-  });
+  // The one error handler (errors/http-errors.ts); the patient's browser gets the answer as a page.
+  scope.setErrorHandler(
+    createErrorHandler({
+      send: (request, reply, answer) => {
+        if (wantsJson(request)) return reply.status(answer.status).send(errorBody({ code: answer.code, message: answer.message }));
+        return reply.status(answer.status).type('text/html; charset=utf-8').send(messagePage(refusalPageOf(answer), answer.retryAfterSeconds));
+      },
+    }),
+  );
 
   const originOf = (request: FastifyRequest): ShareOrigin => ({ remoteAddress: request.ip, userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined });
 
@@ -274,15 +277,18 @@ function wantsJson(request: FastifyRequest): boolean {
 
 type PageKind = Parameters<typeof messagePage>[0];
 
-function toRefusalPage(error: unknown): { status: number; code: string; message: string; page: PageKind; retryAfter?: number } {
-  if (error instanceof ShareRefusal) {
-    const page: PageKind = ({ SHARE_NOT_FOUND: 'not-found', SHARE_STUDY_GONE: 'not-found', SHARE_EXPIRED: 'expired', SHARE_REVOKED: 'revoked', SHARE_LOCKED: 'locked', SHARE_CODE_REQUIRED: 'unauthorized', SHARE_CODE_WRONG: 'unauthorized', SHARE_THROTTLED: 'throttled' } as Record<string, PageKind>)[error.code] as PageKind;
-    return { status: error.httpStatus, code: error.code, message: error.message, page: page ?? 'error', retryAfter: error.retryAfterSeconds };
-  }
-  if (error instanceof YunyingError) {
-    return { status: error.httpStatus, code: error.code, message: error.message, page: error.httpStatus === 404 ? 'not-found' : 'error', retryAfter: error.retryAfterSeconds };
-  }
-  const status = (error as { statusCode?: number }).statusCode;
-  if (status && status >= 400 && status < 500) return { status, code: 'BAD_REQUEST', message: error instanceof Error ? error.message : 'bad request', page: 'error' };
-  return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error', page: 'error' };
+/** The page a refusal shows the patient. */
+const REFUSAL_PAGES: Partial<Record<ErrorCode, PageKind>> = {
+  SHARE_NOT_FOUND: 'not-found',
+  SHARE_STUDY_GONE: 'not-found',
+  SHARE_EXPIRED: 'expired',
+  SHARE_REVOKED: 'revoked',
+  SHARE_LOCKED: 'locked',
+  SHARE_CODE_REQUIRED: 'unauthorized',
+  SHARE_CODE_WRONG: 'unauthorized',
+  SHARE_THROTTLED: 'throttled',
+};
+
+function refusalPageOf(answer: HttpErrorAnswer): PageKind {
+  return REFUSAL_PAGES[answer.code] ?? (answer.status === 404 ? 'not-found' : 'error');
 }
