@@ -85,8 +85,9 @@ const modulePermissions = new Map<Permission, PermissionDeclaration>();
 export function definePermissions(declarations: readonly PermissionDeclaration[]): void {
   for (const declaration of declarations) {
     if (Object.hasOwn(CORE_PERMISSIONS, declaration.name)) throw new Error(`permission ${declaration.name} is a core permission`);
+    // a process may build several servers (tests): the same declaration again is no conflict
     const known = modulePermissions.get(declaration.name);
-    if (known && known !== declaration) throw new Error(`permission ${declaration.name} is declared twice`);
+    if (known && JSON.stringify(known) !== JSON.stringify(declaration)) throw new Error(`permission ${declaration.name} is declared twice, differently`);
     modulePermissions.set(declaration.name, declaration);
   }
 }
