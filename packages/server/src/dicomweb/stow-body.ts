@@ -76,9 +76,16 @@ export async function receiveParts(stream: Readable, body: BodyKind, limits: Bod
       throw new YunyingError('TOO_MANY_PARTS', `one STOW-RS request may carry at most ${limits.maxParts} parts; send the instances in several requests`);
     }
     if (error instanceof MultipartError) throw badRequest('INVALID_MULTIPART', error.message);
+    if (isCutOff(error)) throw badRequest('BAD_REQUEST', 'the connection closed before the request body ended');
     throw error;
   }
   return parts;
+}
+
+/** The sender went away mid-body (Node's request stream fails with "aborted"): the sender's trouble, not the server's. */
+function isCutOff(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || message === 'aborted';
 }
 
 /** Removes the staged files of parts that were not handed to ingest (ingest removes its own). */
