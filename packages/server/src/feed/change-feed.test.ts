@@ -182,8 +182,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await until(async () => (await feed.store.failures(group, 'dead')).length === 1, () => 'the dead letter after two attempts');
       assert.equal(calls.get('later'), 4, 'deferred three times, then handled');
       assert.equal(calls.get('poison'), 2, "the group's own maxAttempts");
+      // The deferred change's row goes just after its handler returned.
+      await until(async () => (await feed.store.failures(group)).length === 1, () => 'the deferred change\u2019s row gone');
       assert.deepEqual((await feed.store.failures(group)).map((one) => one.seq), [poison]);
-      assert.ok(!(await feed.store.failures(group)).some((one) => one.seq === later));
+      assert.ok(later! < poison!);
       assert.equal(errors.length, 2, 'the poison change logged twice; the deferrals not at all');
       errors.length = 0;
       await feed.close();
@@ -229,6 +231,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(errors, []);
     });
 
+    test('lease: one owner at a time on the database\u2019s clock; after its expiry another takes over and the old owner\u2019s writes are refused', async () => {
+      const store = new ChangeFeedStore(first.db, first.dialect);
+      const other = new ChangeFeedStore(second.db, second.dialect);
+      const group = newGroup('lease-store');
+      await store.ensureCursor(group, 0);
+      assert.ok(await store.acquireLease(group, 'a', 150));
+      assert.equal(await other.acquireLease(group, 'b', 150), undefined, 'held');
+      assert.ok(await store.acquireLease(group, 'a', 150), 'renewed by its owner');
+      await until(async () => (await other.acquireLease(group, 'b', 60_000)) !== undefined, () => 'the expiry');
+      const now = new Date().toISOString();
+      assert.equal(await store.advance(group, 'a', now, 5, []), false, 'the old owner moves nothing');
+      assert.equal(await store.settleRetry(group, 'a', now, 5, undefined), false);
+      assert.equal(await other.advance(group, 'b', now, 5, []), true);
+      await store.releaseLease(group, 'a'); // not a's to give
+      assert.equal((await store.cursor(group))!.leaseOwner, 'b');
+      await other.releaseLease(group, 'b');
+      assert.ok(await store.acquireLease(group, 'a', 150), 'free at once after a release');
+      assert.equal((await store.cursor(group))!.lastSeq, 5);
+    });
+
     test('purge: only changes below every cursor, old enough, and not waiting for a retry', async () => {
       const store = new ChangeFeedStore(first.db, first.dialect);
       const [kept, purged, failed, above] = await append(first, change('p0'), change('p1'), change('p2'), change('p3'));
@@ -236,7 +258,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await first.db.deleteFrom('feed_cursors').execute();
       await store.ensureCursor(newGroup('purge'), failed!);
       await store.ensureCursor('purge-owner', failed!);
-      assert.ok(await store.acquireLease('purge-owner', 'me', new Date().toISOString(), new Date(Date.now() + 60_000).toISOString()));
+      assert.ok(await store.acquireLease('purge-owner', 'me', 60_000));
       assert.ok(await store.advance('purge-owner', 'me', new Date().toISOString(), failed!, [{ seq: failed!, status: 'dead', attempts: 5, nextAttemptAt: null, error: 'x' }]));
       assert.equal(await store.purge(new Date(Date.now() - 60_000).toISOString()), 0, 'nothing old enough');
       assert.ok((await store.purge(new Date(Date.now() + 60_000).toISOString())) >= 2);

@@ -26,7 +26,10 @@ export interface ChangeFeedOptions {
    * deleted [7 days]; each process purges once an hour (idempotent, so overlaps are harmless)
    */
   retentionMs?: number;
-  /** the clock of leases and retries, ms since the epoch [Date.now] */
+  /**
+   * this process's clock, ms since the epoch [Date.now]: retry times, and when to renew a
+   * lease (the lease's expiry itself is on the database's clock, the same for every process)
+   */
   now?: () => number;
   /** a handler that threw, or a failed poll; the feed carries on */
   onError?: (error: unknown, context: { group?: string; seq?: number }) => void;
@@ -353,7 +356,7 @@ class GroupWorker {
   async renewOrTakeLease(): Promise<boolean> {
     const now = this.options.now();
     const held = this.holdsLease();
-    const cursor = await this.feed.store.acquireLease(this.group, this.feed.owner, iso(now), iso(now + this.options.leaseMs));
+    const cursor = await this.feed.store.acquireLease(this.group, this.feed.owner, this.options.leaseMs);
     if (!cursor) {
       this.leaseUntil = 0;
       return false;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { ChangeType, FeedChange, NewChange } from '../feed/change.ts';
 import type { SqlDialectName } from './database.ts';
 import type { Database } from './schema.ts';
@@ -183,16 +183,27 @@ export class ChangeFeedStore {
   }
 
   /**
-   * Takes or renews the group's lease until `until` if it is free, expired at `now`, or
-   * already `owner`'s; one conditional UPDATE, so of two processes at most one wins.
-   * Returns the cursor when `owner` holds the lease, undefined otherwise.
+   * The database's clock plus `offsetMs`, as ISO 8601 text (the format of Date.toISOString).
+   * Leases are taken, renewed and checked on this one clock, so that the server processes'
+   * clocks (on several machines) need not agree.
    */
-  async acquireLease(group: string, owner: string, now: string, until: string): Promise<FeedCursor | undefined> {
+  private databaseTime(offsetMs = 0): RawBuilder<string> {
+    const offset = Math.round(offsetMs);
+    if (this.dialect === 'postgres') return sql<string>`to_char((clock_timestamp() + ${offset}::integer * interval '1 millisecond') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+    return sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${offset / 1000} seconds`})`;
+  }
+
+  /**
+   * Takes or renews the group's lease for `leaseMs` (on the database's clock) if it is free,
+   * expired, or already `owner`'s; one conditional UPDATE, so of two processes at most one
+   * wins. Returns the cursor when `owner` holds the lease, undefined otherwise.
+   */
+  async acquireLease(group: string, owner: string, leaseMs: number): Promise<FeedCursor | undefined> {
     const result = await this.db
       .updateTable('feed_cursors')
-      .set({ lease_owner: owner, lease_until: until, updated_at: now })
+      .set({ lease_owner: owner, lease_until: this.databaseTime(leaseMs), updated_at: this.databaseTime() })
       .where('consumer_group', '=', group)
-      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_until', 'is', null), eb('lease_until', '<', this.databaseTime())]))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return undefined;
     return this.cursor(group);
@@ -209,18 +220,19 @@ export class ChangeFeedStore {
   }
 
   /**
-   * Moves the group's cursor to `lastSeq` and records the failures met on the way, in one
-   * transaction, fenced by the lease: false (and nothing written) when `owner` no longer
-   * holds it at `now`.
+   * Moves the group's cursor to `lastSeq` and records the failures met on the way (`now`
+   * dates them), in one transaction, fenced by the lease: false (and nothing written) when
+   * `owner` no longer holds it.
    */
   async advance(group: string, owner: string, now: string, lastSeq: number, failures: readonly FailureRecord[]): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // The fenced UPDATE also locks the cursor row (PostgreSQL) until the commit: a takeover waits for it.
       const moved = await trx
         .updateTable('feed_cursors')
         .set({ last_seq: lastSeq, updated_at: now })
         .where('consumer_group', '=', group)
         .where('lease_owner', '=', owner)
-        .where('lease_until', '>=', now)
+        .where('lease_until', '>=', this.databaseTime())
         .where('last_seq', '<=', lastSeq)
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) return false;
@@ -235,8 +247,14 @@ export class ChangeFeedStore {
    */
   async settleRetry(group: string, owner: string, now: string, seq: number, failure: FailureRecord | undefined): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const held = await trx.selectFrom('feed_cursors').select('consumer_group').where('consumer_group', '=', group).where('lease_owner', '=', owner).where('lease_until', '>=', now).executeTakeFirst();
-      if (!held) return false;
+      const held = await trx
+        .updateTable('feed_cursors')
+        .set({ updated_at: now })
+        .where('consumer_group', '=', group)
+        .where('lease_owner', '=', owner)
+        .where('lease_until', '>=', this.databaseTime())
+        .executeTakeFirst();
+      if (Number(held.numUpdatedRows) !== 1) return false;
       if (failure) await upsertFailure(trx, group, now, failure);
       else await trx.deleteFrom('feed_failures').where('consumer_group', '=', group).where('seq', '=', seq).execute();
       return true;
