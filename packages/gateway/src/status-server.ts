@@ -32,7 +32,7 @@ export interface GatewayStatus {
 
 export async function startStatusServer(source: StatusSource, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((request, response) => {
-    handle(source, request, response).catch((error: unknown) => send(response, 500, { code: 'INTERNAL_ERROR', message: (error as Error).message }));
+    handle(source, request, response).catch((error: unknown) => sendError(response, 'INTERNAL_ERROR', (error as Error).message));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -50,6 +50,16 @@ export async function startStatusServer(source: StatusSource, host: string, port
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The gateway's error codes: a subset of the server's error catalog (docs/errors.md), same
+ * names and statuses, kept here because the gateway does not depend on the server.
+ */
+const GATEWAY_ERRORS = { BAD_REQUEST: 400, NOT_FOUND: 404, INTERNAL_ERROR: 500 } as const;
+
+function sendError(response: http.ServerResponse, code: keyof typeof GATEWAY_ERRORS, message: string): void {
+  send(response, GATEWAY_ERRORS[code], { code, message });
 }
 
 function send(response: http.ServerResponse, status: number, body: unknown): void {
@@ -89,17 +99,17 @@ async function handle(source: StatusSource, request: http.IncomingMessage, respo
       const job = source.importer.start({ pacs: body.pacs, query: body.query ?? {} });
       return send(response, 202, job);
     } catch (error) {
-      if (error instanceof ImportError) return send(response, 400, { code: 'BAD_REQUEST', message: error.message });
+      if (error instanceof ImportError) return sendError(response, 'BAD_REQUEST', error.message);
       throw error;
     }
   }
   const importMatch = /^\/api\/imports\/([0-9a-f-]{36})$/.exec(url.pathname);
   if (request.method === 'GET' && importMatch) {
     const job = source.importer.get(importMatch[1]!);
-    return job ? send(response, 200, await source.importer.describe(job)) : send(response, 404, { code: 'NOT_FOUND', message: 'no such import' });
+    return job ? send(response, 200, await source.importer.describe(job)) : sendError(response, 'NOT_FOUND', 'no such import');
   }
   if (route === 'POST /api/queue/retry-failed') return send(response, 200, { requeued: await source.retryFailed() });
-  return send(response, 404, { code: 'NOT_FOUND', message: 'no such resource' });
+  return sendError(response, 'NOT_FOUND', 'no such resource');
 }
 
 function escapeHtml(text: string): string {
