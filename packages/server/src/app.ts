@@ -15,7 +15,7 @@ import { dicomTlsOptions, startDimseServer } from './dimse/scp.ts';
 import { errorBody, yunyingErrorHandler } from './errors/http-errors.ts';
 import { createMetrics } from './metrics.ts';
 import { ChangeFeed } from './feed/change-feed.ts';
-import type { ModuleConsumer, ModuleContext, PermissionDeclaration, YunyingModule } from './modules/module.ts';
+import type { ModuleConsumer, ModuleContext, PermissionDeclaration, ServiceRegistry, YunyingModule } from './modules/module.ts';
 import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './modules/registry.ts';
 import { accessModule } from './access/module.ts';
 import { archiveModule } from './archive/module.ts';
@@ -56,6 +56,8 @@ export interface YunyingServer {
   logger: Logger;
   /** the permissions the listed modules declare */
   permissions: readonly PermissionDeclaration[];
+  /** what the modules provide each other (e.g. `services.get(READING)`), for tests that drive a module directly */
+  services: ServiceRegistry;
   /** the listed modules' change-feed consumers */
   feedConsumers: readonly ModuleConsumer[];
   /** the change-feed runner every consumer group runs in (feed/change-feed.ts) */
@@ -207,6 +209,7 @@ export async function buildServer(config: Config, options: { modules?: readonly 
     shares: services.get(SHARES),
     logger,
     permissions,
+    services,
     feedConsumers,
     feed,
     async startDicom() {
