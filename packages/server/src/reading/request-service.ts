@@ -223,8 +223,14 @@ export class RequestService {
     const row = await this.steps.visibleRequest(caller, requestId);
     requireReaderAt(caller, row, 'request:claim');
     if (row.status === 'claimed' && row.claimed_by !== caller.name) throw conflict('CLAIMED_BY_OTHER', `the request is being read by ${row.claimed_by}`);
-    await this.steps.move(caller, row, ['pending', 'claimed'], 'retake-requested', { retake_reason: reason, claimed_by: null, claimed_at: null }, { reason }, 'request a retake');
-    await this.deps.audit.record({ action: 'reading-request.retake-requested', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, reason } });
+    const moved = await this.deps.unitOfWork.run(async (tx) => {
+      const transition = { id: row.id, from: ['pending', 'claimed'], to: 'retake-requested', set: { retake_reason: reason, claimed_by: null, claimed_at: null }, actor: caller.name, details: { reason } };
+      if (!(await tx.reading.transition(transition, new Date().toISOString()))) return false;
+      tx.audit.record({ action: 'reading-request.retake-requested', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, reason } });
+      tx.feed.append({ type: 'request.retake-requested', resourceType: 'request', resourceId: row.id, institutionId: row.requesting_institution_id, payload: { studyInstanceUid: row.study_instance_uid, readingInstitutionId: row.reading_institution_id, reason } });
+      return true;
+    });
+    if (!moved) throw await this.steps.illegal(row.id, 'request a retake');
     await this.deps.notifier.publish([row.requesting_institution_id, row.reading_institution_id], 'retake.requested', { requestId: row.id, studyInstanceUid: row.study_instance_uid, reason });
     return this.getRequest(caller, requestId);
   }

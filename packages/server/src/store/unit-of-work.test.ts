@@ -256,7 +256,7 @@ for (const backend of BACKENDS) {
     }
   });
 
-  test(`reading: request creation, claim, sign, addendum, return and a prior's grant each commit with their audit record and feed row (${backend})`, async () => {
+  test(`reading: request creation, claim, sign, addendum, return, retake and a prior's grant each commit with their audit record and feed row (${backend})`, async () => {
     await withArchive(backend, async (archive) => {
       const admin = systemCaller();
       await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
@@ -311,6 +311,16 @@ for (const backend of BACKENDS) {
       });
       const [signed] = await archive.database.db.selectFrom('changes').select('payload').where('type', '=', 'report.signed').execute();
       assert.deepEqual(JSON.parse(signed!.payload), { reportId: draft.id, requestId, studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', version: 4, positive: false });
+      // A retake, on another study's request.
+      const blurred = makeSyntheticInstance();
+      await archive.ingest(admin, { kind: 'part10', bytes: blurred.bytes });
+      const retaken = await reading.requests.createRequest(admin, { studyInstanceUid: blurred.studyInstanceUid, readingInstitutionId: 'centre', priority: 'routine', imagesComplete: true });
+      await assertOneTransaction(archive, backend, {
+        act: () => reading.requests.requestRetake(rad, retaken.id, 'motion blur'),
+        happened: async () => (await archive.stores.reading.findRequest(retaken.id))?.status === 'retake-requested',
+        audit: { action: 'reading-request.retake-requested', objectId: blurred.studyInstanceUid },
+        feed: { type: 'request.retake-requested' },
+      });
       assert.ok((await archive.audit.verify()).ok);
     });
   });
