@@ -92,6 +92,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(errors, []);
     });
 
+    test('a plain cursor move waits up to cursorWriteMs to be written; a clean stop writes it', async () => {
+      const group = newGroup('deferred');
+      const handled: number[] = [];
+      const feed = newFeed(first, { cursorWriteMs: 60_000 });
+      feed.subscribe({ group, handle: async (one) => void handled.push(one.seq) }, { startAt: 'latest' });
+      await feed.start();
+      const startedAt = (await feed.store.cursor(group))!.lastSeq;
+      const seqs: number[] = [];
+      for (let n = 0; n < 5; n += 1) {
+        seqs.push(...(await append(first, change(`d${n}`))));
+        await until(() => handled.length === n + 1, () => `change ${n}`);
+      }
+      assert.deepEqual(handled, seqs);
+      assert.equal((await feed.store.cursor(group))!.lastSeq, startedAt, 'five moves, no write yet');
+      await feed.caughtUp(seqs.at(-1)!); // counts what this runner holds
+      await feed.close();
+      assert.equal((await feed.store.cursor(group))!.lastSeq, seqs.at(-1), 'written on the way out');
+      assert.equal((await feed.store.cursor(group))!.leaseOwner, null);
+    });
+
     test('an append in this process wakes the runner at once; startAt latest skips the history', async () => {
       const group = newGroup('wake');
       await append(first, change('history'));

@@ -17,6 +17,14 @@ export interface ChangeFeedOptions {
   /** changes handed over per read [100] */
   batchSize?: number;
   /**
+   * how long a cursor that moved without a failure may stay unwritten [1 s]: fewer writes
+   * under a steady ingest (on SQLite they queue with the ingest's on its one connection);
+   * a crash re-hands at most that much (at least once either way), and a clean stop writes it
+   */
+  cursorWriteMs?: number;
+  /** the shortest pause between two polls woken by local appends [20 ms] */
+  wakeGapMs?: number;
+  /**
    * PostgreSQL: how long a gap in the seqs stays open at least before it may be passed
    * [1 s]; see FeedHorizon
    */
@@ -89,6 +97,7 @@ export class ChangeFeed {
   private leaseTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private pollAgain = false;
+  private lastPollAt = 0;
   /** the highest seq appended in this process: polls come quickly until the horizon reaches it */
   private awaitedSeq = 0;
   private quickPollMs = 0;
@@ -109,6 +118,8 @@ export class ChangeFeed {
       maxAttempts: Math.max(1, options.maxAttempts ?? 5),
       retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY,
       batchSize: options.batchSize ?? 100,
+      cursorWriteMs: options.cursorWriteMs ?? 1000,
+      wakeGapMs: options.wakeGapMs ?? 20,
       gapSettleMs: options.gapSettleMs ?? 1000,
       retentionMs: options.retentionMs ?? 7 * 24 * 60 * 60 * 1000,
       now: options.now ?? Date.now,
@@ -139,7 +150,7 @@ export class ChangeFeed {
     this.horizon.startAt(lowest);
     this.unsubscribeAppends = onChangeAppended((seq) => {
       this.awaitedSeq = Math.max(this.awaitedSeq, seq);
-      this.quickPollMs = 2;
+      this.quickPollMs = this.options.wakeGapMs;
       this.pollSoon();
     });
     await this.renewLeases();
@@ -161,11 +172,14 @@ export class ChangeFeed {
     for (const worker of this.workers.values()) await worker.release().catch((error: unknown) => this.options.onError(error, { group: worker.group }));
   }
 
-  /** Looks at the table now (after a poll in progress). */
+  /**
+   * Looks at the table now, or after the poll in progress; under a steady stream of local
+   * appends at most once per `wakeGapMs`.
+   */
   pollSoon(): void {
     if (this.state !== 'running') return;
     if (this.polling) this.pollAgain = true;
-    else this.schedulePoll(0);
+    else this.schedulePoll(Math.max(0, this.lastPollAt + this.options.wakeGapMs - Date.now()));
   }
 
   /** Resolves once every group of this runner that holds its lease has handled everything up to `seq` (tests, shutdown). */
@@ -173,7 +187,8 @@ export class ChangeFeed {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const cursors = await this.store.cursors();
-      const behind = cursors.filter((cursor) => this.workers.has(cursor.group) && cursor.lastSeq < seq);
+      // A group this runner holds may be further along than its written cursor (cursorWriteMs).
+      const behind = cursors.filter((cursor) => this.workers.has(cursor.group) && cursor.lastSeq < seq && !(this.workers.get(cursor.group)!.handledUpTo() >= seq));
       if (behind.length === 0) return;
       if (Date.now() > deadline) throw new Error(`change feed: groups ${behind.map((cursor) => `${cursor.group}@${cursor.lastSeq}`).join(', ')} not at ${seq} after ${timeoutMs} ms`);
       this.pollSoon();
@@ -223,7 +238,7 @@ export class ChangeFeed {
         this.polling = undefined;
         const again = this.pollAgain;
         this.pollAgain = false;
-        this.schedulePoll(again ? 0 : this.nextPollDelay());
+        this.schedulePoll(again ? Math.max(0, this.lastPollAt + this.options.wakeGapMs - Date.now()) : this.nextPollDelay());
       });
     }, delayMs);
     // The feed alone never keeps the process alive.
@@ -242,6 +257,7 @@ export class ChangeFeed {
   }
 
   private async poll(): Promise<void> {
+    this.lastPollAt = Date.now();
     try {
       await this.horizon.advance();
     } catch (error) {
@@ -320,8 +336,11 @@ export class ChangeFeed {
 class GroupWorker {
   readonly group: string;
   readonly counters = { handled: 0, retries: 0, deadLettered: 0 };
-  /** the cursor as this runner last read or wrote it */
+  /** every change up to here is handled (or set aside) by this runner */
   private cursor = 0;
+  /** the cursor as feed_cursors has it (this runner wrote or read it) */
+  private writtenCursor = 0;
+  private writtenAt = 0;
   /** ms; 0 when this runner does not hold the lease */
   private leaseUntil = 0;
   /** ms of the earliest retry due, Infinity when none waits */
@@ -344,8 +363,13 @@ class GroupWorker {
   /** Creates the cursor if the group is new; returns where it stands. */
   async init(latestSeq: number): Promise<number> {
     const cursor = await this.feed.store.ensureCursor(this.group, this.startAt === 'latest' ? latestSeq : 0);
-    this.cursor = cursor.lastSeq;
+    this.cursor = this.writtenCursor = cursor.lastSeq;
     return cursor.lastSeq;
+  }
+
+  /** how far this runner has handled the group while holding its lease (-1 when it does not hold it) */
+  handledUpTo(): number {
+    return this.holdsLease() ? this.cursor : -1;
   }
 
   holdsLease(): boolean {
@@ -366,14 +390,30 @@ class GroupWorker {
     this.nextRetryAt = msOf(await this.feed.store.nextRetryAt(this.group));
     if (held) return false;
     // Newly held: the previous holder may have moved the cursor.
-    this.cursor = cursor.lastSeq;
+    this.cursor = this.writtenCursor = cursor.lastSeq;
+    this.writtenAt = this.options.now();
     return true;
   }
 
+  /** Writes the cursor moved meanwhile, then gives the lease up (a clean stop re-hands nothing). */
   async release(): Promise<void> {
     if (this.leaseUntil === 0) return;
+    if (this.holdsLease() && this.cursor > this.writtenCursor) await this.writeCursor([]);
     this.leaseUntil = 0;
     await this.feed.store.releaseLease(this.group, this.feed.owner);
+  }
+
+  /** Moves feed_cursors to this runner's cursor with the failures met; false when the lease is gone. */
+  private async writeCursor(failures: readonly FailureRecord[]): Promise<boolean> {
+    const now = this.options.now();
+    if (!(await this.feed.store.advance(this.group, this.feed.owner, iso(now), this.cursor, failures))) {
+      this.leaseUntil = 0;
+      return false;
+    }
+    this.writtenCursor = this.cursor;
+    this.writtenAt = now;
+    this.feed.markStatsStale();
+    return true;
   }
 
   /** Runs the group's work now, or right after the run in progress. */
@@ -409,6 +449,8 @@ class GroupWorker {
     if (this.nextRetryAt <= this.options.now()) more = (await this.retryDue()) || more;
     const horizon = this.feed.visibleHorizon();
     if (horizon > this.cursor && this.holdsLease()) more = (await this.handleNew(horizon)) || more;
+    // A cursor left unwritten by handleNew is written once it is old enough.
+    if (!more && this.cursor > this.writtenCursor && this.options.now() - this.writtenAt >= this.options.cursorWriteMs && this.holdsLease()) await this.writeCursor([]);
     return more;
   }
 
@@ -429,13 +471,11 @@ class GroupWorker {
     const complete = changes.length < batchSize && handledUpTo === (changes.at(-1)?.seq ?? this.cursor);
     const upTo = complete ? horizon : handledUpTo;
     if (upTo <= this.cursor) return false;
-    const now = this.options.now();
-    if (!(await this.feed.store.advance(this.group, this.feed.owner, iso(now), upTo, failures))) {
-      this.leaseUntil = 0;
-      return false;
-    }
     this.cursor = upTo;
-    this.feed.markStatsStale();
+    // A failure is written with the cursor move at once (its retry depends on it); a plain
+    // move may wait a little (cursorWriteMs), so that a steady stream does not write per poll.
+    const due = failures.length > 0 || this.options.now() - this.writtenAt >= this.options.cursorWriteMs;
+    if (due && !(await this.writeCursor(failures))) return false;
     for (const failure of failures) if (failure.nextAttemptAt) this.nextRetryAt = Math.min(this.nextRetryAt, Date.parse(failure.nextAttemptAt));
     return !complete;
   }
