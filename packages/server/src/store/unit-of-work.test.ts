@@ -362,4 +362,25 @@ for (const backend of BACKENDS) {
       });
     });
   });
+
+  test(`a lost race inside a unit of work undoes only its own rows (the report's update when the request moved meanwhile) (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const admin = systemCaller();
+      await archive.accessStore.insertInstitution({ id: 'centre', name: '县医院', tier: 'county', grade: 3, region_code: null, parent_id: null });
+      const reading = readingOf(archive);
+      const study = makeSyntheticInstance();
+      await archive.ingest(admin, { kind: 'part10', bytes: study.bytes });
+      const request = await reading.requests.createRequest(admin, { studyInstanceUid: study.studyInstanceUid, readingInstitutionId: 'centre', priority: 'urgent', imagesComplete: true });
+      const rad = person('rad', 'radiologist');
+      await reading.worklist.claim(rad, request.id);
+      const draft = await reading.reports.saveDraft(rad, request.id, { findings: 'x', impression: 'y', positive: false });
+      await reading.reports.submit(rad, draft.id);
+      // Another process moved the request on between the check and the signature.
+      await archive.database.db.updateTable('reading_requests').set({ status: 'cancelled' }).where('id', '=', request.id).execute();
+      await assert.rejects(reading.reports.sign(person('rev', 'reviewing-radiologist'), draft.id), (error: YunyingError) => error.code === 'ILLEGAL_TRANSITION');
+      assert.equal((await archive.stores.reading.findReport(draft.id))?.status, 'submitted', 'the report update was undone');
+      assert.equal((await auditRows(archive, 'report.signed', study.studyInstanceUid)).length, 0);
+      assert.equal((await feedRows(archive, 'report.signed', draft.id)).length, 0);
+    });
+  });
 }
