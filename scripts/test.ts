@@ -17,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -41,8 +42,18 @@ const INTEGRATION_SUPPORT: Readonly<Record<string, string>> = {
   'dimse-test-support.ts': "dcmtk's tools",
 };
 
-/** Per-test time limits, ms. */
-const TIMEOUTS = { unit: 30_000, integration: 300_000 } as const;
+/**
+ * Per-test time limits, ms: a guard against a test that hangs, not a speed target, so with
+ * room for a loaded machine (the slowest unit test, every-sample, takes 10–30 s on a busy one).
+ */
+const TIMEOUTS = { unit: 120_000, integration: 600_000 } as const;
+
+/**
+ * Test files run at once. Unit files are small and mostly wait on their own loopback I/O, so
+ * they run one per core (at least two); integration files start servers, browsers and tools
+ * and keep node --test's default (one fewer than the cores), as the suite always has.
+ */
+const UNIT_CONCURRENCY = Math.max(2, availableParallelism());
 
 type Tier = 'unit' | 'integration' | 'all';
 
@@ -149,7 +160,8 @@ function main(argv: string[]): void {
     return;
   }
   const timeout = tier === 'unit' ? TIMEOUTS.unit : TIMEOUTS.integration;
-  const args = ['--test', `--test-timeout=${timeout}`, ...rest, ...files.map((file) => path.relative(ROOT, file))];
+  const concurrency = tier === 'unit' ? [`--test-concurrency=${UNIT_CONCURRENCY}`] : [];
+  const args = ['--test', `--test-timeout=${timeout}`, ...concurrency, ...rest, ...files.map((file) => path.relative(ROOT, file))];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
   child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
