@@ -9,6 +9,7 @@ import { permissionCatalog, roleHasPermission, type PermissionDeclaration } from
 import { buildServer, MODULES } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { FeedChange } from '../feed/change.ts';
+import type { StoreOpener } from '../store/store-opener.ts';
 import { makeSyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { webAppModule } from '../web-app/module.ts';
 import type { YunyingModule } from './module.ts';
@@ -24,6 +25,19 @@ const ADMIN_PASSWORD = 's3cret-Passw0rd';
 const QC_PASSWORD = 'Qc-0fficer-Passw0rd';
 const QC_GRADE: PermissionDeclaration = { name: 'qc:grade', zh: '影像质控评分', en: 'Grade the image quality of a study', roles: ['qc-officer'] };
 
+/** The module's own table, and its store adapter (a module's `<name>-store.ts`). */
+interface QualityTables {
+  quality_fixture_grades: { study_instance_uid: string; grade: string };
+}
+interface GradeStore {
+  grade(studyInstanceUid: string, grade: string): Promise<void>;
+  grades(): Promise<Array<{ study_instance_uid: string; grade: string }>>;
+}
+const openGradeStore: StoreOpener<GradeStore, QualityTables> = (db) => ({
+  grade: async (studyInstanceUid, grade) => void (await db.insertInto('quality_fixture_grades').values({ study_instance_uid: studyInstanceUid, grade }).execute()),
+  grades: () => db.selectFrom('quality_fixture_grades').selectAll().orderBy('study_instance_uid').execute(),
+});
+
 /** What a new module (quality control, say) is: one folder with this registration. */
 function qualityFixture(handled: (change: FeedChange) => void): YunyingModule {
   return {
@@ -36,8 +50,18 @@ function qualityFixture(handled: (change: FeedChange) => void): YunyingModule {
         },
       },
     },
-    register({ http, callers }) {
-      http.get('/api/v1/quality/grades', { config: { permission: 'qc:grade' }, schema: { tags: ['quality'] } }, async (request) => ({ grades: [], caller: (await callers.rest(request)).name }));
+    register({ http, archive, callers }) {
+      http.get('/api/v1/quality/grades', { config: { permission: 'qc:grade' }, schema: { tags: ['quality'] } }, async () => ({ grades: await archive.stores.open(openGradeStore).grades() }));
+      // A grade commits with its audit record, in one unit of work with the core's writes.
+      http.post('/api/v1/quality/grades', { config: { permission: 'qc:grade' }, schema: { tags: ['quality'] } }, async (request, reply) => {
+        const caller = await callers.rest(request);
+        const { studyInstanceUid, grade } = request.body as { studyInstanceUid: string; grade: string };
+        await archive.unitOfWork.run(async (tx) => {
+          await tx.open(openGradeStore).grade(studyInstanceUid, grade);
+          tx.audit.record({ action: 'study.graded', caller, objectType: 'study', objectId: studyInstanceUid, details: { grade } });
+        });
+        return reply.status(201).send({ studyInstanceUid, grade });
+      });
     },
     consumers: () => [{ group: 'quality-fixture', types: ['instance.stored'], handle: async (change) => handled(change) }],
   };
@@ -75,16 +99,23 @@ test('a module added to the list brings its route, its migration, its permission
     // its route: signed in, checked against that permission, in the API description
     assert.equal((await server.http.inject({ method: 'GET', url: '/api/v1/quality/grades' })).statusCode, 401);
     assert.equal((await server.http.inject({ method: 'GET', url: '/api/v1/quality/grades', headers: { authorization: admin } })).statusCode, 403);
+    const graded = await server.http.inject({ method: 'POST', url: '/api/v1/quality/grades', headers: { authorization: qcOfficer }, payload: { studyInstanceUid: '1.2.3', grade: '甲' } });
+    assert.equal(graded.statusCode, 201, graded.body);
     const grades = await server.http.inject({ method: 'GET', url: '/api/v1/quality/grades', headers: { authorization: qcOfficer } });
     assert.equal(grades.statusCode, 200, grades.body);
-    assert.deepEqual(grades.json(), { grades: [], caller: 'qc1' });
+    assert.deepEqual(grades.json(), { grades: [{ study_instance_uid: '1.2.3', grade: '甲' }] });
     const openapi = await server.http.inject({ method: 'GET', url: '/api/openapi.json', headers: { authorization: admin } });
     assert.ok('/api/v1/quality/grades' in openapi.json<{ paths: Record<string, unknown> }>().paths);
 
-    // its migration, run with the core ones
+    // its migration, run with the core ones; its store's write committed with its audit record
     const { rows } = await sql<{ name: string }>`select name from kysely_migration where name like '%quality%'`.execute(server.archive.database.db);
     assert.deepEqual(rows, [{ name: '9990-quality-fixture-grades' }]);
-    await sql`insert into quality_fixture_grades (study_instance_uid, grade) values ('1.2.3', 'A')`.execute(server.archive.database.db);
+    const [record] = await server.archive.audit.search({ action: 'study.graded', limit: 10 });
+    assert.equal(record?.object_id, '1.2.3');
+    // a write that fails rolls its audit record back with it (the grade exists: primary key)
+    const again = await server.http.inject({ method: 'POST', url: '/api/v1/quality/grades', headers: { authorization: qcOfficer }, payload: { studyInstanceUid: '1.2.3', grade: '乙' } });
+    assert.equal(again.statusCode, 500);
+    assert.equal((await server.archive.audit.search({ action: 'study.graded', limit: 10 })).length, 1);
 
     // its consumer, subscribed to the change feed: a stored instance reaches it
     assert.ok(server.feedConsumers.some((consumer) => consumer.group === 'quality-fixture'));

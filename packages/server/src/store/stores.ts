@@ -9,6 +9,9 @@ import { NotificationStore } from './notification-store.ts';
 import { ReadingStore } from './reading-store.ts';
 import { ShareStore } from './share-store.ts';
 import { StatisticsStore } from './statistics-store.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { StoreOpener } from './store-opener.ts';
 import { createUnitOfWork, type UnitOfWork } from './unit-of-work.ts';
 
 /**
@@ -29,6 +32,8 @@ export interface Stores {
   readonly changeFeed: ChangeFeedStore;
   readonly statistics: StatisticsStore;
   readonly unitOfWork: UnitOfWork;
+  /** a module's own store on the process-wide handle (store/store-opener.ts); inside a unit of work, `tx.open` */
+  open<T, Tables = Database>(opener: StoreOpener<T, Tables>): T;
 }
 
 export function createStores(database: IndexDatabase, auditKey: AuditKey): Stores {
@@ -45,5 +50,6 @@ export function createStores(database: IndexDatabase, auditKey: AuditKey): Store
     changeFeed: new ChangeFeedStore(database.db, database.dialect),
     statistics: new StatisticsStore(database.db, database.dialect),
     unitOfWork: createUnitOfWork(database, audit),
+    open: <T, Tables>(opener: StoreOpener<T, Tables>) => opener(database.db as unknown as Kysely<Tables>, database.dialect),
   };
 }

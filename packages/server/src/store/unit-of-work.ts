@@ -7,7 +7,10 @@ import type { IndexDatabase } from './database.ts';
 import { IndexStore } from './index-store.ts';
 import { MaintenanceStore } from './maintenance-store.ts';
 import { ReadingStore } from './reading-store.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
 import { ShareStore } from './share-store.ts';
+import type { StoreOpener } from './store-opener.ts';
 
 /** The audit records of one change: chained into the trail in the change's transaction. */
 export interface TransactionAudit {
@@ -32,6 +35,8 @@ export interface TransactionPorts {
   readonly share: ShareStore;
   readonly audit: TransactionAudit;
   readonly feed: TransactionFeed;
+  /** a module's own store on this transaction (store/store-opener.ts) */
+  open<T, Tables = Database>(opener: StoreOpener<T, Tables>): T;
 }
 
 /**
@@ -74,6 +79,7 @@ export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): Un
               changes.push(change);
             },
           },
+          open: <S, Tables>(opener: StoreOpener<S, Tables>) => opener(trx as unknown as Kysely<Tables>, database.dialect),
         };
         const value = await work(ports);
         open = false;
