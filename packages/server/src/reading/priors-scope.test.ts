@@ -59,17 +59,6 @@ async function priors(who: string, requestId: string): Promise<Prior[]> {
   return response.body as Prior[];
 }
 
-/** Polls until the condition holds (the routing runs after the store), bounded in time. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const patientOfA = { patientId: LOCAL_ID, patientName: 'Li^Ai=李^爱' };
 const patientOfB = { patientId: LOCAL_ID, patientName: 'Zhao^Bei=赵^贝' }; // sorts after A's name: a merge would show it
 const currentA = makeSyntheticInstance({ ...patientOfA, studyDate: '20260301', modality: 'CT' });
@@ -143,7 +132,9 @@ describe('priors (finding 1)', () => {
     assert.equal(rule.status, 201, rule.text);
     const mr = makeSyntheticInstance({ ...patientOfA, studyDate: '20260302', modality: 'MR' });
     await stow('techA', mr);
-    const routed = await eventually(async () => ((await http('radCity', 'GET', '/api/v1/reading-requests?limit=500')).body as Array<{ id: string; studyInstanceUid: string }>).find((row) => row.studyInstanceUid === mr.studyInstanceUid), 'the routed request');
+    await server.feedHandled(); // routing is a change-feed consumer: it runs after the store
+    const routed = ((await http('radCity', 'GET', '/api/v1/reading-requests?limit=500')).body as Array<{ id: string; studyInstanceUid: string }>).find((row) => row.studyInstanceUid === mr.studyInstanceUid);
+    assert.ok(routed, 'the routed request');
 
     const listed = await priors('radCity', routed.id);
     assert.deepEqual(listed.map((p) => [p.studyInstanceUid, p.accessible]), [[currentA.studyInstanceUid, false], [priorA.studyInstanceUid, false]]);

@@ -11,6 +11,8 @@ export interface ListeningServer {
   baseUrl: string;
   httpPort: number;
   dicomPort: number;
+  /** resolves once the change feed's consumers (routing, SR delivery, …) have handled every change so far */
+  feedHandled(): Promise<void>;
   /** closes the server and removes its data */
   close(): Promise<void>;
 }
@@ -32,6 +34,9 @@ export async function startListeningServer(env: Record<string, string> = {}): Pr
     baseUrl: `http://127.0.0.1:${httpPort}`,
     httpPort,
     dicomPort,
+    async feedHandled() {
+      await server.feed.caughtUp(await server.archive.stores.changeFeed.latestSeq());
+    },
     async close() {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });
