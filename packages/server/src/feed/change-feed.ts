@@ -95,6 +95,7 @@ export class ChangeFeed {
   private state: 'new' | 'running' | 'closed' = 'new';
   private pollTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
   private polling: Promise<void> | undefined;
   private pollAgain = false;
   private lastPollAt = 0;
@@ -167,6 +168,8 @@ export class ChangeFeed {
     clearTimeout(this.pollTimer);
     clearTimeout(this.leaseTimer);
     await this.polling;
+    // A renewal in flight would take a lease back after its release below.
+    await this.renewing;
     await Promise.all([...this.workers.values()].map((worker) => worker.idle()));
     if (!wasRunning) return;
     for (const worker of this.workers.values()) await worker.release().catch((error: unknown) => this.options.onError(error, { group: worker.group }));
@@ -280,7 +283,10 @@ export class ChangeFeed {
     if (this.state !== 'running') return;
     this.leaseTimer = setTimeout(
       () => {
-        void this.renewLeases().finally(() => this.scheduleLeases());
+        this.renewing = this.renewLeases().finally(() => {
+          this.renewing = undefined;
+          this.scheduleLeases();
+        });
       },
       Math.max(1, Math.floor(this.options.leaseMs / 3)),
     );
@@ -297,6 +303,7 @@ export class ChangeFeed {
         this.options.onError(error, { group: worker.group });
       }
     }
+    if (this.state !== 'running') return;
     try {
       await this.refreshStats();
       if (Date.now() >= this.nextPurgeAt) {
