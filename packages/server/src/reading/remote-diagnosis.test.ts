@@ -15,6 +15,7 @@ import { TEST_ADMIN_PASSWORD } from '../test-support/admin-auth.ts';
 import { makeSyntheticInstance, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
 import { runTool } from '../dimse/dimse-test-support.ts';
 import { readMultipart } from '../dicomweb/test-support.ts';
+import { READING } from './module.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 let server: ListeningServer;
@@ -105,22 +106,21 @@ function openEvents(who: string): { next(type: string): Promise<{ id: string; da
   };
 }
 
-/** Polls until the condition holds (the server's background sweep), bounded in time. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/**
+ * A study is complete once it received nothing for YUNYING_STUDY_STABLE_SECONDS. The test's
+ * window is an hour, so the background sweep never decides on its own; the test runs the same
+ * step with its own clock: now (too early, nothing moves) and a window later (promoted).
+ */
+const STABLE_SECONDS = 3600;
+async function studiesStableFor(seconds: number): Promise<number> {
+  return server.server.services.get(READING).requests.promoteCompleteStudies(Date.now() + seconds * 1000);
 }
 
 type RequestView = { id: string; status: string; priority: string; dueAt: string | null; remainingSeconds: number | null; overdue: boolean; claimedBy: string | null; turnaroundSeconds: number | null; report?: { id: string }; events?: Array<{ to: string }>; patient?: { name: string } };
 type ReportView = { id: string; status: string; version: number; author: string; reviewer: string | null; structuredReportSopInstanceUid: string | null; versions?: Array<{ kind: string; addendum: string | null }> };
 
 before(async () => {
-  server = await startListeningServer({ YUNYING_STUDY_STABLE_SECONDS: '1' });
+  server = await startListeningServer({ YUNYING_STUDY_STABLE_SECONDS: String(STABLE_SECONDS) });
   tokens.admin = await login('admin', TEST_ADMIN_PASSWORD);
   for (const institution of [
     { id: 'ks-county', name: '昆山市第一人民医院', tier: 'county', grade: 3 },
@@ -301,7 +301,9 @@ describe('retakes, images arriving later, routing', () => {
     assert.equal((await call('rad1', 'POST', `/api/v1/reading-requests/${id}/claim`)).status, 409);
     assert.equal((await call<RequestView>('tech1', 'POST', `/api/v1/reading-requests/${id}/resubmit`)).body.status, 'awaiting-images');
     await storescu([makeSyntheticInstance({ studyInstanceUid: study[0]!.studyInstanceUid, seriesInstanceUid: study[0]!.seriesInstanceUid, instanceNumber: 2 })]);
-    await eventually(async () => ((await call<RequestView>('rad1', 'GET', `/api/v1/reading-requests/${id}`)).body.status === 'pending' ? true : undefined), 'the request to become readable');
+    assert.equal(await studiesStableFor(0), 0, 'the study is still growing');
+    assert.ok((await studiesStableFor(STABLE_SECONDS + 1)) >= 1, 'promoted a window later');
+    assert.equal((await call<RequestView>('rad1', 'GET', `/api/v1/reading-requests/${id}`)).body.status, 'pending', 'the request to become readable');
     screen.close();
   });
 
@@ -313,14 +315,18 @@ describe('retakes, images arriving later, routing', () => {
     assert.equal(waiting.body.status, 'awaiting-images');
     assert.equal((await call('rad1', 'POST', `/api/v1/reading-requests/${waiting.body.id}/claim`)).status, 409);
     await storescu(early.slice(1));
-    await eventually(async () => ((await call<RequestView>('rad1', 'GET', `/api/v1/reading-requests/${waiting.body.id}`)).body.status === 'pending' ? true : undefined), 'images complete');
+    assert.equal(await studiesStableFor(0), 0, 'the study is still growing');
+    assert.ok((await studiesStableFor(STABLE_SECONDS + 1)) >= 1, 'promoted a window later');
+    assert.equal((await call<RequestView>('rad1', 'GET', `/api/v1/reading-requests/${waiting.body.id}`)).body.status, 'pending', 'images complete');
 
     const rule = await call<{ id: string }>('admin', 'POST', '/api/v1/routing-rules', { name: '周市镇DR → 县医院', sourceInstitutionId: 'ks-t1', modality: 'DX', readingInstitutionId: 'ks-county', priority: 'urgent' });
     assert.equal(rule.status, 201, rule.raw.toString());
     assert.equal((await call('rad1', 'POST', '/api/v1/routing-rules', { name: 'x', readingInstitutionId: 'ks-county' })).status, 403);
     const dr = ctStudy(1, 'DX');
     await storescu(dr);
-    const routed = await eventually(async () => (await call<Array<RequestView & { studyInstanceUid: string }>>('rad1', 'GET', '/api/v1/reading-requests?priority=urgent&limit=500')).body.find((item) => item.studyInstanceUid === dr[0]!.studyInstanceUid), 'the routed request');
+    await server.feedHandled(); // routing is a change-feed consumer: it runs after the store
+    const routed = (await call<Array<RequestView & { studyInstanceUid: string }>>('rad1', 'GET', '/api/v1/reading-requests?priority=urgent&limit=500')).body.find((item) => item.studyInstanceUid === dr[0]!.studyInstanceUid);
+    assert.ok(routed, 'the routed request');
     assert.equal(routed.priority, 'urgent');
   });
 });
