@@ -95,11 +95,9 @@ after(async () => {
 
 describe('priors on the reading page', { timeout: 120_000 }, () => {
   test('a prior not shared yet is opened only with a reason, then compared side by side', async () => {
-    let requestId: string | undefined;
-    for (const deadline = Date.now() + 15_000; !requestId && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-      const listed = (await rest('radCity', 'GET', '/api/v1/reading-requests?limit=500')).body as Array<{ id: string; studyInstanceUid: string }>;
-      requestId = listed.find((row) => row.studyInstanceUid === current.studyInstanceUid)?.id;
-    }
+    await server.feedHandled(); // routing is a change-feed consumer: it runs after the store
+    const listed = (await rest('radCity', 'GET', '/api/v1/reading-requests?limit=500')).body as Array<{ id: string; studyInstanceUid: string }>;
+    const requestId = listed.find((row) => row.studyInstanceUid === current.studyInstanceUid)?.id;
     assert.ok(requestId, 'the routed request');
 
     const page = await loginAs('radCity');
