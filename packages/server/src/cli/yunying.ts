@@ -17,6 +17,7 @@ import { openArchive, type Archive } from '../archive/archive.ts';
 import { MODULES } from '../app.ts';
 import { moduleMigrations } from '../modules/registry.ts';
 import { ConfigError, loadConfig } from '../config.ts';
+import { feedStatusLines } from '../feed/feed-admin.ts';
 import { YunyingError } from '../errors.ts';
 
 const USAGE = `usage: yunying <command>
@@ -39,6 +40,9 @@ const USAGE = `usage: yunying <command>
                                              a file holding one), also that the chain still
                                              passes through it: a cut tail or a rewrite shows
   audit export [--format ndjson|csv]         writes the trail to standard output
+  feed status                                the change feed's consumer groups (cursor, lag, lease,
+                                             retries) and its dead letters with their last error
+  feed requeue GROUP SEQ                     puts a dead letter back in line once its cause is fixed
 
 roles: ${ROLES.join(', ')}
 Configuration: the server's (YUNYING_DATA_DIR, YUNYING_DATABASE_URL, YUNYING_CONFIG, …).`;
@@ -189,6 +193,21 @@ async function run(ctx: RunContext): Promise<number> {
       if (format !== 'ndjson' && format !== 'csv') usage('--format is ndjson or csv');
       await ctx.archive.audit.record({ action: 'audit.exported', caller, objectType: 'audit', details: { format } });
       for await (const line of auditExportLines(ctx.archive.audit, { format, columns: CLI_CSV_COLUMNS })) process.stdout.write(line);
+      return 0;
+    }
+    case 'feed status':
+      for (const line of await feedStatusLines(ctx.archive.stores.changeFeed)) console.log(line);
+      return 0;
+    case 'feed requeue': {
+      const consumerGroup = argument(0, 'GROUP');
+      const seq = Number(argument(1, 'SEQ'));
+      if (!Number.isSafeInteger(seq) || seq <= 0) usage('SEQ is the dead letter\'s change number (yunying feed status)');
+      if (!(await ctx.archive.stores.changeFeed.requeueDeadLetter(consumerGroup, seq))) {
+        console.error(`no dead letter ${seq} in group ${consumerGroup}`);
+        return 1;
+      }
+      await ctx.archive.audit.record({ action: 'feed.requeued', caller, details: { group: consumerGroup, seq } });
+      console.log(`requeued: ${consumerGroup} ${seq} (the group's lease holder tries it within seconds)`);
       return 0;
     }
     default:
