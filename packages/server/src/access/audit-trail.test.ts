@@ -28,12 +28,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(result.count, 200);
       assert.equal((await first.audit.search({ objectId: '1.2.3.7', limit: 10 })).length, 1);
 
-      const access = new AccessService(first.accessStore, first.audit, { tokenTtlSeconds: 60 });
+      const access = new AccessService(first.accessStore, first.audit, { tokenTtlSeconds: 60, unitOfWork: first.unitOfWork });
       await access.createInstitution(caller, { id: 'county', name: '县医院', tier: 'county' });
       await access.createInstitution(caller, { id: 'town', name: '卫生院', tier: 'township', parentId: 'county' });
       await access.createUser(caller, { username: 'qc', password: 'Correct-Horse-9', role: 'qc-officer', institutionId: 'county' });
       const { token } = await access.login('qc', 'Correct-Horse-9', { via: 'rest' });
-      const qc = await new AccessService(second.accessStore, second.audit, { tokenTtlSeconds: 60 }).authenticateToken(token, { via: 'dicomweb' });
+      const qc = await new AccessService(second.accessStore, second.audit, { tokenTtlSeconds: 60, unitOfWork: second.unitOfWork }).authenticateToken(token, { via: 'dicomweb' });
       assert.deepEqual([...(qc.visibleInstitutionIds as string[])].sort(), ['county', 'town']);
       await access.logout(token);
       await assert.rejects(access.authenticateToken(token, { via: 'rest' }), /invalid, expired or revoked/);
