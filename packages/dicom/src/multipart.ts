@@ -145,6 +145,8 @@ export class MultipartScanner {
   private parts = 0;
   /** an error met after some events of the same chunk: thrown once those were handed out */
   private failure: unknown;
+  /** where an incomplete header block grows (see append) */
+  private store: Uint8Array | undefined;
 
   constructor(boundary: string, options: MultipartOptions = {}) {
     checkBoundary(boundary);
@@ -172,7 +174,7 @@ export class MultipartScanner {
   push(chunk: Uint8Array): MultipartEvent[] {
     this.throwIfFailed();
     const events: MultipartEvent[] = [];
-    const data = concat(this.pending, chunk);
+    const data = this.pending.length === 0 ? chunk : this.append(chunk);
     this.pending = EMPTY;
     let pos = 0;
     try {
@@ -307,9 +309,32 @@ export class MultipartScanner {
   }
 
   private keep(data: Uint8Array, pos: number): number {
-    // copied: the tail of a chunk must not pin the whole chunk while it waits
-    this.pending = data.slice(pos);
+    // At the start of the store it stays there, to grow in place; a chunk's tail is copied
+    // (it must not pin the whole chunk while it waits).
+    this.pending = pos === 0 && this.isStore(data) ? data : data.slice(pos);
     return -1;
+  }
+
+  private isStore(view: Uint8Array): boolean {
+    return this.store !== undefined && view.buffer === this.store.buffer && view.byteOffset === this.store.byteOffset;
+  }
+
+  /**
+   * pending + chunk, in a store with room to spare that an incomplete header block grows in:
+   * a header block arriving a byte at a time then costs linear time, not quadratic. Nothing
+   * handed out points into the store's unused room: bytes before pending were handed out
+   * (and then pending is not at the store's start, so the next append takes a new store).
+   */
+  private append(chunk: Uint8Array): Uint8Array {
+    const needed = this.pending.length + chunk.length;
+    let store = this.store;
+    if (!store || !this.isStore(this.pending) || needed > store.length) {
+      store = new Uint8Array(Math.max(needed, 2 * this.pending.length, 256));
+      store.set(this.pending, 0);
+    }
+    store.set(chunk, this.pending.length);
+    this.store = store;
+    return store.subarray(0, needed);
   }
 }
 
