@@ -14,6 +14,14 @@ export default tseslint.config(
     },
   },
   {
+    // The Kysely handle stays in store/ (issue 13, item 2): domain code reads through the
+    // stores (archive.stores) and writes a change through archive.unitOfWork, which commits it
+    // with its audit record and feed row. Tests may reach into the database.
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/store/**', 'packages/server/src/test-support/**', '**/*.test.ts'],
+    rules: { 'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='db']", message: 'no Kysely handle outside store/: use the stores (archive.stores) and archive.unitOfWork' }] },
+  },
+  {
     // CommonJS scripts run by Node before anything else (the install's native rebuild)
     files: ['scripts/**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },

@@ -10,12 +10,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openIndexDatabase } from '../store/database.ts';
-import { ChangeFeedStore } from '../store/change-feed-store.ts';
+import { createStores } from '../store/stores.ts';
+import { ephemeralAuditKey } from '../access/audit-key.ts';
 import { ChangeFeed } from './change-feed.ts';
 
 const [databaseUrl, group, hangOn, leaseMs] = process.argv.slice(2);
 const index = await openIndexDatabase({ dataDir: await mkdtemp(path.join(tmpdir(), 'yunying-feed-child-')), databaseUrl, fsync: false });
-const feed = new ChangeFeed(new ChangeFeedStore(index.db, index.dialect), { owner: 'crash-child', leaseMs: Number(leaseMs), pollIntervalMs: 20 });
+const feed = new ChangeFeed(createStores(index, ephemeralAuditKey()).changeFeed, { owner: 'crash-child', leaseMs: Number(leaseMs), pollIntervalMs: 20 });
 feed.subscribe({
   group: group!,
   async handle(change) {
