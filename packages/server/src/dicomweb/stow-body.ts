@@ -153,7 +153,8 @@ class Staging {
   async close(): Promise<StagedFile> {
     if (this.failure) throw this.failure;
     this.out.end();
-    await once(this.out, 'finish');
+    await once(this.out, 'close'); // written and its descriptor closed: ingest may move it
+    if (this.failure) throw this.failure;
     return { path: this.path, size: this.size, sha256: this.hash.digest('hex') };
   }
 
