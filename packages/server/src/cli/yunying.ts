@@ -43,6 +43,8 @@ const USAGE = `usage: yunying <command>
   feed status                                the change feed's consumer groups (cursor, lag, lease,
                                              retries) and its dead letters with their last error
   feed requeue GROUP SEQ                     puts a dead letter back in line once its cause is fixed
+  feed forget GROUP                          removes the cursor of a group no server runs any more
+                                             (it holds the purge of old changes back)
 
 roles: ${ROLES.join(', ')}
 Configuration: the server's (YUNYING_DATA_DIR, YUNYING_DATABASE_URL, YUNYING_CONFIG, …).`;
@@ -208,6 +210,16 @@ async function run(ctx: RunContext): Promise<number> {
       }
       await ctx.archive.audit.record({ action: 'feed.requeued', caller, details: { group: consumerGroup, seq } });
       console.log(`requeued: ${consumerGroup} ${seq} (the group's lease holder tries it within seconds)`);
+      return 0;
+    }
+    case 'feed forget': {
+      const consumerGroup = argument(0, 'GROUP');
+      if (!(await ctx.archive.stores.changeFeed.forgetGroup(consumerGroup))) {
+        console.error(`no group ${consumerGroup}, or a server holds its lease (it still runs)`);
+        return 1;
+      }
+      await ctx.archive.audit.record({ action: 'feed.forgotten', caller, details: { group: consumerGroup } });
+      console.log(`forgotten: ${consumerGroup}`);
       return 0;
     }
     default:

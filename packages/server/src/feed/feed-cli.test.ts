@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { openArchive } from '../archive/archive.ts';
 import { runYunyingCli } from '../test-support/cli.ts';
 
-test('yunying feed status shows the groups and their dead letters; feed requeue puts one back in line, audited', async () => {
+test('yunying feed status shows the groups and their dead letters; feed requeue puts one back in line; feed forget removes a group no server runs; both audited', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-feed-cli-'));
   try {
     const archive = await openArchive({ dataDir, fsync: false });
@@ -35,11 +35,25 @@ test('yunying feed status shows the groups and their dead letters; feed requeue 
     assert.match(again.stderr, /no dead letter/);
     assert.equal((await runYunyingCli(dataDir, ['feed', 'requeue', 'report-delivery', 'x'])).code, 2);
 
+    // forget: refused while a server holds the group's lease, then removes cursor and failures
+    const held = await runYunyingCli(dataDir, ['feed', 'forget', 'report-delivery']);
+    assert.equal(held.code, 1);
+    assert.match(held.stderr, /holds its lease/);
+    const released = await openArchive({ dataDir, fsync: false });
+    try {
+      await released.stores.changeFeed.releaseLease('report-delivery', 'a-server');
+    } finally {
+      await released.close();
+    }
+    assert.equal((await runYunyingCli(dataDir, ['feed', 'forget', 'report-delivery'])).code, 0);
+    assert.doesNotMatch((await runYunyingCli(dataDir, ['feed', 'status'])).stdout, /report-delivery/);
+
     const reopened = await openArchive({ dataDir, fsync: false });
     try {
       const records = await reopened.audit.search({ action: 'feed.requeued', limit: 10 });
       assert.equal(records.length, 1);
       assert.match(records[0]!.actor_name, /^cli:/);
+      assert.equal((await reopened.audit.search({ action: 'feed.forgotten', limit: 10 })).length, 1);
     } finally {
       await reopened.close();
     }

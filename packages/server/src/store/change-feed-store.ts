@@ -322,6 +322,24 @@ export class ChangeFeedStore {
   }
 
   /**
+   * Removes a group no server runs any more (its module was removed): its cursor, which
+   * otherwise holds the purge back, and its failure rows. Refused (false) while a lease on
+   * it is held, since a running group would start again from the first change.
+   */
+  async forgetGroup(group: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const removed = await trx
+        .deleteFrom('feed_cursors')
+        .where('consumer_group', '=', group)
+        .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', this.databaseTime())]))
+        .executeTakeFirst();
+      if (Number(removed.numDeletedRows) !== 1) return false;
+      await trx.deleteFrom('feed_failures').where('consumer_group', '=', group).execute();
+      return true;
+    });
+  }
+
+  /**
    * Deletes the changes at or below `seq` created before `isoTime` that no group still
    * needs (below every cursor and no failure row names them); returns how many.
    */
