@@ -162,7 +162,10 @@ function main(argv: string[]): void {
   const timeout = tier === 'unit' ? TIMEOUTS.unit : TIMEOUTS.integration;
   const concurrency = tier === 'unit' ? [`--test-concurrency=${UNIT_CONCURRENCY}`] : [];
   const args = ['--test', `--test-timeout=${timeout}`, ...concurrency, ...rest, ...files.map((file) => path.relative(ROOT, file))];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+  // Every test file is a process that strips and compiles the same sources again: Node's
+  // compile cache keeps the result between them (a quarter of a small file's CPU time).
+  const env = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(ROOT, 'node_modules', '.cache', 'node-compile-cache') };
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env });
   child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
