@@ -3,7 +3,7 @@
  * archive in a temporary directory, sample files, a multipart reader and an
  * XMLHttpRequest shim over fetch so dicomweb-client runs in Node.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -12,11 +12,11 @@ import { systemCaller, type Caller } from '../access/caller.ts';
 import { unauthorized } from '../errors.ts';
 import { registerDicomWeb } from './index.ts';
 import { parseMediaType } from './media-types.ts';
+import { readSample } from '@yunying/testing/samples';
 import { splitMultipart } from '@yunying/dicom';
 
-export const SAMPLES = process.env.YUNYING_DICOM_SAMPLES ?? path.resolve(import.meta.dirname, '../../../../../shared/dicom-samples');
-
-export const sample = (relative: string): Promise<Buffer> => readFile(path.join(SAMPLES, relative));
+/** A shared DICOM sample (found by @yunying/testing/samples, which names a missing file). */
+export const sample = async (relative: string): Promise<Buffer> => readSample(relative);
 
 export const TEST_USER = 'dicomweb';
 export const TEST_PASSWORD = 'secret';
