@@ -56,9 +56,12 @@ export class AuditTrail implements AuditRecorder {
   /** Waits for every recorded event to be committed (shutdown). */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+    await this.store.drain();
   }
 
-  search(filter: AuditSearch): Promise<AuditRow[]> {
+  /** Reads of the trail see every committed change's records: what is staged is chained first (AuditStore.settle). */
+  async search(filter: AuditSearch): Promise<AuditRow[]> {
+    await this.store.settle();
     return this.store.search(filter);
   }
 
@@ -69,6 +72,7 @@ export class AuditTrail implements AuditRecorder {
 
   /** The last record as `SEQ:HASH`: cheap, for the daily log line. */
   async head(): Promise<string> {
+    await this.store.settle();
     const head = await this.store.head();
     return `${head.seq}:${head.hash}`;
   }
@@ -81,6 +85,7 @@ export class AuditTrail implements AuditRecorder {
    * through that record with that hash.
    */
   async verify(anchor?: ChainAnchor): Promise<ChainVerification> {
+    await this.store.settle();
     const { key, id: keyId } = this.store.key;
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;

@@ -11,6 +11,9 @@ export type NewAuditRow = Omit<AuditRow, 'seq' | 'prev_hash' | 'hash'>;
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** The staged changes one chaining transaction takes (PostgreSQL, appendIn). */
+const STAGED_BATCH = 200;
+
 /** Any constant: every server process takes this lock to append to the one chain. */
 const AUDIT_CHAIN_LOCK = 0x59_59_41_55; // "YYAU"
 
@@ -90,42 +93,140 @@ export class AuditStore {
     this.key = key;
   }
 
-  /** Writes the keying record if the chain has none yet (at start; appends do it too). */
+  /**
+   * Writes the keying record if the chain has none yet (at start; appends do it too), and on
+   * PostgreSQL chains the records a crash left staged (appendIn).
+   */
   async ensureKeyed(): Promise<void> {
-    if (this.keyed) return;
-    await this.append([]);
+    if (!this.keyed) await this.append([]);
+    if (this.dialect === 'postgres') await this.chainStaged();
   }
 
   /**
    * Appends the rows in order, chained to the current head, in a transaction of their own
    * (reads and refusals: records of no change). On PostgreSQL the commit does not wait for
-   * its own WAL flush (appendIn): the next synchronous commit (any write) flushes it, so only
-   * a PostgreSQL crash within that moment could lose a record — never an application crash.
+   * its own WAL flush (migration 0012's audit_chain_head): the next synchronous commit (any
+   * write) flushes it, so only a PostgreSQL crash within that moment could lose a record —
+   * never an application crash.
    */
   async append(rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
     if (rows.length === 0 && this.keyed) return [];
-    const chained = await this.db.transaction().execute((trx) => this.appendIn(trx, rows));
+    const chained = await this.db.transaction().execute((trx) => this.chainIn(trx, rows));
     this.markKeyed();
     return chained;
   }
 
   /**
-   * Appends the rows in order inside the caller's transaction, so that they commit with the
-   * change they record, or not at all (store/unit-of-work.ts). The chain head is locked until
-   * that transaction ends (a PostgreSQL advisory transaction lock; SQLite has a single
-   * writer), so call this last, just before the commit: every other appender waits for it.
+   * The records of a change, inside the change's transaction (store/unit-of-work.ts): they
+   * commit with it, or not at all. Call afterCommit once the transaction has committed.
    *
-   * PostgreSQL: the transaction then commits without waiting for its WAL flush, so that the
-   * lock is released at once rather than after a disk flush (with the lock held across the
-   * flush, every change of every process would flush on its own, one after another, and
-   * ingest lost half its throughput). The caller makes the commit durable afterwards,
-   * outside the lock (flushCommitted), before it answers: flushes then group as before. A
-   * PostgreSQL crash in between loses a WAL suffix, so the chain is still a prefix of itself.
-   *
-   * Once the transaction has committed, call markKeyed.
+   * SQLite (one writer) chains them at once. PostgreSQL stages them in audit_pending
+   * (migration 0013), taking no lock: with the chain lock held from the head read to the
+   * commit, every change of every process would wait for the one before it, and ingest lost
+   * a third of its throughput at eight senders. afterCommit then chains what is staged in
+   * the background, many changes per transaction, in the order they are chained; every
+   * reader of the trail (settle) chains what is staged first, in whichever process it runs,
+   * so the trail it reads holds every committed change's records. Should the process die in
+   * between, the records are staged durably with their change, and the next start (or read)
+   * chains them.
    */
-  async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
-    const head = await this.lockedHead(trx);
+  async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.dialect !== 'postgres') {
+      await this.chainIn(trx, rows);
+      return;
+    }
+    await trx.insertInto('audit_pending').values({ records: JSON.stringify(rows), created_at: new Date().toISOString() }).execute();
+  }
+
+  /**
+   * After the commit of a transaction that called appendIn: SQLite's chain is keyed now;
+   * PostgreSQL's staged records are chained in the background (the change's client does not
+   * wait for it; a reader of the trail does, settle). A failure loses nothing: the records
+   * stay staged for the next pass, read or start.
+   */
+  async afterCommit(): Promise<void> {
+    if (this.dialect !== 'postgres') {
+      this.markKeyed();
+      return;
+    }
+    void this.chainStaged().catch(() => undefined);
+  }
+
+  /**
+   * Before the trail is read (search, head, verify): the records staged so far, by any
+   * process, are chained (PostgreSQL; SQLite stages nothing). One indexed probe when there
+   * are none. A failure to chain does not stop the read: it shows what is chained.
+   */
+  async settle(): Promise<void> {
+    if (this.dialect !== 'postgres') return;
+    const staged = await this.db.selectFrom('audit_pending').select('id').limit(1).executeTakeFirst();
+    if (staged) await this.chainStaged().catch(() => undefined);
+  }
+
+  /** Waits for the chaining under way (shutdown: the database is closed next). */
+  async drain(): Promise<void> {
+    while (this.chaining) await this.chaining;
+  }
+
+  private stagedWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private chaining: Promise<void> | undefined;
+
+  /**
+   * Chains every staged record (PostgreSQL). Resolves once a pass that began after the call
+   * has run: while one pass runs, the callers that arrive meanwhile share the next, so a busy
+   * server chains many changes' records per transaction.
+   */
+  chainStaged(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.stagedWaiters.push({ resolve, reject });
+      this.chaining ??= this.runChainPasses();
+    });
+  }
+
+  private async runChainPasses(): Promise<void> {
+    try {
+      while (this.stagedWaiters.length > 0) {
+        const waiters = this.stagedWaiters.splice(0);
+        try {
+          while ((await this.chainStagedBatch()) === STAGED_BATCH) {
+            // more staged than one transaction takes: go on
+          }
+          for (const waiter of waiters) waiter.resolve();
+        } catch (error) {
+          for (const waiter of waiters) waiter.reject(error);
+        }
+      }
+    } finally {
+      this.chaining = undefined;
+    }
+  }
+
+  /**
+   * One transaction: under the chain lock, the oldest staged changes' records are chained
+   * and their staging rows deleted. Another process's pass waits for the lock and then sees
+   * neither. Committed without waiting for the flush (audit_chain_head): were it lost in a
+   * PostgreSQL crash, the staging rows it deleted come back with it, and are chained again.
+   */
+  private async chainStagedBatch(): Promise<number> {
+    const staged = await this.db.transaction().execute(async (trx) => {
+      const head = await this.lockedHead(trx);
+      const rows = await trx.selectFrom('audit_pending').select(['id', 'records']).orderBy('id').limit(STAGED_BATCH).execute();
+      if (rows.length === 0) return 0;
+      await this.insertChained(trx, head, rows.flatMap((row) => JSON.parse(row.records) as NewAuditRow[]));
+      await trx.deleteFrom('audit_pending').where('id', 'in', rows.map((row) => Number(row.id))).execute();
+      return rows.length;
+    });
+    if (staged > 0) this.markKeyed();
+    return staged;
+  }
+
+  /** Chains the rows to the current head, under the chain lock (held to the end of `trx`). */
+  private async chainIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
+    return this.insertChained(trx, await this.lockedHead(trx), rows);
+  }
+
+  private async insertChained(trx: Kysely<Database>, head: { seq: number; hash: string } | undefined, rows: readonly NewAuditRow[]): Promise<AuditRow[]> {
     let seq = head ? Number(head.seq) : 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     const toChain = this.keyed ? rows : [...(await this.keyingRecord(trx, seq)), ...rows];
@@ -138,7 +239,8 @@ export class AuditStore {
       return { ...unhashed, hash };
     });
     // Explicit sequence numbers: they are part of the hash, and a gap shows a deletion.
-    await trx.insertInto('audit_events').values(chained).execute();
+    // In slices: PostgreSQL takes at most 65,535 parameters per statement.
+    for (let start = 0; start < chained.length; start += 1000) await trx.insertInto('audit_events').values(chained.slice(start, start + 1000)).execute();
     return chained.filter((row) => row.action !== CHAIN_KEYED_ACTION);
   }
 
@@ -155,16 +257,6 @@ export class AuditStore {
     }
     const head = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     return head && { seq: Number(head.seq), hash: head.hash };
-  }
-
-  /**
-   * Returns once every transaction this process committed before the call is on disk: on
-   * PostgreSQL a synchronous commit that writes WAL (a transactional logical message, which
-   * any role may emit and which leaves no row behind) waits for the flush of the WAL up to
-   * its own record, which lies after every earlier commit. SQLite: see makeCommitsDurable.
-   */
-  async flushCommitted(): Promise<void> {
-    if (this.dialect === 'postgres') await sql`select pg_logical_emit_message(true, 'yunying', 'durable')`.execute(this.db);
   }
 
   /**

@@ -511,12 +511,12 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     },
     '0012-audit-chain-head': {
       // PostgreSQL only (SQLite has one writer and needs no lock): the chain's head read
-      // under its lock in one round trip (store/audit-store.ts appendIn). Every change holds
-      // the lock from here to its commit, so each statement less under it is throughput. A
-      // VOLATILE function takes a fresh snapshot for each of its statements, so the head is
-      // read after the lock is granted and sees what the previous holder committed. The
-      // commit then does not wait for its WAL flush (the caller flushes after the lock is
-      // released).
+      // under its lock in one round trip (store/audit-store.ts lockedHead): each statement
+      // less under the lock is throughput. A VOLATILE function takes a fresh snapshot for
+      // each of its statements, so the head is read after the lock is granted and sees what
+      // the previous holder committed. The chaining transaction then commits without waiting
+      // for its WAL flush: what it chains is durable already (staged with its change, 0013)
+      // or a read's record, and a PostgreSQL crash loses a WAL suffix, never a middle.
       async up(db: Kysely<unknown>) {
         if (dialect !== 'postgres') return;
         await sql`create function audit_chain_head(lock_key bigint) returns table (head_seq bigint, head_hash text) language sql volatile as $$
@@ -524,6 +524,21 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
           select pg_advisory_xact_lock(lock_key);
           select seq, hash from audit_events order by seq desc limit 1;
         $$`.execute(db);
+      },
+    },
+    '0013-audit-pending': {
+      // PostgreSQL only: a change's audit records commit with it here, unchained and without
+      // any lock, and are chained into audit_events right after (store/audit-store.ts
+      // appendIn, chainStaged), many changes per transaction, or at the next start if the
+      // process died in between. One row per change: its records in order, as JSON.
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        await db.schema
+          .createTable('audit_pending')
+          .addColumn('id', 'bigserial', (c) => c.primaryKey())
+          .addColumn('records', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
       },
     },
   };

@@ -11,6 +11,8 @@ export interface Database {
   attempt_reservations: AttemptReservationTable;
   study_grants: StudyGrantTable;
   audit_events: AuditEventTable;
+  /** PostgreSQL only (migration 0013): a change's audit records until they are chained */
+  audit_pending: AuditPendingTable;
   reading_requests: ReadingRequestTable;
   reading_request_events: ReadingRequestEventTable;
   routing_rules: RoutingRuleTable;
@@ -112,6 +114,14 @@ export interface StudyGrantTable {
  * The audit trail: append-only and hash-chained (hash = SHA-256 of the previous hash and
  * this record's canonical fields), so altering or deleting a record breaks the chain.
  */
+/** A change's audit records, staged with it and not yet chained (store/audit-store.ts appendIn). */
+export interface AuditPendingTable {
+  id: Generated<number>;
+  /** JSON array of the records, in order, without seq and hashes */
+  records: string;
+  created_at: string;
+}
+
 export interface AuditEventTable {
   seq: Generated<number>;
   occurred_at: string;

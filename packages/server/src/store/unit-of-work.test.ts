@@ -383,4 +383,32 @@ for (const backend of BACKENDS) {
       assert.equal((await feedRows(archive, 'report.signed', draft.id)).length, 0);
     });
   });
+
+  test(`records a process left staged when it died after the commit are chained at the next start, and every read of the trail chains what is staged first (${backend})`, async () => {
+    if (backend === 'sqlite') return; // SQLite chains in the change's own transaction: nothing is ever staged
+    const postgres = await createTestDatabase();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-uow-'));
+    const auditKey = 'k'.repeat(40);
+    try {
+      const instance = makeSyntheticInstance();
+      const dying = await openArchive({ dataDir, fsync: false, databaseUrl: postgres.url, auditKey });
+      await dying.audit.ensureKeyed();
+      dying.stores.audit.afterCommit = async () => undefined; // the process dies between the commit and the chaining
+      assert.equal((await dying.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })).outcome, 'stored');
+      assert.equal((await dying.database.db.selectFrom('audit_pending').select('id').execute()).length, 1, 'staged with the instance');
+      assert.equal((await dying.database.db.selectFrom('audit_events').select('seq').where('action', '=', 'instance.stored').execute()).length, 0, 'not chained yet');
+      await dying.close();
+      const next = await openArchive({ dataDir, fsync: false, databaseUrl: postgres.url, auditKey });
+      try {
+        await next.audit.ensureKeyed(); // what every start does
+        assert.equal((await auditRows(next, 'instance.stored', instance.studyInstanceUid)).length, 1);
+        assert.ok((await next.audit.verify()).ok);
+      } finally {
+        await next.close();
+      }
+    } finally {
+      await postgres.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 }

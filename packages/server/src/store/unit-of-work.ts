@@ -52,7 +52,7 @@ export interface UnitOfWork {
 export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): UnitOfWork {
   return {
     async run<T>(work: (tx: TransactionPorts) => Promise<T>): Promise<T> {
-      let chained = false;
+      let recorded = false;
       const result = await database.db.transaction().execute(async (trx) => {
         const records: NewAuditRow[] = [];
         const changes: NewChange[] = [];
@@ -83,26 +83,21 @@ export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): Un
         };
         const value = await work(ports);
         open = false;
-        // Last, just before the commit, so that neither waits on this change's own statements:
-        // the feed rows (their seq is in flight until the commit, and the feed's readers wait
-        // for it; feed/change-feed.ts), then the audit records (appending locks the chain head
-        // until the commit, and every other change's append waits for it: the fewer
-        // statements under the lock, the more changes per second).
-        await appendChanges(trx, changes);
+        // Last, just before the commit: the audit records (SQLite chains them at once, the
+        // chain head locked; PostgreSQL stages them, AuditStore.appendIn), then the feed rows
+        // (their seq is in flight until the commit, and the feed's readers wait for it;
+        // feed/change-feed.ts).
         if (records.length > 0) {
           await audit.appendIn(trx, records);
-          chained = true;
+          recorded = true;
         }
+        await appendChanges(trx, changes);
         return value;
       });
-      // The commit is on disk before the change is acknowledged: PostgreSQL committed without
-      // waiting for the flush if the chain was appended to (AuditStore.appendIn), SQLite with
-      // YUNYING_FSYNC syncs its WAL.
-      if (chained) {
-        audit.markKeyed();
-        await audit.flushCommitted();
-      }
+      // SQLite with YUNYING_FSYNC: the commit is on disk before the change is acknowledged.
       await database.makeCommitsDurable();
+      // PostgreSQL: the staged records join the chain before the client hears of the change.
+      if (recorded) await audit.afterCommit();
       return result;
     },
   };
