@@ -2,6 +2,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { AuditEventInput } from '../access/audit-event.ts';
 import type { AuditKey } from '../access/audit-key.ts';
+import type { NewChange } from '../feed/change.ts';
+import { announceAppended, appendChanges, changeRowsOf } from './change-feed-store.ts';
 import { YunyingError } from '../errors.ts';
 import type { SqlDialectName } from './database.ts';
 import type { AuditEventTable, Database } from './schema.ts';
@@ -118,7 +120,9 @@ export class AuditStore {
 
   /**
    * The records of a change, inside the change's transaction (store/unit-of-work.ts): they
-   * commit with it, or not at all. Call afterCommit once the transaction has committed.
+   * commit with it, or not at all; then the change's feed rows (`changes`, appended after the
+   * records: in one statement with them on PostgreSQL). Call afterCommit once the transaction
+   * has committed.
    *
    * SQLite (one writer) chains them at once. PostgreSQL stages them in audit_pending
    * (migration 0013), taking no lock: with the chain lock held from the head read to the
@@ -130,13 +134,29 @@ export class AuditStore {
    * between, the records are staged durably with their change, and the next start (or read)
    * chains them.
    */
-  async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    if (this.dialect !== 'postgres') {
-      await this.chainIn(trx, rows);
+  async appendIn(trx: Kysely<Database>, rows: readonly NewAuditRow[], changes: readonly NewChange[] = []): Promise<void> {
+    if (rows.length === 0) {
+      await appendChanges(trx, changes);
       return;
     }
-    await trx.insertInto('audit_pending').values({ records: JSON.stringify(rows), created_at: new Date().toISOString() }).execute();
+    if (this.dialect !== 'postgres') {
+      await this.chainIn(trx, rows);
+      await appendChanges(trx, changes);
+      return;
+    }
+    const staged = { records: JSON.stringify(rows), created_at: new Date().toISOString() };
+    if (changes.length === 0) {
+      await trx.insertInto('audit_pending').values(staged).execute();
+      return;
+    }
+    // With the change's feed rows, in one statement (a data-modifying WITH): a round trip less.
+    const appended = await trx
+      .with('staged', (db) => db.insertInto('audit_pending').values(staged).returning('id'))
+      .insertInto('changes')
+      .values(changeRowsOf(changes))
+      .returning('seq')
+      .execute();
+    announceAppended(appended);
   }
 
   /**

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type Kysely, type RawBuilder } from 'kysely';
 import type { ChangeType, FeedChange, NewChange } from '../feed/change.ts';
 import type { SqlDialectName } from './database.ts';
-import type { Database } from './schema.ts';
+import type { ChangeTable, Database } from './schema.ts';
 
 /**
  * Appends one change to the feed through `tx`, which should be the transaction of the write
@@ -22,24 +22,28 @@ export async function appendChange(tx: Kysely<Database>, change: NewChange): Pro
 /** appendChange for several changes in one INSERT; the seqs in the order given. */
 export async function appendChanges(tx: Kysely<Database>, changes: readonly NewChange[]): Promise<number[]> {
   if (changes.length === 0) return [];
+  const rows = await tx.insertInto('changes').values(changeRowsOf(changes)).returning('seq').execute();
+  return announceAppended(rows);
+}
+
+/** The `changes` rows of these changes, as appendChanges inserts them (for a caller that inserts them in a statement of its own, store/audit-store.ts). */
+export function changeRowsOf(changes: readonly NewChange[]): Array<Insertable<ChangeTable>> {
   const createdAt = new Date().toISOString();
-  const rows = await tx
-    .insertInto('changes')
-    .values(
-      changes.map((change) => ({
-        type: change.type,
-        resource_type: change.resourceType,
-        resource_id: change.resourceId,
-        institution_id: change.institutionId ?? null,
-        payload: JSON.stringify(change.payload ?? {}),
-        created_at: createdAt,
-      })),
-    )
-    .returning('seq')
-    .execute();
+  return changes.map((change) => ({
+    type: change.type,
+    resource_type: change.resourceType,
+    resource_id: change.resourceId,
+    institution_id: change.institutionId ?? null,
+    payload: JSON.stringify(change.payload ?? {}),
+    created_at: createdAt,
+  }));
+}
+
+/** After inserting changeRowsOf's rows (returning seq): their seqs in order, and this process's feed runners woken. */
+export function announceAppended(rows: ReadonlyArray<{ seq: unknown }>): number[] {
   // Both databases return the rows of a multi-row INSERT in the order of its VALUES.
   const seqs = rows.map((row) => Number(row.seq));
-  localAppends.emit('appended', Math.max(...seqs));
+  if (seqs.length > 0) localAppends.emit('appended', Math.max(...seqs));
   return seqs;
 }
 

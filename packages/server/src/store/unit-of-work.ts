@@ -1,7 +1,6 @@
 import type { AuditEventInput } from '../access/audit-event.ts';
 import type { NewChange } from '../feed/change.ts';
 import { AccessStore } from './access-store.ts';
-import { appendChanges } from './change-feed-store.ts';
 import { auditRowOf, type AuditStore, type NewAuditRow } from './audit-store.ts';
 import type { IndexDatabase } from './database.ts';
 import { IndexStore } from './index-store.ts';
@@ -84,14 +83,11 @@ export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): Un
         const value = await work(ports);
         open = false;
         // Last, just before the commit: the audit records (SQLite chains them at once, the
-        // chain head locked; PostgreSQL stages them, AuditStore.appendIn), then the feed rows
-        // (their seq is in flight until the commit, and the feed's readers wait for it;
-        // feed/change-feed.ts).
-        if (records.length > 0) {
-          await audit.appendIn(trx, records);
-          recorded = true;
-        }
-        await appendChanges(trx, changes);
+        // chain head locked; PostgreSQL stages them), then the feed rows (their seq is in
+        // flight until the commit, and the feed's readers wait for it; feed/change-feed.ts):
+        // AuditStore.appendIn writes both, in one statement on PostgreSQL.
+        await audit.appendIn(trx, records, changes);
+        recorded = records.length > 0;
         return value;
       });
       // SQLite with YUNYING_FSYNC: the commit is on disk before the change is acknowledged.
