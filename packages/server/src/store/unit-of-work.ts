@@ -11,7 +11,7 @@ import type { Database } from './schema.ts';
 import { ShareStore } from './share-store.ts';
 import type { StoreOpener } from './store-opener.ts';
 
-/** The audit records of one change: chained into the trail in the change's transaction. */
+/** The audit records of one change: committed in the change's transaction (chained there on SQLite, staged there and chained right after on PostgreSQL; AuditStore.appendIn). */
 export interface TransactionAudit {
   record(event: AuditEventInput): void;
 }
