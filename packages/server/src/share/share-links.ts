@@ -129,12 +129,22 @@ export class ShareLinks {
     if (statusOf(row) !== 'live') throw new YunyingError('SHARE_NOT_LIVE', 'the link has expired or was revoked; create a new one');
     if (input.phone !== undefined && !isPlausiblePhone(input.phone)) throw badRequest('INVALID_PHONE', 'the phone number is not a mobile number');
     const code = newAccessCode(input.codeLength ?? 6);
-    await this.deps.store.setAccessCodeHash(row.id, await hashPassword(code));
-    await this.deps.store.recordAccess({ link_id: row.id, at: new Date().toISOString(), action: 'code-issued', remote_address: null, user_agent: null });
-    await this.deps.accessStore.clearAttempts(`share:${row.id}`);
+    const codeHash = await hashPassword(code);
+    const patientId = await this.deps.trail.patientIdOf(row.study_instance_uid);
+    // The new code, the link's access entry, the cleared attempts and the audit record commit
+    // together; the SMS goes once the code is in force (a failed send is on record too).
+    await this.deps.unitOfWork.run(async (tx) => {
+      await tx.share.setAccessCodeHash(row.id, codeHash);
+      await tx.share.recordAccess({ link_id: row.id, at: new Date().toISOString(), action: 'code-issued', remote_address: null, user_agent: null });
+      await tx.access.clearAttempts(`share:${row.id}`);
+      tx.audit.record({ action: 'share.code-issued', caller, objectType: 'share', objectId: row.id, patientId, details: { sms: input.phone !== undefined } });
+    });
     const fresh = (await this.deps.store.findById(row.id))!;
-    const smsSent = input.phone ? await this.sendSms(input.phone, fresh, code) : undefined;
-    await this.deps.audit.record({ action: 'share.code-issued', caller, objectType: 'share', objectId: row.id, patientId: await this.deps.trail.patientIdOf(row.study_instance_uid), details: { sms: Boolean(smsSent) } });
+    let smsSent: boolean | undefined;
+    if (input.phone) {
+      smsSent = await this.sendSms(input.phone, fresh, code);
+      if (!smsSent) await this.deps.audit.record({ action: 'share.sms-failed', outcome: 'failure', caller, objectType: 'share', objectId: row.id, patientId });
+    }
     return { ...this.view(fresh), accessCode: code, ...(smsSent !== undefined ? { smsSent } : {}) };
   }
 
