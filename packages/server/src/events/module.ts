@@ -1,6 +1,7 @@
 import { registerEventRoutes } from '../api/event-routes.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { NotificationBus } from './notification-bus.ts';
+import { studyArrivalConsumer } from './study-arrival-consumer.ts';
 
 /** The live notifications other modules publish (reading: a report signed, a request claimed). */
 export const NOTIFICATIONS = serviceKey<NotificationBus>('notifications');
@@ -14,5 +15,15 @@ export const eventsModule: YunyingModule = {
     await registerEventRoutes(http, { bus, resolveCaller: callers.rest, audit: archive.audit });
     await bus.start();
     onClose(() => bus.close());
+  },
+  // New studies announced to the screens of the institution holding them (the township list).
+  consumers({ archive, logger, services, onClose }) {
+    const consumer = studyArrivalConsumer({
+      bus: services.get(NOTIFICATIONS),
+      institutionOf: async (studyInstanceUid) => (await archive.index.studyRow(studyInstanceUid))?.institution_id,
+      onError: (error) => logger.warn({ err: error }, 'study arrival notification'),
+    });
+    onClose(() => consumer.close());
+    return [consumer];
   },
 };

@@ -18,7 +18,7 @@ test('the server runs the modules\u2019 feed consumers on what ingest appends, a
   const modules = MODULES.flatMap((module) => (module === webAppModule ? [watcher, module] : [module]));
   const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent', YUNYING_ADMIN_PASSWORD: 's3cret-Passw0rd', YUNYING_METRICS_PUBLIC: 'true' }), { modules });
   try {
-    assert.deepEqual([...server.feed.groups].sort(), ['feed-watcher', 'report-delivery', 'routing']);
+    assert.deepEqual([...server.feed.groups].sort(), ['feed-watcher', 'report-delivery', 'routing', 'study-arrival']);
     const instance = makeSyntheticInstance();
     await server.archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
     const deadline = Date.now() + 10_000;
@@ -35,7 +35,7 @@ test('the server runs the modules\u2019 feed consumers on what ingest appends, a
       if (/yunying_feed_handled_total\{group="feed-watcher"\} 1/.test(metrics)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    for (const group of ['routing', 'report-delivery', 'feed-watcher']) {
+    for (const group of ['routing', 'report-delivery', 'study-arrival', 'feed-watcher']) {
       assert.match(metrics, new RegExp(`yunying_feed_lag_changes\\{group="${group}"\\} 0`));
       assert.match(metrics, new RegExp(`yunying_feed_dead_letters\\{group="${group}"\\} 0`));
       assert.match(metrics, new RegExp(`yunying_feed_lease_held\\{group="${group}"\\} 1`));

@@ -3,8 +3,14 @@ import { currentToken } from '../api/session.ts';
 import type { LiveEvent, Role } from '../api/types.ts';
 import { useAuth } from './auth.tsx';
 
-/** The notification types the screens react to (server: reading-service.ts). */
+/**
+ * The notification types the screens react to (server: reading-service.ts; the study ones
+ * from events/study-arrival-consumer.ts: a study's first instance stored, the study no
+ * longer growing).
+ */
 export const LIVE_EVENT_TYPES = [
+  'study.stored',
+  'study.settled',
   'reading-request.created',
   'reading-request.ready',
   'reading-request.claimed',

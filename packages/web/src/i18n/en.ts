@@ -187,6 +187,7 @@ export const en: Record<MessageKey, string> = {
   'township.resubmitted': 'Resubmitted; waiting for the images',
   'township.noStudies': 'No studies today',
   'township.reportTitle': 'Diagnostic report',
+  'township.newStudyArrived': 'A new study has arrived',
   'township.signedReportArrived': 'A signed report has arrived',
 
   'bodyPart.HEAD': 'Head',

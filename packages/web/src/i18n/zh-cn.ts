@@ -185,6 +185,7 @@ export const zhCN = {
   'township.resubmitted': '已重新提交，等待影像',
   'township.noStudies': '今日暂无检查',
   'township.reportTitle': '诊断报告',
+  'township.newStudyArrived': '新检查已到达',
   'township.signedReportArrived': '诊断报告已返回',
 
   'bodyPart.HEAD': '头颅',

@@ -122,7 +122,16 @@ export default function TownshipPage() {
   useEffect(() => void load(), [load]);
 
   const refresh = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const refreshStudies = useRef<ReturnType<typeof setTimeout>>(undefined);
   const { connected } = useLiveEvents((event) => {
+    if (event.type === 'study.stored' || event.type === 'study.settled') {
+      // A new study (or one that stopped growing): the list without 刷新. Several studies
+      // arriving together are one reload.
+      if (event.type === 'study.stored') notification.info({ title: t('township.newStudyArrived'), placement: 'bottomRight' });
+      clearTimeout(refreshStudies.current);
+      refreshStudies.current = setTimeout(() => void loadStudies().catch(() => undefined), 200);
+      return;
+    }
     if (event.type === 'report.signed') notification.success({ title: t('township.signedReportArrived'), placement: 'bottomRight' });
     if (event.type === 'retake.requested') notification.warning({ title: t('township.retakeTitle'), description: String(event.payload.reason ?? ''), placement: 'bottomRight' });
     clearTimeout(refresh.current);
