@@ -56,7 +56,6 @@ export function StudyViewer(props: StudyViewerProps): JSX.Element {
   authorizationRef.current = props.authorizationHeader;
   const [controller, setController] = useState<ViewerController>();
   const [snapshot, setSnapshot] = useState<ViewerSnapshot>(INITIAL);
-  const gridRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     const created = new ViewerController({
@@ -75,13 +74,7 @@ export function StudyViewer(props: StudyViewerProps): JSX.Element {
   // one stable ref callback per pane and controller (a new function each render would detach and re-attach)
   const paneRefs = useMemo(() => [0, 1, 2, 3].map((i) => (element: HTMLDivElement | null) => controller?.attachElement(i, element)), [controller]);
 
-  useEffect(() => {
-    const grid = gridRef.current;
-    if (!grid || !controller) return;
-    const observer = new ResizeObserver(() => controller.resize());
-    observer.observe(grid);
-    return () => observer.disconnect();
-  }, [controller]);
+  // each viewport element's size is watched by the controller (layout changes resize panes, not the grid)
 
   const active: ViewportSnapshot | undefined = snapshot.viewports[snapshot.activeSlot];
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
@@ -114,7 +107,7 @@ export function StudyViewer(props: StudyViewerProps): JSX.Element {
         <Toolbar controller={controller} snapshot={snapshot} labels={labels} compact={compact} />
         <div className="yy-viewer__body">
           {!compact && <ThumbnailStrip controller={controller} series={snapshot.series} activeSeries={active?.seriesInstanceUid} labels={labels} />}
-          <div ref={gridRef} className={`yy-viewer__grid yy-viewer__grid--${snapshot.layout}`}>
+          <div className={`yy-viewer__grid yy-viewer__grid--${snapshot.layout}`}>
             {Array.from({ length: slots }, (_, i) => (
               <Pane key={i} index={i} refCallback={paneRefs[i]!} viewport={snapshot.viewports[i]} active={i === snapshot.activeSlot && slots > 1} onActivate={() => controller?.setActiveSlot(i)} />
             ))}

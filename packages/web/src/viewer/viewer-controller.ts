@@ -73,6 +73,33 @@ interface Slot {
 
 let viewerCount = 0;
 
+/** What one viewport draws, in CSS pixels on screen (see ViewerController.geometry). */
+export interface ViewportGeometry {
+  slot: number;
+  /** the viewport element's CSS box */
+  cssWidth: number;
+  cssHeight: number;
+  /** the canvas's backing store; must be the CSS box × devicePixelRatio */
+  canvasWidth: number;
+  canvasHeight: number;
+  devicePixelRatio: number;
+  columns: number;
+  rows: number;
+  /** columns × column spacing and rows × row spacing, as Cornerstone holds them */
+  imageWidthMm: number;
+  imageHeightMm: number;
+  /** the image's edges projected through the camera and stretched as the browser shows the canvas */
+  drawnWidth: number;
+  drawnHeight: number;
+  zoom: number;
+}
+
+/** Test hook: the live viewers of the page, by id (browser tests read their geometry). */
+interface ViewerRegistry {
+  __yunyingViewers?: Record<string, { studyInstanceUid: string; geometry: () => ViewportGeometry[] }>;
+}
+const registry = (): NonNullable<ViewerRegistry['__yunyingViewers']> => ((globalThis as ViewerRegistry).__yunyingViewers ??= {});
+
 const EMPTY_OVERLAY: OverlayCorners = { topLeft: [], topRight: [], bottomLeft: [], bottomRight: [] };
 
 export class ViewerController {
@@ -102,11 +129,18 @@ export class ViewerController {
   /** settles when the first frame is loaded (or could not be): the rest of the traffic waits for it */
   private readonly firstImageDrawn: Promise<void>;
   private settleFirstImage!: () => void;
+  /**
+   * Watches every viewport element: a layout change resizes the panes but not the grid, and
+   * Cornerstone draws into a canvas of the size it last measured, so a pane that shrank
+   * without telling it shows the old canvas squeezed into the new box.
+   */
+  private readonly resizeObserver = new ResizeObserver(() => this.resize());
 
   constructor(private readonly options: ViewerControllerOptions) {
     this.client = new DicomWebClient(options.dicomWebRoot, options.authorizationHeader);
     this.firstImageDrawn = new Promise<void>((resolve) => (this.settleFirstImage = resolve));
     for (let i = 0; i < 4; i++) this.slots.push({ viewportId: `${this.id}-vp${i}`, enabled: false, generation: 0, cinePlaying: false, cleanup: [] });
+    registry()[this.id] = { studyInstanceUid: options.studyInstanceUid, geometry: () => this.geometry() };
   }
 
   get studyInstanceUid(): string {
@@ -147,6 +181,8 @@ export class ViewerController {
 
   destroy(): void {
     this.destroyed = true;
+    delete registry()[this.id];
+    this.resizeObserver.disconnect();
     this.abort.abort();
     this.settleFirstImage();
     for (const slot of this.slots) this.teardownSlot(slot);
@@ -184,9 +220,13 @@ export class ViewerController {
   attachElement(index: number, element: HTMLDivElement | null): void {
     const slot = this.slots[index];
     if (!slot || slot.element === (element ?? undefined)) return;
-    if (slot.element) this.teardownSlot(slot);
+    if (slot.element) {
+      this.resizeObserver.unobserve(slot.element);
+      this.teardownSlot(slot);
+    }
     slot.element = element ?? undefined;
     if (element) {
+      this.resizeObserver.observe(element);
       slot.generation += 1;
       slot.stack = undefined;
       this.showSlot(index);
@@ -414,8 +454,8 @@ export class ViewerController {
     // slots that stay keep their viewport; new ones show when React attaches their element
     for (let i = LAYOUT_SLOTS[layout]; i < before; i++) this.teardownSlot(this.slots[i]!);
     for (let i = 0; i < LAYOUT_SLOTS[layout]; i++) if (this.slots[i]!.element && !this.slots[i]!.stack) this.showSlot(i);
+    // the panes change size when React applies the new grid: the resize observer follows then
     this.emit();
-    this.resize();
   }
 
   /** Shows a series (thumbnail click) in the active viewport. */
@@ -499,9 +539,25 @@ export class ViewerController {
     this.emit();
   }
 
+  /**
+   * Fits every canvas to its element after a size change. Each viewport keeps its zoom
+   * relative to the fitted image and its pan, not its absolute camera: a camera kept from a
+   * wider pane crops the image in a narrower one (and a narrower pane's stretches it back).
+   */
   resize(): void {
     if (!this.engine || this.destroyed) return;
-    this.engine.resize(true, true);
+    const views: Array<{ viewport: Types.IStackViewport; zoom: number; pan: Types.Point2 }> = [];
+    for (const slot of this.slots) {
+      const viewport = this.viewportOf(slot);
+      if (!viewport?.getCornerstoneImage?.()) continue;
+      views.push({ viewport, zoom: viewport.getZoom(), pan: viewport.getPan() });
+    }
+    this.engine.resize(true, false);
+    for (const { viewport, zoom, pan } of views) {
+      viewport.setZoom(zoom);
+      viewport.setPan(pan);
+      viewport.render();
+    }
   }
 
   thumbnailUrl(seriesUid: string): Promise<string> {
@@ -513,6 +569,45 @@ export class ViewerController {
       this.thumbnails.set(seriesUid, url);
     }
     return url;
+  }
+
+  /** Where each shown image lands on screen: the aspect-ratio browser test compares it with the image's. */
+  geometry(): ViewportGeometry[] {
+    const result: ViewportGeometry[] = [];
+    for (let i = 0; i < LAYOUT_SLOTS[this.layout]; i++) {
+      const slot = this.slots[i]!;
+      const viewport = this.viewportOf(slot);
+      const canvas = slot.element?.querySelector('canvas');
+      if (!viewport || !canvas || !slot.element || !viewport.getCornerstoneImage?.()) continue;
+      const box = slot.element.getBoundingClientRect();
+      const dpr = window.devicePixelRatio || 1;
+      const { dimensions, spacing, origin, direction } = viewport.getImageData();
+      const [columns, rows] = dimensions;
+      const along = (axis: number, length: number): Types.Point3 => [0, 1, 2].map((k) => origin[k]! + direction[axis * 3 + k]! * length) as Types.Point3;
+      const topLeft = viewport.worldToCanvas(origin as Types.Point3);
+      const topRight = viewport.worldToCanvas(along(0, columns * spacing[0]));
+      const bottomLeft = viewport.worldToCanvas(along(1, rows * spacing[1]));
+      // Cornerstone's canvas units are backing-store pixels / dpr; the browser stretches them to the CSS box
+      const sx = box.width / (canvas.width / dpr);
+      const sy = box.height / (canvas.height / dpr);
+      const onScreen = (a: Types.Point2, b: Types.Point2) => Math.hypot((b[0] - a[0]) * sx, (b[1] - a[1]) * sy);
+      result.push({
+        slot: i,
+        cssWidth: box.width,
+        cssHeight: box.height,
+        canvasWidth: canvas.width,
+        canvasHeight: canvas.height,
+        devicePixelRatio: dpr,
+        columns,
+        rows,
+        imageWidthMm: columns * spacing[0],
+        imageHeightMm: rows * spacing[1],
+        drawnWidth: onScreen(topLeft, topRight),
+        drawnHeight: onScreen(topLeft, bottomLeft),
+        zoom: viewport.getZoom(),
+      });
+    }
+    return result;
   }
 
   // ------------------------------------------------------------ snapshot
