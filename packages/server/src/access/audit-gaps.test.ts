@@ -222,6 +222,24 @@ describe('CSV export', () => {
     for (const payload of payloads) assert.ok(names.includes(`'${payload}`), `${JSON.stringify(payload)} exported as ${JSON.stringify(names)}`);
     for (const row of cells.slice(1)) for (const cell of row) assert.ok(!/^[\s]*[=+\-@＝＋－＠]/.test(cell), `a formula cell: ${JSON.stringify(cell)}`);
   });
+
+  test('times are Asia/Shanghai wall-clock with the offset, the zone is named, the stored UTC instant is kept', async () => {
+    const csv = await http('GET', '/api/v1/audit-events/export?format=csv&action=user.login-failed', { token: tokens.auditor });
+    assert.equal(csv.status, 200);
+    const [header, ...rows] = parseCsv(csv.text.replace(/^\uFEFF/, ''));
+    const column = (name: string) => header!.indexOf(name);
+    assert.ok(column('time_zone') > 0 && column('occurred_at_utc') > 0, header!.join(','));
+    assert.ok(rows.length > 0);
+    for (const row of rows) {
+      const utc = row[column('occurred_at_utc')]!;
+      // Shanghai is UTC+8 all year (no summer time): the wall clock is the instant plus 8 hours
+      const wall = new Date(Date.parse(utc) + 8 * 3_600_000).toISOString();
+      assert.equal(row[column('occurred_at')], `${wall.slice(0, 10)} ${wall.slice(11, 19)} +08:00`);
+      assert.equal(row[column('time_zone')], 'Asia/Shanghai');
+    }
+    const json = await http('GET', '/api/v1/audit-events?action=user.login-failed&limit=1', { token: tokens.auditor });
+    assert.match((json.body as Array<{ occurred_at: string }>)[0]!.occurred_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'the JSON API keeps ISO 8601 UTC');
+  });
 });
 
 /** RFC 4180: quoted fields may hold commas, quotes (doubled) and line breaks. */

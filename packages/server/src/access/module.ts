@@ -10,9 +10,9 @@ import type { YunyingModule } from '../modules/module.ts';
  */
 export const accessModule: YunyingModule = {
   name: 'access',
-  async register({ http, access, archive, callers }) {
+  async register({ http, access, archive, callers, config }) {
     await registerAuthRoutes(http, { access, resolveCaller: callers.rest });
     await registerAdminRoutes(http, { access, resolveCaller: callers.rest });
-    await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: callers.rest });
+    await registerAuditRoutes(http, { audit: archive.audit, resolveCaller: callers.rest, timeZone: config.timeZone });
   },
 };

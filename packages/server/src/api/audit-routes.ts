@@ -9,6 +9,8 @@ import { auditExportLines, publicAuditRow } from '../access/audit-export.ts';
 export interface AuditRouteOptions {
   audit: AuditTrail;
   resolveCaller: HttpCallerResolver;
+  /** the zone of the CSV export's times (config.timeZone) [UTC] */
+  timeZone?: string;
 }
 
 const SearchQuery = Type.Object(
@@ -52,7 +54,7 @@ export async function registerAuditRoutes(app: FastifyInstance, options: AuditRo
     reply.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
     reply.header('Content-Disposition', `attachment; filename="audit-events.${format === 'csv' ? 'csv' : 'ndjson'}"`);
     reply.header('Cache-Control', 'no-store');
-    return reply.send(Readable.from(auditExportLines(audit, { filter: searchOf(query), format, byteOrderMark: true })));
+    return reply.send(Readable.from(auditExportLines(audit, { filter: searchOf(query), format, byteOrderMark: true, timeZone: options.timeZone })));
   });
 
   // The answer names the head (SEQ:HASH): keep it outside the server and pass it back as
