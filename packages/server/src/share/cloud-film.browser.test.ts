@@ -31,6 +31,11 @@ let ct: GeneratedStudy;
 let context: BrowserContext;
 let userDataDir: string;
 const SLICES = 20;
+/** The phone's own zone, far from the hospital's: the page must show Asia/Shanghai times anyway. */
+const PHONE_ZONE = 'America/New_York';
+
+/** YYYY-MM-DD HH:mm in Shanghai, which is UTC+8 all year (no summer time). */
+const shanghai = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
 const FINDINGS = '双肺纹理清晰，未见明确实质性病变。';
 
 async function createLink(body: Record<string, unknown> = {}): Promise<Link> {
@@ -86,7 +91,7 @@ before(async () => {
   await storeAs(app.server, fixture.client.tokens.tech!, ct.files.values());
   await signReport(fixture, ct.studyInstanceUid, { findings: FINDINGS, impression: '胸部CT平扫未见异常。' });
   userDataDir = await mkdtemp(path.join(tmpdir(), 'yunying-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, ...PHONE, locale: 'zh-CN' });
+  context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, ...PHONE, locale: 'zh-CN', timezoneId: PHONE_ZONE });
 });
 
 after(async () => {
@@ -161,6 +166,36 @@ describe('cloud film on a phone', () => {
 
     assert.deepEqual(outside, [], 'no request leaves the server');
     assert.deepEqual(errors, [], 'no script or CSP errors');
+    await page.close();
+  });
+
+  test('times are the hospital’s zone (Asia/Shanghai), not the phone’s, and the zone is named', async () => {
+    const link = await createLink({ accessCode: false });
+    // 16:30 UTC on 30 June is 00:30 on 1 July in Shanghai, still 30 June in New York
+    await app.server.archive.database.db.updateTable('share_links').set({ expires_at: '2027-06-30T16:30:00.000Z' }).where('id', '=', link.id).execute();
+    const page = await context.newPage();
+    await page.goto(urlOf(link));
+    assert.equal(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone), PHONE_ZONE);
+    assert.equal((await page.locator('#expires-at').innerText()).trim(), '2027-07-01 00:30');
+    assert.equal((await page.locator('#time-zone').innerText()).trim(), 'Asia/Shanghai');
+    const data = await page.evaluate(async () => (await fetch(`${(globalThis as unknown as Dom).location.pathname}/data.json`)).json() as Promise<{ report: { signedAt: string } }>);
+    assert.equal((await page.locator('#signed-at').innerText()).trim(), shanghai(data.report.signedAt));
+
+    // the onward link the script shows: its expiry in Shanghai time, the zone named
+    await page.locator('#recipient').fill('上海瑞金医院 王医生');
+    const [onwardAnswer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/onward') && r.request().method() === 'POST'), page.locator('#onward-form button[type="submit"]').click()]);
+    const onward = (await onwardAnswer.json()) as { expiresAt: string };
+    await page.locator('#onward-expires').waitFor();
+    assert.equal((await page.locator('#onward-expires').innerText()).trim(), `有效期至 Valid until ${shanghai(onward.expiresAt)} (Asia/Shanghai)`);
+
+    // who opened the film, and the live onward link, in Shanghai time too
+    const [listAnswer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/accesses')), page.locator('#show-accesses').click()]);
+    const list = (await listAnswer.json()) as { accesses: Array<{ at: string }>; onward: Array<{ expiresAt: string }> };
+    await page.locator('#accesses li').first().waitFor();
+    const items = await page.locator('#accesses li').allInnerTexts();
+    assert.ok(list.accesses.length > 0);
+    for (const [i, access] of list.accesses.entries()) assert.ok(items[i]!.startsWith(`${shanghai(access.at)} · `), `${items[i]} starts with ${shanghai(access.at)}`);
+    assert.ok(items.some((item) => item.includes(`(${shanghai(list.onward[0]!.expiresAt)})`)), items.join(' | '));
     await page.close();
   });
 

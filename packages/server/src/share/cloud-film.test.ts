@@ -191,6 +191,32 @@ describe('patient', () => {
     assertFilmHeaders(unknown.headers, '404 page');
   });
 
+  test('times on the page are the configured zone’s (Asia/Shanghai), named on the page; DICOM study time as recorded; data.json keeps ISO', async () => {
+    const link = await createLink({ accessCode: false });
+    const { db } = app.server.archive.database;
+    // 16:30 UTC on 30 June is 00:30 on 1 July in Shanghai; 17:05 UTC on 2 December is 01:05 on the 3rd
+    await db.updateTable('share_links').set({ expires_at: '2027-06-30T16:30:00.000Z' }).where('id', '=', link.id).execute();
+    const signed = await db.selectFrom('reports').select('signed_at').where('id', '=', reportId).executeTakeFirstOrThrow();
+    const study = await db.selectFrom('studies').select('study_time').where('study_instance_uid', '=', ct.studyInstanceUid).executeTakeFirstOrThrow();
+    await db.updateTable('reports').set({ signed_at: '2026-12-02T17:05:00.000Z' }).where('id', '=', reportId).execute();
+    // StudyTime is the modality's wall clock already: shown as it is, never shifted
+    await db.updateTable('studies').set({ study_time: '233015.123' }).where('study_instance_uid', '=', ct.studyInstanceUid).execute();
+    try {
+      const page = await fixture.client.call(undefined, 'GET', pathOf(link));
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<span id="signed-at">2026-12-03 01:05<\/span>/);
+      assert.match(page.text, /<span id="expires-at">2027-07-01 00:30<\/span> \(<span id="time-zone">Asia\/Shanghai<\/span>\)/);
+      assert.match(page.text, /<span id="exam-time">23:30<\/span>/);
+      const data = await fixture.client.call<{ timeZone: string; link: { expiresAt: string }; report: { signedAt: string } }>(undefined, 'GET', `${pathOf(link)}/data.json`);
+      assert.equal(data.body.timeZone, 'Asia/Shanghai');
+      assert.equal(data.body.link.expiresAt, '2027-06-30T16:30:00.000Z');
+      assert.equal(data.body.report.signedAt, '2026-12-02T17:05:00.000Z');
+    } finally {
+      await db.updateTable('reports').set({ signed_at: signed.signed_at }).where('id', '=', reportId).execute();
+      await db.updateTable('studies').set({ study_time: study.study_time }).where('study_instance_uid', '=', ct.studyInstanceUid).execute();
+    }
+  });
+
   test('a link exposes only its own study', async () => {
     const link = await createLink({ accessCode: false });
     const base = pathOf(link);

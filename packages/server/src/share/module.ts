@@ -15,7 +15,7 @@ export const shareModule: YunyingModule = {
     const shares = createShareServices(
       // signed reports and addenda through the reports port, never the reports tables
       { store: archive.stores.share, index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, reports: reportsPortOf(archive.stores.reading), audit: archive.audit, unitOfWork: archive.unitOfWork, sms: new LogSmsSender(logger), logger },
-      { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays, maxRenderFrameBytes: config.renderMaxFrameBytes },
+      { ...DEFAULT_SHARE_OPTIONS, publicBaseUrl: config.publicBaseUrl, defaultTtlDays: config.share.ttlDays, autoCreateOnSign: config.share.autoCreateOnSign, onwardMaxDays: config.share.onwardMaxDays, maxRenderFrameBytes: config.renderMaxFrameBytes, timeZone: config.timeZone },
     );
     services.provide(SHARES, shares);
     await registerShareRoutes(http, { shares, resolveCaller: callers.rest, audit: archive.audit });

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_WEB_DIST } from '../web-app/static-routes.ts';
+import { zonedMinutes } from '../zoned-time.ts';
 import type { PatientPageData } from './share-model.ts';
 
 /** The page's script and style from the web app's build, with the policy that allows exactly them. */
@@ -130,6 +131,12 @@ function formatDate(yyyymmdd: string | null): string {
   return `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6, 8)}`;
 }
 
+/** DICOM TM (HHMMSS.FFFFFF, parts may be left off) as HH:MM: the modality's wall clock, not shifted. */
+function formatStudyTime(tm: string | null): string {
+  const clock = /^(\d{2})(\d{2})?/.exec(tm?.trim() ?? '');
+  return clock ? `${clock[1]}:${clock[2] ?? '00'}` : '';
+}
+
 function paragraphs(text: string): string {
   return text
     .split(/\r?\n/)
@@ -142,6 +149,9 @@ function paragraphs(text: string): string {
 export function filmPage(token: string, data: PatientPageData): string {
   // Tokens are URL-safe as issued; encoded anyway, as every value written into the page is.
   const base = `/s/${encodeURIComponent(token)}`;
+  // Instants (signing, addenda, expiry) in the deployment's zone, which the page names once.
+  const local = (iso: string): string => escapeHtml(zonedMinutes(iso, data.timeZone));
+  const studyTime = formatStudyTime(data.exam.time);
   const first = data.series[0];
   // The middle slice of the first series, as the viewer script picks it (frames of multi-frame images are slices).
   const slices = first ? first.images.flatMap(([sop, frames]) => Array.from({ length: frames }, (_, f) => [sop, f + 1] as const)) : [];
@@ -151,8 +161,8 @@ export function filmPage(token: string, data: PatientPageData): string {
     ? `<section class="card report" id="report"><h2>${t('诊断报告', 'Report')}</h2>
 <h3>${t('影像所见', 'Findings')}</h3><div class="text" id="findings">${paragraphs(data.report.findings)}</div>
 <h3>${t('诊断意见', 'Impression')}</h3><div class="text" id="impression">${paragraphs(data.report.impression)}</div>
-${data.report.addenda.map((a) => `<h3>${t('补充意见', 'Addendum')} <small>${escapeHtml(a.at.slice(0, 10))}</small></h3><div class="text">${paragraphs(a.text)}</div>`).join('')}
-<p class="meta">${escapeHtml(data.report.readingInstitution)}${data.report.signedAt ? ` · ${t('签发于', 'signed')} ${escapeHtml(data.report.signedAt.slice(0, 10))}` : ''}</p></section>`
+${data.report.addenda.map((a) => `<h3>${t('补充意见', 'Addendum')} <small class="addendum-at">${local(a.at)}</small></h3><div class="text">${paragraphs(a.text)}</div>`).join('')}
+<p class="meta">${escapeHtml(data.report.readingInstitution)}${data.report.signedAt ? ` · ${t('签发于', 'signed')} <span id="signed-at">${local(data.report.signedAt)}</span>` : ''}</p></section>`
     : `<section class="card report" id="report"><h2>${t('诊断报告', 'Report')}</h2><p class="meta">${t('报告尚未签发。', 'The report has not been signed yet.')}</p></section>`;
   const thumbs = data.series
     .map((s, i) => `<li><a href="#viewer" class="thumb" data-series="${i}"><img src="${escapeHtml(base)}/series/${segment(s.uid)}/thumbnail.jpg" alt="" width="96" height="96" loading="${i < 6 ? 'eager' : 'lazy'}"><span>${escapeHtml(`${s.modality ?? ''} ${s.description ?? ''}`.trim() || `#${s.number ?? i + 1}`)}</span><small>${s.images.reduce((n, [, frames]) => n + frames, 0)}</small></a></li>`)
@@ -167,7 +177,7 @@ ${data.report.addenda.map((a) => `<h3>${t('补充意见', 'Addendum')} <small>${
   const body = `<section class="card exam" id="exam">
 <p class="institution" id="institution">${escapeHtml(data.institution)}</p>
 <h1 id="exam-title">${escapeHtml(data.exam.description ?? data.exam.modalities.join(' '))}</h1>
-<p class="meta"><span id="exam-date">${escapeHtml(formatDate(data.exam.date))}</span> · ${escapeHtml(data.exam.modalities.join('/'))}${data.patient.name ? ` · ${escapeHtml(data.patient.name)}` : ''}</p>
+<p class="meta"><span id="exam-date">${escapeHtml(formatDate(data.exam.date))}</span>${studyTime ? ` <span id="exam-time">${escapeHtml(studyTime)}</span>` : ''} · ${escapeHtml(data.exam.modalities.join('/'))}${data.patient.name ? ` · ${escapeHtml(data.patient.name)}` : ''}</p>
 ${data.link.kind === 'onward' ? `<p class="meta">${t('患者分享给', 'Shared by the patient with')} ${escapeHtml(data.link.recipient ?? '')}</p>` : ''}</section>
 ${viewer}
 ${data.series.length > 1 ? `<section class="card"><h2>${t('序列', 'Series')}</h2><ul class="thumbs" id="thumbs">${thumbs}</ul></section>` : `<ul class="thumbs hidden" id="thumbs">${thumbs}</ul>`}
@@ -180,6 +190,6 @@ ${data.link.mayShare ? `<section class="card share" id="share"><h2>${t('分享�
 <label>${t('有效天数', 'Valid for (days)')}<select name="days" id="days"><option>1</option><option selected>3</option><option>7</option></select></label>
 <button type="submit">${t('生成分享链接', 'Create link')}</button></form><div id="onward-result" class="result" hidden></div>
 <h3>${t('谁打开过我的云胶片', 'Who opened my film')}</h3><button type="button" id="show-accesses">${t('查看记录', 'Show')}</button><ul id="accesses" class="accesses"></ul></section>` : ''}
-<p class="foot">${t('有效期至', 'Valid until')} ${escapeHtml(data.link.expiresAt.slice(0, 10))} · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
+<p class="foot">${t('有效期至', 'Valid until')} <span id="expires-at">${local(data.link.expiresAt)}</span> (<span id="time-zone">${escapeHtml(data.timeZone)}</span>) · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
   return layout(body, { data: { ...data, base }, preload, title: `${data.institution} · 云胶片` });
 }

@@ -47,6 +47,8 @@ export interface ShareOptions {
   maxFailuresPerCode: number;
   /** the frame budget of rendered images, bytes [DEFAULT_MAX_RENDER_FRAME_BYTES of rendering/render.ts] */
   maxRenderFrameBytes?: number;
+  /** IANA zone of the times the patient's page shows (config.timeZone, YUNYING_TIME_ZONE) [Asia/Shanghai] */
+  timeZone: string;
 }
 
 export const DEFAULT_SHARE_OPTIONS: Omit<ShareOptions, 'publicBaseUrl'> = {
@@ -59,6 +61,7 @@ export const DEFAULT_SHARE_OPTIONS: Omit<ShareOptions, 'publicBaseUrl'> = {
   maxFailuresPerClient: 20,
   throttleWindowSeconds: 15 * 60,
   maxFailuresPerCode: 50,
+  timeZone: 'Asia/Shanghai',
 };
 
 export type LinkStatus = 'live' | 'expired' | 'revoked';
@@ -113,12 +116,15 @@ export interface PageSeries {
 export interface PatientPageData {
   link: { kind: 'patient' | 'onward'; expiresAt: string; recipient: string | null; mayShare: boolean };
   institution: string;
-  exam: { description: string | null; modalities: string[]; date: string | null; accessionNumber: string | null };
+  /** date and time: DICOM StudyDate/StudyTime, the modality's wall clock, shown as they are (never shifted) */
+  exam: { description: string | null; modalities: string[]; date: string | null; time: string | null; accessionNumber: string | null };
   patient: { name: string | null; sex: string | null };
   report: (Omit<SignedReportText, 'readingInstitutionId' | 'id' | 'version'> & { readingInstitution: string; addenda: Array<{ text: string; at: string }> }) | null;
   series: PageSeries[];
   /** CT: window presets [label zh, label en, center, width] */
   windows: Array<[string, string, number, number]>;
+  /** the zone the page shows times in (IANA name, e.g. Asia/Shanghai); the instants above stay ISO 8601 UTC */
+  timeZone: string;
 }
 
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
