@@ -27,6 +27,7 @@ export { decodeText, encodeText } from './charset.ts';
 export { setTopLevelTextElements, type TextElementChange } from './edit.ts';
 export { isValidUid, findInvalidUids, UID_MAX_LENGTH, type InvalidUid } from './uid.ts';
 export { NON_IMAGE_MODALITIES, primaryImageModality } from './modalities.ts';
+export { BODY_PARTS, bodyPartName, bodyPartNames, type BodyPartName, type BodyPartLanguage } from './body-parts.ts';
 export {
   MultipartError,
   TooManyPartsError,
