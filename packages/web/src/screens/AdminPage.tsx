@@ -106,7 +106,7 @@ function InstitutionsTab({ institutions }: { institutions: ReturnType<typeof use
   }, [rows, t]);
 
   const columns: ColumnsType<Institution> = [
-    { title: t('admin.id'), dataIndex: 'id', width: 120 },
+    { title: t('admin.id'), dataIndex: 'id', width: 120, render: (id: string) => <span data-identifier>{id}</span> },
     { title: t('admin.name'), dataIndex: 'name' },
     { title: t('admin.tier'), dataIndex: 'tier', width: 80, render: (tier: string | null) => tierLabel(t, tier) },
     { title: t('admin.grade'), dataIndex: 'grade', width: 60 },
@@ -193,7 +193,7 @@ function UsersTab({ institutions }: { institutions: Institution[] }) {
   const names = new Map(institutions.map((row) => [row.id, row.name]));
 
   const columns: ColumnsType<PublicUser> = [
-    { title: t('admin.username'), dataIndex: 'username', width: 120 },
+    { title: t('admin.username'), dataIndex: 'username', width: 120, render: (username: string) => <span data-identifier>{username}</span> },
     { title: t('admin.displayName'), dataIndex: 'displayName', width: 120 },
     { title: t('admin.role'), dataIndex: 'role', width: 150, render: (role: string, row) => <Select size="small" value={role} style={{ width: 140 }} options={ROLES.map((r) => ({ value: r, label: t(`role.${r}` as MessageKey) }))} onChange={(next) => void act(() => api.patch(`/api/v1/users/${encodeURIComponent(row.username)}`, { role: next }), users.reload)} /> },
     { title: t('admin.institution'), dataIndex: 'institutionId', ellipsis: true, render: (id: string) => names.get(id) ?? id },

@@ -5,7 +5,8 @@ import { DownloadOutlined, SafetyCertificateOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, downloadBlob, withQuery, type Query } from '../api/client.ts';
 import type { AuditEvent } from '../api/types.ts';
-import { useT } from '../i18n/i18n.tsx';
+import { useI18n, useT, type MessageKey } from '../i18n/i18n.tsx';
+import { outcomeLabel } from '../i18n/codes.ts';
 import { formatDateTime } from '../app/format.ts';
 
 interface AuditFilter {
@@ -32,6 +33,7 @@ function queryOf(filter: AuditFilter): Query {
 /** The insurance auditor's search of the audit trail, with CSV export and chain verification. */
 export default function AuditPage() {
   const t = useT();
+  const { locale } = useI18n();
   const { message } = App.useApp();
   const [filter, setFilter] = useState<AuditFilter>({});
   const [rows, setRows] = useState<AuditEvent[]>([]);
@@ -63,11 +65,11 @@ export default function AuditPage() {
     { title: '#', dataIndex: 'seq', width: 70 },
     { title: t('audit.time'), dataIndex: 'occurred_at', width: 140, render: (value: string) => formatDateTime(value) },
     { title: t('audit.action'), dataIndex: 'action', width: 170, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
-    { title: t('audit.outcome'), dataIndex: 'outcome', width: 80 },
-    { title: t('audit.actor'), key: 'actor', width: 160, render: (_, row) => `${row.actor_name ?? ''} ${row.actor_role ? `(${row.actor_role})` : ''}` },
-    { title: t('audit.institution'), dataIndex: 'actor_institution_id', width: 110, responsive: ['lg'] },
-    { title: t('audit.via'), dataIndex: 'via', width: 70, responsive: ['lg'] },
-    { title: t('audit.objectId'), key: 'object', ellipsis: true, render: (_, row) => [row.object_type, row.object_id].filter(Boolean).join(': ') },
+    { title: t('audit.outcome'), dataIndex: 'outcome', width: 80, render: (value: string) => outcomeLabel(value, locale) },
+    { title: t('audit.actor'), key: 'actor', width: 160, render: (_, row) => <><Identifier>{row.actor_name ?? ''}</Identifier> {row.actor_role ? `(${t(`role.${row.actor_role}` as MessageKey)})` : ''}</> },
+    { title: t('audit.institution'), dataIndex: 'actor_institution_id', width: 110, responsive: ['lg'], render: (value: string | null) => <Identifier>{value ?? ''}</Identifier> },
+    { title: t('audit.via'), dataIndex: 'via', width: 70, responsive: ['lg'], render: (value: string | null) => <Identifier>{value ?? ''}</Identifier> },
+    { title: t('audit.objectId'), key: 'object', ellipsis: true, render: (_, row) => <Identifier>{[row.object_type, row.object_id].filter(Boolean).join(': ')}</Identifier> },
     { title: t('audit.patientId'), dataIndex: 'patient_id', width: 110, responsive: ['xl'] },
   ];
   return (
@@ -108,4 +110,13 @@ export default function AuditPage() {
       <Table<AuditEvent> rowKey="seq" size="small" loading={loading} columns={columns} dataSource={rows} pagination={{ pageSize: 50, hideOnSinglePage: true }} scroll={{ x: 900 }} />
     </Card>
   );
+}
+
+/**
+ * A stored code or identifier shown verbatim (user names, institution IDs, channels, object
+ * keys): an audit record is evidence and is searched by these exact values, so they are not
+ * translated; data-identifier tells the zh-CN string check so.
+ */
+function Identifier({ children }: { children: string }) {
+  return <span data-identifier>{children}</span>;
 }

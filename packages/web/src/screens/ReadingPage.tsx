@@ -6,6 +6,7 @@ import { api, ApiError, openBlob } from '../api/client.ts';
 import { authorizationHeader } from '../api/session.ts';
 import type { PriorStudy, ReadingRequestDetail, Report, ReportDetail, ReportTemplate } from '../api/types.ts';
 import { useT, type MessageKey } from '../i18n/i18n.tsx';
+import { useCodeLabels } from '../i18n/codes.ts';
 import { useUser } from '../app/auth.tsx';
 import { useLiveEvents } from '../app/live-events.tsx';
 import { useNow } from '../app/use-now.ts';
@@ -185,6 +186,7 @@ function PriorsPanel({ requestId, priors, openPrior, onOpen, onOpened }: { reque
 
 function RequestHeader({ request, onBack }: { request: ReadingRequestDetail; onBack: () => void }) {
   const t = useT();
+  const codes = useCodeLabels();
   const now = useNow(1000);
   return (
     <Card size="small" styles={{ body: { padding: 8 } }}>
@@ -198,7 +200,7 @@ function RequestHeader({ request, onBack }: { request: ReadingRequestDetail; onB
         <SlaCountdown dueAt={request.dueAt} now={now} open={isOpenStatus(request.status) && request.status !== 'submitted'} />
       </Space>
       <Descriptions size="small" column={1} colon items={[
-        { key: 'modality', label: t('worklist.modality'), children: `${request.modality ?? ''} ${request.bodyParts.join(', ')}` },
+        { key: 'modality', label: t('worklist.modality'), children: `${request.modality ?? ''} ${codes.bodyParts(request.bodyParts)}` },
         { key: 'institution', label: t('worklist.institution'), children: `${request.requestingInstitutionName ?? request.requestingInstitutionId} · ${formatDateTime(request.createdAt)}` },
         ...(request.examItems.length ? [{ key: 'items', label: t('reading.examItems'), children: request.examItems.join('、') }] : []),
         ...(request.clinicalHistory ? [{ key: 'history', label: t('reading.clinicalHistory'), children: request.clinicalHistory }] : []),
@@ -526,6 +528,17 @@ function ReviewPanel({ report, onDone }: { report: Report; onDone: () => void })
   );
 }
 
+/**
+ * "第 2 版" for the second issued version (the signature is the first, each addendum the next):
+ * the stored version counter also counts drafts handed in and returned, which a reader of the
+ * report never saw, so a first issued report showed "第 4 版". The first issue has no number.
+ */
+function issuedVersionLabel(versions: ReportDetail['versions'], version: ReportDetail['versions'][number], t: ReturnType<typeof useT>): string {
+  if (version.kind !== 'signed' && version.kind !== 'addendum') return '';
+  const issued = versions.filter((v) => (v.kind === 'signed' || v.kind === 'addendum') && v.version <= version.version).length;
+  return issued > 1 ? t('report.version', { version: issued }) : '';
+}
+
 /** A report that is not being edited here: text, status, versions, addenda and the PDF. */
 export function SignedReport({ reportId, canAmend }: { reportId: string; canAmend: boolean }) {
   const t = useT();
@@ -594,7 +607,7 @@ export function SignedReport({ reportId, canAmend }: { reportId: string; canAmen
             items={report.versions.map((version) => ({
               key: version.version,
               color: version.kind === 'signed' ? 'green' : version.kind === 'returned' ? 'red' : 'blue',
-              content: `${t('report.version', { version: version.version })} · ${t(`report.kind.${version.kind}` as MessageKey)} · ${version.savedBy} · ${formatDateTime(version.savedAt)}`,
+              content: [issuedVersionLabel(report.versions, version, t), t(`report.kind.${version.kind}` as MessageKey), version.savedBy, formatDateTime(version.savedAt)].filter(Boolean).join(' · '),
             }))}
           />
         </>

@@ -7,6 +7,7 @@ import { api, apiFetch, openBlob } from '../api/client.ts';
 import type { Priority, ReadingRequest } from '../api/types.ts';
 import { PRIORITIES } from '../api/types.ts';
 import { useT, type MessageKey } from '../i18n/i18n.tsx';
+import { useCodeLabels } from '../i18n/codes.ts';
 import { useLiveEvents } from '../app/live-events.tsx';
 import { dicomDateOf, dicomString, formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
 import { PriorityTag, StatusTag } from '../app/request-tags.tsx';
@@ -90,6 +91,7 @@ async function qidoJson(url: string): Promise<Dataset[]> {
  */
 export default function TownshipPage() {
   const t = useT();
+  const codes = useCodeLabels();
   const { message, notification } = App.useApp();
   const [date, setDate] = useState<Dayjs>(() => dayjs());
   const [studies, setStudies] = useState<StudyRow[]>([]);
@@ -166,7 +168,7 @@ export default function TownshipPage() {
   const studyColumns: ColumnsType<StudyRow> = [
     { title: t('worklist.patient'), key: 'patient', render: (_, row) => <Typography.Text strong>{formatPersonName(row.patientName)}</Typography.Text> },
     { title: t('worklist.patientId'), dataIndex: 'patientId', width: 120, responsive: ['lg'] },
-    { title: t('worklist.sexAge'), dataIndex: 'sex', width: 60 },
+    { title: t('worklist.sexAge'), dataIndex: 'sex', width: 60, render: (value: string) => codes.sex(value) },
     { title: t('worklist.modality'), dataIndex: 'modalities', width: 80 },
     { title: t('township.description'), dataIndex: 'description', ellipsis: true },
     { title: t('township.accession'), dataIndex: 'accession', width: 120, responsive: ['xl'] },
@@ -209,7 +211,7 @@ export default function TownshipPage() {
   const requestColumns: ColumnsType<ReadingRequest> = [
     { title: t('worklist.priority'), dataIndex: 'priority', width: 80, render: (_, row) => <PriorityTag priority={row.priority} /> },
     { title: t('worklist.patient'), key: 'patient', render: (_, row) => formatPersonName(row.patient?.name) },
-    { title: t('worklist.modality'), key: 'modality', width: 120, render: (_, row) => `${row.modality ?? ''} ${row.bodyParts.join(', ')}` },
+    { title: t('worklist.modality'), key: 'modality', width: 120, render: (_, row) => `${row.modality ?? ''} ${codes.bodyParts(row.bodyParts)}` },
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 140, render: (value: string) => formatDateTime(value) },
     { title: t('worklist.status'), dataIndex: 'status', width: 110, render: (_, row) => <StatusTag status={row.status} /> },
     { title: t('report.signedAt'), dataIndex: 'signedAt', width: 140, responsive: ['lg'], render: (value: string | null) => formatDateTime(value) },

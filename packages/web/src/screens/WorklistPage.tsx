@@ -7,6 +7,7 @@ import type { Dayjs } from 'dayjs';
 import { api, ApiError } from '../api/client.ts';
 import { PRIORITIES, REQUEST_STATUSES, type ReadingRequest, type RequestStatus } from '../api/types.ts';
 import { useT, type MessageKey } from '../i18n/i18n.tsx';
+import { useCodeLabels } from '../i18n/codes.ts';
 import { useUser } from '../app/auth.tsx';
 import { useLiveEvents } from '../app/live-events.tsx';
 import { useNow } from '../app/use-now.ts';
@@ -33,6 +34,7 @@ interface Filters {
  */
 export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' | 'review' }) {
   const t = useT();
+  const codes = useCodeLabels();
   const user = useUser();
   const navigate = useNavigate();
   const { message } = App.useApp();
@@ -122,13 +124,13 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
         <span>
           <Typography.Text strong>{formatPersonName(row.patient?.name)}</Typography.Text>
           <Typography.Text type="secondary" style={{ marginInlineStart: 6, fontSize: 12 }}>
-            {row.patient?.sex ?? ''} {row.patient?.id ?? ''}
+            {codes.sex(row.patient?.sex)} {row.patient?.id ?? ''}
           </Typography.Text>
         </span>
       ),
     },
     { title: t('worklist.modality'), dataIndex: 'modality', width: 80 },
-    { title: t('worklist.bodyParts'), key: 'bodyParts', width: 110, ellipsis: true, render: (_, row) => row.bodyParts.join(', ') },
+    { title: t('worklist.bodyParts'), key: 'bodyParts', width: 110, ellipsis: true, render: (_, row) => codes.bodyParts(row.bodyParts) },
     { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 140, ellipsis: true, responsive: ['lg'], render: (_: unknown, row: ReadingRequest) => row.requestingInstitutionName ?? row.requestingInstitutionId },
     { title: t('worklist.studyDate'), key: 'studyDate', width: 100, responsive: ['xl'], render: (_, row) => formatDicomDate(row.studyDate) },
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 130, render: (value: string) => formatDateTime(value) },
