@@ -16,6 +16,9 @@ export interface SyntheticInstanceOptions {
   issuerOfPatientId?: string;
   studyDate?: string;
   accessionNumber?: string;
+  /** (0010,0030) DA and (0010,1010) AS, e.g. "19810315" and "045Y"; absent unless given */
+  patientBirthDate?: string;
+  patientAge?: string;
   modality?: string;
   instanceNumber?: number;
   /** rows = columns */
@@ -83,6 +86,8 @@ export function makeSyntheticInstance(options: SyntheticInstanceOptions = {}): S
     '7FE00010': { vr: 'OW', InlineBinary: Buffer.from(pixels.buffer).toString('base64') },
   };
   if (options.issuerOfPatientId) dataset['00100021'] = text('LO', options.issuerOfPatientId);
+  if (options.patientBirthDate) dataset['00100030'] = text('DA', options.patientBirthDate);
+  if (options.patientAge) dataset['00101010'] = text('AS', options.patientAge);
   if (options.encodedPatientName) {
     dataset['00080005'] = text('CS', options.encodedPatientName.specificCharacterSet);
     dataset['00100010'] = { vr: 'PN', Value: [{ Alphabetic: NAME_PLACEHOLDER }] };

@@ -32,6 +32,8 @@ const WorklistQuery = Type.Object(
     from: Type.Optional(Type.String({ format: 'date-time' })),
     to: Type.Optional(Type.String({ format: 'date-time' })),
     mine: Type.Optional(Type.Boolean()),
+    /** patient name (hanzi or pinyin), Patient ID or accession number */
+    q: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     offset: Type.Optional(Type.Integer({ minimum: 0 })),
   },
@@ -84,7 +86,7 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   app.get('/api/v1/reading-requests', { config: { permission: 'worklist:read' }, schema: { tags, querystring: WorklistQuery } }, async (request) => {
     const caller = await resolveCaller(request);
     const query = request.query as Static<typeof WorklistQuery>;
-    return reading.worklist.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, limit: query.limit ?? 100, offset: query.offset ?? 0 });
+    return reading.worklist.worklist(caller, { statuses: list(query.status), priorities: list(query.priority), modality: query.modality, requestingInstitutionId: query.requestingInstitutionId, from: query.from, to: query.to, claimedBy: query.mine ? caller.name : undefined, search: query.q, limit: query.limit ?? 100, offset: query.offset ?? 0 });
   });
   app.post('/api/v1/reading-requests/claim-next', { config: { permission: 'request:claim' }, schema: { tags } }, async (request) => reading.worklist.claimNext(await resolveCaller(request)));
   app.get('/api/v1/reading-requests/:id', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.requests.getRequest(await resolveCaller(request), id(request.params)));

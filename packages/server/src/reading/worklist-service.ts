@@ -41,8 +41,9 @@ export class WorklistService {
     else if (hasPermission(caller, 'request:create')) scoped.requestingInstitutionIds = [caller.institutionId];
     else throw forbidden(`the role ${caller.role} has no worklist`);
     const rows = await this.deps.store.worklist(scoped);
-    // The worklist shows patients' names: a view of patient data like a query.
-    await this.deps.audit.record({ action: 'study.queried', caller, details: { worklist: true, statuses: filter.statuses, results: rows.length, studies: rows.slice(0, 100).map((row) => row.study_instance_uid) } });
+    // The worklist shows patients' names: a view of patient data like a query. A search is
+    // recorded as one, never its text (a patient's name or ID is not for the audit details).
+    await this.deps.audit.record({ action: 'study.queried', caller, details: { worklist: true, statuses: filter.statuses, ...(filter.search?.trim() ? { search: true } : {}), results: rows.length, studies: rows.slice(0, 100).map((row) => row.study_instance_uid) } });
     const now = Date.now();
     return rows.map((row) => requestView(row, now));
   }

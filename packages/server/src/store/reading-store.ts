@@ -18,6 +18,8 @@ export interface WorklistFilter {
   priorities?: readonly string[];
   modality?: string;
   claimedBy?: string;
+  /** a patient name (hanzi or pinyin, substring), Patient ID or accession number (prefix) */
+  search?: string;
   /** created_at bounds, ISO */
   from?: string;
   to?: string;
@@ -33,6 +35,10 @@ export type WorklistRow = ReadingRequestRow & {
   patient_birth_date: string | null;
   study_date: string | null;
   accession_number: string | null;
+  /** (0010,1010) as recorded, e.g. "045Y" */
+  patient_age: string | null;
+  /** the claimer's display name (users.display_name), when the claimer is a user with one */
+  claimed_by_display_name: string | null;
   requesting_institution_name: string | null;
   reading_institution_name: string | null;
   instances: number;
@@ -85,13 +91,34 @@ function visibleIn(scope: StudyScope) {
   return sql`(${own} or st.study_instance_uid in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId}))`;
 }
 
-/** Priority, then waiting time: the same expressions as index reading_requests_worklist_order (migration 0007). */
 /** A request with its study's patient columns (none until images arrive), institution names and image count. */
-const WORKLIST_SELECT = sql`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+function worklistSelect(dialect: SqlDialectName) {
+  return sql`select r.*, st.patient_id, st.patient_name, st.patient_sex, st.patient_birth_date, st.study_date, st.accession_number,
+    ${patientAgeOf(dialect)} as patient_age,
+    (select max(u.display_name) from users u where u.username = r.claimed_by) as claimed_by_display_name,
     (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
     (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
     (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
   from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid`;
+}
+
+/** (0010,1010) Patient's Age of the study's first instance: the index keeps it only in attributes_json. */
+function patientAgeOf(dialect: SqlDialectName) {
+  return dialect === 'postgres' ? sql`(st.attributes_json::json -> '00101010' -> 'Value' ->> 0)` : sql`json_extract(st.attributes_json, '$."00101010".Value[0]')`;
+}
+
+/**
+ * The worklist's one search box: a patient name (any component group, hanzi or pinyin, as a
+ * substring; spaces ignored, so "zhang san" finds ZHANG^SAN through its "ZHANGSAN" form in
+ * patient_name_search), a Patient ID or an accession number (exact or prefix).
+ */
+function searchCondition(term: string) {
+  const escape = (text: string): string => text.replace(/[!%_]/g, (char) => `!${char}`);
+  const name = term.replace(/[\s|]+/g, '').toUpperCase();
+  const conditions = [sql`st.patient_id like ${`${escape(term)}%`} escape '!'`, sql`st.accession_number like ${`${escape(term)}%`} escape '!'`];
+  if (name) conditions.push(sql`st.patient_name_search like ${`%${escape(name)}%`} escape '!'`);
+  return sql`(${sql.join(conditions, sql` or `)})`;
+}
 
 /**
  * A request that still belongs to its study (worklist SQL, alias r joined to st): not a
@@ -111,6 +138,7 @@ function attachedToItsStudy(eb: ExpressionBuilder<Database, 'reading_requests'>)
 /** The key of the study row under an updated request's UID: bound at the first change after its study arrived (insertRequest binds it at once if the study is there). */
 const KEY_OF_ITS_STUDY = sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = reading_requests.study_instance_uid)`;
 
+/** Priority, then waiting time: the same expressions as index reading_requests_worklist_order (migration 0007). */
 const WORKLIST_ORDER = sql`case r.priority when 'emergency' then 0 when 'urgent' then 1 else 2 end, coalesce(r.images_complete_at, r.created_at), r.id`;
 
 /**
@@ -164,7 +192,7 @@ export class ReadingStore {
 
   /** One request as a worklist row (patient, institution names). */
   async findWorklistRow(id: string): Promise<WorklistRow | undefined> {
-    const result = await sql<WorklistRow>`${WORKLIST_SELECT} where r.id = ${id} and ${ATTACHED}`.execute(this.db);
+    const result = await sql<WorklistRow>`${worklistSelect(this.dialect)} where r.id = ${id} and ${ATTACHED}`.execute(this.db);
     const row = result.rows[0];
     return row && { ...row, instances: Number(row.instances) };
   }
@@ -202,9 +230,11 @@ export class ReadingStore {
     if (filter.priorities?.length) where.push(sql`r.priority in (${sql.join([...filter.priorities])})`);
     if (filter.modality) where.push(sql`r.modality = ${filter.modality}`);
     if (filter.claimedBy) where.push(sql`r.claimed_by = ${filter.claimedBy}`);
+    const search = filter.search?.trim();
+    if (search) where.push(searchCondition(search));
     if (filter.from) where.push(sql`r.created_at >= ${filter.from}`);
     if (filter.to) where.push(sql`r.created_at <= ${filter.to}`);
-    const result = await sql<WorklistRow>`${WORKLIST_SELECT}
+    const result = await sql<WorklistRow>`${worklistSelect(this.dialect)}
       where ${sql.join(where, sql` and `)}
       order by ${WORKLIST_ORDER}
       limit ${filter.limit} offset ${filter.offset}`.execute(this.db);

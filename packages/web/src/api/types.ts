@@ -36,6 +36,12 @@ export const PRIORITIES: readonly Priority[] = ['emergency', 'urgent', 'routine'
 export type RequestStatus = 'awaiting-images' | 'pending' | 'claimed' | 'submitted' | 'signed' | 'retake-requested' | 'cancelled';
 export const REQUEST_STATUSES: readonly RequestStatus[] = ['awaiting-images', 'pending', 'claimed', 'submitted', 'signed', 'retake-requested', 'cancelled'];
 
+/** Age at the study (PatientAge, or birth date to study date), in DICOM AS units. */
+export interface PatientAge {
+  value: number;
+  unit: 'Y' | 'M' | 'W' | 'D';
+}
+
 export interface ReadingRequest {
   id: string;
   studyInstanceUid: string;
@@ -52,6 +58,8 @@ export interface ReadingRequest {
   bodyParts: string[];
   modality: string | null;
   claimedBy: string | null;
+  /** the claimer's display name (worklist rows), when the account has one */
+  claimedByName?: string | null;
   retakeReason: string | null;
   createdAt: string;
   imagesCompleteAt: string | null;
@@ -61,7 +69,7 @@ export interface ReadingRequest {
   remainingSeconds: number | null;
   overdue: boolean;
   turnaroundSeconds: number | null;
-  patient?: { id: string | null; name: string | null; sex: string | null; birthDate: string | null };
+  patient?: { id: string | null; name: string | null; sex: string | null; birthDate: string | null; ageAtStudy?: PatientAge | null };
   studyDate?: string | null;
   accessionNumber?: string | null;
   instances?: number;

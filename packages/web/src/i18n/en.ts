@@ -99,6 +99,12 @@ export const en: Record<MessageKey, string> = {
   'worklist.count': '{count} requests',
   'worklist.images': '{count} images',
   'worklist.updated': 'Worklist updated',
+  'worklist.search': 'Name / pinyin / patient ID / accession',
+  'worklist.age': 'Age',
+  'worklist.ageY': '{n} y',
+  'worklist.ageM': '{n} mo',
+  'worklist.ageW': '{n} wk',
+  'worklist.ageD': '{n} d',
 
   'reading.title': 'Reading and report',
   'reading.report': 'Report',

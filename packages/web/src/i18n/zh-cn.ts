@@ -97,6 +97,12 @@ export const zhCN = {
   'worklist.count': '共 {count} 条',
   'worklist.images': '{count} 幅',
   'worklist.updated': '列表已更新',
+  'worklist.search': '姓名/拼音/患者ID/检查号',
+  'worklist.age': '年龄',
+  'worklist.ageY': '{n}岁',
+  'worklist.ageM': '{n}个月',
+  'worklist.ageW': '{n}周',
+  'worklist.ageD': '{n}天',
 
   'reading.title': '阅片与报告',
   'reading.report': '报告',

@@ -2,10 +2,10 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { App, Badge, Button, Card, DatePicker, Input, Select, Space, Switch, Table, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { ReloadOutlined } from '@ant-design/icons';
+import { ReloadOutlined, SearchOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, ApiError } from '../api/client.ts';
-import { PRIORITIES, REQUEST_STATUSES, type ReadingRequest, type RequestStatus } from '../api/types.ts';
+import { PRIORITIES, REQUEST_STATUSES, type PatientAge, type ReadingRequest, type RequestStatus } from '../api/types.ts';
 import { useT, type MessageKey } from '../i18n/i18n.tsx';
 import { useCodeLabels } from '../i18n/codes.ts';
 import { useUser } from '../app/auth.tsx';
@@ -17,6 +17,9 @@ import { PriorityTag, SlaCountdown, StatusTag, isOpenStatus } from '../app/reque
 const READER_ROLES = ['radiologist', 'reviewing-radiologist', 'expert'];
 const DEFAULT_STATUSES: RequestStatus[] = ['pending', 'claimed', 'submitted'];
 const MODALITIES = ['CT', 'DX', 'CR', 'MR', 'US', 'MG', 'XA', 'RF', 'NM', 'PT'];
+/** Typing pauses this long before the list is searched again. */
+const SEARCH_DELAY_MS = 300;
+const AGE_KEYS = { Y: 'worklist.ageY', M: 'worklist.ageM', W: 'worklist.ageW', D: 'worklist.ageD' } as const;
 
 interface Filters {
   statuses: RequestStatus[];
@@ -25,6 +28,8 @@ interface Filters {
   institution?: string;
   range?: [Dayjs | null, Dayjs | null] | null;
   mine: boolean;
+  /** patient name (hanzi or pinyin), Patient ID or accession number: the server's q */
+  search: string;
 }
 
 /**
@@ -39,7 +44,8 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
   const navigate = useNavigate();
   const { message } = App.useApp();
   const now = useNow(1000);
-  const [filters, setFilters] = useState<Filters>({ statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES, priorities: [], mine: false });
+  const [filters, setFilters] = useState<Filters>({ statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES, priorities: [], mine: false, search: '' });
+  const [searchText, setSearchText] = useState('');
   const [rows, setRows] = useState<ReadingRequest[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string>();
@@ -49,6 +55,12 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
   useEffect(() => {
     setFilters((current) => ({ ...current, statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES }));
   }, [mode]);
+
+  // Search as the user types, once typing pauses.
+  useEffect(() => {
+    const timer = setTimeout(() => setFilters((current) => (current.search === searchText.trim() ? current : { ...current, search: searchText.trim() })), SEARCH_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [searchText]);
 
   const load = useCallback(async () => {
     try {
@@ -60,6 +72,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
         from: filters.range?.[0]?.startOf('day').toISOString(),
         to: filters.range?.[1]?.endOf('day').toISOString(),
         mine: filters.mine || undefined,
+        q: filters.search || undefined,
         limit: 500,
       });
       setRows(list);
@@ -129,6 +142,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
         </span>
       ),
     },
+    { title: t('worklist.age'), key: 'age', width: 70, render: (_, row) => <span data-testid="patient-age">{formatAge(row.patient?.ageAtStudy, t)}</span> },
     { title: t('worklist.modality'), dataIndex: 'modality', width: 80 },
     { title: t('worklist.bodyParts'), key: 'bodyParts', width: 110, ellipsis: true, render: (_, row) => codes.bodyParts(row.bodyParts) },
     { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 140, ellipsis: true, responsive: ['lg'], render: (_: unknown, row: ReadingRequest) => row.requestingInstitutionName ?? row.requestingInstitutionId },
@@ -136,7 +150,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 130, render: (value: string) => formatDateTime(value) },
     { title: t('worklist.status'), dataIndex: 'status', width: 96, render: (_, row) => <StatusTag status={row.status} /> },
     { title: t('worklist.sla'), key: 'sla', width: 130, render: (_, row) => <SlaCountdown dueAt={row.dueAt} now={now} open={isOpenStatus(row.status) && row.status !== 'submitted'} /> },
-    { title: t('worklist.claimedBy'), dataIndex: 'claimedBy', width: 90, ellipsis: true, responsive: ['lg'] },
+    { title: t('worklist.claimedBy'), dataIndex: 'claimedBy', width: 90, ellipsis: true, responsive: ['lg'], render: (_, row) => <span data-testid="claimed-by">{row.claimedByName || row.claimedBy || ''}</span> },
     {
       title: t('app.actions'),
       key: 'actions',
@@ -185,6 +199,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
       data-testid={mode === 'review' ? 'review-queue' : 'worklist'}
     >
       <Space wrap style={{ marginBottom: 12 }}>
+        <Input allowClear prefix={<SearchOutlined />} placeholder={t('worklist.search')} aria-label={t('worklist.search')} style={{ width: 240 }} value={searchText} maxLength={64} onChange={(event) => setSearchText(event.target.value)} onPressEnter={() => setFilters((current) => ({ ...current, search: searchText.trim() }))} data-testid="worklist-search" />
         {mode === 'worklist' && (
           <Select mode="multiple" allowClear placeholder={t('worklist.filterStatus')} style={{ minWidth: 220 }} value={filters.statuses} options={statusOptions} onChange={(statuses) => setFilters({ ...filters, statuses })} maxTagCount="responsive" data-testid="filter-status" />
         )}
@@ -227,4 +242,9 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
       />
     </Card>
   );
+}
+
+/** 45岁 / 45 y; infants in months, weeks or days as recorded. */
+function formatAge(age: PatientAge | null | undefined, t: ReturnType<typeof useT>): string {
+  return age ? t(AGE_KEYS[age.unit], { n: age.value }) : '';
 }
