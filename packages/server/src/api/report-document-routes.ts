@@ -16,7 +16,8 @@ export async function registerReportDocumentRoutes(app: FastifyInstance, options
     const caller = await options.resolveCaller(request);
     const { report, request: readingRequest } = await options.reports.reportForDelivery(caller, (request.params as Static<typeof Id>).id);
     if (report.status !== 'signed') throw conflict('REPORT_NOT_SIGNED', 'only a signed report is printed');
-    const pdf = await renderReportPdf(await options.delivery.documentFor(readingRequest, report), { timeZone: options.timeZone });
+    const document = await options.delivery.documentFor(readingRequest, report);
+    const pdf = await renderReportPdf(document, { timeZone: options.timeZone, signatures: await options.delivery.signaturesFor(document) });
     await options.audit.record({ action: 'study.exported', caller, objectType: 'study', objectId: report.study_instance_uid, details: { format: 'pdf', reportId: report.id, version: report.version } });
     return reply
       .type('application/pdf')

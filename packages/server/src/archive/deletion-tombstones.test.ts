@@ -195,6 +195,7 @@ describe('migration 0008-study-rows', () => {
       file.prepare(`drop table if exists attempt_reservations`).run(); // 0009
       file.prepare(`drop index if exists reading_requests_one_open`).run(); // 0010
       for (const table of ['changes', 'feed_cursors', 'feed_failures']) file.prepare(`drop table if exists ${table}`).run(); // 0011
+      file.prepare(`drop table if exists user_signatures`).run(); // 0014
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { startServerProcess } from '../test-support/server-process.ts';
 import { runYunyingCli, type CliResult } from '../test-support/cli.ts';
 import { auditHash, type AuditRow } from '../store/audit-store.ts';
+import { signaturePng } from '../test-support/signature-png.ts';
 
 const PASSWORD = 'Cli-Created-Pass-4';
 
@@ -125,6 +126,55 @@ describe('yunying CLI', { timeout: 120_000 }, () => {
     const result = await yunying(['user', 'list', '--bogus']);
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /--bogus/);
+  });
+
+  test('user signature stores a validated PNG for the report PDF, audited; --remove takes it away', async () => {
+    const png = signaturePng();
+    const file = path.join(dataDir, 'signature.png');
+    await writeFile(file, png);
+    const set = JSON.parse(ok(await yunying(['user', 'signature', 'rad1', file]), 'user signature').stdout) as Record<string, unknown>;
+    assert.deepEqual({ ...set, sha256: typeof set.sha256 }, { username: 'rad1', sha256: 'string', width: 120, height: 40, bytes: png.length });
+
+    // not a PNG, a truncated one, too large, an unknown user, no file: refused, nothing stored
+    const notPng = path.join(dataDir, 'signature.jpg');
+    await writeFile(notPng, Buffer.from([0xff, 0xd8, 0xff, 0xe0, ...Buffer.alloc(64)]));
+    const truncated = path.join(dataDir, 'truncated.png');
+    await writeFile(truncated, png.subarray(0, 20));
+    const huge = path.join(dataDir, 'huge.png');
+    await writeFile(huge, Buffer.concat([png, Buffer.alloc(300 * 1024)]));
+    for (const [bad, message] of [[notPng, /not a PNG/], [truncated, /not a PNG|IHDR/], [huge, /at most 262144/]] as const) {
+      const refused = await yunying(['user', 'signature', 'tech1', bad]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+    }
+    const unknown = await yunying(['user', 'signature', 'nobody', file]);
+    assert.equal(unknown.code, 3, unknown.stderr);
+    assert.equal((await yunying(['user', 'signature', 'tech1', path.join(dataDir, 'missing.png')])).code, 2);
+
+    const db = new Database(path.join(dataDir, 'index.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT username, png_base64, sha256, updated_by FROM user_signatures').all() as Array<{ username: string; png_base64: string; sha256: string; updated_by: string }>;
+      assert.deepEqual(rows.map((row) => row.username), ['rad1']);
+      assert.ok(Buffer.from(rows[0]!.png_base64, 'base64').equals(png));
+      assert.equal(rows[0]!.sha256, set.sha256);
+      assert.match(rows[0]!.updated_by, /^cli:/);
+      const audit = db.prepare("SELECT action, object_type, details FROM audit_events WHERE action LIKE 'user.signature.%'").all() as Array<{ action: string; object_type: string; details: string }>;
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]!.object_type, 'user');
+      assert.deepEqual(JSON.parse(audit[0]!.details), { username: 'rad1', sha256: set.sha256, bytes: png.length, width: 120, height: 40 });
+    } finally {
+      db.close();
+    }
+
+    assert.match(ok(await yunying(['user', 'signature', 'rad1', '--remove']), 'remove').stdout, /signature removed: rad1/);
+    assert.match(ok(await yunying(['user', 'signature', 'rad1', '--remove']), 'remove again').stdout, /no signature was set/);
+    const after = new Database(path.join(dataDir, 'index.sqlite'), { readonly: true });
+    try {
+      assert.equal((after.prepare('SELECT count(*) AS n FROM user_signatures').get() as { n: number }).n, 0);
+      assert.equal((after.prepare("SELECT count(*) AS n FROM audit_events WHERE action = 'user.signature.removed'").get() as { n: number }).n, 1);
+    } finally {
+      after.close();
+    }
   });
 
   test('the server on the same data directory logs in the users the CLI created', async () => {

@@ -18,6 +18,7 @@ import { MODULES } from '../app.ts';
 import { moduleMigrations } from '../modules/registry.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { feedStatusLines } from '../feed/feed-admin.ts';
+import { removeUserSignature, setUserSignature } from '../reports/signatures.ts';
 import { YunyingError } from '../errors.ts';
 
 const USAGE = `usage: yunying <command>
@@ -31,6 +32,8 @@ const USAGE = `usage: yunying <command>
   user list
   user passwd USERNAME --password-stdin
   user disable USERNAME | user enable USERNAME
+  user signature USERNAME PNG_FILE           the signer's signature image on the report PDF (a PNG
+                                             of at most 256 KiB); --remove takes it away
   ae add AE_TITLE --institution ID [--host HOST --port PORT] [--description TEXT]
   ae list
   ae remove AE_TITLE
@@ -105,6 +108,7 @@ function parseCommandLineStrict(argv: string[]) {
       format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       'expect-head': { type: 'string' },
+      remove: { type: 'boolean' },
     },
   });
 }
@@ -163,6 +167,19 @@ async function run(ctx: RunContext): Promise<number> {
     case 'user enable':
       await access.updateUser(caller, argument(0, 'USERNAME'), { enabled: command === 'enable' });
       return 0;
+    case 'user signature': {
+      const username = argument(0, 'USERNAME');
+      const deps = { access: ctx.archive.accessStore, unitOfWork: ctx.archive.unitOfWork };
+      if (values.remove) {
+        const removed = await removeUserSignature(deps, caller, username);
+        console.log(removed ? `signature removed: ${username}` : `no signature was set for ${username}`);
+        return 0;
+      }
+      const file = argument(1, 'PNG_FILE');
+      const png = await readFile(file).catch((error: unknown) => usage(`cannot read ${file}: ${(error as Error).message}`));
+      console.log(JSON.stringify({ username, ...(await setUserSignature(deps, caller, username, png)) }));
+      return 0;
+    }
     case 'ae add': {
       const port = text('port') === undefined ? undefined : Number(text('port'));
       if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) usage('--port must be a TCP port');

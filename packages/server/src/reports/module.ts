@@ -7,6 +7,7 @@ import { createDiagnosticReportSource } from './fhir-report-source.ts';
 import { ReportDelivery } from './report-delivery.ts';
 import { reportDeliveryConsumer } from './report-delivery-consumer.ts';
 import { ReportService } from './report-service.ts';
+import { signatureStore } from '../store/signature-store.ts';
 
 /** The report lifecycle (draft, submit, sign, return, addendum), for reading and, later, consultation. */
 export const REPORTS = serviceKey<ReportService>('reports');
@@ -21,8 +22,8 @@ export const reportsModule: YunyingModule = {
   async register({ http, archive, config, callers, services }) {
     const store = archive.stores.reading;
     const shares = services.get(SHARES);
-    const delivery = new ReportDelivery({ store, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink });
     const reports = new ReportService({ store, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, delivery });
+    const delivery = new ReportDelivery({ store, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink, signatureOf: (username) => archive.stores.open(signatureStore).find(username) });
     await reports.seedTemplates();
     services.provide(REPORTS, reports);
     services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit));

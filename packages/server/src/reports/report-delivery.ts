@@ -14,7 +14,9 @@ export interface ReportDeliveryDependencies {
   archive: ArchiveService;
   timeZone: string;
   /** the patient's cloud-film link of a signed report, made at signing unless switched off (share/) */
-  patientLink?: (studyInstanceUid: string, reportId: string, institutionId: string) => Promise<{ url: string } | undefined>;
+  patientLink?: (studyInstanceUid: string, reportId: string, institutionId: string) => Promise<{ url: string; hasAccessCode?: boolean } | undefined>;
+  /** a signer's signature image (PNG) for the PDF, when one is configured (reports/signatures.ts) */
+  signatureOf?: (username: string) => Promise<Buffer | undefined>;
 }
 
 /**
@@ -43,6 +45,8 @@ export class ReportDelivery implements SignedReportDelivery {
       addenda.push({ text: version.addendum!, author: { username: version.saved_by, displayName: user?.display_name ?? undefined }, at: version.saved_at });
     }
     const orUndefined = (value: string | null | undefined) => value ?? undefined;
+    // the PDF's QR code; without a link it prints a placeholder
+    const link = report.status === 'signed' && this.deps.patientLink ? await this.deps.patientLink(request.study_instance_uid, report.id, study?.institution_id ?? request.requesting_institution_id) : undefined;
     return {
       reportId: report.id,
       version: report.version,
@@ -73,9 +77,20 @@ export class ReportDelivery implements SignedReportDelivery {
       submittedAt: orUndefined(report.submitted_at),
       signedAt: report.signed_at ?? report.updated_at,
       addenda,
-      // the PDF's QR code; without a link it prints a placeholder
-      shareUrl: report.status === 'signed' && this.deps.patientLink ? (await this.deps.patientLink(request.study_instance_uid, report.id, study?.institution_id ?? request.requesting_institution_id))?.url : undefined,
+      shareUrl: link?.url,
+      shareAccessCodeRequired: link?.hasAccessCode ? true : undefined,
     };
+  }
+
+  /** The signature images of the document's author and reviewer that are configured, by username. */
+  async signaturesFor(document: ReportDocument): Promise<Map<string, Buffer>> {
+    const signatures = new Map<string, Buffer>();
+    if (!this.deps.signatureOf) return signatures;
+    for (const username of new Set([document.author.username, document.reviewer?.username].filter((name): name is string => Boolean(name)))) {
+      const png = await this.deps.signatureOf(username);
+      if (png) signatures.set(username, png);
+    }
+    return signatures;
   }
 
   async storeStructuredReport(request: ReadingRequestRow, report: ReportRow): Promise<string | undefined> {

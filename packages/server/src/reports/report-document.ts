@@ -46,4 +46,9 @@ export interface ReportDocument {
   addenda: Array<{ text: string; author: { username: string; displayName?: string }; at: string }>;
   /** the cloud-film link for the QR code; a placeholder until cloud film exists */
   shareUrl?: string;
+  /**
+   * The link asks for an access code. Only its hash is stored (share/), so the code itself
+   * cannot be printed: the PDF says one is needed and that it is given separately (SMS).
+   */
+  shareAccessCodeRequired?: boolean;
 }

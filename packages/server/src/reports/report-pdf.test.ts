@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { ReportDocument } from './report-document.ts';
-import { ageOrBirthDate, formatInstant, patientDisplayName, renderReportPdf, sexLabel } from './report-pdf.ts';
+import { ACCESS_CODE_NOTE, ageOrBirthDate, formatInstant, patientDisplayName, renderReportPdf, sexLabel } from './report-pdf.ts';
+import { signaturePng } from '../test-support/signature-png.ts';
+import { validateSignaturePng } from './signatures.ts';
 
 const FINDING_SENTENCE = '双肺纹理清晰，走行自然，右肺上叶尖段见一磨玻璃密度结节，大小约8毫米×6毫米，边界清楚，其内未见明显实性成分；';
 
@@ -100,7 +102,7 @@ describe('report PDF', () => {
       // Wrapped lines put line breaks inside sentences: compare without whitespace.
       const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, '');
       for (const expected of ['昆山市第一人民医院', '远程影像诊断报告', '王小东', '男', '46岁', 'P-001/张', 'A20261123001', '周市镇卫生院',
-        '咳嗽两周，伴低热', '影像所见', FINDING_SENTENCE, '纵隔结构居中', '诊断意见', '右肺上叶磨玻璃结节，建议3个月后复查', '阳性',
+        '胸部', '咳嗽两周，伴低热', '影像所见', FINDING_SENTENCE, '纵隔结构居中', '诊断意见', '右肺上叶磨玻璃结节，建议3个月后复查', '阳性',
         '报告医师', '李明', '审核医师', '周建华', '2026-11-2310:25', '补充报告', '结节较前无明显变化', '扫码查看云胶片', '本报告仅供临床参考', '第1页/共2页', '第2页/共2页']) {
         assert.ok(text.includes(expected.replace(/\s+/g, '')), `PDF text lacks ${expected}`);
       }
@@ -133,5 +135,55 @@ describe('report PDF', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  /** The PDF through pdftotext (whitespace removed) and pdfimages -list (one line per image, masks left out). */
+  async function readBack(pdf: Buffer): Promise<{ text: string; images: string[] }> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'yunying-pdf-'));
+    try {
+      const file = path.join(dir, 'report.pdf');
+      await writeFile(file, pdf);
+      const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, '');
+      const images = execFileSync('pdfimages', ['-list', file], { encoding: 'utf8' }).split('\n').slice(2).filter((line) => /^\s*\d+\s+\d+\s+image\b/.test(line)); // not the QR code's soft mask
+      return { text, images };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('body parts in Chinese: CHEST prints 胸部, once beside 胸部; unknown terms as they came', async (t) => {
+    if (!hasTool('pdftotext')) return t.skip('pdftotext (poppler-utils) is not installed');
+    const { text } = await readBack(await renderReportPdf(report({ bodyParts: ['CHEST', '胸部', 'LSPINE', 'KNEE', '左侧腕部'], addenda: [], findings: '未见异常。' })));
+    assert.ok(text.includes('检查部位：胸部、腰椎、膝关节、左侧腕部'), text);
+    assert.ok(!text.includes('CHEST'));
+    assert.ok(!text.includes('LSPINE'));
+  });
+
+  test('a link with an access code: the PDF says a code is needed and given separately, never a code', async (t) => {
+    if (!hasTool('pdftotext')) return t.skip('pdftotext (poppler-utils) is not installed');
+    const note = ACCESS_CODE_NOTE.join('');
+    assert.equal(note, '凭访问码查看（访问码另行告知）');
+    const withCode = await readBack(await renderReportPdf(report({ shareAccessCodeRequired: true, addenda: [], findings: '未见异常。' })));
+    assert.ok(withCode.text.includes('扫码查看云胶片'));
+    assert.ok(withCode.text.includes(note), withCode.text);
+    const withoutCode = await readBack(await renderReportPdf(report({ addenda: [], findings: '未见异常。' })));
+    assert.ok(!withoutCode.text.includes('访问码'));
+    const pending = await readBack(await renderReportPdf(report({ shareUrl: undefined, shareAccessCodeRequired: true, addenda: [], findings: '未见异常。' })));
+    assert.ok(!pending.text.includes('访问码'), 'no link, no code line');
+  });
+
+  test('a configured signature image is drawn beside the signer; without one only the QR code is an image', async (t) => {
+    if (!hasTool('pdfimages')) return t.skip('pdfimages (poppler-utils) is not installed');
+    const png = signaturePng();
+    assert.deepEqual(validateSignaturePng(png), { width: 120, height: 40 });
+    const plain = await readBack(await renderReportPdf(report({ addenda: [], findings: '未见异常。' })));
+    assert.equal(plain.images.length, 1, plain.images.join('\n'));
+    const signed = await readBack(await renderReportPdf(report({ addenda: [], findings: '未见异常。' }), { signatures: new Map([['dr.zhou', png]]) }));
+    assert.equal(signed.images.length, 2, signed.images.join('\n'));
+    // pdfimages -list: page num type width height color …: the signature at its own size, grey
+    assert.ok(signed.images.some((line) => /^\s*1\s+\d+\s+image\s+120\s+40\s+gray\b/.test(line)), signed.images.join('\n'));
+    assert.ok(signed.text.includes('周建华'), 'the name stays beside the image');
+    const both = await readBack(await renderReportPdf(report({ addenda: [], findings: '未见异常。' }), { signatures: new Map([['dr.zhou', png], ['dr.li', png]]) }));
+    assert.equal(both.images.length, 3);
   });
 });

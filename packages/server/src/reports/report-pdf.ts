@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
+import { bodyPartNames } from '@yunying/dicom';
 import type { ReportDocument } from './report-document.ts';
 
 const require = createRequire(import.meta.url);
@@ -26,18 +27,30 @@ const BOLD = 'NotoSansSC-Bold';
 export interface ReportPdfOptions {
   /** IANA zone for the signing and addendum times printed on the report */
   timeZone?: string;
+  /** signature images (PNG) by username, drawn beside the author's and the reviewer's names */
+  signatures?: ReadonlyMap<string, Buffer>;
 }
 
 /** the caption under the QR code when the cloud-film link exists, and when it does not yet */
 export const QR_CAPTION = '扫码查看云胶片';
 export const QR_CAPTION_PENDING = '云胶片链接待生成';
 export const FOOTER_NOTE = '本报告仅供临床参考';
+/**
+ * Under the QR code when the link asks for an access code. The code is stored as a hash only
+ * (share/share-links.ts) and staff send it by SMS when they add it, so it is unknown when the
+ * PDF is printed: the paper says a code is needed and where it comes from, never the code.
+ */
+export const ACCESS_CODE_NOTE = ['凭访问码查看', '（访问码另行告知）'] as const;
 
 // A4 in points, and the page grid.
 const PAGE = { width: 595.28, height: 841.89 };
 const MARGIN = { top: 56, bottom: 64, left: 56, right: 56 };
 const CONTENT_WIDTH = PAGE.width - MARGIN.left - MARGIN.right;
 const QR_SIZE = 84;
+/** the box a signature image is scaled into, beside the signer's name */
+const SIGNATURE_BOX = { width: 96, height: 26 };
+/** how far a signature reaches above its text line (it stays below the rule over the signatures) */
+const SIGNATURE_RISE = 4;
 /** U+3000, the full-width space that separates items in Chinese text */
 const SPACE = '\u3000';
 const COLOR = { text: '#000000', label: '#444444', rule: '#888888' };
@@ -78,12 +91,16 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   doc.image(qr, qrX, top, { width: QR_SIZE, height: QR_SIZE });
   doc.font(REGULAR).fontSize(8).fillColor(COLOR.label)
     .text(report.shareUrl ? QR_CAPTION : QR_CAPTION_PENDING, qrX - 8, top + QR_SIZE + 2, { width: QR_SIZE + 16, align: 'center' });
+  if (report.shareUrl && report.shareAccessCodeRequired) {
+    doc.fontSize(7.5).text(ACCESS_CODE_NOTE.join('\n'), qrX - 8, doc.y + 1, { width: QR_SIZE + 16, align: 'center' });
+  }
+  const qrBottom = doc.y;
   const headerWidth = CONTENT_WIDTH - QR_SIZE - 12;
   doc.font(BOLD).fontSize(18).fillColor(COLOR.text).text(report.readingInstitution.name, MARGIN.left, top + 6, { width: headerWidth, align: 'center' });
   doc.font(BOLD).fontSize(15).text('远程影像诊断报告', MARGIN.left, doc.y + 2, { width: headerWidth, align: 'center' });
   const versionLine = [`报告编号 ${report.reportId}`, `第 ${report.version} 版`, report.status === 'amended' || report.addenda.length > 0 ? '含补充报告' : ''].filter(Boolean).join(SPACE);
   doc.font(REGULAR).fontSize(8.5).fillColor(COLOR.label).text(versionLine, MARGIN.left, doc.y + 4, { width: headerWidth, align: 'center' });
-  doc.y = Math.max(doc.y, top + QR_SIZE + 14) + 6;
+  doc.y = Math.max(doc.y, top + QR_SIZE + 14, qrBottom + 2) + 6;
   rule(doc);
 
   // Patient and exam, two columns.
@@ -91,7 +108,7 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
     ['姓名', patientDisplayName(report.patient.name) ?? '', '性别', sexLabel(report.patient.sex)],
     [report.patient.birthDate && report.studyDate ? '年龄' : '出生日期', ageOrBirthDate(report.patient.birthDate, report.studyDate), '患者ID', report.patient.id ?? ''],
     ['检查号', report.accessionNumber ?? '', '检查日期', formatDicomDate(report.studyDate, report.studyTime)],
-    ['检查类型', report.modality ?? '', '检查部位', report.bodyParts.join('、')],
+    ['检查类型', report.modality ?? '', '检查部位', bodyPartNames(report.bodyParts, 'zh').join('、')],
     ['申请机构', report.requestingInstitution.name, '检查项目', report.studyDescription ?? ''],
   ];
   doc.y += 4;
@@ -122,8 +139,9 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   doc.y += 4;
   const signY = doc.y;
   const half = CONTENT_WIDTH / 2;
-  const authorEnd = field(doc, '报告医师', personLabel(report.author), MARGIN.left, signY, half - 8);
-  const reviewerEnd = field(doc, '审核医师', report.reviewer ? personLabel(report.reviewer) : '', MARGIN.left + half, signY, half);
+  const signatureOf = (person: { username: string } | undefined) => (person ? options.signatures?.get(person.username) : undefined);
+  const authorEnd = signerField(doc, '报告医师', personLabel(report.author), signatureOf(report.author), MARGIN.left, signY, half - 8);
+  const reviewerEnd = signerField(doc, '审核医师', report.reviewer ? personLabel(report.reviewer) : '', signatureOf(report.reviewer), MARGIN.left + half, signY, half);
   doc.y = Math.max(authorEnd, reviewerEnd) + 3;
   const timeY = doc.y;
   const submittedEnd = field(doc, '报告时间', report.submittedAt ? formatInstant(report.submittedAt, timeZone) : '', MARGIN.left, timeY, half - 8);
@@ -174,6 +192,27 @@ function field(doc: PDFKit.PDFDocument, label: string, value: string, x: number,
   doc.font(BOLD).fontSize(10).fillColor(COLOR.label).text(`${label}：`, x, y, { width: labelWidth, lineBreak: false });
   doc.font(REGULAR).fontSize(10).fillColor(COLOR.text).text(value || '—', x + labelWidth, y, { width: width - labelWidth });
   return Math.max(doc.y, y + 14);
+}
+
+/**
+ * A signer's field: the name, and their signature image after it when one is configured,
+ * scaled into a box that reaches a little above the text line and
+ * pushes the next row down. An image PDFKit cannot read
+ * (validated when it was set, so never expected) leaves the name alone: the report prints.
+ */
+function signerField(doc: PDFKit.PDFDocument, label: string, name: string, signature: Buffer | undefined, x: number, y: number, width: number): number {
+  const end = field(doc, label, name, x, y, width);
+  if (!signature || !name) return end;
+  const labelWidth = 62;
+  const imageX = x + labelWidth + doc.font(REGULAR).fontSize(10).widthOfString(name) + 8;
+  const boxWidth = Math.min(SIGNATURE_BOX.width, x + width - imageX);
+  if (boxWidth < 24) return end;
+  try {
+    doc.image(signature, imageX, y - SIGNATURE_RISE, { fit: [boxWidth, SIGNATURE_BOX.height], valign: 'center' });
+  } catch {
+    return end;
+  }
+  return Math.max(end, y - SIGNATURE_RISE + SIGNATURE_BOX.height + 2);
 }
 
 /** A heading and its text; paragraphs kept, long lines wrap (CJK text breaks between ideographs). */

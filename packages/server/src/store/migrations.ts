@@ -541,6 +541,22 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0014-user-signatures': {
+      // A signer's handwritten signature (PNG), drawn beside their name on the report PDF
+      // (reports/report-pdf.ts), set by `yunying user signature`. Base64 text, not a blob
+      // column: one type in both dialects, and the image is small (reports/signatures.ts
+      // caps it at 256 KiB). Keyed by username, as reports name their author and reviewer.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('user_signatures')
+          .addColumn('username', 'text', (c) => c.primaryKey())
+          .addColumn('png_base64', 'text', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
