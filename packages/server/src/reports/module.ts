@@ -22,8 +22,8 @@ export const reportsModule: YunyingModule = {
   async register({ http, archive, config, callers, services }) {
     const store = archive.stores.reading;
     const shares = services.get(SHARES);
-    const reports = new ReportService({ store, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, delivery });
     const delivery = new ReportDelivery({ store, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink, signatureOf: (username) => archive.stores.open(signatureStore).find(username) });
+    const reports = new ReportService({ store, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, delivery, displayNameOf: async (username) => (await archive.accessStore.findUserByName(username))?.display_name });
     await reports.seedTemplates();
     services.provide(REPORTS, reports);
     services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit));

@@ -40,6 +40,8 @@ export interface ReportDependencies {
   /** a signature, a return or an addendum with its audit record and feed row in one transaction */
   unitOfWork: UnitOfWork;
   delivery?: SignedReportDelivery;
+  /** a user's display name (赵医生) for the report's readers; absent: user names are shown */
+  displayNameOf?: (username: string) => Promise<string | null | undefined>;
 }
 
 export interface DraftInput {
@@ -77,7 +79,15 @@ export interface ReportVersionView {
   positive: boolean | null;
   addendum: string | null;
   savedBy: string;
+  /** savedBy's display name, when the user has one */
+  savedByName?: string | null;
   savedAt: string;
+}
+
+/** getReport's names of the people on the report, for screens (the fields above stay user names). */
+export interface ReportPeopleNames {
+  authorName: string | null;
+  reviewerName: string | null;
 }
 
 /**
@@ -263,11 +273,25 @@ export class ReportService {
     return delivered;
   }
 
-  async getReport(caller: Caller, reportId: string): Promise<ReportView & { versions: ReportVersionView[] }> {
+  async getReport(caller: Caller, reportId: string): Promise<ReportView & ReportPeopleNames & { versions: ReportVersionView[] }> {
     const { report } = await this.visibleReport(caller, reportId);
     await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: report.study_instance_uid, details: { reportId: report.id, version: report.version } });
-    const versions = (await this.deps.store.versions(report.id)).map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedAt: v.saved_at }));
-    return { ...reportView(report), versions };
+    const rows = await this.deps.store.versions(report.id);
+    const nameOf = await this.displayNames([report.author, ...(report.reviewer ? [report.reviewer] : []), ...rows.map((v) => v.saved_by)]);
+    const versions = rows.map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedByName: nameOf.get(v.saved_by) ?? null, savedAt: v.saved_at }));
+    return { ...reportView(report), authorName: nameOf.get(report.author) ?? null, reviewerName: report.reviewer ? nameOf.get(report.reviewer) ?? null : null, versions };
+  }
+
+  /** Display names of the given users (each looked up once); users without one are left out. */
+  private async displayNames(usernames: string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const lookup = this.deps.displayNameOf;
+    if (!lookup) return names;
+    for (const username of new Set(usernames)) {
+      const name = await lookup(username);
+      if (name) names.set(username, name);
+    }
+    return names;
   }
 
   /** The report of a case the caller has been allowed to see already (the request's detail view). */

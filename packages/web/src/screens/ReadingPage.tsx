@@ -528,6 +528,9 @@ function ReviewPanel({ report, onDone }: { report: Report; onDone: () => void })
   );
 }
 
+/** GET /api/v1/reports/{id}: the people's display names next to their user names. */
+type NamedReportDetail = Omit<ReportDetail, 'versions'> & { authorName?: string | null; reviewerName?: string | null; versions: Array<ReportDetail['versions'][number] & { savedByName?: string | null }> };
+
 /**
  * "第 2 版" for the second issued version (the signature is the first, each addendum the next):
  * the stored version counter also counts drafts handed in and returned, which a reader of the
@@ -543,11 +546,11 @@ function issuedVersionLabel(versions: ReportDetail['versions'], version: ReportD
 export function SignedReport({ reportId, canAmend }: { reportId: string; canAmend: boolean }) {
   const t = useT();
   const { message } = App.useApp();
-  const [report, setReport] = useState<ReportDetail>();
+  const [report, setReport] = useState<NamedReportDetail>();
   const [addendum, setAddendum] = useState('');
   const load = useCallback(() => {
     api
-      .get<ReportDetail>(`/api/v1/reports/${reportId}`)
+      .get<NamedReportDetail>(`/api/v1/reports/${reportId}`)
       .then(setReport)
       .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
   }, [reportId, message]);
@@ -588,15 +591,15 @@ export function SignedReport({ reportId, canAmend }: { reportId: string; canAmen
     >
       <ReportText report={report} />
       <Descriptions size="small" column={1} items={[
-        { key: 'author', label: t('review.author'), children: report.author },
-        ...(report.reviewer ? [{ key: 'reviewer', label: t('review.reviewer'), children: report.reviewer }] : []),
+        { key: 'author', label: t('review.author'), children: report.authorName || report.author },
+        ...(report.reviewer ? [{ key: 'reviewer', label: t('review.reviewer'), children: report.reviewerName || report.reviewer }] : []),
         ...(report.signedAt ? [{ key: 'signed', label: t('report.signedAt'), children: formatDateTime(report.signedAt) }] : []),
       ]} />
       {addenda.length > 0 && (
         <>
           <Typography.Title level={5}>{t('report.addenda')}</Typography.Title>
           {addenda.map((version) => (
-            <Alert key={version.version} type="info" style={{ marginBottom: 6 }} title={`${formatDateTime(version.savedAt)} · ${version.savedBy}`} description={<span style={{ whiteSpace: 'pre-wrap' }}>{version.addendum}</span>} />
+            <Alert key={version.version} type="info" style={{ marginBottom: 6 }} title={`${formatDateTime(version.savedAt)} · ${version.savedByName || version.savedBy}`} description={<span style={{ whiteSpace: 'pre-wrap' }}>{version.addendum}</span>} />
           ))}
         </>
       )}
@@ -607,7 +610,7 @@ export function SignedReport({ reportId, canAmend }: { reportId: string; canAmen
             items={report.versions.map((version) => ({
               key: version.version,
               color: version.kind === 'signed' ? 'green' : version.kind === 'returned' ? 'red' : 'blue',
-              content: [issuedVersionLabel(report.versions, version, t), t(`report.kind.${version.kind}` as MessageKey), version.savedBy, formatDateTime(version.savedAt)].filter(Boolean).join(' · '),
+              content: [issuedVersionLabel(report.versions, version, t), t(`report.kind.${version.kind}` as MessageKey), version.savedByName || version.savedBy, formatDateTime(version.savedAt)].filter(Boolean).join(' · '),
             }))}
           />
         </>
