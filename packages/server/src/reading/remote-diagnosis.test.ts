@@ -16,6 +16,10 @@ import { makeSyntheticInstance, type SyntheticInstance } from '../test-support/s
 import { runTool } from '../dimse/dimse-test-support.ts';
 import { readMultipart } from '../dicomweb/test-support.ts';
 import { READING } from './module.ts';
+import { execFileSync } from 'node:child_process';
+import { systemCaller } from '../access/caller.ts';
+import { setUserSignature } from '../reports/signatures.ts';
+import { signaturePng } from '../test-support/signature-png.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 let server: ListeningServer;
@@ -248,6 +252,26 @@ describe('remote diagnosis', () => {
     assert.equal(links.status, 200, links.raw.toString());
     assert.deepEqual(links.body.map((link) => [link.kind, link.reportId]), [['patient', reportId]]);
     assert.match(links.body[0]!.url, /\/s\/[A-Za-z0-9_-]{32}$/);
+
+    // Once staff add an access code the PDF says one is needed (never the code: it is stored
+    // hashed); once the reviewer's signature is set (yunying user signature), it is drawn.
+    const linkId = (links.body[0] as unknown as { id: string }).id;
+    const issued = await call<{ accessCode: string }>('tech1', 'POST', `/api/v1/share-links/${linkId}/access-code`, {});
+    assert.equal(issued.status, 200, issued.raw.toString());
+    const { archive } = server.server;
+    await setUserSignature({ access: archive.accessStore, unitOfWork: archive.unitOfWork }, systemCaller('test'), 'rev', signaturePng());
+    const printed = await call('tech1', 'GET', `/api/v1/reports/${reportId}/pdf`);
+    const countImages = (bytes: Buffer) => bytes.toString('latin1').match(/\/Subtype \/Image/g)?.length ?? 0;
+    assert.equal(countImages(printed.raw), countImages(pdf.raw) + 1, 'the signature is one more image XObject');
+    const pdfDir = await mkdtemp(path.join(tmpdir(), 'yunying-reading-pdf-'));
+    try {
+      await writeFile(path.join(pdfDir, 'report.pdf'), printed.raw);
+      const text = execFileSync('pdftotext', ['-enc', 'UTF-8', path.join(pdfDir, 'report.pdf'), '-'], { encoding: 'utf8' }).replace(/\s+/g, '');
+      assert.ok(text.includes('凭访问码查看（访问码另行告知）'), text);
+      assert.ok(!text.includes(issued.body.accessCode));
+    } finally {
+      await rm(pdfDir, { recursive: true, force: true });
+    }
 
     const series = await call<Array<Record<string, { Value?: string[] }>>>('tech1', 'GET', `/dicom-web/studies/${study[0]!.studyInstanceUid}/series?Modality=SR`);
     assert.equal(series.body.length, 1);
