@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Alert, App, Badge, Button, Card, DatePicker, Drawer, Form, Input, Modal, Radio, Select, Space, Table, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { CloudUploadOutlined, PrinterOutlined, ReloadOutlined } from '@ant-design/icons';
+import { CloudUploadOutlined, EyeOutlined, PrinterOutlined, QrcodeOutlined, ReloadOutlined } from '@ant-design/icons';
 import dayjs, { type Dayjs } from 'dayjs';
 import { api, apiFetch, openBlob } from '../api/client.ts';
 import type { Priority, ReadingRequest } from '../api/types.ts';
@@ -12,6 +12,9 @@ import { useLiveEvents } from '../app/live-events.tsx';
 import { dicomDateOf, dicomString, formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
 import { PriorityTag, StatusTag } from '../app/request-tags.tsx';
 import { SignedReport } from './ReadingPage.tsx';
+import { FilmLinkPanel } from './township/FilmLinkPanel.tsx';
+import { StudyViewer } from '../app/study-viewer.tsx';
+import { authorizationHeader } from '../api/session.ts';
 
 type Dataset = Record<string, { Value?: unknown[] } | undefined>;
 const BODY_PARTS = ['HEAD', 'CHEST', 'ABDOMEN', 'PELVIS', 'SPINE', 'NECK', 'EXTREMITY'];
@@ -26,7 +29,8 @@ interface StudyRow {
   modalities: string;
   description: string;
   instances: number;
-  bodyPart: string;
+  /** BodyPartExamined of the image series (a series attribute, PS3.3 C.7.3.1), else the study's */
+  bodyParts: string[];
 }
 
 /**
@@ -42,6 +46,7 @@ const SERIES_LIMIT = 5000;
 interface ImageSeriesSummary {
   modalities: Set<string>;
   images: number;
+  bodyParts: Set<string>;
 }
 
 function imageSeriesByStudy(series: Dataset[]): Map<string, ImageSeriesSummary> {
@@ -50,8 +55,10 @@ function imageSeriesByStudy(series: Dataset[]): Map<string, ImageSeriesSummary> 
     const modality = dicomString(dataset, '00080060');
     if (NON_IMAGE_MODALITIES.has(modality)) continue;
     const studyInstanceUid = dicomString(dataset, '0020000D');
-    const summary = byStudy.get(studyInstanceUid) ?? { modalities: new Set<string>(), images: 0 };
+    const summary = byStudy.get(studyInstanceUid) ?? { modalities: new Set<string>(), images: 0, bodyParts: new Set<string>() };
     if (modality) summary.modalities.add(modality);
+    const bodyPart = dicomString(dataset, '00180015').trim().toUpperCase();
+    if (bodyPart) summary.bodyParts.add(bodyPart);
     summary.images += Number(dicomString(dataset, '00201209') || 0);
     byStudy.set(studyInstanceUid, summary);
   }
@@ -73,7 +80,7 @@ function studyRowOf(dataset: Dataset, imageSeries: Map<string, ImageSeriesSummar
     description: dicomString(dataset, '00081030'),
     // without the series answer, the study's count (which includes the report SR) is all there is
     instances: summary?.images ?? (imageSeries ? 0 : Number(dicomString(dataset, '00201208') || 0)),
-    bodyPart: dicomString(dataset, '00180015'),
+    bodyParts: summary?.bodyParts.size ? [...summary.bodyParts] : [dicomString(dataset, '00180015').trim().toUpperCase()].filter(Boolean),
   };
 }
 
@@ -99,13 +106,15 @@ export default function TownshipPage() {
   const [loading, setLoading] = useState(true);
   const [asking, setAsking] = useState<StudyRow>();
   const [reportOf, setReportOf] = useState<ReadingRequest>();
+  const [filmOf, setFilmOf] = useState<StudyRow>();
+  const [viewing, setViewing] = useState<StudyRow>();
 
   const loadStudies = useCallback(async () => {
     const day = dicomDateOf(date.toDate());
     const [studyAnswers, seriesAnswers] = await Promise.all([
       qidoJson(`/dicom-web/studies?StudyDate=${day}&includefield=00081030,00180015&limit=500`),
       // the series of the same day tell images from the report SR
-      qidoJson(`/dicom-web/series?StudyDate=${day}&includefield=00201209&limit=${SERIES_LIMIT}`).catch(() => undefined),
+      qidoJson(`/dicom-web/series?StudyDate=${day}&includefield=00201209,00180015&limit=${SERIES_LIMIT}`).catch(() => undefined),
     ]);
     // a truncated series answer would undercount: then show the studies' own counts
     const imageSeries = seriesAnswers && seriesAnswers.length < SERIES_LIMIT ? imageSeriesByStudy(seriesAnswers) : undefined;
@@ -146,6 +155,8 @@ export default function TownshipPage() {
     for (const request of [...requests].sort((a, b) => a.createdAt.localeCompare(b.createdAt))) map.set(request.studyInstanceUid, request);
     return map;
   }, [requests]);
+  // A signed report of the study, for a new cloud-film link to carry.
+  const signedRequestOf = (studyInstanceUid: string) => requests.find((request) => request.studyInstanceUid === studyInstanceUid && request.status === 'signed');
   const retakes = requests.filter((request) => request.status === 'retake-requested');
 
   const resubmit = async (request: ReadingRequest) => {
@@ -181,6 +192,19 @@ export default function TownshipPage() {
         const request = requestOf.get(row.studyInstanceUid);
         return request ? <StatusTag status={request.status} /> : null;
       },
+    },
+    {
+      title: t('township.film'),
+      key: 'film',
+      width: 120,
+      render: (_, row) => (
+        <Space size="small">
+          <Button size="small" icon={<EyeOutlined />} onClick={() => setViewing(row)} aria-label={t('township.viewImages')} title={t('township.viewImages')} data-testid="view-images" />
+          <Button size="small" icon={<QrcodeOutlined />} onClick={() => setFilmOf(row)} data-testid="open-film">
+            {t('township.film')}
+          </Button>
+        </Space>
+      ),
     },
     {
       title: t('app.actions'),
@@ -290,6 +314,18 @@ export default function TownshipPage() {
       <Drawer open={!!reportOf} onClose={() => setReportOf(undefined)} title={`${t('township.reportTitle')} · ${formatPersonName(reportOf?.patient?.name)} ${formatDicomDate(reportOf?.studyDate)}`} size={560} destroyOnHidden>
         {reportOf && <TownshipReport request={reportOf} />}
       </Drawer>
+      <Drawer open={!!filmOf} onClose={() => setFilmOf(undefined)} title={`${t('township.film')} · ${formatPersonName(filmOf?.patientName)} ${filmOf?.modalities ?? ''}`} size={420} destroyOnHidden>
+        {filmOf && <FilmLinkPanel studyInstanceUid={filmOf.studyInstanceUid} signedRequestId={signedRequestOf(filmOf.studyInstanceUid)?.id} />}
+      </Drawer>
+      <Modal open={!!viewing} onCancel={() => setViewing(undefined)} footer={null} width="96vw" style={{ top: 16 }} title={`${t('township.imagesTitle')} · ${formatPersonName(viewing?.patientName)} ${viewing?.modalities ?? ''}`} destroyOnHidden>
+        {viewing && (
+          <div style={{ height: 'calc(100vh - 140px)', display: 'flex' }} data-testid="township-viewer">
+            <div style={{ flex: 1, minWidth: 0, display: 'flex', flexDirection: 'column' }}>
+              <StudyViewer studyInstanceUid={viewing.studyInstanceUid} dicomWebRoot="/dicom-web" authorizationHeader={authorizationHeader} />
+            </div>
+          </div>
+        )}
+      </Modal>
     </Space>
   );
 }
@@ -326,7 +362,8 @@ function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose
       setBusy(false);
     }
   };
-  const initialBodyPart = BODY_PARTS.includes(study.bodyPart.toUpperCase()) ? [study.bodyPart.toUpperCase()] : [];
+  // Pre-filled from the images' BodyPartExamined; a code outside the pick list stays as it was recorded.
+  const initialBodyPart = study.bodyParts;
   return (
     <Modal open title={`${t('township.requestRead')} · ${formatPersonName(study.patientName)} ${study.modalities}`} onCancel={onClose} onOk={() => void submit()} confirmLoading={busy} okButtonProps={{ 'data-testid': 'request-read-ok' } as Record<string, string>} okText={t('township.requestRead')}>
       {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 8 }} />}
