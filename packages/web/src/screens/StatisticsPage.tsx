@@ -8,16 +8,18 @@ import { EChart, type ChartOption } from '../app/EChart.tsx';
 import { dicomDateOf } from '../app/format.ts';
 
 type Grouping = 'institution' | 'modality' | 'month';
+/** grouped by institution, each row also names it */
+type NamedStudyCount = StudyCount & { name?: string | null };
 
 /** The commission's dashboard: study counts by institution, modality and month (GET /api/v1/statistics/studies). */
 export default function StatisticsPage() {
   const t = useT();
   const { message } = App.useApp();
   const [range, setRange] = useState<[Dayjs | null, Dayjs | null] | null>(null);
-  const [data, setData] = useState<Record<Grouping, StudyCount[]>>({ institution: [], modality: [], month: [] });
+  const [data, setData] = useState<Record<Grouping, NamedStudyCount[]>>({ institution: [], modality: [], month: [] });
   useEffect(() => {
     const query = { from: range?.[0] ? dicomDateOf(range[0].toDate()) : undefined, to: range?.[1] ? dicomDateOf(range[1].toDate()) : undefined };
-    Promise.all((['institution', 'modality', 'month'] as const).map((groupBy) => api.get<StudyCount[]>('/api/v1/statistics/studies', { groupBy, ...query })))
+    Promise.all((['institution', 'modality', 'month'] as const).map((groupBy) => api.get<NamedStudyCount[]>('/api/v1/statistics/studies', { groupBy, ...(groupBy === 'institution' ? { names: 'true' } : {}), ...query })))
       .then(([institution, modality, month]) => setData({ institution: institution!, modality: modality!, month: month! }))
       .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
   }, [range, message]);
@@ -25,7 +27,7 @@ export default function StatisticsPage() {
   const total = data.modality.reduce((sum, row) => sum + row.studies, 0);
   const instances = data.modality.reduce((sum, row) => sum + row.instances, 0);
   const label = (key: string | null) => key ?? '—';
-  const byInstitution = useMemo<ChartOption>(() => ({ tooltip: { trigger: 'axis' }, grid: { left: 40, right: 12, top: 16, bottom: 60 }, xAxis: { type: 'category', data: data.institution.map((row) => label(row.key)), axisLabel: { rotate: 30 } }, yAxis: { type: 'value' }, series: [{ type: 'bar', name: t('stats.studies'), data: data.institution.map((row) => row.studies), itemStyle: { color: '#1668dc' } }] }), [data.institution, t]);
+  const byInstitution = useMemo<ChartOption>(() => ({ tooltip: { trigger: 'axis' }, grid: { left: 40, right: 12, top: 16, bottom: 60 }, xAxis: { type: 'category', data: data.institution.map((row) => row.name || label(row.key)), axisLabel: { rotate: 30 } }, yAxis: { type: 'value' }, series: [{ type: 'bar', name: t('stats.studies'), data: data.institution.map((row) => row.studies), itemStyle: { color: '#1668dc' } }] }), [data.institution, t]);
   const byModality = useMemo<ChartOption>(() => ({ tooltip: { trigger: 'item' }, legend: { bottom: 0 }, series: [{ type: 'pie', radius: ['40%', '68%'], name: t('stats.studies'), data: data.modality.map((row) => ({ name: label(row.key), value: row.studies })) }] }), [data.modality, t]);
   const byMonth = useMemo<ChartOption>(() => ({ tooltip: { trigger: 'axis' }, grid: { left: 40, right: 12, top: 16, bottom: 30 }, xAxis: { type: 'category', data: data.month.map((row) => (row.key ? `${row.key.slice(0, 4)}-${row.key.slice(4)}` : '—')) }, yAxis: { type: 'value' }, series: [{ type: 'bar', barMaxWidth: 48, name: t('stats.studies'), data: data.month.map((row) => row.studies), itemStyle: { color: '#13a8a8' } }] }), [data.month, t]);
 
