@@ -264,6 +264,20 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
     await page.close();
   });
 
+  test("a server's refusal is shown in Chinese, not as its English sentence", async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto(`${server.baseUrl}/login`);
+    await page.evaluate(() => localStorage.setItem('yunying.locale', 'zh-CN'));
+    await page.reload();
+    await page.getByTestId('login-username').fill('rad1');
+    await page.getByTestId('login-password').fill('not-the-password');
+    await page.getByTestId('login-submit').click();
+    const text = await page.getByTestId('login-error').innerText();
+    assert.doesNotMatch(text, /[A-Za-z]{2,}\s+[A-Za-z]{2,}/, `an English sentence on the zh-CN login screen: ${text}`);
+    await page.close();
+  });
+
   test('administration; a refused weak password is explained in Chinese', async () => {
     const page = await signIn('admin', TEST_ADMIN_PASSWORD);
     await assertChineseOnly(page, 'admin', (p) => p.getByTestId('institution-tree').getByText('周市镇卫生院').waitFor());

@@ -1,4 +1,6 @@
 import { UNAUTHORIZED_EVENT, clearToken, currentToken } from './session.ts';
+import { refusalMessage } from '../i18n/errors.ts';
+import { storedLocale } from '../i18n/i18n.tsx';
 
 /** An error answer of the server: `{ code, message }` with its HTTP status. */
 export class ApiError extends Error {
@@ -48,7 +50,8 @@ async function errorOf(response: Response): Promise<ApiError> {
   } catch {
     // not JSON
   }
-  return new ApiError(response.status, code, message, details);
+  // a zh-CN screen shows the catalog's Chinese for the code, not the server's English sentence
+  return new ApiError(response.status, code, refusalMessage(code, message, storedLocale()), details);
 }
 
 export async function apiJson<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
