@@ -241,6 +241,35 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
     await page.close();
   });
 
+  test('a rectangle ROI and the overlay are labelled in Chinese, and follow a language switch both ways', async () => {
+    const page = await signIn('rad1');
+    await page.setViewportSize(VIEWPORTS[0]);
+    await page.goto(`${server.baseUrl}/reading/${signedRequestId}`);
+    await page.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
+    await page.getByTestId('viewer-tool-rectangleRoi').first().click();
+    const box = await page.getByTestId('study-viewer').first().locator('canvas').first().boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.4);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.6, { steps: 6 });
+    await page.mouse.up();
+    const roiText = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="study-viewer"] svg text')].map((node) => node.textContent ?? '').join('\n'));
+    const overlayText = async () => (await page.getByTestId('viewer-overlay').allTextContents()).join('\n');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="study-viewer"] svg text')].some((node) => /面积/.test(node.textContent ?? '')));
+    assert.doesNotMatch(await roiText(), /Area|Mean|Max|Std/, 'ROI statistics in Chinese');
+    assert.match(await overlayText(), /图像: /);
+    const offending = [...new Set((await visibleTexts(page)).filter((text) => !acceptable(text)))];
+    assert.deepEqual(offending, [], 'reading page with a ROI: Latin-only text in zh-CN');
+
+    await page.getByTestId('language-switch').getByText('EN').click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="study-viewer"] svg text')].some((node) => /Area/.test(node.textContent ?? '')));
+    assert.match(await overlayText(), /Im: /, 'the overlay follows the switch to English');
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="study-viewer"] svg text')].some((node) => /面积/.test(node.textContent ?? '')));
+    assert.match(await overlayText(), /图像: /, 'and back to Chinese');
+    await page.close();
+  });
+
   test('township screen (technologist)', async () => {
     const page = await signIn('tech1');
     await assertChineseOnly(page, 'township', (p) => p.getByTestId('township-requests').locator('tr[data-status]').first().waitFor());

@@ -71,6 +71,9 @@ export function StudyViewer(props: StudyViewerProps): JSX.Element {
     return () => created.destroy();
   }, [studyInstanceUid, dicomWebRoot]);
 
+  // a language switch relabels a viewer that is already open (overlay, ROI statistics)
+  useEffect(() => controller?.setLabels(labels), [controller, labels]);
+
   // one stable ref callback per pane and controller (a new function each render would detach and re-attach)
   const paneRefs = useMemo(() => [0, 1, 2, 3].map((i) => (element: HTMLDivElement | null) => controller?.attachElement(i, element)), [controller]);
 

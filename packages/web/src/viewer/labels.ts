@@ -33,6 +33,13 @@ export interface ViewerLabels {
   instance: string;
   zoomShort: string;
   windowShort: string;
+  /** ROI statistics beside a rectangle or ellipse (cornerstone writes them in English) */
+  roiArea: string;
+  roiMean: string;
+  roiMax: string;
+  roiMin: string;
+  roiStdDev: string;
+  roiOblique: string;
 }
 
 export const ZH_CN_LABELS: ViewerLabels = {
@@ -66,6 +73,12 @@ export const ZH_CN_LABELS: ViewerLabels = {
   instance: '图像',
   zoomShort: '缩放',
   windowShort: '窗宽/窗位',
+  roiArea: '面积',
+  roiMean: '均值',
+  roiMax: '最大值',
+  roiMin: '最小值',
+  roiStdDev: '标准差',
+  roiOblique: '斜切面不支持',
 };
 
 export const EN_LABELS: ViewerLabels = {
@@ -99,6 +112,12 @@ export const EN_LABELS: ViewerLabels = {
   instance: 'Im',
   zoomShort: 'Zoom',
   windowShort: 'W/C',
+  roiArea: 'Area',
+  roiMean: 'Mean',
+  roiMax: 'Max',
+  roiMin: 'Min',
+  roiStdDev: 'Std Dev',
+  roiOblique: 'Oblique not supported',
 };
 
 export function resolveLabels(locale: string | undefined, overrides: Partial<ViewerLabels> | undefined): ViewerLabels {

@@ -18,6 +18,7 @@ import {
   annotation,
   type Types as ToolTypes,
 } from '@cornerstonejs/tools';
+import type { ViewerLabels } from './labels.ts';
 
 export type PrimaryTool = 'windowLevel' | 'pan' | 'zoom' | 'scroll' | 'length' | 'angle' | 'rectangleRoi' | 'ellipseRoi';
 
@@ -36,6 +37,35 @@ const TOOL_NAMES: Record<PrimaryTool, string> = {
 
 const MEASUREMENT_TOOLS = [LengthTool.toolName, AngleTool.toolName, RectangleROITool.toolName, EllipticalROITool.toolName];
 
+const ROI_TOOLS = [RectangleROITool.toolName, EllipticalROITool.toolName];
+
+/** What cornerstone caches per target for a rectangle or ellipse ROI. */
+interface RoiStats {
+  area?: number;
+  mean?: number;
+  max?: number;
+  min?: number;
+  stdDev?: number;
+  isEmptyArea?: boolean;
+  areaUnit?: string;
+  modalityUnit?: string;
+}
+
+const round = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2).replace(/\.?0+$/, ''));
+
+/** ROI statistics lines in the viewer's language (cornerstone's own are English). */
+export function roiTextLines(stats: RoiStats | undefined, labels: ViewerLabels): string[] {
+  if (!stats) return [];
+  const lines: string[] = [];
+  const unit = stats.modalityUnit ? ` ${stats.modalityUnit}` : '';
+  if (typeof stats.area === 'number') lines.push(stats.isEmptyArea ? `${labels.roiArea}: ${labels.roiOblique}` : `${labels.roiArea}: ${round(stats.area)} ${stats.areaUnit ?? ''}`.trimEnd());
+  if (typeof stats.mean === 'number') lines.push(`${labels.roiMean}: ${round(stats.mean)}${unit}`);
+  if (typeof stats.max === 'number') lines.push(`${labels.roiMax}: ${round(stats.max)}${unit}`);
+  if (typeof stats.min === 'number') lines.push(`${labels.roiMin}: ${round(stats.min)}${unit}`);
+  if (typeof stats.stdDev === 'number') lines.push(`${labels.roiStdDev}: ${round(stats.stdDev)}${unit}`);
+  return lines;
+}
+
 let registered = false;
 
 function registerTools(): void {
@@ -50,7 +80,10 @@ export class ViewerTools {
   readonly group: ToolTypes.IToolGroup;
   private primary: PrimaryTool = 'windowLevel';
 
-  constructor(readonly groupId: string) {
+  private labels: ViewerLabels | undefined;
+
+  constructor(readonly groupId: string, labels?: ViewerLabels) {
+    this.labels = labels;
     registerTools();
     const group = ToolGroupManager.createToolGroup(groupId);
     if (!group) throw new Error(`tool group ${groupId} exists already`);
@@ -64,6 +97,16 @@ export class ViewerTools {
     group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
     for (const measurement of MEASUREMENT_TOOLS) group.setToolPassive(measurement);
     group.setToolActive(TOOL_NAMES.windowLevel, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+    // ROI statistics read the current labels each time they are drawn, so a language switch
+    // relabels the ROIs already on the image at their next render
+    for (const name of ROI_TOOLS) {
+      group.setToolConfiguration(name, { getTextLines: (data: { cachedStats: Record<string, RoiStats> }, targetId: string) => (this.labels ? roiTextLines(data.cachedStats[targetId], this.labels) : undefined) });
+    }
+  }
+
+  /** The viewer's language changed. */
+  setLabels(labels: ViewerLabels): void {
+    this.labels = labels;
   }
 
   get primaryTool(): PrimaryTool {

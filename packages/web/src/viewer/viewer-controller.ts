@@ -165,7 +165,7 @@ export class ViewerController {
       await initCornerstone();
       if (this.destroyed) return;
       this.engine = new RenderingEngine(this.id);
-      this.tools = new ViewerTools(this.id);
+      this.tools = new ViewerTools(this.id, this.options.labels);
       imageRetrievalPoolManager.setMaxSimultaneousRequests(CoreEnums.RequestType.Prefetch, PREFETCH_CONCURRENCY);
       const all = await seriesQuery;
       if (this.destroyed) return;
@@ -619,6 +619,14 @@ export class ViewerController {
       this.scheduled = false;
       this.emit();
     });
+  }
+
+  /** The UI language changed: the overlay, ROI statistics and messages use these labels from now on. */
+  setLabels(labels: ViewerLabels): void {
+    this.options.labels = labels;
+    this.tools?.setLabels(labels);
+    this.engine?.render();
+    this.emit();
   }
 
   private emit(): void {
