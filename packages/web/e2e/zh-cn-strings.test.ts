@@ -221,6 +221,33 @@ async function assertChineseOnly(page: Page, screen: string, ready: (page: Page)
   }
 }
 
+/** Fails when a word of a table header is drawn on two lines (a mid-word break). */
+async function checkHeaders(page: Page, screen: string, pathname: string | undefined): Promise<void> {
+  await page.setViewportSize(VIEWPORTS[1]);
+  if (pathname) await page.goto(`${server.baseUrl}${pathname}`);
+  await page.locator('.ant-table-thead th >> visible=true').first().waitFor();
+  await page.waitForTimeout(300);
+  const split = await page.evaluate(() => {
+    const broken: string[] = [];
+    for (const th of document.querySelectorAll('.ant-table-thead th')) {
+      if (!th.checkVisibility()) continue;
+      const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent ?? '';
+        for (const match of text.matchAll(/[A-Za-z]+/g)) {
+          const range = document.createRange();
+          range.setStart(node, match.index);
+          range.setEnd(node, match.index + match[0].length);
+          const tops = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top)));
+          if (tops.size > 1) broken.push(match[0]);
+        }
+      }
+    }
+    return broken;
+  });
+  assert.deepEqual(split, [], `${screen}: header words broken across lines at 1366 px`);
+}
+
 describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 }, () => {
   test('worklist (radiologist)', async () => {
     const page = await signIn('rad1');
@@ -268,6 +295,23 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="study-viewer"] svg text')].some((node) => /面积/.test(node.textContent ?? '')));
     assert.match(await overlayText(), /图像: /, 'and back to Chinese');
     await page.close();
+  });
+
+  test('English table headers at 1366 px break between words, never inside one', async () => {
+    for (const [username, password, pathname] of [['rad1', PASSWORD, '/worklist'], ['tech1', PASSWORD, '/township'], ['auditor', PASSWORD, '/audit'], ['admin', TEST_ADMIN_PASSWORD, '/admin']] as const) {
+      const page = await signIn(username, password);
+      await page.getByTestId('language-switch').getByText('EN').click();
+      await checkHeaders(page, pathname, pathname);
+      if (pathname === '/admin') {
+        for (const tab of ['Users', 'Routing rules']) {
+          await page.getByRole('tab', { name: tab }).click();
+          await page.waitForTimeout(300);
+          await checkHeaders(page, `${pathname} ${tab}`, undefined);
+        }
+      }
+      await page.getByTestId('language-switch').getByText('中文').click();
+      await page.close();
+    }
   });
 
   test('township screen (technologist)', async () => {

@@ -4,6 +4,7 @@ import type { ColumnsType } from 'antd/es/table';
 import { PlusOutlined } from '@ant-design/icons';
 import { api, ApiError } from '../api/client.ts';
 import { PRIORITIES, ROLES, type ApplicationEntity, type Institution, type PublicUser, type RoutingRule } from '../api/types.ts';
+import { useCodeLabels } from '../i18n/codes.ts';
 import { useT, type MessageKey, type Translate } from '../i18n/i18n.tsx';
 import { PriorityTag } from '../app/request-tags.tsx';
 import type { Priority } from '../api/types.ts';
@@ -300,6 +301,7 @@ function AesTab({ institutions }: { institutions: Institution[] }) {
 
 function RulesTab({ institutions }: { institutions: Institution[] }) {
   const t = useT();
+  const codes = useCodeLabels();
   const act = useAction();
   const rules = useList<RoutingRule>('/api/v1/routing-rules');
   const [creating, setCreating] = useState(false);
@@ -311,7 +313,7 @@ function RulesTab({ institutions }: { institutions: Institution[] }) {
     { title: t('admin.ruleName'), dataIndex: 'name' },
     { title: t('admin.source'), dataIndex: 'source_institution_id', render: (id: string | null) => (id ? names.get(id) ?? id : any) },
     { title: t('worklist.modality'), dataIndex: 'modality', width: 80, render: (value: string | null) => value ?? any },
-    { title: t('admin.bodyPart'), dataIndex: 'body_part', width: 90, render: (value: string | null) => value ?? any },
+    { title: t('admin.bodyPart'), dataIndex: 'body_part', width: 90, render: (value: string | null) => (value ? codes.bodyParts([value]) : any) },
     { title: t('admin.timeWindow'), key: 'time', width: 110, render: (_, row) => (row.time_from && row.time_to ? `${row.time_from}–${row.time_to}` : any) },
     { title: t('admin.readingCentre'), dataIndex: 'reading_institution_id', render: (id: string) => names.get(id) ?? id },
     { title: t('worklist.priority'), dataIndex: 'priority', width: 80, render: (priority: Priority) => <PriorityTag priority={priority} /> },

@@ -251,6 +251,7 @@ interface Draft {
 
 function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingRequestDetail; onSubmitted: () => void; onChanged: () => Promise<void> }) {
   const t = useT();
+  const codes = useCodeLabels();
   const { message, modal } = App.useApp();
   const report = request.report;
   const [draft, setDraft] = useState<Draft>({ findings: report?.findings ?? '', impression: report?.impression ?? '', positive: report?.positive ?? null, templateId: report?.templateId ?? undefined });
@@ -415,7 +416,7 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
           onChange={applyTemplate}
           showSearch
           optionFilterProp="label"
-          options={templates.map((template) => ({ value: template.id, label: `${template.modality} ${template.bodyPart} · ${template.name}` }))}
+          options={templates.map((template) => ({ value: template.id, label: `${template.modality} ${codes.bodyParts([template.bodyPart])} · ${template.name}` }))}
           data-testid="template-picker"
         />
         <div>
