@@ -218,13 +218,6 @@ export const en: Record<MessageKey, string> = {
   'township.film.status.expired': 'Expired',
   'township.film.status.revoked': 'Revoked',
 
-  'bodyPart.HEAD': 'Head',
-  'bodyPart.CHEST': 'Chest',
-  'bodyPart.ABDOMEN': 'Abdomen',
-  'bodyPart.PELVIS': 'Pelvis',
-  'bodyPart.SPINE': 'Spine',
-  'bodyPart.NECK': 'Neck',
-  'bodyPart.EXTREMITY': 'Extremities',
 
   'admin.institutions': 'Institutions',
   'admin.users': 'Users',

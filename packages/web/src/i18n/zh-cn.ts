@@ -216,13 +216,6 @@ export const zhCN = {
   'township.film.status.expired': '已过期',
   'township.film.status.revoked': '已撤销',
 
-  'bodyPart.HEAD': '头颅',
-  'bodyPart.CHEST': '胸部',
-  'bodyPart.ABDOMEN': '腹部',
-  'bodyPart.PELVIS': '盆腔',
-  'bodyPart.SPINE': '脊柱',
-  'bodyPart.NECK': '颈部',
-  'bodyPart.EXTREMITY': '四肢',
 
   'admin.institutions': '机构',
   'admin.users': '用户',

@@ -339,6 +339,7 @@ function TownshipReport({ request }: { request: ReadingRequest }) {
 }
 
 function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose: () => void; onDone: () => void }) {
+  const codes = useCodeLabels();
   const t = useT();
   const [form] = Form.useForm<{ priority: Priority; clinicalHistory?: string; bodyParts: string[]; examItems: string[] }>();
   const [busy, setBusy] = useState(false);
@@ -372,7 +373,7 @@ function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose
           <Radio.Group optionType="button" buttonStyle="solid" options={PRIORITIES.map((p) => ({ value: p, label: t(`priority.${p}` as MessageKey) }))} data-testid="request-priority" />
         </Form.Item>
         <Form.Item name="bodyParts" label={t('township.bodyParts')}>
-          <Select mode="tags" options={BODY_PARTS.map((part) => ({ value: part, label: t(`bodyPart.${part}` as MessageKey) }))} data-testid="request-body-parts" />
+          <Select mode="tags" options={BODY_PARTS.map((part) => ({ value: part, label: codes.bodyParts([part]) }))} data-testid="request-body-parts" />
         </Form.Item>
         <Form.Item name="examItems" label={t('township.examItems')}>
           <Select mode="tags" open={false} suffixIcon={null} />
