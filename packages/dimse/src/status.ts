@@ -1,28 +1,7 @@
-/** DIMSE status codes (PS3.7 Annex C, PS3.4) and how a handler's error becomes one. */
+/** DIMSE status codes (PS3.7 Annex C, PS3.4; the table is @yunying/dicom's) and how a handler's error becomes one. */
+import { DIMSE_STATUS } from '@yunying/dicom/dimse-status';
 
-export const DIMSE_STATUS = {
-  SUCCESS: 0x0000,
-  PENDING: 0xff00,
-  PENDING_WARNING: 0xff01,
-  CANCEL: 0xfe00,
-  WARNING_SUBOPS_FAILED: 0xb000,
-  WARNING_COERCION: 0xb000,
-  PROCESSING_FAILURE: 0x0110,
-  DUPLICATE_SOP_INSTANCE: 0x0111,
-  NO_SUCH_SOP_CLASS: 0x0118,
-  SOP_CLASS_NOT_SUPPORTED: 0x0122,
-  /** PS3.7 C.5.x: Refused, not authorized */
-  NOT_AUTHORIZED: 0x0124,
-  UNRECOGNIZED_OPERATION: 0x0211,
-  OUT_OF_RESOURCES: 0xa700,
-  /** C-MOVE: Refused, out of resources, unable to perform sub-operations */
-  OUT_OF_RESOURCES_SUBOPS: 0xa702,
-  MOVE_DESTINATION_UNKNOWN: 0xa801,
-  DATASET_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
-  IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
-  CANNOT_UNDERSTAND: 0xc000,
-  UNABLE_TO_PROCESS: 0xc001,
-} as const;
+export { DIMSE_STATUS };
 
 /**
  * An error a handler throws to answer with a given status. Any error with a numeric

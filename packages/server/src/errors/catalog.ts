@@ -7,7 +7,7 @@
  * The `message` of an answer is the throw site's own English sentence (which study, which
  * parameter); zh/en here describe the code in general, for the documentation and the UI.
  */
-import { DIMSE_STATUS } from './dimse-status.ts';
+import { DIMSE_STATUS } from '@yunying/dicom/dimse-status';
 
 export interface ErrorDefinition {
   http: number;

@@ -1,4 +1,7 @@
-/** DIMSE status codes used across services (PS3.7 Annex C, PS3.4). */
+/**
+ * DIMSE status codes (PS3.7 Annex C, PS3.4): plain data at the bottom layer, so the DIMSE
+ * package, the server's error catalog and the web app (which bundles that catalog) share one table.
+ */
 export const DIMSE_STATUS = {
   SUCCESS: 0x0000,
   PENDING: 0xff00,
@@ -9,9 +12,13 @@ export const DIMSE_STATUS = {
   PROCESSING_FAILURE: 0x0110,
   DUPLICATE_SOP_INSTANCE: 0x0111,
   NO_SUCH_SOP_CLASS: 0x0118,
+  SOP_CLASS_NOT_SUPPORTED: 0x0122,
   /** PS3.7 C.5.x: Refused, not authorized */
   NOT_AUTHORIZED: 0x0124,
+  UNRECOGNIZED_OPERATION: 0x0211,
   OUT_OF_RESOURCES: 0xa700,
+  /** C-MOVE: Refused, out of resources, unable to perform sub-operations */
+  OUT_OF_RESOURCES_SUBOPS: 0xa702,
   MOVE_DESTINATION_UNKNOWN: 0xa801,
   DATASET_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
   IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
