@@ -149,6 +149,19 @@ function startFilm(data: FilmData): void {
   };
 
   let shown = '';
+  // A busy server (503 DECODER_BUSY) or a dropped connection must not leave the phone blank:
+  // the image on screen is fetched again, a few times, later each time.
+  const failedAttempts = new Map<string, number>();
+  const retryShown = (url: string): void => {
+    const attempt = (failedAttempts.get(url) ?? 0) + 1;
+    if (shown !== url || attempt > 5) return;
+    failedAttempts.set(url, attempt);
+    window.setTimeout(() => {
+      if (shown !== url) return;
+      shown = '';
+      show();
+    }, 500 * attempt);
+  };
   const show = (): void => {
     const fidelity = state.full ? 'full' : 'small';
     const url = urlOf(state.slice, fidelity);
@@ -161,7 +174,7 @@ function startFilm(data: FilmData): void {
           img.src = objectUrl;
           img.dataset.url = url;
         },
-        () => undefined,
+        () => retryShown(url),
       );
     }
     img.dataset.slice = String(state.slice + 1);
