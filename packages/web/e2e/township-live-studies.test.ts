@@ -1,7 +1,8 @@
 /**
  * The township's study list is live (issue 14, item 3) in headless Chromium: with the list
  * open, a study stored by STOW-RS appears in it without a reload or 刷新, pushed over the
- * event stream (`study.stored`, events/study-arrival-consumer.ts).
+ * event stream (`study.stored`, events/study-arrival-consumer.ts); at 1920×1080 and 1366×768,
+ * in zh-CN and en (one server and browser, a new study for each).
  * Needs packages/web/dist (npm test builds it first) or YUNYING_WEB_DIST.
  */
 import { after, before, describe, test } from 'node:test';
@@ -64,41 +65,58 @@ after(async () => {
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 
-describe('the township study list is live', { timeout: 120_000 }, () => {
-  test('a study stored while the list is open appears without a reload', async () => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT);
-    let navigations = 0;
-    page.on('framenavigated', (frame) => {
-      if (frame === page.mainFrame()) navigations += 1;
-    });
-    // The stream opened (EventSource) and the day's (empty) list loaded.
-    const stream = page.waitForRequest((request) => new URL(request.url()).pathname === '/api/v1/events');
-    const firstList = page.waitForResponse((response) => new URL(response.url()).pathname === '/dicom-web/studies');
-    await page.goto(`${server.baseUrl}/`);
-    await page.getByTestId('login-username').fill('tech');
-    await page.getByTestId('login-password').fill(PASSWORD);
-    await page.getByTestId('login-submit').click();
-    await stream;
-    assert.equal((await firstList).status(), 200);
-    await page.getByText('实时').first().waitFor();
-    const navigationsBefore = navigations;
-    await page.evaluate(() => Object.assign(window, { __notReloaded: true }));
+const COMBOS = [
+  { locale: 'zh-CN', viewport: { width: 1920, height: 1080 } },
+  { locale: 'en', viewport: { width: 1920, height: 1080 } },
+  { locale: 'zh-CN', viewport: { width: 1366, height: 768 } },
+  { locale: 'en', viewport: { width: 1366, height: 768 } },
+] as const;
+const TEXT = {
+  'zh-CN': { live: '实时', arrived: '新检查已到达' },
+  en: { live: 'Live', arrived: 'A new study has arrived' },
+} as const;
 
-    // Today in the browser's zone: the list shows the selected day's studies.
-    const today = await page.evaluate(() => {
-      const now = new Date();
-      return `${now.getFullYear()}${String(now.getMonth() + 1).padStart(2, '0')}${String(now.getDate()).padStart(2, '0')}`;
-    });
-    const studyInstanceUid = newUid();
-    const seriesInstanceUid = newUid();
-    const files = Array.from({ length: 5 }, (_, index) => makeSyntheticInstance({ studyInstanceUid, seriesInstanceUid, instanceNumber: index + 1, studyDate: today, patientId: 'LIVE-1', modality: 'CT' }).bytes);
-    await stow(await login('tech', PASSWORD), files);
+describe('the township study list is live', { timeout: 240_000 }, () => {
+  for (const [index, { locale, viewport }] of COMBOS.entries()) {
+    test(`${viewport.width}×${viewport.height}, ${locale}: a study stored while the list is open appears without a reload`, async () => {
+      const page = await context.newPage();
+      page.setDefaultTimeout(TIMEOUT);
+      await page.setViewportSize(viewport);
+      await page.addInitScript((value) => localStorage.setItem('yunying.locale', value), locale);
+      let navigations = 0;
+      page.on('framenavigated', (frame) => {
+        if (frame === page.mainFrame()) navigations += 1;
+      });
+      // The stream opened (EventSource) and the day's list loaded.
+      const stream = page.waitForRequest((request) => new URL(request.url()).pathname === '/api/v1/events');
+      const firstList = page.waitForResponse((response) => new URL(response.url()).pathname === '/dicom-web/studies');
+      await page.goto(`${server.baseUrl}/`);
+      await page.getByTestId('login-username').fill('tech');
+      await page.getByTestId('login-password').fill(PASSWORD);
+      await page.getByTestId('login-submit').click();
+      await stream;
+      assert.equal((await firstList).status(), 200);
+      await page.getByText(TEXT[locale].live).first().waitFor();
+      const navigationsBefore = navigations;
+      await page.evaluate(() => Object.assign(window, { __notReloaded: true }));
 
-    await page.locator(`tr[data-study-uid="${studyInstanceUid}"]`).waitFor();
-    await page.getByText('新检查已到达').first().waitFor();
-    assert.equal(await page.evaluate(() => (window as unknown as { __notReloaded?: boolean }).__notReloaded), true, 'the page was reloaded');
-    assert.equal(navigations, navigationsBefore, 'the page navigated');
-    await page.close();
-  });
+      // Today in the browser's zone: the list shows the selected day's studies.
+      const today = await page.evaluate(() => {
+        const now = new Date();
+        return `${now.getFullYear()}${String(now.getMonth() + 1).padStart(2, '0')}${String(now.getDate()).padStart(2, '0')}`;
+      });
+      const studyInstanceUid = newUid();
+      const seriesInstanceUid = newUid();
+      const files = Array.from({ length: 5 }, (_, n) => makeSyntheticInstance({ studyInstanceUid, seriesInstanceUid, instanceNumber: n + 1, studyDate: today, patientId: `LIVE-${index + 1}`, modality: 'CT' }).bytes);
+      await stow(await login('tech', PASSWORD), files);
+
+      await page.locator(`tr[data-study-uid="${studyInstanceUid}"]`).waitFor();
+      await page.getByText(TEXT[locale].arrived).first().waitFor();
+      assert.equal(await page.evaluate(() => (window as unknown as { __notReloaded?: boolean }).__notReloaded), true, 'the page was reloaded');
+      assert.equal(navigations, navigationsBefore, 'the page navigated');
+      // the row fits the screen: no sideways scrolling at this size
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling');
+      await page.close();
+    });
+  }
 });

@@ -2,7 +2,8 @@
  * Square pixels through every layout change (issue 14, "broken" item 1): a tall CR chest
  * (PixelSpacing 0.2 mm) and a DX (ImagerPixelSpacing 1.2 × 1.2012 mm) are opened in
  * viewer-test.html; after 1×1 → 1×2 → a viewer opened beside (as the reading page opens a
- * prior) → closed → 1×1 → a window resize, at 1920×1080 and 1366×768, every viewport's
+ * prior) → closed → 1×1 → a window resize, at 1920×1080 and 1366×768, in zh-CN and en (the
+ * toolbar's labels differ in length, so the panes differ in size), every viewport's
  * canvas must match its CSS box × devicePixelRatio, the image's edges projected through
  * the camera must keep the image's physical aspect ratio within 1.5 %, and an image the
  * reader has not zoomed must be fitted (whole, filling the pane in one direction).
@@ -115,11 +116,13 @@ async function assertSquarePixels(page: Page, step: string, count: number, fitte
   }
 }
 
-async function openViewer(size: { width: number; height: number }): Promise<Page> {
+async function openViewer(size: { width: number; height: number }, locale: 'zh-CN' | 'en' = 'zh-CN'): Promise<Page> {
   const page = await context.newPage();
   await page.setViewportSize(size);
-  await page.goto(`${server.baseUrl}/viewer-test.html?study=${encodeURIComponent(study)}&side=toggle#token=${encodeURIComponent(token)}`);
+  await page.goto(`${server.baseUrl}/viewer-test.html?study=${encodeURIComponent(study)}&side=toggle&locale=${locale}#token=${encodeURIComponent(token)}`);
   await page.locator('[data-testid="study-viewer"][data-state="loaded"]').first().waitFor({ timeout: 30_000 });
+  // the toolbar is in the language asked for
+  assert.equal((await page.getByTestId('viewer-tool-zoom').first().innerText()).replace(/\s+/g, ''), locale === 'en' ? 'Zoom' : '缩放');
   return page;
 }
 
@@ -145,9 +148,9 @@ describe('the viewer keeps square pixels', { timeout: 180_000 }, () => {
     { width: 1920, height: 1080, other: { width: 1366, height: 768 } },
     { width: 1366, height: 768, other: { width: 1920, height: 1080 } },
   ];
-  for (const { width, height, other } of sizes) {
-    test(`through layout changes, a viewer opened beside and a window resize at ${width}×${height}`, async () => {
-      const page = await openViewer({ width, height });
+  for (const { width, height, other } of sizes) for (const locale of ['zh-CN', 'en'] as const) {
+    test(`through layout changes, a viewer opened beside and a window resize at ${width}×${height}, ${locale}`, async () => {
+      const page = await openViewer({ width, height }, locale);
       try {
         await assertSquarePixels(page, '1×1', 1);
         await page.getByTestId('viewer-layout-1x2').first().click();
