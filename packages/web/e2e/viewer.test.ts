@@ -190,13 +190,13 @@ describe('viewer interaction', () => {
       assert.equal(events[0]!.detail.studyInstanceUid, mrStudy);
       assert.ok(events[0]!.detail.ms >= 0 && events[0]!.detail.ms <= events[1]!.detail.ms);
       assert.equal(events[1]!.detail.images, 16);
-      // opens at the middle slice
-      assert.equal(await attr(page, 'data-current-slice'), '8');
+      // opens at the first slice (hanging-protocols.ts)
+      assert.equal(await attr(page, 'data-current-slice'), '1');
       assert.equal(await attr(page, 'data-slice-count'), '16');
       assert.ok((await canvasSpread(page)) > 2, 'the canvas is blank');
       // the overlay: image x/y, window
       const overlay = (await page.getByTestId('viewer-overlay').allTextContents()).join('\n');
-      assert.match(overlay, /8\/16/);
+      assert.match(overlay, /1\/16/);
       assert.match(overlay, /W: -?\d+ C: -?\d+/);
     } finally {
       await page.close();
@@ -244,22 +244,21 @@ describe('viewer interaction', () => {
     }
   });
 
-  test('window presets, drag window/level, invert and reset', async () => {
+  test('window presets (none in HU for MR), drag window/level, invert and reset', async () => {
     const page = await openViewer(mrStudy);
     try {
       await waitForState(page, ['first-image', 'loaded']);
       const initial = await attr(page, 'data-window');
-      await page.getByTestId('viewer-preset-lung').click();
-      await page.waitForFunction(() => document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-window') === '1500/-600');
-      await page.getByTestId('viewer-preset-brain').click();
-      await page.waitForFunction(() => document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-window') === '80/40');
+      // an MR has no HU presets (the CT ones are tested in viewer-basics.test.ts): the default window only
+      assert.equal(await page.getByTestId('viewer-preset-lung').count(), 0);
+      await page.getByTestId('viewer-preset-default').waitFor();
       // the left button drags window/level by default
       const box = (await page.getByTestId('viewer-element').first().boundingBox())!;
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       await page.mouse.down();
       await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });
       await page.mouse.up();
-      await page.waitForFunction(() => document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-window') !== '80/40');
+      await page.waitForFunction((w) => document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-window') !== w, initial);
       const before = await canvasSpread(page);
       await page.getByTestId('viewer-invert').click();
       await page.waitForFunction(() => document.querySelector('[data-testid="viewer-invert"]')?.classList.contains('ant-btn-primary'));

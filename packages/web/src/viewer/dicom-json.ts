@@ -50,6 +50,7 @@ export function personNameValue(ds: DicomJsonDataset | undefined, tag: string): 
 export const TAG = {
   SOPInstanceUID: '00080018',
   SOPClassUID: '00080016',
+  ImageType: '00080008',
   StudyDate: '00080020',
   StudyTime: '00080030',
   Modality: '00080060',
@@ -70,6 +71,8 @@ export const TAG = {
   SeriesNumber: '00200011',
   InstanceNumber: '00200013',
   ImagePositionPatient: '00200032',
+  FrameOfReferenceUID: '00200052',
+  ViewPosition: '00185101',
   ImageOrientationPatient: '00200037',
   SliceLocation: '00201041',
   NumberOfSeriesRelatedInstances: '00201209',

@@ -104,7 +104,14 @@ export interface SeriesSummary {
   seriesNumber?: number;
   description?: string;
   instanceCount?: number;
+  /** of the series' first instance, for the hanging protocols (hanging-protocols.ts) */
+  imageOrientation?: number[];
+  imageType?: string[];
+  viewPosition?: string;
 }
+
+/** What the series query asks for beyond its default attributes: the hanging protocols' inputs (first instance of each series). */
+const SERIES_INCLUDE_FIELDS = [TAG.ImageOrientationPatient, TAG.ImageType, TAG.ViewPosition];
 
 export interface InstanceSummary {
   sopInstanceUid: string;
@@ -160,7 +167,8 @@ export class DicomWebClient {
   }
 
   async searchSeries(studyUid: string, signal?: AbortSignal): Promise<SeriesSummary[]> {
-    const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/series`, signal);
+    const include = SERIES_INCLUDE_FIELDS.map((tag) => `includefield=${tag}`).join('&');
+    const rows = await this.getJson(`/studies/${encodeURIComponent(studyUid)}/series?${include}`, signal);
     return rows
       .map((row) => ({
         seriesInstanceUid: stringValue(row, TAG.SeriesInstanceUID) ?? '',
@@ -168,6 +176,9 @@ export class DicomWebClient {
         seriesNumber: numberValue(row, TAG.SeriesNumber),
         description: stringValue(row, TAG.SeriesDescription),
         instanceCount: numberValue(row, TAG.NumberOfSeriesRelatedInstances),
+        imageOrientation: numberValues(row, TAG.ImageOrientationPatient),
+        imageType: row[TAG.ImageType]?.Value?.map((v) => String(v)),
+        viewPosition: stringValue(row, TAG.ViewPosition),
       }))
       .filter((s) => s.seriesInstanceUid !== '')
       .sort((a, b) => (a.seriesNumber ?? Number.MAX_SAFE_INTEGER) - (b.seriesNumber ?? Number.MAX_SAFE_INTEGER));
@@ -259,8 +270,9 @@ export class DicomWebClient {
       }
     }
     const multiframe = instances.length === 1 && instances[0]!.numberOfFrames > 1;
-    // a stack of slices opens at its middle (as the series thumbnail shows it), a cine at its first frame
-    const initialIndex = multiframe || imageIds.length === 0 ? 0 : Math.floor((imageIds.length - 1) / 2);
+    // every stack opens at its first slice (hanging-protocols.ts), a cine at its first frame; the
+    // instance-number order is the position order's direction (sortByPosition keeps it)
+    const initialIndex = 0;
     const metadataByInstance = new Map<string, DicomJsonDataset>();
     const seriesPath = this.seriesPath(studyUid, series.seriesInstanceUid);
 

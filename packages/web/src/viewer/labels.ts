@@ -40,6 +40,21 @@ export interface ViewerLabels {
   roiMin: string;
   roiStdDev: string;
   roiOblique: string;
+  /** issue 14 item 8: viewer basics */
+  magnify: string;
+  abdomen: string;
+  liver: string;
+  subdural: string;
+  defaultWindow: string;
+  rotate: string;
+  flipHorizontal: string;
+  flipVertical: string;
+  probe: string;
+  ctValue: string;
+  pixelValue: string;
+  syncScroll: string;
+  shortcut: string;
+  orientation: string;
 }
 
 export const ZH_CN_LABELS: ViewerLabels = {
@@ -79,6 +94,20 @@ export const ZH_CN_LABELS: ViewerLabels = {
   roiMin: '最小值',
   roiStdDev: '标准差',
   roiOblique: '斜切面不支持',
+  magnify: '放大镜',
+  abdomen: '腹窗',
+  liver: '肝窗',
+  subdural: '硬膜下窗',
+  defaultWindow: '默认窗',
+  rotate: '顺时针旋转90°',
+  flipHorizontal: '水平翻转',
+  flipVertical: '垂直翻转',
+  probe: 'CT值测量',
+  ctValue: 'CT值',
+  pixelValue: '像素值',
+  syncScroll: '同步翻页',
+  shortcut: '快捷键',
+  orientation: '方位标记',
 };
 
 export const EN_LABELS: ViewerLabels = {
@@ -118,6 +147,20 @@ export const EN_LABELS: ViewerLabels = {
   roiMin: 'Min',
   roiStdDev: 'Std Dev',
   roiOblique: 'Oblique not supported',
+  magnify: 'Magnifier',
+  abdomen: 'Abdomen',
+  liver: 'Liver',
+  subdural: 'Subdural',
+  defaultWindow: 'Default window',
+  rotate: 'Rotate 90° clockwise',
+  flipHorizontal: 'Flip horizontally',
+  flipVertical: 'Flip vertically',
+  probe: 'Pixel value probe',
+  ctValue: 'CT value',
+  pixelValue: 'Value',
+  syncScroll: 'Synchronised scrolling',
+  shortcut: 'Shortcut',
+  orientation: 'Orientation markers',
 };
 
 export function resolveLabels(locale: string | undefined, overrides: Partial<ViewerLabels> | undefined): ViewerLabels {

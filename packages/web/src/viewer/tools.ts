@@ -8,6 +8,7 @@ import {
   EllipticalROITool,
   Enums as ToolEnums,
   LengthTool,
+  MagnifyTool,
   PanTool,
   RectangleROITool,
   StackScrollTool,
@@ -20,15 +21,16 @@ import {
 } from '@cornerstonejs/tools';
 import type { ViewerLabels } from './labels.ts';
 
-export type PrimaryTool = 'windowLevel' | 'pan' | 'zoom' | 'scroll' | 'length' | 'angle' | 'rectangleRoi' | 'ellipseRoi';
+export type PrimaryTool = 'windowLevel' | 'pan' | 'zoom' | 'scroll' | 'magnify' | 'length' | 'angle' | 'rectangleRoi' | 'ellipseRoi';
 
-export const PRIMARY_TOOLS: readonly PrimaryTool[] = ['windowLevel', 'pan', 'zoom', 'scroll', 'length', 'angle', 'rectangleRoi', 'ellipseRoi'];
+export const PRIMARY_TOOLS: readonly PrimaryTool[] = ['windowLevel', 'pan', 'zoom', 'scroll', 'magnify', 'length', 'angle', 'rectangleRoi', 'ellipseRoi'];
 
 const TOOL_NAMES: Record<PrimaryTool, string> = {
   windowLevel: WindowLevelTool.toolName,
   pan: PanTool.toolName,
   zoom: ZoomTool.toolName,
   scroll: StackScrollTool.toolName,
+  magnify: MagnifyTool.toolName,
   length: LengthTool.toolName,
   angle: AngleTool.toolName,
   rectangleRoi: RectangleROITool.toolName,
@@ -70,7 +72,7 @@ let registered = false;
 
 function registerTools(): void {
   if (registered) return;
-  for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, AngleTool, RectangleROITool, EllipticalROITool]) addTool(tool);
+  for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, MagnifyTool, LengthTool, AngleTool, RectangleROITool, EllipticalROITool]) addTool(tool);
   registered = true;
 }
 

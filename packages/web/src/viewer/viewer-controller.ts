@@ -5,12 +5,17 @@
  * cine, window presets, and a snapshot of it all for React to render (state, slices,
  * window, overlay text).
  */
-import { Enums as CoreEnums, RenderingEngine, eventTarget, imageLoader, imageRetrievalPoolManager, type Types } from '@cornerstonejs/core';
+import { Enums as CoreEnums, RenderingEngine, eventTarget, imageLoader, imageRetrievalPoolManager, utilities as coreUtilities, type Types } from '@cornerstonejs/core';
 import { Enums as ToolEnums, utilities as toolUtilities } from '@cornerstonejs/tools';
+import { TAG, numberValues, stringValue } from './dicom-json.ts';
 import { DicomWebClient, framesPerSecondOf, initCornerstone, type InstanceSummary, type SeriesStack, type SeriesSummary } from './dicomweb-loader.ts';
+import { chooseHanging } from './hanging-protocols.ts';
 import type { ViewerLabels } from './labels.ts';
 import { computeOverlay, type OverlayCorners } from './overlay.ts';
-import { WINDOW_PRESETS, toVoiRange, toWindow, type WindowPreset } from './presets.ts';
+import { markersFor, type OrientationMarkers, type Vec3 } from './orientation.ts';
+import { CT_WINDOW_PRESETS, presetForKey, toVoiRange, toWindow, type WindowPresetId } from './presets.ts';
+import { scrollSync } from './scroll-sync.ts';
+import type { SyncStackGeometry } from './slice-sync.ts';
 import { ViewerTools, countMeasurements, type PrimaryTool } from './tools.ts';
 
 export type Layout = '1x1' | '1x2' | '2x2';
@@ -38,6 +43,27 @@ export interface ViewportSnapshot {
   multiframe: boolean;
   cinePlaying: boolean;
   overlay: OverlayCorners;
+  /** the series' modality (window presets and the probe's unit depend on it) */
+  modality?: string;
+  /** A/P/L/R/H/F at the four edges, as the image is shown (rotation and flips included) */
+  orientation?: OrientationMarkers;
+  /** degrees clockwise as Cornerstone reports it, and the flips */
+  rotation?: number;
+  flipHorizontal?: boolean;
+  flipVertical?: boolean;
+  /** the VOI range as Cornerstone holds it (unrounded) */
+  voi?: { lower: number; upper: number };
+}
+
+/** The pixel value under the cursor (HU for CT), while the probe is on. */
+export interface ProbeReading {
+  slot: number;
+  /** CSS pixels within the viewport element */
+  x: number;
+  y: number;
+  value: number;
+  unit?: string;
+  modality?: string;
 }
 
 export interface ViewerSnapshot {
@@ -49,6 +75,11 @@ export interface ViewerSnapshot {
   primaryTool: PrimaryTool;
   viewports: ViewportSnapshot[];
   measurements: number;
+  /** the hanging protocol the study opened with (hanging-protocols.ts) */
+  protocol?: string;
+  probeEnabled: boolean;
+  probe?: ProbeReading;
+  syncScroll: boolean;
 }
 
 export interface ViewerControllerOptions {
@@ -96,7 +127,7 @@ export interface ViewportGeometry {
 
 /** Test hook: the live viewers of the page, by id (browser tests read their geometry). */
 interface ViewerRegistry {
-  __yunyingViewers?: Record<string, { studyInstanceUid: string; geometry: () => ViewportGeometry[] }>;
+  __yunyingViewers?: Record<string, { studyInstanceUid: string; geometry: () => ViewportGeometry[]; snapshot: () => ViewerSnapshot }>;
 }
 const registry = (): NonNullable<ViewerRegistry['__yunyingViewers']> => ((globalThis as ViewerRegistry).__yunyingViewers ??= {});
 
@@ -135,12 +166,19 @@ export class ViewerController {
    * without telling it shows the old canvas squeezed into the new box.
    */
   private readonly resizeObserver = new ResizeObserver(() => this.resize());
+  /** series UIDs in the hanging protocol's order (slot 0 first) */
+  private order: string[] = [];
+  private protocol?: string;
+  private probeEnabled = false;
+  private probe?: ProbeReading;
+  private readonly unsubscribeSync: () => void;
 
   constructor(private readonly options: ViewerControllerOptions) {
     this.client = new DicomWebClient(options.dicomWebRoot, options.authorizationHeader);
     this.firstImageDrawn = new Promise<void>((resolve) => (this.settleFirstImage = resolve));
     for (let i = 0; i < 4; i++) this.slots.push({ viewportId: `${this.id}-vp${i}`, enabled: false, generation: 0, cinePlaying: false, cleanup: [] });
-    registry()[this.id] = { studyInstanceUid: options.studyInstanceUid, geometry: () => this.geometry() };
+    registry()[this.id] = { studyInstanceUid: options.studyInstanceUid, geometry: () => this.geometry(), snapshot: () => this.snapshot() };
+    this.unsubscribeSync = scrollSync.subscribe(() => this.emit());
   }
 
   get studyInstanceUid(): string {
@@ -171,6 +209,10 @@ export class ViewerController {
       if (this.destroyed) return;
       this.series = all.filter((s) => !NON_IMAGE_MODALITIES.has(s.modality.toUpperCase()));
       if (this.series.length === 0) return this.fail(this.options.labels.noImages);
+      const hanging = chooseHanging(this.series);
+      this.order = hanging.order;
+      this.protocol = hanging.protocol;
+      this.layout = hanging.layout;
       this.assignInOrder();
       this.emit();
       for (let i = 0; i < LAYOUT_SLOTS[this.layout]; i++) this.showSlot(i);
@@ -182,6 +224,8 @@ export class ViewerController {
   destroy(): void {
     this.destroyed = true;
     delete registry()[this.id];
+    this.unsubscribeSync();
+    for (const slot of this.slots) scrollSync.leave(slot.viewportId);
     this.resizeObserver.disconnect();
     this.abort.abort();
     this.settleFirstImage();
@@ -203,8 +247,9 @@ export class ViewerController {
 
   private assignInOrder(): void {
     const n = LAYOUT_SLOTS[this.layout];
-    const first = this.slots[0]!.seriesUid ?? this.series[0]?.seriesInstanceUid;
-    const rest = this.series.map((s) => s.seriesInstanceUid).filter((uid) => uid !== first);
+    const order = this.order.length > 0 ? this.order : this.series.map((s) => s.seriesInstanceUid);
+    const first = this.slots[0]!.seriesUid ?? order[0];
+    const rest = order.filter((uid) => uid !== first);
     for (let i = 0; i < 4; i++) {
       const uid = i === 0 ? first : i < n ? rest[i - 1] : undefined;
       const slot = this.slots[i]!;
@@ -236,6 +281,8 @@ export class ViewerController {
   private teardownSlot(slot: Slot): void {
     if (slot.cinePlaying && slot.element) toolUtilities.cine.stopClip(slot.element);
     slot.cinePlaying = false;
+    scrollSync.leave(slot.viewportId);
+    if (this.probe && this.slots.indexOf(slot) === this.probe.slot) this.probe = undefined;
     for (const undo of slot.cleanup.splice(0)) undo();
     if (slot.enabled && this.engine) {
       this.tools?.removeViewport(slot.viewportId, this.engine.id);
@@ -302,12 +349,16 @@ export class ViewerController {
     // the first frame is in: the series metadata and thumbnails may go now
     this.settleFirstImage();
     viewport.render();
+    this.joinSync(slot);
     this.emit();
     // the rest of the series in the background
     this.pumpPrefetch();
     const order = await stack.allReady;
     if (this.destroyed || slot.generation !== generation) return;
     if (order.some((id, i) => id !== stack.imageIds[i])) await this.reorder(slot, stack, order);
+    if (this.destroyed || slot.generation !== generation) return;
+    // the positions of every slice are known now: pair again (an offset between two frames of reference needs them)
+    this.joinSync(slot);
     this.pumpPrefetch();
   }
 
@@ -316,10 +367,12 @@ export class ViewerController {
     const viewport = this.viewportOf(slot);
     if (!viewport) return;
     const current = viewport.getCurrentImageId();
+    // a stack the reader has not scrolled yet still opens at its first slice (of the position order)
+    const untouched = viewport.getCurrentImageIdIndex() === stack.initialIndex;
     const properties = viewport.getProperties();
     const camera = viewport.getCamera();
     stack.imageIds.splice(0, stack.imageIds.length, ...order);
-    await viewport.setStack(stack.imageIds, Math.max(0, stack.imageIds.indexOf(current)));
+    await viewport.setStack(stack.imageIds, untouched ? stack.initialIndex : Math.max(0, stack.imageIds.indexOf(current)));
     viewport.setProperties(properties);
     viewport.setCamera(camera);
     viewport.render();
@@ -336,6 +389,22 @@ export class ViewerController {
     const events = [CoreEnums.Events.STACK_NEW_IMAGE, CoreEnums.Events.VOI_MODIFIED, CoreEnums.Events.CAMERA_MODIFIED];
     element.addEventListener(CoreEnums.Events.IMAGE_RENDERED, onRendered);
     for (const type of events) element.addEventListener(type, onChange);
+    const onMove = (event: MouseEvent) => {
+      if (!this.probeEnabled) return;
+      this.probe = this.probeAt(slot, event);
+      this.scheduleEmit();
+    };
+    const onLeave = () => {
+      if (!this.probe) return;
+      this.probe = undefined;
+      this.scheduleEmit();
+    };
+    element.addEventListener('mousemove', onMove);
+    element.addEventListener('mouseleave', onLeave);
+    slot.cleanup.push(() => {
+      element.removeEventListener('mousemove', onMove);
+      element.removeEventListener('mouseleave', onLeave);
+    });
     // annotation events go to Cornerstone's global event target
     const measurementEvents = [ToolEnums.Events.ANNOTATION_COMPLETED, ToolEnums.Events.ANNOTATION_REMOVED];
     for (const type of measurementEvents) eventTarget.addEventListener(type, onChange);
@@ -476,13 +545,103 @@ export class ViewerController {
     this.emit();
   }
 
-  applyPreset(id: WindowPreset['id']): void {
-    const preset = WINDOW_PRESETS.find((p) => p.id === id);
+  /** A CT window preset (the toolbar offers them for CT only). */
+  applyPreset(id: WindowPresetId): void {
+    const preset = CT_WINDOW_PRESETS.find((p) => p.id === id);
     const viewport = this.activeViewport();
     if (!preset || !viewport) return;
     viewport.setProperties({ voiRange: toVoiRange(preset.width, preset.center) });
     viewport.render();
     this.emit();
+  }
+
+  /** Number keys 1–9: the preset of that number for the active viewport's modality; nothing where none fits. */
+  applyPresetKey(key: string): boolean {
+    const preset = presetForKey(this.activeModality(), key);
+    if (!preset) return false;
+    this.applyPreset(preset.id);
+    return true;
+  }
+
+  /** The image's own window (its VOI from the header, else the loader's full range): 默认窗, key 0. */
+  applyDefaultWindow(): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const invert = viewport.getProperties().invert;
+    viewport.resetProperties();
+    if (invert) viewport.setProperties({ invert });
+    viewport.render();
+    this.emit();
+  }
+
+  private activeModality(): string | undefined {
+    const uid = this.slots[this.activeSlot]?.seriesUid;
+    return this.series.find((s) => s.seriesInstanceUid === uid)?.modality;
+  }
+
+  /** Turns the active image 90° clockwise (orientation markers follow). */
+  rotate(): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const { rotation = 0 } = viewport.getViewPresentation({ rotation: true });
+    viewport.setViewPresentation({ rotation: (rotation + 90) % 360 });
+    viewport.render();
+    this.emit();
+  }
+
+  flip(direction: 'horizontal' | 'vertical'): void {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const current = viewport.getViewPresentation({ flipHorizontal: true, flipVertical: true });
+    viewport.setViewPresentation(direction === 'horizontal' ? { flipHorizontal: !current.flipHorizontal } : { flipVertical: !current.flipVertical });
+    viewport.render();
+    this.emit();
+  }
+
+  /** The value under the cursor (HU for CT) on or off. */
+  toggleProbe(): void {
+    this.probeEnabled = !this.probeEnabled;
+    if (!this.probeEnabled) this.probe = undefined;
+    this.emit();
+  }
+
+  /** Synchronised scrolling by position with the other viewers of the page (a prior) on or off. */
+  toggleSyncScroll(): void {
+    scrollSync.setEnabled(!scrollSync.enabled);
+  }
+
+  private joinSync(slot: Slot): void {
+    const stack = slot.stack;
+    const engine = this.engine;
+    if (!stack || !engine || stack.multiframe) return;
+    scrollSync.join({
+      viewportId: slot.viewportId,
+      renderingEngineId: engine.id,
+      viewport: () => (slot.stack === stack ? this.viewportOf(slot) : undefined),
+      geometry: () => (slot.stack === stack ? syncGeometryOf(stack) : undefined),
+    });
+  }
+
+  private probeAt(slot: Slot, event: MouseEvent): ProbeReading | undefined {
+    const viewport = this.viewportOf(slot);
+    const image = viewport?.getCornerstoneImage?.();
+    if (!viewport || !image || !slot.element || image.color) return undefined;
+    const box = slot.element.getBoundingClientRect();
+    const x = event.clientX - box.left;
+    const y = event.clientY - box.top;
+    const world = viewport.canvasToWorld([x, y]);
+    const [column, row] = coreUtilities.worldToImageCoords(viewport.getCurrentImageId(), world) ?? [];
+    if (column === undefined || row === undefined) return undefined;
+    const i = Math.floor(column);
+    const j = Math.floor(row);
+    if (i < 0 || j < 0 || i >= image.columns || j >= image.rows) return undefined;
+    const stored = image.getPixelData()[j * image.columns + i];
+    if (stored === undefined) return undefined;
+    // the loader usually applies Rescale Slope/Intercept when it decodes (preScale); if not, here
+    const scaled = image.preScale?.scaled ? stored : stored * (image.slope ?? 1) + (image.intercept ?? 0);
+    const modality = this.series.find((s) => s.seriesInstanceUid === slot.seriesUid)?.modality;
+    const value = Math.abs(scaled) >= 100 ? Math.round(scaled) : Math.round(scaled * 10) / 10;
+    return { slot: this.slots.indexOf(slot), x, y, value, unit: modality?.toUpperCase() === 'CT' ? 'HU' : undefined, modality };
   }
 
   setWindow(width: number, center: number): void {
@@ -505,6 +664,7 @@ export class ViewerController {
     const viewport = this.activeViewport();
     if (!viewport) return;
     viewport.resetProperties();
+    viewport.setViewPresentation({ rotation: 0, flipHorizontal: false, flipVertical: false });
     viewport.resetCamera();
     viewport.render();
     this.emit();
@@ -546,14 +706,18 @@ export class ViewerController {
    */
   resize(): void {
     if (!this.engine || this.destroyed) return;
-    const views: Array<{ viewport: Types.IStackViewport; zoom: number; pan: Types.Point2 }> = [];
+    const views: Array<{ viewport: Types.IStackViewport; zoom: number; pan: Types.Point2; turned: Types.ViewPresentation }> = [];
     for (const slot of this.slots) {
       const viewport = this.viewportOf(slot);
       if (!viewport?.getCornerstoneImage?.()) continue;
-      views.push({ viewport, zoom: viewport.getZoom(), pan: viewport.getPan() });
+      views.push({ viewport, zoom: viewport.getZoom(), pan: viewport.getPan(), turned: viewport.getViewPresentation({ rotation: true, flipHorizontal: true, flipVertical: true }) });
     }
     this.engine.resize(true, false);
-    for (const { viewport, zoom, pan } of views) {
+    for (const { viewport, zoom, pan, turned } of views) {
+      // the resize resets the camera: rotation and flips first, then the zoom and pan
+      if (turned.flipHorizontal || turned.flipVertical || turned.rotation) {
+        viewport.setViewPresentation({ flipHorizontal: !!turned.flipHorizontal, flipVertical: !!turned.flipVertical, rotation: turned.rotation ?? 0 });
+      }
       viewport.setZoom(zoom);
       viewport.setPan(pan);
       viewport.render();
@@ -610,6 +774,61 @@ export class ViewerController {
     return result;
   }
 
+  // ------------------------------------------------------------ report aids (measurements.ts)
+
+  /** The elements of the shown viewports, the active one first: their annotations are the measurements. */
+  measurementElements(): HTMLDivElement[] {
+    const elements: HTMLDivElement[] = [];
+    for (const slot of [this.slots[this.activeSlot], ...this.slots.slice(0, LAYOUT_SLOTS[this.layout])]) {
+      if (slot?.element && slot.enabled && !elements.includes(slot.element)) elements.push(slot.element);
+    }
+    return elements;
+  }
+
+  /** The image the active viewport shows (a wadors: image id). */
+  currentImageId(): string | undefined {
+    return this.activeViewport()?.getCurrentImageId();
+  }
+
+  /** Series number and Instance Number of an image on screen, for "序列 2，图像 45". */
+  describeImage(imageId: string): { seriesNumber?: number; instanceNumber?: number } {
+    for (const slot of this.slots) {
+      if (!slot.stack?.imageIds.includes(imageId)) continue;
+      const instanceNumber = Number(slot.stack.metadataFor(imageId)?.['00200013']?.Value?.[0]);
+      const seriesNumber = this.series.find((s) => s.seriesInstanceUid === slot.seriesUid)?.seriesNumber;
+      return { seriesNumber, instanceNumber: Number.isFinite(instanceNumber) ? instanceNumber : undefined };
+    }
+    return {};
+  }
+
+  /**
+   * Shows one image in the active viewport (a key image the reviewer clicks): its series,
+   * then that instance's frame. False when the study has no such image.
+   */
+  async showImage(seriesUid: string, sopInstanceUid: string, frame = 1): Promise<boolean> {
+    await this.start();
+    const series = this.series.find((s) => s.seriesInstanceUid === seriesUid);
+    if (!series || this.destroyed) return false;
+    const slot = this.slots[this.activeSlot]!;
+    this.showSeries(seriesUid);
+    const stack = await this.stackFor(series);
+    const suffix = `/instances/${encodeURIComponent(sopInstanceUid)}/frames/${frame}`;
+    const index = stack.imageIds.findIndex((id) => id.endsWith(suffix));
+    if (index < 0) return false;
+    // the slot takes the stack once its first image is drawn
+    for (let waited = 0; waited < 20_000 && !this.destroyed; waited += 50) {
+      const viewport = this.viewportOf(slot);
+      if (slot.seriesUid !== seriesUid) return false;
+      if (slot.stack === stack && viewport?.getCornerstoneImage?.() && viewport.getImageIds().length === stack.imageIds.length) {
+        await viewport.setImageIdIndex(index);
+        this.emit();
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
   // ------------------------------------------------------------ snapshot
 
   private scheduleEmit(): void {
@@ -652,6 +871,10 @@ export class ViewerController {
       primaryTool: this.tools?.primaryTool ?? 'windowLevel',
       viewports,
       measurements: countMeasurements(elements),
+      protocol: this.protocol,
+      probeEnabled: this.probeEnabled,
+      probe: this.probe,
+      syncScroll: scrollSync.enabled,
     };
   }
 
@@ -667,6 +890,7 @@ export class ViewerController {
       multiframe: stack?.multiframe ?? false,
       cinePlaying: slot.cinePlaying,
       overlay: EMPTY_OVERLAY,
+      modality: this.series.find((s) => s.seriesInstanceUid === slot.seriesUid)?.modality,
     };
     if (!stack || !viewport || !viewport.getCornerstoneImage?.()) return base;
     const index = viewport.getCurrentImageIdIndex();
@@ -682,6 +906,47 @@ export class ViewerController {
     const metadata = imageId ? stack.metadataFor(imageId) : undefined;
     const frame = stack.multiframe ? index + 1 : undefined;
     const overlay = computeOverlay(metadata, { imageIndex: index + 1, imageCount: stack.imageIds.length, frame, window, zoom }, this.options.labels);
-    return { ...base, currentSlice: index + 1, window, zoom, invert: properties.invert ?? false, overlay };
+    const presentation = viewport.getViewPresentation({ rotation: true, flipHorizontal: true, flipVertical: true });
+    return {
+      ...base,
+      currentSlice: index + 1,
+      window,
+      voi: properties.voiRange ? { lower: properties.voiRange.lower, upper: properties.voiRange.upper } : undefined,
+      zoom,
+      invert: properties.invert ?? false,
+      overlay,
+      orientation: metadata && numberValues(metadata, TAG.ImageOrientationPatient) ? screenMarkers(viewport) : undefined,
+      rotation: presentation.rotation,
+      flipHorizontal: presentation.flipHorizontal,
+      flipVertical: presentation.flipVertical,
+    };
   }
+}
+
+/** The orientation markers of what the viewport shows: the world directions of the canvas's right and down. */
+function screenMarkers(viewport: Types.IStackViewport): OrientationMarkers | undefined {
+  try {
+    const origin = viewport.canvasToWorld([0, 0]);
+    const right = viewport.canvasToWorld([100, 0]);
+    const down = viewport.canvasToWorld([0, 100]);
+    const minus = (a: Types.Point3, b: Types.Point3): Vec3 => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+    return markersFor(minus(right, origin), minus(down, origin));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Positions, orientation and frame of reference of a stack's slices, from their metadata. */
+function syncGeometryOf(stack: SeriesStack): SyncStackGeometry {
+  let orientation: number[] | undefined;
+  let frameOfReferenceUid: string | undefined;
+  const positions = stack.imageIds.map((id) => {
+    const ds = stack.metadataFor(id);
+    if (!ds) return undefined;
+    orientation ??= numberValues(ds, TAG.ImageOrientationPatient);
+    frameOfReferenceUid ??= stringValue(ds, TAG.FrameOfReferenceUID);
+    const position = numberValues(ds, TAG.ImagePositionPatient);
+    return position && position.length === 3 ? position : undefined;
+  });
+  return { orientation, frameOfReferenceUid, positions };
 }
