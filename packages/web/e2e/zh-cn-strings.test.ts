@@ -45,6 +45,7 @@ const ALLOWED_WORDS: Record<string, string> = {
   MRI: 'modality abbreviation, used as is in Chinese hospitals',
   US: 'modality abbreviation, used as is in Chinese hospitals',
   MG: 'modality abbreviation, used as is in Chinese hospitals',
+  SR: 'modality of a DICOM structured report (the signed report stored with the study), used as is',
   PDF: 'file format name, no Chinese word for it',
   CSV: 'file format name, no Chinese word for it',
   DICOM: 'standard name, used as is',
@@ -59,6 +60,8 @@ const ALLOWED_WORDS: Record<string, string> = {
   S: 'series number on the image overlay (S1), standard abbreviation',
   QR: 'QR code, used as is in Chinese',
   ID: 'identifier, used as is in Chinese forms',
+  JPEG: 'image format name, no Chinese word for it (cloud-film downloads)',
+  zip: 'archive format name, no Chinese word for it (cloud-film downloads)',
 };
 
 /** Units and their abbreviations that stay Latin in Chinese. */
@@ -72,6 +75,10 @@ const tokens: Record<string, string> = {};
 /** Strings of the seeded studies' DICOM headers (names, IDs, UIDs, descriptions). */
 const dicomValues = new Set<string>();
 let signedRequestId: string;
+/** a report handed in, returned, handed in again and signed: the first issued version all the same */
+let signedReportId: string;
+/** a report waiting for the reviewer */
+let submittedRequestId: string;
 
 async function call(who: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${server.baseUrl}${url}`, { method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
@@ -145,17 +152,29 @@ before(async () => {
     ['auditor', 'insurance-auditor', 'sz-city', '医保稽核'],
   ] as const) assert.equal((await call('admin', 'POST', '/api/v1/users', { username, password: PASSWORD, role, institutionId, displayName })).status, 201);
   assert.equal((await call('admin', 'PUT', '/api/v1/application-entities/T1_CT', { institutionId: 'ks-t1', description: '周市镇 CT' })).status, 200);
-  const [signedStudy, pendingStudy] = await sendStudies(2);
+  const [signedStudy, pendingStudy, submittedStudy] = await sendStudies(3);
   for (const user of ['tech1', 'rad1', 'rev1']) await login(user);
   const first = await call('tech1', 'POST', '/api/v1/reading-requests', { studyInstanceUid: signedStudy, priority: 'urgent', bodyParts: ['CHEST'], clinicalHistory: '咳嗽两周', imagesComplete: true });
   assert.equal(first.status, 201, JSON.stringify(first.body));
   signedRequestId = (first.body as { id: string }).id;
   assert.equal((await call('tech1', 'POST', '/api/v1/reading-requests', { studyInstanceUid: pendingStudy, priority: 'routine', bodyParts: ['CHEST'], imagesComplete: true })).status, 201);
+  const third = await call('tech1', 'POST', '/api/v1/reading-requests', { studyInstanceUid: submittedStudy, priority: 'routine', bodyParts: ['CHEST'], imagesComplete: true });
+  assert.equal(third.status, 201, JSON.stringify(third.body));
+  submittedRequestId = (third.body as { id: string }).id;
+  assert.equal((await call('rad1', 'POST', `/api/v1/reading-requests/${submittedRequestId}/claim`)).status, 200);
+  const waiting = await call('rad1', 'PUT', `/api/v1/reading-requests/${submittedRequestId}/report`, { findings: '右肺下叶见小结节。', impression: '右肺下叶小结节，建议随访。', positive: true });
+  assert.equal((await call('rad1', 'POST', `/api/v1/reports/${(waiting.body as { id: string }).id}/submit`)).status, 200);
   assert.equal((await call('rad1', 'POST', `/api/v1/reading-requests/${signedRequestId}/claim`)).status, 200);
   const draft = await call('rad1', 'PUT', `/api/v1/reading-requests/${signedRequestId}/report`, { findings: '双肺纹理清晰，未见实质性病变。', impression: '胸部CT平扫未见明显异常。', positive: false });
   const reportId = (draft.body as { id: string }).id;
+  signedReportId = reportId;
+  // saved again, handed in, returned and handed in again before the signature: still 第 1 版
+  assert.equal((await call('rad1', 'PUT', `/api/v1/reading-requests/${signedRequestId}/report`, { findings: '双肺纹理清晰，未见实质性病变。纵隔居中。', impression: '胸部CT平扫未见明显异常。', positive: false })).status, 200);
   assert.equal((await call('rad1', 'POST', `/api/v1/reports/${reportId}/submit`)).status, 200);
-  assert.equal((await call('rev1', 'POST', `/api/v1/reports/${reportId}/sign`)).status, 200);
+  assert.equal((await call('rev1', 'POST', `/api/v1/reports/${reportId}/return`, { comments: '请补充纵隔描述' })).status, 200);
+  assert.equal((await call('rad1', 'PUT', `/api/v1/reading-requests/${signedRequestId}/report`, { findings: '双肺纹理清晰，未见实质性病变。纵隔居中，未见肿大淋巴结。', impression: '胸部CT平扫未见明显异常。', positive: false })).status, 200);
+  assert.equal((await call('rad1', 'POST', `/api/v1/reports/${reportId}/submit`)).status, 200);
+  assert.equal((await call('rev1', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD })).status, 200);
 
   userDataDir = await mkdtemp(path.join(tmpdir(), 'yunying-chromium-zh-'));
   context = await chromium.launchPersistentContext(userDataDir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1920, height: 1080 }, locale: 'zh-CN' });
@@ -248,14 +267,82 @@ async function checkHeaders(page: Page, screen: string, pathname: string | undef
   assert.deepEqual(split, [], `${screen}: header words broken across lines at 1366 px`);
 }
 
-describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 }, () => {
+describe('the zh-CN screens show no raw codes or English', { timeout: 420_000 }, () => {
+  test('login screen', async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto(`${server.baseUrl}/login`);
+    await page.evaluate(() => localStorage.setItem('yunying.locale', 'zh-CN'));
+    await page.reload();
+    await assertChineseOnly(page, 'login', (p) => p.getByTestId('login-submit').waitFor());
+    await page.close();
+  });
+
+  test('review list and the review of a handed-in report: the author by name', async () => {
+    const page = await signIn('rev1');
+    await page.goto(`${server.baseUrl}/review`);
+    await assertChineseOnly(page, 'review list', (p) => p.locator(`[data-testid="review-queue"] tr[data-request-id="${submittedRequestId}"]`).waitFor());
+    await page.goto(`${server.baseUrl}/reading/${submittedRequestId}`);
+    await assertChineseOnly(page, 'review', async (p) => {
+      await p.getByText('右肺下叶小结节，建议随访。').first().waitFor();
+      await p.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
+    });
+    const body = await page.locator('body').innerText();
+    assert.match(body, /赵医生/, 'the author by display name');
+    assert.doesNotMatch(body, /\brad1\b/, 'not by login name');
+    await page.close();
+  });
+
+  test("township report view: 报告编号, 第 1 版 and the readers' names", async () => {
+    const page = await signIn('tech1');
+    await page.locator(`[data-testid="township-requests"] tr[data-status="signed"]`).first().waitFor();
+    await page.locator(`[data-testid="township-requests"] tr[data-status="signed"]`).first().getByTestId('view-report').click();
+    await assertChineseOnly(page, 'township report', (p) => p.getByTestId('report-number').waitFor());
+    const drawer = await page.locator('.ant-drawer').innerText();
+    assert.match(drawer, /KS-COUNTY-\d{4}-000001/);
+    assert.match(drawer, /第 1 版/);
+    assert.doesNotMatch(drawer, /第 [2-9] 版/);
+    assert.match(drawer, /孙主任/);
+    await page.close();
+  });
+
+  test('cloud-film phone page in one language (简体中文 by default, English on the switch)', async () => {
+    await login('tech1');
+    const qido = (await call('admin', 'GET', `/dicom-web/studies?includefield=all`)).body as Array<Record<string, { Value?: unknown[] }>>;
+    const requests = (await call('tech1', 'GET', `/api/v1/reading-requests/${signedRequestId}`)).body as { studyInstanceUid: string };
+    assert.ok(qido.some((study) => study['0020000D']?.Value?.[0] === requests.studyInstanceUid));
+    const link = await call('tech1', 'POST', '/api/v1/share-links', { studyInstanceUid: requests.studyInstanceUid, accessCode: false });
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto(`${server.baseUrl}${new URL((link.body as { url: string }).url).pathname}`);
+    await page.evaluate(() => localStorage.removeItem('yy-lang'));
+    await page.reload();
+    for (const viewport of [{ width: 360, height: 740 }, ...VIEWPORTS]) {
+      await page.setViewportSize(viewport);
+      await page.locator('#findings').waitFor();
+      await page.waitForTimeout(300);
+      const offending = [...new Set((await visibleTexts(page)).filter((text) => !acceptable(text)))];
+      assert.deepEqual(offending, [], `cloud-film page at ${viewport.width}×${viewport.height}: Latin-only text in zh-CN`);
+    }
+    const text = await page.locator('body').innerText();
+    assert.doesNotMatch(text, /Valid until|Report|Findings|Download/, 'no English beside the Chinese');
+    assert.match(text, /报告编号 KS-COUNTY-\d{4}-000001 · 第 1 版/);
+    await page.locator('#lang').click();
+    const english = await page.locator('body').innerText();
+    assert.match(english, /Valid until/);
+    assert.doesNotMatch(english, /有效期至|影像所见|诊断报告/, 'no Chinese labels beside the English');
+    await page.locator('#lang').click();
+    await page.close();
+  });
+
   test('worklist (radiologist)', async () => {
     const page = await signIn('rad1');
     await assertChineseOnly(page, 'worklist', (p) => p.locator('[data-testid="worklist"] tr[data-request-id]').first().waitFor());
     await page.close();
   });
 
-  test('reading page of a signed report; the first issued report is not "第 N 版" above 1', async () => {
+  test('reading page of a signed report: 报告编号 and 第 1 版 although it was handed in twice', async () => {
     const page = await signIn('rad1');
     await page.goto(`${server.baseUrl}/reading/${signedRequestId}`);
     await assertChineseOnly(page, 'reading', async (p) => {
@@ -264,7 +351,13 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
     });
     const body = await page.locator('body').innerText();
     const versions = [...body.matchAll(/第 (\d+) 版/g)].map((match) => Number(match[1]));
-    assert.ok(versions.every((n) => n <= 1), `a first issued report shows no later version number: ${versions.join(', ')}`);
+    assert.ok(versions.length > 0 && versions.every((n) => n === 1), `a first issued report is 第 1 版 (the signature), whatever was handed in before: ${versions.join(', ')}`);
+    const number = (await page.getByTestId('report-number').innerText()).trim();
+    assert.match(number, /^KS-COUNTY-\d{4}-000001$/, 'the readable report number, not the report id');
+    assert.ok(!body.includes(signedReportId), 'the report id (a UUID) is not shown');
+    assert.match(body, /赵医生/);
+    assert.match(body, /孙主任/);
+    assert.doesNotMatch(body, /\brad1\b|\brev1\b/, 'people by their names, not their logins');
     await page.close();
   });
 
@@ -298,7 +391,7 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
   });
 
   test('English table headers at 1366 px break between words, never inside one', async () => {
-    for (const [username, password, pathname] of [['rad1', PASSWORD, '/worklist'], ['tech1', PASSWORD, '/township'], ['auditor', PASSWORD, '/audit'], ['admin', TEST_ADMIN_PASSWORD, '/admin']] as const) {
+    for (const [username, password, pathname] of [['rad1', PASSWORD, '/worklist'], ['rev1', PASSWORD, '/review'], ['tech1', PASSWORD, '/township'], ['auditor', PASSWORD, '/audit'], ['admin', TEST_ADMIN_PASSWORD, '/admin']] as const) {
       const page = await signIn(username, password);
       await page.getByTestId('language-switch').getByText('EN').click();
       await checkHeaders(page, pathname, pathname);
@@ -334,6 +427,12 @@ describe('the zh-CN screens show no raw codes or English', { timeout: 240_000 },
   test('audit (insurance auditor)', async () => {
     const page = await signIn('auditor');
     await assertChineseOnly(page, 'audit', (p) => p.locator('[data-testid="audit-page"] .ant-table-row').first().waitFor());
+    // actions by their names (登录, 签发报告), the stored code kept on the element
+    const actions = await page.getByTestId('audit-action').evaluateAll((nodes) => nodes.map((node) => ({ code: node.getAttribute('data-action') ?? '', text: node.textContent ?? '' })));
+    assert.ok(actions.length > 0);
+    const unnamed = actions.filter((action) => !/[\u4e00-\u9fff]/.test(action.text)).map((action) => action.code);
+    assert.deepEqual([...new Set(unnamed)], [], 'every action of the trail is named in Chinese');
+    assert.ok(actions.some((action) => action.code === 'user.logged-in' && action.text === '登录'), JSON.stringify(actions.slice(0, 5)));
     await page.close();
   });
 

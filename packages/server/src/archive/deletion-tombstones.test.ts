@@ -196,6 +196,14 @@ describe('migration 0008-study-rows', () => {
       file.prepare(`drop index if exists reading_requests_one_open`).run(); // 0010
       for (const table of ['changes', 'feed_cursors', 'feed_failures']) file.prepare(`drop table if exists ${table}`).run(); // 0011
       file.prepare(`drop table if exists user_signatures`).run(); // 0014
+      for (const table of ['critical_findings', 'critical_finding_categories', 'critical_finding_contacts']) file.prepare(`drop table if exists ${table}`).run(); // 0015 (critical-findings module)
+      for (const table of ['user_signing_pins', 'report_signatures']) file.prepare(`drop table if exists ${table}`).run(); // 0016 (reports module)
+      file.prepare(`drop table if exists admin_settings`).run(); // 0018 (settings module)
+      for (const table of ['report_attachments', 'report_phrases']) file.prepare(`drop table if exists ${table}`).run(); // 0017
+      for (const column of ['scope', 'owner', 'updated_at', 'updated_by']) file.prepare(`alter table report_templates drop column ${column}`).run(); // 0017
+      file.prepare(`drop index if exists reports_report_number`).run(); // 0019
+      file.prepare(`drop table if exists report_number_counters`).run(); // 0019
+      file.prepare(`alter table reports drop column report_number`).run(); // 0019
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();

@@ -56,6 +56,10 @@ describe('FHIR DiagnosticReport from a report', () => {
       contentType: 'application/pdf', language: 'zh-CN', url: 'https://yun.example.cn/api/v1/reports/rpt-0001/pdf', title: '昆山市第一人民医院 远程影像诊断报告', creation: '2026-11-23T02:25:00.000Z',
     }]);
     assert.equal(resource.identifier[0]?.value, 'rpt-0001');
+    assert.equal(resource.identifier.length, 1, 'no report number before one is given');
+    const numbered = toDiagnosticReport(report({ reportNumber: 'KS-COUNTY-2026-000123' }), 'https://yun.example.cn/');
+    assert.deepEqual(numbered.identifier[1], { use: 'usual', system: 'https://yun.example.cn/report-numbers', value: 'KS-COUNTY-2026-000123', type: { text: '报告编号' } });
+    assert.match(numbered.text.div, /报告编号：<\/b>KS-COUNTY-2026-000123/);
 
     assert.equal(resource.text.status, 'generated');
     const div = resource.text.div;

@@ -33,7 +33,7 @@ export interface DiagnosticReport extends Resource {
   meta: { versionId: string; lastUpdated: string };
   language: 'zh-CN';
   text: { status: 'generated'; div: string };
-  identifier: Array<{ use: 'official'; system: string; value: string }>;
+  identifier: Array<{ use: 'official' | 'usual'; system: string; value: string; type?: { text: string } }>;
   status: 'final' | 'amended';
   category: Array<{ coding: Array<{ system: string; code: string; display: string }> }>;
   code: { coding: Array<{ system: string; code: string; display: string }>; text: string };
@@ -66,7 +66,11 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
     meta: { versionId: String(report.version), lastUpdated },
     language: 'zh-CN',
     text: { status: 'generated', div: narrative(report, patientName) },
-    identifier: [{ use: 'official', system: `${base}/api/v1/reports`, value: report.reportId }],
+    identifier: [
+      { use: 'official', system: `${base}/api/v1/reports`, value: report.reportId },
+      // 报告编号, as printed on the PDF (reports/report-number.ts)
+      ...(report.reportNumber ? [{ use: 'usual' as const, system: `${base}/report-numbers`, value: report.reportNumber, type: { text: '报告编号' } }] : []),
+    ],
     status: report.status === 'amended' || report.addenda.length > 0 ? 'amended' : 'final',
     category: [{ coding: [{ system: V2_0074_SYSTEM, code: 'RAD', display: 'Radiology' }] }],
     code: { coding: [{ system: LOINC_SYSTEM, code: '18748-4', display: 'Diagnostic imaging study' }], text: REPORT_TITLE },
@@ -142,6 +146,7 @@ function narrative(report: ReportDocument, patientName: string | undefined): str
   const line = (label: string, value: string | undefined) => (value ? `<p><b>${escapeXhtml(label)}：</b>${escapeXhtml(value)}</p>` : '');
   const parts = [
     `<h3>${escapeXhtml(`${report.readingInstitution.name} ${REPORT_TITLE}`)}</h3>`,
+    line('报告编号', report.reportNumber),
     line('姓名', patientName),
     line('患者ID', report.patient.id),
     line('检查号', report.accessionNumber),

@@ -11,7 +11,7 @@ import type { SlaMinutes } from './sla.ts';
 import { WorklistService } from './worklist-service.ts';
 
 export interface ReadingOptions {
-  sla: SlaMinutes;
+  sla: SlaMinutes | (() => Promise<SlaMinutes>);
   /** a study whose last instance is this old counts as complete */
   stableSeconds: number;
   /** IANA time zone of routing rules' time windows */
@@ -41,7 +41,7 @@ export interface ReadingServices {
 
 /** The reading services over one store, wired to each other. */
 export function createReadingServices(deps: ReadingDependencies, options: ReadingOptions): ReadingServices {
-  const reports = deps.reports ?? new ReportService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, delivery: deps.delivery });
+  const reports = deps.reports ?? new ReportService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, delivery: deps.delivery, timeZone: options.timeZone });
   const requests = new RequestService({ store: deps.store, access: deps.access, index: deps.index, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, reports }, { sla: options.sla, stableSeconds: options.stableSeconds });
   const worklist = new WorklistService({ store: deps.store, audit: deps.audit, notifier: deps.notifier, unitOfWork: deps.unitOfWork, requests });
   const routing = new RoutingService({ store: deps.store, access: deps.access, audit: deps.audit, requests }, { timeZone: options.timeZone });

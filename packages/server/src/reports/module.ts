@@ -7,10 +7,16 @@ import { createDiagnosticReportSource } from './fhir-report-source.ts';
 import { ReportDelivery } from './report-delivery.ts';
 import { reportDeliveryConsumer } from './report-delivery-consumer.ts';
 import { ReportService } from './report-service.ts';
+import { ESignature } from './e-signature.ts';
+import { REVIEW_MIGRATIONS } from './review-migrations.ts';
+import { registerSigningRoutes } from '../api/signing-routes.ts';
 import { signatureStore } from '../store/signature-store.ts';
+import { productivityStore } from '../store/productivity-store.ts';
 
 /** The report lifecycle (draft, submit, sign, return, addendum), for reading and, later, consultation. */
 export const REPORTS = serviceKey<ReportService>('reports');
+/** Where a later module adds fields to every report document (PDF, SR, FHIR): critical-findings adds its 危急值. */
+export const REPORT_DOCUMENTS = serviceKey<Pick<ReportDelivery, 'addSupplement'>>('report-documents');
 
 /**
  * Reports as a document lifecycle: the service, the signed report's delivery (SR into the
@@ -19,14 +25,19 @@ export const REPORTS = serviceKey<ReportService>('reports');
  */
 export const reportsModule: YunyingModule = {
   name: 'reports',
+  // the review stage: signing PINs and each signed version's electronic signature
+  migrations: { ...REVIEW_MIGRATIONS },
   async register({ http, archive, config, callers, services }) {
     const store = archive.stores.reading;
     const shares = services.get(SHARES);
     const delivery = new ReportDelivery({ store, access: archive.accessStore, index: archive.index, archive, timeZone: config.timeZone, patientLink: shares.links.ensurePatientLink, signatureOf: (username) => archive.stores.open(signatureStore).find(username) });
-    const reports = new ReportService({ store, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, delivery, displayNameOf: async (username) => (await archive.accessStore.findUserByName(username))?.display_name });
+    const eSignature = new ESignature({ access: archive.accessStore, stores: archive.stores, unitOfWork: archive.unitOfWork, audit: archive.audit });
+    const reports = new ReportService({ eSignature, store, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, delivery, displayNameOf: async (username) => (await archive.accessStore.findUserByName(username))?.display_name, timeZone: config.timeZone, attachments: archive.stores.open(productivityStore) });
     await reports.seedTemplates();
     services.provide(REPORTS, reports);
+    services.provide(REPORT_DOCUMENTS, delivery);
     services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit));
+    await registerSigningRoutes(http, { eSignature, resolveCaller: callers.rest });
     await registerReportDocumentRoutes(http, { reports, delivery, audit: archive.audit, resolveCaller: callers.rest, timeZone: config.timeZone });
   },
   // The SR of each signature and addendum, at least once (what the signing request left out).

@@ -5,7 +5,11 @@ import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/readin
 import type { IndexStore } from '../store/index-store.ts';
 import type { ReportDocument } from './report-document.ts';
 import { buildReportSr } from './report-sr.ts';
+import { issuedVersionOf } from './report-number.ts';
 import type { SignedReportDelivery } from './report-service.ts';
+
+/** Fields a later module adds to a report's document, e.g. `criticalFindings`. */
+export type ReportDocumentSupplement = (request: ReadingRequestRow, document: ReportDocument) => Promise<Partial<ReportDocument>>;
 
 export interface ReportDeliveryDependencies {
   store: ReadingStore;
@@ -30,7 +34,20 @@ export class ReportDelivery implements SignedReportDelivery {
     this.deps = deps;
   }
 
+  /** What modules listed after reports add to every document (critical-findings: the 危急值 and their acknowledgements). */
+  private readonly supplements: ReportDocumentSupplement[] = [];
+
+  addSupplement(supplement: ReportDocumentSupplement): void {
+    this.supplements.push(supplement);
+  }
+
   async documentFor(request: ReadingRequestRow, report: ReportRow): Promise<ReportDocument> {
+    const document = await this.baseDocumentFor(request, report);
+    for (const supplement of this.supplements) Object.assign(document, await supplement(request, document));
+    return document;
+  }
+
+  private async baseDocumentFor(request: ReadingRequestRow, report: ReportRow): Promise<ReportDocument> {
     const [study, requesting, reading, author, reviewer, versions] = await Promise.all([
       this.deps.index.studyRow(request.study_instance_uid),
       this.deps.access.findInstitution(request.requesting_institution_id),
@@ -50,6 +67,8 @@ export class ReportDelivery implements SignedReportDelivery {
     return {
       reportId: report.id,
       version: report.version,
+      ...(report.report_number ? { reportNumber: report.report_number } : {}),
+      issuedVersion: issuedVersionOf(versions),
       status: addenda.length > 0 ? 'amended' : 'signed',
       studyInstanceUid: request.study_instance_uid,
       accessionNumber: orUndefined(study?.accession_number),

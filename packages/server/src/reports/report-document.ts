@@ -6,6 +6,10 @@ export interface ReportDocument {
   reportId: string;
   /** 1, 2, …: addenda make new versions; every version is kept */
   version: number;
+  /** 报告编号 (KS-COUNTY-2026-000123, reports/report-number.ts); absent: the report's id is shown */
+  reportNumber?: string;
+  /** 第 N 版 as readers count it: the signature 1, each addendum +1 (version also counts submissions and returns) */
+  issuedVersion?: number;
   status: 'signed' | 'amended';
   studyInstanceUid: string;
   accessionNumber?: string;
@@ -51,4 +55,17 @@ export interface ReportDocument {
    * cannot be printed: the PDF says one is needed and that it is given separately (SMS).
    */
   shareAccessCodeRequired?: boolean;
+  /**
+   * 危急值 flagged on the request (critical-findings/, through ReportDelivery.addSupplement),
+   * each with its acknowledgement by the requesting institution once there is one
+   */
+  criticalFindings?: Array<{
+    /** the category's Chinese name, e.g. 急性脑出血 */
+    category: string;
+    note: string;
+    /** display name of the radiologist who flagged it */
+    flaggedBy: string;
+    flaggedAt: string;
+    acknowledgement?: { receivedBy: string; informedVia: string; clinicianName?: string; informedAt: string; acknowledgedAt: string };
+  }>;
 }

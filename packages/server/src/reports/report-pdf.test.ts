@@ -80,7 +80,8 @@ describe('report PDF', () => {
   });
 
   test('A4, two pages, the Chinese font embedded as a subset, the text extractable', async (t) => {
-    const pdf = await renderReportPdf(report());
+    // handed in, returned, handed in again, signed and amended: stored version 5, issued 第 2 版
+    const pdf = await renderReportPdf(report({ reportNumber: 'KS-COUNTY-2026-000123', version: 5, issuedVersion: 2 }));
     assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
     const objects = pdfObjectsText(pdf);
     assert.match(objects, /\/FontFile2|\/FontFile3/);
@@ -103,9 +104,11 @@ describe('report PDF', () => {
       const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/\s+/g, '');
       for (const expected of ['昆山市第一人民医院', '远程影像诊断报告', '王小东', '男', '46岁', 'P-001/张', 'A20261123001', '周市镇卫生院',
         '胸部', '咳嗽两周，伴低热', '影像所见', FINDING_SENTENCE, '纵隔结构居中', '诊断意见', '右肺上叶磨玻璃结节，建议3个月后复查', '阳性',
-        '报告医师', '李明', '审核医师', '周建华', '2026-11-2310:25', '补充报告', '结节较前无明显变化', '扫码查看云胶片', '本报告仅供临床参考', '第1页/共2页', '第2页/共2页']) {
+        '报告医师', '李明', '审核医师', '周建华', '2026-11-2310:25', '补充报告', '结节较前无明显变化', '扫码查看云胶片', '本报告仅供临床参考', '第1页/共2页', '第2页/共2页', '报告编号KS-COUNTY-2026-000123', '第2版']) {
         assert.ok(text.includes(expected.replace(/\s+/g, '')), `PDF text lacks ${expected}`);
       }
+      assert.ok(!text.includes('rpt-0001'), 'the readable number, not the report id');
+      assert.ok(!text.includes('第5版'), 'issued versions are counted, not the drafts handed in');
       if (process.env.YUNYING_KEEP_PDF) {
         execFileSync('pdftoppm', ['-png', '-r', '80', file, path.join(process.env.YUNYING_KEEP_PDF, 'report')]);
         await writeFile(path.join(process.env.YUNYING_KEEP_PDF, 'report.pdf'), pdf);

@@ -35,6 +35,9 @@ export interface ReportPdfOptions {
 export const QR_CAPTION = '扫码查看云胶片';
 export const QR_CAPTION_PENDING = '云胶片链接待生成';
 export const FOOTER_NOTE = '本报告仅供临床参考';
+/** the heading of the critical findings (危急值) and what an unacknowledged one says */
+export const CRITICAL_HEADING = '危急值';
+export const CRITICAL_UNACKNOWLEDGED = '申请机构尚未确认接收';
 /**
  * Under the QR code when the link asks for an access code. The code is stored as a hash only
  * (share/share-links.ts) and staff send it by SMS when they add it, so it is unknown when the
@@ -77,7 +80,7 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
     margins: MARGIN,
     bufferPages: true,
     autoFirstPage: true,
-    info: { Title: title, Author: report.readingInstitution.name, Subject: `报告 ${report.reportId} 第 ${report.version} 版`, Creator: 'Yunying 云影' },
+    info: { Title: title, Author: report.readingInstitution.name, Subject: `报告 ${report.reportNumber ?? report.reportId} 第 ${report.issuedVersion ?? report.version} 版`, Creator: 'Yunying 云影' },
     lang: 'zh-CN',
   });
   const done = collect(doc);
@@ -98,7 +101,7 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   const headerWidth = CONTENT_WIDTH - QR_SIZE - 12;
   doc.font(BOLD).fontSize(18).fillColor(COLOR.text).text(report.readingInstitution.name, MARGIN.left, top + 6, { width: headerWidth, align: 'center' });
   doc.font(BOLD).fontSize(15).text('远程影像诊断报告', MARGIN.left, doc.y + 2, { width: headerWidth, align: 'center' });
-  const versionLine = [`报告编号 ${report.reportId}`, `第 ${report.version} 版`, report.status === 'amended' || report.addenda.length > 0 ? '含补充报告' : ''].filter(Boolean).join(SPACE);
+  const versionLine = [`报告编号 ${report.reportNumber ?? report.reportId}`, `第 ${report.issuedVersion ?? report.version} 版`, report.status === 'amended' || report.addenda.length > 0 ? '含补充报告' : ''].filter(Boolean).join(SPACE);
   doc.font(REGULAR).fontSize(8.5).fillColor(COLOR.label).text(versionLine, MARGIN.left, doc.y + 4, { width: headerWidth, align: 'center' });
   doc.y = Math.max(doc.y, top + QR_SIZE + 14, qrBottom + 2) + 6;
   rule(doc);
@@ -131,6 +134,7 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   keepTogether(doc, 20);
   doc.font(BOLD).fontSize(11).fillColor(COLOR.text).text('检查结果：', MARGIN.left, doc.y, { continued: true })
     .font(REGULAR).text(report.positive ? '阳性' : '阴性');
+  if (report.criticalFindings?.length) criticalFindingsSection(doc, report.criticalFindings, timeZone);
 
   // Signatures.
   doc.moveDown(0.8);
@@ -178,7 +182,7 @@ async function qrPng(text: string): Promise<Buffer> {
 
 /** What the QR code holds until the cloud-film link exists: says what it is, links nowhere. */
 function qrPlaceholder(report: ReportDocument): string {
-  return `云影报告 ${report.reportId} 第${report.version}版：${QR_CAPTION_PENDING}`;
+  return `云影报告 ${report.reportNumber ?? report.reportId} 第${report.issuedVersion ?? report.version}版：${QR_CAPTION_PENDING}`;
 }
 
 function rule(doc: PDFKit.PDFDocument): void {
@@ -225,6 +229,32 @@ function section(doc: PDFKit.PDFDocument, heading: string, text: string): void {
   doc.font(REGULAR).fontSize(10.5);
   for (const paragraph of paragraphs.length > 0 ? paragraphs : ['']) {
     doc.text(paragraph || ' ', MARGIN.left + 12, doc.y, { width: CONTENT_WIDTH - 12, lineGap: 3, align: 'left' });
+  }
+}
+
+/**
+ * 危急值 (critical-findings/): each finding, who flagged it and when, and the requesting
+ * institution's acknowledgement (who received it, how the clinician was told, when), or
+ * that it is not yet acknowledged. Red heading: the paper must not hide it.
+ */
+function criticalFindingsSection(doc: PDFKit.PDFDocument, findings: NonNullable<ReportDocument['criticalFindings']>, timeZone: string): void {
+  doc.moveDown(0.5);
+  keepTogether(doc, 60);
+  doc.font(BOLD).fontSize(12).fillColor('#c00000').text(CRITICAL_HEADING, MARGIN.left, doc.y, { width: CONTENT_WIDTH });
+  doc.fillColor(COLOR.text).moveDown(0.2);
+  for (const finding of findings) {
+    keepTogether(doc, 40);
+    doc.font(BOLD).fontSize(10.5).text(`${finding.category}${finding.note ? `：${finding.note}` : ''}`, MARGIN.left + 12, doc.y, { width: CONTENT_WIDTH - 12, lineGap: 2 });
+    const ack = finding.acknowledgement;
+    const lines = [
+      `上报医师：${finding.flaggedBy}${SPACE}上报时间：${formatInstant(finding.flaggedAt, timeZone)}`,
+      ack
+        ? `接收人：${ack.receivedBy}${SPACE}告知方式：${ack.informedVia}${ack.clinicianName ? `${SPACE}告知临床医生：${ack.clinicianName}` : ''}${SPACE}告知时间：${formatInstant(ack.informedAt, timeZone)}${SPACE}确认时间：${formatInstant(ack.acknowledgedAt, timeZone)}`
+        : CRITICAL_UNACKNOWLEDGED,
+    ];
+    doc.font(REGULAR).fontSize(9.5).fillColor(COLOR.label);
+    for (const line of lines) doc.text(line, MARGIN.left + 12, doc.y + 1, { width: CONTENT_WIDTH - 12 });
+    doc.fillColor(COLOR.text).moveDown(0.3);
   }
 }
 

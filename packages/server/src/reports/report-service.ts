@@ -6,7 +6,12 @@ import type { Notifier } from '../events/notifier.ts';
 import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
 import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import { mayView, requireClaimer, requireReaderAt, requireReviewerAt } from './report-policy.ts';
+import type { SigningCredential, SigningMethod } from './e-signature.ts';
+import type { ReportSignatureTable } from '../store/review-store.ts';
+import { assignReportNumber, issuedVersionOf } from './report-number.ts';
 import { STARTER_TEMPLATES } from './starter-templates.ts';
+import { productivityStore, type ProductivityStore } from '../store/productivity-store.ts';
+import { attachmentRows, attachmentsView, type ReportAttachments, type ReportKeyImage, type ReportMeasurement } from './report-attachments.ts';
 
 /** What happens when a report is signed or amended: the SR with the study, the PDF, … */
 export interface SignedReportDelivery {
@@ -42,6 +47,43 @@ export interface ReportDependencies {
   delivery?: SignedReportDelivery;
   /** a user's display name (赵医生) for the report's readers; absent: user names are shown */
   displayNameOf?: (username: string) => Promise<string | null | undefined>;
+  /**
+   * the electronic signature of a signing (reports/e-signature.ts); the reports module always
+   * gives it. Absent (service-level tests built without the module's tables): signing asks
+   * for no credential and records no signature row.
+   */
+  eSignature?: ReportSignatures;
+  /** a report's measurements and key images (migration 0017), read on the process-wide handle */
+  attachments?: Pick<ProductivityStore, 'attachments'>;
+  /** IANA zone whose calendar year a report number takes (reports/report-number.ts); Asia/Shanghai unless given */
+  timeZone?: string;
+}
+
+/** What the report service needs of the e-signature: the check, and the signature row in the signing's transaction. */
+export interface ReportSignatures {
+  verify(caller: Caller, credential: SigningCredential, context: Record<string, unknown>): Promise<SigningMethod>;
+  recordIn(tx: TransactionPorts, row: ReportSignatureTable): Promise<void>;
+  signaturesOf(reportId: string): Promise<ReportSignatureTable[]>;
+}
+
+/** A signing: the signer's credential, and the reviewer's changes to the text when they edit before signing (修改后审核). */
+export interface SignInput extends SigningCredential {
+  findings?: string;
+  impression?: string;
+  positive?: boolean;
+}
+
+/** A signed version's electronic signature, as getReport shows it. */
+export interface ReportSignatureView {
+  version: number;
+  signer: string;
+  signerName: string | null;
+  signedAt: string;
+  method: string;
+  /** the author's submitted version this signature signed */
+  submittedVersion: number;
+  /** the reviewer's 'review-edit' version, when they changed the text before signing */
+  reviewEditVersion: number | null;
 }
 
 export interface DraftInput {
@@ -49,6 +91,10 @@ export interface DraftInput {
   impression: string;
   positive?: boolean | null;
   templateId?: string;
+  /** given: replaces the report's measurements (absent: they stay as they are) */
+  measurements?: ReportMeasurement[];
+  /** given: replaces the report's key images */
+  keyImages?: ReportKeyImage[];
 }
 
 export interface ReportView {
@@ -69,6 +115,8 @@ export interface ReportView {
   submittedAt: string | null;
   signedAt: string | null;
   structuredReportSopInstanceUid: string | null;
+  /** 报告编号 (KS-COUNTY-2026-000123), given at signing; null before (reports/report-number.ts) */
+  reportNumber: string | null;
 }
 
 export interface ReportVersionView {
@@ -82,6 +130,8 @@ export interface ReportVersionView {
   /** savedBy's display name, when the user has one */
   savedByName?: string | null;
   savedAt: string;
+  /** 第 N 版 of an issued version (the signature 1, each addendum +1); null for submissions and returns */
+  issuedVersion?: number | null;
 }
 
 /** getReport's names of the people on the report, for screens (the fields above stay user names). */
@@ -106,11 +156,12 @@ export class ReportService {
   /** Seeds the starter templates (idempotent, safe from several processes). */
   async seedTemplates(): Promise<void> {
     const now = new Date().toISOString();
-    await this.deps.store.insertTemplates(STARTER_TEMPLATES.map((template) => ({ ...template, institution_id: null, created_at: now })));
+    await this.deps.store.insertTemplates(STARTER_TEMPLATES.map((template) => ({ ...template, institution_id: null, created_at: now, scope: 'system', owner: null, updated_at: null, updated_by: null })));
   }
 
+  /** The shared templates, the caller's institution's and the caller's own (personal templates are seen by their owner only). */
   async templates(caller: Caller, filter: { modality?: string; bodyPart?: string }) {
-    return (await this.deps.store.listTemplates({ ...filter, institutionId: caller.institutionId })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression }));
+    return (await this.deps.store.listTemplates({ ...filter, institutionId: caller.institutionId, owner: caller.name })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression, scope: t.scope, owner: t.owner, institutionId: t.institution_id, updatedAt: t.updated_at ?? t.created_at }));
   }
 
   async saveDraft(caller: Caller, requestId: string, draft: DraftInput): Promise<ReportView> {
@@ -128,7 +179,28 @@ export class ReportService {
         throw conflict('REPORT_NOT_EDITABLE', `the report is ${existing.status}; a signed report takes an addendum`);
       }
     }
-    return reportView((await this.deps.store.findReportOfRequest(row.id))!);
+    const saved = (await this.deps.store.findReportOfRequest(row.id))!;
+    if (draft.measurements || draft.keyImages) await this.saveAttachments(caller, saved, draft);
+    return reportView(saved);
+  }
+
+  /** The draft's measurements and key images replace the report's, in one transaction. */
+  private async saveAttachments(caller: Caller, report: ReportRow, draft: DraftInput): Promise<void> {
+    const rows = attachmentRows(report.id, report.study_instance_uid, caller.name, draft);
+    await this.deps.unitOfWork.run(async (tx) => {
+      const store = tx.open(productivityStore);
+      if (rows.measurements) await store.replaceAttachments(report.id, 'measurement', rows.measurements);
+      if (rows.keyImages) await store.replaceAttachments(report.id, 'key-image', rows.keyImages);
+    });
+  }
+
+  /** A report's measurements and key images, for whoever may see the report (audited as a view). */
+  async attachments(caller: Caller, reportId: string): Promise<ReportAttachments> {
+    const { report } = await this.visibleReport(caller, reportId);
+    const rows = this.deps.attachments ? await this.deps.attachments.attachments(report.id) : [];
+    const view = attachmentsView(rows);
+    await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: report.study_instance_uid, details: { reportId: report.id, attachments: { measurements: view.measurements.length, keyImages: view.keyImages.length } } });
+    return view;
   }
 
   async submit(caller: Caller, reportId: string): Promise<ReportView> {
@@ -148,24 +220,45 @@ export class ReportService {
     return reportView((await this.deps.store.findReport(report.id))!);
   }
 
-  async sign(caller: Caller, reportId: string): Promise<ReportView> {
+  /**
+   * The reviewer signs a submitted report (二级审核), with an electronic signature (the
+   * password or signing PIN, reports/e-signature.ts) and optionally their own changes to the
+   * text first (修改后审核): those are kept as a 'review-edit' version before the 'signed'
+   * one, so the author's submitted text and the signed text can be compared. The signature
+   * (who, when, how) is stored with the signed version and audited.
+   */
+  async sign(caller: Caller, reportId: string, input: SignInput = {}): Promise<ReportView> {
     const { report, request } = await this.visibleReport(caller, reportId);
     requireReviewerAt(caller, request);
     if (report.author === caller.name) throw forbidden('two-level sign-off: the author cannot sign their own report');
+    // Asked before the signature: nothing to sign means no password is spent on it.
+    if (report.status !== 'submitted') throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
+    const edit = reviewEditOf(report, input);
+    if (edit && (!edit.findings.trim() || !edit.impression.trim())) throw badRequest('REPORT_INCOMPLETE', 'findings and impression are both needed');
+    const method = this.deps.eSignature ? await this.deps.eSignature.verify(caller, input, { reportId: report.id, requestId: request.id }) : undefined;
     const now = new Date().toISOString();
-    const version = report.version + 1;
+    const submittedVersion = report.version;
+    const editVersion = edit ? submittedVersion + 1 : null;
+    const version = submittedVersion + (edit ? 2 : 1);
+    const text = edit ?? { findings: report.findings, impression: report.impression, positive: report.positive };
+    const signedRow = { report_id: report.id, version, kind: 'signed', findings: text.findings, impression: text.impression, positive: text.positive, addendum: null, saved_by: caller.name, saved_at: now };
     const signed = await this.deps.unitOfWork.run(async (tx) => {
       const ok = await tx.reading.changeReportAndRequest(
-        { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version }, version: { report_id: report.id, version, kind: 'signed', findings: report.findings, impression: report.impression, positive: report.positive, addendum: null, saved_by: caller.name, saved_at: now } },
-        { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name },
+        { id: report.id, fromStatuses: ['submitted'], changes: { status: 'signed', signed_at: now, reviewer: caller.name, updated_at: now, version: editVersion ?? version, ...(edit ? { findings: edit.findings, impression: edit.impression, positive: edit.positive } : {}) }, version: edit ? { ...signedRow, version: editVersion!, kind: 'review-edit' } : signedRow },
+        { id: request.id, from: ['submitted'], to: 'signed', set: { signed_at: now }, actor: caller.name, ...(edit ? { details: { reviewEdited: true } } : {}) },
         now,
       );
       if (!ok) return undefined;
+      // 报告编号 at the first issue, in the signing's transaction (reports/report-number.ts)
+      await assignReportNumber(tx, report.id, request.reading_institution_id, now, this.deps.timeZone ?? 'Asia/Shanghai');
+      if (edit && !(await tx.reading.addVersion(report.id, editVersion!, signedRow, { updated_at: now }))) throw conflict('CONCURRENT_CHANGE', 'the report changed meanwhile; reload and try again');
+      if (method) await this.deps.eSignature!.recordIn(tx, { report_id: report.id, version, signer: caller.name, signed_at: now, method, submitted_version: submittedVersion, review_edit_version: editVersion });
       const row = (await tx.reading.findReport(report.id))!;
-      recordReportChange(tx, caller, request, row, 'report.signed');
+      if (edit) tx.audit.record({ action: 'report.review-edited', caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, submittedVersion, version: editVersion, changed: edit.changed } });
+      recordReportChange(tx, caller, request, row, 'report.signed', { signatureMethod: method ?? null, submittedVersion, ...(edit ? { reviewEditVersion: editVersion } : {}) });
       return row;
     });
-    if (!signed) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${report.status}`);
+    if (!signed) throw conflict('ILLEGAL_TRANSITION', `cannot sign: the report is ${(await this.deps.store.findReport(report.id))?.status ?? 'gone'}`);
     await this.deliver(caller, request, signed, 'report.signed');
     return reportView((await this.deps.store.findReport(report.id))!);
   }
@@ -185,7 +278,9 @@ export class ReportService {
       return returned;
     });
     if (!ok) throw conflict('ILLEGAL_TRANSITION', `cannot return: the report is ${report.status}`);
-    await this.deps.notifier.publish([request.reading_institution_id], 'report.returned', { requestId: request.id, reportId: report.id, author: report.author });
+    // the author's screen names the reviewer (孙主任) in its notice
+    const reviewerName = (await this.displayNames([caller.name])).get(caller.name) ?? null;
+    await this.deps.notifier.publish([request.reading_institution_id], 'report.returned', { requestId: request.id, reportId: report.id, author: report.author, reviewer: caller.name, reviewerName });
     return reportView((await this.deps.store.findReport(report.id))!);
   }
 
@@ -273,13 +368,15 @@ export class ReportService {
     return delivered;
   }
 
-  async getReport(caller: Caller, reportId: string): Promise<ReportView & ReportPeopleNames & { versions: ReportVersionView[] }> {
+  async getReport(caller: Caller, reportId: string): Promise<ReportView & ReportPeopleNames & { issuedVersion: number; versions: ReportVersionView[]; signatures: ReportSignatureView[] }> {
     const { report } = await this.visibleReport(caller, reportId);
     await this.deps.audit.record({ action: 'study.viewed', caller, objectType: 'study', objectId: report.study_instance_uid, details: { reportId: report.id, version: report.version } });
     const rows = await this.deps.store.versions(report.id);
+    const signatureRows = (await this.deps.eSignature?.signaturesOf(report.id)) ?? [];
     const nameOf = await this.displayNames([report.author, ...(report.reviewer ? [report.reviewer] : []), ...rows.map((v) => v.saved_by)]);
-    const versions = rows.map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedByName: nameOf.get(v.saved_by) ?? null, savedAt: v.saved_at }));
-    return { ...reportView(report), authorName: nameOf.get(report.author) ?? null, reviewerName: report.reviewer ? nameOf.get(report.reviewer) ?? null : null, versions };
+    const signatures = signatureRows.map((row) => ({ version: row.version, signer: row.signer, signerName: nameOf.get(row.signer) ?? null, signedAt: row.signed_at, method: row.method, submittedVersion: row.submitted_version, reviewEditVersion: row.review_edit_version }));
+    const versions = rows.map((v) => ({ version: v.version, kind: v.kind, findings: v.findings, impression: v.impression, positive: v.positive === null ? null : v.positive === 1, addendum: v.addendum, savedBy: v.saved_by, savedByName: nameOf.get(v.saved_by) ?? null, savedAt: v.saved_at, issuedVersion: issuedVersionOf([v]) ? issuedVersionOf(rows, v.version) : null }));
+    return { ...reportView(report), authorName: nameOf.get(report.author) ?? null, reviewerName: report.reviewer ? nameOf.get(report.reviewer) ?? null : null, issuedVersion: issuedVersionOf(rows), versions, signatures };
   }
 
   /** Display names of the given users (each looked up once); users without one are left out. */
@@ -295,9 +392,12 @@ export class ReportService {
   }
 
   /** The report of a case the caller has been allowed to see already (the request's detail view). */
-  async reportOfCase(caseId: string): Promise<ReportView | undefined> {
+  async reportOfCase(caseId: string): Promise<(ReportView & ReportPeopleNames) | undefined> {
     const report = await this.deps.store.findReportOfRequest(caseId);
-    return report ? reportView(report) : undefined;
+    if (!report) return undefined;
+    // the review panel names the author (赵医生), not their login name
+    const nameOf = await this.displayNames([report.author, ...(report.reviewer ? [report.reviewer] : [])]);
+    return { ...reportView(report), authorName: nameOf.get(report.author) ?? null, reviewerName: report.reviewer ? nameOf.get(report.reviewer) ?? null : null };
   }
 
   /** For delivery formats: the report and its request, visibility checked. */
@@ -349,6 +449,7 @@ export function reportView(report: ReportRow): ReportView {
     submittedAt: report.submitted_at,
     signedAt: report.signed_at,
     structuredReportSopInstanceUid: report.sr_sop_instance_uid && !report.sr_sop_instance_uid.startsWith('delivering:') ? report.sr_sop_instance_uid : null,
+    reportNumber: report.report_number ?? null,
   };
 }
 
@@ -358,7 +459,19 @@ const FEED_TYPE_OF = { 'report.signed': 'report.signed', 'report.amended': 'repo
  * A report's signature, addendum or return: its audit record (the action as the trail has
  * always named it) and its feed row, in the change's transaction.
  */
-function recordReportChange(tx: TransactionPorts, caller: Caller, request: ReadingRequestRow, report: Pick<ReportRow, 'id' | 'version' | 'positive'>, action: keyof typeof FEED_TYPE_OF): void {
-  tx.audit.record({ action, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version } });
+function recordReportChange(tx: TransactionPorts, caller: Caller, request: ReadingRequestRow, report: Pick<ReportRow, 'id' | 'version' | 'positive'>, action: keyof typeof FEED_TYPE_OF, extra: Record<string, unknown> = {}): void {
+  tx.audit.record({ action, caller, objectType: 'study', objectId: request.study_instance_uid, details: { requestId: request.id, reportId: report.id, version: report.version, ...extra } });
   tx.feed.append({ type: FEED_TYPE_OF[action], resourceType: 'report', resourceId: report.id, institutionId: request.requesting_institution_id, payload: { reportId: report.id, requestId: request.id, studyInstanceUid: request.study_instance_uid, readingInstitutionId: request.reading_institution_id, version: report.version, positive: report.positive === 1 } });
+}
+
+/**
+ * The reviewer's changes (修改后审核): the text they sign when it differs from the submitted
+ * one, with the fields changed; undefined when they sign the author's text as it is.
+ */
+function reviewEditOf(report: ReportRow, input: SignInput): { findings: string; impression: string; positive: number | null; changed: string[] } | undefined {
+  const findings = input.findings ?? report.findings;
+  const impression = input.impression ?? report.impression;
+  const positive = input.positive === undefined ? report.positive : input.positive ? 1 : 0;
+  const changed = [findings !== report.findings && 'findings', impression !== report.impression && 'impression', positive !== report.positive && 'positive'].filter((field): field is string => Boolean(field));
+  return changed.length ? { findings, impression, positive, changed } : undefined;
 }

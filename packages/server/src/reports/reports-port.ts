@@ -9,6 +9,8 @@ export interface SignedReportText {
   positive: boolean | null;
   signedAt: string | null;
   readingInstitutionId: string;
+  /** 报告编号 (reports/report-number.ts) */
+  reportNumber?: string | null;
 }
 
 export interface ReportAddendum {
@@ -32,7 +34,7 @@ export function reportsPortOf(store: Pick<ReadingStore, 'signedReportTexts' | 'a
   return {
     async signedReportsOfStudy(studyInstanceUid) {
       const rows = await store.signedReportTexts(studyInstanceUid);
-      return rows.map((row) => ({ id: row.id, version: row.version, findings: row.findings, impression: row.impression, positive: row.positive === null ? null : row.positive === 1, signedAt: row.signed_at, readingInstitutionId: row.reading_institution_id }));
+      return rows.map((row) => ({ id: row.id, version: row.version, findings: row.findings, impression: row.impression, positive: row.positive === null ? null : row.positive === 1, signedAt: row.signed_at, readingInstitutionId: row.reading_institution_id, reportNumber: row.report_number ?? null }));
     },
     addendaOf: (reportId) => store.addendaOf(reportId),
   };

@@ -151,11 +151,16 @@ describe('cloud film on a phone', () => {
     const transform = await page.evaluate(() => (globalThis as unknown as Dom).document.getElementById('view-img')!.style.transform);
     const scale = Number(/scale\(([0-9.]+)\)/.exec(transform)?.[1]);
     assert.ok(scale > 2.5, `zoomed (${transform})`);
-    assert.equal((await page.locator('#fidelity').innerText()).trim(), 'HD');
+    assert.equal((await page.locator('#fidelity').innerText()).trim(), '高清');
+    // 报告编号 and the issued version (the signature is 第 1 版), in the page's language only
+    assert.match((await page.locator('#report-number').innerText()).trim(), /^报告编号 [A-Z0-9-]+-\d{4}-\d{6} · 第 1 版$/);
 
     // English
     await page.locator('#lang').click();
     assert.equal(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.lang), 'en');
+    assert.equal((await page.locator('#fidelity').innerText()).trim(), 'HD');
+    assert.match((await page.locator('#report-number').innerText()).trim(), /^Report No\. [A-Z0-9-]+-\d{4}-\d{6} · version 1$/);
+    assert.equal((await page.locator('#lang').innerText()).trim(), '中文', 'the switch offers the other language');
     assert.ok(await page.getByText('Findings', { exact: true }).isVisible());
     assert.ok(!(await page.getByText('影像所见', { exact: true }).isVisible()));
     // the choice is remembered on the phone; back to 简体中文 for the next tests
@@ -186,7 +191,9 @@ describe('cloud film on a phone', () => {
     const [onwardAnswer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/onward') && r.request().method() === 'POST'), page.locator('#onward-form button[type="submit"]').click()]);
     const onward = (await onwardAnswer.json()) as { expiresAt: string };
     await page.locator('#onward-expires').waitFor();
-    assert.equal((await page.locator('#onward-expires').innerText()).trim(), `有效期至 Valid until ${shanghai(onward.expiresAt)} (Asia/Shanghai)`);
+    // one language at a time (the page's, 简体中文 here), not "有效期至 Valid until"
+    assert.equal((await page.locator('#onward-expires').innerText()).trim(), `有效期至 ${shanghai(onward.expiresAt)} (Asia/Shanghai)`);
+    assert.doesNotMatch(await page.locator('#onward-result').innerText(), /[A-Za-z]{3,} [A-Za-z]{3,}/, 'no English sentence in the zh-CN result');
 
     // who opened the film, and the live onward link, in Shanghai time too
     const [listAnswer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/accesses')), page.locator('#show-accesses').click()]);

@@ -73,7 +73,7 @@ export class FilmMedia {
       institution: institution ?? study.institution_name ?? link.institution_id,
       exam: { description: study.study_description, modalities, date: study.study_date, time: study.study_time, accessionNumber: study.accession_number },
       patient: { name: maskName(study.patient_name), sex: study.patient_sex },
-      report: report ? { findings: report.findings, impression: report.impression, positive: report.positive, signedAt: report.signedAt, readingInstitution: (await this.deps.store.institutionName(report.readingInstitutionId)) ?? report.readingInstitutionId, addenda: await this.deps.reports.addendaOf(report.id) } : null,
+      report: report ? { findings: report.findings, impression: report.impression, positive: report.positive, signedAt: report.signedAt, reportNumber: report.reportNumber ?? null, readingInstitution: (await this.deps.store.institutionName(report.readingInstitutionId)) ?? report.readingInstitutionId, addenda: await this.deps.reports.addendaOf(report.id) } : null,
       series: pageSeries(series, instances),
       windows: modalities.includes('CT') ? CT_WINDOWS : [],
       timeZone: this.options.timeZone,

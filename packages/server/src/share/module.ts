@@ -1,4 +1,5 @@
 import { registerShareRoutes } from './share-routes.ts';
+import { useFilmDist } from './patient-page.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { reportsPortOf } from '../reports/reports-port.ts';
 import { DEFAULT_SHARE_OPTIONS } from './share-model.ts';
@@ -12,6 +13,8 @@ export const SHARES = serviceKey<ShareServices>('shares');
 export const shareModule: YunyingModule = {
   name: 'share',
   async register({ http, archive, config, logger, callers, services }) {
+    // the patient page inlines the script and style of the same build the web app serves
+    useFilmDist(config.webDistDir);
     const shares = createShareServices(
       // signed reports and addenda through the reports port, never the reports tables
       { store: archive.stores.share, index: archive.index, blobs: archive.blobs, accessStore: archive.accessStore, reports: reportsPortOf(archive.stores.reading), audit: archive.audit, unitOfWork: archive.unitOfWork, sms: new LogSmsSender(logger), logger },

@@ -26,9 +26,16 @@ export interface FilmAssets {
 const hashOf = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 const loaded = new Map<string, FilmAssets>();
+/** the web app's build the page takes its script and style from: YUNYING_WEB_DIST, as the web app's own routes */
+let webDist = DEFAULT_WEB_DIST;
+
+/** The build the page's script and style come from (the share module sets config.webDistDir); the default build when absent. */
+export function useFilmDist(distDir: string | undefined): void {
+  webDist = distDir ?? DEFAULT_WEB_DIST;
+}
 
 /** Read once from the build (re-checked while there is none, so a build made after start is picked up). */
-export function filmAssets(distDir = DEFAULT_WEB_DIST): FilmAssets {
+export function filmAssets(distDir = webDist): FilmAssets {
   const known = loaded.get(distDir);
   if (known?.built) return known;
   const scriptFile = path.join(distDir, 'cloud-film', 'cloud-film.js');
@@ -92,10 +99,10 @@ function layout(body: string, options: { title?: string; data?: unknown; preload
 <html lang="zh-CN" class="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
 <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex,nofollow">
-<title>${escapeHtml(options.title ?? '云胶片 Cloud film')}</title>
+<title>${escapeHtml(options.title ?? '云胶片')}</title>
 ${options.preload ? `<link rel="preload" as="image" href="${escapeHtml(options.preload)}">` : ''}
 ${assets.style ? `<style>${assets.style}</style>` : ''}</head>
-<body><header class="bar"><span class="brand">${t('云胶片', 'Cloud film')}</span><button type="button" id="lang" class="lang" hidden>EN / 中</button></header>
+<body><header class="bar"><span class="brand">${t('云胶片', 'Cloud film')}</span><button type="button" id="lang" class="lang" hidden>${t('EN', '中文')}</button></header>
 <main>${body}</main>${data}${assets.script ? `<script type="module">${assets.script}</script>` : ''}</body></html>`;
 }
 
@@ -112,7 +119,7 @@ export function messagePage(kind: 'not-found' | 'expired' | 'revoked' | 'throttl
     error: ['暂时无法打开', 'Cannot open right now', '请稍后再试。', 'Please try again later.'],
   };
   const [zh, en, zhText, enText] = texts[kind];
-  return layout(`<section class="card message" data-state="${kind}"><h1>${t(zh, en)}</h1><p>${t(zhText, enText)}</p>${retryAfterSeconds ? `<p class="retry" data-retry-after="${retryAfterSeconds}">${t(`${retryAfterSeconds} 秒后可重试`, `Retry after ${retryAfterSeconds} s`)}</p>` : ''}</section>`, { title: `${zh} · ${en}` });
+  return layout(`<section class="card message" data-state="${kind}"><h1>${t(zh, en)}</h1><p>${t(zhText, enText)}</p>${retryAfterSeconds ? `<p class="retry" data-retry-after="${retryAfterSeconds}">${t(`${retryAfterSeconds} 秒后可重试`, `Retry after ${retryAfterSeconds} s`)}</p>` : ''}</section>`, { title: zh });
 }
 
 /** The code form; `wrong` after a failed attempt. */
@@ -122,7 +129,7 @@ export function unlockPage(token: string, wrong: boolean): string {
 <p>${t('访问码印在检查报告上，或以短信发送给您。', 'The access code is printed on your report or was sent to you by SMS.')}</p>
 ${wrong ? `<p class="error" id="code-error" role="alert">${t('访问码不正确，请重试。', 'Wrong access code, please try again.')}</p>` : ''}
 <form method="post" action="/s/${segment(token)}/unlock" id="unlock">
-<input name="code" id="code" inputmode="numeric" pattern="[0-9]{4,6}" minlength="4" maxlength="6" autocomplete="one-time-code" required aria-label="访问码 access code">
+<input name="code" id="code" inputmode="numeric" pattern="[0-9]{4,6}" minlength="4" maxlength="6" autocomplete="one-time-code" required aria-label="访问码">
 <button type="submit" id="unlock-submit">${t('查看', 'Open')}</button></form></section>`, { title: '云胶片 · 访问码' });
 }
 
@@ -162,7 +169,8 @@ export function filmPage(token: string, data: PatientPageData): string {
 <h3>${t('影像所见', 'Findings')}</h3><div class="text" id="findings">${paragraphs(data.report.findings)}</div>
 <h3>${t('诊断意见', 'Impression')}</h3><div class="text" id="impression">${paragraphs(data.report.impression)}</div>
 ${data.report.addenda.map((a) => `<h3>${t('补充意见', 'Addendum')} <small class="addendum-at">${local(a.at)}</small></h3><div class="text">${paragraphs(a.text)}</div>`).join('')}
-<p class="meta">${escapeHtml(data.report.readingInstitution)}${data.report.signedAt ? ` · ${t('签发于', 'signed')} <span id="signed-at">${local(data.report.signedAt)}</span>` : ''}</p></section>`
+<p class="meta">${escapeHtml(data.report.readingInstitution)}${data.report.signedAt ? ` · ${t('签发于', 'signed')} <span id="signed-at">${local(data.report.signedAt)}</span>` : ''}</p>
+${data.report.reportNumber ? `<p class="meta" id="report-number">${t('报告编号', 'Report No.')} <span data-identifier>${escapeHtml(data.report.reportNumber)}</span> · <span id="report-version">${t(`第 ${1 + data.report.addenda.length} 版`, `version ${1 + data.report.addenda.length}`)}</span></p>` : ''}</section>`
     : `<section class="card report" id="report"><h2>${t('诊断报告', 'Report')}</h2><p class="meta">${t('报告尚未签发。', 'The report has not been signed yet.')}</p></section>`;
   const thumbs = data.series
     .map((s, i) => `<li><a href="#viewer" class="thumb" data-series="${i}"><img src="${escapeHtml(base)}/series/${segment(s.uid)}/thumbnail.jpg" alt="" width="96" height="96" loading="${i < 6 ? 'eager' : 'lazy'}"><span>${escapeHtml(`${s.modality ?? ''} ${s.description ?? ''}`.trim() || `#${s.number ?? i + 1}`)}</span><small>${s.images.reduce((n, [, frames]) => n + frames, 0)}</small></a></li>`)
@@ -190,6 +198,6 @@ ${data.link.mayShare ? `<section class="card share" id="share"><h2>${t('分享�
 <label>${t('有效天数', 'Valid for (days)')}<select name="days" id="days"><option>1</option><option selected>3</option><option>7</option></select></label>
 <button type="submit">${t('生成分享链接', 'Create link')}</button></form><div id="onward-result" class="result" hidden></div>
 <h3>${t('谁打开过我的云胶片', 'Who opened my film')}</h3><button type="button" id="show-accesses">${t('查看记录', 'Show')}</button><ul id="accesses" class="accesses"></ul></section>` : ''}
-<p class="foot">${t('有效期至', 'Valid until')} <span id="expires-at">${local(data.link.expiresAt)}</span> (<span id="time-zone">${escapeHtml(data.timeZone)}</span>) · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
+<p class="foot">${t('有效期至', 'Valid until')} <span id="expires-at">${local(data.link.expiresAt)}</span> (<span id="time-zone" data-identifier>${escapeHtml(data.timeZone)}</span>) · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
   return layout(body, { data: { ...data, base }, preload, title: `${data.institution} · 云胶片` });
 }

@@ -35,7 +35,7 @@ export interface ShareTestServer {
 
 export async function startShareServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ShareTestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'yunying-share-')));
-  const env = { YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_STUDY_STABLE_SECONDS: '1', YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...options.env };
+  const env = { YUNYING_DATA_DIR: dataDir, YUNYING_DICOM_PORT: '0', YUNYING_LOG_LEVEL: 'silent', YUNYING_FSYNC: 'false', YUNYING_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, YUNYING_STUDY_STABLE_SECONDS: '1', YUNYING_PASSWORD_HASH_COST_LOG2: TEST_PASSWORD_HASH_COST_LOG2, ...(process.env.YUNYING_WEB_DIST ? { YUNYING_WEB_DIST: process.env.YUNYING_WEB_DIST } : {}), ...options.env };
   const config = loadConfig(env);
   const server = await buildServer(config);
   const shares = server.shares;
@@ -185,7 +185,7 @@ export async function signReport(fixture: Fixture, studyInstanceUid: string, tex
   const draft = await client.call<{ id: string }>('rad', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { ...text, positive: true });
   assert.equal(draft.status, 200, draft.text);
   assert.equal((await client.call('rad', 'POST', `/api/v1/reports/${draft.body.id}/submit`)).status, 200);
-  const signed = await client.call('rev', 'POST', `/api/v1/reports/${draft.body.id}/sign`);
+  const signed = await client.call('rev', 'POST', `/api/v1/reports/${draft.body.id}/sign`, { password: PASSWORD });
   assert.equal(signed.status, 200, signed.text);
   return draft.body.id;
 }

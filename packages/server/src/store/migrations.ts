@@ -557,7 +557,98 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0017-report-productivity': {
+      // Reporting productivity (issue 14, item 7): templates get an owner and a scope
+      // (system: the starter set, shared by all; institution: one institution's readers;
+      // personal: its owner only), the phrase library (常用语) with the same scopes, and a
+      // report's attachments (measurements from the viewer, key images), saved with the draft.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('report_templates').addColumn('scope', 'text', (c) => c.notNull().defaultTo('system')).execute();
+        await db.schema.alterTable('report_templates').addColumn('owner', 'text').execute();
+        await db.schema.alterTable('report_templates').addColumn('updated_at', 'text').execute();
+        await db.schema.alterTable('report_templates').addColumn('updated_by', 'text').execute();
+        await sql`update report_templates set scope = 'institution' where institution_id is not null`.execute(db);
+        await db.schema
+          .createTable('report_phrases')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('institution_id', 'text')
+          .addColumn('owner', 'text')
+          .addColumn('group_name', 'text', (c) => c.notNull())
+          .addColumn('trigger', 'text')
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text')
+          .execute();
+        await db.schema
+          .createTable('report_attachments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('report_id', 'text', (c) => c.notNull().references('reports.id'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('series_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('sop_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('frame', 'integer', (c) => c.notNull())
+          .addColumn('series_number', 'integer')
+          .addColumn('instance_number', 'integer')
+          .addColumn('tool', 'text')
+          .addColumn('value', dialect === 'postgres' ? 'double precision' : 'real')
+          .addColumn('unit', 'text')
+          .addColumn('text', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('report_attachments_report').on('report_attachments').columns(['report_id', 'kind', 'position']).execute();
+      },
+    },
+    '0019-report-numbers': {
+      // 报告编号 (reports/report-number.ts): the readable number of a signed report, from one
+      // counter per reading institution and year, advanced in the signing transaction
+      // (store/report-number-store.ts). Reports signed before are numbered here in the order
+      // of their signature, the year taken in YUNYING_TIME_ZONE (Asia/Shanghai unless set),
+      // and the counters continue after them.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('reports').addColumn('report_number', 'text').execute();
+        await db.schema
+          .createTable('report_number_counters')
+          .addColumn('institution_id', 'text', (c) => c.notNull())
+          .addColumn('year', 'integer', (c) => c.notNull())
+          .addColumn('last_value', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('report_number_counters_pk', ['institution_id', 'year'])
+          .execute();
+        const signed = await sql<{ id: string; signed_at: string; institution_id: string }>`select p.id, p.signed_at, r.reading_institution_id as institution_id
+          from reports p join reading_requests r on r.id = p.request_id where p.signed_at is not null order by p.signed_at, p.id`.execute(db);
+        const year = new Intl.DateTimeFormat('en-CA', { timeZone: backfillTimeZone(), year: 'numeric' });
+        const counters = new Map<string, { institutionId: string; year: number; last: number }>();
+        for (const row of signed.rows) {
+          const signedYear = Number(year.format(new Date(row.signed_at)));
+          const key = `${row.institution_id}\u0000${signedYear}`;
+          const counter = counters.get(key) ?? { institutionId: row.institution_id, year: signedYear, last: 0 };
+          counter.last += 1;
+          counters.set(key, counter);
+          const number = `${row.institution_id.toUpperCase().replace(/[._]/g, '-')}-${signedYear}-${String(counter.last).padStart(6, '0')}`;
+          await sql`update reports set report_number = ${number} where id = ${row.id}`.execute(db);
+        }
+        for (const counter of counters.values()) {
+          await sql`insert into report_number_counters (institution_id, year, last_value) values (${counter.institutionId}, ${counter.year}, ${counter.last})`.execute(db);
+        }
+        await db.schema.createIndex('reports_report_number').on('reports').column('report_number').unique().execute();
+      },
+    },
   };
+}
+
+/** The zone migration 0019 takes a signature's year in: the configured one when it is valid. */
+function backfillTimeZone(): string {
+  const zone = process.env.YUNYING_TIME_ZONE?.trim() || 'Asia/Shanghai';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone;
+  } catch {
+    return 'Asia/Shanghai';
+  }
 }
 
 /** The one migration set; a statement differs by dialect only where SQL itself does. */

@@ -42,6 +42,10 @@ export type WorklistRow = ReadingRequestRow & {
   requesting_institution_name: string | null;
   reading_institution_name: string | null;
   instances: number;
+  /** the request's report's status (draft, submitted, returned, signed), null before a draft: 已退回 on the author's list */
+  report_status: string | null;
+  /** the reviewer's comments of a returned report */
+  report_review_comments: string | null;
 };
 
 export type StudyFacts = {
@@ -98,7 +102,9 @@ function worklistSelect(dialect: SqlDialectName) {
     (select max(u.display_name) from users u where u.username = r.claimed_by) as claimed_by_display_name,
     (select q.name from institutions q where q.id = r.requesting_institution_id) as requesting_institution_name,
     (select c.name from institutions c where c.id = r.reading_institution_id) as reading_institution_name,
-    (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances
+    (select count(*) from instances i where i.study_instance_uid = r.study_instance_uid) as instances,
+    (select max(p.status) from reports p where p.request_id = r.id and p.status <> 'deleted') as report_status,
+    (select max(p.review_comments) from reports p where p.request_id = r.id and p.status = 'returned') as report_review_comments
   from reading_requests r left join studies st on st.study_instance_uid = r.study_instance_uid`;
 }
 
@@ -394,11 +400,11 @@ export class ReadingStore {
   }
 
   /** Signed reports of the study, newest first, with the latest signed text and the reading centre (the reports port, reports/reports-port.ts). */
-  async signedReportTexts(studyInstanceUid: string): Promise<Array<{ id: string; version: number; findings: string; impression: string; positive: number | null; signed_at: string | null; reading_institution_id: string }>> {
+  async signedReportTexts(studyInstanceUid: string): Promise<Array<{ id: string; version: number; findings: string; impression: string; positive: number | null; signed_at: string | null; reading_institution_id: string; report_number?: string | null }>> {
     return this.db
       .selectFrom('reports as r')
       .innerJoin('reading_requests as q', 'q.id', 'r.request_id')
-      .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id'])
+      .select(['r.id', 'r.version', 'r.findings', 'r.impression', 'r.positive', 'r.signed_at', 'q.reading_institution_id', 'r.report_number'])
       .where('r.study_instance_uid', '=', studyInstanceUid)
       .where('r.status', '=', 'signed')
       // only reports of requests made for the study row there is (deletion tombstones the others)
@@ -424,16 +430,29 @@ export class ReadingStore {
     await this.db.insertInto('routing_rules').values(row).execute();
   }
 
+  async updateRule(id: string, changes: Partial<Omit<RoutingRuleRow, 'id' | 'created_at'>>): Promise<boolean> {
+    if (Object.keys(changes).length === 0) return (await this.db.selectFrom('routing_rules').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+    const result = await this.db.updateTable('routing_rules').set(changes).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async deleteRule(id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('routing_rules').where('id', '=', id).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 
-  async listTemplates(filter: { modality?: string; bodyPart?: string; institutionId?: string }): Promise<ReportTemplateRow[]> {
+  /**
+   * Templates by modality and body part. With institutionId: the shared ones, that
+   * institution's, and (migration 0017) the personal templates of `owner` only.
+   */
+  async listTemplates(filter: { modality?: string; bodyPart?: string; institutionId?: string; owner?: string }): Promise<ReportTemplateRow[]> {
     let query = this.db.selectFrom('report_templates').selectAll();
     if (filter.modality) query = query.where('modality', '=', filter.modality);
     if (filter.bodyPart) query = query.where('body_part', '=', filter.bodyPart);
-    if (filter.institutionId) query = query.where((eb) => eb.or([eb('institution_id', 'is', null), eb('institution_id', '=', filter.institutionId!)]));
+    if (filter.institutionId) {
+      const institutionId = filter.institutionId;
+      query = query.where((eb) => eb.or([eb('scope', '=', 'system'), eb.and([eb('scope', '=', 'institution'), eb('institution_id', '=', institutionId)]), eb.and([eb('scope', '=', 'personal'), eb('owner', '=', filter.owner ?? '')])]));
+    }
     return query.orderBy('modality').orderBy('body_part').orderBy('name').execute();
   }
 

@@ -303,6 +303,8 @@ export interface ReportTable {
   signed_at: string | null;
   /** the DICOM SR stored with the study for the latest signed version */
   sr_sop_instance_uid: string | null;
+  /** 报告编号 (KS-COUNTY-2026-000123), given at signing (migration 0019, reports/report-number.ts); null before */
+  report_number?: string | null;
 }
 
 export interface ReportVersionTable {
@@ -328,6 +330,12 @@ export interface ReportTemplateTable {
   /** null: shared by every institution */
   institution_id: string | null;
   created_at: string;
+  /** migration 0017: 'system' (the starter set), 'institution' (its readers), 'personal' (its owner only) */
+  scope: string;
+  /** the user a personal template belongs to */
+  owner: string | null;
+  updated_at: string | null;
+  updated_by: string | null;
 }
 
 /** The outbox that carries live notifications to every server process's subscribers. */

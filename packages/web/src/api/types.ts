@@ -73,6 +73,10 @@ export interface ReadingRequest {
   studyDate?: string | null;
   accessionNumber?: string | null;
   instances?: number;
+  /** worklist rows (review stage): the report's status, 'returned' is 已退回 on the author's list */
+  reportStatus?: ReportStatus | null;
+  /** worklist rows of a returned report: the reviewer's comments */
+  reviewComments?: string | null;
 }
 
 export type ReportStatus = 'draft' | 'submitted' | 'returned' | 'signed';
@@ -95,11 +99,17 @@ export interface Report {
   submittedAt: string | null;
   signedAt: string | null;
   structuredReportSopInstanceUid: string | null;
+  /** 报告编号 (KS-COUNTY-2026-000123), given at signing; null before (issue 14 item 4) */
+  reportNumber?: string | null;
+  /** the people's display names (赵医生), when they have one (the request's detail and GET /reports/{id}) */
+  authorName?: string | null;
+  reviewerName?: string | null;
 }
 
 export interface ReportVersion {
   version: number;
-  kind: 'submitted' | 'signed' | 'returned' | 'addendum';
+  /** review-edit: the reviewer's changed text, signed right after (修改后审核) */
+  kind: 'submitted' | 'signed' | 'returned' | 'addendum' | 'review-edit';
   findings: string;
   impression: string;
   positive: boolean | null;
@@ -114,7 +124,24 @@ export interface ReadingRequestDetail extends ReadingRequest {
 }
 
 export interface ReportDetail extends Report {
-  versions: ReportVersion[];
+  versions: Array<ReportVersion & { savedByName?: string | null; /** 第 N 版 of an issued version (signed 1, each addendum +1); null otherwise */ issuedVersion?: number | null }>;
+  /** issued versions so far: 1 once signed, +1 per addendum; 0 before signing */
+  issuedVersion?: number;
+  /** review stage: each signed version's electronic signature */
+  signatures?: ReportSignature[];
+}
+
+/** The electronic signature of a signed version: who, when, how, and what it signed. */
+export interface ReportSignature {
+  version: number;
+  signer: string;
+  signerName: string | null;
+  signedAt: string;
+  method: 'password' | 'pin';
+  /** the author's submitted version */
+  submittedVersion: number;
+  /** the reviewer's review-edit version, when they changed the text before signing */
+  reviewEditVersion: number | null;
 }
 
 export interface ReportTemplate {

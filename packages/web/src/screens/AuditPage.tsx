@@ -7,6 +7,7 @@ import { api, downloadBlob, withQuery, type Query } from '../api/client.ts';
 import type { AuditEvent } from '../api/types.ts';
 import { useI18n, useT, type MessageKey } from '../i18n/i18n.tsx';
 import { outcomeLabel } from '../i18n/codes.ts';
+import { auditActionLabel } from '../i18n/audit-actions.ts';
 import { formatDateTime } from '../app/format.ts';
 
 interface AuditFilter {
@@ -64,7 +65,7 @@ export default function AuditPage() {
   const columns: ColumnsType<AuditEvent> = [
     { title: '#', dataIndex: 'seq', width: 70 },
     { title: t('audit.time'), dataIndex: 'occurred_at', width: 140, render: (value: string) => formatDateTime(value) },
-    { title: t('audit.action'), dataIndex: 'action', width: 170, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
+    { title: t('audit.action'), dataIndex: 'action', width: 170, render: (value: string) => <ActionName code={value} /> },
     { title: t('audit.outcome'), dataIndex: 'outcome', width: 80, render: (value: string) => outcomeLabel(value, locale) },
     { title: t('audit.actor'), key: 'actor', width: 160, render: (_, row) => <><Identifier>{row.actor_name ?? ''}</Identifier> {row.actor_role ? `(${t(`role.${row.actor_role}` as MessageKey)})` : ''}</> },
     { title: t('audit.institution'), dataIndex: 'actor_institution_id', width: 110, responsive: ['lg'], render: (value: string | null) => <Identifier>{value ?? ''}</Identifier> },
@@ -110,6 +111,13 @@ export default function AuditPage() {
       <Table<AuditEvent> rowKey="seq" size="small" loading={loading} columns={columns} dataSource={rows} pagination={{ pageSize: 50, hideOnSinglePage: true }} scroll={{ x: 900 }} />
     </Card>
   );
+}
+
+/** The action by its name (签发报告), its stored code (report.signed) on hover; an unknown code as it is. */
+function ActionName({ code }: { code: string }) {
+  const { locale } = useI18n();
+  const label = auditActionLabel(code, locale);
+  return label ? <span title={code} data-action={code} data-testid="audit-action">{label}</span> : <Typography.Text code data-action={code} data-testid="audit-action">{code}</Typography.Text>;
 }
 
 /**

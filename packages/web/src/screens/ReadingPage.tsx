@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
-import { Alert, App, Button, Card, Descriptions, Empty, Input, List, Modal, Popover, Radio, Result, Select, Space, Spin, Tag, Timeline, Typography } from 'antd';
+import { Alert, App, Button, Card, Descriptions, Empty, Input, List, Popover, Radio, Result, Select, Space, Spin, Tag, Timeline, Typography } from 'antd';
 import { ArrowLeftOutlined, FilePdfOutlined, QuestionCircleOutlined } from '@ant-design/icons';
 import { api, ApiError, openBlob } from '../api/client.ts';
 import { authorizationHeader } from '../api/session.ts';
@@ -13,6 +13,15 @@ import { useNow } from '../app/use-now.ts';
 import { formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
 import { PriorityTag, SlaCountdown, StatusTag, isOpenStatus } from '../app/request-tags.tsx';
 import { StudyViewer } from '../app/study-viewer.tsx';
+import { ReviewPanel } from './reading/ReviewStage.tsx';
+import { ReviewRecord } from './reading/ReportDiff.tsx';
+import { CriticalFindingPanel } from './reading/CriticalFindingPanel.tsx';
+import { issuedVersionLabel, reportIdentityItems } from './reading/report-identity.tsx';
+import { PhraseTextArea, usePhrases, type PhraseTextAreaHandle } from './reading/PhrasePicker.tsx';
+import { AttachmentsEditor, ReportAttachmentsView, useReportAttachments } from './reading/ReportAttachments.tsx';
+import { ReportLibraryButton, useLibraryVersion } from './reading/TemplateManager.tsx';
+import type { ReportAttachments } from '../api/report-library.ts';
+import type { ViewerController } from '../viewer/viewer-controller.ts';
 
 const READERS = ['radiologist', 'reviewing-radiologist', 'expert'];
 type SaveState = 'saved' | 'saving' | 'unsaved' | 'error';
@@ -33,6 +42,7 @@ export default function ReadingPage() {
   const [priors, setPriors] = useState<PriorStudy[]>();
   const [openPrior, setOpenPrior] = useState<string>();
   const [showPriors, setShowPriors] = useState(true);
+  const [viewer, setViewer] = useState<ViewerController>();
 
   const load = useCallback(async () => {
     try {
@@ -84,7 +94,7 @@ export default function ReadingPage() {
   return (
     <div className="yy-reading" data-testid="reading-page" data-request-status={request.status}>
       <div className="yy-reading-viewers">
-        <StudyViewer studyInstanceUid={request.studyInstanceUid} dicomWebRoot="/dicom-web" authorizationHeader={authorizationHeader} />
+        <StudyViewer studyInstanceUid={request.studyInstanceUid} dicomWebRoot="/dicom-web" authorizationHeader={authorizationHeader} onController={setViewer} />
         {openPrior && (
           <div style={{ display: 'flex', flexDirection: 'column', minWidth: 0 }} data-testid="prior-viewer">
             <Space style={{ marginBottom: 4 }}>
@@ -102,9 +112,11 @@ export default function ReadingPage() {
       <div className="yy-reading-panel">
         <Space direction="vertical" style={{ width: '100%' }} size={8}>
           <RequestHeader request={request} onBack={() => navigate(user.role === 'reviewing-radiologist' ? '/review' : '/worklist')} />
-          {mine && <ReportEditor request={request} onSubmitted={() => navigate(user.role === 'reviewing-radiologist' ? '/review' : '/worklist')} onChanged={load} />}
+          <CriticalFindingPanel requestId={id} readingInstitutionId={request.readingInstitutionId} requestingInstitutionId={request.requestingInstitutionId} requestStatus={request.status} />
+          {mine && <ReportEditor viewer={viewer} request={request} onSubmitted={() => navigate(user.role === 'reviewing-radiologist' ? '/review' : '/worklist')} onChanged={load} />}
           {reviewing && request.report && <ReviewPanel report={request.report} onDone={() => navigate('/review')} />}
           {!mine && !reviewing && request.report && <SignedReport reportId={request.report.id} canAmend={isReader && request.status === 'signed'} />}
+          {!mine && request.report && <ReportAttachmentsView reportId={request.report.id} viewer={viewer} />}
           {!mine && !reviewing && !request.report && (
             <Card size="small">
               {isReader && request.status === 'pending' ? (
@@ -112,7 +124,7 @@ export default function ReadingPage() {
                   {t('reading.claim')}
                 </Button>
               ) : (
-                <Typography.Text type="secondary">{request.status === 'claimed' ? `${t('worklist.claimedBy')}: ${request.claimedBy ?? ''}` : t('reading.claimFirst')}</Typography.Text>
+                <Typography.Text type="secondary">{request.status === 'claimed' ? `${t('worklist.claimedBy')}: ${request.claimedByName || request.claimedBy || ''}` : t('reading.claimFirst')}</Typography.Text>
               )}
             </Card>
           )}
@@ -197,7 +209,7 @@ function RequestHeader({ request, onBack }: { request: ReadingRequestDetail; onB
         </Typography.Text>
         <PriorityTag priority={request.priority} />
         <StatusTag status={request.status} />
-        <SlaCountdown dueAt={request.dueAt} now={now} open={isOpenStatus(request.status) && request.status !== 'submitted'} />
+        <SlaCountdown dueAt={request.dueAt} now={now} open={isOpenStatus(request.status)} />
       </Space>
       <Descriptions size="small" column={1} colon items={[
         { key: 'modality', label: t('worklist.modality'), children: `${request.modality ?? ''} ${codes.bodyParts(request.bodyParts)}` },
@@ -249,7 +261,7 @@ interface Draft {
   templateId?: string;
 }
 
-function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingRequestDetail; onSubmitted: () => void; onChanged: () => Promise<void> }) {
+function ReportEditor({ request, onSubmitted, onChanged, viewer }: { request: ReadingRequestDetail; onSubmitted: () => void; onChanged: () => Promise<void>; viewer?: ViewerController }) {
   const t = useT();
   const codes = useCodeLabels();
   const { message, modal } = App.useApp();
@@ -266,6 +278,13 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
   const dirty = useRef(false);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const saving = useRef<Promise<Report | undefined>>(undefined);
+  // measurements, key images and phrases (reading/ReportAttachments.tsx, PhrasePicker.tsx)
+  const [attachments, setAttachments] = useReportAttachments(report?.id);
+  const attachmentsRef = useRef<ReportAttachments | undefined>(attachments);
+  attachmentsRef.current = attachments;
+  const findingsBox = useRef<PhraseTextAreaHandle>(null);
+  const phrases = usePhrases();
+  const libraryVersion = useLibraryVersion();
 
   useEffect(() => {
     const bodyPart = request.bodyParts[0];
@@ -274,7 +293,7 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
       .then(async (list) => (list.length > 0 || !bodyPart ? list : api.get<ReportTemplate[]>('/api/v1/report-templates', { modality: request.modality ?? undefined })))
       .then(setTemplates)
       .catch(() => setTemplates([]));
-  }, [request.modality, request.bodyParts]);
+  }, [request.modality, request.bodyParts, libraryVersion]);
 
   const save = useCallback(async (): Promise<Report | undefined> => {
     clearTimeout(timer.current);
@@ -284,7 +303,7 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
     setSaveState('saving');
     const body = latest.current;
     const run = api
-      .put<Report>(`/api/v1/reading-requests/${request.id}/report`, { findings: body.findings, impression: body.impression, positive: body.positive, ...(body.templateId ? { templateId: body.templateId } : {}) })
+      .put<Report>(`/api/v1/reading-requests/${request.id}/report`, { findings: body.findings, impression: body.impression, positive: body.positive, ...(body.templateId ? { templateId: body.templateId } : {}), ...(attachmentsRef.current ?? {}) })
       .then((saved) => {
         setReportId(saved.id);
         setSaveState(dirty.current ? 'unsaved' : 'saved');
@@ -401,6 +420,7 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
             {indicator}
           </Typography.Text>
           <ShortcutHelp />
+          <ReportLibraryButton defaults={{ modality: request.modality, bodyPart: request.bodyParts[0] }} />
         </Space>
       }
       data-testid="report-editor"
@@ -416,16 +436,17 @@ function ReportEditor({ request, onSubmitted, onChanged }: { request: ReadingReq
           onChange={applyTemplate}
           showSearch
           optionFilterProp="label"
-          options={templates.map((template) => ({ value: template.id, label: `${template.modality} ${codes.bodyParts([template.bodyPart])} · ${template.name}` }))}
+          options={templates.map((template) => ({ value: template.id, label: `${'scope' in template && template.scope !== 'system' ? `【${t(`library.scope.${String(template.scope)}` as MessageKey)}】` : ''}${template.modality} ${codes.bodyParts([template.bodyPart])} · ${template.name}` }))}
           data-testid="template-picker"
         />
         <div>
           <Typography.Text strong>{t('reading.findings')}</Typography.Text>
-          <Input.TextArea value={draft.findings} onChange={(event) => change({ findings: event.target.value })} autoSize={{ minRows: 8, maxRows: 18 }} data-testid="findings" />
+          <PhraseTextArea ref={findingsBox} phrases={phrases} value={draft.findings} onChange={(findings) => change({ findings })} autoSize={{ minRows: 8, maxRows: 18 }} data-testid="findings" />
+          <AttachmentsEditor viewer={viewer} value={attachments} onChange={(next) => { attachmentsRef.current = next; setAttachments(next); change({}); }} onInsert={(text) => findingsBox.current?.insert(text)} />
         </div>
         <div>
           <Typography.Text strong>{t('reading.impression')}</Typography.Text>
-          <Input.TextArea value={draft.impression} onChange={(event) => change({ impression: event.target.value })} autoSize={{ minRows: 3, maxRows: 8 }} data-testid="impression" />
+          <PhraseTextArea phrases={phrases} value={draft.impression} onChange={(impression) => change({ impression })} autoSize={{ minRows: 3, maxRows: 8 }} data-testid="impression" />
         </div>
         <Space>
           <Typography.Text strong>{t('reading.result')}</Typography.Text>
@@ -472,76 +493,8 @@ function ReportText({ report }: { report: Pick<Report, 'findings' | 'impression'
   );
 }
 
-function ReviewPanel({ report, onDone }: { report: Report; onDone: () => void }) {
-  const t = useT();
-  const { message } = App.useApp();
-  const [returning, setReturning] = useState(false);
-  const [comments, setComments] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  const sign = useCallback(async () => {
-    setBusy(true);
-    try {
-      await api.post(`/api/v1/reports/${report.id}/sign`);
-      message.success(t('review.signed'));
-      onDone();
-    } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
-    } finally {
-      setBusy(false);
-    }
-  }, [report.id, message, t, onDone]);
-
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') {
-        event.preventDefault();
-        void sign();
-      }
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [sign]);
-
-  const sendBack = async () => {
-    if (!comments.trim()) return;
-    await api.post(`/api/v1/reports/${report.id}/return`, { comments: comments.trim() });
-    message.success(t('review.returned'));
-    setReturning(false);
-    onDone();
-  };
-
-  return (
-    <Card size="small" title={t('reading.report')} extra={<Typography.Text type="secondary">{`${t('review.author')}: ${report.author}`}</Typography.Text>} data-testid="review-panel">
-      <ReportText report={report} />
-      <Space wrap style={{ marginTop: 8 }}>
-        <Button type="primary" loading={busy} onClick={() => void sign()} data-testid="approve-sign">
-          {t('review.approve')}
-        </Button>
-        <Button danger onClick={() => setReturning(true)} data-testid="return-report">
-          {t('review.return')}
-        </Button>
-      </Space>
-      <Modal open={returning} title={t('review.return')} onOk={() => void sendBack()} onCancel={() => setReturning(false)} okButtonProps={{ disabled: !comments.trim() }}>
-        <Input.TextArea rows={4} placeholder={t('review.comments')} value={comments} onChange={(event) => setComments(event.target.value)} data-testid="return-comments" />
-      </Modal>
-    </Card>
-  );
-}
-
 /** GET /api/v1/reports/{id}: the people's display names next to their user names. */
 type NamedReportDetail = Omit<ReportDetail, 'versions'> & { authorName?: string | null; reviewerName?: string | null; versions: Array<ReportDetail['versions'][number] & { savedByName?: string | null }> };
-
-/**
- * "第 2 版" for the second issued version (the signature is the first, each addendum the next):
- * the stored version counter also counts drafts handed in and returned, which a reader of the
- * report never saw, so a first issued report showed "第 4 版". The first issue has no number.
- */
-function issuedVersionLabel(versions: ReportDetail['versions'], version: ReportDetail['versions'][number], t: ReturnType<typeof useT>): string {
-  if (version.kind !== 'signed' && version.kind !== 'addendum') return '';
-  const issued = versions.filter((v) => (v.kind === 'signed' || v.kind === 'addendum') && v.version <= version.version).length;
-  return issued > 1 ? t('report.version', { version: issued }) : '';
-}
 
 /** A report that is not being edited here: text, status, versions, addenda and the PDF. */
 export function SignedReport({ reportId, canAmend }: { reportId: string; canAmend: boolean }) {
@@ -592,10 +545,12 @@ export function SignedReport({ reportId, canAmend }: { reportId: string; canAmen
     >
       <ReportText report={report} />
       <Descriptions size="small" column={1} items={[
+        ...reportIdentityItems(report, t),
         { key: 'author', label: t('review.author'), children: report.authorName || report.author },
         ...(report.reviewer ? [{ key: 'reviewer', label: t('review.reviewer'), children: report.reviewerName || report.reviewer }] : []),
         ...(report.signedAt ? [{ key: 'signed', label: t('report.signedAt'), children: formatDateTime(report.signedAt) }] : []),
       ]} />
+      <ReviewRecord report={report} showDiff={canAmend} />
       {addenda.length > 0 && (
         <>
           <Typography.Title level={5}>{t('report.addenda')}</Typography.Title>
@@ -611,7 +566,7 @@ export function SignedReport({ reportId, canAmend }: { reportId: string; canAmen
             items={report.versions.map((version) => ({
               key: version.version,
               color: version.kind === 'signed' ? 'green' : version.kind === 'returned' ? 'red' : 'blue',
-              content: [issuedVersionLabel(report.versions, version, t), t(`report.kind.${version.kind}` as MessageKey), version.savedByName || version.savedBy, formatDateTime(version.savedAt)].filter(Boolean).join(' · '),
+              content: [issuedVersionLabel(version, t), t(`report.kind.${version.kind}` as MessageKey), version.savedByName || version.savedBy, formatDateTime(version.savedAt)].filter(Boolean).join(' · '),
             }))}
           />
         </>
