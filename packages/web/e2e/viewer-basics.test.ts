@@ -97,7 +97,7 @@ let server: ListeningServer;
 let context: BrowserContext;
 let userDataDir: string;
 let token: string;
-const studies = { dr: '', ct: '', prior: '', ctAxialSeries: '', drPaSeries: '', drLatSeries: '' };
+const studies = { dr: '', drOneSeries: '', ct: '', prior: '', ctAxialSeries: '', drPaSeries: '', drLatSeries: '' };
 
 async function stow(files: Buffer[]): Promise<void> {
   const boundary = `basics-${randomBytes(6).toString('hex')}`;
@@ -149,6 +149,15 @@ before(async () => {
   await stow([
     image({ ...projection, series: studies.drLatSeries, seriesNumber: 1, description: 'CHEST', viewPosition: 'LL' }),
     image({ ...projection, series: studies.drPaSeries, seriesNumber: 2, description: 'CHEST', viewPosition: 'PA', orientation: [1, 0, 0, 0, 0, -1] }),
+  ]);
+
+  // DR with both views in one series of two images
+  studies.drOneSeries = freshUid();
+  const oneSeries = freshUid();
+  const oneFrame = freshUid();
+  await stow([
+    image({ ...projection, study: studies.drOneSeries, frameOfReference: oneFrame, series: oneSeries, seriesNumber: 1, description: 'CHEST', viewPosition: 'PA', orientation: [1, 0, 0, 0, 0, -1] }),
+    image({ ...projection, study: studies.drOneSeries, frameOfReference: oneFrame, series: oneSeries, seriesNumber: 1, instanceNumber: 2, description: 'CHEST', viewPosition: 'LL' }),
   ]);
 
   // CT: a coronal localizer (series 1), the axial stack (series 2, 12 × 10 mm) and a coronal reformat with more images (series 3)
@@ -264,6 +273,14 @@ describe('viewer basics', { timeout: 600_000 }, () => {
         assert.deepEqual((page as Page & { errors?: string[] }).errors, []);
       } finally {
         await page.close();
+      }
+      // the two views in one series: its images 1 and 2 side by side
+      const one = await open(size, locale, studies.drOneSeries);
+      try {
+        await one.locator('[data-testid="study-viewer"][data-layout="1x2"]').waitFor({ timeout: TIMEOUT });
+        await eventually('images 1 and 2 drawn side by side', () => snapshots(one), ([s]) => !!s && s.viewports.map((v) => v.currentSlice).join() === '1,2' && s.viewports[0]!.seriesInstanceUid === s.viewports[1]!.seriesInstanceUid);
+      } finally {
+        await one.close();
       }
     });
 

@@ -37,6 +37,17 @@ describe('hanging protocols', () => {
     assert.equal(viewKindOf({ seriesInstanceUid: 'x', modality: 'DR', viewPosition: 'AP' }), 'frontal');
   });
 
+  test('one projection series of two images: its two images side by side', () => {
+    const choice = chooseHanging([{ seriesInstanceUid: 'chest', modality: 'DR', instanceCount: 2 }]);
+    assert.equal(choice.layout, '1x2');
+    assert.deepEqual(choice.slotImages, [
+      { seriesInstanceUid: 'chest', index: 0 },
+      { seriesInstanceUid: 'chest', index: 1 },
+    ]);
+    assert.equal(chooseHanging([{ seriesInstanceUid: 'chest', modality: 'DR', instanceCount: 1 }]).layout, '1x1');
+    assert.equal(chooseHanging([{ seriesInstanceUid: 'us', modality: 'US', instanceCount: 2 }]).layout, '1x1');
+  });
+
   test('two frontal radiographs (no lateral) stay 1×1', () => {
     const choice = chooseHanging([
       { seriesInstanceUid: 'a', modality: 'DX', viewPosition: 'PA' },

@@ -3,7 +3,9 @@
  * from what the series query says about each series (its first instance's attributes, asked
  * for with includefield: ImageOrientationPatient, ImageType, ViewPosition).
  *
- * - DR/CR/DX with a frontal (PA/AP) and a lateral view: both side by side (1×2), frontal left.
+ * - DR/CR/DX with a frontal (PA/AP) and a lateral view: both side by side (1×2), frontal left;
+ *   a projection study of one series with two images (the two views in one series): its
+ *   images 1 and 2 side by side.
  * - CT: the axial series with the most slices that is not a localizer (scout, topogram),
  *   alone (1×1). Other modalities: their first series that is not a localizer.
  * - Every stack opens at its first slice (the first of the stack sorted by position).
@@ -39,6 +41,8 @@ export interface HangingChoice {
   order: string[];
   /** 0-based index each stack opens at */
   initialIndex: 0;
+  /** when one series fills several slots: the image each slot opens at (slot → index) */
+  slotImages?: Array<{ seriesInstanceUid: string; index: number }>;
 }
 
 const PROJECTION = new Set(['DR', 'CR', 'DX']);
@@ -77,6 +81,16 @@ export function chooseHanging(series: readonly ProtocolSeries[]): HangingChoice 
     const frontal = projection.find((s) => viewKindOf(s) === 'frontal');
     const lateral = projection.find((s) => viewKindOf(s) === 'lateral');
     if (frontal && lateral) return withFirst([frontal.seriesInstanceUid, lateral.seriesInstanceUid], 'projection-frontal-lateral', '1x2');
+  }
+  if (projection.length === 1 && series.length === 1 && projection[0]!.instanceCount === 2) {
+    const uid = projection[0]!.seriesInstanceUid;
+    return {
+      ...withFirst([uid], 'projection-frontal-lateral', '1x2'),
+      slotImages: [
+        { seriesInstanceUid: uid, index: 0 },
+        { seriesInstanceUid: uid, index: 1 },
+      ],
+    };
   }
 
   const ct = series.filter((s) => s.modality.trim().toUpperCase() === 'CT' && !isLocalizer(s));

@@ -98,6 +98,8 @@ interface Slot {
   stack?: SeriesStack;
   /** increments on every assignment, so a late stack does not replace a newer one */
   generation: number;
+  /** the image this slot opens at when not the stack's first (a hanging protocol that shows two images of one series) */
+  initialIndex?: number;
   cinePlaying: boolean;
   cleanup: Array<() => void>;
 }
@@ -214,6 +216,11 @@ export class ViewerController {
       this.protocol = hanging.protocol;
       this.layout = hanging.layout;
       this.assignInOrder();
+      hanging.slotImages?.forEach(({ seriesInstanceUid, index }, i) => {
+        const slot = this.slots[i]!;
+        slot.seriesUid = seriesInstanceUid;
+        slot.initialIndex = index;
+      });
       this.emit();
       for (let i = 0; i < LAYOUT_SLOTS[this.layout]; i++) this.showSlot(i);
     } catch (err) {
@@ -255,6 +262,7 @@ export class ViewerController {
       const slot = this.slots[i]!;
       if (slot.seriesUid !== uid) {
         slot.seriesUid = uid;
+        slot.initialIndex = undefined;
         slot.stack = undefined;
         slot.generation += 1;
       }
@@ -341,7 +349,8 @@ export class ViewerController {
       watchdog = setTimeout(() => reject(new Error(`${this.options.labels.loadFailed} (${FIRST_IMAGE_TIMEOUT_MS / 1000} s)`)), FIRST_IMAGE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([viewport.setStack(stack.imageIds, stack.initialIndex), timeout]);
+      const first = slot.initialIndex !== undefined && slot.initialIndex < stack.imageIds.length ? slot.initialIndex : stack.initialIndex;
+      await Promise.race([viewport.setStack(stack.imageIds, first), timeout]);
     } finally {
       clearTimeout(watchdog);
     }
@@ -534,6 +543,7 @@ export class ViewerController {
     if (slot.cinePlaying && slot.element) toolUtilities.cine.stopClip(slot.element);
     slot.cinePlaying = false;
     slot.seriesUid = seriesUid;
+    slot.initialIndex = undefined;
     slot.stack = undefined;
     slot.generation += 1;
     this.emit();
