@@ -197,6 +197,8 @@ async function visibleTexts(page: Page): Promise<string[]> {
       if (!text || !parent || parent.closest('script, style, noscript')) continue;
       // stored codes shown verbatim on purpose (audit actions, AE titles, login names, IDs)
       if (parent.closest('code, [data-identifier]')) continue;
+      // the cloud-film page names the configured zone by its IANA identifier (Asia/Shanghai)
+      if (parent.closest('#time-zone')) continue;
       if (!parent.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
       const box = parent.getBoundingClientRect();
       if (box.width === 0 || box.height === 0) continue;

@@ -198,6 +198,6 @@ ${data.link.mayShare ? `<section class="card share" id="share"><h2>${t('分享�
 <label>${t('有效天数', 'Valid for (days)')}<select name="days" id="days"><option>1</option><option selected>3</option><option>7</option></select></label>
 <button type="submit">${t('生成分享链接', 'Create link')}</button></form><div id="onward-result" class="result" hidden></div>
 <h3>${t('谁打开过我的云胶片', 'Who opened my film')}</h3><button type="button" id="show-accesses">${t('查看记录', 'Show')}</button><ul id="accesses" class="accesses"></ul></section>` : ''}
-<p class="foot">${t('有效期至', 'Valid until')} <span id="expires-at">${local(data.link.expiresAt)}</span> (<span id="time-zone" data-identifier>${escapeHtml(data.timeZone)}</span>) · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
+<p class="foot">${t('有效期至', 'Valid until')} <span id="expires-at">${local(data.link.expiresAt)}</span> (<span id="time-zone">${escapeHtml(data.timeZone)}</span>) · ${t('本页面仅供本人及其授权的医生查看，请勿公开转发。', 'For the patient and the doctors they choose; do not post publicly.')}</p>`;
   return layout(body, { data: { ...data, base }, preload, title: `${data.institution} · 云胶片` });
 }
