@@ -46,6 +46,7 @@ export const BODY_PARTS: Readonly<Record<string, BodyPartName>> = {
   SPINE: { zh: '脊柱', en: 'Spine' },
   SSPINE: { zh: '骶椎', en: 'Sacral spine' },
   TSPINE: { zh: '胸椎', en: 'Thoracic spine' },
+  THYROID: { zh: '甲状腺', en: 'Thyroid' },
   WHOLEBODY: { zh: '全身', en: 'Whole body' },
   WRIST: { zh: '腕关节', en: 'Wrist' },
 };

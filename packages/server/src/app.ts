@@ -25,6 +25,7 @@ import { fhirModule } from './fhir/module.ts';
 import { insightModule } from './insight/module.ts';
 import { readingModule } from './reading/module.ts';
 import { reportsModule } from './reports/module.ts';
+import { productivityModule } from './productivity/module.ts';
 import { SHARES, shareModule } from './share/module.ts';
 import { webAppModule } from './web-app/module.ts';
 
@@ -40,6 +41,7 @@ export const MODULES: readonly YunyingModule[] = [
   eventsModule,
   shareModule,
   reportsModule,
+  productivityModule,
   readingModule,
   fhirModule,
   insightModule,

@@ -20,6 +20,7 @@ import { stowBody } from '../dicomweb/test-support.ts';
 import { encodePatientId } from '../fhir/patient-id.ts';
 import { ROLE_DEFINITIONS, ROLES, type Role } from './roles.ts';
 import { callHttp, type HttpAnswer, type HttpCallOptions } from '../test-support/http-client.ts';
+import { DEFAULT_CRITICAL_CATEGORIES } from '../critical-findings/categories.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 const CONCURRENCY = 6;
@@ -42,9 +43,13 @@ const USERS: Record<Role, { username: string; institutionId: string }> = {
 const ALL: readonly Role[] = ROLES;
 const ADMIN: readonly Role[] = ['administrator'];
 const READERS: readonly Role[] = ['radiologist', 'reviewing-radiologist', 'expert'];
+/** people, not device accounts (gateway, modality) */
+const PEOPLE: readonly Role[] = ROLES.filter((role) => role !== 'gateway' && role !== 'modality');
 /** the roles that may see patient identity and clinical content (roles.ts: patients:read) */
 const PATIENT_ROLES: readonly Role[] = ['technologist', 'radiologist', 'reviewing-radiologist', 'expert', 'clinician', 'qc-officer', 'administrator'];
 const IMAGE_READERS: readonly Role[] = [...PATIENT_ROLES, 'modality'];
+/** templates:write (productivity/module.ts): the readers and administrators */
+const LIBRARY_KEEPERS: readonly Role[] = [...READERS, 'administrator'];
 
 interface Fixtures {
   studyUid: string;
@@ -54,6 +59,11 @@ interface Fixtures {
   ruleId: string;
   linkId: string;
   patientResourceId: string;
+  /** a radiologist's personal template and phrase (report library) */
+  templateId: string;
+  phraseId: string;
+  /** a critical finding (危急值) flagged on the request */
+  criticalFindingId: string;
 }
 
 /**
@@ -85,6 +95,9 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'POST /api/v1/auth/logout': { allowed: ALL, kind: 'fresh-session' },
   'GET /api/v1/auth/me': { allowed: ALL },
   // the current password is right, the new one too weak: refused after the role check, nothing changes
+  // the signer's own signing PIN (review stage): for those who sign; a weak PIN is refused (400) before anything changes
+  'GET /api/v1/auth/signing-pin': { allowed: ['reviewing-radiologist'] },
+  'PUT /api/v1/auth/signing-pin': { allowed: ['reviewing-radiologist'], allowedFill: 'real', body: (_fx, _fill, role) => ({ currentPassword: role === 'administrator' ? TEST_ADMIN_PASSWORD : PASSWORD, pin: '111111' }) },
   'POST /api/v1/auth/password': { allowed: ALL, allowedFill: 'real', body: (_fx, _fill, role) => ({ currentPassword: role === 'administrator' ? TEST_ADMIN_PASSWORD : PASSWORD, newPassword: 'short' }) },
 
   'GET /api/v1/institutions': { allowed: ADMIN },
@@ -131,15 +144,44 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'PUT /api/v1/reading-requests/{id}/report': { allowed: PATIENT_ROLES, patientData: true, body: () => ({ findings: '矩阵', impression: '矩阵' }) },
   'GET /api/v1/reports/{id}': { allowed: PATIENT_ROLES, patientData: true },
   'POST /api/v1/reports/{id}/submit': { allowed: PATIENT_ROLES, patientData: true },
-  'POST /api/v1/reports/{id}/sign': { allowed: PATIENT_ROLES, patientData: true },
+  // with an electronic signature in the body (review stage): the role check comes first
+  'POST /api/v1/reports/{id}/sign': { allowed: PATIENT_ROLES, patientData: true, body: () => ({ password: 'route-matrix' }) },
   'POST /api/v1/reports/{id}/return': { allowed: PATIENT_ROLES, patientData: true, body: () => ({ comments: '矩阵' }) },
   'POST /api/v1/reports/{id}/addenda': { allowed: PATIENT_ROLES, patientData: true, body: () => ({ text: '矩阵' }) },
   'GET /api/v1/reports/{id}/pdf': { allowed: PATIENT_ROLES, patientData: true },
   // templates carry no patient data: every signed-in role may read them
   'GET /api/v1/report-templates': { allowed: ALL },
+  // the report library (productivity/): readers keep their own; institution scope needs templates:manage (checked after the role)
+  'POST /api/v1/report-templates': { allowed: LIBRARY_KEEPERS, body: () => ({ scope: 'personal', modality: 'US', bodyPart: 'THYROID', name: '矩阵', findings: '矩阵', impression: '矩阵' }) },
+  'PUT /api/v1/report-templates/{id}': { allowed: LIBRARY_KEEPERS, body: () => ({ modality: 'US', bodyPart: 'THYROID', name: '矩阵', findings: '矩阵', impression: '矩阵' }) },
+  'DELETE /api/v1/report-templates/{id}': { allowed: LIBRARY_KEEPERS },
+  'GET /api/v1/report-phrases': { allowed: LIBRARY_KEEPERS },
+  'POST /api/v1/report-phrases': { allowed: LIBRARY_KEEPERS, body: () => ({ scope: 'personal', group: '矩阵', text: '矩阵' }) },
+  'PUT /api/v1/report-phrases/{id}': { allowed: LIBRARY_KEEPERS, body: () => ({ group: '矩阵', text: '矩阵' }) },
+  'DELETE /api/v1/report-phrases/{id}': { allowed: LIBRARY_KEEPERS },
+  'GET /api/v1/reports/{id}/attachments': { allowed: PATIENT_ROLES, patientData: true },
   'GET /api/v1/routing-rules': { allowed: ADMIN },
   'POST /api/v1/routing-rules': { allowed: ADMIN, body: (_fx, fill) => ({ name: 'matrix', readingInstitutionId: fill === 'real' ? 'ks-county' : 'no-such-institution', sourceInstitutionId: 'ks-t2' }) },
   'DELETE /api/v1/routing-rules/{id}': { allowed: ADMIN },
+  'PATCH /api/v1/routing-rules/{id}': { allowed: ADMIN, body: () => ({ name: 'matrix renamed' }) },
+  // administrator settings (settings/): every person's role reads them, administrators write
+  'GET /api/v1/settings/pick-lists': { allowed: PEOPLE },
+  'PUT /api/v1/settings/pick-lists': { allowed: ADMIN, body: (_fx, fill) => ({ institutionId: fill === 'real' ? 'ks-t1' : 'no-such-institution', modalities: ['DX'], bodyParts: ['CHEST'] }) },
+  'DELETE /api/v1/settings/pick-lists/{institutionId}': { allowed: ADMIN },
+  'GET /api/v1/settings/sla': { allowed: PEOPLE },
+  // allowed: emergency longer than urgent, refused (400) after the role check, nothing changes
+  'PUT /api/v1/settings/sla': { allowed: ADMIN, body: (_fx, fill) => (fill === 'real' ? { emergency: 30, urgent: 60, routine: 120 } : { emergency: 90, urgent: 60, routine: 120 }) },
+  // critical findings (危急值, critical-findings/): the reading centre's readers flag, the requesting institution acknowledges
+  'POST /api/v1/reading-requests/{id}/critical-findings': { allowed: READERS, patientData: true, body: () => ({ category: 'pneumothorax', note: '矩阵' }) },
+  'GET /api/v1/reading-requests/{id}/critical-findings': { allowed: PATIENT_ROLES, patientData: true },
+  'GET /api/v1/critical-findings': { allowed: PATIENT_ROLES, patientData: true },
+  'POST /api/v1/critical-findings/{id}/acknowledgement': { allowed: ['technologist', 'clinician'], patientData: true, body: () => ({ receivedBy: '矩阵', informedVia: 'phone' }) },
+  'GET /api/v1/critical-findings/categories': { allowed: PATIENT_ROLES },
+  // the list as seeded: a harmless write
+  'PUT /api/v1/critical-findings/categories': { allowed: ADMIN, body: () => ({ categories: DEFAULT_CRITICAL_CATEGORIES }) },
+  'GET /api/v1/critical-findings/contacts': { allowed: ADMIN },
+  'PUT /api/v1/critical-findings/contacts/{institutionId}': { allowed: ADMIN, body: () => ({ phone: '13800138000' }) },
+  'DELETE /api/v1/critical-findings/contacts/{institutionId}': { allowed: ADMIN },
   // counts per radiologist, no patient data: the commission sees the workload too
   'GET /api/v1/reading-statistics/radiologists': { allowed: [...READERS, 'commission-analyst', 'administrator'], query: period },
 
@@ -200,9 +242,10 @@ function parameter(route: string, name: string, fill: Fill): string {
   const routeId = (prefix: string, value: string) => (route.includes(`/${prefix}/{id}`) ? (real ? value : randomUUID()) : undefined);
   const value =
     name === 'id'
-      ? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
+      ? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
       : ({
           memberId: real ? 'ks-t1' : 'no-such-institution',
+          institutionId: real ? 'ks-t1' : 'no-such-institution',
           username: real ? USERS.technologist.username : 'no-such-user',
           aeTitle: real ? 'T1_CT' : 'NO_SUCH_AE',
           study: real ? fx.studyUid : newUid(),
@@ -324,12 +367,21 @@ before(async () => {
   ok(draft, 200, 'draft');
   const reportId = (draft.body as { id: string }).id;
   ok(await as('radiologist', 'POST', `/api/v1/reports/${reportId}/submit`), 200, 'submit');
-  ok(await as('reviewing-radiologist', 'POST', `/api/v1/reports/${reportId}/sign`), 200, 'sign');
+  ok(await as('reviewing-radiologist', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD }), 200, 'sign');
   const link = await as('technologist', 'POST', '/api/v1/share-links', { studyInstanceUid: current.studyInstanceUid, reportId });
   ok(link, 201, 'share link');
   const rule = await admin('POST', '/api/v1/routing-rules', { name: 'matrix fixture', sourceInstitutionId: 'ks-t2', readingInstitutionId: 'ks-county' });
   ok(rule, 201, 'routing rule');
+  const template = await as('radiologist', 'POST', '/api/v1/report-templates', { scope: 'personal', modality: 'US', bodyPart: 'THYROID', name: '矩阵模板', findings: '甲状腺。', impression: '未见异常。' });
+  ok(template, 201, 'personal template');
+  const phrase = await as('radiologist', 'POST', '/api/v1/report-phrases', { scope: 'personal', group: '矩阵', text: '未见异常。' });
+  ok(phrase, 201, 'personal phrase');
+  const critical = await as('radiologist', 'POST', `/api/v1/reading-requests/${requestId}/critical-findings`, { category: 'pneumothorax', note: '矩阵' });
+  ok(critical, 201, 'critical finding');
   fx = {
+    criticalFindingId: (critical.body as { id: string }).id,
+    templateId: (template.body as { id: string }).id,
+    phraseId: (phrase.body as { id: string }).id,
     studyUid: current.studyInstanceUid,
     priorUid: prior.studyInstanceUid,
     requestId,

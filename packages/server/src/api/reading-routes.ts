@@ -42,12 +42,24 @@ const WorklistQuery = Type.Object(
 const ReasonBody = Type.Object({ reason: Text(500) }, { additionalProperties: false });
 const CommentsBody = Type.Object({ comments: Text(4000) }, { additionalProperties: false });
 const AddendumBody = Type.Object({ text: Text(8000) }, { additionalProperties: false });
+const ImageRef = {
+  seriesInstanceUid: Uid,
+  sopInstanceUid: Uid,
+  frame: Type.Integer({ minimum: 1, maximum: 100000 }),
+  seriesNumber: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  instanceNumber: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+};
+const MeasurementBody = Type.Object({ ...ImageRef, studyInstanceUid: Type.Optional(Uid), tool: Type.String({ minLength: 1, maxLength: 32 }), value: Type.Number(), unit: Type.String({ maxLength: 16 }), text: Text(300) }, { additionalProperties: false });
+const KeyImageBody = Type.Object({ ...ImageRef, studyInstanceUid: Type.Optional(Uid), note: Type.Optional(Type.Union([Type.String({ maxLength: 300 }), Type.Null()])) }, { additionalProperties: false });
 const DraftBody = Type.Object(
   {
     findings: Type.String({ maxLength: 20000 }),
     impression: Type.String({ maxLength: 8000 }),
     positive: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
     templateId: Type.Optional(Type.String({ maxLength: 100 })),
+    // reporting productivity (issue 14, item 7): given, they replace the report's
+    measurements: Type.Optional(Type.Array(MeasurementBody, { maxItems: 100 })),
+    keyImages: Type.Optional(Type.Array(KeyImageBody, { maxItems: 50 })),
   },
   { additionalProperties: false },
 );

@@ -55,6 +55,9 @@ export const ERROR_CATALOG = {
   INVALID_ALLIANCE: { http: 400, zh: '医联体关系无效', en: 'the alliance membership is invalid' },
   INVALID_AE_TITLE: { http: 400, zh: 'AE 名称无效', en: 'the AE title is invalid' },
   INVALID_AE_ADDRESS: { http: 400, zh: 'DICOM 节点地址无效', en: 'the DICOM node address is invalid' },
+  // administrator settings (settings/): pick lists, reading SLA
+  INVALID_PICK_LIST: { http: 400, zh: '选择列表无效：须为 1–100 项 DICOM 代码（大写字母、数字或下划线，最多 16 位）', en: 'the pick list is invalid: 1-100 DICOM codes (capital letters, digits or underscore, up to 16)' },
+  INVALID_SLA: { http: 400, zh: '诊断时限无效：每个优先级须为 1–10080 分钟的整数，且急诊不长于加急、加急不长于常规', en: 'the reading SLA is invalid: whole minutes from 1 to 10080 per priority, emergency no longer than urgent, urgent no longer than routine' },
 
   // ---------------------------------------------------------------- audit trail
   AUDIT_KEY_TOO_SHORT: { http: 500, zh: '审计密钥过短', en: 'the audit key is too short' },
@@ -116,7 +119,22 @@ export const ERROR_CATALOG = {
   REPORT_INCOMPLETE: { http: 400, zh: '报告不完整', en: 'the report is incomplete' },
   REPORT_NOT_EDITABLE: { http: 409, zh: '报告已不可编辑', en: 'the report can no longer be edited' },
   REPORT_NOT_SIGNED: { http: 409, zh: '报告尚未签发', en: 'the report is not signed yet' },
+  // reporting productivity: templates, phrases, measurements and key images (issue 14, item 7)
+  TEMPLATE_READ_ONLY: { http: 409, zh: '系统预置的模板与常用语不可修改，请另存为个人或本机构的', en: 'the starter templates and phrases cannot be changed; save a copy as a personal or institution one' },
+  INVALID_ATTACHMENT: { http: 400, zh: '测量或关键图像无效（须为本检查的图像）', en: 'a measurement or key image is invalid (it must name an image of the report’s study)' },
+  // review stage (审核): the electronic signature of a signing
+  SIGNATURE_REQUIRED: { http: 400, zh: '签发须输入登录密码或签名 PIN（电子签名）', en: 'signing needs the signer’s password or signing PIN (electronic signature)' },
+  SIGNATURE_REJECTED: { http: 403, zh: '电子签名验证失败：密码或 PIN 错误，报告未签发', en: 'the electronic signature was rejected: wrong password or PIN; nothing was signed' },
+  SIGNATURE_THROTTLED: { http: 429, zh: '签名验证失败次数过多，请稍后再试', en: 'too many failed signature attempts; try again later' },
+  SIGNING_PIN_NOT_SET: { http: 409, zh: '尚未设置签名 PIN，请使用登录密码签发', en: 'no signing PIN is set; sign with the password' },
+  WEAK_SIGNING_PIN: { http: 400, zh: '签名 PIN 须为 6 位数字，且不能过于简单', en: 'a signing PIN is 6 digits and must not be trivial' },
   INVALID_LAST_EVENT_ID: { http: 400, zh: 'Last-Event-ID 无效', en: 'the Last-Event-ID is invalid' },
+
+  // ---------------------------------------------------------------- critical findings (危急值, critical-findings/)
+  CRITICAL_CATEGORY_UNKNOWN: { http: 400, zh: '危急值类别不存在', en: 'no such critical-finding category' },
+  CRITICAL_REQUEST_CANCELLED: { http: 409, zh: '诊断申请已撤销，不能上报危急值', en: 'the reading request was cancelled: no critical finding can be flagged on it' },
+  CRITICAL_FINDING_ACKNOWLEDGED: { http: 409, zh: '该危急值已被确认', en: 'the critical finding was acknowledged already' },
+  CRITICAL_INFORMED_AT_INVALID: { http: 400, zh: '告知时间须在上报之后、当前时间之前', en: 'the time the clinician was informed must lie between the flag and now' },
 
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },

@@ -24,6 +24,10 @@ const MENUS: Record<string, Array<{ path: string; label: MessageKey }>> = {
   'insurance-auditor': [{ path: '/audit', label: 'nav.audit' }],
 };
 
+/** 模板与常用语 (screens/reading/TemplateManager.tsx) for the roles holding templates:write */
+const TEMPLATES_MENU = { path: '/templates', label: 'nav.templates' } as const;
+for (const role of ['radiologist', 'expert', 'reviewing-radiologist', 'administrator']) MENUS[role]?.push(TEMPLATES_MENU);
+
 export function menuOf(role: Role): Array<{ path: string; label: MessageKey }> {
   return MENUS[role] ?? [];
 }
