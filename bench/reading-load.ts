@@ -370,7 +370,7 @@ async function main(): Promise<void> {
           const item = list.body[(offset + k) % list.body.length]!;
           const detail = await call<RequestDetail>('GET request', who.token, 'GET', `/api/v1/reading-requests/${item.id}`);
           if (detail.status !== 200 || detail.body.status !== 'submitted' || !detail.body.report) continue;
-          const sign = await call('POST sign', who.token, 'POST', `/api/v1/reports/${detail.body.report.id}/sign`, undefined, true);
+          const sign = await call('POST sign', who.token, 'POST', `/api/v1/reports/${detail.body.report.id}/sign`, { password: PASSWORD }, true);
           if (sign.status === 200) signed += 1;
         }
       }

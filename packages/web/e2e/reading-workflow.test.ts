@@ -247,7 +247,10 @@ describe('web reading workstation', { timeout: 240_000 }, () => {
     await rev.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
     assert.match(await rev.getByTestId('report-impression').innerText(), /腔隙性脑梗死/);
     await screenshot(rev, 'review');
+    // signing is an electronic signature: the confirmation dialog asks for the password
     await rev.getByTestId('approve-sign').click();
+    await rev.getByTestId('esign-password').fill(PASSWORD);
+    await rev.getByTestId('esign-ok').click();
     await rev.getByTestId('review-queue').waitFor();
 
     const tech = pages.tech!;

@@ -169,7 +169,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(draft.status, 200, draft.text);
       const reportId = draft.body.id as string;
       assert.equal((await http('radA', 'POST', `/api/v1/reports/${reportId}/submit`)).status, 200);
-      const signed = await http('revA', 'POST', `/api/v1/reports/${reportId}/sign`);
+      const signed = await http('revA', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD });
       assert.equal(signed.status, 200, signed.text);
 
       const subjectOfA = (await fhir('admin', `ImagingStudy/${studyA.studyInstanceUid}`)).subject.reference;

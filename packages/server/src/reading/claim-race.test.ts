@@ -161,7 +161,7 @@ async function signRace(platform: Platform, ids: readonly string[], winners: Rea
   await Promise.all(
     reports.map(async (reportId, n) => {
       const attempts = REVIEWERS.map((who, k) => ({ who, baseUrl: platform.via(n + k) }));
-      const answers = await Promise.all(attempts.map(async (attempt) => ({ ...attempt, answer: await platform.call<ReportView & ErrorBody>(attempt.baseUrl, attempt.who, 'POST', `/api/v1/reports/${reportId}/sign`) })));
+      const answers = await Promise.all(attempts.map(async (attempt) => ({ ...attempt, answer: await platform.call<ReportView & ErrorBody>(attempt.baseUrl, attempt.who, 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD }) })));
       const won = answers.filter((a) => a.answer.status === 200);
       assert.equal(won.length, 1, answers.map((a) => `${a.answer.status} ${a.answer.text}`).join(' | '));
       const lost = answers.find((a) => a.answer.status !== 200)!;

@@ -209,11 +209,11 @@ describe('remote diagnosis', () => {
     const draft = await call<ReportView>('rad1', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { findings: `${template.findings}右侧基底节区见片状低密度影。`, impression: '右侧基底节区脑梗死可能，建议MRI检查。', positive: true, templateId: template.id });
     assert.equal(draft.body.id, reportId);
     assert.equal(draft.body.status, 'draft');
-    assert.equal((await call('rev', 'POST', `/api/v1/reports/${reportId}/sign`)).status, 409); // not submitted yet
+    assert.equal((await call('rev', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD })).status, 409); // not submitted yet
     assert.equal((await call('rad1', 'POST', `/api/v1/reports/${reportId}/submit`)).status, 200);
     const editAfterSubmit = await call<{ code: string }>('rad1', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { findings: 'changed', impression: 'changed' });
     assert.equal(editAfterSubmit.status, 409);
-    assert.equal((await call('rad2', 'POST', `/api/v1/reports/${reportId}/sign`)).status, 403); // no review rights
+    assert.equal((await call('rad2', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD })).status, 403); // no review rights
   });
 
   test('the reviewer returns the report with comments, then signs the revision; signed means immutable, addenda make versions', async () => {
@@ -222,7 +222,7 @@ describe('remote diagnosis', () => {
     assert.equal((await call<RequestView>('rad1', 'GET', `/api/v1/reading-requests/${requestId}`)).body.status, 'claimed');
     await call('rad1', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { findings: '右侧基底节区见片状低密度影，中线结构居中。', impression: '右侧基底节区脑梗死可能，建议MRI检查。', positive: true });
     assert.equal((await call('rad1', 'POST', `/api/v1/reports/${reportId}/submit`)).status, 200);
-    const signed = await call<ReportView>('rev', 'POST', `/api/v1/reports/${reportId}/sign`);
+    const signed = await call<ReportView>('rev', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD });
     assert.equal(signed.status, 200, signed.raw.toString());
     assert.equal(signed.body.status, 'signed');
     assert.equal(signed.body.reviewer, 'rev');
@@ -232,7 +232,7 @@ describe('remote diagnosis', () => {
     assert.equal(notification.data.reportId, reportId);
 
     assert.equal((await call('rad1', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { findings: 'tamper', impression: 'tamper' })).status, 409);
-    assert.equal((await call('rev', 'POST', `/api/v1/reports/${reportId}/sign`)).status, 409);
+    assert.equal((await call('rev', 'POST', `/api/v1/reports/${reportId}/sign`, { password: PASSWORD })).status, 409);
     const amended = await call<ReportView>('rad1', 'POST', `/api/v1/reports/${reportId}/addenda`, { text: '补充：左侧额叶未见异常。' });
     assert.equal(amended.status, 200);
     const full = await call<ReportView>('tech1', 'GET', `/api/v1/reports/${reportId}`);

@@ -32,6 +32,10 @@ export interface ReadingRequestView {
   instances?: number;
   requestingInstitutionName?: string | null;
   readingInstitutionName?: string | null;
+  /** worklist rows: the report's status (draft, submitted, returned, signed) or null; 'returned' is 已退回 on the author's list */
+  reportStatus?: string | null;
+  /** worklist rows of a returned report: the reviewer's comments */
+  reviewComments?: string | null;
 }
 
 /** The patient's age at the study: from (0010,1010) Patient's Age, else birth date to study date. */
@@ -119,6 +123,8 @@ export function requestView(row: ReadingRequestRow | WorklistRow, now = Date.now
           instances: (row as WorklistRow).instances,
           requestingInstitutionName: (row as WorklistRow).requesting_institution_name,
           readingInstitutionName: (row as WorklistRow).reading_institution_name,
+          reportStatus: (row as WorklistRow).report_status ?? null,
+          reviewComments: (row as WorklistRow).report_review_comments ?? null,
         }
       : {}),
   };

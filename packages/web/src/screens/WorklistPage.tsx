@@ -13,6 +13,7 @@ import { useLiveEvents } from '../app/live-events.tsx';
 import { useNow } from '../app/use-now.ts';
 import { formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
 import { PriorityTag, SlaCountdown, StatusTag, isOpenStatus } from '../app/request-tags.tsx';
+import { ReturnedComments, ReturnedTag, useReturnedNotices } from './reading/ReturnedMark.tsx';
 
 const READER_ROLES = ['radiologist', 'reviewing-radiologist', 'expert'];
 const DEFAULT_STATUSES: RequestStatus[] = ['pending', 'claimed', 'submitted'];
@@ -51,6 +52,8 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
   const [error, setError] = useState<string>();
   const [claiming, setClaiming] = useState<string>();
   const isReader = READER_ROLES.includes(user.role);
+  // review stage: the author hears at once that a report came back
+  useReturnedNotices();
 
   useEffect(() => {
     setFilters((current) => ({ ...current, statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES }));
@@ -139,6 +142,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
           <Typography.Text type="secondary" style={{ marginInlineStart: 6, fontSize: 12 }}>
             {codes.sex(row.patient?.sex)} {row.patient?.id ?? ''}
           </Typography.Text>
+          <ReturnedComments row={row} />
         </span>
       ),
     },
@@ -148,8 +152,13 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
     { title: t('worklist.institution'), dataIndex: 'requestingInstitutionId', width: 140, ellipsis: true, responsive: ['lg'], render: (_: unknown, row: ReadingRequest) => row.requestingInstitutionName ?? row.requestingInstitutionId },
     { title: t('worklist.studyDate'), key: 'studyDate', width: 100, responsive: ['xl'], render: (_, row) => formatDicomDate(row.studyDate) },
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 130, render: (value: string) => formatDateTime(value) },
-    { title: t('worklist.status'), dataIndex: 'status', width: 96, render: (_, row) => <StatusTag status={row.status} /> },
-    { title: t('worklist.sla'), key: 'sla', width: 130, render: (_, row) => <SlaCountdown dueAt={row.dueAt} now={now} open={isOpenStatus(row.status) && row.status !== 'submitted'} /> },
+    { title: t('worklist.status'), dataIndex: 'status', width: 96, render: (_, row) => (
+        <Space size={2} wrap>
+          <StatusTag status={row.status} />
+          <ReturnedTag row={row} />
+        </Space>
+      ) },
+    { title: t('worklist.sla'), key: 'sla', width: 130, render: (_, row) => <SlaCountdown dueAt={row.dueAt} now={now} open={isOpenStatus(row.status)} /> },
     { title: t('worklist.claimedBy'), dataIndex: 'claimedBy', width: 90, ellipsis: true, responsive: ['lg'], render: (_, row) => <span data-testid="claimed-by">{row.claimedByName || row.claimedBy || ''}</span> },
     {
       title: t('app.actions'),
@@ -237,7 +246,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
         dataSource={rows}
         pagination={{ pageSize: 50, showSizeChanger: false, hideOnSinglePage: true }}
         scroll={{ x: 960 }}
-        rowClassName={(row) => (row.dueAt && isOpenStatus(row.status) && row.status !== 'submitted' && Date.parse(row.dueAt) < now ? 'yy-row-overdue' : '')}
+        rowClassName={(row) => (row.dueAt && isOpenStatus(row.status) && Date.parse(row.dueAt) < now ? 'yy-row-overdue' : '')}
         onRow={(row) => ({ 'data-request-id': row.id, 'data-status': row.status, onDoubleClick: () => navigate(`/reading/${row.id}`) }) as React.HTMLAttributes<HTMLTableRowElement>}
       />
     </Card>
