@@ -55,7 +55,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     before(async () => {
       database = backend === 'postgres' ? await createTestDatabase() : undefined;
       server = await startListeningServer(database ? { YUNYING_DATABASE_URL: database.url } : {});
-      tokens.admin = (await callHttp(server.baseUrl, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: TEST_ADMIN_PASSWORD } })).body.token as string;
+      tokens.admin = ((await callHttp(server.baseUrl, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: TEST_ADMIN_PASSWORD } })).body as { token: string }).token;
       for (const institution of [
         { id: 'pc-centre', name: '县医院影像中心', tier: 'county' },
         { id: 'pc-other', name: '另一诊断中心', tier: 'county' },

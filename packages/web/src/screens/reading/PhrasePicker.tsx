@@ -149,7 +149,8 @@ export const PhraseTextArea = forwardRef<PhraseTextAreaHandle, Props>(function P
       const typed = next.slice(popup.from + (popup.slash ? 1 : 0), caret);
       if (caret < popup.from + (popup.slash ? 1 : 0) || (popup.slash && next[popup.from] !== '/') || /\s/.test(typed)) setPopup(undefined);
       else setPopup({ ...popup, query: typed, active: 0 });
-    } else if (next.length === value.length + 1 && next[caret - 1] === '/' && phrases.length > 0) {
+    } else if (next.length === value.length + 1 && next[caret - 1] === '/' && phrases.length > 0 && !/[A-Za-z0-9./]/.test(next[caret - 2] ?? '')) {
+      // "/" opens the list at the start of a word only: "1/2", "mm/s" stay as typed
       setPopup({ from: caret - 1, slash: true, query: '', active: 0 });
     }
   };
