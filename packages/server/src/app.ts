@@ -27,6 +27,7 @@ import { readingModule } from './reading/module.ts';
 import { reportsModule } from './reports/module.ts';
 import { productivityModule } from './productivity/module.ts';
 import { SHARES, shareModule } from './share/module.ts';
+import { settingsModule } from './settings/module.ts';
 import { webAppModule } from './web-app/module.ts';
 
 /**
@@ -38,6 +39,7 @@ export const MODULES: readonly YunyingModule[] = [
   dicomwebModule,
   accessModule,
   archiveModule,
+  settingsModule,
   eventsModule,
   shareModule,
   reportsModule,

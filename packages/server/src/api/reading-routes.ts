@@ -77,6 +77,22 @@ const RuleBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const Cleared = (schema: ReturnType<typeof Type.String>) => Type.Optional(Type.Union([schema, Type.Null()]));
+const RulePatch = Type.Object(
+  {
+    name: Type.Optional(Text(100)),
+    position: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
+    enabled: Type.Optional(Type.Boolean()),
+    sourceInstitutionId: Cleared(Type.String({ maxLength: 64 })),
+    modality: Cleared(Type.String({ maxLength: 16 })),
+    bodyPart: Cleared(Type.String({ maxLength: 64 })),
+    timeFrom: Cleared(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' })),
+    timeTo: Cleared(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' })),
+    readingInstitutionId: Type.Optional(Type.String({ maxLength: 64 })),
+    priority: Type.Optional(Priority),
+  },
+  { additionalProperties: false },
+);
 const TemplateQuery = Type.Object({ modality: Type.Optional(Type.String({ maxLength: 16 })), bodyPart: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
 const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
 
@@ -125,6 +141,7 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   app.get('/api/v1/report-templates', { schema: { tags, querystring: TemplateQuery } }, async (request) => reading.reports.templates(await resolveCaller(request), request.query as Static<typeof TemplateQuery>));
   app.get('/api/v1/routing-rules', { config: { permission: 'routing:manage' }, schema: { tags } }, async (request) => reading.routing.listRules(await resolveCaller(request)));
   app.post('/api/v1/routing-rules', { config: { permission: 'routing:manage' }, schema: { tags, body: RuleBody } }, async (request, reply) => reply.status(201).send(await reading.routing.createRule(await resolveCaller(request), request.body as Static<typeof RuleBody>)));
+  app.patch('/api/v1/routing-rules/:id', { config: { permission: 'routing:manage' }, schema: { tags, params: Id, body: RulePatch } }, async (request) => reading.routing.updateRule(await resolveCaller(request), id(request.params), request.body as Static<typeof RulePatch>));
   app.delete('/api/v1/routing-rules/:id', { config: { permission: 'routing:manage' }, schema: { tags, params: Id } }, async (request, reply) => {
     await reading.routing.deleteRule(await resolveCaller(request), id(request.params));
     return reply.status(204).send();

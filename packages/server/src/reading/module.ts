@@ -2,6 +2,7 @@ import { registerReadingRoutes } from '../api/reading-routes.ts';
 import { NOTIFICATIONS } from '../events/module.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { REPORTS } from '../reports/module.ts';
+import { SETTINGS } from '../settings/module.ts';
 import { startImagesCompleteSweep } from './images-complete-sweep.ts';
 import { createReadingServices, type ReadingServices } from './reading-services.ts';
 import { routingConsumer } from './routing-consumer.ts';
@@ -15,9 +16,11 @@ export const READING = serviceKey<ReadingServices>('reading');
 export const readingModule: YunyingModule = {
   name: 'reading',
   async register({ http, archive, config, logger, callers, services, onClose }) {
+    // the administrator's SLA (settings module), read at each deadline; the configuration's without that module
+    const settings = services.has(SETTINGS) ? services.get(SETTINGS) : undefined;
     const reading = createReadingServices(
       { store: archive.stores.reading, access: archive.accessStore, index: archive.index, audit: archive.audit, notifier: services.get(NOTIFICATIONS), unitOfWork: archive.unitOfWork, reports: services.get(REPORTS) },
-      { sla: config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone },
+      { sla: settings ? () => settings.slaMinutes() : config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone },
     );
     services.provide(READING, reading);
     await registerReadingRoutes(http, { reading, resolveCaller: callers.rest, audit: archive.audit });

@@ -17,7 +17,8 @@ import { dueAt, isPriority, type Priority, type SlaMinutes } from './sla.ts';
 
 
 export interface RequestOptions {
-  sla: SlaMinutes;
+  /** the SLA allowances, or where to read them at each use (the administrator's settings, settings/) */
+  sla: SlaMinutes | (() => Promise<SlaMinutes>);
   /** a study whose last instance is this old counts as complete */
   stableSeconds: number;
 }
@@ -111,6 +112,11 @@ export class RequestService {
     if (active || lost) throw conflict('REQUEST_EXISTS', `the study already has an open reading request${active ? ` (${active.id})` : ''}`);
   }
 
+  private async slaMinutes(): Promise<SlaMinutes> {
+    const { sla } = this.options;
+    return typeof sla === 'function' ? sla() : sla;
+  }
+
   private async newRequestRow(input: { studyInstanceUid: string; requestingInstitutionId: string; readingInstitutionId: string; requestedBy: string; routingRuleId?: string; priority: Priority; clinicalHistory?: string; examItems: string[]; bodyParts: string[]; imagesComplete: boolean }): Promise<ReadingRequestRow> {
     const now = new Date().toISOString();
     const facts = await this.deps.store.studyFacts(input.studyInstanceUid);
@@ -134,7 +140,7 @@ export class RequestService {
       images_complete_at: input.imagesComplete ? now : null,
       submitted_at: null,
       signed_at: null,
-      due_at: input.imagesComplete ? dueAt(now, input.priority, this.options.sla) : null,
+      due_at: input.imagesComplete ? dueAt(now, input.priority, await this.slaMinutes()) : null,
       updated_at: now,
     };
   }
@@ -198,12 +204,13 @@ export class RequestService {
   private async markImagesComplete(row: ReadingRequestRow, actor: string, at: string): Promise<boolean> {
     const priority = isPriority(row.priority) ? row.priority : 'routine';
     const facts = await this.deps.store.studyFacts(row.study_instance_uid);
+    const sla = await this.slaMinutes();
     const moved = await this.deps.store.transition(
       {
         id: row.id,
         from: ['awaiting-images'],
         to: 'pending',
-        set: { images_complete_at: at, due_at: dueAt(at, priority, this.options.sla), modality: row.modality ?? primaryImageModality(facts?.modalities_in_study) },
+        set: { images_complete_at: at, due_at: dueAt(at, priority, sla), modality: row.modality ?? primaryImageModality(facts?.modalities_in_study) },
         actor,
       },
       at,

@@ -19,8 +19,22 @@ export interface RoutingRuleInput {
   priority?: string;
 }
 
+/** A rule's changes: a field set to null is cleared (the rule then matches any value). */
+export interface RoutingRuleChanges {
+  name?: string;
+  position?: number;
+  enabled?: boolean;
+  sourceInstitutionId?: string | null;
+  modality?: string | null;
+  bodyPart?: string | null;
+  timeFrom?: string | null;
+  timeTo?: string | null;
+  readingInstitutionId?: string;
+  priority?: string;
+}
+
 export interface RoutingDependencies {
-  store: Pick<ReadingStore, 'requestsOfStudy' | 'studyFacts' | 'listRules' | 'insertRule' | 'deleteRule'>;
+  store: Pick<ReadingStore, 'requestsOfStudy' | 'studyFacts' | 'listRules' | 'insertRule' | 'updateRule' | 'deleteRule'>;
   access: Pick<AccessStore, 'findInstitution'>;
   audit: AuditRecorder;
   requests: Pick<RequestService, 'openRoutedRequest'>;
@@ -70,6 +84,30 @@ export class RoutingService {
     await this.deps.store.insertRule(row);
     await this.deps.audit.record({ action: 'routing-rule.created', caller, objectType: 'institution', objectId: input.readingInstitutionId, details: { ...row } });
     return row;
+  }
+
+  async updateRule(caller: Caller, id: string, changes: RoutingRuleChanges): Promise<RoutingRuleRow> {
+    requirePermission(caller, 'routing:manage');
+    const before = (await this.deps.store.listRules()).find((rule) => rule.id === id);
+    if (!before) throw notFound(`routing rule ${id}`);
+    if (changes.priority !== undefined && !isPriority(changes.priority)) throw badRequest('INVALID_PRIORITY', 'priority is routine, urgent or emergency');
+    for (const institutionId of [changes.readingInstitutionId, changes.sourceInstitutionId]) if (institutionId && !(await this.deps.access.findInstitution(institutionId))) throw notFound(`institution ${institutionId}`);
+    const set: Partial<RoutingRuleRow> = {
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.position !== undefined ? { position: changes.position } : {}),
+      ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
+      ...(changes.sourceInstitutionId !== undefined ? { source_institution_id: changes.sourceInstitutionId } : {}),
+      ...(changes.modality !== undefined ? { modality: changes.modality?.toUpperCase() || null } : {}),
+      ...(changes.bodyPart !== undefined ? { body_part: changes.bodyPart?.toUpperCase() || null } : {}),
+      ...(changes.timeFrom !== undefined ? { time_from: changes.timeFrom } : {}),
+      ...(changes.timeTo !== undefined ? { time_to: changes.timeTo } : {}),
+      ...(changes.readingInstitutionId !== undefined ? { reading_institution_id: changes.readingInstitutionId } : {}),
+      ...(changes.priority !== undefined ? { priority: changes.priority } : {}),
+    };
+    if (!(await this.deps.store.updateRule(id, set))) throw notFound(`routing rule ${id}`);
+    const after = { ...before, ...set };
+    await this.deps.audit.record({ action: 'routing-rule.updated', caller, objectType: 'institution', objectId: after.reading_institution_id, details: { id, before, changes: set } });
+    return after;
   }
 
   async deleteRule(caller: Caller, id: string): Promise<void> {

@@ -1,7 +1,8 @@
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useLocation, useNavigate } from 'react-router-dom';
-import { Button, Layout, Menu, Segmented, Space, Tag, Typography } from 'antd';
-import { LogoutOutlined } from '@ant-design/icons';
+import { Button, Dropdown, Layout, Menu, Segmented, Space, Tag, Typography } from 'antd';
+import { DownOutlined, KeyOutlined, LogoutOutlined } from '@ant-design/icons';
+import { ChangePasswordDialog } from './ChangePasswordDialog.tsx';
 import type { Role } from '../api/types.ts';
 import { useI18n, type MessageKey } from '../i18n/i18n.tsx';
 import { useAuth, useUser } from './auth.tsx';
@@ -41,6 +42,7 @@ export function AppShell({ children }: { children: ReactNode }) {
   const location = useLocation();
   const items = menuOf(user.role).map((item) => ({ key: item.path, label: t(item.label) }));
   const selected = items.find((item) => location.pathname.startsWith(item.key))?.key;
+  const [changingPassword, setChangingPassword] = useState(false);
   return (
     <Layout style={{ minHeight: '100vh' }}>
       <Layout.Header style={{ display: 'flex', alignItems: 'center', gap: 16, paddingInline: 16, height: 48, lineHeight: '48px' }}>
@@ -50,9 +52,15 @@ export function AppShell({ children }: { children: ReactNode }) {
         </Typography.Text>
         <Menu theme="dark" mode="horizontal" selectedKeys={selected ? [selected] : []} items={items} onClick={({ key }) => navigate(key)} style={{ flex: 1, minWidth: 0, lineHeight: '48px' }} data-testid="main-menu" />
         <Space size="small">
-          <Typography.Text style={{ color: '#fff', whiteSpace: 'nowrap' }} data-testid="current-user">
-            {user.displayName ?? user.username}
-          </Typography.Text>
+          {/* the user menu: the own password (any role) */}
+          <Dropdown trigger={['click']} menu={{ items: [{ key: 'password', icon: <KeyOutlined />, label: <span data-testid="menu-change-password">{t('password.change')}</span> }], onClick: ({ key }) => key === 'password' && setChangingPassword(true) }}>
+            <Button type="text" size="small" aria-label={t('app.userMenu')} style={{ color: '#fff' }} data-testid="user-menu">
+              <Typography.Text style={{ color: '#fff', whiteSpace: 'nowrap' }} data-testid="current-user">
+                {user.displayName ?? user.username}
+              </Typography.Text>
+              <DownOutlined style={{ fontSize: 10 }} />
+            </Button>
+          </Dropdown>
           <Tag color="blue">{t(`role.${user.role}` as MessageKey)}</Tag>
           <Segmented
             size="small"
@@ -71,6 +79,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         </Space>
       </Layout.Header>
       <Layout.Content style={{ padding: 12, minWidth: 0 }}>{children}</Layout.Content>
+      <ChangePasswordDialog open={changingPassword} onClose={() => setChangingPassword(false)} />
     </Layout>
   );
 }

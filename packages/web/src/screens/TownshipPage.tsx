@@ -15,9 +15,9 @@ import { SignedReport } from './ReadingPage.tsx';
 import { FilmLinkPanel } from './township/FilmLinkPanel.tsx';
 import { StudyViewer } from '../app/study-viewer.tsx';
 import { authorizationHeader } from '../api/session.ts';
+import { usePickLists } from '../app/pick-lists.ts';
 
 type Dataset = Record<string, { Value?: unknown[] } | undefined>;
-const BODY_PARTS = ['HEAD', 'CHEST', 'ABDOMEN', 'PELVIS', 'SPINE', 'NECK', 'EXTREMITY'];
 
 interface StudyRow {
   studyInstanceUid: string;
@@ -365,6 +365,8 @@ function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose
   };
   // Pre-filled from the images' BodyPartExamined; a code outside the pick list stays as it was recorded.
   const initialBodyPart = study.bodyParts;
+  // the administrator's body-part list for this institution (settings/pick-lists)
+  const pickLists = usePickLists();
   return (
     <Modal open title={`${t('township.requestRead')} · ${formatPersonName(study.patientName)} ${study.modalities}`} onCancel={onClose} onOk={() => void submit()} confirmLoading={busy} okButtonProps={{ 'data-testid': 'request-read-ok' } as Record<string, string>} okText={t('township.requestRead')}>
       {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 8 }} />}
@@ -373,7 +375,7 @@ function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose
           <Radio.Group optionType="button" buttonStyle="solid" options={PRIORITIES.map((p) => ({ value: p, label: t(`priority.${p}` as MessageKey) }))} data-testid="request-priority" />
         </Form.Item>
         <Form.Item name="bodyParts" label={t('township.bodyParts')}>
-          <Select mode="tags" options={BODY_PARTS.map((part) => ({ value: part, label: codes.bodyParts([part]) }))} data-testid="request-body-parts" />
+          <Select mode="tags" options={pickLists.bodyParts.map((part) => ({ value: part, label: codes.bodyParts([part]) }))} optionFilterProp="label" data-testid="request-body-parts" />
         </Form.Item>
         <Form.Item name="examItems" label={t('township.examItems')}>
           <Select mode="tags" open={false} suffixIcon={null} />
