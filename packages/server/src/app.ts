@@ -19,6 +19,7 @@ import type { ModuleConsumer, ModuleContext, PermissionDeclaration, ServiceRegis
 import { createServiceRegistry, moduleMigrations, modulePermissions, registerModules } from './modules/registry.ts';
 import { accessModule } from './access/module.ts';
 import { archiveModule } from './archive/module.ts';
+import { criticalFindingsModule } from './critical-findings/module.ts';
 import { dicomwebModule } from './dicomweb/module.ts';
 import { eventsModule } from './events/module.ts';
 import { fhirModule } from './fhir/module.ts';
@@ -45,6 +46,7 @@ export const MODULES: readonly YunyingModule[] = [
   reportsModule,
   productivityModule,
   readingModule,
+  criticalFindingsModule,
   fhirModule,
   insightModule,
   webAppModule,

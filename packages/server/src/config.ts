@@ -98,6 +98,13 @@ export interface Config {
    * log2 N [17], lowered only by test suites (YUNYING_PASSWORD_HASH_COST_LOG2)
    */
   passwordHashing: { threads?: number; maxQueued: number; costLog2: number };
+  /**
+   * critical findings (危急值, critical-findings/): an alert nobody at the requesting
+   * institution acknowledged is escalated after YUNYING_CRITICAL_ESCALATE_MINUTES [15; a
+   * decimal such as 0.05 is allowed, for tests], again after as long each time, at most
+   * YUNYING_CRITICAL_ESCALATE_MAX [3] times
+   */
+  critical: { escalateMinutes: number; maxEscalations: number };
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
   logLevel: string;
@@ -155,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
       routine: readInteger(merged, 'YUNYING_SLA_ROUTINE_MINUTES', 120),
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
+    critical: { escalateMinutes: readMinutes(merged, 'YUNYING_CRITICAL_ESCALATE_MINUTES', 15), maxEscalations: readInteger(merged, 'YUNYING_CRITICAL_ESCALATE_MAX', 3) },
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
     trustProxy: readTrustProxy(merged.YUNYING_TRUST_PROXY),
     publicBaseUrl: readPublicBaseUrl(merged.YUNYING_PUBLIC_BASE_URL, merged.YUNYING_HTTP_HOST ?? '127.0.0.1', readPort(merged, 'YUNYING_HTTP_PORT', 8080)),
@@ -243,6 +251,8 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_SLA_URGENT_MINUTES: count,
   YUNYING_SLA_ROUTINE_MINUTES: count,
   YUNYING_STUDY_STABLE_SECONDS: count,
+  YUNYING_CRITICAL_ESCALATE_MINUTES: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\s*(\\d+(\\.\\d*)?|\\.\\d+)?\\s*$' })]),
+  YUNYING_CRITICAL_ESCALATE_MAX: count,
   YUNYING_TIME_ZONE: text,
   YUNYING_TRUST_PROXY: text,
   YUNYING_PUBLIC_BASE_URL: text,
@@ -339,6 +349,15 @@ function readInteger(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/** A positive number of minutes, fractions allowed (0.05 = 3 s, for tests). */
+function readMinutes(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number of minutes, got "${raw}"`);
   return value;
 }
 

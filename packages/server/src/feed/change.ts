@@ -32,6 +32,10 @@ export type ChangeType =
   // access
   | 'grant.created'
   | 'grant.revoked'
+  // critical findings (危急值, critical-findings/)
+  | 'critical-finding.flagged'
+  | 'critical-finding.acknowledged'
+  | 'critical-finding.escalated'
   /**
    * A live notification for the screens of one institution (events/notification-bus.ts):
    * payload `{ type, payload }`, the notification's own type (e.g. `report.signed`) and body.
@@ -56,6 +60,9 @@ export const CHANGE_TYPES: readonly ChangeType[] = [
   'share.revoked',
   'grant.created',
   'grant.revoked',
+  'critical-finding.flagged',
+  'critical-finding.acknowledged',
+  'critical-finding.escalated',
   'notification.published',
 ];
 

@@ -19,6 +19,7 @@ const TownshipPage = lazy(() => import('../screens/TownshipPage.tsx'));
 const AdminPage = lazy(() => import('../screens/AdminPage.tsx'));
 const StatisticsPage = lazy(() => import('../screens/StatisticsPage.tsx'));
 const AuditPage = lazy(() => import('../screens/AuditPage.tsx'));
+const CriticalFindingsStats = lazy(() => import('../screens/statistics/CriticalFindingsStats.tsx'));
 const TemplatesPage = lazy(() => import('../screens/reading/TemplateManager.tsx'));
 const NoHomePage = lazy(() => import('../screens/NoHomePage.tsx'));
 
@@ -73,6 +74,7 @@ function AppRoutes() {
       <Route path="/township" element={<RequireUser><TownshipPage /></RequireUser>} />
       <Route path="/admin" element={<RequireUser><AdminPage /></RequireUser>} />
       <Route path="/statistics" element={<RequireUser><StatisticsPage /></RequireUser>} />
+      <Route path="/critical-findings" element={<RequireUser><CriticalFindingsStats /></RequireUser>} />
       <Route path="/audit" element={<RequireUser><AuditPage /></RequireUser>} />
       <Route path="/templates" element={<RequireUser><TemplatesPage /></RequireUser>} />
       <Route path="/none" element={<RequireUser><NoHomePage /></RequireUser>} />

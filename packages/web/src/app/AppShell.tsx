@@ -7,14 +7,18 @@ import type { Role } from '../api/types.ts';
 import { useI18n, type MessageKey } from '../i18n/i18n.tsx';
 import { useAuth, useUser } from './auth.tsx';
 
+/** 危急值 and their time to acknowledgement (screens/statistics/CriticalFindingsStats.tsx) */
+const CRITICAL_MENU = { path: '/critical-findings', label: 'nav.criticalFindings' } as const;
+
 const MENUS: Record<string, Array<{ path: string; label: MessageKey }>> = {
-  radiologist: [{ path: '/worklist', label: 'nav.worklist' }],
-  expert: [{ path: '/worklist', label: 'nav.worklist' }],
+  radiologist: [{ path: '/worklist', label: 'nav.worklist' }, CRITICAL_MENU],
+  expert: [{ path: '/worklist', label: 'nav.worklist' }, CRITICAL_MENU],
   'reviewing-radiologist': [
     { path: '/review', label: 'nav.review' },
     { path: '/worklist', label: 'nav.worklist' },
+    CRITICAL_MENU,
   ],
-  technologist: [{ path: '/township', label: 'nav.township' }],
+  technologist: [{ path: '/township', label: 'nav.township' }, CRITICAL_MENU],
   administrator: [
     { path: '/admin', label: 'nav.admin' },
     { path: '/worklist', label: 'nav.worklist' },

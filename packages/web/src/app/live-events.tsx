@@ -20,6 +20,10 @@ export const LIVE_EVENT_TYPES = [
   'report.returned',
   'report.signed',
   'report.amended',
+  // critical findings (危急值): the township banner, the reading page's panel
+  'critical-finding.flagged',
+  'critical-finding.escalated',
+  'critical-finding.acknowledged',
 ] as const;
 
 /**

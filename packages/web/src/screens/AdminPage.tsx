@@ -6,6 +6,7 @@ import { api } from '../api/client.ts';
 import { MIN_PASSWORD_LENGTH, refusalText } from './admin/refusal.ts';
 import { PickListsTab } from './admin/PickListsTab.tsx';
 import { SlaTab } from './admin/SlaTab.tsx';
+import { CriticalSettingsTab } from './admin/CriticalSettingsTab.tsx';
 import { PRIORITIES, ROLES, type ApplicationEntity, type Institution, type PublicUser, type RoutingRule } from '../api/types.ts';
 import { useCodeLabels } from '../i18n/codes.ts';
 import { useT, type MessageKey, type Translate } from '../i18n/i18n.tsx';
@@ -75,6 +76,7 @@ export default function AdminPage() {
           { key: 'rules', label: t('admin.rules'), children: <RulesTab institutions={institutions.rows} /> },
           { key: 'pick-lists', label: t('admin.pickLists'), children: <PickListsTab institutions={institutions.rows} /> },
           { key: 'sla', label: t('admin.sla'), children: <SlaTab /> },
+          { key: 'critical', label: t('critical.admin.tab'), children: <CriticalSettingsTab institutions={institutions.rows} /> },
         ]}
       />
     </Card>

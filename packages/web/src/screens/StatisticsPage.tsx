@@ -6,6 +6,9 @@ import type { StudyCount } from '../api/types.ts';
 import { useT } from '../i18n/i18n.tsx';
 import { EChart, type ChartOption } from '../app/EChart.tsx';
 import { dicomDateOf } from '../app/format.ts';
+import { useUser } from '../app/auth.tsx';
+import { CRITICAL_READERS } from '../api/critical-findings.ts';
+import CriticalFindingsStats from './statistics/CriticalFindingsStats.tsx';
 
 type Grouping = 'institution' | 'modality' | 'month';
 /** grouped by institution, each row also names it */
@@ -14,6 +17,7 @@ type NamedStudyCount = StudyCount & { name?: string | null };
 /** The commission's dashboard: study counts by institution, modality and month (GET /api/v1/statistics/studies). */
 export default function StatisticsPage() {
   const t = useT();
+  const user = useUser();
   const { message } = App.useApp();
   const [range, setRange] = useState<[Dayjs | null, Dayjs | null] | null>(null);
   const [data, setData] = useState<Record<Grouping, NamedStudyCount[]>>({ institution: [], modality: [], month: [] });
@@ -56,6 +60,7 @@ export default function StatisticsPage() {
         <Col xs={24} lg={12}>{chart(t('stats.byModality'), byModality, data.modality, 'chart-modality')}</Col>
         <Col xs={24}>{chart(t('stats.byMonth'), byMonth, data.month, 'chart-month')}</Col>
       </Row>
+      {CRITICAL_READERS.includes(user.role) && <CriticalFindingsStats />}
     </Space>
   );
 }

@@ -13,6 +13,8 @@ import { dicomDateOf, dicomString, formatDateTime, formatDicomDate, formatPerson
 import { PriorityTag, StatusTag } from '../app/request-tags.tsx';
 import { SignedReport } from './ReadingPage.tsx';
 import { FilmLinkPanel } from './township/FilmLinkPanel.tsx';
+import { CriticalAlertBanner } from './township/CriticalAlertBanner.tsx';
+import { CriticalFindingPanel } from './reading/CriticalFindingPanel.tsx';
 import { StudyViewer } from '../app/study-viewer.tsx';
 import { authorizationHeader } from '../api/session.ts';
 import { usePickLists } from '../app/pick-lists.ts';
@@ -263,6 +265,7 @@ export default function TownshipPage() {
 
   return (
     <Space direction="vertical" style={{ width: '100%' }} size={12} data-testid="township-page">
+      <CriticalAlertBanner />
       {retakes.map((request) => (
         <Alert
           key={request.id}
@@ -335,7 +338,12 @@ function TownshipReport({ request }: { request: ReadingRequest }) {
   useEffect(() => {
     void api.get<{ report?: { id: string } }>(`/api/v1/reading-requests/${request.id}`).then((detail) => setReportId(detail.report?.id));
   }, [request.id]);
-  return reportId ? <SignedReport reportId={reportId} canAmend={false} /> : null;
+  return (
+    <>
+      <CriticalFindingPanel requestId={request.id} readingInstitutionId={request.readingInstitutionId} requestingInstitutionId={request.requestingInstitutionId} />
+      {reportId ? <SignedReport reportId={reportId} canAmend={false} /> : null}
+    </>
+  );
 }
 
 function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose: () => void; onDone: () => void }) {
