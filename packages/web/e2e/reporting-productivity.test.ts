@@ -154,6 +154,28 @@ const TEXT = {
   en: { measurement: /Length \d+\.\d mm \(series 2, image 45\)/, keyImage: 'series 2, image 45', manage: 'Templates & phrases' },
 } as const;
 
+/** Modality codes and units stay Latin in Chinese screens (as e2e/zh-cn-strings.test.ts accepts them). */
+const LATIN_OK = new Set(['CT', 'DX', 'CR', 'DR', 'MR', 'MRI', 'US', 'MG', 'XA', 'RF', 'NM', 'mm', 'cm', 'HU', 'C', 'TIRADS', 'BI', 'RADS', 'CDFI', 'DWI', 'ADC', 'FLAIR', 'T1', 'T2', 'L4', 'L5', 'S1']);
+
+/** Visible texts inside `root` with Latin words and no Chinese (stored codes in <code> or [data-identifier] aside). */
+async function latinOnlyTexts(page: Page, selector: string): Promise<string[]> {
+  const texts = await page.evaluate((root) => {
+    const out: string[] = [];
+    const scope = document.querySelector(root);
+    if (!scope) return out;
+    const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent?.trim();
+      const parent = node.parentElement;
+      if (!text || !parent || parent.closest('code, [data-identifier]')) continue;
+      if (!parent.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+      out.push(text);
+    }
+    return out;
+  }, selector);
+  return texts.filter((text) => !/[\u3000-\u9fff\uff00-\uffef]/.test(text) && !(text.match(/[A-Za-z][A-Za-z0-9]*/g) ?? []).every((word) => LATIN_OK.has(word)));
+}
+
 const findingsOf = (page: Page) => page.getByTestId('findings').locator('textarea').or(page.locator('textarea[data-testid="findings"]')).first();
 const impressionOf = (page: Page) => page.getByTestId('impression').locator('textarea').or(page.locator('textarea[data-testid="impression"]')).first();
 const viewerAttr = (page: Page, name: string) => page.getByTestId('study-viewer').first().getAttribute(name);
@@ -202,6 +224,12 @@ describe('reporting productivity: templates, phrases, measurements and key image
       const template = (await postedResponse.json()) as { id: string; scope: string; modality: string; bodyPart: string };
       assert.deepEqual([template.scope, template.modality, template.bodyPart], ['personal', 'US', 'THYROID']);
       await drawer.locator(`[data-template-id="${template.id}"]`).waitFor();
+      if (locale === 'zh-CN') {
+        assert.deepEqual(await latinOnlyTexts(page, '[data-testid="library-drawer"]'), [], 'the templates tab in Chinese');
+        await page.getByTestId('library-tab-phrases').click();
+        await page.getByTestId('phrase-table').locator('tbody tr').first().waitFor();
+        assert.deepEqual(await latinOnlyTexts(page, '[data-testid="library-drawer"]'), [], 'the phrases tab in Chinese');
+      }
       await page.locator('.ant-drawer-close').click();
       await drawer.waitFor({ state: 'hidden' });
 
@@ -209,6 +237,9 @@ describe('reporting productivity: templates, phrases, measurements and key image
       await page.getByTestId('template-picker').click();
       const option = page.locator('.ant-select-item-option').filter({ hasText: name });
       await option.waitFor();
+      const offered = await page.locator('.ant-select-item-option').allInnerTexts();
+      assert.ok(offered.length >= 3 && offered.every((label) => label.includes('US ') && label.includes(locale === 'zh-CN' ? '甲状腺' : 'Thyroid')), `the study's modality and body part only: ${offered.join(' | ')}`);
+      assert.ok((await option.innerText()).startsWith(locale === 'zh-CN' ? '【个人】' : '【Personal】'), await option.innerText());
       await option.click();
       await page.waitForFunction((text) => (document.querySelector('[data-testid="findings"] textarea, textarea[data-testid="findings"]') as HTMLTextAreaElement | null)?.value === text, findingsText);
 
@@ -289,6 +320,7 @@ describe('reporting productivity: templates, phrases, measurements and key image
       const panel = reviewer.getByTestId('report-attachments');
       await panel.waitFor();
       await panel.getByTestId('measurement').filter({ hasText: TEXT[locale].measurement }).waitFor();
+      if (locale === 'zh-CN') assert.deepEqual(await latinOnlyTexts(reviewer, '[data-testid="report-attachments"]'), [], 'the reviewer’s list in Chinese');
       await reviewer.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
       assert.equal(await viewerAttr(reviewer, 'data-current-slice'), '1');
       await panel.locator(`[data-testid="key-image"][data-sop-instance-uid="${sops[1]}"]`).click();
