@@ -248,12 +248,13 @@ try {
         });
       }
       results.push(r);
-      const f = (key: string) => (r[key] === undefined ? '–' : `${r[key]!.toFixed(0)} ms`);
-      console.log(
-        `run ${run + 1} (${r.images} slices): claim → first image ${f('claimFirstImage')} (viewer started at ${f('claimViewerStart')}), all ${f('claimAllLoaded')}; claim again → first image ${f('againFirstImage')} (viewer started at ${f('againViewerStart')}), all ${f('againAllLoaded')}; ` +
-          `code prefetched, claim → first image ${f('prefetchFirstImage')} (viewer started at ${f('prefetchViewerStart')}), all ${f('prefetchAllLoaded')}; ` +
-          `click → first image ${f('clickFirstImage')}, all ${f('clickAllLoaded')}; cold page → first image ${f('coldFirstImage')}, all ${f('coldAllLoaded')}`,
-      );
+      const f = (key: string) => `${r[key]!.toFixed(0)} ms`;
+      const parts: string[] = [];
+      if (r.claimFirstImage !== undefined) parts.push(`claim → first image ${f('claimFirstImage')} (viewer started at ${f('claimViewerStart')}), all ${f('claimAllLoaded')}`, `claim again → first image ${f('againFirstImage')} (viewer started at ${f('againViewerStart')})`);
+      if (r.prefetchFirstImage !== undefined) parts.push(`code prefetched, claim → first image ${f('prefetchFirstImage')} (viewer started at ${f('prefetchViewerStart')}), all ${f('prefetchAllLoaded')}`);
+      if (r.clickFirstImage !== undefined) parts.push(`click → first image ${f('clickFirstImage')}, all ${f('clickAllLoaded')}`);
+      if (r.coldFirstImage !== undefined) parts.push(`cold page → first image ${f('coldFirstImage')}, all ${f('coldAllLoaded')}`);
+      console.log(`run ${run + 1} (${r.images} slices): ${parts.join('; ')}`);
     }
     const line = (label: string, key: string) => {
       const values = results.map((r) => r[key]).filter((v): v is number => v !== undefined);
@@ -268,7 +269,6 @@ try {
     line('code prefetched, claim → all slices:', 'prefetchAllLoaded');
     line('claim again (warm) → first image:', 'againFirstImage');
     line('  of which claim → viewer started:', 'againViewerStart');
-    line('claim again (warm) → all slices:', 'againAllLoaded');
     line('click → first image:', 'clickFirstImage');
     line('click → all slices:', 'clickAllLoaded');
     line('cold page → first image:', 'coldFirstImage');
