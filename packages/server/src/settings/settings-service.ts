@@ -11,7 +11,7 @@ export const PICK_LISTS = 'pick-lists';
 export const READING_SLA = 'reading-sla';
 
 /** The modalities a township request form and template management offer before an administrator chooses. */
-export const DEFAULT_MODALITIES: readonly string[] = ['DX', 'CR', 'CT', 'MR', 'US', 'MG', 'XA', 'RF', 'ES'];
+export const DEFAULT_MODALITIES: readonly string[] = ['DX', 'CR', 'CT', 'MR', 'US', 'MG', 'XA', 'RF', 'NM', 'PT', 'ES'];
 /** Body parts: every Body Part Examined defined term the platform names (@yunying/dicom/body-parts). */
 export const DEFAULT_BODY_PARTS: readonly string[] = Object.keys(BODY_PARTS);
 

@@ -17,7 +17,7 @@ export interface PickLists {
   updatedBy?: string;
 }
 
-export const DEFAULT_MODALITIES: readonly string[] = ['DX', 'CR', 'CT', 'MR', 'US', 'MG', 'XA', 'RF', 'ES'];
+export const DEFAULT_MODALITIES: readonly string[] = ['DX', 'CR', 'CT', 'MR', 'US', 'MG', 'XA', 'RF', 'NM', 'PT', 'ES'];
 export const DEFAULT_BODY_PARTS: readonly string[] = Object.keys(BODY_PARTS);
 
 /** The lists for an institution (the caller's by default); the built-in ones until they arrive or when the call fails. */

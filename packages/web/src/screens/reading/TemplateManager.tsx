@@ -8,14 +8,13 @@ import { useCallback, useEffect, useMemo, useState, type HTMLAttributes } from '
 import { App, Button, Card, Drawer, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
 import type { ButtonProps } from 'antd';
 import { BookOutlined, PlusOutlined } from '@ant-design/icons';
-import { BODY_PARTS } from '@yunying/dicom/body-parts';
+import { usePickLists } from '../../app/pick-lists.ts';
 import { api } from '../../api/client.ts';
 import { LIBRARY_CHANGED_EVENT, type LibraryPhrase, type LibraryScope, type LibraryTemplate } from '../../api/report-library.ts';
 import { useI18n, useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { bodyPartLabel } from '../../i18n/codes.ts';
 import { useUser } from '../../app/auth.tsx';
 
-const MODALITIES = ['CT', 'DX', 'CR', 'MR', 'US', 'MG', 'XA', 'RF', 'NM'];
 /** roles holding templates:manage (productivity/module.ts) */
 const MANAGERS = ['reviewing-radiologist', 'administrator'];
 
@@ -31,10 +30,11 @@ function ScopeTag({ scope }: { scope: LibraryScope }) {
   );
 }
 
-/** The body part options in the UI's language (codes stay the values). */
-function useBodyPartOptions() {
+/** The administrator's modality and body-part pick lists (settings/pick-lists) as options; body parts in the UI's language (codes stay the values). */
+function usePickListOptions() {
   const { locale } = useI18n();
-  return useMemo(() => Object.keys(BODY_PARTS).map((code) => ({ value: code, label: bodyPartLabel(code, locale) })), [locale]);
+  const { modalities, bodyParts } = usePickLists();
+  return useMemo(() => ({ modalities: modalities.map((m) => ({ value: m, label: m })), bodyParts: bodyParts.map((code) => ({ value: code, label: bodyPartLabel(code, locale) })) }), [locale, modalities, bodyParts]);
 }
 
 interface TemplateForm {
@@ -51,7 +51,7 @@ function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bod
   const { locale } = useI18n();
   const user = useUser();
   const { message } = App.useApp();
-  const bodyParts = useBodyPartOptions();
+  const { modalities, bodyParts } = usePickListOptions();
   const [templates, setTemplates] = useState<LibraryTemplate[]>();
   const [modality, setModality] = useState<string | undefined>(defaults?.modality ?? undefined);
   const [editing, setEditing] = useState<{ id?: string; initial: TemplateForm }>();
@@ -108,7 +108,7 @@ function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bod
   return (
     <>
       <Space wrap style={{ marginBottom: 8 }}>
-        <Select allowClear style={{ width: 160 }} placeholder={t('library.allModalities')} value={modality} onChange={setModality} options={MODALITIES.map((m) => ({ value: m, label: m }))} data-testid="library-modality-filter" />
+        <Select allowClear style={{ width: 160 }} placeholder={t('library.allModalities')} value={modality} onChange={setModality} options={modalities} data-testid="library-modality-filter" />
         <Button type="primary" icon={<PlusOutlined />} onClick={() => open()} data-testid="new-template">
           {t('library.newTemplate')}
         </Button>
@@ -162,7 +162,7 @@ function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bod
           </Form.Item>
           <Space wrap>
             <Form.Item name="modality" label={t('worklist.modality')} rules={[{ required: true }]}>
-              <Select style={{ width: 140 }} options={MODALITIES.map((m) => ({ value: m, label: m }))} data-testid="template-modality" />
+              <Select style={{ width: 140 }} options={modalities} data-testid="template-modality" />
             </Form.Item>
             <Form.Item name="bodyPart" label={t('library.bodyPart')} rules={[{ required: true }]}>
               <Select style={{ width: 180 }} showSearch optionFilterProp="label" options={bodyParts} data-testid="template-body-part" />
