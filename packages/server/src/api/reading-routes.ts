@@ -42,6 +42,17 @@ const WorklistQuery = Type.Object(
 const ReasonBody = Type.Object({ reason: Text(500) }, { additionalProperties: false });
 const CommentsBody = Type.Object({ comments: Text(4000) }, { additionalProperties: false });
 const AddendumBody = Type.Object({ text: Text(8000) }, { additionalProperties: false });
+/** The electronic signature (password or signing PIN) and, when the reviewer edits before signing, their text. */
+const SignBody = Type.Object(
+  {
+    password: Type.Optional(Type.String({ maxLength: 256 })),
+    pin: Type.Optional(Type.String({ maxLength: 16 })),
+    findings: Type.Optional(Type.String({ maxLength: 20000 })),
+    impression: Type.Optional(Type.String({ maxLength: 8000 })),
+    positive: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 const ImageRef = {
   seriesInstanceUid: Uid,
   sopInstanceUid: Uid,
@@ -134,7 +145,7 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
 
   app.get('/api/v1/reports/:id', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.getReport(await resolveCaller(request), id(request.params)));
   app.post('/api/v1/reports/:id/submit', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.submit(await resolveCaller(request), id(request.params)));
-  app.post('/api/v1/reports/:id/sign', { config: { permission: 'patients:read' }, schema: { tags, params: Id } }, async (request) => reading.reports.sign(await resolveCaller(request), id(request.params)));
+  app.post('/api/v1/reports/:id/sign', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: SignBody } }, async (request) => reading.reports.sign(await resolveCaller(request), id(request.params), (request.body as Static<typeof SignBody> | undefined) ?? {}));
   app.post('/api/v1/reports/:id/return', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: CommentsBody } }, async (request) => reading.reports.returnForRevision(await resolveCaller(request), id(request.params), (request.body as Static<typeof CommentsBody>).comments));
   app.post('/api/v1/reports/:id/addenda', { config: { permission: 'patients:read' }, schema: { tags, params: Id, body: AddendumBody } }, async (request) => reading.reports.addAddendum(await resolveCaller(request), id(request.params), (request.body as Static<typeof AddendumBody>).text));
 
