@@ -104,7 +104,7 @@ const RulePatch = Type.Object(
   },
   { additionalProperties: false },
 );
-const TemplateQuery = Type.Object({ modality: Type.Optional(Type.String({ maxLength: 16 })), bodyPart: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
+const TemplateQuery = Type.Object({ modality: Type.Optional(Type.String({ maxLength: 16 })), bodyPart: Type.Optional(Type.String({ maxLength: 64 })), institutionId: Type.Optional(Type.String({ maxLength: 64, description: 'an administrator lists that institution’s templates (others: their own)' })) }, { additionalProperties: false });
 const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
 
 const list = (value: string | undefined): string[] | undefined => value?.split(',').map((item) => item.trim()).filter(Boolean);

@@ -26,6 +26,7 @@ const PhraseFields = {
 };
 const PhraseBody = Type.Object({ scope: Scope, ...PhraseFields, institutionId: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
 const PhrasePatch = Type.Object(PhraseFields, { additionalProperties: false });
+const PhraseQuery = Type.Object({ institutionId: Type.Optional(Type.String({ maxLength: 64, description: 'an administrator lists that institution’s phrases (others: their own)' })) }, { additionalProperties: false });
 
 /**
  * The report library over REST (templates and phrases: no patient data; the service applies
@@ -44,7 +45,7 @@ export async function registerLibraryRoutes(app: FastifyInstance, options: { lib
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/report-phrases', { config: { permission: 'templates:write' }, schema: { tags } }, async (request) => library.phrases(await resolveCaller(request)));
+  app.get('/api/v1/report-phrases', { config: { permission: 'templates:write' }, schema: { tags, querystring: PhraseQuery } }, async (request) => library.phrases(await resolveCaller(request), (request.query as Static<typeof PhraseQuery>).institutionId));
   app.post('/api/v1/report-phrases', { config: { permission: 'templates:write' }, schema: { tags, body: PhraseBody } }, async (request, reply) => reply.status(201).send(await library.createPhrase(await resolveCaller(request), request.body as Static<typeof PhraseBody>)));
   app.put('/api/v1/report-phrases/:id', { config: { permission: 'templates:write' }, schema: { tags, params: EntryId, body: PhrasePatch } }, async (request) => library.updatePhrase(await resolveCaller(request), id(request.params), request.body as Static<typeof PhrasePatch>));
   app.delete('/api/v1/report-phrases/:id', { config: { permission: 'templates:write' }, schema: { tags, params: EntryId } }, async (request, reply) => {

@@ -131,8 +131,10 @@ export class ReportLibrary {
   // ------------------------------------------------------------ phrases
 
   /** The shared phrases, the caller's institution's and the caller's own, by group. */
-  async phrases(caller: Caller): Promise<PhraseView[]> {
-    return (await this.deps.store.listPhrases({ institutionId: caller.institutionId, owner: caller.name })).map(phraseView);
+  async phrases(caller: Caller, institutionId?: string): Promise<PhraseView[]> {
+    // an administrator may list any institution's (they keep them); everyone else their own institution's
+    const institution = institutionId && actsForEveryInstitution(caller) ? institutionId : caller.institutionId;
+    return (await this.deps.store.listPhrases({ institutionId: institution, owner: caller.name })).map(phraseView);
   }
 
   async createPhrase(caller: Caller, input: PhraseInput): Promise<PhraseView> {

@@ -123,6 +123,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const adminMade = await as('admin', 'POST', '/api/v1/report-templates', { scope: 'institution', institutionId: 'pc-other', modality: 'MR', bodyPart: 'LSPINE', name: '他院腰椎模板', findings: '腰椎。', impression: '未见异常。' });
       ok(adminMade, 201, 'administrator for pc-other');
       assert.ok(((await as('otherRad', 'GET', '/api/v1/report-templates?modality=MR')).body as TemplateView[]).some((t) => t.id === (adminMade.body as TemplateView).id));
+      // the administrator lists that institution's; a radiologist naming another institution still sees only their own
+      assert.ok(((await as('admin', 'GET', '/api/v1/report-templates?modality=MR&institutionId=pc-other')).body as TemplateView[]).some((t) => t.id === (adminMade.body as TemplateView).id));
+      assert.ok(!((await as('admin', 'GET', '/api/v1/report-templates?modality=MR')).body as TemplateView[]).some((t) => t.id === (adminMade.body as TemplateView).id));
+      assert.ok(!((await as('rad', 'GET', '/api/v1/report-templates?modality=MR&institutionId=pc-other')).body as TemplateView[]).some((t) => t.id === (adminMade.body as TemplateView).id), 'the institutionId of a non-administrator is ignored');
       // roles without templates:write
       for (const user of ['tech', 'analyst'] as const) ok(await as(user, 'POST', '/api/v1/report-templates', { scope: 'personal', modality: 'US', bodyPart: 'THYROID', name: 'x', findings: '', impression: '' }), 403, user);
       ok(await as('lead', 'DELETE', `/api/v1/report-templates/${sharedId}`), 204, 'the lead deletes it');
@@ -152,6 +156,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.ok(!(await texts('rad2')).includes('甲状腺结节，建议随访。'), 'personal: the owner only');
       assert.ok((await texts('rad2')).includes('建议上级医院进一步诊治。'));
       assert.ok(!(await texts('otherRad')).includes('建议上级医院进一步诊治。'), 'another centre');
+      assert.ok(!((await as('otherRad', 'GET', '/api/v1/report-phrases?institutionId=pc-centre')).body as PhraseView[]).some((p) => p.text === '建议上级医院进一步诊治。'), 'naming another institution does not widen the scope');
+      assert.ok(((await as('admin', 'GET', '/api/v1/report-phrases?institutionId=pc-centre')).body as PhraseView[]).some((p) => p.text === '建议上级医院进一步诊治。'), 'the administrator lists the centre’s');
       const id = (personal.body as PhraseView).id;
       ok(await as('rad2', 'PUT', `/api/v1/report-phrases/${id}`, { group: '我的', text: '改' }), 404, 'not the owner');
       ok(await as('rad', 'PUT', `/api/v1/report-phrases/${id}`, { group: '我的', trigger: 'jzx', text: '甲状腺结节，建议3-6个月复查。' }), 200, 'owner');

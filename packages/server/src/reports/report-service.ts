@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditRecorder } from '../access/audit-event.ts';
-import type { Caller } from '../access/caller.ts';
+import { actsForEveryInstitution, type Caller } from '../access/caller.ts';
 import { badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Notifier } from '../events/notifier.ts';
 import type { ReadingRequestRow, ReadingStore, ReportRow } from '../store/reading-store.ts';
@@ -160,8 +160,10 @@ export class ReportService {
   }
 
   /** The shared templates, the caller's institution's and the caller's own (personal templates are seen by their owner only). */
-  async templates(caller: Caller, filter: { modality?: string; bodyPart?: string }) {
-    return (await this.deps.store.listTemplates({ ...filter, institutionId: caller.institutionId, owner: caller.name })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression, scope: t.scope, owner: t.owner, institutionId: t.institution_id, updatedAt: t.updated_at ?? t.created_at }));
+  async templates(caller: Caller, filter: { modality?: string; bodyPart?: string; institutionId?: string }) {
+    // an administrator keeps any institution's templates and may list them; everyone else sees their own institution's
+    const institutionId = filter.institutionId && actsForEveryInstitution(caller) ? filter.institutionId : caller.institutionId;
+    return (await this.deps.store.listTemplates({ modality: filter.modality, bodyPart: filter.bodyPart, institutionId, owner: caller.name })).map((t) => ({ id: t.id, modality: t.modality, bodyPart: t.body_part, name: t.name, findings: t.findings, impression: t.impression, scope: t.scope, owner: t.owner, institutionId: t.institution_id, updatedAt: t.updated_at ?? t.created_at }));
   }
 
   async saveDraft(caller: Caller, requestId: string, draft: DraftInput): Promise<ReportView> {

@@ -14,6 +14,7 @@ import { LIBRARY_CHANGED_EVENT, type LibraryPhrase, type LibraryScope, type Libr
 import { useI18n, useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { bodyPartLabel } from '../../i18n/codes.ts';
 import { useUser } from '../../app/auth.tsx';
+import type { Institution } from '../../api/types.ts';
 
 /** roles holding templates:manage (productivity/module.ts) */
 const MANAGERS = ['reviewing-radiologist', 'administrator'];
@@ -46,7 +47,7 @@ interface TemplateForm {
   impression: string;
 }
 
-function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bodyPart?: string } }) {
+function TemplatesTab({ defaults, institutionId }: { defaults?: { modality?: string | null; bodyPart?: string }; institutionId?: string }) {
   const t = useT();
   const { locale } = useI18n();
   const user = useUser();
@@ -60,10 +61,10 @@ function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bod
 
   const load = useCallback(() => {
     api
-      .get<LibraryTemplate[]>('/api/v1/report-templates', { modality })
+      .get<LibraryTemplate[]>('/api/v1/report-templates', { modality, institutionId })
       .then(setTemplates)
       .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
-  }, [modality, message]);
+  }, [modality, institutionId, message]);
   useEffect(load, [load]);
 
   const open = (template?: LibraryTemplate, copy = false) => {
@@ -81,7 +82,7 @@ function TemplatesTab({ defaults }: { defaults?: { modality?: string | null; bod
         const { scope: _scope, ...fields } = values;
         await api.put(`/api/v1/report-templates/${editing.id}`, fields);
       } else {
-        await api.post('/api/v1/report-templates', values);
+        await api.post('/api/v1/report-templates', { ...values, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
       }
       message.success(t('library.saved'));
       setEditing(undefined);
@@ -190,7 +191,7 @@ interface PhraseForm {
   text: string;
 }
 
-function PhrasesTab() {
+function PhrasesTab({ institutionId }: { institutionId?: string }) {
   const t = useT();
   const user = useUser();
   const { message } = App.useApp();
@@ -201,10 +202,10 @@ function PhrasesTab() {
 
   const load = useCallback(() => {
     api
-      .get<LibraryPhrase[]>('/api/v1/report-phrases')
+      .get<LibraryPhrase[]>('/api/v1/report-phrases', { institutionId })
       .then(setPhrases)
       .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
-  }, [message]);
+  }, [institutionId, message]);
   useEffect(load, [load]);
 
   const open = (phrase?: LibraryPhrase, copy = false) => {
@@ -218,7 +219,7 @@ function PhrasesTab() {
     const body = { group: values.group, trigger: values.trigger?.trim() ? values.trigger.trim() : null, text: values.text };
     try {
       if (editing?.id) await api.put(`/api/v1/report-phrases/${editing.id}`, body);
-      else await api.post('/api/v1/report-phrases', { ...body, scope: values.scope });
+      else await api.post('/api/v1/report-phrases', { ...body, scope: values.scope, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
       message.success(t('library.saved'));
       setEditing(undefined);
       announce();
@@ -314,12 +315,38 @@ function PhrasesTab() {
 /** Templates and phrases in two tabs; `defaults` start a new template at the study's modality and body part. */
 export function ReportLibraryManager({ defaults }: { defaults?: { modality?: string | null; bodyPart?: string } }) {
   const t = useT();
+  const user = useUser();
+  // an administrator keeps any institution's library: they choose which (others keep their own)
+  const [institutions, setInstitutions] = useState<Institution[]>([]);
+  const [institutionId, setInstitutionId] = useState<string>();
+  useEffect(() => {
+    if (user.role !== 'administrator') return;
+    api
+      .get<Institution[]>('/api/v1/institutions')
+      .then(setInstitutions)
+      .catch(() => setInstitutions([]));
+  }, [user.role]);
+  return (
+    <>
+      {user.role === 'administrator' && (
+        <Space style={{ marginBottom: 8 }}>
+          <Typography.Text>{t('library.institution')}</Typography.Text>
+          <Select style={{ width: 260 }} value={institutionId ?? user.institutionId} onChange={setInstitutionId} showSearch optionFilterProp="label" options={institutions.map((institution) => ({ value: institution.id, label: institution.name }))} data-testid="library-institution" />
+        </Space>
+      )}
+      <LibraryTabs defaults={defaults} institutionId={institutionId} />
+    </>
+  );
+}
+
+function LibraryTabs({ defaults, institutionId }: { defaults?: { modality?: string | null; bodyPart?: string }; institutionId?: string }) {
+  const t = useT();
   return (
     <Tabs
       data-testid="report-library"
       items={[
-        { key: 'templates', label: <span data-testid="library-tab-templates">{t('library.templates')}</span>, children: <TemplatesTab defaults={defaults} /> },
-        { key: 'phrases', label: <span data-testid="library-tab-phrases">{t('library.phrases')}</span>, children: <PhrasesTab /> },
+        { key: 'templates', label: <span data-testid="library-tab-templates">{t('library.templates')}</span>, children: <TemplatesTab key={institutionId} defaults={defaults} institutionId={institutionId} /> },
+        { key: 'phrases', label: <span data-testid="library-tab-phrases">{t('library.phrases')}</span>, children: <PhrasesTab key={institutionId} institutionId={institutionId} /> },
       ]}
     />
   );
