@@ -53,7 +53,8 @@ async function requestRead(patientName: string): Promise<string> {
 
 before(async () => {
   assert.ok(existsSync(path.join(WEB_DIST, 'index.html')), `build the web app first (npm run build:web): ${WEB_DIST}`);
-  server = await startListeningServer({ YUNYING_WEB_DIST: WEB_DIST });
+  // escalation after 3 s, once: the last test waits for it
+  server = await startListeningServer({ YUNYING_WEB_DIST: WEB_DIST, YUNYING_CRITICAL_ESCALATE_MINUTES: '0.05', YUNYING_CRITICAL_ESCALATE_MAX: '1' });
   const adminToken = await login('admin', TEST_ADMIN_PASSWORD);
   await api(adminToken, 'POST', '/api/v1/institutions', { id: 'ks-county', name: '昆山市第一人民医院', tier: 'county' });
   await api(adminToken, 'POST', '/api/v1/institutions', { id: 'ks-t1', name: '周市镇卫生院', tier: 'township', parentId: 'ks-county' });
@@ -169,5 +170,25 @@ describe('critical findings: flag, live township alert, acknowledgement, statist
     const contacts = await api<Array<{ institutionId: string; phone: string }>>(await login('admin', TEST_ADMIN_PASSWORD), 'GET', '/api/v1/critical-findings/contacts');
     assert.equal(contacts.find((contact) => contact.institutionId === 'ks-t1')?.phone, '13900001111');
     await page.close();
+  });
+
+  test('left unacknowledged, the reading centre is told on whatever screen it is (1366×768, en and zh-CN)', async () => {
+    for (const locale of ['en', 'zh-CN'] as const) {
+      const requestId = await requestRead(`Sun^Qi${locale}=孙^七`);
+      const worklist = await openAs('rad', '/worklist', locale, { width: 1366, height: 768 }, 'main-menu');
+      await worklist.getByText(TEXT[locale].live).first().waitFor().catch(() => undefined);
+      const radToken = await login('rad', PASSWORD);
+      const finding = await api<{ id: string }>(radToken, 'POST', `/api/v1/reading-requests/${requestId}/critical-findings`, { category: 'aortic-dissection' });
+      const notice = worklist.getByTestId('critical-escalation-notice');
+      await notice.waitFor();
+      const noticeText = await notice.innerText();
+      assert.ok(noticeText.includes(locale === 'en' ? 'Aortic dissection' : '主动脉夹层'), noticeText);
+      assert.ok(noticeText.includes(locale === 'en' ? 'telephone the requesting institution' : '请电话联系申请机构'), noticeText);
+      await notice.getByTestId('critical-escalation-open').click();
+      await worklist.waitForURL((url) => url.pathname === `/reading/${requestId}`);
+      await worklist.getByTestId('critical-findings').getByTestId('critical-finding').first().waitFor();
+      await api(techToken, 'POST', `/api/v1/critical-findings/${finding.id}/acknowledgement`, { receivedBy: '李技师', informedVia: 'phone' });
+      await worklist.close();
+    }
   });
 });

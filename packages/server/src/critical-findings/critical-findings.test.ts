@@ -26,6 +26,9 @@ import type { LogSmsSender } from '../share/sms-sender.ts';
 import { NOTIFICATIONS } from '../events/module.ts';
 import { DEFAULT_CRITICAL_CATEGORIES } from './categories.ts';
 import { CRITICAL_FINDINGS } from './module.ts';
+import { CriticalFindingService } from './critical-finding-service.ts';
+import { criticalFindingStore } from './critical-finding-store.ts';
+import type { Caller } from '../access/caller.ts';
 
 const PASSWORD = 'Correct-Horse-9';
 
@@ -310,6 +313,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+
+    test('an SMS the provider refuses is recorded as failed; the alert stands', async () => {
+      const archive = server.server.archive;
+      const refusing = new CriticalFindingService(
+        { store: archive.stores.open(criticalFindingStore), opener: criticalFindingStore, unitOfWork: archive.unitOfWork, audit: archive.audit, requests: archive.stores.reading, index: archive.index, access: archive.accessStore, sms: { send: async () => Promise.reject(new Error('gateway down')) } },
+        { escalateAfterMs: 3_600_000, maxEscalations: 1 },
+      );
+      const rad1: Caller = { kind: 'user', name: 'rad1', institutionId: 'ks-county', role: 'radiologist', visibleInstitutionIds: ['ks-county'], via: 'rest' };
+      const finding = await refusing.flag(rad1, requestId, { category: 'pneumothorax' });
+      assert.equal(finding.smsStatus, 'failed');
+      assert.equal(finding.status, 'open');
+      const failed = await as('admin', 'GET', `/api/v1/audit-events?action=critical-finding.sms-failed`);
+      const rows = failed.body as Array<{ action: string; outcome: string; details: { criticalFindingId?: string; phone?: string } }>;
+      const row = rows.find((event) => event.details.criticalFindingId === finding.id);
+      assert.ok(row, JSON.stringify(rows));
+      assert.equal(row.outcome, 'failure');
+      assert.equal(row.details.phone, '138****8000');
+      ok(await as('tech1', 'POST', `/api/v1/critical-findings/${finding.id}/acknowledgement`, { receivedBy: '李技师', informedVia: 'other', note: '值班护士转告' }), 200, 'ack the second');
     });
 
     test('every step is in the audit trail', async () => {

@@ -11,6 +11,7 @@ import { homePathOf } from './home-path.ts';
 import { AppShell } from './AppShell.tsx';
 import { LoginPage } from '../screens/LoginPage.tsx';
 import { LiveEventsProvider } from './live-events.tsx';
+import { CriticalEscalationNotice } from './CriticalEscalationNotice.tsx';
 import './app.css';
 
 const WorklistPage = lazy(() => import('../screens/WorklistPage.tsx'));
@@ -56,6 +57,7 @@ function RequireUser({ children }: { children: ReactNode }) {
   if (user === null) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
   return (
     <LiveEventsProvider>
+      <CriticalEscalationNotice />
       <AppShell>
         <Suspense fallback={fallback}>{children}</Suspense>
       </AppShell>

@@ -80,7 +80,7 @@ export function CriticalAlertBanner() {
     if (event.payload.requestingInstitutionId !== user.institutionId) return;
     if (event.type === 'critical-finding.flagged' || event.type === 'critical-finding.escalated') {
       sound();
-      notification.error({ title: t(event.type === 'critical-finding.flagged' ? 'critical.newAlert' : 'critical.escalatedAlert'), placement: 'topRight', duration: 8 });
+      notification.error({ title: t(event.type === 'critical-finding.flagged' ? 'critical.newAlert' : 'critical.escalatedAlert'), placement: 'bottomRight', duration: 8 });
     }
     void load();
   });
