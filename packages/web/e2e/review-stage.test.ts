@@ -30,6 +30,11 @@ let context: BrowserContext;
 let userDataDir: string;
 const tokens: Record<string, string> = {};
 const pageErrors: string[] = [];
+/** YUNYING_REVIEW_SHOTS=DIR keeps screenshots of the dialog, the diff and the returned row there, to look at */
+const SHOTS = process.env.YUNYING_REVIEW_SHOTS;
+const shot = async (page: Page, name: string): Promise<void> => {
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+};
 
 async function login(username: string, password: string): Promise<string> {
   const response = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
@@ -178,6 +183,7 @@ describe('review stage: edit and sign with an electronic signature, the diff, a 
         await rev.getByTestId('esign-ok').click();
         const refusal = rev.getByTestId('esign-error');
         await refusal.waitFor();
+        await shot(rev, `esign-${locale}-${viewport.width}`);
         assert.match(await refusal.innerText(), TEXT[locale].rejected);
         assert.equal((await rest<{ status: string }>('rev', 'GET', `/api/v1/reports/${signedCase.reportId}`)).body.status, 'submitted', 'nothing signed');
         await rev.getByTestId('esign-password').fill(PASSWORD);
@@ -199,6 +205,8 @@ describe('review stage: edit and sign with an electronic signature, the diff, a 
           assert.ok(removed.includes('一枚'), `removed: ${removed}`);
           assert.ok((await diff.locator('[data-testid="diff-findings"] > span').allInnerTexts()).join('').includes('纵隔未见肿大淋巴结'), 'the unchanged line shows as unchanged');
           await page.locator('[data-testid="esign-record"][data-method="password"]').waitFor();
+          await diff.scrollIntoViewIfNeeded();
+          await shot(page, `diff-${locale}-${viewport.width}-${page === rev ? 'reviewer' : 'author'}`);
           assert.ok((await page.getByTestId('esign-record').innerText()).includes('孙主任'));
         }
 
@@ -222,6 +230,7 @@ describe('review stage: edit and sign with an electronic signature, the diff, a 
         assert.equal((await tag.innerText()).trim(), TEXT[locale].returned);
         assert.ok((await authorRow.getByTestId('returned-comments-row').innerText()).includes(TEXT[locale].comment), 'the comment is on the row');
         await rad.getByTestId('returned-notice').waitFor();
+        await shot(rad, `returned-${locale}-${viewport.width}`);
         assert.ok((await rad.getByTestId('returned-notice').innerText()).includes('孙主任'), 'the notice names the reviewer');
         assert.equal(await rad.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'no reload: over the event stream');
         if (locale === 'zh-CN') assert.deepEqual(await latinOnlyTexts(rad, '[data-testid="returned-tag"], [data-testid="returned-comments-row"], .ant-notification'), [], 'no English on the zh-CN worklist');

@@ -60,7 +60,7 @@ export function useReturnedNotices(): void {
           {t('notice.open')}
         </Button>
       ) : undefined,
-      duration: 0,
+      duration: 15,
     });
   });
 }
