@@ -231,6 +231,7 @@ try {
   const text = reportFor(placed[0]!.study.bodyPart);
   await rad.getByTestId('findings').fill(text.findings);
   await rad.getByTestId('impression').fill(text.impression);
+  await rad.getByTestId('positive').getByText(text.impression.includes('未见明显异常') ? '阴性' : '阳性', { exact: true }).click();
   await rad.locator('[data-testid="save-state"][data-state="saved"]').waitFor();
   await shoot(rad, 'reading');
   // the same page at tablet size
