@@ -323,6 +323,9 @@ describe('reporting productivity: templates, phrases, measurements and key image
       if (locale === 'zh-CN') assert.deepEqual(await latinOnlyTexts(reviewer, '[data-testid="report-attachments"]'), [], 'the reviewer’s list in Chinese');
       await reviewer.waitForFunction(() => ['first-image', 'loaded'].includes(document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-state') ?? ''));
       assert.equal(await viewerAttr(reviewer, 'data-current-slice'), '1');
+      const thumbnail = panel.getByTestId('key-image-thumbnail');
+      await thumbnail.waitFor();
+      await reviewer.waitForFunction(() => ((document.querySelector('[data-testid="report-attachments"] [data-testid="key-image-thumbnail"]') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0);
       await panel.locator(`[data-testid="key-image"][data-sop-instance-uid="${sops[1]}"]`).click();
       await reviewer.waitForFunction(() => document.querySelector('[data-testid="study-viewer"]')?.getAttribute('data-current-slice') === '2');
       await reviewer.close();

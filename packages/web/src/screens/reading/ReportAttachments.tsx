@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { App, Button, Card, Empty, List, Space, Tag, Typography } from 'antd';
 import { CameraOutlined, ColumnWidthOutlined } from '@ant-design/icons';
-import { api } from '../../api/client.ts';
+import { api, apiFetch } from '../../api/client.ts';
 import type { ImageRef, ReportAttachments, ReportKeyImage, ReportMeasurement } from '../../api/report-library.ts';
 import { useT } from '../../i18n/i18n.tsx';
 import { currentImage, readMeasurements, roundMeasurement, type ViewerMeasurement } from '../../viewer/measurements.ts';
@@ -125,6 +125,7 @@ function AttachmentLists({ attachments, viewer, onRemoveMeasurement, onRemoveKey
               data-sop-instance-uid={image.sopInstanceUid}
               data-frame={image.frame}
             >
+              <KeyImageThumbnail image={image} />
               {imageLabel(t, image).replace(/^[\s（(]+|[）)]+$/g, '')}
               {image.note ? ` · ${image.note}` : ''}
             </Tag>
@@ -153,6 +154,29 @@ function AttachmentLists({ attachments, viewer, onRemoveMeasurement, onRemoveKey
       )}
     </>
   );
+}
+
+/** A small rendering of the key image by the server (WADO-RS rendered frame), beside its label. */
+function KeyImageThumbnail({ image }: { image: ImageRef }) {
+  const [src, setSrc] = useState<string>();
+  useEffect(() => {
+    let url: string | undefined;
+    let live = true;
+    const path = `/dicom-web/studies/${image.studyInstanceUid}/series/${image.seriesInstanceUid}/instances/${image.sopInstanceUid}/frames/${image.frame}/rendered?viewport=48,48`;
+    apiFetch(path, { headers: { accept: 'image/jpeg' } })
+      .then(async (response) => (response.ok ? response.blob() : undefined))
+      .then((blob) => {
+        if (!blob || !live) return;
+        url = URL.createObjectURL(blob);
+        setSrc(url);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [image.studyInstanceUid, image.seriesInstanceUid, image.sopInstanceUid, image.frame]);
+  return src ? <img src={src} alt="" width={24} height={24} style={{ objectFit: 'contain', background: '#000', marginInlineEnd: 4, verticalAlign: 'middle' }} data-testid="key-image-thumbnail" /> : null;
 }
 
 /** For the reviewer and later readers: the report's measurements and key images; a click shows the image. */
