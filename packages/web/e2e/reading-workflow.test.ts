@@ -327,7 +327,8 @@ describe('web reading workstation', { timeout: 240_000 }, () => {
     await auditor.getByTestId('audit-page').waitFor();
     await auditor.getByPlaceholder('操作', { exact: true }).fill('report.signed');
     await auditor.getByRole('button', { name: /查\s*询/ }).click();
-    await auditor.locator('.ant-table-row').filter({ hasText: 'report.signed' }).first().waitFor();
+    // the action shows by its name (签发报告); the code stays on hover
+    await auditor.locator('.ant-table-row').filter({ hasText: '签发报告' }).first().waitFor();
     await screenshot(auditor, 'audit');
     // the session ends on the server: the next call answers 401 and the app shows the login screen
     assert.equal((await rest('POST', '/api/v1/users/auditor/revoke-sessions')).status, 200);
