@@ -11,6 +11,8 @@ import { startServerProcess, type ServerProcess } from '../test-support/server-p
 import { createTestDatabase } from '../test-support/postgres.ts';
 import { s3SkipReason, testS3Env } from '../test-support/s3.ts';
 import { openArchive } from './archive.ts';
+import { MODULES } from '../app.ts';
+import { moduleMigrations } from '../modules/registry.ts';
 import { randomBytes } from 'node:crypto';
 import { withAdmin } from '../test-support/admin-auth.ts';
 
@@ -115,7 +117,8 @@ test('the same holds on PostgreSQL and S3: no index row without its object', { s
   const awsEnv = { AWS_ENDPOINT_URL_S3: s3.AWS_ENDPOINT_URL_S3, AWS_REGION: s3.AWS_REGION, AWS_ACCESS_KEY_ID: s3.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.AWS_SECRET_ACCESS_KEY };
   try {
     await killDuringStowLoad(dataDir, { YUNYING_DATABASE_URL: database.url, YUNYING_STORAGE_URL: storageUrl, ...awsEnv });
-    const archive = await openArchive({ dataDir, fsync: true, databaseUrl: database.url, storageUrl, awsEnv });
+    // the server ran the modules' migrations too: open with the same set (store/database.ts)
+    const archive = await openArchive({ dataDir, fsync: true, databaseUrl: database.url, storageUrl, awsEnv, moduleMigrations: moduleMigrations(MODULES) });
     try {
       for (const key of await archive.index.listBlobKeys()) assert.notEqual(await archive.blobs.sizeOf(key), undefined, `index row without object: ${key}`);
     } finally {

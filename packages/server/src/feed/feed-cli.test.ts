@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { openArchive } from '../archive/archive.ts';
+import { MODULES } from '../app.ts';
+import { moduleMigrations } from '../modules/registry.ts';
 import { runYunyingCli } from '../test-support/cli.ts';
 
 test('yunying feed status shows the groups and their dead letters; feed requeue puts one back in line; feed forget removes a group no server runs; both audited', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-feed-cli-'));
   try {
-    const archive = await openArchive({ dataDir, fsync: false });
+    // the CLI opens with the modules' migrations: the same set here, or it would find them out of order
+    const archive = await openArchive({ dataDir, fsync: false, moduleMigrations: moduleMigrations(MODULES) });
     let poison: number;
     try {
       const store = archive.stores.changeFeed;
@@ -39,7 +42,7 @@ test('yunying feed status shows the groups and their dead letters; feed requeue 
     const held = await runYunyingCli(dataDir, ['feed', 'forget', 'report-delivery']);
     assert.equal(held.code, 1);
     assert.match(held.stderr, /holds its lease/);
-    const released = await openArchive({ dataDir, fsync: false });
+    const released = await openArchive({ dataDir, fsync: false, moduleMigrations: moduleMigrations(MODULES) });
     try {
       await released.stores.changeFeed.releaseLease('report-delivery', 'a-server');
     } finally {
@@ -48,7 +51,7 @@ test('yunying feed status shows the groups and their dead letters; feed requeue 
     assert.equal((await runYunyingCli(dataDir, ['feed', 'forget', 'report-delivery'])).code, 0);
     assert.doesNotMatch((await runYunyingCli(dataDir, ['feed', 'status'])).stdout, /report-delivery/);
 
-    const reopened = await openArchive({ dataDir, fsync: false });
+    const reopened = await openArchive({ dataDir, fsync: false, moduleMigrations: moduleMigrations(MODULES) });
     try {
       const records = await reopened.audit.search({ action: 'feed.requeued', limit: 10 });
       assert.equal(records.length, 1);

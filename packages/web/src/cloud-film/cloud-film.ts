@@ -212,14 +212,19 @@ function startFilm(data: FilmData): void {
   };
 
   let firstLoaded = false;
+  const markFirstImage = (): void => {
+    if (firstLoaded) return;
+    firstLoaded = true;
+    window.__filmFirstImage = window.performance.now();
+    html.dataset.firstImage = 'yes';
+  };
   img.addEventListener('load', () => {
-    if (!firstLoaded) {
-      firstLoaded = true;
-      window.__filmFirstImage = window.performance.now();
-      html.dataset.firstImage = 'yes';
-    }
+    markFirstImage();
     img.dataset.loaded = img.dataset.url || 'first';
   });
+  // The page's preloaded image may be on screen before this script runs (a busy phone, a
+  // fast server): its load event has passed, and the image is there all the same.
+  if (img.complete && img.naturalWidth > 0) markFirstImage();
 
   const step = (delta: number): void => {
     const next = Math.min(slices.length - 1, Math.max(0, state.slice + delta));
@@ -367,6 +372,13 @@ function startFilm(data: FilmData): void {
   // The first image is the server's <img src> (preloaded in <head>): keep it and only prefetch.
   shown = img.getAttribute('src') || '';
   img.dataset.url = shown;
+  // If the server could not give that first image (busy, a dropped connection), fetch it
+  // again like any other: the error may have happened before this script ran.
+  const preloaded = shown;
+  img.addEventListener('error', () => {
+    if (preloaded && img.getAttribute('src') === preloaded) retryShown(preloaded);
+  });
+  if (preloaded && img.complete && img.naturalWidth === 0) retryShown(preloaded);
   requestAnimationFrame(show);
   startSharing(data);
 }
