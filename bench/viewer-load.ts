@@ -22,7 +22,7 @@
  * Not a test.
  *
  *   cd packages/web && npx vite build --outDir /tmp/web-dist
- *   node bench/viewer-load.ts [--slices 300] [--runs 5] [--modes claim,prefetch,click,cold] [--web-dist packages/web/dist]
+ *   node bench/viewer-load.ts [--slices 300] [--runs 5] [--modes claim,prefetch,click,cold] [--claim-at-once] [--web-dist packages/web/dist]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,8 +42,11 @@ const { values: options } = parseArgs({
     'web-dist': { type: 'string', default: path.resolve(import.meta.dirname, '../packages/web/dist') },
     seed: { type: 'string', default: '7' },
     modes: { type: 'string', default: 'claim,prefetch,click,cold' },
+    /** click 领取 the moment the row shows, without waiting for the worklist's prefetch */
+    'claim-at-once': { type: 'boolean', default: false },
   },
 });
+const waitForPrefetch = !options['claim-at-once'];
 const MODES = ['claim', 'prefetch', 'click', 'cold'] as const;
 type Mode = (typeof MODES)[number];
 const modes = options.modes!.split(',').map((m) => m.trim()) as Mode[];
@@ -176,6 +179,9 @@ try {
     const claimOnce = async (page: Page) => {
       const row = page.locator(`[data-testid="worklist"] tr[data-request-id="${request.id}"]`);
       await row.getByTestId('claim').waitFor();
+      // A radiologist looks at the list before claiming: the worklist's idle prefetch of the
+      // reading page's code and Cornerstone's start (app/reading-page-chunk.ts) is done by then.
+      if (waitForPrefetch) await page.locator('html[data-reading-page-prefetched="yes"]').waitFor({ state: 'attached', timeout: 15_000 });
       await page.evaluate(() => ((globalThis as unknown as PageGlobals).benchTimes = {}));
       await row.getByTestId('claim').click();
       await page.getByTestId('reading-page').waitFor();

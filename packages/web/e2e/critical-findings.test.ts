@@ -125,6 +125,8 @@ describe('critical findings: flag, live township alert, acknowledgement, statist
 
         for (const expected of [text.banner, text.category, text.flaggedBy, '左侧基底节区急性出血']) assert.ok(bannerText.includes(expected), `${expected} in ${bannerText}`);
         assert.ok(Number(await township.getByTestId('critical-alerts').getAttribute('data-beeps')) >= 1, 'no alert tone');
+        // the request's row in the township's list carries the red 危急值 mark, live too
+        await township.locator('[data-testid="critical-row-mark"][data-open="true"]').first().waitFor();
         const box = await alert.first().boundingBox();
         assert.ok(box && box.y < viewport.height / 2 && box.width > viewport.width / 2, `the banner is prominent: ${JSON.stringify(box)}`);
 
@@ -140,6 +142,7 @@ describe('critical findings: flag, live township alert, acknowledgement, statist
 
         // The radiologist's panel shows the acknowledgement, live.
         await panel.locator('[data-testid="critical-finding"][data-status="acknowledged"]').waitFor();
+        await township.locator('[data-testid="critical-row-mark"][data-open="false"]').first().waitFor();
         assert.equal(await panel.getByTestId('critical-received-by').first().innerText(), '李技师');
         await reading.close();
 

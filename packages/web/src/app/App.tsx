@@ -12,10 +12,11 @@ import { AppShell } from './AppShell.tsx';
 import { LoginPage } from '../screens/LoginPage.tsx';
 import { LiveEventsProvider } from './live-events.tsx';
 import { CriticalEscalationNotice } from './CriticalEscalationNotice.tsx';
+import { loadReadingPage } from './reading-page-chunk.ts';
 import './app.css';
 
 const WorklistPage = lazy(() => import('../screens/WorklistPage.tsx'));
-const ReadingPage = lazy(() => import('../screens/ReadingPage.tsx'));
+const ReadingPage = lazy(loadReadingPage);
 const TownshipPage = lazy(() => import('../screens/TownshipPage.tsx'));
 const AdminPage = lazy(() => import('../screens/AdminPage.tsx'));
 const StatisticsPage = lazy(() => import('../screens/StatisticsPage.tsx'));

@@ -10,6 +10,9 @@ import { outcomeLabel } from '../i18n/codes.ts';
 import { auditActionLabel } from '../i18n/audit-actions.ts';
 import { formatDateTime } from '../app/format.ts';
 
+/** AccessInterface (server access/caller.ts) */
+const VIA_CODES = ['dicomweb', 'wado-uri', 'dimse', 'rest', 'fhir', 'cli', 'system'];
+
 interface AuditFilter {
   range?: [Dayjs | null, Dayjs | null] | null;
   action?: string;
@@ -62,6 +65,8 @@ export default function AuditPage() {
     }
   };
 
+  // the interface a record came through, by its name (the code stays on hover)
+  const viaLabel = (via: string): string => (VIA_CODES.includes(via) ? t(`audit.via.${via}` as MessageKey) : via);
   const columns: ColumnsType<AuditEvent> = [
     { title: '#', dataIndex: 'seq', width: 70 },
     { title: t('audit.time'), dataIndex: 'occurred_at', width: 140, render: (value: string) => formatDateTime(value) },
@@ -69,7 +74,7 @@ export default function AuditPage() {
     { title: t('audit.outcome'), dataIndex: 'outcome', width: 80, render: (value: string) => outcomeLabel(value, locale) },
     { title: t('audit.actor'), key: 'actor', width: 160, render: (_, row) => <><Identifier>{row.actor_name ?? ''}</Identifier> {row.actor_role ? `(${t(`role.${row.actor_role}` as MessageKey)})` : ''}</> },
     { title: t('audit.institution'), dataIndex: 'actor_institution_id', width: 110, responsive: ['lg'], render: (value: string | null) => <Identifier>{value ?? ''}</Identifier> },
-    { title: t('audit.via'), dataIndex: 'via', width: 70, responsive: ['lg'], render: (value: string | null) => <Identifier>{value ?? ''}</Identifier> },
+    { title: t('audit.via'), dataIndex: 'via', width: 90, responsive: ['lg'], render: (value: string | null) => (value ? <span title={value}>{viaLabel(value)}</span> : '') },
     { title: t('audit.objectId'), key: 'object', ellipsis: true, render: (_, row) => <Identifier>{[row.object_type, row.object_id].filter(Boolean).join(': ')}</Identifier> },
     { title: t('audit.patientId'), dataIndex: 'patient_id', width: 110, responsive: ['xl'] },
   ];

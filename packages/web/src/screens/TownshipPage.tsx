@@ -18,6 +18,7 @@ import { CriticalFindingPanel } from './reading/CriticalFindingPanel.tsx';
 import { StudyViewer } from '../app/study-viewer.tsx';
 import { authorizationHeader } from '../api/session.ts';
 import { usePickLists } from '../app/pick-lists.ts';
+import { CriticalRowMark, useCriticalMarks } from '../app/CriticalRowMark.tsx';
 
 type Dataset = Record<string, { Value?: unknown[] } | undefined>;
 
@@ -100,6 +101,7 @@ async function qidoJson(url: string): Promise<Dataset[]> {
  */
 export default function TownshipPage() {
   const t = useT();
+  const criticalMarks = useCriticalMarks();
   const codes = useCodeLabels();
   const { message, notification } = App.useApp();
   const [date, setDate] = useState<Dayjs>(() => dayjs());
@@ -236,7 +238,7 @@ export default function TownshipPage() {
 
   const requestColumns: ColumnsType<ReadingRequest> = [
     { title: t('worklist.priority'), dataIndex: 'priority', width: 80, render: (_, row) => <PriorityTag priority={row.priority} /> },
-    { title: t('worklist.patient'), key: 'patient', render: (_, row) => formatPersonName(row.patient?.name) },
+    { title: t('worklist.patient'), key: 'patient', render: (_, row) => <>{formatPersonName(row.patient?.name)}<CriticalRowMark findings={criticalMarks.get(row.id)} /></> },
     { title: t('worklist.modality'), key: 'modality', width: 120, render: (_, row) => `${row.modality ?? ''} ${codes.bodyParts(row.bodyParts)}` },
     { title: t('worklist.requestedAt'), dataIndex: 'createdAt', width: 140, render: (value: string) => formatDateTime(value) },
     { title: t('worklist.status'), dataIndex: 'status', width: 110, render: (_, row) => <StatusTag status={row.status} /> },

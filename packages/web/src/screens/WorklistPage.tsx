@@ -11,6 +11,8 @@ import { useCodeLabels } from '../i18n/codes.ts';
 import { useUser } from '../app/auth.tsx';
 import { useLiveEvents } from '../app/live-events.tsx';
 import { useNow } from '../app/use-now.ts';
+import { prefetchReadingPage } from '../app/reading-page-chunk.ts';
+import { CriticalRowMark, useCriticalMarks } from '../app/CriticalRowMark.tsx';
 import { formatDateTime, formatDicomDate, formatPersonName } from '../app/format.ts';
 import { PriorityTag, SlaCountdown, StatusTag, isOpenStatus } from '../app/request-tags.tsx';
 import { ReturnedComments, ReturnedTag, useReturnedNotices } from './reading/ReturnedMark.tsx';
@@ -54,10 +56,14 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
   const isReader = READER_ROLES.includes(user.role);
   // review stage: the author hears at once that a report came back
   useReturnedNotices();
+  const criticalMarks = useCriticalMarks();
 
   useEffect(() => {
     setFilters((current) => ({ ...current, statuses: mode === 'review' ? ['submitted'] : DEFAULT_STATUSES }));
   }, [mode]);
+
+  // A reader's next step is the reading page: have its code (the viewer) ready before the click.
+  useEffect(() => (isReader ? prefetchReadingPage() : undefined), [isReader]);
 
   // Search as the user types, once typing pauses.
   useEffect(() => {
@@ -142,6 +148,7 @@ export default function WorklistPage({ mode = 'worklist' }: { mode?: 'worklist' 
           <Typography.Text type="secondary" style={{ marginInlineStart: 6, fontSize: 12 }}>
             {codes.sex(row.patient?.sex)} {row.patient?.id ?? ''}
           </Typography.Text>
+          <CriticalRowMark findings={criticalMarks.get(row.id)} />
           <ReturnedComments row={row} />
         </span>
       ),
