@@ -9,7 +9,7 @@ import { App, Button, Card, Drawer, Form, Input, Modal, Popconfirm, Radio, Selec
 import type { ButtonProps } from 'antd';
 import { BookOutlined, PlusOutlined } from '@ant-design/icons';
 import { usePickLists } from '../../app/pick-lists.ts';
-import { api } from '../../api/client.ts';
+import { api, type Query } from '../../api/client.ts';
 import { LIBRARY_CHANGED_EVENT, type LibraryPhrase, type LibraryScope, type LibraryTemplate } from '../../api/report-library.ts';
 import { useI18n, useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { bodyPartLabel } from '../../i18n/codes.ts';
@@ -20,6 +20,41 @@ import type { Institution } from '../../api/types.ts';
 const MANAGERS = ['reviewing-radiologist', 'administrator'];
 
 const announce = () => window.dispatchEvent(new Event(LIBRARY_CHANGED_EVENT));
+
+const errorText = (caught: unknown) => (caught instanceof Error ? caught.message : String(caught));
+
+/**
+ * One tab's entries (templates or phrases): the list from `path`, a change to it (told as
+ * `done`, then the list reloaded and the editor's pickers told), and who may edit an entry.
+ */
+function useLibraryEntries<T extends { scope: LibraryScope }>(path: string, query: Query) {
+  const t = useT();
+  const user = useUser();
+  const { message } = App.useApp();
+  const [entries, setEntries] = useState<T[]>();
+  const mayManage = MANAGERS.includes(user.role);
+  const queryKey = JSON.stringify(query);
+  const load = useCallback(() => {
+    api
+      .get<T[]>(path, JSON.parse(queryKey) as Query)
+      .then(setEntries)
+      .catch((caught: unknown) => message.error(errorText(caught)));
+  }, [path, queryKey, message]);
+  useEffect(load, [load]);
+  const change = async (action: () => Promise<unknown>, done: MessageKey, after?: () => void): Promise<void> => {
+    try {
+      await action();
+      message.success(t(done));
+      after?.();
+      announce();
+      load();
+    } catch (caught) {
+      message.error(errorText(caught));
+    }
+  };
+  const editable = (entry: T) => entry.scope === 'personal' || (entry.scope === 'institution' && mayManage);
+  return { entries, mayManage, change, editable };
+}
 
 function ScopeTag({ scope }: { scope: LibraryScope }) {
   const t = useT();
@@ -50,22 +85,11 @@ interface TemplateForm {
 function TemplatesTab({ defaults, institutionId }: { defaults?: { modality?: string | null; bodyPart?: string }; institutionId?: string }) {
   const t = useT();
   const { locale } = useI18n();
-  const user = useUser();
-  const { message } = App.useApp();
   const { modalities, bodyParts } = usePickListOptions();
-  const [templates, setTemplates] = useState<LibraryTemplate[]>();
   const [modality, setModality] = useState<string | undefined>(defaults?.modality ?? undefined);
   const [editing, setEditing] = useState<{ id?: string; initial: TemplateForm }>();
   const [form] = Form.useForm<TemplateForm>();
-  const mayManage = MANAGERS.includes(user.role);
-
-  const load = useCallback(() => {
-    api
-      .get<LibraryTemplate[]>('/api/v1/report-templates', { modality, institutionId })
-      .then(setTemplates)
-      .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
-  }, [modality, institutionId, message]);
-  useEffect(load, [load]);
+  const { entries: templates, mayManage, change, editable } = useLibraryEntries<LibraryTemplate>('/api/v1/report-templates', { modality, institutionId });
 
   const open = (template?: LibraryTemplate, copy = false) => {
     const initial: TemplateForm = template
@@ -77,34 +101,21 @@ function TemplatesTab({ defaults, institutionId }: { defaults?: { modality?: str
 
   const save = async () => {
     const values = await form.validateFields();
-    try {
-      if (editing?.id) {
-        const { scope: _scope, ...fields } = values;
-        await api.put(`/api/v1/report-templates/${editing.id}`, fields);
-      } else {
-        await api.post('/api/v1/report-templates', { ...values, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
-      }
-      message.success(t('library.saved'));
-      setEditing(undefined);
-      announce();
-      load();
-    } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
-    }
+    await change(
+      async () => {
+        if (editing?.id) {
+          const { scope: _scope, ...fields } = values;
+          await api.put(`/api/v1/report-templates/${editing.id}`, fields);
+        } else {
+          await api.post('/api/v1/report-templates', { ...values, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
+        }
+      },
+      'library.saved',
+      () => setEditing(undefined),
+    );
   };
 
-  const remove = async (template: LibraryTemplate) => {
-    try {
-      await api.delete(`/api/v1/report-templates/${template.id}`);
-      message.success(t('library.deleted'));
-      announce();
-      load();
-    } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
-    }
-  };
-
-  const editable = (template: LibraryTemplate) => template.scope === 'personal' || (template.scope === 'institution' && mayManage);
+  const remove = (template: LibraryTemplate) => change(() => api.delete(`/api/v1/report-templates/${template.id}`), 'library.deleted');
 
   return (
     <>
@@ -193,20 +204,9 @@ interface PhraseForm {
 
 function PhrasesTab({ institutionId }: { institutionId?: string }) {
   const t = useT();
-  const user = useUser();
-  const { message } = App.useApp();
-  const [phrases, setPhrases] = useState<LibraryPhrase[]>();
   const [editing, setEditing] = useState<{ id?: string; initial: PhraseForm }>();
   const [form] = Form.useForm<PhraseForm>();
-  const mayManage = MANAGERS.includes(user.role);
-
-  const load = useCallback(() => {
-    api
-      .get<LibraryPhrase[]>('/api/v1/report-phrases', { institutionId })
-      .then(setPhrases)
-      .catch((caught: unknown) => message.error(caught instanceof Error ? caught.message : String(caught)));
-  }, [institutionId, message]);
-  useEffect(load, [load]);
+  const { entries: phrases, mayManage, change, editable } = useLibraryEntries<LibraryPhrase>('/api/v1/report-phrases', { institutionId });
 
   const open = (phrase?: LibraryPhrase, copy = false) => {
     const initial: PhraseForm = phrase ? { scope: !copy && phrase.scope === 'institution' ? 'institution' : 'personal', group: phrase.group, trigger: phrase.trigger ?? '', text: phrase.text } : { scope: 'personal', group: t('library.defaultGroup'), trigger: '', text: '' };
@@ -217,29 +217,17 @@ function PhrasesTab({ institutionId }: { institutionId?: string }) {
   const save = async () => {
     const values = await form.validateFields();
     const body = { group: values.group, trigger: values.trigger?.trim() ? values.trigger.trim() : null, text: values.text };
-    try {
-      if (editing?.id) await api.put(`/api/v1/report-phrases/${editing.id}`, body);
-      else await api.post('/api/v1/report-phrases', { ...body, scope: values.scope, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
-      message.success(t('library.saved'));
-      setEditing(undefined);
-      announce();
-      load();
-    } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
-    }
+    await change(
+      async () => {
+        if (editing?.id) await api.put(`/api/v1/report-phrases/${editing.id}`, body);
+        else await api.post('/api/v1/report-phrases', { ...body, scope: values.scope, ...(values.scope === 'institution' && institutionId ? { institutionId } : {}) });
+      },
+      'library.saved',
+      () => setEditing(undefined),
+    );
   };
 
-  const remove = async (phrase: LibraryPhrase) => {
-    try {
-      await api.delete(`/api/v1/report-phrases/${phrase.id}`);
-      message.success(t('library.deleted'));
-      announce();
-      load();
-    } catch (caught) {
-      message.error(caught instanceof Error ? caught.message : String(caught));
-    }
-  };
-  const editable = (phrase: LibraryPhrase) => phrase.scope === 'personal' || (phrase.scope === 'institution' && mayManage);
+  const remove = (phrase: LibraryPhrase) => change(() => api.delete(`/api/v1/report-phrases/${phrase.id}`), 'library.deleted');
 
   return (
     <>
