@@ -1,0 +1,43 @@
+/**
+ * Transcoding on the way out (issue 15, item 1): an instance stored in one transfer syntax,
+ * produced in another for a client or peer that cannot take the stored one.
+ *
+ * INTERFACE FIRST: the signatures below are the contract the DIMSE retrieve path and WADO-RS
+ * code against; the implementation lands behind them (decoders for every syntax the archive
+ * accepts, in the decode workers).
+ */
+import type { ParsedDicom } from '@yunying/dicom';
+
+export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
+export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+
+export interface Transcoder {
+  /** true when an instance stored in `from` can be produced in `to` (`from === to` is always true) */
+  canTranscode(from: string, to: string): boolean;
+  /**
+   * A Part 10 file in, the same instance as a Part 10 file in `to`: the file meta rewritten
+   * (TransferSyntaxUID), compressed pixel data decoded to native little-endian frames with
+   * PhotometricInterpretation / PlanarConfiguration made true of the decoded pixels, big
+   * endian and deflate undone. Returns the input unchanged when it already is in `to`.
+   * Throws YunyingError('TRANSCODE_FAILED' | 'FRAME_NOT_DECODABLE', …) when it cannot.
+   */
+  transcodePart10(part10: Buffer, to: string): Promise<Buffer>;
+  /**
+   * One frame (1-based) of a parsed instance as native little-endian pixel bytes, exactly as the
+   * frame would be inside Pixel Data of the Explicit VR Little Endian form of the instance.
+   */
+  decodeFrameNative(parsed: ParsedDicom, frameNumber: number): Promise<Uint8Array>;
+}
+
+let shared: Transcoder | undefined;
+
+/** The process's transcoder (it decodes in the shared frame-decoder pool). */
+export function sharedTranscoder(): Transcoder {
+  if (!shared) throw new Error('the transcoder is not implemented yet (issue 15, item 1)');
+  return shared;
+}
+
+/** Set by the implementation module at load; tests may install their own. */
+export function installTranscoder(transcoder: Transcoder): void {
+  shared = transcoder;
+}
