@@ -136,6 +136,11 @@ export const ERROR_CATALOG = {
   CRITICAL_FINDING_ACKNOWLEDGED: { http: 409, zh: '该危急值已被确认', en: 'the critical finding was acknowledged already' },
   CRITICAL_INFORMED_AT_INVALID: { http: 400, zh: '告知时间须在上报之后、当前时间之前', en: 'the time the clinician was informed must lie between the flag and now' },
 
+  // ---------------------------------------------------------------- orders and the modality worklist (orders/)
+  ORDER_INVALID: { http: 400, zh: '检查申请内容无效', en: 'the order is invalid' },
+  ORDER_EXISTS: { http: 409, zh: '本机构已有相同检查号或申请单号的检查申请', en: 'the institution already has an order with this accession number or placer order number' },
+  ORDER_NOT_CANCELLABLE: { http: 409, zh: '检查已完成，不能撤销', en: 'the order is completed (or cancelled already) and cannot be cancelled' },
+
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },
   INVALID_PHONE: { http: 400, zh: '手机号无效', en: 'the phone number is not a mobile number' },

@@ -36,6 +36,11 @@ export type ChangeType =
   | 'critical-finding.flagged'
   | 'critical-finding.acknowledged'
   | 'critical-finding.escalated'
+  // orders and the modality worklist (orders/)
+  | 'order.created'
+  | 'order.cancelled'
+  | 'order.step-changed'
+  | 'order.linked'
   /**
    * A live notification for the screens of one institution (events/notification-bus.ts):
    * payload `{ type, payload }`, the notification's own type (e.g. `report.signed`) and body.
@@ -63,6 +68,10 @@ export const CHANGE_TYPES: readonly ChangeType[] = [
   'critical-finding.flagged',
   'critical-finding.acknowledged',
   'critical-finding.escalated',
+  'order.created',
+  'order.cancelled',
+  'order.step-changed',
+  'order.linked',
   'notification.published',
 ];
 
