@@ -99,6 +99,8 @@ export const ERROR_CATALOG = {
   INVALID_SEARCH_PARAMETER: { http: 400, zh: 'FHIR 检索参数无效', en: 'a FHIR search parameter is invalid' },
   UNSUPPORTED_SEARCH_PARAMETER: { http: 400, zh: '不支持的 FHIR 检索参数', en: 'the FHIR search parameter is not supported' },
   SEARCH_TOO_BROAD: { http: 400, zh: '检索范围过大，请增加条件', en: 'the search is too broad; add a criterion' },
+  INVALID_RESOURCE: { http: 400, zh: 'FHIR 资源无效', en: 'the FHIR resource in the request is invalid' },
+  SUBSCRIPTION_ENDPOINT_REFUSED: { http: 400, zh: '订阅的通知地址不被允许', en: 'the subscription endpoint is not allowed' },
 
   // ---------------------------------------------------------------- studies
   NOTHING_TO_CORRECT: { http: 400, zh: '没有需要更正的内容', en: 'the correction changes nothing' },
