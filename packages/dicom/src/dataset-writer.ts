@@ -3,6 +3,7 @@
  * (computed bottom-up), which every reader handles and keeps the writer simple.
  */
 import { LONG_LENGTH_VRS } from './file-meta.ts';
+import { encodeText } from './charset.ts';
 import { TRANSFER_SYNTAX, type DicomJsonDataset, type DicomJsonElement } from './types.ts';
 
 const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
@@ -18,7 +19,15 @@ const NUMBER_WRITERS: Record<string, { size: number; write: (buf: Buffer, value:
 };
 const ITEM = 0xfffee000;
 
-interface WriteContext { explicit: boolean; utf8: boolean }
+interface WriteContext {
+  explicit: boolean;
+  utf8: boolean;
+  /** text in this Specific Character Set instead of UTF-8 (encodeDataset's option) */
+  charset?: string;
+}
+
+/** The VRs whose text the Specific Character Set applies to (PS3.5 6.1.2.3); the others are ASCII. */
+const CHARSET_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'PN', 'UC', 'UT']);
 
 /** One element, header included. Explicit VR uses the 32-bit length form for the long VRs. */
 export function encodeElement(tag: number, vr: string, value: Buffer, explicit: boolean): Buffer {
@@ -73,7 +82,7 @@ function stringText(vr: string, value: unknown): string {
 
 function stringValue(element: DicomJsonElement, vr: string, ctx: WriteContext): Buffer {
   const text = (element.Value ?? []).map((v) => stringText(vr, v)).join('\\');
-  const bytes = Buffer.from(text, ctx.utf8 ? 'utf8' : 'latin1');
+  const bytes = ctx.charset && CHARSET_VRS.has(vr) ? encodeText(text, [ctx.charset]) : Buffer.from(text, ctx.utf8 ? 'utf8' : 'latin1');
   return padEven(bytes, vr === 'UI' ? 0 : 0x20);
 }
 
@@ -121,7 +130,7 @@ function writeDataset(dataset: DicomJsonDataset, ctx: WriteContext, topLevel: bo
   for (const [key, element] of Object.entries(dataset)) entries.set(Number.parseInt(key, 16), element);
   // Text goes out as UTF-8, so every character set declaration must say so; items that had
   // their own declaration get it rewritten too.
-  if (ctx.utf8 && (topLevel || entries.has(0x00080005))) entries.set(0x00080005, { vr: 'CS', Value: ['ISO_IR 192'] });
+  if (ctx.utf8 && (topLevel || entries.has(0x00080005))) entries.set(0x00080005, { vr: 'CS', Value: [ctx.charset ?? 'ISO_IR 192'] });
   const chunks: Buffer[] = [];
   for (const tag of [...entries.keys()].sort((a, b) => a - b)) {
     if (!isWritten(tag)) continue;
@@ -140,15 +149,26 @@ function hasNonAsciiText(dataset: DicomJsonDataset): boolean {
   });
 }
 
+export interface EncodeDatasetOptions {
+  /**
+   * a whole-value character set (GB18030, GBK) to write non-ASCII text in instead of UTF-8,
+   * e.g. 'GB18030' for a modality that asked in it (a worklist answer in the request's
+   * character set); throws when a text cannot be represented in it
+   */
+  specificCharacterSet?: string;
+}
+
 /**
  * Encodes a DICOM JSON data set (no file meta) in implicit or explicit VR little endian.
  * Text is written as UTF-8 and (0008,0005) is set to ISO_IR 192 when any text is not ASCII.
  * Used for C-FIND responses and identifiers.
  */
-export function encodeDataset(dataset: DicomJsonDataset, transferSyntaxUid: string): Buffer {
+export function encodeDataset(dataset: DicomJsonDataset, transferSyntaxUid: string, options: EncodeDatasetOptions = {}): Buffer {
   if (transferSyntaxUid !== TRANSFER_SYNTAX.IMPLICIT_LE && transferSyntaxUid !== TRANSFER_SYNTAX.EXPLICIT_LE) {
     throw new Error(`encodeDataset: unsupported transfer syntax ${transferSyntaxUid} (implicit or explicit VR little endian only)`);
   }
-  const ctx: WriteContext = { explicit: transferSyntaxUid === TRANSFER_SYNTAX.EXPLICIT_LE, utf8: hasNonAsciiText(dataset) };
+  const utf8 = hasNonAsciiText(dataset);
+  const charset = options.specificCharacterSet && options.specificCharacterSet !== 'ISO_IR 192' ? options.specificCharacterSet : undefined;
+  const ctx: WriteContext = { explicit: transferSyntaxUid === TRANSFER_SYNTAX.EXPLICIT_LE, utf8, charset: utf8 ? charset : undefined };
   return writeDataset(dataset, ctx, true);
 }

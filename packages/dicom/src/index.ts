@@ -13,7 +13,7 @@ export {
 } from './parse.ts';
 export { readIndexAttributes } from './index-attributes.ts';
 export { toDicomJson, type DicomJsonOptions } from './dicom-json.ts';
-export { encodeDataset } from './dataset-writer.ts';
+export { encodeDataset, type EncodeDatasetOptions } from './dataset-writer.ts';
 export {
   splitPart10,
   buildPart10,

@@ -21,6 +21,11 @@ export const COMMAND = {
   C_ECHO_RQ: 0x0030,
   C_ECHO_RSP: 0x8030,
   C_CANCEL_RQ: 0x0fff,
+  // DIMSE-N, for MPPS (PS3.7 10.3)
+  N_SET_RQ: 0x0120,
+  N_SET_RSP: 0x8120,
+  N_CREATE_RQ: 0x0140,
+  N_CREATE_RSP: 0x8140,
 } as const;
 
 /** (0000,0800) value meaning "no data set"; any other value means a data set follows. */
