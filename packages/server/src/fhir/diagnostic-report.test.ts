@@ -53,7 +53,7 @@ describe('FHIR DiagnosticReport from a report', () => {
     assert.equal(resource.conclusion, '右肺上叶结节，建议复查。');
     assert.ok(!('conclusionCode' in resource));
     assert.deepEqual(resource.presentedForm, [{
-      contentType: 'application/pdf', language: 'zh-CN', url: 'https://yun.example.cn/api/v1/reports/rpt-0001/pdf', title: '昆山市第一人民医院 远程影像诊断报告', creation: '2026-11-23T02:25:00.000Z',
+      contentType: 'application/pdf', language: 'zh-CN', url: 'https://yun.example.cn/fhir/r4/DiagnosticReport/rpt-0001/pdf', title: '昆山市第一人民医院 远程影像诊断报告', creation: '2026-11-23T02:25:00.000Z',
     }]);
     assert.equal(resource.identifier[0]?.value, 'rpt-0001');
     assert.equal(resource.identifier.length, 1, 'no report number before one is given');
@@ -83,7 +83,7 @@ describe('FHIR DiagnosticReport from a report', () => {
     assert.equal(resource.status, 'amended');
     assert.deepEqual(resource.meta, { versionId: '2', lastUpdated: '2026-11-24T01:00:00.000Z' });
     assert.equal(resource.issued, '2026-11-23T02:25:00.000Z');
-    assert.equal(resource.presentedForm[0]?.url, 'http://127.0.0.1:8080/api/v1/reports/rpt-0001/pdf');
+    assert.equal(resource.presentedForm[0]?.url, 'http://127.0.0.1:8080/fhir/r4/DiagnosticReport/rpt-0001/pdf');
     assert.ok(resource.text.div.includes('<h4>补充报告</h4><p>复阅前片，结节无变化。</p>'));
     // addenda alone (status not yet updated) also mean amended
     assert.equal(toDiagnosticReport(report({ addenda: [{ text: 'x', author: { username: 'a' }, at: '2026-11-24T01:00:00Z' }] }), '').status, 'amended');

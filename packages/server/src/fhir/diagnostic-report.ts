@@ -53,6 +53,16 @@ export interface DiagnosticReportOptions {
   timeZoneOffset?: string;
 }
 
+/** The system of the report id identifier (search: identifier=<system>|<id>). */
+export function reportIdSystem(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/api/v1/reports`;
+}
+
+/** The system of the 报告编号 identifier (search: identifier=<system>|<number>). */
+export function reportNumberSystem(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/report-numbers`;
+}
+
 /** The report as a DiagnosticReport; baseUrl is the server's external origin, e.g. "https://pacs.example.cn". */
 export function toDiagnosticReport(report: ReportDocument, baseUrl: string, options: DiagnosticReportOptions = {}): DiagnosticReport {
   const base = baseUrl.replace(/\/+$/, '');
@@ -67,9 +77,9 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
     language: 'zh-CN',
     text: { status: 'generated', div: narrative(report, patientName) },
     identifier: [
-      { use: 'official', system: `${base}/api/v1/reports`, value: report.reportId },
+      { use: 'official', system: reportIdSystem(base), value: report.reportId },
       // 报告编号, as printed on the PDF (reports/report-number.ts)
-      ...(report.reportNumber ? [{ use: 'usual' as const, system: `${base}/report-numbers`, value: report.reportNumber, type: { text: '报告编号' } }] : []),
+      ...(report.reportNumber ? [{ use: 'usual' as const, system: reportNumberSystem(base), value: report.reportNumber, type: { text: '报告编号' } }] : []),
     ],
     status: report.status === 'amended' || report.addenda.length > 0 ? 'amended' : 'final',
     category: [{ coding: [{ system: V2_0074_SYSTEM, code: 'RAD', display: 'Radiology' }] }],
@@ -82,7 +92,8 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
     presentedForm: [{
       contentType: 'application/pdf',
       language: 'zh-CN',
-      url: `${base}/api/v1/reports/${encodeURIComponent(report.reportId)}/pdf`,
+      // the FHIR route, so the credentials that read this resource (Bearer or Basic) fetch it too
+      url: `${base}/fhir/r4/DiagnosticReport/${encodeURIComponent(report.reportId)}/pdf`,
       title,
       creation: lastUpdated,
     }],

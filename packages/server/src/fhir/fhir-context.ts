@@ -6,8 +6,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ArchiveService } from '../archive/archive-service.ts';
 import type { Caller } from '../access/caller.ts';
 import type { DiagnosticReportSource } from './report-source.ts';
-import { unauthorized, YunyingError } from '../errors.ts';
+import { badRequest, unauthorized, YunyingError } from '../errors.ts';
 import { parseAccept, typeMatches } from '../dicomweb/media-types.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** a FHIR route that answers another media type itself (the report PDF): no JSON negotiation */
+    fhirBinary?: boolean;
+  }
+}
 
 export interface FhirOptions {
   archive: ArchiveService;
@@ -55,8 +62,12 @@ export class FhirContext {
     return caller;
   }
 
-  /** Picks the response media type from _format, else Accept; 406 for anything but JSON. */
+  /**
+   * Picks the response media type from _format, else Accept; 406 for anything but JSON.
+   * A route answering something else itself (the report PDF) says so with `config: { fhirBinary: true }`.
+   */
   negotiate(request: FastifyRequest): void {
+    if (request.routeOptions.config?.fhirBinary) return;
     const format = (request.query as Record<string, unknown> | undefined)?._format;
     if (format !== undefined) {
       const text = String(Array.isArray(format) ? format[0] : format).trim().toLowerCase();
@@ -73,6 +84,27 @@ export class FhirContext {
   send(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
     const type = this.mediaTypes.get(request) ?? FHIR_JSON;
     return reply.code(status).type(`${type}; charset=utf-8`).send(JSON.stringify(body));
+  }
+
+  /**
+   * The request body as a JSON object (the scope takes every body as bytes): 400 when it is
+   * missing or not JSON, 415 for a media type other than FHIR JSON or JSON.
+   */
+  jsonBody(request: FastifyRequest): Record<string, unknown> {
+    const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type && type !== FHIR_JSON && type !== PLAIN_JSON && type !== 'application/json+fhir') {
+      throw new YunyingError('UNSUPPORTED_MEDIA_TYPE', `send ${FHIR_JSON}, not ${type}`);
+    }
+    const body = request.body;
+    const text = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : '';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw badRequest('INVALID_RESOURCE', 'the body is not a JSON resource');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('INVALID_RESOURCE', 'the body is not a JSON resource');
+    return parsed as Record<string, unknown>;
   }
 
   origin(request: FastifyRequest): string {

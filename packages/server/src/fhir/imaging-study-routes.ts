@@ -10,15 +10,29 @@ import { badRequest, notFound } from '../errors.ts';
 import { searchsetBundle } from './bundle.ts';
 import { matchingKey, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
 import type { FhirContext } from './fhir-context.ts';
-import { DCM_SYSTEM, DICOM_UID_SYSTEM, toImagingStudy, type ImagingStudy } from './imaging-study.ts';
+import { ACCESSION_SYSTEM, DCM_SYSTEM, DICOM_UID_SYSTEM, holdingInstitutionOf, institutionOfAccessionSystem, toImagingStudy, type ImagingStudy } from './imaging-study.ts';
+import type { FhirSearchParam } from './resource-registry.ts';
 import { decodePatientId, identityOf, refersTo, type PatientReference } from './patient-id.ts';
 import {
   alternatives, isEmptyRange, parseDateRange, parseSearch, parseToken, singleValue, toDicomRange, type ParsedSearch, type QueryParams,
 } from './search-params.ts';
 
-export const IMAGING_STUDY_SEARCH_PARAMS = ['_id', 'identifier', 'patient', 'subject', 'started', 'modality'] as const;
+export const IMAGING_STUDY_SEARCH_PARAMETERS: readonly FhirSearchParam[] = [
+  { name: '_id', type: 'token', documentation: 'the Study Instance UID; comma for any of several' },
+  { name: 'identifier', type: 'token', documentation: `urn:dicom:uid|urn:oid:<Study Instance UID>; ${ACCESSION_SYSTEM}|<accession number> (the system ImagingStudy.identifier carries); or a value alone: the UID when it is one, else the accession number` },
+  { name: 'patient', type: 'reference', documentation: 'Patient/<id>' },
+  { name: 'subject', type: 'reference', documentation: 'Patient/<id>' },
+  { name: 'started', type: 'date', documentation: 'study date; prefixes eq, ge, gt, le, lt; date precision only' },
+  { name: 'modality', type: 'token', documentation: `a modality of the study's series: CT, or ${DCM_SYSTEM}|CT; comma for any of several` },
+];
+export const IMAGING_STUDY_SEARCH_PARAMS = IMAGING_STUDY_SEARCH_PARAMETERS.map((p) => p.name);
 
 const UID = /^[0-9.]{1,64}$/;
+/**
+ * Matches a search reads whole to count them (Bundle.total); a search matching more pages
+ * from the archive without a total. A search of one patient, date or accession is far below.
+ */
+export const MAX_SCAN = 2000;
 const FHIR_ID = /^[A-Za-z0-9.-]{1,64}$/;
 
 /** A study's keys plus the exact values to check again (DICOM wildcards "*", "?" in data values). */
@@ -27,6 +41,8 @@ interface StudyMatching {
   exact: Array<{ tag: string; values: string[] }>;
   /** patient=: the patient identities asked for (the archive matches the Patient ID only) */
   patients?: PatientReference[];
+  /** identifier=: the accession numbers asked for, with the institution when the system named one */
+  accessions?: Array<{ value: string; institutionId?: string }>;
 }
 
 /** Matching keys for a search; undefined when it can match nothing (no query needed). */
@@ -55,26 +71,33 @@ function matchIds(search: ParsedSearch, matching: StudyMatching): boolean {
 
 /**
  * identifier: "urn:dicom:uid|urn:oid:1.2.3" (or the bare UID) finds the study with that UID;
- * a value without a system finds the UID when it is one, else the accession number.
+ * "urn:yunying:institution:{institution}:accession|A123" the study with that accession number
+ * held by that institution (the system ImagingStudy.identifier carries); a value without a
+ * system finds the UID when it is one, else the accession number at any institution.
  */
 function matchIdentifiers(search: ParsedSearch, matching: StudyMatching): boolean {
   const text = singleValue(search, 'identifier');
   if (text === undefined) return true;
   const uids: string[] = [];
-  const accessions: string[] = [];
+  const accessions: Array<{ value: string; institutionId?: string }> = [];
   for (const token of alternatives(text).map(parseToken)) {
     const uid = token.code.replace(/^urn:oid:/, '');
+    const accessionInstitution = token.system ? institutionOfAccessionSystem(token.system) : undefined;
     if (token.system === DICOM_UID_SYSTEM) {
       if (UID.test(uid)) uids.push(uid);
+    } else if (accessionInstitution) {
+      accessions.push({ value: token.code, institutionId: accessionInstitution });
     } else if (token.system) {
-      throw badRequest('INVALID_SEARCH_PARAMETER', `identifier system "${token.system}" is not supported (${DICOM_UID_SYSTEM}, or a value alone)`);
+      throw badRequest('INVALID_SEARCH_PARAMETER', `identifier system "${token.system}" is not supported (${DICOM_UID_SYSTEM}, ${ACCESSION_SYSTEM}, or a value alone)`);
     } else if (UID.test(uid)) uids.push(uid);
-    else accessions.push(token.code);
+    else accessions.push({ value: token.code });
   }
   if (uids.length > 0 && accessions.length > 0) throw badRequest('INVALID_SEARCH_PARAMETER', 'identifier: give either study UIDs or accession numbers, not both');
   if (uids.length > 0) setKey(matching, 'studyInstanceUid', uids);
-  else if (accessions.length > 0) setKey(matching, 'accessionNumber', accessions, true);
-  else return false;
+  else if (accessions.length > 0) {
+    setKey(matching, 'accessionNumber', [...new Set(accessions.map((a) => a.value))], true);
+    matching.accessions = accessions;
+  } else return false;
   return true;
 }
 
@@ -123,6 +146,11 @@ function matchModalities(search: ParsedSearch, matching: StudyMatching): boolean
 
 function matchesExactly(study: DicomJsonDataset, matching: StudyMatching): boolean {
   if (!matching.exact.every(({ tag, values }) => values.includes(String(study[tag]?.Value?.[0] ?? '')))) return false;
+  if (matching.accessions) {
+    const accession = stringOf(study, 'accessionNumber');
+    const holder = holdingInstitutionOf(study);
+    if (!matching.accessions.some((a) => a.value === accession && (a.institutionId === undefined || a.institutionId === holder))) return false;
+  }
   if (!matching.patients) return true;
   // the same Patient ID issued elsewhere, or under another issuer, is another patient's study
   const identity = identityOf(study);
@@ -160,12 +188,21 @@ async function searchImagingStudies(ctx: FhirContext, request: FastifyRequest) {
   const caller = ctx.callerOf(request);
   const search = parseSearch(request.query as QueryParams, 'ImagingStudy', IMAGING_STUDY_SEARCH_PARAMS);
   const matching = studyMatching(search);
-  if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
+  if (!matching) return searchsetBundle(ctx, request, [], search, { total: 0 });
   const keys = queryKeys(RETURN_ATTRIBUTES.STUDY, matching.keys);
-  const found = await ctx.archive.query(caller, { level: 'STUDY', keys, includeHoldingInstitution: true, limit: search.count + 1, offset: search.offset });
-  const hasMore = found.length > search.count;
-  const studies = found.slice(0, search.count).filter((study) => matchesExactly(study, matching));
-  return searchsetBundle(ctx, request, await buildStudies(ctx, request, caller, studies), search, hasMore);
+  // Every match up to the scan bound, checked exactly, then the page: total and the paging
+  // links count what the client gets, not what the archive's matching let through.
+  const found = await ctx.archive.query(caller, { level: 'STUDY', keys, includeHoldingInstitution: true, limit: MAX_SCAN + 1 });
+  if (found.length <= MAX_SCAN) {
+    const matches = found.filter((study) => matchesExactly(study, matching));
+    const page = matches.slice(search.offset, search.offset + search.count);
+    return searchsetBundle(ctx, request, await buildStudies(ctx, request, caller, page), search, { total: matches.length });
+  }
+  // Beyond the bound: one page from the archive, no total (counting would read every match).
+  if (search.count === 0) return searchsetBundle(ctx, request, [], search, { hasMore: true });
+  const window = await ctx.archive.query(caller, { level: 'STUDY', keys, includeHoldingInstitution: true, limit: search.count + 1, offset: search.offset });
+  const studies = window.slice(0, search.count).filter((study) => matchesExactly(study, matching));
+  return searchsetBundle(ctx, request, await buildStudies(ctx, request, caller, studies), search, { hasMore: window.length > search.count });
 }
 
 export function registerImagingStudy(app: FastifyInstance, ctx: FhirContext): void {

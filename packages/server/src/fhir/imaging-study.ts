@@ -9,12 +9,28 @@ import type { DicomJsonDataset } from '@yunying/dicom';
 import type { Resource } from './bundle.ts';
 import { numberOf, personNameOf, stringOf, stringsOf } from './dicom-attributes.ts';
 import { displayName } from './human-name.ts';
+import { HOLDING_INSTITUTION_KEY } from '../archive/archive-service.ts';
 import { encodePatientId, identityOf } from './patient-id.ts';
 
 export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 /** DICOM Controlled Terminology (PS3.16): modality codes */
 export const DCM_SYSTEM = 'http://dicom.nema.org/resources/ontology/DCM';
 const URI_SYSTEM = 'urn:ietf:rfc:3986';
+/**
+ * The accession number's system: the institution holding the study issued it (the same
+ * number at two townships is two examinations), like the Patient ID's system (patient-id.ts).
+ */
+export const ACCESSION_SYSTEM = 'urn:yunying:institution:{institution}:accession';
+const ACCESSION_SYSTEM_PATTERN = /^urn:yunying:institution:([A-Za-z0-9._-]+):accession$/;
+
+export function accessionSystem(institutionId: string): string {
+  return ACCESSION_SYSTEM.replace('{institution}', institutionId);
+}
+
+/** The institution of an accession system; undefined for any other system. */
+export function institutionOfAccessionSystem(system: string): string | undefined {
+  return ACCESSION_SYSTEM_PATTERN.exec(system)?.[1];
+}
 const V2_IDENTIFIER_TYPE = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const ENDPOINT_ID = 'dicomweb';
 
@@ -69,7 +85,7 @@ export function toImagingStudy(parts: StudyParts, context: MappingContext): Imag
     resourceType: 'ImagingStudy',
     id: uid,
     contained: [dicomWebEndpoint(context.dicomWebBase)],
-    identifier: studyIdentifiers(uid, stringOf(study, 'accessionNumber')),
+    identifier: studyIdentifiers(uid, stringOf(study, 'accessionNumber'), holdingInstitutionOf(study)),
     status: 'available',
     subject: subjectOf(study),
     endpoint: [{ reference: `#${ENDPOINT_ID}` }],
@@ -101,10 +117,18 @@ function dicomWebEndpoint(address: string) {
   };
 }
 
-/** R4 ImagingStudy identifiers: the Study Instance UID as urn:oid, the accession number typed ACSN. */
-function studyIdentifiers(uid: string, accessionNumber: string | undefined): ImagingStudy['identifier'] {
+/** The institution holding a STUDY-level result asked with includeHoldingInstitution. */
+export function holdingInstitutionOf(study: DicomJsonDataset): string | undefined {
+  const value = study[HOLDING_INSTITUTION_KEY]?.Value?.[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** R4 ImagingStudy identifiers: the Study Instance UID as urn:oid, the accession number typed ACSN in its institution's system. */
+function studyIdentifiers(uid: string, accessionNumber: string | undefined, institutionId: string | undefined): ImagingStudy['identifier'] {
   const identifiers: ImagingStudy['identifier'] = [{ use: 'official', system: DICOM_UID_SYSTEM, value: `urn:oid:${uid}` }];
-  if (accessionNumber) identifiers.push({ use: 'usual', type: { coding: [{ system: V2_IDENTIFIER_TYPE, code: 'ACSN' }] }, value: accessionNumber });
+  if (accessionNumber) {
+    identifiers.push({ use: 'usual', type: { coding: [{ system: V2_IDENTIFIER_TYPE, code: 'ACSN' }] }, ...(institutionId ? { system: accessionSystem(institutionId) } : {}), value: accessionNumber });
+  }
   return identifiers;
 }
 

@@ -1,6 +1,7 @@
 /**
- * FHIR R4 façade under /fhir/r4 (design.md): ImagingStudy and Patient, read-only, thin over
- * the archive. Every request but /metadata is authenticated first (resolveCaller, once, in an
+ * FHIR R4 façade under /fhir/r4 (design.md): ImagingStudy, Patient and DiagnosticReport, thin
+ * over the archive, Subscription for report notifications, and whatever other modules add
+ * through the resource registry (resource-registry.ts), which /metadata describes. Every request but /metadata is authenticated first (resolveCaller, once, in an
  * onRequest hook) and every look-up goes through ArchiveService with that caller, so scope
  * applies in the index; what the caller may not see answers exactly like what does not exist.
  * Every failure is an OperationOutcome with the error's HTTP status.
@@ -9,17 +10,22 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound, notImplemented } from '../errors.ts';
 import { registerMetadata } from './capability-statement.ts';
 import { FhirContext, type FhirOptions } from './fhir-context.ts';
-import { registerImagingStudy } from './imaging-study-routes.ts';
-import { registerDiagnosticReportRoutes } from './diagnostic-report-routes.ts';
+import { IMAGING_STUDY_SEARCH_PARAMETERS, registerImagingStudy } from './imaging-study-routes.ts';
+import { DIAGNOSTIC_REPORT_SEARCH_PARAMETERS, registerDiagnosticReportRoutes } from './diagnostic-report-routes.ts';
+import { FhirResourceRegistry } from './resource-registry.ts';
 import { outcomeOfAnswer } from './operation-outcome.ts';
 import { createErrorHandler } from '../errors/http-errors.ts';
 import { enforceRoutePermissions } from '../access/route-permission.ts';
-import { registerPatient } from './patient.ts';
+import { PATIENT_SEARCH_PARAMETERS, registerPatient } from './patient.ts';
 
 export type { FhirOptions } from './fhir-context.ts';
+export { FhirContext } from './fhir-context.ts';
+export { FHIR_RESOURCES, fhirResources, FhirResourceRegistry, type FhirResourceDefinition, type FhirSearchParam } from './resource-registry.ts';
+export { searchsetBundle, type Resource } from './bundle.ts';
+export { parseSearch, parseToken, singleValue, alternatives, type ParsedSearch, type QueryParams } from './search-params.ts';
 
 export const FHIR_PREFIX = '/fhir/r4';
-/** request bodies are only read to be refused (writes are not implemented); keep them small */
+/** FHIR request bodies (a Subscription, a ServiceRequest) are small resources */
 const BODY_LIMIT = 1024 * 1024;
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -32,8 +38,8 @@ function errorHandlerFor(ctx: FhirContext) {
   });
 }
 
-/** Without a report source (tests of the façade alone): an honest 501, never an empty Bundle. */
-function registerDiagnosticReport(app: FastifyInstance): void {
+/** Without a report source (tests of the façade alone): an honest 501, never an empty Bundle, and not in /metadata. */
+function registerDiagnosticReportRefusals(app: FastifyInstance): void {
   const refuse = async () => {
     throw notImplemented('DiagnosticReport');
   };
@@ -41,7 +47,7 @@ function registerDiagnosticReport(app: FastifyInstance): void {
   app.get('/DiagnosticReport/:id', refuse);
 }
 
-/** The façade is read-only for now: writes to any resource are 501, not 404. */
+/** Writes to a resource that takes none are 501, not 404 (a registered create or delete route wins over these). */
 function registerWriteRefusals(app: FastifyInstance): void {
   const refuse = async (request: FastifyRequest) => {
     throw notImplemented(`${request.method} on the FHIR façade`);
@@ -50,8 +56,20 @@ function registerWriteRefusals(app: FastifyInstance): void {
   app.route({ method: [...WRITE_METHODS], url: '/:type/*', handler: refuse });
 }
 
-export async function registerFhir(app: FastifyInstance, options: FhirOptions): Promise<void> {
+/** The façade's own resources, into the registry /metadata is built from. */
+function addOwnResources(registry: FhirResourceRegistry, options: FhirOptions): void {
+  registry.add({ type: 'ImagingStudy', interactions: ['read', 'search-type'], searchParams: IMAGING_STUDY_SEARCH_PARAMETERS, routes: registerImagingStudy });
+  registry.add({ type: 'Patient', interactions: ['read', 'search-type'], searchParams: PATIENT_SEARCH_PARAMETERS, routes: registerPatient });
+  const reports = options.diagnosticReports;
+  if (reports) {
+    registry.add({ type: 'DiagnosticReport', interactions: ['read', 'search-type'], searchParams: DIAGNOSTIC_REPORT_SEARCH_PARAMETERS, routes: (scope, ctx) => registerDiagnosticReportRoutes(scope, ctx, reports) });
+  }
+}
+
+export async function registerFhir(app: FastifyInstance, options: FhirOptions & { resources?: FhirResourceRegistry }): Promise<void> {
   const ctx = new FhirContext(options);
+  const registry = options.resources ?? new FhirResourceRegistry();
+  addOwnResources(registry, options);
   await app.register(
     async (scope) => {
       scope.setErrorHandler(errorHandlerFor(ctx));
@@ -59,18 +77,16 @@ export async function registerFhir(app: FastifyInstance, options: FhirOptions): 
         throw notFound('FHIR resource');
       });
       scope.addHook('onRequest', async (request) => ctx.negotiate(request));
-      // FHIR bodies (application/fhir+json) are not parsed by Fastify; take any as bytes so a write gets its 501.
+      // FHIR bodies (application/fhir+json) are not parsed by Fastify; take any as bytes (FhirContext.jsonBody reads them).
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
-      registerMetadata(scope, ctx);
+      registerMetadata(scope, ctx, registry);
       await scope.register(async (authenticated) => {
         authenticated.addHook('onRequest', async (request) => ctx.authenticate(request));
         enforceRoutePermissions(authenticated, async (request) => ctx.callerOf(request));
-        registerImagingStudy(authenticated, ctx);
-        registerPatient(authenticated, ctx);
-        if (options.diagnosticReports) registerDiagnosticReportRoutes(authenticated, ctx, options.diagnosticReports);
-        else registerDiagnosticReport(authenticated);
+        if (!options.diagnosticReports) registerDiagnosticReportRefusals(authenticated);
         registerWriteRefusals(authenticated);
+        registry.attach(authenticated, ctx);
       });
     },
     { prefix: FHIR_PREFIX },

@@ -9,13 +9,20 @@ import { badRequest, notFound } from '../errors.ts';
 import { searchsetBundle, type Resource } from './bundle.ts';
 import { matchingKey, personNameOf, queryKeys, RETURN_ATTRIBUTES, stringOf } from './dicom-attributes.ts';
 import type { FhirContext } from './fhir-context.ts';
+import type { FhirSearchParam } from './resource-registry.ts';
+import { MAX_SCAN } from './imaging-study-routes.ts';
 import { toHumanNames, type HumanName } from './human-name.ts';
 import {
   decodePatientId, encodePatientId, identifierSystem, identityOf, isOfSystem, parseIdentifierSystem, refersTo, type PatientIdentity,
 } from './patient-id.ts';
 import { alternatives, parseSearch, parseToken, singleValue, splitEscaped, type ParsedSearch, type QueryParams } from './search-params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['_id', 'identifier', 'name'] as const;
+export const PATIENT_SEARCH_PARAMETERS: readonly FhirSearchParam[] = [
+  { name: '_id', type: 'token', documentation: 'the Patient id this server issues' },
+  { name: 'identifier', type: 'token', documentation: 'the DICOM Patient ID alone (every institution and issuer using it), or urn:yunying:institution:<institution>:patient-id[:<issuer>]|<Patient ID> for one patient' },
+  { name: 'name', type: 'string', documentation: 'start of the family or given name, any of alphabetic, ideographic (汉字) or phonetic' },
+];
+export const PATIENT_SEARCH_PARAMS = PATIENT_SEARCH_PARAMETERS.map((p) => p.name);
 
 const V2_IDENTIFIER_TYPE = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 
@@ -163,10 +170,16 @@ async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: {
 async function searchPatients(ctx: FhirContext, request: FastifyRequest) {
   const search = parseSearch(request.query as QueryParams, 'Patient', PATIENT_SEARCH_PARAMS);
   const matching = patientMatching(search);
-  if (!matching || search.count === 0) return searchsetBundle(ctx, request, [], search, false);
-  const results = await queryPatients(ctx, request, matching.keys, search.count + 1, search.offset);
-  const hasMore = results.length > search.count;
-  return searchsetBundle(ctx, request, patientsOf(results.slice(0, search.count), matching.wanted), search, hasMore);
+  if (!matching) return searchsetBundle(ctx, request, [], search, { total: 0 });
+  // as for studies (imaging-study-routes.ts): every match up to the bound, filtered, counted, then the page
+  const results = await queryPatients(ctx, request, matching.keys, MAX_SCAN + 1);
+  if (results.length <= MAX_SCAN) {
+    const patients = patientsOf(results, matching.wanted);
+    return searchsetBundle(ctx, request, patients.slice(search.offset, search.offset + search.count), search, { total: patients.length });
+  }
+  if (search.count === 0) return searchsetBundle(ctx, request, [], search, { hasMore: true });
+  const window = await queryPatients(ctx, request, matching.keys, search.count + 1, search.offset);
+  return searchsetBundle(ctx, request, patientsOf(window.slice(0, search.count), matching.wanted), search, { hasMore: window.length > search.count });
 }
 
 export function registerPatient(app: FastifyInstance, ctx: FhirContext): void {

@@ -10,9 +10,14 @@ export interface DiagnosticReportSource {
   /** undefined when absent, unsigned or not visible to the caller (the same answer) */
   read(caller: Caller, reportId: string): Promise<ReportDocument | undefined>;
   /**
-   * signed reports of one study, or of a patient's studies: those with the Patient ID that
+   * signed reports of one study, or with one of these 报告编号 (reportNumbers), or of a patient's studies: those with the Patient ID that
    * ofPatient accepts (the same number issued elsewhere is another patient), before they are
    * recorded as viewed
    */
-  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string; ofPatient?: (document: ReportDocument) => boolean }): Promise<ReportDocument[]>;
+  search(caller: Caller, query: { studyInstanceUid?: string; patientId?: string; ofPatient?: (document: ReportDocument) => boolean; reportNumbers?: readonly string[] }): Promise<ReportDocument[]>;
+  /**
+   * The printable report (the same PDF as the REST API's), recorded as exported; undefined
+   * when absent, unsigned or not visible. Without it the FHIR PDF link answers 404.
+   */
+  pdf?(caller: Caller, reportId: string): Promise<{ bytes: Buffer; filename: string } | undefined>;
 }
