@@ -12,6 +12,7 @@ import { REVIEW_MIGRATIONS } from './review-migrations.ts';
 import { registerSigningRoutes } from '../api/signing-routes.ts';
 import { signatureStore } from '../store/signature-store.ts';
 import { productivityStore } from '../store/productivity-store.ts';
+import { reportNumberStore } from '../store/report-number-store.ts';
 
 /** The report lifecycle (draft, submit, sign, return, addendum), for reading and, later, consultation. */
 export const REPORTS = serviceKey<ReportService>('reports');
@@ -36,7 +37,9 @@ export const reportsModule: YunyingModule = {
     await reports.seedTemplates();
     services.provide(REPORTS, reports);
     services.provide(REPORT_DOCUMENTS, delivery);
-    services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit));
+    // FHIR's report numbers (identifier search) and PDF link (presentedForm.url)
+    const numbers = archive.stores.open(reportNumberStore);
+    services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit, { reportIdsWithNumbers: (n) => numbers.reportIdsWithNumbers(n), timeZone: config.timeZone }));
     await registerSigningRoutes(http, { eSignature, resolveCaller: callers.rest });
     await registerReportDocumentRoutes(http, { reports, delivery, audit: archive.audit, resolveCaller: callers.rest, timeZone: config.timeZone });
   },

@@ -37,6 +37,13 @@ export class ReportNumberStore {
     return row?.report_number ?? null;
   }
 
+  /** The reports with one of these numbers (FHIR DiagnosticReport?identifier=…). */
+  async reportIdsWithNumbers(numbers: readonly string[]): Promise<string[]> {
+    if (numbers.length === 0) return [];
+    const rows = await this.db.selectFrom('reports').select('id').where('report_number', 'in', [...numbers]).execute();
+    return rows.map((row) => row.id);
+  }
+
   /** The next sequence number of the institution's year (1 for the year's first report); call in a transaction. */
   async next(institutionId: string, year: number): Promise<number> {
     const row = await this.db
