@@ -105,6 +105,12 @@ export interface Config {
    * YUNYING_CRITICAL_ESCALATE_MAX [3] times
    */
   critical: { escalateMinutes: number; maxEscalations: number };
+  /**
+   * HL7 v2 over MLLP (hl7/): off unless YUNYING_HL7_PORT is set (0: any free port, for
+   * tests); on YUNYING_HL7_HOST [127.0.0.1]; a message larger than
+   * YUNYING_HL7_MAX_MESSAGE_BYTES [1 MiB] is refused
+   */
+  hl7: { host: string; port?: number; maxMessageBytes: number };
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
   logLevel: string;
@@ -163,6 +169,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     critical: { escalateMinutes: readMinutes(merged, 'YUNYING_CRITICAL_ESCALATE_MINUTES', 15), maxEscalations: readInteger(merged, 'YUNYING_CRITICAL_ESCALATE_MAX', 3) },
+    hl7: {
+      host: merged.YUNYING_HL7_HOST ?? '127.0.0.1',
+      port: merged.YUNYING_HL7_PORT ? readPort(merged, 'YUNYING_HL7_PORT', 0) : undefined,
+      maxMessageBytes: readBounded(merged, 'YUNYING_HL7_MAX_MESSAGE_BYTES', 1024 ** 2, 1024, 64 * 1024 ** 2),
+    },
     timeZone: readTimeZone(merged.YUNYING_TIME_ZONE ?? 'Asia/Shanghai'),
     trustProxy: readTrustProxy(merged.YUNYING_TRUST_PROXY),
     publicBaseUrl: readPublicBaseUrl(merged.YUNYING_PUBLIC_BASE_URL, merged.YUNYING_HTTP_HOST ?? '127.0.0.1', readPort(merged, 'YUNYING_HTTP_PORT', 8080)),
@@ -253,6 +264,9 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_STUDY_STABLE_SECONDS: count,
   YUNYING_CRITICAL_ESCALATE_MINUTES: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\s*(\\d+(\\.\\d*)?|\\.\\d+)?\\s*$' })]),
   YUNYING_CRITICAL_ESCALATE_MAX: count,
+  YUNYING_HL7_HOST: text,
+  YUNYING_HL7_PORT: count,
+  YUNYING_HL7_MAX_MESSAGE_BYTES: count,
   YUNYING_TIME_ZONE: text,
   YUNYING_TRUST_PROXY: text,
   YUNYING_PUBLIC_BASE_URL: text,
