@@ -175,11 +175,30 @@ async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply:
   if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json');
   const { request: query, fuzzyMatchingRequested } = buildQuery(level, request.query as QueryParams, path);
   const results = await ctx.archive.query(ctx.callerOf(request), query);
-  for (const result of results) addRetrieveUrl(ctx, request, level, result);
+  for (const result of results) {
+    omitEmptyModalities(result);
+    addRetrieveUrl(ctx, request, level, result);
+  }
   if (fuzzyMatchingRequested) {
     reply.header('Warning', `299 ${request.host}: "fuzzymatching is not supported; literal matching was performed"`);
   }
   return reply.type(type).send(JSON.stringify(results));
+}
+
+/**
+ * Modality lists without a value (a study whose series carry no Modality) are left out
+ * rather than sent as value-less elements: OHIF's study list iterates
+ * `ModalitiesInStudy.Value` (and the series' `Modality.Value` beside it) and crashes on an
+ * element without one. PS3.18 asks for these only when the study has them. C-FIND keeps
+ * them: there a requested return key is always answered, zero-length if need be.
+ */
+const OMITTED_WHEN_EMPTY = ['00080061', '00080062', '00080060'];
+
+function omitEmptyModalities(result: DicomJsonDataset): void {
+  for (const tag of OMITTED_WHEN_EMPTY) {
+    const element = result[tag];
+    if (element && (!element.Value || element.Value.length === 0 || element.Value.every((v) => v === null || v === ''))) delete result[tag];
+  }
 }
 
 function addRetrieveUrl(ctx: DicomWebContext, request: FastifyRequest, level: QueryLevel, result: DicomJsonDataset): void {

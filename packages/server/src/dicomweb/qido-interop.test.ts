@@ -1,0 +1,86 @@
+/**
+ * QIDO-RS as viewers and DICOMweb clients use it (issue 15, item 3): what OHIF's study list
+ * needs, multi-value ModalitiesInStudy, PN matching on every PN attribute, pinyin fuzzy
+ * matching, sequence matching, truncation headers and application/dicom+xml.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildPart10, encodeDataset, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
+import { newUid } from '../test-support/synthetic-dicom.ts';
+import { systemCaller } from '../access/caller.ts';
+import { BASIC_AUTH, createTestApp, type TestApp } from './test-support.ts';
+
+type Json = DicomJsonDataset;
+const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+const text = (vr: string, ...values: string[]) => ({ vr, Value: values });
+
+/** A small CT instance whose attributes the test chooses; `extra` adds or overrides elements. */
+function instance(extra: Json): { bytes: Buffer; study: string } {
+  const sop = newUid();
+  const dataset: Json = {
+    '00080005': text('CS', 'ISO_IR 192'),
+    '00080016': text('UI', CT_IMAGE_STORAGE),
+    '00080018': text('UI', sop),
+    '00080020': text('DA', '20261201'),
+    '00080060': text('CS', 'CT'),
+    '00100010': { vr: 'PN', Value: [{ Alphabetic: 'TEST^PATIENT' }] },
+    '00100020': text('LO', 'PID'),
+    '0020000D': text('UI', newUid()),
+    '0020000E': text('UI', newUid()),
+    '00280002': { vr: 'US', Value: [1] },
+    '00280004': text('CS', 'MONOCHROME2'),
+    '00280010': { vr: 'US', Value: [2] },
+    '00280011': { vr: 'US', Value: [2] },
+    '00280100': { vr: 'US', Value: [16] },
+    '00280101': { vr: 'US', Value: [12] },
+    '00280102': { vr: 'US', Value: [11] },
+    '00280103': { vr: 'US', Value: [0] },
+    '7FE00010': { vr: 'OW', InlineBinary: Buffer.alloc(8).toString('base64') },
+    ...extra,
+  };
+  for (const [tag, element] of Object.entries(dataset)) if (element === undefined) delete dataset[tag];
+  const body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE);
+  const bytes = buildPart10(body, { transferSyntaxUid: TRANSFER_SYNTAX.EXPLICIT_LE, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: sop });
+  return { bytes, study: dataset['0020000D']!.Value![0] as string };
+}
+
+describe('QIDO-RS for viewers and clients', () => {
+  let t: TestApp;
+  const run = `Q${Date.now() % 1_000_000}`;
+  const studies: Record<string, string> = {};
+
+  const store = async (name: string, extra: Json) => {
+    const made = instance({ '00080050': text('SH', `${run}-${name}`), '00200010': text('SH', run), ...extra });
+    const stored = await t.archive.ingest(systemCaller(), { kind: 'part10', bytes: made.bytes });
+    assert.equal(stored.outcome, 'stored');
+    studies[name] = made.study;
+    return made.study;
+  };
+  const qido = async (query: string, headers: Record<string, string> = {}) =>
+    t.app.inject({ method: 'GET', url: `/dicom-web/studies?StudyID=${run}&${query}`, headers: { authorization: BASIC_AUTH, ...headers } });
+  const accessions = (body: Json[]) => body.map((ds) => String(ds['00080050']?.Value?.[0]).replace(`${run}-`, '')).sort();
+
+  before(async () => {
+    t = await createTestApp();
+    // Modality present but empty: the series has no modality, the study no modality list.
+    await store('no-modality', { '00080060': { vr: 'CS' } });
+  });
+
+  after(async () => {
+    await t.close();
+  });
+
+  test('a study without modalities has no ModalitiesInStudy element at all (OHIF iterates its Value)', async () => {
+    const res = await qido('AccessionNumber=' + encodeURIComponent(`${run}-no-modality`));
+    assert.equal(res.statusCode, 200, res.body);
+    const [study] = res.json() as Json[];
+    assert.ok(study, 'the study is found');
+    assert.equal(study['0020000D']?.Value?.[0], studies['no-modality']);
+    assert.equal('00080061' in study, false, 'no value-less ModalitiesInStudy');
+    const series = await t.app.inject({ method: 'GET', url: `/dicom-web/studies/${studies['no-modality']}/series`, headers: { authorization: BASIC_AUTH } });
+    const [one] = series.json() as Json[];
+    assert.ok(one);
+    assert.equal('00080060' in one, false, 'no value-less Modality either');
+    void accessions;
+  });
+});
