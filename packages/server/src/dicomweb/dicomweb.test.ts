@@ -192,9 +192,24 @@ describe('DICOMweb over a real archive', () => {
       assert.ok(parts[0]!.body.equals(files.get(CT_LE)!));
       assert.match(parts[0]!.headers['content-type']!, /transfer-syntax=1\.2\.840\.10008\.1\.2\.1$/);
 
-      const single = await inject({ url: instanceUrl(MR), headers: { accept: 'application/dicom' } });
+      // transfer-syntax=* is "as stored": the big-endian MR byte for byte
+      const single = await inject({ url: instanceUrl(MR), headers: { accept: 'application/dicom; transfer-syntax=*' } });
       assert.equal(single.statusCode, 200);
+      assert.equal(single.headers['content-type'], 'application/dicom; transfer-syntax=1.2.840.10008.1.2.2');
       assert.ok(single.rawPayload.equals(files.get(MR)!));
+    });
+
+    test('without a transfer-syntax parameter an instance comes in Explicit VR Little Endian (PS3.18 8.7.3.5.2)', async () => {
+      // since issue 15 (it used to be "as stored"): the big-endian MR is converted ...
+      const converted = await inject({ url: instanceUrl(MR), headers: { accept: 'application/dicom' } });
+      assert.equal(converted.statusCode, 200, converted.body);
+      assert.equal(converted.headers['content-type'], 'application/dicom; transfer-syntax=1.2.840.10008.1.2.1');
+      assert.ok(!converted.rawPayload.equals(files.get(MR)!));
+      assert.match(converted.rawPayload.subarray(0, 400).toString('latin1'), /1\.2\.840\.10008\.1\.2\.1\0?/);
+      // ... and an instance stored in Explicit VR LE is the stored bytes, with the length known in advance
+      const ct = await inject({ url: instanceUrl(CT_LE), headers: { accept: 'multipart/related; type="application/dicom"' } });
+      assert.ok(ct.headers['content-length']);
+      assert.ok(readMultipart(ct.headers['content-type'] as string, ct.rawPayload)[0]!.body.equals(files.get(CT_LE)!));
     });
 
     test('study and series retrieval stream every instance; unknown UIDs are 404', async () => {
@@ -213,7 +228,7 @@ describe('DICOMweb over a real archive', () => {
       assert.equal((await inject({ url: `/dicom-web/studies/${ct.study}/series/1.2.3/instances/${ct.instance}` })).statusCode, 404);
     });
 
-    test('another transfer syntax than the stored one is 406 (no transcoding)', async () => {
+    test('a transfer syntax the server cannot produce is 406 (it decodes, it does not compress)', async () => {
       const res = await inject({ url: instanceUrl(CT_LE), headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
       assert.equal(res.statusCode, 406);
       const ok = await inject({ url: instanceUrl(CT_LE), headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1' } });

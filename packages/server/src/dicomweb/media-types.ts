@@ -160,3 +160,95 @@ export function frameMediaType(transferSyntaxUid: string, encapsulated: boolean)
       return 'application/octet-stream';
   }
 }
+
+// ---------------------------------------------------------------- transfer syntax negotiation (PS3.18 8.7.3)
+
+export const EXPLICIT_VR_LE = TRANSFER_SYNTAX.EXPLICIT_LE;
+/** `transfer-syntax=*`: the representation as stored, byte for byte */
+export const AS_STORED = '*';
+
+/** What the server can produce: true when an instance stored in `from` can be sent in `to` (`from === to` always). */
+export type TranscodeCapability = (from: string, to: string) => boolean;
+
+export interface InstanceTarget {
+  /** a single-part application/dicom response (instance level, when asked for exactly that) */
+  singlePart: boolean;
+  /** the syntax to send every instance in, or AS_STORED */
+  transferSyntax: string;
+  /**
+   * no transfer-syntax parameter: PS3.18's default (Explicit VR Little Endian) was chosen, and
+   * an instance that cannot be decoded (video) goes as stored rather than failing the whole
+   * study; a syntax the client names is produced for every instance or refused (406)
+   */
+  defaulted: boolean;
+}
+
+/**
+ * Accept negotiation for application/dicom (instances, series, studies). Ranges are tried in
+ * q order: no transfer-syntax parameter is Explicit VR LE (PS3.18 Table 8.7.3-2), `*` is as
+ * stored, a named syntax is chosen when every stored syntax can be produced in it. Undefined:
+ * nothing acceptable (406).
+ */
+export function negotiateInstances(accept: readonly MediaRange[], storedSyntaxes: readonly string[], canTranscode: TranscodeCapability, allowSinglePart: boolean): InstanceTarget | undefined {
+  for (const range of accept) {
+    const isMultipart = range.type === 'multipart/related' || range.type === 'multipart/*';
+    const partType = isMultipart ? (range.params.type ?? 'application/dicom').toLowerCase() : range.type;
+    if (!typeMatches(partType, 'application/dicom')) continue;
+    const singlePart = allowSinglePart && range.type === 'application/dicom';
+    const ts = range.params['transfer-syntax']?.trim();
+    if (ts === undefined || ts === '') return { singlePart, transferSyntax: EXPLICIT_VR_LE, defaulted: true };
+    if (ts === AS_STORED) return { singlePart, transferSyntax: AS_STORED, defaulted: false };
+    if (storedSyntaxes.every((stored) => stored === ts || canTranscode(stored, ts))) return { singlePart, transferSyntax: ts, defaulted: false };
+  }
+  return undefined;
+}
+
+/** The syntax one instance stored in `stored` is sent in under `target`. */
+export function instanceSyntax(target: InstanceTarget, stored: string, canTranscode: TranscodeCapability): string {
+  if (target.transferSyntax === AS_STORED || target.transferSyntax === stored) return stored;
+  if (canTranscode(stored, target.transferSyntax)) return target.transferSyntax;
+  // only reachable for the default (negotiateInstances checked a named syntax for every instance)
+  return stored;
+}
+
+/** How frames (or Pixel Data bulk data) go out: the stored bytes, or decoded to native little endian. */
+export type FrameChoice = 'stored' | 'native';
+
+/** The stored representation of an instance's frames: their media type and (normalized) transfer syntax. */
+export interface FrameRepresentation {
+  mediaType: string;
+  transferSyntax: string;
+}
+
+/**
+ * Accept negotiation for frames and Pixel Data bulk data (PS3.18 8.7.3.3–4).
+ * `application/octet-stream` without a transfer-syntax, or with Explicit VR LE, asks for
+ * native frames: the stored ones when they are native little endian, else decoded (when
+ * `canDecode`); with `*` or the stored syntax, the stored bytes. A compressed media type
+ * (image/jpeg, image/jls, image/jp2 …) gets the stored frames when it is theirs (its
+ * transfer-syntax absent, `*` or the stored one; we do not compress).
+ */
+export function negotiateFrames(accept: readonly MediaRange[], rep: FrameRepresentation, canDecode: boolean): FrameChoice | undefined {
+  const nativeStored = rep.mediaType === 'application/octet-stream' && rep.transferSyntax === EXPLICIT_VR_LE;
+  const nativeChoice = (): FrameChoice | undefined => (nativeStored ? 'stored' : canDecode ? 'native' : undefined);
+  for (const req of multipartRequests(accept, rep.mediaType)) {
+    const ts = req.transferSyntax?.trim() || undefined;
+    const normalized = ts === undefined || ts === AS_STORED ? ts : normalizeNativeTransferSyntax(ts);
+    if (req.partType === 'application/octet-stream') {
+      if (ts === AS_STORED || normalized === rep.transferSyntax) return 'stored';
+      if (ts === undefined || normalized === EXPLICIT_VR_LE) {
+        const choice = nativeChoice();
+        if (choice) return choice;
+      }
+      continue;
+    }
+    if (req.partType === '*/*' || typeMatches(req.partType, rep.mediaType)) {
+      if (ts === undefined || ts === AS_STORED || normalized === rep.transferSyntax) return 'stored';
+      if (normalized === EXPLICIT_VR_LE) {
+        const choice = nativeChoice();
+        if (choice) return choice;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,99 +1,136 @@
 /**
- * WADO-RS (PS3.18 10.4): instances, metadata, frames and bulk data, as stored.
+ * WADO-RS (PS3.18 10.4): instances, metadata, frames and bulk data.
  *
- * Instances are streamed part by part, reading the next instance while the current one
- * is written. We do not transcode: the transfer syntax of every instance is the one it
- * was stored in. An Accept asking for another transfer syntax is 406; no transfer-syntax
- * parameter or `*` means "as stored" (PS3.18 would default to Explicit VR LE; returning
- * the original bytes is what viewers expect and is lossless).
+ * Transfer syntaxes follow PS3.18 8.7.3 (issue 15, item 1): application/dicom without a
+ * transfer-syntax parameter is Explicit VR Little Endian, `transfer-syntax=*` is the stored
+ * bytes exactly, a named syntax is produced when the transcoder can (406 when it cannot).
+ * An instance already in the syntax asked for is sent as stored, never re-encoded. Our own
+ * clients (the viewer, the cloud film, the tests of byte-exact storage) ask for `*`.
+ *
+ * Instances are streamed part by part, reading (and transcoding) the next instances while the
+ * current one is written.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { closeDelimiter, encodeMultipart, getFrame, getPixelDataInfo, newBoundary, parseDicom, partHeader, toDicomJson, type DicomJsonDataset, type OutgoingPart, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
+import { sharedTranscoder, type Transcoder } from '../transcoding/index.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
-import { frameMediaType, multipartRequests, negotiateSimple, normalizeNativeTransferSyntax, parseAccept, typeMatches } from './media-types.ts';
+import {
+  EXPLICIT_VR_LE,
+  frameMediaType,
+  instanceSyntax,
+  negotiateFrames,
+  negotiateInstances,
+  negotiateSimple,
+  normalizeNativeTransferSyntax,
+  parseAccept,
+  typeMatches,
+  type FrameChoice,
+  type FrameRepresentation,
+  type InstanceTarget,
+  type TranscodeCapability,
+} from './media-types.ts';
 
 const notAcceptable = (message: string): YunyingError => new YunyingError('NOT_ACCEPTABLE', message);
 
-// ---------------------------------------------------------------- instances
+// ---------------------------------------------------------------- transcoding
 
-interface DicomChoice {
-  /** single part application/dicom (instance level only, when asked for exactly that) */
-  singlePart: boolean;
+/** The process's transcoder, or undefined while none is installed (then only "as stored" and identity are possible). */
+function transcoder(): Transcoder | undefined {
+  try {
+    return sharedTranscoder();
+  } catch {
+    return undefined;
+  }
 }
 
-/** Accept negotiation for application/dicom against the stored transfer syntaxes. */
-function negotiateDicom(acceptHeader: string | string[] | undefined, storedSyntaxes: ReadonlySet<string>, allowSinglePart: boolean): DicomChoice {
-  const accept = parseAccept(acceptHeader);
-  for (const range of accept) {
-    const isMultipart = range.type === 'multipart/related' || range.type === 'multipart/*';
-    const partType = isMultipart ? (range.params.type ?? 'application/dicom').toLowerCase() : range.type;
-    if (!typeMatches(partType, 'application/dicom')) continue;
-    const ts = range.params['transfer-syntax'];
-    if (ts !== undefined && ts !== '*' && ![...storedSyntaxes].every((s) => s === ts)) continue;
-    const singlePart = allowSinglePart && range.type === 'application/dicom';
-    return { singlePart };
-  }
-  const stored = [...storedSyntaxes].join(', ');
+function capabilityOf(t: Transcoder | undefined): TranscodeCapability {
+  return (from, to) => from === to || (t?.canTranscode(from, to) ?? false);
+}
+
+// ---------------------------------------------------------------- instances
+
+/** One instance as it goes out: its record, and the syntax it is sent in. */
+interface OutgoingInstance {
+  record: InstanceRecord;
+  transferSyntaxUid: string;
+}
+
+function negotiateDicom(request: FastifyRequest, records: readonly InstanceRecord[], allowSinglePart: boolean, canTranscode: TranscodeCapability): InstanceTarget {
+  const stored = [...new Set(records.map((r) => r.transferSyntaxUid))];
+  const target = negotiateInstances(parseAccept(request.headers.accept), stored, canTranscode, allowSinglePart);
+  if (target) return target;
   throw notAcceptable(
-    `cannot produce the requested representation: instances are available only as multipart/related; type="application/dicom" in their stored transfer syntax (${stored}); transcoding is not supported`,
+    `cannot produce the requested representation: the instances are stored in ${stored.join(', ')}; ask for multipart/related; type="application/dicom" with no transfer-syntax (Explicit VR Little Endian), transfer-syntax=* (as stored) or a syntax they can be converted to`,
   );
 }
 
-/** Instances read ahead of the one being written: enough to keep the disk and thread pool busy, bounded in bytes. */
+/** The instance's Part 10 bytes in the syntax it goes out in: the stored bytes when that is the stored syntax. */
+async function readOutgoing(ctx: DicomWebContext, t: Transcoder | undefined, item: OutgoingInstance): Promise<Buffer> {
+  const stored = await ctx.archive.readInstance(item.record);
+  if (stored.length !== item.record.size) throw new Error(`instance ${item.record.sopInstanceUid} has ${stored.length} bytes, the index says ${item.record.size}`);
+  if (item.transferSyntaxUid === item.record.transferSyntaxUid) return stored;
+  if (!t) throw new YunyingError('TRANSCODE_FAILED', 'no transcoder is installed');
+  return t.transcodePart10(stored, item.transferSyntaxUid);
+}
+
+/** Instances read (and transcoded, in the decode pool) ahead of the one being written: enough to keep the disk and thread pool busy, bounded in bytes. */
 const READ_AHEAD_INSTANCES = 8;
 const READ_AHEAD_BYTES = 32 * 1024 * 1024;
 
-async function* readAhead(ctx: DicomWebContext, records: readonly InstanceRecord[], first: Buffer): AsyncGenerator<OutgoingPart> {
+async function* readAhead(ctx: DicomWebContext, t: Transcoder | undefined, items: readonly OutgoingInstance[], first: Buffer): AsyncGenerator<OutgoingPart> {
   const window: Array<Promise<Buffer>> = [Promise.resolve(first)];
-  let windowBytes = records[0]!.size;
+  let windowBytes = items[0]!.record.size;
   let nextToRead = 1;
   const fill = () => {
-    while (nextToRead < records.length && window.length < READ_AHEAD_INSTANCES && windowBytes < READ_AHEAD_BYTES) {
-      const read = ctx.archive.readInstance(records[nextToRead]!);
+    while (nextToRead < items.length && window.length < READ_AHEAD_INSTANCES && windowBytes < READ_AHEAD_BYTES) {
+      const read = readOutgoing(ctx, t, items[nextToRead]!);
       read.catch(() => undefined); // if the consumer stops early, a prefetch must not become an unhandled rejection
       window.push(read);
-      windowBytes += records[nextToRead]!.size;
+      windowBytes += items[nextToRead]!.record.size;
       nextToRead += 1;
     }
   };
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < items.length; i++) {
     fill();
     const bytes = await window.shift()!;
-    windowBytes -= records[i]!.size;
-    if (bytes.length !== records[i]!.size) throw new Error(`instance ${records[i]!.sopInstanceUid} has ${bytes.length} bytes, the index says ${records[i]!.size}`);
-    yield { contentType: instanceContentType(records[i]!), body: bytes };
+    windowBytes -= items[i]!.record.size;
+    yield { contentType: instanceContentType(items[i]!.transferSyntaxUid), body: bytes };
   }
 }
 
-function multipartLength(boundary: string, records: readonly InstanceRecord[]): number {
-  let length = closeDelimiter(boundary, records.length > 0).length;
-  records.forEach((record, i) => {
-    length += partHeader(boundary, { contentType: instanceContentType(record), length: record.size }, i === 0).length + record.size;
+/** The body's length when every instance goes as stored (the index knows their sizes), else undefined. */
+function multipartLength(boundary: string, items: readonly OutgoingInstance[]): number | undefined {
+  if (items.some((item) => item.transferSyntaxUid !== item.record.transferSyntaxUid)) return undefined;
+  let length = closeDelimiter(boundary, items.length > 0).length;
+  items.forEach((item, i) => {
+    length += partHeader(boundary, { contentType: instanceContentType(item.transferSyntaxUid), length: item.record.size }, i === 0).length + item.record.size;
   });
   return length;
 }
 
-function instanceContentType(record: InstanceRecord): string {
-  return `application/dicom; transfer-syntax=${record.transferSyntaxUid}`;
+function instanceContentType(transferSyntaxUid: string): string {
+  return `application/dicom; transfer-syntax=${transferSyntaxUid}`;
 }
 
 async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, records: InstanceRecord[], allowSinglePart: boolean) {
-  const syntaxes = new Set(records.map((r) => r.transferSyntaxUid));
-  const choice = negotiateDicom(request.headers.accept, syntaxes, allowSinglePart && records.length === 1);
-  // read the first instance before answering so a storage error gets a proper status
-  const first = await ctx.archive.readInstance(records[0]!);
-  if (choice.singlePart) {
-    return reply.type(`application/dicom; transfer-syntax=${records[0]!.transferSyntaxUid}`).send(first);
-  }
+  const t = transcoder();
+  const canTranscode = capabilityOf(t);
+  const target = negotiateDicom(request, records, allowSinglePart && records.length === 1, canTranscode);
+  const items: OutgoingInstance[] = records.map((record) => ({ record, transferSyntaxUid: instanceSyntax(target, record.transferSyntaxUid, canTranscode) }));
+  // read (and convert) the first instance before answering so a storage or decoding error gets a proper status
+  const first = await readOutgoing(ctx, t, items[0]!);
+  if (target.singlePart) return reply.type(instanceContentType(items[0]!.transferSyntaxUid)).send(first);
   const boundary = newBoundary();
-  // The index knows every size, so the length is known before the first byte: clients can
-  // show progress, and the response needs no chunked framing.
+  // As stored, the index knows every size, so the length is known before the first byte
+  // (clients show progress, no chunked framing); a converted body's is not: it is chunked.
   // Written past Fastify (hijacked), so the no-store of app.ts's onSend hook is set here.
-  const headers = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'content-length': multipartLength(boundary, records), 'cache-control': 'no-store' };
-  await writeParts(reply, headers, boundary, readAhead(ctx, records, first), request);
+  const length = multipartLength(boundary, items);
+  const headers: Record<string, string | number> = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'cache-control': 'no-store' };
+  if (length !== undefined) headers['content-length'] = length;
+  await writeParts(reply, headers, boundary, readAhead(ctx, t, items, first), request);
 }
 
 /**
@@ -212,23 +249,29 @@ function pixelInfoOf(parsed: ParsedDicom): PixelDataInfo {
   return info;
 }
 
-/** The transfer syntax to label frames/bulk data with, and their media type. */
-function frameRepresentation(info: PixelDataInfo): { mediaType: string; transferSyntax: string } {
+/** The stored representation of frames/bulk data: their media type and the transfer syntax to label them with. */
+function frameRepresentation(info: PixelDataInfo): FrameRepresentation {
   return { mediaType: frameMediaType(info.transferSyntaxUid, info.encapsulated), transferSyntax: info.encapsulated ? info.transferSyntaxUid : normalizeNativeTransferSyntax(info.transferSyntaxUid) };
 }
 
-function negotiateFrames(acceptHeader: string | string[] | undefined, rep: { mediaType: string; transferSyntax: string }): void {
-  for (const req of multipartRequests(parseAccept(acceptHeader), rep.mediaType)) {
-    const ts = req.transferSyntax;
-    const tsOk = ts === undefined || ts === '*' || normalizeNativeTransferSyntax(ts) === rep.transferSyntax;
-    if (!tsOk) continue;
-    if (typeMatches(req.partType, rep.mediaType)) return;
-    // application/octet-stream with an explicit transfer-syntax (* or the stored one): the stored bytes
-    if (req.partType === 'application/octet-stream' && ts !== undefined) return;
+/** The frames' representation the Accept header asks for, with the transcoder that decodes them when it is not the stored one. */
+function chooseFrames(acceptHeader: string | string[] | undefined, info: PixelDataInfo, rep: FrameRepresentation): { choice: FrameChoice; transcoder?: Transcoder } {
+  const t = transcoder();
+  const canDecode = capabilityOf(t)(info.transferSyntaxUid, EXPLICIT_VR_LE);
+  const choice = negotiateFrames(parseAccept(acceptHeader), rep, canDecode);
+  if (!choice) {
+    const decoded = canDecode ? ', or application/octet-stream (decoded, Explicit VR Little Endian)' : '';
+    throw notAcceptable(`frames are available as multipart/related; type="${rep.mediaType}"; transfer-syntax=${rep.transferSyntax} (as stored; ask for that or transfer-syntax=*)${decoded}`);
   }
-  throw notAcceptable(
-    `frames are available as multipart/related; type="${rep.mediaType}"; transfer-syntax=${rep.transferSyntax} (no transcoding); ask for that, or transfer-syntax=*`,
-  );
+  return choice === 'native' ? { choice, transcoder: t } : { choice };
+}
+
+const NATIVE_CONTENT_TYPE = `application/octet-stream; transfer-syntax=${EXPLICIT_VR_LE}`;
+
+/** One frame as chosen: the stored bytes, or native little endian (decoded in the pool). */
+async function frameBody(parsed: ParsedDicom, n: number, chosen: { choice: FrameChoice; transcoder?: Transcoder }): Promise<Uint8Array> {
+  if (chosen.choice === 'stored') return getFrame(parsed, n);
+  return chosen.transcoder!.decodeFrameNative(parsed, n);
 }
 
 /**
@@ -306,12 +349,15 @@ export function registerWadoRs(app: FastifyInstance, ctx: DicomWebContext): void
     const info = pixelInfoOf(parsed);
     const numbers = parseFrameList(request.params.frames, Math.max(info.numberOfFrames, 1));
     const rep = frameRepresentation(info);
-    negotiateFrames(request.headers.accept, rep);
-    const contentType = `${rep.mediaType}; transfer-syntax=${rep.transferSyntax}`;
+    const chosen = chooseFrames(request.headers.accept, info, rep);
+    const mediaType = chosen.choice === 'native' ? 'application/octet-stream' : rep.mediaType;
+    const contentType = chosen.choice === 'native' ? NATIVE_CONTENT_TYPE : `${rep.mediaType}; transfer-syntax=${rep.transferSyntax}`;
     const base = ctx.instanceUrl(request, record.studyInstanceUid, record.seriesInstanceUid, record.sopInstanceUid);
-    const parts: OutgoingPart[] = numbers.map((n) => ({ contentType, body: getFrame(parsed, n), headers: { 'Content-Location': `${base}/frames/${n}` } }));
+    // decoded frames are ready before the first byte goes: a frame that cannot be decoded is a proper 422
+    const bodies = await Promise.all(numbers.map((n) => frameBody(parsed, n, chosen)));
+    const parts: OutgoingPart[] = numbers.map((n, i) => ({ contentType, body: bodies[i]!, headers: { 'Content-Location': `${base}/frames/${n}` } }));
     const boundary = newBoundary();
-    return reply.type(`multipart/related; type="${rep.mediaType}"; boundary=${boundary}`).send(multipartChunks(boundary, parts));
+    return reply.type(`multipart/related; type="${mediaType}"; boundary=${boundary}`).send(multipartChunks(boundary, parts));
   });
 
   app.get<{ Params: InstancePath & { '*': string } }>('/studies/:study/series/:series/instances/:instance/bulkdata/*', async (request, reply) => {
@@ -326,10 +372,18 @@ export function registerWadoRs(app: FastifyInstance, ctx: DicomWebContext): void
     const isPixelData = tagPath.toUpperCase() === '7FE00010';
     if (isPixelData) {
       const info = pixelInfoOf(parsed);
+      const rep = frameRepresentation(info);
+      const chosen = chooseFrames(request.headers.accept, info, rep);
+      const count = Math.max(info.numberOfFrames, 1);
+      if (chosen.choice === 'native' && (info.encapsulated || rep.transferSyntax !== EXPLICIT_VR_LE)) {
+        // the value Pixel Data has in the Explicit VR Little Endian form of the instance: the decoded frames one after another
+        const frames = await Promise.all(Array.from({ length: count }, (_, i) => frameBody(parsed, i + 1, chosen)));
+        return reply
+          .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
+          .send(encodeMultipart(boundary, [{ contentType: NATIVE_CONTENT_TYPE, body: Buffer.concat(frames) }]));
+      }
       if (info.encapsulated) {
-        const rep = frameRepresentation(info);
         const contentType = `${rep.mediaType}; transfer-syntax=${rep.transferSyntax}`;
-        const count = Math.max(info.numberOfFrames, 1);
         const parts: OutgoingPart[] = Array.from({ length: count }, (_, i) => ({ contentType, body: getFrame(parsed, i + 1) }));
         return reply.type(`multipart/related; type="${rep.mediaType}"; boundary=${boundary}`).send(encodeMultipart(boundary, parts));
       }
