@@ -22,10 +22,20 @@ export function toMatchCondition(attribute: IndexedAttribute, element: DicomJson
   const values = textValues(element);
   if (values.length === 0 || attribute.match === 'returnOnly') return undefined;
   if (attribute.match === 'uid') return uidCondition(attribute, values);
-  if (attribute.match === 'modalities') return { kind: 'modalities', values: values.map((v) => v.trim()) };
+  if (attribute.match === 'modalities') return modalitiesCondition(values);
   const conditions = values.map((value) => singleValueCondition(attribute, value)).filter((c): c is MatchCondition => c !== undefined);
   if (conditions.length === 0) return undefined;
   return conditions.length === 1 ? conditions[0] : { kind: 'anyOf', conditions };
+}
+
+/**
+ * ModalitiesInStudy matches a study with any of the listed modalities. The list comes as
+ * DICOM values (C-FIND), or in one QIDO parameter as "MG\\SEG" or "MG,SEG" (PS3.18 8.3.4.1
+ * lists values with commas; OHIF and dicomweb-client send the backslash): both are split.
+ */
+function modalitiesCondition(values: string[]): MatchCondition | undefined {
+  const modalities = [...new Set(values.flatMap((v) => v.split(/[\\,]/)).map((v) => v.trim()).filter((v) => v !== '' && v !== '*'))];
+  return modalities.length === 0 ? undefined : { kind: 'modalities', values: modalities };
 }
 
 function singleValueCondition(attribute: IndexedAttribute, rawValue: string): MatchCondition | undefined {

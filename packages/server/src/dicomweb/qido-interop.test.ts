@@ -64,6 +64,7 @@ describe('QIDO-RS for viewers and clients', () => {
     t = await createTestApp();
     // Modality present but empty: the series has no modality, the study no modality list.
     await store('no-modality', { '00080060': { vr: 'CS' } });
+    for (const modality of ['MG', 'SEG', 'CT']) await store(modality.toLowerCase(), { '00080060': text('CS', modality) });
   });
 
   after(async () => {
@@ -81,6 +82,17 @@ describe('QIDO-RS for viewers and clients', () => {
     const [one] = series.json() as Json[];
     assert.ok(one);
     assert.equal('00080060' in one, false, 'no value-less Modality either');
-    void accessions;
+  });
+
+  test('ModalitiesInStudy with several values matches studies with any of them: MG\\SEG, MG,SEG, repeated', async () => {
+    for (const query of ['ModalitiesInStudy=MG%5CSEG', 'ModalitiesInStudy=MG,SEG', 'ModalitiesInStudy=MG&ModalitiesInStudy=SEG', '00080061=SEG%5CMG']) {
+      const res = await qido(query);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(accessions(res.json() as Json[]), ['mg', 'seg'], query);
+    }
+    const single = await qido('ModalitiesInStudy=CT');
+    assert.deepEqual(accessions(single.json() as Json[]), ['ct']);
+    const again = await qido('PatientID=PID&PatientID=OTHER');
+    assert.equal(again.statusCode, 400, 'other attributes still refuse a repeat');
   });
 });

@@ -28,6 +28,7 @@ export interface ParsedQuery {
   fuzzyMatchingRequested: boolean;
 }
 
+const MODALITIES_IN_STUDY = '00080061';
 const NUMERIC_VRS = new Set(['IS', 'DS', 'US', 'SS', 'UL', 'SL', 'FL', 'FD', 'UV', 'SV']);
 /** parameters PS3.18 defines that we accept and ignore */
 const IGNORED_PARAMS = new Set(['charset', 'accept', 'emptyvaluematching', 'multiplevaluematching']);
@@ -136,8 +137,10 @@ export function buildQuery(level: QueryLevel, query: QueryParams, pathUids: { st
     } else {
       const list = values(raw);
       const entry = resolvePath(name).at(-1)!;
-      if (list.length > 1 && entry.vr !== 'UI') throw badRequest('INVALID_QUERY', `${name} given more than once`);
-      const text = entry.vr === 'UI' ? list.join(',') : (list[0] ?? '');
+      // Repeating a parameter lists values: UIDs, and modalities (ModalitiesInStudy=MG&ModalitiesInStudy=SEG).
+      const listed = entry.vr === 'UI' || entry.tag === MODALITIES_IN_STUDY;
+      if (list.length > 1 && !listed) throw badRequest('INVALID_QUERY', `${name} given more than once`);
+      const text = listed ? list.join(entry.vr === 'UI' ? ',' : '\\') : (list[0] ?? '');
       setKey(keys, name, text);
     }
   }
