@@ -204,6 +204,7 @@ describe('migration 0008-study-rows', () => {
       file.prepare(`drop index if exists reports_report_number`).run(); // 0019
       file.prepare(`drop table if exists report_number_counters`).run(); // 0019
       file.prepare(`alter table reports drop column report_number`).run(); // 0019
+      for (const table of ['fhir_subscription_deliveries', 'fhir_subscriptions']) file.prepare(`drop table if exists ${table}`).run(); // 0022 (fhir module)
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();
