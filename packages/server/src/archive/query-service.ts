@@ -1,4 +1,4 @@
-import type { DicomJsonDataset, DicomJsonElement } from '@yunying/dicom';
+import { dictionaryVr, type DicomJsonDataset, type DicomJsonElement } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import type { IndexStore, QueryRow } from '../store/index-store.ts';
 import { HOLDING_INSTITUTION_KEY, type QueryLevel, type QueryRequest } from './archive-service.ts';
@@ -31,7 +31,7 @@ export async function queryArchive(index: IndexStore, caller: Caller, request: Q
     offset: request.offset,
   });
   const returnTags = returnTagsFor(request);
-  const datasets = rows.map((row) => rowToDataset(row, request.level, returnTags));
+  const datasets = rows.map((row) => rowToDataset(row, request.level, returnTags, request.keys));
   if (request.includeHoldingInstitution) rows.forEach((row, i) => { datasets[i]![HOLDING_INSTITUTION_KEY] = { vr: 'LO', Value: [String(row.institution_id)] }; });
   return datasets;
 }
@@ -104,11 +104,11 @@ function returnTagsFor(request: QueryRequest): string[] {
   return [...tags].sort();
 }
 
-function rowToDataset(row: QueryRow, level: QueryLevel, returnTags: string[]): DicomJsonDataset {
+function rowToDataset(row: QueryRow, level: QueryLevel, returnTags: string[], keys: DicomJsonDataset): DicomJsonDataset {
   const stored = storedAttributes(row, level, returnTags);
   const dataset: DicomJsonDataset = {};
   for (const tag of returnTags) {
-    const element = elementFor(tag, row, level, stored);
+    const element = elementFor(tag, row, level, stored) ?? { vr: returnKeyVr(tag, keys) };
     if (element) dataset[tag] = element;
   }
   return dataset;
@@ -140,8 +140,19 @@ function elementFor(tag: string, row: QueryRow, level: QueryLevel, stored: () =>
     return columnElement(attribute, row[attribute.column]);
   }
   if (attribute) return { vr: attribute.vr };
-  const element = stored()[tag];
-  return element ?? { vr: 'UN' };
+  return stored()[tag];
+}
+
+/**
+ * The VR of a return key the archive holds no value for: the key's own (a C-FIND identifier
+ * in explicit VR, a QIDO key from the dictionary), else the data dictionary's. UN only for
+ * private and unknown tags: a zero-length UN answered every unsupported key before, and
+ * peers that show or re-encode the answer by its VR (findscu, Orthanc) got nothing usable.
+ */
+function returnKeyVr(tag: string, keys: DicomJsonDataset): string {
+  const key = keys[tag] ?? keys[tag.toLowerCase()];
+  if (key?.vr && key.vr !== 'UN') return key.vr;
+  return dictionaryVr(Number.parseInt(tag, 16)) ?? 'UN';
 }
 
 function columnElement(attribute: IndexedAttribute, value: string | number | null | undefined): DicomJsonElement {
