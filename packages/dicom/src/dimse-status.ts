@@ -9,8 +9,14 @@ export const DIMSE_STATUS = {
   CANCEL: 0xfe00,
   WARNING_SUBOPS_FAILED: 0xb000,
   WARNING_COERCION: 0xb000,
+  /** DIMSE-N (N-SET): an attribute value is out of range or not allowed */
+  INVALID_ATTRIBUTE_VALUE: 0x0106,
   PROCESSING_FAILURE: 0x0110,
   DUPLICATE_SOP_INSTANCE: 0x0111,
+  /** DIMSE-N: the SOP Instance named is not known */
+  NO_SUCH_SOP_INSTANCE: 0x0112,
+  /** DIMSE-N (N-CREATE): a required attribute is missing */
+  MISSING_ATTRIBUTE: 0x0120,
   NO_SUCH_SOP_CLASS: 0x0118,
   SOP_CLASS_NOT_SUPPORTED: 0x0122,
   /** PS3.7 C.5.x: Refused, not authorized */

@@ -4,6 +4,7 @@
  * store, a query or a retrieval means (an archive, a gateway's cache, a test's map) is the
  * handlers' business; so is who may associate (AePolicy) and what is recorded of a refusal.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type ConnectionOptions, type PeerCertificate, type TlsOptions, type TLSSocket } from 'node:tls';
@@ -14,7 +15,7 @@ import { COMMAND, DATASET_PRESENT, NO_DATASET, PRIORITY_MEDIUM, discardSpilled, 
 import { APPLICATION_CONTEXT_NAME, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PC_RESULT, REJECT, type AcceptedPresentationContext, type AssociateRq, type RoleSelection } from './pdu.ts';
 import { DEFAULT_MAX_PDU_LENGTH, VERIFICATION_SOP_CLASS, openAssociation, type DimseClient } from './scu.ts';
 import { DIMSE_STATUS, errorComment, statusOfError } from './status.ts';
-import { otherLittleEndian, transcodeLittleEndian } from './transcode.ts';
+import { datasetForContext, pickStorageContext, retrieveProposals, type RetrieveTranscoder } from './transcode.ts';
 
 // ---------------------------------------------------------------------------------------
 // SOP classes and transfer syntaxes
@@ -27,6 +28,10 @@ export const QR = {
   STUDY_ROOT_MOVE: '1.2.840.10008.5.1.4.1.2.2.2',
   STUDY_ROOT_GET: '1.2.840.10008.5.1.4.1.2.2.3',
 } as const;
+
+/** Modality Worklist Information Model – FIND (PS3.4 K.6) and Modality Performed Procedure Step (PS3.4 F.7). */
+export const MODALITY_WORKLIST_FIND = '1.2.840.10008.5.1.4.31';
+export const MPPS_SOP_CLASS = '1.2.840.10008.3.1.2.3.3';
 
 type QrModel = 'PATIENT' | 'STUDY';
 const QR_CLASSES = new Map<string, { model: QrModel; service: 'FIND' | 'MOVE' | 'GET' }>([
@@ -175,6 +180,39 @@ export interface FindHandler<Peer> {
   find(peer: Peer, query: QueryRequest): Promise<DicomJsonDataset[]>;
 }
 
+export interface WorklistQuery {
+  /** the identifier without (0008,0005) */
+  keys: DicomJsonDataset;
+  /** (0008,0005) of the request, e.g. ['GB18030'] or ['ISO_IR 192']; empty for the default repertoire */
+  specificCharacterSet: string[];
+}
+
+/**
+ * Modality Worklist C-FIND: the matching scheduled procedure steps, one data set each, with
+ * the request's return keys. The core writes them in the request's character set when that
+ * is GB18030 or GBK, else in UTF-8 (ISO_IR 192) when any text is not ASCII.
+ */
+export interface WorklistHandler<Peer> {
+  find(peer: Peer, query: WorklistQuery): Promise<DicomJsonDataset[]>;
+}
+
+/** An MPPS N-CREATE or N-SET as the handler sees it. */
+export interface MppsRequest {
+  /** the Affected (N-CREATE) or Requested (N-SET) SOP Instance UID; for an N-CREATE without one, the core makes one */
+  sopInstanceUid: string;
+  dataset: DicomJsonDataset;
+}
+
+/**
+ * MPPS (PS3.4 F.7): N-CREATE and N-SET of Modality Performed Procedure Step instances.
+ * Throw a DimseStatusError to refuse (0x0111 duplicate, 0x0112 no such instance, 0x0110
+ * once completed, 0x0106 invalid value, 0x0120 missing attribute).
+ */
+export interface MppsHandler<Peer> {
+  create(peer: Peer, request: MppsRequest): Promise<void>;
+  set(peer: Peer, request: MppsRequest): Promise<void>;
+}
+
 /** A stored instance a retrieval sends: what the sub-operation's C-STORE needs to pick a context. */
 export interface RetrieveInstance {
   sopClassUid: string;
@@ -202,6 +240,11 @@ export interface RetrieveHandler<Peer, Instance extends RetrieveInstance = Retri
   instances(peer: Peer, query: QueryRequest, retrieval: { service: 'MOVE'; destination: MoveDestination } | { service: 'GET' }): Promise<Instance[]>;
   /** one instance's Part 10 bytes */
   read(peer: Peer, instance: Instance): Promise<Buffer>;
+  /**
+   * converts an instance for a destination that accepted none of its stored syntax's contexts
+   * (decompressing, issue 15); without one, only implicit ↔ explicit VR little endian
+   */
+  transcoder?: RetrieveTranscoder;
 }
 
 /** An association refused, or a connection dropped in a flood: for the handler's audit trail. */
@@ -229,6 +272,9 @@ export interface DimseServerOptions<Peer> {
   find?: FindHandler<Peer>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   retrieve?: RetrieveHandler<Peer, any>;
+  /** without one, Modality Worklist FIND is not accepted; likewise MPPS */
+  worklist?: WorklistHandler<Peer>;
+  mpps?: MppsHandler<Peer>;
   /** a refusal, at most a few per key and minute (a flood is a handful of calls); errors are logged */
   onRefused?(refusal: AssociationRefusal): Promise<void>;
   /** DICOM over TLS (PS3.15 B.1): the options of tls.createServer (key, cert, ca, requestCert...) */
@@ -405,6 +451,8 @@ function chooseTransferSyntax<Peer>(abstractSyntax: string, transferSyntaxes: st
     const served = qr.service === 'FIND' ? options.find : options.retrieve;
     return served ? { supported: true, transferSyntax: chooseLittleEndian(transferSyntaxes) } : { supported: false };
   }
+  if (abstractSyntax === MODALITY_WORKLIST_FIND) return options.worklist ? { supported: true, transferSyntax: chooseLittleEndian(transferSyntaxes) } : { supported: false };
+  if (abstractSyntax === MPPS_SOP_CLASS) return options.mpps ? { supported: true, transferSyntax: chooseLittleEndian(transferSyntaxes) } : { supported: false };
   // C-GET delivers on storage contexts: they are accepted for a retrieve handler too
   if (isStorageSopClass(abstractSyntax) && (options.store || options.retrieve)) {
     return { supported: true, transferSyntax: transferSyntaxes.find((ts) => STORAGE_TRANSFER_SYNTAXES.has(ts)) };
@@ -514,6 +562,10 @@ async function dispatch<Peer>(session: Session<Peer>, message: DimseMessage, opt
     case COMMAND.C_FIND_RQ:
     case COMMAND.C_MOVE_RQ:
     case COMMAND.C_GET_RQ: {
+      if (pc.abstractSyntax === MODALITY_WORKLIST_FIND && options.worklist) {
+        if (command.commandField !== COMMAND.C_FIND_RQ || (sopClass && sopClass !== pc.abstractSyntax)) return respond(session, message, { status: DIMSE_STATUS.SOP_CLASS_NOT_SUPPORTED, errorComment: 'SOP Class not supported on this context' });
+        return handleWorklistFind(session, message, pc, options.worklist, options);
+      }
       const qr = QR_CLASSES.get(pc.abstractSyntax);
       const expected = command.commandField === COMMAND.C_FIND_RQ ? 'FIND' : command.commandField === COMMAND.C_MOVE_RQ ? 'MOVE' : 'GET';
       if (!qr || qr.service !== expected || (sopClass && sopClass !== pc.abstractSyntax)) {
@@ -522,6 +574,10 @@ async function dispatch<Peer>(session: Session<Peer>, message: DimseMessage, opt
       if (expected === 'FIND') return handleFind(session, message, pc, qr.model, options);
       return handleRetrieve(session, message, pc, qr.model, expected, options);
     }
+    case COMMAND.N_CREATE_RQ:
+    case COMMAND.N_SET_RQ:
+      if (pc.abstractSyntax !== MPPS_SOP_CLASS || !options.mpps) return respond(session, message, { status: DIMSE_STATUS.NO_SUCH_SOP_CLASS, errorComment: 'MPPS is not negotiated on this context', affectedSopClassUid: pc.abstractSyntax });
+      return handleMpps(session, message, pc, options.mpps, options);
     default:
       options.logger.warn({ commandField: command.commandField, callingAeTitle: session.association.callingAeTitle }, 'DIMSE unsupported command');
       return respond(session, message, { status: DIMSE_STATUS.UNRECOGNIZED_OPERATION, errorComment: 'Unrecognized operation' });
@@ -669,6 +725,109 @@ async function handleFind<Peer>(session: Session<Peer>, message: DimseMessage, p
   }
 }
 
+/** The character sets a worklist answer may be written in other than UTF-8: the request's, when it is one of these. */
+const ANSWER_CHARSETS = new Set(['GB18030', 'GBK']);
+
+function readDataset(dataset: Buffer, transferSyntaxUid: string): DicomJsonDataset {
+  return toDicomJson(parseDicom(dataset, { transferSyntaxUid }), { omitBinary: true });
+}
+
+function charsetTerms(ds: DicomJsonDataset): string[] {
+  return (ds['00080005']?.Value ?? []).map((v) => String(v ?? '').trim());
+}
+
+/**
+ * Modality Worklist C-FIND (PS3.4 K.4.1.2): pending responses with the matches, in the
+ * request's character set when that is GB18030/GBK (a Chinese modality that asked in it
+ * reads the answer in it), else UTF-8 where the text needs it. C-CANCEL is honoured.
+ */
+async function handleWorklistFind<Peer>(session: Session<Peer>, message: DimseMessage, pc: NegotiatedContext, handler: WorklistHandler<Peer>, options: DimseServerOptions<Peer>): Promise<void> {
+  session.stats.finds += 1;
+  const messageId = message.command.messageId ?? -1;
+  const op: Operation = { cancelled: false };
+  session.operations.set(messageId, op);
+  try {
+    const bytes = await identifierBytes(message);
+    if (!bytes) return await respond(session, message, { status: DIMSE_STATUS.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, errorComment: 'No identifier' });
+    let keys: DicomJsonDataset;
+    try {
+      keys = readDataset(bytes, pc.transferSyntax);
+    } catch (err) {
+      return await respond(session, message, { status: DIMSE_STATUS.CANNOT_UNDERSTAND, errorComment: `Cannot parse identifier: ${(err as Error).message}` });
+    }
+    const specificCharacterSet = charsetTerms(keys);
+    delete keys['00080005'];
+    let results: DicomJsonDataset[];
+    try {
+      results = await handler.find(session.peer as Peer, { keys, specificCharacterSet });
+    } catch (err) {
+      const { status, errorComment: comment, known } = queryFailure(err);
+      if (!known) options.logger.error({ err: (err as Error)?.message }, 'DIMSE worklist C-FIND failed');
+      return await respond(session, message, { status, errorComment: comment });
+    }
+    const answerCharset = specificCharacterSet.find((term) => ANSWER_CHARSETS.has(term));
+    for (let n = 0; n < results.length; n += 1) {
+      if (n % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+      if (op.cancelled) return await respond(session, message, { status: DIMSE_STATUS.CANCEL });
+      const ds: DicomJsonDataset = { ...results[n] };
+      delete ds['00080005'];
+      let encoded: Buffer;
+      try {
+        encoded = encodeDataset(sortedDataset(ds), pc.transferSyntax, { specificCharacterSet: answerCharset });
+      } catch (err) {
+        options.logger.error({ err: (err as Error)?.message }, 'DIMSE worklist C-FIND cannot encode a result');
+        return await respond(session, message, { status: DIMSE_STATUS.UNABLE_TO_PROCESS, errorComment: 'Cannot encode a result' });
+      }
+      await respond(session, message, { status: DIMSE_STATUS.PENDING }, encoded);
+    }
+    if (op.cancelled) return await respond(session, message, { status: DIMSE_STATUS.CANCEL });
+    return await respond(session, message, { status: DIMSE_STATUS.SUCCESS });
+  } finally {
+    session.operations.delete(messageId);
+  }
+}
+
+/** A UID for an N-CREATE that left it to us (PS3.7 10.1.5.1.3): 2.25 and a random UUID. */
+function newInstanceUid(): string {
+  return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`)}`;
+}
+
+/**
+ * MPPS N-CREATE / N-SET (PS3.4 F.7.2): the data set to the handler; the response names the
+ * instance (Affected SOP Class and Instance UID) and carries no attribute list (the
+ * standard lets the SCP leave it out).
+ */
+async function handleMpps<Peer>(session: Session<Peer>, message: DimseMessage, pc: NegotiatedContext, handler: MppsHandler<Peer>, options: DimseServerOptions<Peer>): Promise<void> {
+  const { command } = message;
+  const create = command.commandField === COMMAND.N_CREATE_RQ;
+  const sopInstanceUid = (create ? command.affectedSopInstanceUid : command.requestedSopInstanceUid) || (create ? newInstanceUid() : '');
+  const reply = (status: number, comment?: string): Promise<void> =>
+    respond(session, message, { status, errorComment: comment, affectedSopClassUid: MPPS_SOP_CLASS, affectedSopInstanceUid: sopInstanceUid || undefined });
+  const requestedClass = create ? command.affectedSopClassUid : command.requestedSopClassUid;
+  if (requestedClass && requestedClass !== MPPS_SOP_CLASS) return reply(DIMSE_STATUS.NO_SUCH_SOP_CLASS, 'Not the MPPS SOP Class');
+  if (!sopInstanceUid) return reply(DIMSE_STATUS.NO_SUCH_SOP_INSTANCE, 'N-SET without a Requested SOP Instance UID');
+  const bytes = await identifierBytes(message);
+  let dataset: DicomJsonDataset = {};
+  if (bytes) {
+    try {
+      dataset = readDataset(bytes, pc.transferSyntax);
+    } catch (err) {
+      return reply(DIMSE_STATUS.CANNOT_UNDERSTAND, `Cannot parse the data set: ${(err as Error).message}`);
+    }
+  }
+  try {
+    if (create) await handler.create(session.peer as Peer, { sopInstanceUid, dataset });
+    else await handler.set(session.peer as Peer, { sopInstanceUid, dataset });
+    return await reply(DIMSE_STATUS.SUCCESS);
+  } catch (err) {
+    const { status, errorComment: comment, known } = statusOfError(err);
+    const log = { err: (err as Error)?.message, callingAeTitle: session.association.callingAeTitle, sopInstanceUid, status: `0x${status.toString(16)}` };
+    if (known) options.logger.warn(log, `DIMSE MPPS N-${create ? 'CREATE' : 'SET'} refused`);
+    else options.logger.error(log, `DIMSE MPPS N-${create ? 'CREATE' : 'SET'} failed`);
+    return reply(status, comment);
+  }
+}
+
 /** The node a C-MOVE names, if the retrieve handler lets the peer send to it; a refusal is logged. */
 async function permittedMoveDestination<Peer>(session: Session<Peer>, ae: string, handler: RetrieveHandler<Peer>, options: DimseServerOptions<Peer>): Promise<{ destination: MoveDestination } | { refused: string }> {
   const found = await handler.moveDestination(session.peer as Peer, ae);
@@ -703,8 +862,8 @@ function subOpOutcome(status: number): 'completed' | 'warning' | 'failed' {
 }
 
 interface SubOpSender {
-  /** sends one instance; resolves with its C-STORE status */
-  send(instance: RetrieveInstance, transferSyntaxUid: string, dataset: Buffer): Promise<number>;
+  /** sends one instance (its stored Part 10 bytes; converted when the destination needs it); resolves with its C-STORE status */
+  send(instance: RetrieveInstance, part10: Buffer): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -747,7 +906,7 @@ async function handleRetrieve<Peer>(session: Session<Peer>, message: DimseMessag
     if (instances.length === 0) return await respond(session, message, { status: DIMSE_STATUS.SUCCESS, completed: 0, failed: 0, warning: 0 });
 
     try {
-      sender = destination ? await openMoveSender(session, destination, instances, command, options) : getSender(session);
+      sender = destination ? await openMoveSender(session, destination, instances, command, options, handler.transcoder) : getSender(session, handler.transcoder);
     } catch (err) {
       log.warn({ err: (err as Error).message, moveDestination: command.moveDestination }, 'DIMSE C-MOVE cannot associate with the destination');
       const ds = encodeFailedUidList(instances.map((i) => i.sopInstanceUid), pc.transferSyntax);
@@ -758,9 +917,7 @@ async function handleRetrieve<Peer>(session: Session<Peer>, message: DimseMessag
       if (op.cancelled) break;
       let outcome: 'completed' | 'warning' | 'failed';
       try {
-        const bytes = await handler.read(peer, instance);
-        const header = splitPart10(bytes);
-        outcome = subOpOutcome(await sender.send(instance, header.transferSyntaxUid, bytes.subarray(header.datasetOffset)));
+        outcome = subOpOutcome(await sender.send(instance, await handler.read(peer, instance)));
       } catch (err) {
         log.warn({ err: (err as Error)?.message, sopInstanceUid: instance.sopInstanceUid }, `DIMSE C-${service} sub-operation failed`);
         outcome = 'failed';
@@ -784,59 +941,25 @@ async function handleRetrieve<Peer>(session: Session<Peer>, message: DimseMessag
   }
 }
 
-/**
- * The context to send an instance stored in `transferSyntaxUid` on: one accepted with
- * exactly that syntax (the SCP role preferred, for C-GET), else, for uncompressed little
- * endian only, one accepted with the other LE syntax (the data set is then transcoded).
- */
-export function pickStorageContext(contexts: Iterable<NegotiatedContext>, sopClassUid: string, transferSyntaxUid: string): { context: NegotiatedContext; transcode: boolean } | undefined {
-  const fallbackTs = otherLittleEndian(transferSyntaxUid);
-  let exact: NegotiatedContext | undefined;
-  let fallback: NegotiatedContext | undefined;
-  for (const c of contexts) {
-    if (c.abstractSyntax !== sopClassUid) continue;
-    if (c.transferSyntax === transferSyntaxUid) {
-      if (!exact || (c.requestorIsScp && !exact.requestorIsScp)) exact = c;
-    } else if (fallbackTs && c.transferSyntax === fallbackTs) {
-      if (!fallback || (c.requestorIsScp && !fallback.requestorIsScp)) fallback = c;
-    }
-  }
-  if (exact) return { context: exact, transcode: false };
-  if (fallback) return { context: fallback, transcode: true };
-  return undefined;
-}
-
-function prepareDataset(dataset: Buffer, storedTs: string, pick: { context: NegotiatedContext; transcode: boolean }): Buffer {
-  return pick.transcode ? transcodeLittleEndian(dataset, storedTs, pick.context.transferSyntax) : dataset;
-}
-
-async function openMoveSender<Peer>(session: Session<Peer>, destination: MoveDestination, instances: RetrieveInstance[], command: DimseCommand, options: DimseServerOptions<Peer>): Promise<SubOpSender> {
-  // one presentation context per (SOP class, stored transfer syntax), sent as stored; for
-  // uncompressed LE also a context with the other LE syntax, used (with transcoding) only
-  // when the destination refuses the stored one
-  const wanted = new Map<string, { abstractSyntax: string; transferSyntaxes: string[] }>();
-  for (const i of instances) {
-    wanted.set(`${i.sopClassUid}|${i.transferSyntaxUid}`, { abstractSyntax: i.sopClassUid, transferSyntaxes: [i.transferSyntaxUid] });
-  }
-  for (const i of instances) {
-    const other = otherLittleEndian(i.transferSyntaxUid);
-    if (other && !wanted.has(`${i.sopClassUid}|${other}`)) wanted.set(`${i.sopClassUid}|${other}*`, { abstractSyntax: i.sopClassUid, transferSyntaxes: [other] });
-  }
+async function openMoveSender<Peer>(session: Session<Peer>, destination: MoveDestination, instances: RetrieveInstance[], command: DimseCommand, options: DimseServerOptions<Peer>, transcoder: RetrieveTranscoder | undefined): Promise<SubOpSender> {
+  // per SOP class, the stored syntaxes (sent as stored when taken) and the uncompressed ones
+  // (the instances converted when the destination takes none of their stored syntaxes)
   const client: DimseClient = await openAssociation({
     host: destination.host,
     port: destination.port,
     callingAeTitle: options.aeTitle,
     calledAeTitle: destination.aeTitle,
-    presentationContexts: [...wanted.values()].slice(0, 128),
+    presentationContexts: retrieveProposals(instances, transcoder),
     logger: options.logger,
     connectTimeoutMs: 30_000,
     idleTimeoutMs: MOVE_SUB_ASSOCIATION_IDLE_MS,
     tls: destination.tls,
   });
   return {
-    async send(instance, transferSyntaxUid, dataset) {
-      const pick = pickStorageContext(client.contexts, instance.sopClassUid, transferSyntaxUid);
-      if (!pick) throw new Error(`destination accepted no context for ${instance.sopClassUid} in ${transferSyntaxUid}`);
+    async send(instance, part10) {
+      const storedTs = splitPart10(part10).transferSyntaxUid;
+      const pick = pickStorageContext(client.contexts, instance.sopClassUid, storedTs, transcoder);
+      if (!pick) throw new Error(`destination accepted no context for ${instance.sopClassUid} in ${storedTs} or one it converts to`);
       const r = await client.request(pick.context.id, {
         commandField: COMMAND.C_STORE_RQ,
         affectedSopClassUid: instance.sopClassUid,
@@ -845,7 +968,7 @@ async function openMoveSender<Peer>(session: Session<Peer>, destination: MoveDes
         commandDataSetType: DATASET_PRESENT,
         moveOriginatorAeTitle: session.association.callingAeTitle,
         moveOriginatorMessageId: command.messageId,
-      }, prepareDataset(dataset, transferSyntaxUid, pick));
+      }, await datasetForContext(part10, pick, transcoder));
       if (r.status !== 0) options.logger.warn({ sopInstanceUid: instance.sopInstanceUid, status: `0x${r.status.toString(16)}`, errorComment: r.errorComment }, 'DIMSE C-MOVE sub-operation not successful');
       return r.status;
     },
@@ -856,19 +979,20 @@ async function openMoveSender<Peer>(session: Session<Peer>, destination: MoveDes
   };
 }
 
-function getSender<Peer>(session: Session<Peer>): SubOpSender {
+function getSender<Peer>(session: Session<Peer>, transcoder: RetrieveTranscoder | undefined): SubOpSender {
   const association = session.association;
   return {
-    async send(instance, transferSyntaxUid, dataset) {
-      const pick = pickStorageContext(association.contexts.values(), instance.sopClassUid, transferSyntaxUid);
-      if (!pick) throw new Error(`no storage context for ${instance.sopClassUid} in ${transferSyntaxUid}`);
+    async send(instance, part10) {
+      const storedTs = splitPart10(part10).transferSyntaxUid;
+      const pick = pickStorageContext(association.contexts.values(), instance.sopClassUid, storedTs, transcoder);
+      if (!pick) throw new Error(`no storage context for ${instance.sopClassUid} in ${storedTs} or one it converts to`);
       const response = await association.request(pick.context.id, {
         commandField: COMMAND.C_STORE_RQ,
         affectedSopClassUid: instance.sopClassUid,
         affectedSopInstanceUid: instance.sopInstanceUid,
         priority: PRIORITY_MEDIUM,
         commandDataSetType: DATASET_PRESENT,
-      }, prepareDataset(dataset, transferSyntaxUid, pick));
+      }, await datasetForContext(part10, pick, transcoder));
       return response.command.status ?? 0xffff;
     },
     async close() {},
