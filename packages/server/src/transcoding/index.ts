@@ -2,11 +2,12 @@
  * Transcoding on the way out (issue 15, item 1): an instance stored in one transfer syntax,
  * produced in another for a client or peer that cannot take the stored one.
  *
- * INTERFACE FIRST: the signatures below are the contract the DIMSE retrieve path and WADO-RS
- * code against; the implementation lands behind them (decoders for every syntax the archive
- * accepts, in the decode workers).
+ * The signatures below are the contract the DIMSE retrieve path and WADO-RS code against; the
+ * implementation is transcoder.ts (decoders for every syntax the archive accepts, in the shared
+ * decode workers of rendering/frame-decoder.ts).
  */
 import type { ParsedDicom } from '@yunying/dicom';
+import { createDefaultTranscoder } from './transcoder.ts';
 
 export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
 export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
@@ -31,13 +32,13 @@ export interface Transcoder {
 
 let shared: Transcoder | undefined;
 
-/** The process's transcoder (it decodes in the shared frame-decoder pool). */
+/** The process's transcoder (it decodes in the shared frame-decoder pool), made on first use. */
 export function sharedTranscoder(): Transcoder {
-  if (!shared) throw new Error('the transcoder is not implemented yet (issue 15, item 1)');
+  shared ??= createDefaultTranscoder();
   return shared;
 }
 
-/** Set by the implementation module at load; tests may install their own. */
+/** Replaces the process's transcoder (tests; a server with its own decoder pool). */
 export function installTranscoder(transcoder: Transcoder): void {
   shared = transcoder;
 }
