@@ -6,6 +6,7 @@ import { configurePasswordHashing } from './access/passwords.ts';
 import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { enforceRoutePermissions } from './access/route-permission.ts';
+import { registerCors } from './access/cors.ts';
 import { definePermissions } from './access/permissions.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
 import type { ShareServices } from './share/share-services.ts';
@@ -118,6 +119,9 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   }) as unknown as FastifyInstance; // pino's Logger type is narrower than Fastify's base logger type
 
   http.setErrorHandler(yunyingErrorHandler);
+  // Viewers on another origin (YUNYING_CORS_ORIGINS): the preflight is answered here, before
+  // any module's authentication and the permission hook (access/cors.ts).
+  registerCors(http, { origins: config.corsOrigins });
   http.setNotFoundHandler((_request, reply) => reply.status(404).send(errorBody({ code: 'NOT_FOUND', message: 'no such resource' })));
   // Every interface's refusals (403) and lookups that found nothing the caller may see (404)
   // reach the trail before the answer goes out (issue 12); at the root, so DICOMweb's and

@@ -113,6 +113,17 @@ export interface Config {
   hl7: { host: string; port?: number; maxMessageBytes: number };
   /** the built web app [packages/web/dist] */
   webDistDir?: string;
+  /**
+   * Browser origins allowed to call /dicom-web, /wado, /fhir/r4 and /api from another origin
+   * (YUNYING_CORS_ORIGINS, comma-separated, e.g. https://viewer.example.org; "*" any origin;
+   * unset: none, and no CORS headers at all). Credentials stay explicit (a token), never cookies.
+   */
+  corsOrigins: readonly string[];
+  /**
+   * OHIF (the built viewer of @ohif/app) at /ohif/ (YUNYING_OHIF [false]), from
+   * YUNYING_OHIF_DIST [node_modules/.cache/ohif-app-3.12.0/dist, what scripts/fetch-ohif.ts writes]
+   */
+  ohif: { enabled: boolean; distDir?: string };
   logLevel: string;
 }
 
@@ -191,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
       costLog2: readBounded(merged, 'YUNYING_PASSWORD_HASH_COST_LOG2', 17, 12, 20),
     },
     webDistDir: merged.YUNYING_WEB_DIST ? path.resolve(merged.YUNYING_WEB_DIST) : undefined,
+    corsOrigins: readCorsOrigins(merged.YUNYING_CORS_ORIGINS),
+    ohif: { enabled: readBoolean(merged, 'YUNYING_OHIF', false), distDir: merged.YUNYING_OHIF_DIST ? path.resolve(merged.YUNYING_OHIF_DIST) : undefined },
     logLevel: merged.YUNYING_LOG_LEVEL ?? 'info',
   };
 }
@@ -200,6 +213,16 @@ function readAuditKey(key: string | undefined): string | undefined {
   // Not the value in the message: it is a secret.
   if (key.length < 32) throw new ConfigError(`YUNYING_AUDIT_KEY must be at least 32 characters (it has ${key.length})`);
   return key;
+}
+
+/** Origins as browsers send them (scheme://host[:port], no path), or "*" alone. */
+function readCorsOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '').split(',').map((origin) => origin.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/?#\s*]+$/i.test(origin)) throw new ConfigError(`YUNYING_CORS_ORIGINS must be comma-separated origins such as https://viewer.example.org (scheme and host, no path) or *, got "${origin}"`);
+  }
+  if (origins.includes('*') && origins.length > 1) throw new ConfigError('YUNYING_CORS_ORIGINS: "*" (any origin) stands alone');
+  return origins.map((origin) => (origin === '*' ? origin : new URL(origin).origin));
 }
 
 function readStorageUrl(url: string | undefined): string | undefined {
@@ -279,6 +302,9 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_PASSWORD_HASH_QUEUE: count,
   YUNYING_PASSWORD_HASH_COST_LOG2: count,
   YUNYING_WEB_DIST: text,
+  YUNYING_CORS_ORIGINS: text,
+  YUNYING_OHIF: flag,
+  YUNYING_OHIF_DIST: text,
   YUNYING_LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))),
 };
 
