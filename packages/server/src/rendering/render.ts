@@ -1,24 +1,31 @@
 /**
- * Rendering one frame to JPEG or PNG (PS3.18 8.3.5 rendered / thumbnail resources).
+ * Rendering one frame to JPEG or PNG (PS3.18 8.3.5 rendered / thumbnail resources, WADO-URI).
  *
- * Supported: native (uncompressed) pixel data, 8/16/32 bits allocated, signed or
+ * Supported: native (uncompressed) pixel data, 1/8/16/32 bits allocated, signed or
  * unsigned, little or big endian; MONOCHROME1 (inverted) and MONOCHROME2 with the
  * Modality LUT (rescale slope/intercept) and a VOI window (request → file → frame
- * min/max); RGB (planar configuration 0 and 1), YBR_FULL and YBR_FULL_422 to RGB.
- * Encapsulated JPEG baseline (8-bit .4.50/.4.51) is decoded by sharp (libjpeg) and RLE
- * Lossless (.5) here; JPEG 2000 (.90/.91), HTJ2K (.201-.203), JPEG-LS (.80/.81) and lossless
- * JPEG (.57/.70) by WebAssembly/JS codecs in worker threads (frame-decoder.ts, codecs.ts);
- * all then take the same path. A stream that does not decode answers 422
+ * min/max); RGB (planar configuration 0 and 1), YBR_FULL and YBR_FULL_422 to RGB; PALETTE
+ * COLOR through its red/green/blue lookup tables, plain or segmented (palette.ts); 1-bit
+ * bitmaps (segmentations) as black and white.
+ * Encapsulated 8-bit DCT JPEG (whatever process or label) is decoded by sharp (libjpeg), RLE
+ * Lossless (.5) here; every other syntax codecs.ts lists (12-bit DCT JPEG, lossless JPEG,
+ * JPEG-LS, JPEG 2000, HTJ2K, deflated frames) by the WebAssembly/JS codecs in worker threads
+ * (frame-decoder.ts); all then take the same path. A stream that does not decode answers 422
  * FRAME_NOT_DECODABLE. A frame larger than the frame budget (rows × columns × samples × bytes
  * per sample, from the data set and from the codestream's own header) answers 422
- * FRAME_TOO_LARGE before anything is decoded or allocated. Anything else (12-bit DCT JPEG, JPEG XL, PALETTE COLOR, 1-bit) answers
- * 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be produced for that resource;
- * the client can still fetch the frames or the instance.
+ * FRAME_TOO_LARGE before anything is decoded or allocated. Anything else (JPEG XL, video, no
+ * pixel data) answers 406 RENDERING_NOT_SUPPORTED: the media type asked for cannot be
+ * produced for that resource; the client can still fetch the frames or the instance.
+ *
+ * A source region (WADO-URI `region`, fractions of the image; the viewport's source
+ * rectangle, pixels, negative sizes flipping) is cut out before the image is fitted to the
+ * requested size (PS3.18 9.5.2: region, then viewport).
  */
 import sharp, { type OutputInfo } from 'sharp';
 import { getFrame, getPixelDataInfo, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import { codestreamDimensions, DECODABLE_SYNTAXES } from './codecs.ts';
+import { applyPalette, PaletteError, readPalette } from './palette.ts';
 import { frameNotDecodable, sharedFrameDecoder, type FrameDecoder } from './frame-decoder.ts';
 
 export type VoiFunction = 'linear' | 'linear-exact' | 'sigmoid';
@@ -38,6 +45,13 @@ export interface RenderOptions {
   window?: RenderWindow;
   /** fit inside this box keeping the aspect ratio (viewport, thumbnails, WADO-URI rows/columns) */
   fit?: { width?: number; height?: number };
+  /** WADO-URI region: left, top, right, bottom as fractions 0..1 of the image (PS3.18 9.5.1.2.5) */
+  region?: { left: number; top: number; right: number; bottom: number };
+  /**
+   * the viewport's source rectangle in image pixels (PS3.18 8.3.5.1.3): x, y of the top-left
+   * corner; a negative width or height flips the image along that axis
+   */
+  sourceRectangle?: { x: number; y: number; width: number; height: number };
   /** where compressed frames are decoded [the process's worker pool] */
   decoder?: FrameDecoder;
   /** the frame budget: largest decoded frame rendered, bytes [DEFAULT_MAX_RENDER_FRAME_BYTES] */
@@ -66,6 +80,8 @@ export const renderingNotSupported = (message: string): YunyingError =>
   new YunyingError('RENDERING_NOT_SUPPORTED', message);
 
 const JPEG_8BIT_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
+/** the DCT processes, baseline to the retired full progression ones (4.50-4.56) */
+const DCT_JPEG_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.52', '1.2.840.10008.1.2.4.53', '1.2.840.10008.1.2.4.54', '1.2.840.10008.1.2.4.55', '1.2.840.10008.1.2.4.56']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';
 const RLE = '1.2.840.10008.1.2.5';
 const LOSSLESS_JPEG_SYNTAXES = new Set(['1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70']);
@@ -102,14 +118,17 @@ export function sniffTransferSyntax(frame: Uint8Array): string | undefined {
 async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, decoder: FrameDecoder, maxFrameBytes: number): Promise<{ frame: Uint8Array; info: PixelDataInfo }> {
   const bytesPerSample = info.bitsAllocated <= 8 ? 1 : 2;
   const expected = info.rows * info.columns * info.samplesPerPixel * bytesPerSample;
-  const decoded = await decoder.decode({ transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation, maxOutputBytes: maxFrameBytes }, expected);
+  // Rows/Columns/Samples per Pixel: RLE and deflated frames carry no header of their own
+  const request = { transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation, maxOutputBytes: maxFrameBytes, rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel };
+  const decoded = await decoder.decode(request, expected);
   if (decoded.components !== 1 && decoded.components !== 3) throw renderingNotSupported(`rendering ${decoded.components} components is not supported`);
   let photometric = info.photometricInterpretation;
-  // YBR_RCT/ICT mean the JPEG 2000 colour transform, which the codec has undone
-  if (photometric === 'YBR_RCT' || photometric === 'YBR_ICT') photometric = 'RGB';
+  // YBR_RCT/ICT mean the JPEG 2000 colour transform, YBR_FULL* in DCT JPEG libjpeg's: the codec has undone it
+  if (photometric === 'YBR_RCT' || photometric === 'YBR_ICT' || (decoded.colorTransformed && decoded.components === 3)) photometric = 'RGB';
   // decoded chroma is at full resolution
   if (photometric.endsWith('_422') || photometric.endsWith('_420')) photometric = 'YBR_FULL';
-  if (decoded.components === 1 && photometric !== 'MONOCHROME1') photometric = 'MONOCHROME2';
+  // one component stays PALETTE COLOR or MONOCHROME1; anything else is gray
+  if (decoded.components === 1 && photometric !== 'MONOCHROME1' && photometric !== 'PALETTE COLOR') photometric = 'MONOCHROME2';
   if (decoded.components === 3 && photometric.startsWith('MONOCHROME')) photometric = 'RGB';
   const bitsAllocated = decoded.bytesPerSample * 8;
   return {
@@ -354,6 +373,85 @@ function checkCodestreamBudget(frame: Uint8Array, maxFrameBytes: number): void {
   checkFrameBudget({ rows: declared.height, columns: declared.width, samplesPerPixel: declared.components, bitsAllocated: declared.precision > 8 ? 16 : 8 }, maxFrameBytes, 'the compressed frame’s header says it');
 }
 
+/** 8-bit DCT JPEG (any process, however the data set labels it): libjpeg through sharp decodes it. */
+function isDct8Bit(frame: Uint8Array, info: PixelDataInfo): boolean {
+  if (info.bitsAllocated !== 8) return false;
+  if (!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) && !DCT_JPEG_SYNTAXES.has(info.transferSyntaxUid) && !LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid)) return false;
+  const type = jpegFrameType(frame);
+  if (!type) return JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid);
+  // SOF0-2, SOF9/10: DCT; SOF3/7/11/15 are lossless, 0xF7 JPEG-LS
+  const dct = type.marker === 0xc0 || type.marker === 0xc1 || type.marker === 0xc2 || type.marker === 0xc9 || type.marker === 0xca;
+  return dct && type.precision === 8;
+}
+
+async function decodeWithSharp(frame: Uint8Array, info: PixelDataInfo, parsed: ParsedDicom, window: RenderWindow | undefined, maxFrameBytes: number): Promise<RawImage> {
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await sharp(frame, { limitInputPixels: Math.max(1, maxFrameBytes) }).raw().toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw frameNotDecodable(`the JPEG frame cannot be decoded: ${(error as Error).message}`);
+  }
+  const { width, height, channels } = decoded.info;
+  if (channels === 1 || channels === 2) {
+    const gray = channels === 1 ? decoded.data : Uint8Array.from({ length: width * height }, (_, i) => decoded.data[i * 2]!);
+    const grayInfo: PixelDataInfo = { ...info, rows: height, columns: width, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0, encapsulated: false };
+    return renderNative(parsed, gray, grayInfo, window);
+  }
+  // libjpeg already converted YCbCr to RGB
+  const rgb = channels === 3 ? decoded.data : Uint8Array.from({ length: width * height * 3 }, (_, i) => decoded.data[Math.floor(i / 3) * channels + (i % 3)]!);
+  return { data: rgb, width, height, channels: 3 };
+}
+
+/** 1 bit a pixel (segmentations, overlays kept as images): set bits white, least significant bit first (PS3.5 8.1.1). */
+function renderBitmap(frame: Uint8Array, info: PixelDataInfo): Uint8Array {
+  const pixels = info.rows * info.columns;
+  const out = new Uint8Array(pixels);
+  const invert = info.photometricInterpretation === 'MONOCHROME1';
+  for (let i = 0; i < pixels; i++) {
+    const set = ((frame[i >> 3] ?? 0) >> (i & 7)) & 1;
+    out[i] = (set === 1) !== invert ? 255 : 0;
+  }
+  return out;
+}
+
+/** Stored value of pixel i of a one-sample frame: masked to Bits Stored, sign-extended when signed. */
+function storedSampleReader(frame: Uint8Array, info: PixelDataInfo, bigEndian: boolean): (i: number) => number {
+  if (info.bitsAllocated !== 8 && info.bitsAllocated !== 16) throw renderingNotSupported(`rendering PALETTE COLOR with ${info.bitsAllocated} bits allocated is not supported`);
+  const src: Uint8Array | Uint16Array = info.bitsAllocated === 8 ? frame : toUint16(frame, bigEndian);
+  const bits = Math.min(info.bitsStored || info.bitsAllocated, info.bitsAllocated);
+  const mask = 2 ** bits - 1;
+  const signBit = 2 ** (bits - 1);
+  const signed = info.pixelRepresentation === 1;
+  return (i) => {
+    const v = (src[i] ?? 0) & mask;
+    return signed && v >= signBit ? v - 2 ** bits : v;
+  };
+}
+
+function renderPalette(parsed: ParsedDicom, frame: Uint8Array, info: PixelDataInfo, bigEndian: boolean): Uint8Array {
+  let palette;
+  try {
+    palette = readPalette(parsed, info.pixelRepresentation === 1);
+  } catch (error) {
+    if (error instanceof PaletteError) throw renderingNotSupported(`the PALETTE COLOR image cannot be rendered: ${error.message}`);
+    throw error;
+  }
+  return applyPalette(palette, info.rows * info.columns, storedSampleReader(frame, info, bigEndian));
+}
+
+/** Native (uncompressed, or decoded) samples → 8-bit gray or RGB. */
+function renderNative(parsed: ParsedDicom, frame: Uint8Array, info: PixelDataInfo, window: RenderWindow | undefined): RawImage {
+  const bigEndian = info.transferSyntaxUid === BIG_ENDIAN;
+  const size = { width: info.columns, height: info.rows };
+  if (info.samplesPerPixel === 1) {
+    if (info.photometricInterpretation === 'PALETTE COLOR') return { data: renderPalette(parsed, frame, info, bigEndian), ...size, channels: 3 };
+    if (info.bitsAllocated === 1) return { data: renderBitmap(frame, info), ...size, channels: 1 };
+    return { data: renderGray(frame, info, window, bigEndian), ...size, channels: 1 };
+  }
+  if (info.samplesPerPixel === 3) return { data: renderColor(frame, info, bigEndian), ...size, channels: 3 };
+  throw renderingNotSupported(`rendering ${info.samplesPerPixel} samples per pixel is not supported`);
+}
+
 async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameNumber: number, window: RenderWindow | undefined, decoder: FrameDecoder, maxFrameBytes: number): Promise<RawImage> {
   let info = pixelInfo;
   if (frameNumber < 1 || frameNumber > Math.max(info.numberOfFrames, 1)) {
@@ -365,51 +463,64 @@ async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameN
   } catch (error) {
     throw frameNotDecodable(`frame ${frameNumber} cannot be read: ${(error as Error).message}`);
   }
-  if (info.encapsulated && info.transferSyntaxUid !== RLE) checkCodestreamBudget(frame, maxFrameBytes);
-  if (info.encapsulated && info.transferSyntaxUid === RLE) {
-    frame = decodeRleFrame(frame, info);
-    info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
-  }
   if (info.encapsulated && parsed.transferSyntaxGuessed) {
     // no File Meta: the data set only says "encapsulated"; the codestream tells which codec
     const sniffed = sniffTransferSyntax(frame);
     if (sniffed) info = { ...info, transferSyntaxUid: sniffed };
   }
-  if (info.encapsulated && DECODABLE_SYNTAXES.has(info.transferSyntaxUid)) {
-    // some modalities label 8-bit DCT JPEG as lossless: decode what the stream is
-    const type = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) ? jpegFrameType(frame) : undefined;
-    const dct8 = type !== undefined && type.marker <= 0xc2 && type.precision === 8 && info.bitsAllocated === 8;
-    if (!dct8) ({ frame, info } = await decodeCompressedFrame(frame, info, decoder, maxFrameBytes));
-  }
   if (info.encapsulated) {
-    const dct8 = LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid) && info.bitsAllocated === 8;
-    if ((!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) && !dct8) || info.bitsAllocated !== 8) {
-      throw renderingNotSupported(`rendering transfer syntax ${info.transferSyntaxUid} is not supported yet; retrieve the frames or the instance instead`);
+    if (info.transferSyntaxUid !== RLE) checkCodestreamBudget(frame, maxFrameBytes);
+    // some modalities label 8-bit DCT JPEG as lossless: decode what the stream is
+    if (isDct8Bit(frame, info)) return decodeWithSharp(frame, info, parsed, window, maxFrameBytes);
+    if (info.transferSyntaxUid === RLE) {
+      frame = decodeRleFrame(frame, info);
+      info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
+    } else if (DECODABLE_SYNTAXES.has(info.transferSyntaxUid)) {
+      ({ frame, info } = await decodeCompressedFrame(frame, info, decoder, maxFrameBytes));
+    } else {
+      throw renderingNotSupported(`rendering transfer syntax ${info.transferSyntaxUid} is not supported; retrieve the frames or the instance instead`);
     }
-    let decoded: { data: Buffer; info: OutputInfo };
-    try {
-      decoded = await sharp(frame, { limitInputPixels: Math.max(1, maxFrameBytes) }).raw().toBuffer({ resolveWithObject: true });
-    } catch (error) {
-      throw renderingNotSupported(`the JPEG frame cannot be decoded: ${(error as Error).message}`);
-    }
-    const { width, height, channels } = decoded.info;
-    if (channels === 1 || channels === 2) {
-      const gray = channels === 1 ? decoded.data : Uint8Array.from({ length: width * height }, (_, i) => decoded.data[i * 2]!);
-      const grayInfo: PixelDataInfo = { ...info, rows: height, columns: width, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0 };
-      return { data: renderGray(gray, grayInfo, window, false), width, height, channels: 1 };
-    }
-    // libjpeg already converted YCbCr to RGB
-    const rgb = channels === 3 ? decoded.data : Uint8Array.from({ length: width * height * 3 }, (_, i) => decoded.data[Math.floor(i / 3) * channels + (i % 3)]!);
-    return { data: rgb, width, height, channels: 3 };
   }
-  const bigEndian = info.transferSyntaxUid === BIG_ENDIAN;
-  if (info.samplesPerPixel === 1) {
-    if (info.photometricInterpretation === 'PALETTE COLOR') throw renderingNotSupported('rendering PALETTE COLOR is not supported yet');
-    if (info.bitsAllocated === 1) throw renderingNotSupported('rendering 1-bit pixel data is not supported');
-    return { data: renderGray(frame, info, window, bigEndian), width: info.columns, height: info.rows, channels: 1 };
+  return renderNative(parsed, frame, info, window);
+}
+
+interface Crop { left: number; top: number; width: number; height: number; flipX: boolean; flipY: boolean }
+
+/** The pixel rectangle the region / source rectangle select, clipped to the image; 400 when nothing is left. */
+export function cropOf(options: Pick<RenderOptions, 'region' | 'sourceRectangle'>, width: number, height: number): Crop | undefined {
+  let left = 0;
+  let top = 0;
+  let right = width;
+  let bottom = height;
+  let flipX = false;
+  let flipY = false;
+  if (options.region) {
+    const r = options.region;
+    left = Math.floor(r.left * width);
+    top = Math.floor(r.top * height);
+    right = Math.ceil(r.right * width);
+    bottom = Math.ceil(r.bottom * height);
   }
-  if (info.samplesPerPixel === 3) return { data: renderColor(frame, info, bigEndian), width: info.columns, height: info.rows, channels: 3 };
-  throw renderingNotSupported(`rendering ${info.samplesPerPixel} samples per pixel is not supported`);
+  if (options.sourceRectangle) {
+    // in pixels of what the region left (the whole image without one)
+    const s = options.sourceRectangle;
+    flipX = s.width < 0;
+    flipY = s.height < 0;
+    // a negative size selects the rectangle that ends at (x, y)
+    const x0 = left + Math.round(flipX ? s.x + s.width : s.x);
+    const y0 = top + Math.round(flipY ? s.y + s.height : s.y);
+    right = Math.min(right, x0 + Math.abs(Math.round(s.width)));
+    bottom = Math.min(bottom, y0 + Math.abs(Math.round(s.height)));
+    left = Math.max(left, x0);
+    top = Math.max(top, y0);
+  }
+  if (!options.region && !options.sourceRectangle) return undefined;
+  left = Math.max(0, Math.min(left, width));
+  top = Math.max(0, Math.min(top, height));
+  right = Math.max(left, Math.min(right, width));
+  bottom = Math.max(top, Math.min(bottom, height));
+  if (right - left < 1 || bottom - top < 1) throw badRequest('INVALID_PARAMETER', `the requested region selects no pixel of the ${width}×${height} image`);
+  return { left, top, width: right - left, height: bottom - top, flipX, flipY };
 }
 
 /** Renders one frame of an instance. Throws 404 for a frame out of range, 406 when not renderable. */
@@ -426,6 +537,13 @@ export async function renderFrame(parsed: ParsedDicom, options: RenderOptions): 
   checkFrameBudget(info, maxFrameBytes);
   const raw = await decodeFrame(parsed, info, options.frame, options.window, options.decoder ?? sharedFrameDecoder(), maxFrameBytes);
   let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+  const crop = cropOf(options, raw.width, raw.height);
+  if (crop) {
+    image = image.extract({ left: crop.left, top: crop.top, width: crop.width, height: crop.height });
+    if (crop.flipX) image = image.flop();
+    if (crop.flipY) image = image.flip();
+    // extract then resize on one pipeline: sharp applies them in that order
+  }
   if (options.fit && (options.fit.width || options.fit.height)) {
     image = image.resize({ width: options.fit.width, height: options.fit.height, fit: 'inside', withoutEnlargement: false });
   }
