@@ -94,7 +94,7 @@ test('a GB18030 object is corrected in its own character set', async () => {
   await stow([sample]);
   const corrected = await call('POST', `/api/v1/studies/${original.studyInstanceUid}/corrections`, { body: { patientName: 'Zhao^Lei=赵^磊', reason: '姓名错误' } });
   assert.equal(corrected.status, 200, corrected.bytes.toString());
-  const retrieved = await call('GET', `/dicom-web/studies/${original.studyInstanceUid}/series/${original.seriesInstanceUid}/instances/${original.sopInstanceUid}`, { auth: ADMIN_AUTH, headers: { accept: 'application/dicom' } });
+  const retrieved = await call('GET', `/dicom-web/studies/${original.studyInstanceUid}/series/${original.seriesInstanceUid}/instances/${original.sopInstanceUid}`, { auth: ADMIN_AUTH, headers: { accept: 'application/dicom; transfer-syntax=*' } });
   const parsed = parseDicom(retrieved.bytes);
   assert.equal(readIndexAttributes(parsed).patientName, 'Zhao^Lei=赵^磊');
   assert.ok(retrieved.bytes.includes(Buffer.from([0xd5, 0xd4])), '赵 is written in GB18030, not UTF-8');

@@ -226,7 +226,7 @@ export class DicomWebClient {
         let bytes: Uint8Array | undefined;
         if (element.InlineBinary) bytes = Uint8Array.from(atob(element.InlineBinary), (c) => c.charCodeAt(0));
         else if (element.BulkDataURI) {
-          const response = await fetch(element.BulkDataURI, { headers: { Accept: 'multipart/related; type="application/octet-stream"', Authorization: this.authorization() }, signal });
+          const response = await fetch(element.BulkDataURI, { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*', Authorization: this.authorization() }, signal });
           if (!response.ok) throw new DicomWebError(`GET ${element.BulkDataURI}: HTTP ${response.status}`, response.status);
           bytes = await firstMultipartBody(response);
         }
