@@ -64,7 +64,17 @@ interface Fixtures {
   phraseId: string;
   /** a critical finding (危急值) flagged on the request */
   criticalFindingId: string;
+  /** a FHIR Subscription of the township (report signed) */
+  subscriptionId: string;
 }
+
+/** A valid Subscription (fhir/subscription.ts) to an endpoint nobody listens on. */
+const matrixSubscription = () => ({
+  resourceType: 'Subscription',
+  reason: 'route matrix',
+  criteria: 'urn:yunying:fhir:SubscriptionTopic:report-signed',
+  channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/route-matrix', payload: 'application/fhir+json' },
+});
 
 /**
  * How a call is filled: forbidden roles always get the real fixtures (the 403 must come
@@ -205,6 +215,14 @@ const OTHER_ROUTES: Record<string, RouteCase> = {
   'GET /fhir/r4/DiagnosticReport/{reportId}': { allowed: PATIENT_ROLES, patientData: true },
   'GET /fhir/r4/DiagnosticReport': { allowed: PATIENT_ROLES, patientData: true, query: (fx) => ({ study: fx.studyUid }) },
   'GET /fhir/r4/DiagnosticReport?patient': { allowed: PATIENT_ROLES, patientData: true, query: (fx) => ({ patient: `Patient/${fx.patientResourceId}` }) },
+  'GET /fhir/r4/DiagnosticReport?identifier': { allowed: PATIENT_ROLES, patientData: true, query: (fx) => ({ identifier: fx.reportId, status: 'final' }) },
+  // the printable report (presentedForm.url) with the FHIR credentials
+  'GET /fhir/r4/DiagnosticReport/{reportId}/pdf': { allowed: PATIENT_ROLES, patientData: true },
+  // report-signed notifications (fhir:subscribe): what they tell is the report; an allowed role's write is a 400/404
+  'POST /fhir/r4/Subscription': { allowed: PATIENT_ROLES, patientData: true, body: (_fx, fill) => (fill === 'real' ? matrixSubscription() : { resourceType: 'Subscription' }) },
+  'GET /fhir/r4/Subscription/{subscriptionId}': { allowed: PATIENT_ROLES, patientData: true },
+  'GET /fhir/r4/Subscription': { allowed: PATIENT_ROLES, patientData: true },
+  'DELETE /fhir/r4/Subscription/{subscriptionId}': { allowed: PATIENT_ROLES, patientData: true },
   // demographics, as DICOMweb shows them to every role that reads images
   'GET /fhir/r4/Patient/{patientResourceId}': { allowed: IMAGE_READERS, patientData: true },
   'GET /fhir/r4/Patient': { allowed: IMAGE_READERS, patientData: true, query: () => ({ identifier: 'P-MATRIX' }) },
@@ -251,6 +269,7 @@ function parameter(route: string, name: string, fill: Fill): string {
           study: real ? fx.studyUid : newUid(),
           studyInstanceUid: real ? fx.priorUid : newUid(),
           reportId: real ? fx.reportId : randomUUID(),
+          subscriptionId: real ? fx.subscriptionId : randomUUID(),
           patientResourceId: fx.patientResourceId,
         } as Record<string, string>)[name];
   if (value === undefined) throw new Error(`${route}: no fixture for the path parameter {${name}}; add one to parameter()`);
@@ -378,7 +397,10 @@ before(async () => {
   ok(phrase, 201, 'personal phrase');
   const critical = await as('radiologist', 'POST', `/api/v1/reading-requests/${requestId}/critical-findings`, { category: 'pneumothorax', note: '矩阵' });
   ok(critical, 201, 'critical finding');
+  const subscription = await as('clinician', 'POST', '/fhir/r4/Subscription', matrixSubscription());
+  ok(subscription, 201, 'FHIR subscription');
   fx = {
+    subscriptionId: (subscription.body as { id: string }).id,
     criticalFindingId: (critical.body as { id: string }).id,
     templateId: (template.body as { id: string }).id,
     phraseId: (phrase.body as { id: string }).id,
