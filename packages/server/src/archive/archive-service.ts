@@ -22,6 +22,8 @@ export interface QueryRequest {
   includeHoldingInstitution?: boolean;
   limit?: number;
   offset?: number;
+  /** PS3.18 fuzzymatching=true: PN keys also match in pinyin ("zhang*" finds 张^三) */
+  fuzzyMatching?: boolean;
 }
 
 /**

@@ -30,7 +30,7 @@ export const INDEXED_ATTRIBUTES: readonly IndexedAttribute[] = [
   attribute('00080050', 'AccessionNumber', 'SH', 'STUDY', 'accession_number', 'string'),
   attribute('00200010', 'StudyID', 'SH', 'STUDY', 'study_id', 'string'),
   attribute('00081030', 'StudyDescription', 'LO', 'STUDY', 'study_description', 'string'),
-  attribute('00080090', 'ReferringPhysicianName', 'PN', 'STUDY', 'referring_physician_name', 'string'),
+  attribute('00080090', 'ReferringPhysicianName', 'PN', 'STUDY', 'referring_physician_name', 'pn'),
   attribute('00080080', 'InstitutionName', 'LO', 'STUDY', 'institution_name', 'string'),
   attribute('00080061', 'ModalitiesInStudy', 'CS', 'STUDY', 'modalities_in_study', 'modalities'),
   attribute('00201206', 'NumberOfStudyRelatedSeries', 'IS', 'STUDY', 'number_of_study_related_series', 'returnOnly'),

@@ -8,7 +8,8 @@ import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
 import type { CommitInstanceInput, CommitOutcome, IndexStore } from '../store/index-store.ts';
 import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import type { IngestInput, IngestResult, StagedFile } from './archive-service.ts';
-import { personNameBigrams, personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNameBigrams, personNameIndexColumns, personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNamePinyinText } from './pinyin.ts';
 
 export interface IngestDependencies {
   index: IndexStore;
@@ -310,6 +311,18 @@ function blobKeyFor(attributes: IndexAttributes, contentSha256: string): string 
   return `${bucket}/${attributes.sopInstanceUid}.${contentSha256.slice(0, 16)}.dcm`;
 }
 
+/** ReferringPhysicianName's derived matching columns (migration 0024), as PatientName has. */
+function referringPhysicianColumns(name: string | undefined) {
+  const columns = personNameIndexColumns(name);
+  return {
+    referring_physician_name_alphabetic: columns.alphabetic,
+    referring_physician_name_ideographic: columns.ideographic,
+    referring_physician_name_phonetic: columns.phonetic,
+    referring_physician_name_search: columns.search,
+    referring_physician_name_pinyin: columns.pinyin,
+  };
+}
+
 const orNull = <T>(value: T | undefined): T | null => (value === undefined || value === '' ? null : value);
 
 function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string): CommitInstanceInput {
@@ -338,6 +351,8 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
       study_id: orNull(a.studyId),
       study_description: orNull(a.studyDescription),
       referring_physician_name: orNull(a.referringPhysicianName),
+      ...referringPhysicianColumns(a.referringPhysicianName),
+      patient_name_pinyin: personNamePinyinText(a.patientName),
       institution_name: orNull(a.institutionName),
     },
     series: {

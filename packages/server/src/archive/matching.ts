@@ -1,6 +1,7 @@
 import type { DicomJsonElement } from '@yunying/dicom';
 import { badRequest } from '../errors.ts';
 import type { IndexedAttribute } from './attribute-catalog.ts';
+import { personNamePinyinText } from './pinyin.ts';
 
 /**
  * A matching key translated from DICOM (PS3.4 C.2.2.2) into a database-neutral condition.
@@ -12,18 +13,26 @@ export type MatchCondition =
   /** SQL LIKE pattern with "!" as the escape character */
   | { kind: 'like'; attribute: IndexedAttribute; pattern: string }
   | { kind: 'range'; attribute: IndexedAttribute; from?: string; to?: string }
-  /** PN: upper-cased LIKE pattern, tried on the whole name or on each component group */
-  | { kind: 'personName'; attribute: IndexedAttribute; pattern: string; wholeName: boolean }
+  /**
+   * PN: upper-cased LIKE pattern, tried on the whole name or on each component group; fuzzy
+   * (QIDO fuzzymatching=true) also tries it, hanzi in pinyin, on the name's pinyin forms
+   */
+  | { kind: 'personName'; attribute: IndexedAttribute; pattern: string; wholeName: boolean; fuzzy?: boolean }
   | { kind: 'modalities'; values: string[] }
   | { kind: 'anyOf'; conditions: MatchCondition[] };
 
+export interface MatchOptions {
+  /** PS3.18 fuzzymatching=true: PN keys also match in pinyin (archive/pinyin.ts) */
+  fuzzy?: boolean;
+}
+
 /** Returns the condition for a key element, or undefined for universal matching (no value). */
-export function toMatchCondition(attribute: IndexedAttribute, element: DicomJsonElement): MatchCondition | undefined {
+export function toMatchCondition(attribute: IndexedAttribute, element: DicomJsonElement, options: MatchOptions = {}): MatchCondition | undefined {
   const values = textValues(element);
   if (values.length === 0 || attribute.match === 'returnOnly') return undefined;
   if (attribute.match === 'uid') return uidCondition(attribute, values);
   if (attribute.match === 'modalities') return modalitiesCondition(values);
-  const conditions = values.map((value) => singleValueCondition(attribute, value)).filter((c): c is MatchCondition => c !== undefined);
+  const conditions = values.map((value) => singleValueCondition(attribute, value, options)).filter((c): c is MatchCondition => c !== undefined);
   if (conditions.length === 0) return undefined;
   return conditions.length === 1 ? conditions[0] : { kind: 'anyOf', conditions };
 }
@@ -38,7 +47,7 @@ function modalitiesCondition(values: string[]): MatchCondition | undefined {
   return modalities.length === 0 ? undefined : { kind: 'modalities', values: modalities };
 }
 
-function singleValueCondition(attribute: IndexedAttribute, rawValue: string): MatchCondition | undefined {
+function singleValueCondition(attribute: IndexedAttribute, rawValue: string, options: MatchOptions): MatchCondition | undefined {
   const value = rawValue.trim();
   if (value === '' || value === '*') return undefined; // universal matching
   switch (attribute.match) {
@@ -48,7 +57,7 @@ function singleValueCondition(attribute: IndexedAttribute, rawValue: string): Ma
     case 'number':
       return numberCondition(attribute, value);
     case 'pn':
-      return personNameCondition(attribute, value);
+      return personNameCondition(attribute, value, options.fuzzy === true);
     default:
       return hasWildcard(value) ? { kind: 'like', attribute, pattern: wildcardToLike(value) } : { kind: 'equals', attribute, value };
   }
@@ -102,9 +111,10 @@ function numberCondition(attribute: IndexedAttribute, value: string): MatchCondi
  * name; otherwise against each component group (alphabetic, ideographic, phonetic) and the
  * group with its "^" removed, so "张三" finds "Zhang^San=张^三=" and "王*" finds "Wang^XiaoDong=王^小东=".
  */
-function personNameCondition(attribute: IndexedAttribute, value: string): MatchCondition {
+function personNameCondition(attribute: IndexedAttribute, value: string, fuzzy: boolean): MatchCondition {
   const upper = value.toUpperCase();
-  return { kind: 'personName', attribute, pattern: wildcardToLike(upper), wholeName: upper.includes('=') };
+  const condition: MatchCondition = { kind: 'personName', attribute, pattern: wildcardToLike(upper), wholeName: upper.includes('=') };
+  return fuzzy ? { ...condition, fuzzy } : condition;
 }
 
 export function hasWildcard(value: string): boolean {
@@ -153,6 +163,15 @@ export function personNameSearchGroups(name: string | undefined): { alphabetic: 
   const [alphabetic, ideographic, phonetic] = (name ?? '').split('=');
   const clean = (group: string | undefined): string | null => (group ? group.replace(/\^+$/, '').toUpperCase() || null : null);
   return { alphabetic: clean(alphabetic), ideographic: clean(ideographic), phonetic: clean(phonetic) };
+}
+
+/**
+ * The derived columns of an indexed PN attribute (`<column>_alphabetic`, `_ideographic`,
+ * `_phonetic`, `_search`, `_pinyin`), as ingest, corrections and migration 0024 fill them.
+ */
+export function personNameIndexColumns(name: string | null | undefined): { alphabetic: string | null; ideographic: string | null; phonetic: string | null; search: string | null; pinyin: string | null } {
+  const groups = personNameSearchGroups(name ?? undefined);
+  return { ...groups, search: personNameSearchText(groups), pinyin: personNamePinyinText(name) };
 }
 
 /** "~" sorts after digits and ".", so a TM end "1200" includes "120059.5"; DA ends are exact. */

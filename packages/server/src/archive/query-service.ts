@@ -48,7 +48,7 @@ function matchConditions(request: QueryRequest): MatchCondition[] {
       if (asking && !CONTROL_TAGS.has(tag.toUpperCase())) throw unsupportedMatchingKey(asking, request.level);
       continue;
     }
-    const condition = toMatchCondition(attribute, element);
+    const condition = toMatchCondition(attribute, element, { fuzzy: request.fuzzyMatching === true });
     if (condition) conditions.push(condition);
   }
   return conditions;

@@ -8,6 +8,7 @@ import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import type { EndedRecords, MaintenanceStore, ReplacedBlob, StudyDemographics } from '../store/maintenance-store.ts';
 import type { UnitOfWork } from '../store/unit-of-work.ts';
 import { personNameBigrams, personNameFromString, personNameSearchGroups, personNameSearchText } from './matching.ts';
+import { personNamePinyinText } from './pinyin.ts';
 
 /** New patient demographics for a study (IHE IOCM "patient information correction"). */
 export interface DemographicsCorrection {
@@ -125,7 +126,7 @@ function demographicsOf(attributesJson: string, correction: DemographicsCorrecti
   if (correction.patientName !== undefined) {
     const groups = personNameSearchGroups(correction.patientName || undefined);
     const searchText = personNameSearchText(groups);
-    Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: searchText, patient_name_bigrams: personNameBigrams(searchText) });
+    Object.assign(out, { patient_name: correction.patientName || null, patient_name_alphabetic: groups.alphabetic, patient_name_ideographic: groups.ideographic, patient_name_phonetic: groups.phonetic, patient_name_search: searchText, patient_name_bigrams: personNameBigrams(searchText), patient_name_pinyin: personNamePinyinText(correction.patientName) });
     attributes['00100010'] = { vr: 'PN', ...(correction.patientName ? { Value: [personNameFromString(correction.patientName)] } : {}) };
   }
   const simple: Array<[keyof DemographicsCorrection, keyof StudyDemographics, string, string]> = [

@@ -8,17 +8,18 @@ import assert from 'node:assert/strict';
 import { buildPart10, encodeDataset, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
 import { newUid } from '../test-support/synthetic-dicom.ts';
 import { systemCaller } from '../access/caller.ts';
+import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
 import { BASIC_AUTH, createTestApp, type TestApp } from './test-support.ts';
 
 type Json = DicomJsonDataset;
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 const text = (vr: string, ...values: string[]) => ({ vr, Value: values });
 
-/** A small CT instance whose attributes the test chooses; `extra` adds or overrides elements. */
-function instance(extra: Json): { bytes: Buffer; study: string } {
+/** A small CT instance whose attributes the test chooses; `extra` adds or overrides elements; text in `charset`. */
+function instance(extra: Json, charset = 'ISO_IR 192'): { bytes: Buffer; study: string } {
   const sop = newUid();
   const dataset: Json = {
-    '00080005': text('CS', 'ISO_IR 192'),
+    '00080005': text('CS', charset),
     '00080016': text('UI', CT_IMAGE_STORAGE),
     '00080018': text('UI', sop),
     '00080020': text('DA', '20261201'),
@@ -39,18 +40,19 @@ function instance(extra: Json): { bytes: Buffer; study: string } {
     ...extra,
   };
   for (const [tag, element] of Object.entries(dataset)) if (element === undefined) delete dataset[tag];
-  const body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE);
+  const body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE, { specificCharacterSet: charset });
   const bytes = buildPart10(body, { transferSyntaxUid: TRANSFER_SYNTAX.EXPLICIT_LE, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: sop });
   return { bytes, study: dataset['0020000D']!.Value![0] as string };
 }
 
-describe('QIDO-RS for viewers and clients', () => {
+for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for viewers and clients on ${backend}`, () => {
   let t: TestApp;
+  let database: TestDatabase | undefined;
   const run = `Q${Date.now() % 1_000_000}`;
   const studies: Record<string, string> = {};
 
-  const store = async (name: string, extra: Json) => {
-    const made = instance({ '00080050': text('SH', `${run}-${name}`), '00200010': text('SH', run), ...extra });
+  const store = async (name: string, extra: Json, charset?: string) => {
+    const made = instance({ '00080050': text('SH', `${run}-${name}`), '00200010': text('SH', run), ...extra }, charset);
     const stored = await t.archive.ingest(systemCaller(), { kind: 'part10', bytes: made.bytes });
     assert.equal(stored.outcome, 'stored');
     studies[name] = made.study;
@@ -61,14 +63,22 @@ describe('QIDO-RS for viewers and clients', () => {
   const accessions = (body: Json[]) => body.map((ds) => String(ds['00080050']?.Value?.[0]).replace(`${run}-`, '')).sort();
 
   before(async () => {
-    t = await createTestApp();
+    database = backend === 'postgres' ? await createTestDatabase() : undefined;
+    t = await createTestApp({ databaseUrl: database?.url });
     // Modality present but empty: the series has no modality, the study no modality list.
     await store('no-modality', { '00080060': { vr: 'CS' } });
     for (const modality of ['MG', 'SEG', 'CT']) await store(modality.toLowerCase(), { '00080060': text('CS', modality) });
+    const pn = (name: { Alphabetic?: string; Ideographic?: string }) => ({ vr: 'PN', Value: [name] });
+    await store('liu', { '00080090': pn({ Alphabetic: 'LIU^QIANG', Ideographic: '刘^强' }) });
+    await store('chen-gb18030', { '00080090': pn({ Alphabetic: 'Chen^Jing', Ideographic: '陈^静' }), '00100010': pn({ Alphabetic: 'Wang^Fang', Ideographic: '王^芳' }) }, 'GB18030');
+    await store('zhang-hanzi', { '00100010': pn({ Ideographic: '张^三' }) });
+    await store('zhang-latin', { '00100010': pn({ Alphabetic: 'Zhang^San' }) });
+    await store('lv', { '00100010': pn({ Alphabetic: 'Lv^Bu', Ideographic: '吕^布' }) });
   });
 
   after(async () => {
     await t.close();
+    await database?.drop();
   });
 
   test('a study without modalities has no ModalitiesInStudy element at all (OHIF iterates its Value)', async () => {
@@ -90,9 +100,51 @@ describe('QIDO-RS for viewers and clients', () => {
       assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
       assert.deepEqual(accessions(res.json() as Json[]), ['mg', 'seg'], query);
     }
-    const single = await qido('ModalitiesInStudy=CT');
-    assert.deepEqual(accessions(single.json() as Json[]), ['ct']);
+    const single = await qido('ModalitiesInStudy=SEG');
+    assert.deepEqual(accessions(single.json() as Json[]), ['seg']);
     const again = await qido('PatientID=PID&PatientID=OTHER');
     assert.equal(again.statusCode, 400, 'other attributes still refuse a repeat');
+  });
+
+  test('every indexed PN attribute matches case-insensitively in each component group: ReferringPhysicianName 刘* finds LIU^QIANG=刘^强', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['ReferringPhysicianName=' + encodeURIComponent('刘*'), ['liu']],
+      ['ReferringPhysicianName=liu%5Eqiang', ['liu']],
+      ['ReferringPhysicianName=' + encodeURIComponent('刘强'), ['liu']],
+      ['ReferringPhysicianName=' + encodeURIComponent('*强'), ['liu']],
+      ['ReferringPhysicianName=' + encodeURIComponent('陈静'), ['chen-gb18030']],
+      ['00080090=chen*', ['chen-gb18030']],
+      ['PatientName=' + encodeURIComponent('王*'), ['chen-gb18030']],
+    ];
+    for (const [query, expected] of cases) {
+      const res = await qido(query);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(accessions(res.json() as Json[]), expected, query);
+    }
+    const [liu] = (await qido('ReferringPhysicianName=' + encodeURIComponent('刘*'))).json() as Json[];
+    assert.deepEqual(liu!['00080090']?.Value, [{ Alphabetic: 'LIU^QIANG', Ideographic: '刘^强' }], 'the name comes back as stored');
+    const [chen] = (await qido('ReferringPhysicianName=' + encodeURIComponent('陈*'))).json() as Json[];
+    assert.deepEqual(chen!['00080090']?.Value, [{ Alphabetic: 'Chen^Jing', Ideographic: '陈^静' }], 'GB18030 comes back as UTF-8');
+  });
+
+  test('fuzzymatching=true: pinyin and hanzi find each other (zhang* finds 张^三, 张三 finds Zhang^San); without it matching is literal', async () => {
+    const literal = await qido('PatientName=zhang*');
+    assert.deepEqual(accessions(literal.json() as Json[]), ['zhang-latin']);
+    const cases: Array<[string, string[]]> = [
+      ['PatientName=zhang*', ['zhang-hanzi', 'zhang-latin']],
+      ['PatientName=' + encodeURIComponent('张三'), ['zhang-hanzi', 'zhang-latin']],
+      ['PatientName=' + encodeURIComponent('张*'), ['zhang-hanzi', 'zhang-latin']],
+      ['PatientName=zhang%5Esan', ['zhang-hanzi', 'zhang-latin']],
+      ['PatientName=lu%5Ebu', ['lv']],
+      ['ReferringPhysicianName=chen*', ['chen-gb18030']],
+      ['ReferringPhysicianName=liuqiang', ['liu']],
+      ['PatientName=wang*', ['chen-gb18030']],
+    ];
+    for (const [query, expected] of cases) {
+      const res = await qido(`${query}&fuzzymatching=true`);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(accessions(res.json() as Json[]), expected, `${query} fuzzy`);
+      assert.equal(res.headers.warning, undefined, 'fuzzy matching was performed');
+    }
   });
 });

@@ -2,9 +2,9 @@
  * QIDO-RS (PS3.18 10.6): query parameters → QueryRequest for the archive.
  *
  * Attributes by keyword or tag (any case), sequence attributes as Keyword.Keyword,
- * includefield (repeatable, comma separated, `all`), limit, offset. fuzzymatching is
- * accepted but not supported: matching is literal, and a `Warning: 299` header says so
- * when fuzzymatching=true. Unknown parameters → 400; so is a matching key the archive cannot
+ * includefield (repeatable, comma separated, `all`), limit, offset. fuzzymatching=true
+ * makes PN keys match in pinyin as well ("zhang*" finds 张^三, "张三" finds "Zhang^San"):
+ * the fuzziness that helps in a Chinese archive. Unknown parameters → 400; so is a matching key the archive cannot
  * match (a sequence attribute, an attribute it does not index, one of a lower level): 400
  * UNSUPPORTED_MATCHING_KEY from the query service rather than an answer widened by ignoring
  * it. As a return key (includefield, empty value) any attribute is fine. An empty result is 200 with `[]`
@@ -24,7 +24,7 @@ export type QueryParams = Record<string, string | string[] | undefined>;
 
 export interface ParsedQuery {
   request: QueryRequest;
-  /** fuzzymatching=true was asked for: accepted, not supported (literal matching only) */
+  /** fuzzymatching=true was asked for: PN keys also match in pinyin (request.fuzzyMatching) */
   fuzzyMatchingRequested: boolean;
 }
 
@@ -156,6 +156,7 @@ export function buildQuery(level: QueryLevel, query: QueryParams, pathUids: { st
   pin('0020000D', pathUids.studyInstanceUid, 'StudyInstanceUID');
   pin('0020000E', pathUids.seriesInstanceUid, 'SeriesInstanceUID');
   for (const tag of defaultReturnTags(level, pathUids)) keys[tag] ??= { vr: INDEXED_BY_TAG.get(tag)?.vr ?? 'UN' };
+  if (fuzzyMatchingRequested) request.fuzzyMatching = true;
   return { request, fuzzyMatchingRequested };
 }
 
@@ -176,14 +177,11 @@ const QUERY_TYPES = ['application/dicom+json', 'application/json'];
 async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, level: QueryLevel, path: { studyInstanceUid?: string; seriesInstanceUid?: string }) {
   const type = negotiateSimple(parseAccept(request.headers.accept), QUERY_TYPES);
   if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json');
-  const { request: query, fuzzyMatchingRequested } = buildQuery(level, request.query as QueryParams, path);
+  const { request: query } = buildQuery(level, request.query as QueryParams, path);
   const results = await ctx.archive.query(ctx.callerOf(request), query);
   for (const result of results) {
     omitEmptyModalities(result);
     addRetrieveUrl(ctx, request, level, result);
-  }
-  if (fuzzyMatchingRequested) {
-    reply.header('Warning', `299 ${request.host}: "fuzzymatching is not supported; literal matching was performed"`);
   }
   return reply.type(type).send(JSON.stringify(results));
 }

@@ -28,10 +28,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Fastify + registerDicomWeb over a fresh archive; HTTP Basic dicomweb:secret is the only credential. */
-export async function createTestApp(options: { caller?: Caller } = {}): Promise<TestApp> {
+/** Fastify + registerDicomWeb over a fresh archive (SQLite, or the PostgreSQL database given); HTTP Basic dicomweb:secret is the only credential. */
+export async function createTestApp(options: { caller?: Caller; databaseUrl?: string } = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-dicomweb-'));
-  const archive = await openArchive({ dataDir, fsync: false });
+  const archive = await openArchive({ dataDir, fsync: false, databaseUrl: options.databaseUrl });
   const app = Fastify({ logger: false });
   await registerDicomWeb(app, {
     archive,

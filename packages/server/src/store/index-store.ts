@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { IndexedAttribute } from '../archive/attribute-catalog.ts';
 import { likeLiteral, literalBigrams, searchTextPattern, type MatchCondition } from '../archive/matching.ts';
+import { pinyinSearchPattern } from '../archive/pinyin.ts';
 import type { QueryLevel } from './query-level.ts';
 import type { IndexDatabase } from './database.ts';
 import type { Database, InstanceTable, SeriesTable, StudyTable } from './schema.ts';
@@ -381,7 +382,7 @@ function conditionSql(condition: MatchCondition, level: QueryLevel, dialect: Ind
       return sql`(${sql.join(parts, sql` and `)})`;
     }
     case 'personName':
-      return personNameSql(condition.attribute, condition.pattern, condition.wholeName, dialect);
+      return personNameOrPinyinSql(condition.attribute, condition.pattern, condition.wholeName, condition.fuzzy === true, dialect);
     case 'modalities':
       // PostgreSQL: the study's own list of its series' modalities, GIN-indexed (migration
       // 0003), so a date range with a modality needs no probe into series per study.
@@ -392,14 +393,31 @@ function conditionSql(condition: MatchCondition, level: QueryLevel, dialect: Ind
   }
 }
 
+/**
+ * Fuzzy PN matching (QIDO-RS fuzzymatching=true): the literal match, or the key in pinyin
+ * among the name's pinyin forms (`<column>_pinyin`, migration 0024; trigram-indexed on
+ * PostgreSQL), so "ZHANG%" finds 张^三 and "张三" finds "Zhang^San".
+ */
+function personNameOrPinyinSql(attribute: IndexedAttribute, pattern: string, wholeName: boolean, fuzzy: boolean, dialect: IndexDatabase['dialect']): RawBuilder<unknown> {
+  const literal = personNameSql(attribute, pattern, wholeName, dialect);
+  if (!fuzzy || wholeName) return literal;
+  return sql`(${literal} or ${sql.ref(`st.${attribute.column}_pinyin`)} like ${pinyinSearchPattern(pattern)} escape '!')`;
+}
+
+/**
+ * Every indexed PN attribute (PatientName, ReferringPhysicianName) has the same derived
+ * columns (`<column>_alphabetic`, `_ideographic`, `_phonetic`, `_search`): case-insensitive
+ * and matched per component group, so "刘*" finds "LIU^QIANG=刘^强". PatientName alone has
+ * PostgreSQL's bigram and forms indexes.
+ */
 function personNameSql(attribute: IndexedAttribute, pattern: string, wholeName: boolean, dialect: IndexDatabase['dialect']): RawBuilder<unknown> {
   const base = `st.${attribute.column}`;
   if (wholeName) return sql`upper(${sql.ref(base)}) like ${pattern} escape '!'`;
-  const inSearchText = attribute.column === 'patient_name' ? searchTextPattern(pattern) : undefined;
+  const inSearchText = searchTextPattern(pattern);
   // One LIKE on one column (which PostgreSQL's trigram index serves) instead of six.
   if (inSearchText) {
-    const like = sql`st.patient_name_search like ${inSearchText} escape '!'`;
-    const indexed = dialect === 'postgres' ? postgresNameIndexSql(pattern) : undefined;
+    const like = sql`${sql.ref(`${base}_search`)} like ${inSearchText} escape '!'`;
+    const indexed = dialect === 'postgres' && attribute.column === 'patient_name' ? postgresNameIndexSql(pattern) : undefined;
     if (!indexed) return like;
     // The index narrows, the LIKE rechecks and decides. For an exact name the two agree, but
     // the LIKE stays for the planner: with it, the estimate is a few rows and PostgreSQL

@@ -10,7 +10,7 @@ export interface ReplacedBlob {
   contentSha256: string;
 }
 
-export type StudyDemographics = Pick<StudyTable, 'patient_id' | 'patient_name' | 'patient_name_alphabetic' | 'patient_name_ideographic' | 'patient_name_phonetic' | 'patient_name_search' | 'patient_name_bigrams' | 'patient_birth_date' | 'patient_sex' | 'attributes_json'>;
+export type StudyDemographics = Pick<StudyTable, 'patient_id' | 'patient_name' | 'patient_name_alphabetic' | 'patient_name_ideographic' | 'patient_name_phonetic' | 'patient_name_search' | 'patient_name_bigrams' | 'patient_name_pinyin' | 'patient_birth_date' | 'patient_sex' | 'attributes_json'>;
 
 /** What a deletion ended with the study: requests tombstoned (their reports with them) and links revoked. */
 export interface EndedRecords {

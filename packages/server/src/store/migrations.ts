@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from 'kysely';
 import type { SqlDialectName } from './dialect.ts';
 import { DEFAULT_INSTITUTION_ID } from './institutions.ts';
+import { personNameIndexColumns } from '../archive/matching.ts';
 
 /**
  * The one migration set for SQLite and PostgreSQL. Append-only: never edit a migration
@@ -637,7 +638,52 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('reports_report_number').on('reports').column('report_number').unique().execute();
       },
     },
+    '0024-pn-phonetic-index': {
+      // Every indexed PN attribute matches like PatientName (case-insensitive, per component
+      // group): ReferringPhysicianName gets the same derived columns. Both get their pinyin
+      // forms for QIDO-RS fuzzymatching ("zhang*" finds 张^三). Rows stored before are filled
+      // here, in the same code ingest uses (archive/matching.ts personNameIndexColumns).
+      async up(db: Kysely<unknown>) {
+        for (const column of PN_PHONETIC_COLUMNS) await db.schema.alterTable('studies').addColumn(column, 'text').execute();
+        await backfillPersonNameColumns(db);
+        if (dialect !== 'postgres') return;
+        // Fuzzy and "contains" searches are LIKEs on these: trigrams serve them (0002 made the extension if it could).
+        const trigrams = await sql<{ installed: boolean }>`select exists (select 1 from pg_extension where extname = 'pg_trgm') as installed`.execute(db);
+        if (!trigrams.rows[0]?.installed) return;
+        for (const column of ['patient_name_pinyin', 'referring_physician_name_search', 'referring_physician_name_pinyin']) {
+          await sql`create index ${sql.id(`studies_${column}_trigram`)} on studies using gin (${sql.ref(column)} gin_trgm_ops)`.execute(db);
+        }
+      },
+    },
   };
+}
+
+/** The columns migration 0024 adds to studies (deletion-tombstones.test.ts drops them to replay it). */
+export const PN_PHONETIC_COLUMNS = [
+  'referring_physician_name_alphabetic',
+  'referring_physician_name_ideographic',
+  'referring_physician_name_phonetic',
+  'referring_physician_name_search',
+  'patient_name_pinyin',
+  'referring_physician_name_pinyin',
+] as const;
+
+/** Migration 0024's fill of the PN columns: studies read a thousand at a time in UID order, each row updated. */
+async function backfillPersonNameColumns(db: Kysely<unknown>): Promise<void> {
+  let after = '';
+  for (;;) {
+    const batch = await sql<{ study_instance_uid: string; patient_name: string | null; referring_physician_name: string | null }>`select study_instance_uid, patient_name, referring_physician_name from studies
+      where study_instance_uid > ${after} and (patient_name is not null or referring_physician_name is not null) order by study_instance_uid limit 1000`.execute(db);
+    for (const row of batch.rows) {
+      const referring = personNameIndexColumns(row.referring_physician_name);
+      await sql`update studies set patient_name_pinyin = ${personNameIndexColumns(row.patient_name).pinyin},
+        referring_physician_name_alphabetic = ${referring.alphabetic}, referring_physician_name_ideographic = ${referring.ideographic},
+        referring_physician_name_phonetic = ${referring.phonetic}, referring_physician_name_search = ${referring.search},
+        referring_physician_name_pinyin = ${referring.pinyin} where study_instance_uid = ${row.study_instance_uid}`.execute(db);
+    }
+    if (batch.rows.length < 1000) return;
+    after = batch.rows.at(-1)!.study_instance_uid;
+  }
 }
 
 /** The zone migration 0019 takes a signature's year in: the configured one when it is valid. */

@@ -172,6 +172,17 @@ export interface StudyTable {
   study_id: string | null;
   study_description: string | null;
   referring_physician_name: string | null;
+  /**
+   * Migration 0024: the same derived columns as PatientName's, so every indexed PN attribute
+   * matches case-insensitively per component group (archive/matching.ts personNameIndexColumns)
+   */
+  referring_physician_name_alphabetic: string | null;
+  referring_physician_name_ideographic: string | null;
+  referring_physician_name_phonetic: string | null;
+  referring_physician_name_search: string | null;
+  /** migration 0024: "|PINYIN|FORMS|" of each PN (archive/pinyin.ts), for fuzzymatching */
+  patient_name_pinyin: string | null;
+  referring_physician_name_pinyin: string | null;
   institution_name: string | null;
   /** backslash-separated, sorted */
   modalities_in_study: string | null;
