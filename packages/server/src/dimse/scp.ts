@@ -21,11 +21,13 @@ import {
   type MoveDestination,
   type QueryRequest,
   type RetrieveHandler,
+  type RetrieveTranscoder,
   type StoreHandler,
 } from '@yunying/dimse';
 import { localAeCaller, type Caller } from '../access/caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
 import type { ArchiveService, DicomNode, DicomNodeRegistry, InstanceRecord, InstanceScope } from '../archive/archive-service.ts';
+import { sharedTranscoder } from '../transcoding/index.ts';
 
 export type { DimseServer } from '@yunying/dimse';
 export { QR, STORAGE_TRANSFER_SYNTAXES, encodeFailedUidList, isStorageSopClass, pickStorageContext } from '@yunying/dimse';
@@ -243,5 +245,22 @@ function archiveRetrieve(options: DimseServerOptions, audit: AuditRecorder): Ret
         : options.archive.findInstances(caller, scopeOf(query), 'study.retrieved');
     },
     read: (_caller, record) => options.archive.readInstance(record),
+    // read at each retrieval: the process's transcoder, made on first use
+    get transcoder() {
+      return processTranscoder();
+    },
   };
+}
+
+/**
+ * The process's transcoder as the DIMSE core's RetrieveTranscoder: a destination that takes
+ * only uncompressed syntaxes gets compressed instances decompressed (issue 15, item 1).
+ * Undefined when none can be made: then only implicit ↔ explicit VR LE are converted.
+ */
+function processTranscoder(): RetrieveTranscoder | undefined {
+  try {
+    return sharedTranscoder();
+  } catch {
+    return undefined;
+  }
 }
