@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { api } from 'dicomweb-client';
-import type { DicomJsonDataset } from '@yunying/dicom';
+import { getPixelDataInfo, parseDicom, splitPart10, type DicomJsonDataset } from '@yunying/dicom';
+import { sharedTranscoder } from '../transcoding/index.ts';
 import { BASIC_AUTH, FetchXMLHttpRequest, createTestApp, sample, type TestApp } from './test-support.ts';
 
 const CT_LE = 'transfer-syntax/ct-same-image/ct_1.2.840.10008.1.2.1_explicit-vr-le.dcm';
@@ -111,5 +112,17 @@ describe('dicomweb-client against the server', () => {
       assert.equal(m.format, 'jpeg');
       assert.equal(m.width, 512);
     }
+
+    // the client's defaults (issue 15): frames as application/octet-stream, which for a JPEG
+    // instance are its decoded native frames (PS3.18), and the instance in Explicit VR LE
+    const xaIds = { studyInstanceUID: xaStudy, seriesInstanceUID: xaSeries, sopInstanceUID: xaSop };
+    const parsed = parseDicom(files.get(XA_JPEG)!);
+    const native = await client.retrieveInstanceFrames({ ...xaIds, frameNumbers: [1, 96] });
+    assert.equal(native.length, 2);
+    assert.ok(Buffer.from(native[0]!).equals(Buffer.from(await sharedTranscoder().decodeFrameNative(parsed, 1))), 'frame 1 decoded');
+    assert.ok(Buffer.from(native[1]!).equals(Buffer.from(await sharedTranscoder().decodeFrameNative(parsed, 96))), 'frame 96 decoded');
+    const instance = Buffer.from(await client.retrieveInstance(xaIds));
+    assert.equal(splitPart10(instance).transferSyntaxUid, '1.2.840.10008.1.2.1');
+    assert.equal(getPixelDataInfo(parseDicom(instance))!.numberOfFrames, 96);
   });
 });

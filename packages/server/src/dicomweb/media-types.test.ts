@@ -41,3 +41,28 @@ test('QIDO parameters: keywords, tags, includefield, limit/offset, path UIDs', (
   }
   assert.throws(() => buildQuery('SERIES', { StudyInstanceUID: '9.9' }, { studyInstanceUid: '1.2.3' }), YunyingError);
 });
+
+test('transfer syntax negotiation (PS3.18 8.7.3): instance default, *, named and q order; frames native or stored', async () => {
+  const { negotiateInstances, negotiateFrames } = await import('./media-types.ts');
+  const ELE = '1.2.840.10008.1.2.1';
+  const JLS = '1.2.840.10008.1.2.4.80';
+  const decodes = (from: string, to: string) => from === to || to === ELE || to === '1.2.840.10008.1.2';
+  const instances = (accept: string, stored = [JLS]) => negotiateInstances(parseAccept(accept), stored, decodes, true);
+  assert.deepEqual(instances('multipart/related; type="application/dicom"'), { singlePart: false, transferSyntax: ELE, defaulted: true });
+  assert.deepEqual(instances('application/dicom; transfer-syntax=*'), { singlePart: true, transferSyntax: '*', defaulted: false });
+  assert.deepEqual(instances(`*/*`), { singlePart: false, transferSyntax: ELE, defaulted: true });
+  assert.equal(instances('multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50'), undefined);
+  assert.equal(instances('application/dicom+json'), undefined);
+  assert.equal(instances('multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50, application/dicom; transfer-syntax=1.2.840.10008.1.2; q=0.4')!.transferSyntax, '1.2.840.10008.1.2');
+
+  const jls = { mediaType: 'image/jls', transferSyntax: JLS };
+  const native = { mediaType: 'application/octet-stream', transferSyntax: ELE };
+  const frames = (accept: string, rep = jls, canDecode = true) => negotiateFrames(parseAccept(accept), rep, canDecode);
+  assert.equal(frames('multipart/related; type="application/octet-stream"'), 'native');
+  assert.equal(frames('multipart/related; type="application/octet-stream"', jls, false), undefined);
+  assert.equal(frames('multipart/related; type="application/octet-stream"; transfer-syntax=*'), 'stored');
+  assert.equal(frames('multipart/related; type="image/jls"'), 'stored');
+  assert.equal(frames('multipart/related; type="image/jpeg"'), undefined);
+  assert.equal(frames('multipart/related; type="application/octet-stream"', native, false), 'stored');
+  assert.equal(frames('multipart/related; type="image/jpeg", multipart/related; type="application/octet-stream"; q=0.5'), 'native');
+});
