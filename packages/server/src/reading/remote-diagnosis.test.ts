@@ -291,7 +291,7 @@ describe('remote diagnosis', () => {
     assert.equal(fhir.body.status, 'amended');
     assert.equal(fhir.body.conclusion, '右侧基底节区脑梗死可能，建议MRI检查。');
     assert.equal(fhir.body.imagingStudy[0]!.reference, `ImagingStudy/${study[0]!.studyInstanceUid}`);
-    assert.match(fhir.body.presentedForm[0]!.url, new RegExp(`/api/v1/reports/${reportId}/pdf$`));
+    assert.match(fhir.body.presentedForm[0]!.url, new RegExp(`/fhir/r4/DiagnosticReport/${reportId}/pdf$`));
     const bundle = await call<{ entry: Array<{ resource: { id: string } }> }>('tech1', 'GET', `/fhir/r4/DiagnosticReport?study=${study[0]!.studyInstanceUid}`);
     assert.deepEqual(bundle.body.entry.map((e) => e.resource.id), [reportId]);
     assert.equal((await call('tech2', 'GET', `/fhir/r4/DiagnosticReport/${reportId}`)).status, 404);
