@@ -95,6 +95,7 @@ export const ERROR_CATALOG = {
   DECODER_BUSY: { http: 503, zh: '解码繁忙，请稍后再试', en: 'too many frames are waiting to be decoded; retry shortly' },
   DECODER_FAILED: { http: 500, zh: '解码进程失败', en: 'the decode worker failed' },
   TRANSCODE_FAILED: { http: 422, dimse: D.UNABLE_TO_PROCESS, zh: '无法将实例转换为所要求的传输语法', en: 'the instance cannot be converted to the requested transfer syntax' },
+  DEIDENTIFICATION_REFUSED: { http: 422, zh: '该实例无法按 PS3.15 基本规范去标识化', en: 'the instance cannot be de-identified with the PS3.15 Basic Profile (e.g. identifying text burned into the pixels)' },
 
   // ---------------------------------------------------------------- FHIR
   INVALID_SEARCH_PARAMETER: { http: 400, zh: 'FHIR 检索参数无效', en: 'a FHIR search parameter is invalid' },
