@@ -21,6 +21,7 @@ import { createServiceRegistry, moduleMigrations, modulePermissions, registerMod
 import { accessModule } from './access/module.ts';
 import { archiveModule } from './archive/module.ts';
 import { criticalFindingsModule } from './critical-findings/module.ts';
+import { ORDERS_DIMSE, ordersModule } from './orders/module.ts';
 import { dicomwebModule } from './dicomweb/module.ts';
 import { eventsModule } from './events/module.ts';
 import { fhirModule } from './fhir/module.ts';
@@ -48,6 +49,7 @@ export const MODULES: readonly YunyingModule[] = [
   productivityModule,
   readingModule,
   criticalFindingsModule,
+  ordersModule,
   fhirModule,
   insightModule,
   webAppModule,
@@ -241,6 +243,8 @@ export async function buildServer(config: Config, options: { modules?: readonly 
         // a township's nodes and its serving centre's; platform administrators anywhere (issue 12, finding 14)
         moveDestinationPermitted: (caller, destination) => access.mayMoveTo(caller, destination.institutionId),
         audit: archive.audit,
+        // the modality worklist and MPPS, when the orders module is listed
+        ...(services.has(ORDERS_DIMSE) ? services.get(ORDERS_DIMSE) : {}),
       });
       dicom = started;
       return started.port;

@@ -19,10 +19,12 @@ import {
   type DimseServer,
   type FindHandler,
   type MoveDestination,
+  type MppsHandler,
   type QueryRequest,
   type RetrieveHandler,
   type RetrieveTranscoder,
   type StoreHandler,
+  type WorklistHandler,
 } from '@yunying/dimse';
 import { localAeCaller, type Caller } from '../access/caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
@@ -67,6 +69,9 @@ export interface DimseServerOptions {
   moveDestinationPermitted?(caller: Caller, destination: DicomNode): Promise<boolean>;
   /** where refused associations, C-MOVE destinations and oversized data sets are recorded; default: nowhere (tools, tests) */
   audit?: AuditRecorder;
+  /** Modality Worklist FIND and MPPS (the orders module's handlers); without them neither is accepted */
+  worklist?: WorklistHandler<Caller>;
+  mpps?: MppsHandler<Caller>;
 }
 
 /** a spilled data set untouched this long belongs to no association any more */
@@ -109,6 +114,8 @@ export async function startDimseServer(options: DimseServerOptions): Promise<Dim
     store: archiveStore(options),
     find: archiveFind(options),
     retrieve: archiveRetrieve(options, audit),
+    worklist: options.worklist,
+    mpps: options.mpps,
     onRefused: audit === noAudit ? undefined : (refusal) => auditRefusal(options, audit, refusal),
   });
 }
