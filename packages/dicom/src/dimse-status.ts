@@ -12,6 +12,7 @@ export const DIMSE_STATUS = {
   /** DIMSE-N (N-SET): an attribute value is out of range or not allowed */
   INVALID_ATTRIBUTE_VALUE: 0x0106,
   PROCESSING_FAILURE: 0x0110,
+  /** DIMSE-N (N-CREATE): Duplicate SOP Instance; not a C-STORE status (see SOP_INSTANCE_CONFLICT) */
   DUPLICATE_SOP_INSTANCE: 0x0111,
   /** DIMSE-N: the SOP Instance named is not known */
   NO_SUCH_SOP_INSTANCE: 0x0112,
@@ -29,5 +30,11 @@ export const DIMSE_STATUS = {
   DATASET_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
   IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS: 0xa900,
   CANNOT_UNDERSTAND: 0xc000,
+  /**
+   * C-STORE, Error "Cannot understand" range C000–CFFF (PS3.4 Table B.2-1): another object is
+   * stored under this SOP Instance UID in another study or series, so this one is refused
+   * (docs/adr/0002-duplicate-sop-instances.md); the Error Comment says so
+   */
+  SOP_INSTANCE_CONFLICT: 0xc111,
   UNABLE_TO_PROCESS: 0xc001,
 } as const;

@@ -34,7 +34,7 @@ after(async () => {
 const text = (v: string) => ({ vr: 'LO', Value: [v] });
 const empty = (vr: string) => ({ vr });
 
-test('ingest: stored, the same bytes again a duplicate, other bytes under the UID replaced; another series under the UID refused with 0111', async () => {
+test('ingest: stored, the same bytes again a duplicate, other bytes under the UID replaced; another series under the UID refused with C111', async () => {
   const instance = makeSyntheticInstance({ patientId: 'P-3' });
   assert.equal((await cache.ingest({ kind: 'part10', bytes: instance.bytes })).outcome, 'stored');
   assert.equal((await cache.ingest({ kind: 'part10', bytes: instance.bytes })).outcome, 'duplicate');
@@ -43,7 +43,7 @@ test('ingest: stored, the same bytes again a duplicate, other bytes under the UI
   const [record] = await cache.findInstances({ sopInstanceUids: [instance.sopInstanceUid] });
   assert.ok((await cache.readInstance(record!)).equals(corrected.bytes));
   const elsewhere = makeSyntheticInstance({ sopInstanceUid: instance.sopInstanceUid });
-  await assert.rejects(cache.ingest({ kind: 'part10', bytes: elsewhere.bytes }), (err: unknown) => err instanceof CacheError && err.dimseStatus === 0x0111);
+  await assert.rejects(cache.ingest({ kind: 'part10', bytes: elsewhere.bytes }), (err: unknown) => err instanceof CacheError && err.dimseStatus === 0xc111);
   assert.ok(stored.includes(instance.sopInstanceUid));
 });
 

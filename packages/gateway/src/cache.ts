@@ -71,7 +71,8 @@ export class CacheError extends Error {
 }
 
 const CANNOT_UNDERSTAND = 0xc000;
-const DUPLICATE_SOP_INSTANCE = 0x0111;
+/** C-STORE "Cannot understand" range, as the cloud answers it (0111 is a DIMSE-N status, not a C-STORE one; ADR 0002) */
+const SOP_INSTANCE_CONFLICT = 0xc111;
 
 export interface CacheOptions {
   dataDir: string;
@@ -221,7 +222,7 @@ export class LocalCache {
     const before = existing.rows[0];
     const identity = { sopInstanceUid: attributes.sopInstanceUid, sopClassUid: attributes.sopClassUid, studyInstanceUid: attributes.studyInstanceUid, seriesInstanceUid: attributes.seriesInstanceUid };
     if (before && (before.study_instance_uid !== attributes.studyInstanceUid || before.series_instance_uid !== attributes.seriesInstanceUid)) {
-      throw new CacheError(DUPLICATE_SOP_INSTANCE, 'SOP Instance UID already stored in another series');
+      throw new CacheError(SOP_INSTANCE_CONFLICT, 'SOP Instance UID already stored in another series');
     }
     if (before && before.blob_key === blobKey) {
       // the same bytes again: make sure the file is there (a crash between write and commit cannot lose it, but a manual deletion could)

@@ -140,7 +140,7 @@ export class GatewayQueue {
     });
   }
 
-  /** The cloud refused this object for good (e.g. 0111: another object under its UID). */
+  /** The cloud refused this object for good (e.g. C111: another object under its UID). */
   async markFailed(row: Pick<QueueRow, 'seq' | 'blob_key'>, error: string): Promise<void> {
     await sql`update gateway_queue set state = 'failed', attempts = attempts + 1, last_error = ${error} where seq = ${row.seq} and blob_key = ${row.blob_key}`.execute(this.db);
   }

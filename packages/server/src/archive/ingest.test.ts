@@ -85,7 +85,7 @@ for (const backend of BACKENDS) {
       const first = makeSyntheticInstance();
       const impostor = makeSyntheticInstance({ sopInstanceUid: first.sopInstanceUid, studyInstanceUid: newUid() });
       await archive.ingest(systemCaller(), { kind: 'part10', bytes: first.bytes });
-      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: impostor.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && error.httpStatus === 409 && error.dimseStatus === 0x0111);
+      await assert.rejects(archive.ingest(systemCaller(), { kind: 'part10', bytes: impostor.bytes }), (error: YunyingError) => error.code === 'DUPLICATE_SOP_INSTANCE' && error.httpStatus === 409 && error.dimseStatus === 0xc111);
       const [record] = await archive.findInstances(systemCaller(), { sopInstanceUids: [first.sopInstanceUid] });
       assert.ok((await archive.readInstance(record)).equals(first.bytes));
     });

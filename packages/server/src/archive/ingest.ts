@@ -8,6 +8,7 @@ import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
 import type { CommitInstanceInput, CommitOutcome, IndexStore } from '../store/index-store.ts';
 import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import type { IngestInput, IngestResult, StagedFile } from './archive-service.ts';
+import { sameDatasetAsStored } from './duplicate-detection.ts';
 import { personNameBigrams, personNameIndexColumns, personNameSearchGroups, personNameSearchText } from './matching.ts';
 import { personNamePinyinText } from './pinyin.ts';
 
@@ -27,9 +28,11 @@ export interface IngestDependencies {
  * instance is in both the blob store and the index.
  *
  * Policy for an existing SOP Instance UID (docs/adr/0002-duplicate-sop-instances.md):
- * identical bytes → "duplicate", nothing changes; different bytes in the same study and
- * series → "replaced" (a modality resending a corrected object); different study or series
- * → refused with DUPLICATE_SOP_INSTANCE (409 / 0x0111), the stored object is kept.
+ * the same data set (identical bytes, or the same data set under another file meta group:
+ * an identical resend from another AE) → "duplicate", nothing changes; a different data set
+ * in the same study and series → "replaced" (a modality resending a corrected object);
+ * different study or series → refused with DUPLICATE_SOP_INSTANCE (409 / C-STORE 0xC111),
+ * the stored object is kept.
  */
 export async function ingestInstance(deps: IngestDependencies, caller: Caller, input: IngestInput): Promise<IngestResult> {
   if (!('file' in input)) return ingestDecoded(deps, caller, input, await decodeInput(input));
@@ -70,6 +73,11 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     if (upload?.ok && existing.blob_key === blobKey) return { outcome: 'duplicate', ...identity };
     // A resend after a power loss may find the index row but not its whole blob: write it again.
     if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content)).durable;
+    return { outcome: 'duplicate', ...identity };
+  }
+  if (existing && (await sameDatasetAsStored(deps.blobs, existing, { content, transferSyntaxUid: attributes.transferSyntaxUid }))) {
+    // the stored object in another wrapper: nothing is written; the early upload (under another key) goes
+    if ((await early)?.ok) await deps.blobs.delete(blobKey).catch(() => undefined);
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (existing.study_instance_uid !== attributes.studyInstanceUid || existing.series_instance_uid !== attributes.seriesInstanceUid)) {

@@ -73,7 +73,7 @@ export const ERROR_CATALOG = {
   // PS3.18 leaves the value open; A901 (a "data set does not match" failure) as other DICOMweb servers use.
   STUDY_UID_MISMATCH: { http: 409, dimse: 0xa901, zh: '实例不属于目标检查', en: 'the instance does not belong to the target study' },
   STUDY_NOT_WRITABLE: { http: 409, dimse: D.NOT_AUTHORIZED, zh: '该检查不接受此来源的实例', en: 'the study cannot take instances from this sender' },
-  DUPLICATE_SOP_INSTANCE: { http: 409, dimse: D.DUPLICATE_SOP_INSTANCE, zh: '实例已存在且内容不同', en: 'an instance with this SOP Instance UID exists with other content' },
+  DUPLICATE_SOP_INSTANCE: { http: 409, dimse: D.SOP_INSTANCE_CONFLICT, zh: '实例已存在且内容不同', en: 'an instance with this SOP Instance UID exists with other content' },
   INDEX_WRITE_FAILED: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '索引写入失败，请重发', en: 'the instance could not be indexed; send it again' },
   STORAGE_WRITE_FAILED: { http: 503, dimse: D.OUT_OF_RESOURCES, zh: '存储写入失败，请重发', en: 'the instance could not be written; send it again' },
   INVALID_MULTIPART: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: 'multipart 请求体无效', en: 'the multipart body is malformed' },

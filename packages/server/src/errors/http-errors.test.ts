@@ -9,7 +9,7 @@ test('a YunyingError answers the catalog status and its own message, details and
   assert.deepEqual(httpErrorAnswer(new YunyingError('PASSWORD_HASHING_BUSY', 'busy', { retryAfterSeconds: 2 })), { status: 503, code: 'PASSWORD_HASHING_BUSY', message: 'busy', retryAfterSeconds: 2, internal: true });
   assert.deepEqual(httpErrorAnswer(new YunyingError('UNSUPPORTED_MATCHING_KEY', 'no', { details: { key: 'PatientAge' } })), { status: 400, code: 'UNSUPPORTED_MATCHING_KEY', message: 'no', details: { key: 'PatientAge' }, internal: false });
   assert.equal(httpErrorAnswer(badRequest('INVALID_QUERY', 'x')).status, 400);
-  assert.equal(new YunyingError('DUPLICATE_SOP_INSTANCE').dimseStatus, 0x0111);
+  assert.equal(new YunyingError('DUPLICATE_SOP_INSTANCE').dimseStatus, 0xc111);
   assert.equal(new YunyingError('INVALID_QUERY').dimseStatus, 0xc000);
   assert.equal(new YunyingError('FORBIDDEN').message, 'the caller may not do this');
 });
