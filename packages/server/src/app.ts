@@ -31,6 +31,7 @@ import { reportsModule } from './reports/module.ts';
 import { productivityModule } from './productivity/module.ts';
 import { SHARES, shareModule } from './share/module.ts';
 import { settingsModule } from './settings/module.ts';
+import { ohifModule } from './ohif/module.ts';
 import { webAppModule } from './web-app/module.ts';
 
 /**
@@ -52,6 +53,7 @@ export const MODULES: readonly YunyingModule[] = [
   ordersModule,
   fhirModule,
   insightModule,
+  ohifModule,
   webAppModule,
 ];
 
