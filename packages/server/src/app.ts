@@ -25,6 +25,7 @@ import { ORDERS_DIMSE, ordersModule } from './orders/module.ts';
 import { dicomwebModule } from './dicomweb/module.ts';
 import { eventsModule } from './events/module.ts';
 import { fhirModule } from './fhir/module.ts';
+import { hl7Module } from './hl7/module.ts';
 import { insightModule } from './insight/module.ts';
 import { readingModule } from './reading/module.ts';
 import { reportsModule } from './reports/module.ts';
@@ -51,6 +52,7 @@ export const MODULES: readonly YunyingModule[] = [
   readingModule,
   criticalFindingsModule,
   ordersModule,
+  hl7Module,
   fhirModule,
   insightModule,
   ohifModule,
