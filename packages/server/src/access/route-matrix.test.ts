@@ -66,6 +66,9 @@ interface Fixtures {
   criticalFindingId: string;
   /** a FHIR Subscription of the township (report signed) */
   subscriptionId: string;
+  /** an order (检查申请) of the township, and its FHIR ServiceRequest id */
+  orderId: string;
+  serviceRequestId: string;
 }
 
 /** A valid Subscription (fhir/subscription.ts) to an endpoint nobody listens on. */
@@ -98,6 +101,10 @@ interface RouteCase {
 
 const reason = { reason: 'route matrix' };
 const period = () => ({ from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' });
+
+/** orders (orders/module.ts): the ordering institution's technologists and clinicians, and administrators */
+const ORDER_STAFF: readonly Role[] = ['technologist', 'clinician', 'administrator'];
+const matrixOrder = () => ({ patient: { patientId: `P-ORD-${randomUUID().slice(0, 8)}`, name: '矩阵' }, requestedProcedure: { description: '胸部正位', modality: 'DX' } });
 
 /** Every route of the OpenAPI document. */
 const OPENAPI_ROUTES: Record<string, RouteCase> = {
@@ -181,6 +188,9 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/settings/sla': { allowed: PEOPLE },
   // allowed: emergency longer than urgent, refused (400) after the role check, nothing changes
   'PUT /api/v1/settings/sla': { allowed: ADMIN, body: (_fx, fill) => (fill === 'real' ? { emergency: 30, urgent: 60, routine: 120 } : { emergency: 90, urgent: 60, routine: 120 }) },
+  // compression on ingest (settings/ingest-compression.ts): administrators only, read and write; 'off' keeps the matrix's stored objects as received
+  'GET /api/v1/settings/ingest-compression': { allowed: ADMIN },
+  'PUT /api/v1/settings/ingest-compression': { allowed: ADMIN, body: (_fx, fill) => ({ institutionId: fill === 'real' ? 'ks-t1' : 'no-such-institution', compression: 'off' }) },
   // critical findings (危急值, critical-findings/): the reading centre's readers flag, the requesting institution acknowledges
   'POST /api/v1/reading-requests/{id}/critical-findings': { allowed: READERS, patientData: true, body: () => ({ category: 'pneumothorax', note: '矩阵' }) },
   'GET /api/v1/reading-requests/{id}/critical-findings': { allowed: PATIENT_ROLES, patientData: true },
@@ -204,6 +214,21 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/share-links/{id}/accesses': { allowed: PATIENT_ROLES, patientData: true },
   'GET /api/v1/share-links/{id}/qr.png': { allowed: PATIENT_ROLES, patientData: true },
   'GET /api/v1/share-links/{id}/qr.svg': { allowed: PATIENT_ROLES, patientData: true },
+
+  // orders (检查申请/预约): an allowed role's order is a harmless new one; cancel of a nonexistent one a 404
+  'POST /api/v1/orders': { allowed: ORDER_STAFF, patientData: true, body: matrixOrder },
+  'GET /api/v1/orders': { allowed: ORDER_STAFF, patientData: true },
+  'GET /api/v1/orders/{id}': { allowed: ORDER_STAFF, patientData: true },
+  'POST /api/v1/orders/{id}/cancel': { allowed: ORDER_STAFF, patientData: true, body: () => reason },
+
+  // HL7 v2 (hl7/): platform administrators map HIS facilities, set ORU destinations, see the messages' state
+  'GET /api/v1/hl7/facilities': { allowed: ADMIN },
+  'PUT /api/v1/hl7/facilities/{facility}': { allowed: ADMIN, body: (_fx, fill) => ({ institutionId: fill === 'real' ? 'ks-t1' : 'no-such-institution' }) },
+  'DELETE /api/v1/hl7/facilities/{facility}': { allowed: ADMIN },
+  'GET /api/v1/hl7/destinations': { allowed: ADMIN },
+  'PUT /api/v1/hl7/destinations/{institutionId}': { allowed: ADMIN, body: () => ({ destinations: [] }) },
+  'GET /api/v1/hl7/outbound': { allowed: ADMIN },
+  'GET /api/v1/hl7/inbound': { allowed: ADMIN },
 
   // HL7 v2 (hl7/): platform administrators map HIS facilities, set ORU destinations, see the messages' state
   'GET /api/v1/hl7/facilities': { allowed: ADMIN },
@@ -232,6 +257,10 @@ const OTHER_ROUTES: Record<string, RouteCase> = {
   'GET /fhir/r4/Subscription/{subscriptionId}': { allowed: PATIENT_ROLES, patientData: true },
   'GET /fhir/r4/Subscription': { allowed: PATIENT_ROLES, patientData: true },
   'DELETE /fhir/r4/Subscription/{subscriptionId}': { allowed: PATIENT_ROLES, patientData: true },
+  // orders and reading requests as ServiceRequest (orders/service-request.ts): the order staff's
+  'GET /fhir/r4/ServiceRequest/{serviceRequestId}': { allowed: ORDER_STAFF, patientData: true },
+  'GET /fhir/r4/ServiceRequest': { allowed: ORDER_STAFF, patientData: true, query: () => ({ status: 'active' }) },
+  'POST /fhir/r4/ServiceRequest': { allowed: ORDER_STAFF, patientData: true, body: () => ({ resourceType: 'ServiceRequest', intent: 'order' }) },
   // demographics, as DICOMweb shows them to every role that reads images
   'GET /fhir/r4/Patient/{patientResourceId}': { allowed: IMAGE_READERS, patientData: true },
   'GET /fhir/r4/Patient': { allowed: IMAGE_READERS, patientData: true, query: () => ({ identifier: 'P-MATRIX' }) },
@@ -269,7 +298,7 @@ function parameter(route: string, name: string, fill: Fill): string {
   const routeId = (prefix: string, value: string) => (route.includes(`/${prefix}/{id}`) ? (real ? value : randomUUID()) : undefined);
   const value =
     name === 'id'
-      ? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
+      ? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
       : ({
           memberId: real ? 'ks-t1' : 'no-such-institution',
           institutionId: real ? 'ks-t1' : 'no-such-institution',
@@ -280,6 +309,8 @@ function parameter(route: string, name: string, fill: Fill): string {
           reportId: real ? fx.reportId : randomUUID(),
           subscriptionId: real ? fx.subscriptionId : randomUUID(),
           facility: real ? 'MATRIXHIS' : 'NO_SUCH_FACILITY',
+          facility: real ? 'MATRIXHIS' : 'NO_SUCH_FACILITY',
+          serviceRequestId: real ? fx.serviceRequestId : `o-${randomUUID()}`,
           patientResourceId: fx.patientResourceId,
         } as Record<string, string>)[name];
   if (value === undefined) throw new Error(`${route}: no fixture for the path parameter {${name}}; add one to parameter()`);
@@ -409,7 +440,11 @@ before(async () => {
   ok(critical, 201, 'critical finding');
   const subscription = await as('clinician', 'POST', '/fhir/r4/Subscription', matrixSubscription());
   ok(subscription, 201, 'FHIR subscription');
+  const order = await as('technologist', 'POST', '/api/v1/orders', matrixOrder());
+  ok(order, 201, 'order');
   fx = {
+    orderId: (order.body as { id: string }).id,
+    serviceRequestId: `o-${(order.body as { id: string }).id}`,
     subscriptionId: (subscription.body as { id: string }).id,
     criticalFindingId: (critical.body as { id: string }).id,
     templateId: (template.body as { id: string }).id,
