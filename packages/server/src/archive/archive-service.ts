@@ -98,6 +98,8 @@ export interface ArchiveService {
   ingest(caller: Caller, input: IngestInput): Promise<IngestResult>;
   /** QIDO-RS and C-FIND: results in the DICOM JSON model, scoped to what the caller may see. */
   query(caller: Caller, request: QueryRequest): Promise<DicomJsonDataset[]>;
+  /** The same, with how many match in all, whatever the limit and offset (QIDO-RS truncation headers). */
+  queryPage(caller: Caller, request: QueryRequest): Promise<{ results: DicomJsonDataset[]; total: number }>;
   /**
    * Instances for WADO-RS, C-MOVE and C-GET, scoped to the caller, ordered by series then
    * instance number. Unknown or invisible UIDs give an empty list.

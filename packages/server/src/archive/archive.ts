@@ -15,7 +15,7 @@ import type { UnitOfWork } from '../store/unit-of-work.ts';
 import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest, RetrievalAction } from './archive-service.ts';
 import { ingestInstance } from './ingest.ts';
 import { removeStaleStagedFiles } from './staging.ts';
-import { queryArchive } from './query-service.ts';
+import { queryArchive, queryArchivePage } from './query-service.ts';
 
 export interface ArchiveOptions {
   dataDir: string;
@@ -88,8 +88,14 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     async query(caller: Caller, request: QueryRequest) {
       requirePermission(caller, 'images:read');
       const results = await queryArchive(index, caller, request);
-      await audit.record({ action: 'study.queried', caller, objectType: request.keys['0020000D']?.Value ? 'study' : undefined, objectId: stringKey(request.keys, '0020000D'), patientId: stringKey(request.keys, '00100020'), details: { level: request.level, keys: auditableKeys(request.keys), results: results.length } });
+      await auditQuery(audit, caller, request, results.length);
       return results;
+    },
+    async queryPage(caller: Caller, request: QueryRequest) {
+      requirePermission(caller, 'images:read');
+      const page = await queryArchivePage(index, caller, request, { countTotal: true });
+      await auditQuery(audit, caller, request, page.datasets.length);
+      return { results: page.datasets, total: page.total ?? page.datasets.length };
     },
     async findInstances(caller: Caller, scope: InstanceScope, action: RetrievalAction = 'study.retrieved', details: Record<string, unknown> = {}): Promise<InstanceRecord[]> {
       requirePermission(caller, 'images:read');
@@ -119,6 +125,10 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     const patients = await index.patientIdsOfStudies([...perStudy.keys()]);
     await Promise.all([...perStudy].map(([study, instances]) => audit.record({ action, caller, objectType: 'study', objectId: study, patientId: patients.get(study), details: { ...details, instances } })));
   }
+}
+
+function auditQuery(audit: AuditTrail, caller: Caller, request: QueryRequest, results: number): Promise<void> {
+  return audit.record({ action: 'study.queried', caller, objectType: request.keys['0020000D']?.Value ? 'study' : undefined, objectId: stringKey(request.keys, '0020000D'), patientId: stringKey(request.keys, '00100020'), details: { level: request.level, keys: auditableKeys(request.keys), results } });
 }
 
 function stringKey(keys: DicomJsonDataset, tag: string): string | undefined {

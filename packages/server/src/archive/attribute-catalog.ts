@@ -84,3 +84,34 @@ export const UNIQUE_KEY_TAGS: Record<QueryLevel, readonly string[]> = {
   SERIES: ['0020000D', '0020000E'],
   IMAGE: ['0020000D', '0020000E', '00080018'],
 };
+
+/**
+ * The groups of a data set's top-level attributes kept on the study and series rows
+ * (attributes_json): what includefield answers beyond the columns, and what keys without a
+ * column are matched on (archive/dataset-matching.ts). Image-level groups (0028, 7FE0) stay
+ * in the blobs.
+ */
+export const STUDY_ATTRIBUTE_GROUPS: ReadonlySet<string> = new Set(['0008', '0010', '0020', '0032', '0038', '0040']);
+export const SERIES_ATTRIBUTE_GROUPS: ReadonlySet<string> = new Set(['0008', '0018', '0020', '0040', '0054']);
+
+/**
+ * Sequences kept on the study and series rows (other sequences are not, they can be long),
+ * so that they can be matched (PS3.4 C.2.2.2.6) and returned: references to the request,
+ * the procedure and the patient, as worklist-fed modalities fill them. Studies stored before
+ * issue 15 have none of them until their instances are stored again.
+ */
+export const QUERYABLE_SEQUENCES: ReadonlySet<string> = new Set([
+  '00080051', // IssuerOfAccessionNumberSequence
+  '00081032', // ProcedureCodeSequence
+  '00081110', // ReferencedStudySequence
+  '00081111', // ReferencedPerformedProcedureStepSequence
+  '00081120', // ReferencedPatientSequence
+  '00082218', // AnatomicRegionSequence
+  '00101002', // OtherPatientIDsSequence
+  '00321064', // RequestedProcedureCodeSequence
+  '00400260', // PerformedProtocolCodeSequence
+  '00400275', // RequestAttributesSequence
+]);
+
+/** Longest kept sequence, as JSON characters: a sequence beyond it is not kept (nor matched). */
+export const QUERYABLE_SEQUENCE_MAX_CHARS = 16_384;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { buildPart10Header, DicomParseError, findInvalidUids, isValidUid, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
+import { buildPart10Header, DicomParseError, findInvalidUids, isValidUid, parseDicom, readIndexAttributes, toDicomJson, type DicomJsonDataset, type DicomJsonElement, type IndexAttributes, type ParsedDicom } from '@yunying/dicom';
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import { YunyingError } from '../errors.ts';
 import type { BlobStore, BlobWrite } from '../store/blob-store.ts';
@@ -11,6 +11,7 @@ import type { IngestInput, IngestResult, StagedFile } from './archive-service.ts
 import { sameDatasetAsStored } from './duplicate-detection.ts';
 import { personNameBigrams, personNameIndexColumns, personNameSearchGroups, personNameSearchText } from './matching.ts';
 import { personNamePinyinText } from './pinyin.ts';
+import { QUERYABLE_SEQUENCE_MAX_CHARS, QUERYABLE_SEQUENCES, SERIES_ATTRIBUTE_GROUPS, STUDY_ATTRIBUTE_GROUPS } from './attribute-catalog.ts';
 
 export interface IngestDependencies {
   index: IndexStore;
@@ -399,10 +400,16 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
 
 // Groups kept per level for includefield: patient/study/equipment/general-series attributes
 // sit in these groups; image-level groups (0028, 7FE0) are not copied up.
-const STUDY_GROUPS = new Set(['0008', '0010', '0020', '0032', '0038', '0040']);
-const SERIES_GROUPS = new Set(['0008', '0018', '0020', '0040', '0054']);
-// Sequences and free text (reports, comments) can be long and are not what a query returns.
+const STUDY_GROUPS = STUDY_ATTRIBUTE_GROUPS;
+const SERIES_GROUPS = SERIES_ATTRIBUTE_GROUPS;
+// Sequences and free text (reports, comments) can be long and are not what a query returns,
+// except the few sequences a query matches on (attribute-catalog.ts QUERYABLE_SEQUENCES).
 const UNSTORED_VRS = new Set(['SQ', 'LT', 'ST', 'UT', 'UC', 'UR']);
+
+function kept(tag: string, element: DicomJsonElement): boolean {
+  if (element.vr === 'SQ' && QUERYABLE_SEQUENCES.has(tag.toUpperCase())) return JSON.stringify(element).length <= QUERYABLE_SEQUENCE_MAX_CHARS;
+  return !UNSTORED_VRS.has(element.vr);
+}
 
 function safeToDicomJson(parsed: ParsedDicom): DicomJsonDataset {
   try {
@@ -413,9 +420,9 @@ function safeToDicomJson(parsed: ParsedDicom): DicomJsonDataset {
 }
 
 function levelAttributesJson(dataset: DicomJsonDataset, groups: ReadonlySet<string>): string {
-  const kept: DicomJsonDataset = {};
+  const keptAttributes: DicomJsonDataset = {};
   for (const [tag, element] of Object.entries(dataset)) {
-    if (groups.has(tag.slice(0, 4)) && !UNSTORED_VRS.has(element.vr)) kept[tag] = element;
+    if (groups.has(tag.slice(0, 4)) && kept(tag, element)) keptAttributes[tag] = element;
   }
-  return JSON.stringify(kept);
+  return JSON.stringify(keptAttributes);
 }

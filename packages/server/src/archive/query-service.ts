@@ -2,7 +2,8 @@ import { dictionaryVr, type DicomJsonDataset, type DicomJsonElement } from '@yun
 import { studyScopeOf, type Caller } from '../access/caller.ts';
 import type { IndexStore, QueryRow } from '../store/index-store.ts';
 import { HOLDING_INSTITUTION_KEY, type QueryLevel, type QueryRequest } from './archive-service.ts';
-import { INDEXED_BY_TAG, INDEXED_ATTRIBUTES, isAvailableAtLevel, PATIENT_TAGS, UNIQUE_KEY_TAGS, type IndexedAttribute } from './attribute-catalog.ts';
+import { INDEXED_BY_TAG, INDEXED_ATTRIBUTES, isAvailableAtLevel, PATIENT_TAGS, QUERYABLE_SEQUENCES, SERIES_ATTRIBUTE_GROUPS, STUDY_ATTRIBUTE_GROUPS, UNIQUE_KEY_TAGS, type IndexedAttribute } from './attribute-catalog.ts';
+import { datasetPredicate, type DatasetPredicate } from './dataset-matching.ts';
 import { YunyingError } from '../errors.ts';
 import { lookupAttribute } from '../dicomweb/keywords.ts';
 import { personNameFromString, textValues, toMatchCondition, type MatchCondition } from './matching.ts';
@@ -17,41 +18,100 @@ const SPECIFIC_CHARACTER_SET = '00080005';
 const QUERY_RETRIEVE_LEVEL = '00080052';
 const INSTANCE_AVAILABILITY = '00080056';
 
+/** One page of matches and, when asked for, how many match in all (QIDO-RS X-Total-Count). */
+export interface QueryPage {
+  datasets: DicomJsonDataset[];
+  total?: number;
+}
+
+/**
+ * Most candidate rows read for keys matched outside SQL (sequences, PN attributes without a
+ * column): those are filtered in this process, so a query that leaves more candidates than
+ * this is refused with QUERY_TOO_BROAD rather than read whole.
+ */
+export const MAX_FILTERED_CANDIDATES = 20_000;
+
 /**
  * QIDO-RS and C-FIND: translates matching keys into conditions, runs them on the index
  * scoped to the caller's institutions, and answers with the requested attributes.
  */
 export async function queryArchive(index: IndexStore, caller: Caller, request: QueryRequest): Promise<DicomJsonDataset[]> {
-  const conditions = matchConditions(request);
-  const rows = await index.query({
-    level: request.level,
-    conditions,
-    scope: studyScopeOf(caller),
-    limit: request.limit,
-    offset: request.offset,
-  });
+  return (await queryArchivePage(index, caller, request, { countTotal: false })).datasets;
+}
+
+/**
+ * The same, with the number of all matches when `countTotal` (one count query when a limit
+ * cut the page short; known from the page otherwise).
+ */
+export async function queryArchivePage(index: IndexStore, caller: Caller, request: QueryRequest, options: { countTotal: boolean }): Promise<QueryPage> {
+  const { conditions, filters } = matchPlan(request);
+  const base = { level: request.level, conditions, scope: studyScopeOf(caller) };
+  const offset = request.offset ?? 0;
+  let rows: QueryRow[];
+  let total: number | undefined;
+  if (filters.length === 0) {
+    rows = await index.query({ ...base, limit: request.limit, offset: request.offset });
+    if (options.countTotal) {
+      const pageIsShort = request.limit === undefined || rows.length < request.limit;
+      total = rows.length > 0 && pageIsShort ? offset + rows.length : await index.count(base);
+    }
+  } else {
+    // Keys without a column: the SQL conditions narrow, the stored attributes decide, and the
+    // page is cut after the filter so limit and offset count matches, not candidates.
+    const candidates = await index.query({ ...base, limit: MAX_FILTERED_CANDIDATES + 1 });
+    if (candidates.length > MAX_FILTERED_CANDIDATES) {
+      throw new YunyingError('QUERY_TOO_BROAD', `more than ${MAX_FILTERED_CANDIDATES} candidates for a sequence or PN key matched on stored attributes; narrow the query with another key (a date range, a Patient ID, a modality)`);
+    }
+    const matching = candidates.filter((row) => { const stored = parseStoredAttributes(row, request.level); return filters.every((filter) => filter(stored)); });
+    total = matching.length;
+    rows = matching.slice(offset, request.limit === undefined ? undefined : offset + request.limit);
+  }
   const returnTags = returnTagsFor(request);
   const datasets = rows.map((row) => rowToDataset(row, request.level, returnTags, request.keys));
   if (request.includeHoldingInstitution) rows.forEach((row, i) => { datasets[i]![HOLDING_INSTITUTION_KEY] = { vr: 'LO', Value: [String(row.institution_id)] }; });
-  return datasets;
+  return { datasets, total: options.countTotal ? total : undefined };
 }
 
-function matchConditions(request: QueryRequest): MatchCondition[] {
+/** SQL conditions for the indexed keys; predicates on the stored attributes for the others that can be matched. */
+function matchPlan(request: QueryRequest): { conditions: MatchCondition[]; filters: DatasetPredicate[] } {
   const conditions: MatchCondition[] = [];
+  const filters: DatasetPredicate[] = [];
+  const options = { fuzzy: request.fuzzyMatching === true };
   for (const [tag, element] of Object.entries(request.keys)) {
     const attribute = INDEXED_BY_TAG.get(tag.toUpperCase());
     if (!attribute || attribute.match === 'returnOnly' || !isAvailableAtLevel(attribute, request.level)) {
       // PS3.4 C.2.2.1.3 lets an SCP treat an optional key it cannot match as universal
       // matching; that answered `PatientAge=045Y` with every study (issue 12, finding 13).
-      // A key that asks to match is refused instead; as a return key it is answered.
+      // A key that asks to match is matched on the stored attributes when they hold it
+      // (sequences, PN attributes), refused otherwise; as a return key it is answered.
       const asking = matchingPathOf(tag, element);
-      if (asking && !CONTROL_TAGS.has(tag.toUpperCase())) throw unsupportedMatchingKey(asking, request.level);
-      continue;
+      if (!asking || CONTROL_TAGS.has(tag.toUpperCase())) continue;
+      if (!attribute && matchableOnStoredAttributes(tag.toUpperCase(), element, request.level)) {
+        const filter = datasetPredicate(tag.toUpperCase(), element, options);
+        if (filter) filters.push(filter);
+        continue;
+      }
+      throw unsupportedMatchingKey(asking, request.level);
     }
-    const condition = toMatchCondition(attribute, element, { fuzzy: request.fuzzyMatching === true });
+    const condition = toMatchCondition(attribute, element, options);
     if (condition) conditions.push(condition);
   }
-  return conditions;
+  return { conditions, filters };
+}
+
+/**
+ * Keys the study and series rows keep (attributes_json) and that are matched there: the
+ * queryable sequences, and PN attributes of the level's groups (NameOfPhysiciansReadingStudy,
+ * PerformingPhysicianName, …). Not at the PATIENT level, whose rows are groups of studies.
+ */
+function matchableOnStoredAttributes(tag: string, element: DicomJsonElement, level: QueryLevel): boolean {
+  if (level === 'PATIENT') return false;
+  const group = tag.slice(0, 4);
+  const groups = level === 'STUDY' ? [STUDY_ATTRIBUTE_GROUPS] : [STUDY_ATTRIBUTE_GROUPS, SERIES_ATTRIBUTE_GROUPS];
+  if (!groups.some((g) => g.has(group))) return false;
+  if (element.vr === 'SQ') return QUERYABLE_SEQUENCES.has(tag);
+  const vr = element.vr === 'UN' ? dictionaryVr(Number.parseInt(tag, 16)) : element.vr;
+  return vr === 'PN';
 }
 
 /** Attributes of the identifier that steer the query rather than match (PS3.4 C.4.1.1.3). */
@@ -120,14 +180,20 @@ function storedAttributes(row: QueryRow, level: QueryLevel, returnTags: string[]
   return () => {
     if (cached) return cached;
     const needsLookup = returnTags.some((tag) => !INDEXED_BY_TAG.has(tag));
-    const sources = level === 'STUDY' ? [row.attributes_json] : [row.series_attributes_json, row.study_attributes_json];
-    cached = {};
-    if (!needsLookup || level === 'PATIENT') return cached;
-    for (const source of sources.reverse()) {
-      if (typeof source === 'string' && source) Object.assign(cached, JSON.parse(source) as DicomJsonDataset);
-    }
+    cached = needsLookup ? parseStoredAttributes(row, level) : {};
     return cached;
   };
+}
+
+/** A row's stored attributes: the study's, with the series' over them below the STUDY level; none at PATIENT. */
+function parseStoredAttributes(row: QueryRow, level: QueryLevel): DicomJsonDataset {
+  if (level === 'PATIENT') return {};
+  const sources = level === 'STUDY' ? [row.attributes_json] : [row.study_attributes_json, row.series_attributes_json];
+  const stored: DicomJsonDataset = {};
+  for (const source of sources) {
+    if (typeof source === 'string' && source) Object.assign(stored, JSON.parse(source) as DicomJsonDataset);
+  }
+  return stored;
 }
 
 function elementFor(tag: string, row: QueryRow, level: QueryLevel, stored: () => DicomJsonDataset): DicomJsonElement | undefined {

@@ -50,6 +50,8 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
   let database: TestDatabase | undefined;
   const run = `Q${Date.now() % 1_000_000}`;
   const studies: Record<string, string> = {};
+  const referencedStudy = newUid();
+  const DETACHED_STUDY = '1.2.840.10008.3.1.2.3.1';
 
   const store = async (name: string, extra: Json, charset?: string) => {
     const made = instance({ '00080050': text('SH', `${run}-${name}`), '00200010': text('SH', run), ...extra }, charset);
@@ -74,6 +76,12 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
     await store('zhang-hanzi', { '00100010': pn({ Ideographic: '张^三' }) });
     await store('zhang-latin', { '00100010': pn({ Alphabetic: 'Zhang^San' }) });
     await store('lv', { '00100010': pn({ Alphabetic: 'Lv^Bu', Ideographic: '吕^布' }) });
+    await store('sequences', {
+      '00081060': pn({ Alphabetic: 'ZHOU^MIN', Ideographic: '周^敏' }),
+      '00081070': pn({ Ideographic: '孙^丽' }),
+      '00081110': { vr: 'SQ', Value: [{ '00081150': text('UI', DETACHED_STUDY), '00081155': text('UI', referencedStudy) }] },
+      '00400275': { vr: 'SQ', Value: [{ '00401001': text('SH', 'RP1'), '00400009': text('SH', 'SPS1') }, { '00401001': text('SH', 'RP2'), '00400009': text('SH', 'SPS2') }] },
+    });
   });
 
   after(async () => {
@@ -146,5 +154,65 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
       assert.deepEqual(accessions(res.json() as Json[]), expected, `${query} fuzzy`);
       assert.equal(res.headers.warning, undefined, 'fuzzy matching was performed');
     }
+  });
+
+  test('sequence matching (PS3.4 C.2.2.2.6): keys in the one item match an item that has them all', async () => {
+    const cases: Array<[string, string[]]> = [
+      [`00081110.00081155=${referencedStudy}`, ['sequences']],
+      [`00081110.00081150=${DETACHED_STUDY}`, ['sequences']],
+      [`ReferencedStudySequence.ReferencedSOPInstanceUID=${referencedStudy}`, ['sequences']],
+      [`ReferencedStudySequence.ReferencedSOPInstanceUID=${newUid()}`, []],
+      ['RequestAttributesSequence.RequestedProcedureID=RP2', ['sequences']],
+      ['RequestAttributesSequence.RequestedProcedureID=RP*', ['sequences']],
+      ['RequestAttributesSequence.RequestedProcedureID=RP3', []],
+      ['RequestAttributesSequence.RequestedProcedureID=RP2&RequestAttributesSequence.ScheduledProcedureStepID=SPS2', ['sequences']],
+      // Both keys are in one item: no stored item has RP2 with SPS1.
+      ['RequestAttributesSequence.RequestedProcedureID=RP2&RequestAttributesSequence.ScheduledProcedureStepID=SPS1', []],
+    ];
+    for (const [query, expected] of cases) {
+      const res = await qido(query);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(accessions(res.json() as Json[]), expected, query);
+    }
+    const [found] = (await qido(`00081110.00081155=${referencedStudy}`)).json() as Json[];
+    const items = found!['00081110']?.Value as Json[];
+    assert.equal(items?.[0]?.['00081155']?.Value?.[0], referencedStudy, 'the sequence comes back');
+    const series = await t.app.inject({ method: 'GET', url: `/dicom-web/series?StudyID=${run}&RequestAttributesSequence.RequestedProcedureID=RP1`, headers: { authorization: BASIC_AUTH } });
+    assert.equal(series.statusCode, 200, series.body);
+    assert.deepEqual((series.json() as Json[]).map((s) => s['0020000D']?.Value?.[0]), [studies['sequences']]);
+    const unsupported = await qido('ReferencedImageSequence.ReferencedSOPInstanceUID=1.2.3');
+    assert.equal(unsupported.statusCode, 400, 'a sequence the archive does not keep is refused, not ignored');
+  });
+
+  test('PN attributes without a column match the same way: NameOfPhysiciansReadingStudy 周*, OperatorsName fuzzy sun* finds 孙^丽', async () => {
+    assert.deepEqual(accessions((await qido('NameOfPhysiciansReadingStudy=' + encodeURIComponent('周*'))).json() as Json[]), ['sequences']);
+    assert.deepEqual(accessions((await qido('NameOfPhysiciansReadingStudy=zhou%5Emin')).json() as Json[]), ['sequences']);
+    assert.deepEqual(accessions((await qido('OperatorsName=sun*')).json() as Json[]), [], 'literal: 孙^丽 has no alphabetic group');
+    assert.deepEqual(accessions((await qido('OperatorsName=sun*&fuzzymatching=true')).json() as Json[]), ['sequences']);
+    assert.deepEqual(accessions((await qido('OperatorsName=sunli&fuzzymatching=true')).json() as Json[]), ['sequences']);
+    assert.deepEqual(accessions((await qido('NameOfPhysiciansReadingStudy=' + encodeURIComponent('周敏') + '&limit=1')).json() as Json[]), ['sequences']);
+  });
+
+  test('a limit that truncates: Warning 299 and X-Total-Count with the total; none when all fit', async () => {
+    const all = await qido('');
+    const total = (all.json() as Json[]).length;
+    assert.ok(total >= 5);
+    assert.equal(all.headers['x-total-count'], String(total));
+    assert.equal(all.headers.warning, undefined);
+    const page = await qido('limit=2&offset=1');
+    assert.equal((page.json() as Json[]).length, 2);
+    assert.equal(page.headers['x-total-count'], String(total));
+    assert.match(String(page.headers.warning), /^299 .*Additional results can be requested/);
+    const last = await qido(`limit=2&offset=${total - 2}`);
+    assert.equal(last.headers['x-total-count'], String(total));
+    assert.equal(last.headers.warning, undefined, 'the last page is not truncated');
+    const beyond = await qido(`limit=2&offset=${total + 5}`);
+    assert.deepEqual(beyond.json(), []);
+    assert.equal(beyond.headers['x-total-count'], String(total));
+    // Keys matched on stored attributes page after the filter.
+    const filtered = await qido('RequestAttributesSequence.RequestedProcedureID=RP*&limit=0');
+    assert.deepEqual(filtered.json(), []);
+    assert.equal(filtered.headers['x-total-count'], '1');
+    assert.match(String(filtered.headers.warning), /^299 /);
   });
 });

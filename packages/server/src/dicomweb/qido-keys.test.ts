@@ -44,8 +44,10 @@ const studyUidsOf = (body: unknown): string[] => (body as Array<Record<string, {
 
 describe('QIDO-RS refuses a matching key it cannot match', () => {
   const refused: Array<[string, RegExp]> = [
-    [`studies?PatientID=${patientId}&00400275.00401001=RP1`, /^\(0040,0275\)\.\(0040,1001\) RequestAttributesSequence\.RequestedProcedureID /],
-    [`studies?PatientID=${patientId}&RequestAttributesSequence.RequestedProcedureID=RP1`, /\(0040,0275\)\.\(0040,1001\)/],
+    // Since issue 15 the request, procedure and patient reference sequences are matched
+    // (qido-interop.test.ts); a sequence the archive does not keep is still refused.
+    [`studies?PatientID=${patientId}&00081140.00081155=1.2.3`, /^\(0008,1140\)\.\(0008,1155\) ReferencedImageSequence\.ReferencedSOPInstanceUID /],
+    [`studies?PatientID=${patientId}&ReferencedImageSequence.ReferencedSOPInstanceUID=1.2.3`, /\(0008,1140\)\.\(0008,1155\)/],
     [`studies?PatientID=${patientId}&OtherPatientIDs=X1`, /^\(0010,1000\) OtherPatientIDs /],
     [`studies?PatientID=${patientId}&PatientAge=045Y`, /^\(0010,1010\) PatientAge /],
     [`studies?PatientID=${patientId}&00101010=045Y`, /^\(0010,1010\) PatientAge /],
@@ -78,6 +80,14 @@ describe('QIDO-RS refuses a matching key it cannot match', () => {
     }
   });
 
+  test('a sequence the archive keeps is matched (issue 15): the study has no RequestAttributesSequence item with RP1', async () => {
+    for (const query of [`studies?PatientID=${patientId}&00400275.00401001=RP1`, `studies?PatientID=${patientId}&RequestAttributesSequence.RequestedProcedureID=RP1`]) {
+      const answer = await qido(query);
+      assert.equal(answer.status, 200, `${query}: ${JSON.stringify(answer.body)}`);
+      assert.deepEqual(answer.body, [], query);
+    }
+  });
+
   test('the web app’s own query and supported keys at a lower level still answer', async () => {
     assert.equal((await qido('studies?StudyDate=20261123&includefield=00081030,00180015&limit=500')).status, 200);
     assert.equal((await qido(`series?PatientID=${patientId}&Modality=CT`)).status, 200);
@@ -100,7 +110,7 @@ describe('C-FIND refuses a matching key it cannot match', () => {
 
   for (const [key, reason] of [
     ['PatientAge=045Y', /\(0010,1010\) PatientAge is not a supported/],
-    ['RequestAttributesSequence[0].RequestedProcedureID=RP1', /\(0040,0275\)\.\(0040,1001\)/],
+    ['ReferencedImageSequence[0].ReferencedSOPInstanceUID=1.2.3', /\(0008,1140\)\.\(0008,1155\)/],
   ] as const) {
     test(key, async () => {
       const { output, uids } = await findscu([key]);

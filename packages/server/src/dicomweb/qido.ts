@@ -178,12 +178,25 @@ async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply:
   const type = negotiateSimple(parseAccept(request.headers.accept), QUERY_TYPES);
   if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json');
   const { request: query } = buildQuery(level, request.query as QueryParams, path);
-  const results = await ctx.archive.query(ctx.callerOf(request), query);
+  const { results, total } = await ctx.archive.queryPage(ctx.callerOf(request), query);
+  signalTotal(reply, request, query, results.length, total);
   for (const result of results) {
     omitEmptyModalities(result);
     addRetrieveUrl(ctx, request, level, result);
   }
   return reply.type(type).send(JSON.stringify(results));
+}
+
+/**
+ * X-Total-Count: how many match in all (the convention FHIR's Bundle.total and many REST
+ * APIs follow; viewers page with it). When a limit cut the answer short, also PS3.18's
+ * Warning 299 that more results can be requested (PS3.18 8.3.4.4).
+ */
+function signalTotal(reply: FastifyReply, request: FastifyRequest, query: QueryRequest, returned: number, total: number): void {
+  reply.header('X-Total-Count', String(total));
+  if (total > (query.offset ?? 0) + returned) {
+    reply.header('Warning', `299 ${request.host}: "The number of results exceeded the maximum supported by the server. Additional results can be requested."`);
+  }
 }
 
 /**

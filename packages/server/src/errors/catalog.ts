@@ -84,6 +84,7 @@ export const ERROR_CATALOG = {
   INVALID_QUERY: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '查询无效', en: 'the query is invalid' },
   INVALID_MATCHING_KEY: { http: 400, dimse: D.CANNOT_UNDERSTAND, zh: '匹配键的值无效', en: 'a matching key has an invalid value' },
   UNSUPPORTED_MATCHING_KEY: { http: 400, dimse: D.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, zh: '不支持按此属性匹配', en: 'the attribute is not a supported matching key' },
+  QUERY_TOO_BROAD: { http: 400, dimse: D.OUT_OF_RESOURCES, zh: '查询范围过大，请增加其他匹配条件', en: 'the query leaves too many candidates for its sequence or person-name keys; narrow it with another key' },
   INVALID_FRAME_LIST: { http: 400, zh: '帧号列表无效', en: 'the frame list is invalid' },
   INVALID_BULKDATA_PATH: { http: 400, zh: 'Bulk data 路径无效', en: 'the bulk data path is invalid' },
   BULKDATA_UNAVAILABLE: { http: 500, zh: '无法读取 bulk data', en: 'the bulk data cannot be read' },

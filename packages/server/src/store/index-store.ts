@@ -121,6 +121,13 @@ export class IndexStore {
     return result.rows as QueryRow[];
   }
 
+  /** How many results the query has without a limit or offset (QIDO-RS X-Total-Count). */
+  async count(options: Omit<QueryOptions, 'limit' | 'offset'>): Promise<number> {
+    const statement = buildQuery({ ...options, limit: undefined, offset: undefined }, this.index.dialect);
+    const result = await sql<{ n: number | string }>`select count(*) as n from (${statement}) matches`.execute(this.index.db);
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
   async findInstances(filter: InstanceFilter): Promise<InstanceRow[]> {
     let query = this.index.db.selectFrom('instances as i').selectAll('i');
     if (filter.studyInstanceUids) query = query.where('i.study_instance_uid', 'in', nonEmpty(filter.studyInstanceUids));
