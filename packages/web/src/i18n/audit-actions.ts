@@ -40,6 +40,12 @@ const ACTIONS: Record<string, [zh: string, en: string]> = {
   'institution.updated': ['修改机构', 'Institution updated'],
   'instance.stored': ['接收影像', 'Instance stored'],
   'move.refused': ['拒绝影像传送', 'Move refused'],
+  'mpps.completed': ['设备报告检查完成（MPPS）', 'Procedure step completed (MPPS)'],
+  'mpps.created': ['设备报告检查开始（MPPS）', 'Procedure step started (MPPS)'],
+  'mpps.discontinued': ['设备报告检查中止（MPPS）', 'Procedure step discontinued (MPPS)'],
+  'order.cancelled': ['撤销检查申请', 'Order cancelled'],
+  'order.created': ['开检查申请', 'Order placed'],
+  'order.linked': ['检查申请关联影像', 'Order linked to its images'],
   'phrase.created': ['新建常用语', 'Phrase created'],
   'phrase.deleted': ['删除常用语', 'Phrase deleted'],
   'phrase.updated': ['修改常用语', 'Phrase updated'],
@@ -96,6 +102,7 @@ const ACTIONS: Record<string, [zh: string, en: string]> = {
   'user.signing-pin.removed': ['删除签名密码', 'Signing PIN removed'],
   'user.signing-pin.set': ['设置签名密码', 'Signing PIN set'],
   'user.updated': ['修改用户', 'User updated'],
+  'worklist.queried': ['设备查询检查工作列表', 'Modality worklist queried'],
 };
 
 /** The action's name in the UI's language; undefined for a code not listed (shown as it is). */
