@@ -95,7 +95,7 @@ export interface PartRequest {
  * (type defaults to `defaultPartType`), and bare `X` (single-part ask, treated as the same
  * part type), and wildcards mapping to `defaultPartType`.
  */
-export function multipartRequests(accept: MediaRange[], defaultPartType: string): PartRequest[] {
+export function multipartRequests(accept: readonly MediaRange[], defaultPartType: string): PartRequest[] {
   const out: PartRequest[] = [];
   for (const range of accept) {
     if (range.type === 'multipart/related' || range.type === 'multipart/*') {
