@@ -230,15 +230,6 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/hl7/outbound': { allowed: ADMIN },
   'GET /api/v1/hl7/inbound': { allowed: ADMIN },
 
-  // HL7 v2 (hl7/): platform administrators map HIS facilities, set ORU destinations, see the messages' state
-  'GET /api/v1/hl7/facilities': { allowed: ADMIN },
-  'PUT /api/v1/hl7/facilities/{facility}': { allowed: ADMIN, body: (_fx, fill) => ({ institutionId: fill === 'real' ? 'ks-t1' : 'no-such-institution' }) },
-  'DELETE /api/v1/hl7/facilities/{facility}': { allowed: ADMIN },
-  'GET /api/v1/hl7/destinations': { allowed: ADMIN },
-  'PUT /api/v1/hl7/destinations/{institutionId}': { allowed: ADMIN, body: () => ({ destinations: [] }) },
-  'GET /api/v1/hl7/outbound': { allowed: ADMIN },
-  'GET /api/v1/hl7/inbound': { allowed: ADMIN },
-
   // the notifications name patients and reports
   'GET /api/v1/events': { allowed: PATIENT_ROLES, patientData: true, kind: 'sse' },
   'GET /api/v1/statistics/studies': { allowed: ['commission-analyst', 'administrator'], query: () => ({ groupBy: 'institution' }) },
@@ -308,7 +299,6 @@ function parameter(route: string, name: string, fill: Fill): string {
           studyInstanceUid: real ? fx.priorUid : newUid(),
           reportId: real ? fx.reportId : randomUUID(),
           subscriptionId: real ? fx.subscriptionId : randomUUID(),
-          facility: real ? 'MATRIXHIS' : 'NO_SUCH_FACILITY',
           facility: real ? 'MATRIXHIS' : 'NO_SUCH_FACILITY',
           serviceRequestId: real ? fx.serviceRequestId : `o-${randomUUID()}`,
           patientResourceId: fx.patientResourceId,
