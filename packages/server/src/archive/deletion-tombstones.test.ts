@@ -205,6 +205,7 @@ describe('migration 0008-study-rows', () => {
       file.prepare(`drop index if exists reports_report_number`).run(); // 0019
       file.prepare(`drop table if exists report_number_counters`).run(); // 0019
       file.prepare(`alter table reports drop column report_number`).run(); // 0019
+      for (const table of ['order_mpps', 'order_steps', 'orders']) file.prepare(`drop table if exists ${table}`).run(); // 0021 (orders module)
       for (const table of ['fhir_subscription_deliveries', 'fhir_subscriptions']) file.prepare(`drop table if exists ${table}`).run(); // 0022 (fhir module)
       for (const table of ['hl7_facilities', 'hl7_destinations', 'hl7_outbound', 'hl7_inbound']) file.prepare(`drop table if exists ${table}`).run(); // 0023 (hl7 module)
       for (const column of PN_PHONETIC_COLUMNS) file.prepare(`alter table studies drop column ${column}`).run(); // 0024
