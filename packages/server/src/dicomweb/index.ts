@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createErrorHandler, errorBody } from '../errors/http-errors.ts';
 import { enforceRoutePermissions } from '../access/route-permission.ts';
 import { DEFAULT_MAX_STOW_BYTES, DicomWebContext, type DicomWebOptions } from './context.ts';
+import { registerCapabilities } from './capabilities.ts';
 import { registerQido } from './qido.ts';
 import { registerRendered } from './rendered.ts';
 import { registerStow } from './stow.ts';
@@ -53,6 +54,8 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
       // every body is taken as bytes; the STOW handler decides (415 for what it cannot use)
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
+      // first: it reads the routes below as they are added (PS3.18 8.9, OPTIONS)
+      registerCapabilities(scope, ctx);
       registerQido(scope, ctx);
       registerStow(scope, ctx, { maxBytes: bodyLimit, stagingDirectory: options.stagingDirectory ?? path.join(tmpdir(), 'yunying-staging') });
       registerWadoRs(scope, ctx);
