@@ -14,6 +14,7 @@ import { createStores, type Stores } from '../store/stores.ts';
 import type { UnitOfWork } from '../store/unit-of-work.ts';
 import type { ArchiveService, DicomNode, DicomNodeRegistry, IngestInput, IngestResult, InstanceRecord, InstanceScope, QueryRequest, RetrievalAction } from './archive-service.ts';
 import { ingestInstance } from './ingest.ts';
+import type { IngestCompression } from './ingest-compression.ts';
 import { removeStaleStagedFiles } from './staging.ts';
 import { queryArchive, queryArchivePage } from './query-service.ts';
 
@@ -43,6 +44,8 @@ export interface Archive extends ArchiveService, DicomNodeRegistry {
   /** institutions, users, AEs, sessions, grants: the same database */
   readonly accessStore: AccessStore;
   readonly audit: AuditTrail;
+  /** compression on ingest (the settings module sets it: the administrator's choice per institution); unset: stored as received */
+  setIngestCompression(compression: IngestCompression | undefined): void;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
   const stores = createStores(database, auditKey);
   const { index, access: accessStore, unitOfWork } = stores;
   const audit = new AuditTrail(stores.audit);
+  let compression: IngestCompression | undefined;
   return {
     index,
     blobs,
@@ -83,7 +87,10 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     async ingest(caller: Caller, input: IngestInput) {
       requirePermission(caller, 'images:write');
       // The instance's audit record commits with it (ingest.ts); a duplicate changes nothing and records nothing.
-      return ingestInstance({ index, blobs, unitOfWork, onStored }, caller, input);
+      return ingestInstance({ index, blobs, unitOfWork, onStored, compression }, caller, input);
+    },
+    setIngestCompression(next: IngestCompression | undefined) {
+      compression = next;
     },
     async query(caller: Caller, request: QueryRequest) {
       requirePermission(caller, 'images:read');

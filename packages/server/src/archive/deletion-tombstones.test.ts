@@ -16,7 +16,7 @@ import { stowBody } from '../dicomweb/test-support.ts';
 import { createFixture, signReport, startShareServer, type Fixture, type ShareTestServer } from '../share/share-test-support.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
 import { makeSyntheticInstance, newUid, type SyntheticInstance } from '../test-support/synthetic-dicom.ts';
-import { PN_PHONETIC_COLUMNS } from '../store/migrations.ts';
+import { INGEST_COMPRESSION_COLUMNS, PN_PHONETIC_COLUMNS } from '../store/migrations.ts';
 
 const FIRST_PATIENT = { id: 'P-FIRST-1', name: 'ZHANGFIRST^SAN' };
 const SECOND_PATIENT = { id: 'P-SECOND-2', name: 'LISECOND^SI' };
@@ -208,6 +208,7 @@ describe('migration 0008-study-rows', () => {
       for (const table of ['order_mpps', 'order_steps', 'orders']) file.prepare(`drop table if exists ${table}`).run(); // 0021 (orders module)
       for (const table of ['fhir_subscription_deliveries', 'fhir_subscriptions']) file.prepare(`drop table if exists ${table}`).run(); // 0022 (fhir module)
       for (const table of ['hl7_facilities', 'hl7_destinations', 'hl7_outbound', 'hl7_inbound']) file.prepare(`drop table if exists ${table}`).run(); // 0023 (hl7 module)
+      for (const column of INGEST_COMPRESSION_COLUMNS) file.prepare(`alter table instances drop column ${column}`).run(); // 0020
       for (const column of PN_PHONETIC_COLUMNS) file.prepare(`alter table studies drop column ${column}`).run(); // 0024
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();

@@ -9,6 +9,7 @@ import type { CommitInstanceInput, CommitOutcome, IndexStore } from '../store/in
 import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import type { IngestInput, IngestResult, StagedFile } from './archive-service.ts';
 import { sameDatasetAsStored } from './duplicate-detection.ts';
+import { compressReceived, type IngestCompression } from './ingest-compression.ts';
 import { personNameBigrams, personNameIndexColumns, personNameSearchGroups, personNameSearchText } from './matching.ts';
 import { personNamePinyinText } from './pinyin.ts';
 import { QUERYABLE_SEQUENCE_MAX_CHARS, QUERYABLE_SEQUENCES, SERIES_ATTRIBUTE_GROUPS, STUDY_ATTRIBUTE_GROUPS } from './attribute-catalog.ts';
@@ -20,6 +21,8 @@ export interface IngestDependencies {
   unitOfWork: UnitOfWork;
   /** told after commit, for events and logs */
   onStored?: (result: IngestResult, caller: Caller) => void;
+  /** compression on ingest, when an administrator chose it (ingest-compression.ts); absent: stored as received */
+  compression?: IngestCompression;
 }
 
 /**
@@ -44,7 +47,8 @@ export async function ingestInstance(deps: IngestDependencies, caller: Caller, i
   }
 }
 
-async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: IngestInput, decoded: DecodedInput): Promise<IngestResult> {
+async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: IngestInput, received: DecodedInput): Promise<IngestResult> {
+  const decoded = deps.compression ? await compressedOnIngest(deps.compression, caller, received) : received;
   const { content, size, parsed, attributes, contentSha256 } = decoded;
   if (input.kind === 'part10' && input.studyInstanceUid !== undefined && attributes.studyInstanceUid !== input.studyInstanceUid) {
     throw new YunyingError('STUDY_UID_MISMATCH', `Study Instance UID ${attributes.studyInstanceUid} does not match the target study ${input.studyInstanceUid}`);
@@ -109,7 +113,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   let outcome: Exclude<CommitOutcome, { kind: 'conflict' }>;
   try {
     outcome = await deps.unitOfWork.run(async (tx) => {
-      const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256));
+      const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
       if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
       recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
       return committed;
@@ -175,6 +179,31 @@ interface DecodedInput {
   contentSha256: string;
   parsed: ParsedDicom;
   attributes: IndexAttributes;
+  /** compressed on ingest: what was received */
+  original?: { transferSyntaxUid: string; sha256: string };
+}
+
+/**
+ * The received object losslessly compressed when its institution's administrator chose so
+ * (settings/ingest-compression.ts), else the received one. Compression is an economy, never
+ * a reason to refuse an instance: should it fail, the object is stored as received.
+ */
+async function compressedOnIngest(compression: IngestCompression, caller: Caller, received: DecodedInput): Promise<DecodedInput> {
+  let compressed;
+  try {
+    compressed = await compressReceived(compression, caller.institutionId, received.content, received.size);
+  } catch {
+    compressed = undefined;
+  }
+  if (!compressed) return received;
+  return {
+    content: { kind: 'pieces', pieces: [compressed.bytes] },
+    size: compressed.bytes.length,
+    contentSha256: sha256Of([compressed.bytes]),
+    parsed: received.parsed,
+    attributes: { ...received.attributes, transferSyntaxUid: compressed.transferSyntaxUid },
+    original: { transferSyntaxUid: received.attributes.transferSyntaxUid, sha256: received.contentSha256 },
+  };
 }
 
 function putContent(blobs: BlobStore, key: string, content: Content): Promise<BlobWrite> {
@@ -334,7 +363,7 @@ function referringPhysicianColumns(name: string | undefined) {
 
 const orNull = <T>(value: T | undefined): T | null => (value === undefined || value === '' ? null : value);
 
-function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string): CommitInstanceInput {
+function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom, a: IndexAttributes, blobKey: string, size: number, contentSha256: string, original?: DecodedInput['original']): CommitInstanceInput {
   const nameGroups = personNameSearchGroups(a.patientName);
   const nameSearch = personNameSearchText(nameGroups);
   // The data set as JSON is needed only for a new study or series, and then once for both.
@@ -392,6 +421,8 @@ function commitInputFor(caller: Caller, input: IngestInput, parsed: ParsedDicom,
       size,
       content_sha256: contentSha256,
       source_ae_title: input.kind === 'dataset' ? input.sourceAeTitle : null,
+      original_transfer_syntax_uid: original?.transferSyntaxUid ?? null,
+      original_sha256: original?.sha256 ?? null,
     },
     studyAttributesJson: () => levelAttributesJson(topLevelJson(), STUDY_GROUPS),
     seriesAttributesJson: () => levelAttributesJson(topLevelJson(), SERIES_GROUPS),

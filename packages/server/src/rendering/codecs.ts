@@ -104,7 +104,17 @@ interface WasmDecoder {
   getColorSpace?(): number;
   decodeSubResolution?(level: number): void;
 }
+interface WasmEncoder {
+  getDecodedBuffer(info: { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean; isUsingColorTransform?: boolean }): Uint8Array;
+  getEncodedBuffer(): Uint8Array;
+  encode(): void;
+  setQuality(lossless: boolean, quality: number): void;
+  setDecompositions?(levels: number): void;
+  delete(): void;
+}
 interface WasmModule {
+  J2KEncoder?: new () => WasmEncoder;
+  HTJ2KEncoder?: new () => WasmEncoder;
   J2KDecoder?: new () => WasmDecoder;
   HTJ2KDecoder?: new () => WasmDecoder;
   JpegLSDecoder?: new () => WasmDecoder;
@@ -579,4 +589,83 @@ export async function decodeCompressed(request: DecodeRequest): Promise<DecodedF
   if (/^1\.2\.840\.10008\.1\.2\.4\.9[0-3]$/.test(ts)) return decodeWasm('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', jpeg2000Codestream(request.frame));
   if (ts.startsWith('1.2.840.10008.1.2.4.20')) return decodeWasm('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', jpeg2000Codestream(request.frame));
   throw new CodecError(`no decoder for transfer syntax ${ts}`);
+}
+
+export const J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
+export const HTJ2K_LOSSLESS = '1.2.840.10008.1.2.4.201';
+/** Lossless syntaxes encodeLossless writes (compression on ingest). */
+export const ENCODABLE_SYNTAXES: ReadonlySet<string> = new Set([J2K_LOSSLESS, HTJ2K_LOSSLESS]);
+
+/** One native little-endian frame (interleaved) to compress losslessly. */
+export interface EncodeRequest {
+  transferSyntaxUid: string;
+  frame: Uint8Array;
+  width: number;
+  height: number;
+  components: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  signed: boolean;
+}
+
+export interface EncodedFrame {
+  data: Uint8Array;
+  /** the codestream applies the reversible colour transform: the data set says YBR_RCT */
+  colorTransformed: boolean;
+}
+
+/** The codec's output widened to the frame's sample size, to compare with it. */
+function asFrameBytes(decoded: DecodedFrame, bytesPerSample: number): Uint8Array {
+  const data = new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
+  if (decoded.bytesPerSample === bytesPerSample) return data;
+  const out = new Uint8Array(data.length * 2);
+  for (let i = 0; i < data.length; i++) out[i * 2] = data[i]!;
+  return out;
+}
+
+/**
+ * Lossless JPEG 2000 (OpenJPEG, its full build has the encoder) or HTJ2K (OpenJPH). The
+ * codestream is decoded again here and must give back every byte of the frame: bits above
+ * Bits Stored (overlays, garbage) or a sign the header did not declare would be lost at the
+ * stored precision, so a frame that does not survive is tried at the full Bits Allocated, and
+ * refused (CodecError) if it still does not.
+ */
+export async function encodeLossless(request: EncodeRequest): Promise<EncodedFrame> {
+  const j2k = request.transferSyntaxUid === J2K_LOSSLESS;
+  if (!j2k && request.transferSyntaxUid !== HTJ2K_LOSSLESS) throw new CodecError(`no encoder for transfer syntax ${request.transferSyntaxUid}`);
+  if (request.bitsAllocated !== 8 && request.bitsAllocated !== 16) throw new CodecError(`${request.bitsAllocated}-bit samples are not encoded`);
+  const bytesPerSample = request.bitsAllocated / 8;
+  const expected = request.width * request.height * request.components * bytesPerSample;
+  if (request.frame.length !== expected) throw new CodecError(`the frame holds ${request.frame.length} bytes, ${expected} expected`);
+  const specifier = j2k ? '@cornerstonejs/codec-openjpeg/wasmjs' : '@cornerstonejs/codec-openjph/wasmjs';
+  const precisions = request.bitsAllocated === 8 ? [8] : [...new Set([Math.max(9, Math.min(16, request.bitsStored)), 16])];
+  for (const bitsPerSample of precisions) {
+    const module = await loadModule(specifier);
+    const Encoder = j2k ? module.J2KEncoder : module.HTJ2KEncoder;
+    if (!Encoder) throw new CodecError(`${specifier} has no encoder`);
+    let encoder: WasmEncoder | undefined;
+    let data: Uint8Array;
+    try {
+      encoder = new Encoder();
+      encoder.getDecodedBuffer({ width: request.width, height: request.height, bitsPerSample, componentCount: request.components, isSigned: request.signed, isUsingColorTransform: request.components === 3 }).set(request.frame);
+      encoder.setQuality(true, 0);
+      encoder.encode();
+      data = Uint8Array.from(encoder.getEncodedBuffer());
+    } catch (error) {
+      dropModule(specifier);
+      throw new CodecError(messageOf(module, error));
+    } finally {
+      try {
+        encoder?.delete();
+      } catch {
+        dropModule(specifier);
+      }
+    }
+    const decoded = await decodeCompressed({ transferSyntaxUid: request.transferSyntaxUid, frame: data, bitsAllocated: request.bitsAllocated, pixelRepresentation: request.signed ? 1 : 0 });
+    const back = asFrameBytes(decoded, bytesPerSample);
+    if (decoded.width === request.width && decoded.height === request.height && Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(request.frame.buffer, request.frame.byteOffset, request.frame.byteLength)) === 0) {
+      return { data, colorTransformed: j2k && request.components === 3 && jpeg2000UsesMct(data) };
+    }
+  }
+  throw new CodecError('the frame does not decode back to the same bytes after lossless compression');
 }

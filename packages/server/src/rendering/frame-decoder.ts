@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { YunyingError } from '../errors.ts';
-import type { DecodedFrame, DecodeRequest } from './codecs.ts';
+import type { DecodedFrame, DecodeRequest, EncodedFrame, EncodeRequest } from './codecs.ts';
 
 export interface FrameDecoderOptions {
   /** worker threads [available cores - 1, at least 1, at most 4] */
@@ -29,19 +29,21 @@ export interface FrameDecoderOptions {
 
 export interface FrameDecoder {
   decode(request: DecodeRequest, expectedBytes: number): Promise<DecodedFrame>;
+  /** lossless JPEG 2000 / HTJ2K of one native frame, checked by decoding it back (compression on ingest) */
+  encode?(request: EncodeRequest): Promise<EncodedFrame>;
   close(): Promise<void>;
 }
 
 interface Job {
   id: number;
-  request: DecodeRequest;
-  resolve(frame: DecodedFrame): void;
+  message: { request: DecodeRequest } | { encode: EncodeRequest };
+  resolve(result: DecodedFrame | EncodedFrame): void;
   reject(error: Error): void;
 }
 
 interface Slot { worker: Worker; job?: Job; timer?: NodeJS.Timeout }
 
-type Reply = ({ frame: DecodedFrame; error?: undefined } | { error: string; frame?: undefined }) & { id: number; memory: number };
+type Reply = ({ frame: DecodedFrame; encoded?: undefined; error?: undefined } | { encoded: EncodedFrame; frame?: undefined; error?: undefined } | { error: string; frame?: undefined; encoded?: undefined }) & { id: number; memory: number };
 
 export const frameNotDecodable = (message: string): YunyingError => new YunyingError('FRAME_NOT_DECODABLE', message);
 
@@ -65,15 +67,24 @@ export class FrameDecoderPool implements FrameDecoder {
   }
 
   decode(request: DecodeRequest, expectedBytes: number): Promise<DecodedFrame> {
-    if (this.closed) return Promise.reject(new Error('the frame decoder is closed'));
     if (expectedBytes > this.maxFrameBytes) {
       return Promise.reject(frameNotDecodable(`the frame would decode to ${expectedBytes} bytes, more than the ${this.maxFrameBytes} this server decodes`));
     }
+    return this.submit<DecodedFrame>({ request });
+  }
+
+  encode(request: EncodeRequest): Promise<EncodedFrame> {
+    if (request.frame.length > this.maxFrameBytes) return Promise.reject(frameNotDecodable(`the frame of ${request.frame.length} bytes is larger than the ${this.maxFrameBytes} this server encodes`));
+    return this.submit<EncodedFrame>({ encode: request });
+  }
+
+  private submit<T extends DecodedFrame | EncodedFrame>(message: Job['message']): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the frame decoder is closed'));
     if (this.queue.length >= this.maxQueued) {
       return Promise.reject(new YunyingError('DECODER_BUSY', 'too many frames are waiting to be decoded; retry shortly'));
     }
-    return new Promise<DecodedFrame>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, request, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, message, resolve: resolve as (result: DecodedFrame | EncodedFrame) => void, reject });
       this.dispatch();
     });
   }
@@ -94,7 +105,7 @@ export class FrameDecoderPool implements FrameDecoder {
       slot.timer = setTimeout(() => void this.retire(slot, frameNotDecodable(`decoding the frame took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
       slot.worker.ref();
       // the compressed bytes are copied, not transferred: they are a view on the cached instance
-      slot.worker.postMessage({ id: job.id, request: job.request });
+      slot.worker.postMessage({ id: job.id, ...job.message });
     }
   }
 
@@ -117,7 +128,7 @@ export class FrameDecoderPool implements FrameDecoder {
     slot.job = undefined;
     slot.worker.unref();
     if (reply.error !== undefined) job.reject(frameNotDecodable(reply.error));
-    else job.resolve(reply.frame);
+    else job.resolve(reply.frame ?? reply.encoded);
     if (reply.memory > this.maxWorkerMemoryBytes) void this.retire(slot, new Error('unused'));
     else this.dispatch();
   }

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { ROLES } from '../access/role-names.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
+import { IngestCompressionSettings, registerIngestCompressionRoutes } from './ingest-compression.ts';
 import { registerSettingsRoutes } from './settings-routes.ts';
 import { SettingsService } from './settings-service.ts';
 import { openSettingsStore } from './settings-store.ts';
@@ -17,7 +18,7 @@ export const SETTINGS = serviceKey<SettingsService>('settings');
 /** People's roles read the settings (pick lists, SLA); device accounts have no forms to fill. */
 const PEOPLE = ROLES.filter((role) => role !== 'gateway' && role !== 'modality');
 
-/** Administrator settings (issue 14, item 11): pick lists and the reading SLA, kept in admin_settings. */
+/** Administrator settings (issue 14, item 11): pick lists and the reading SLA, kept in admin_settings; compression on ingest (issue 15). */
 export const settingsModule: YunyingModule = {
   name: 'settings',
   permissions: [{ name: 'settings:read', zh: '读取管理员设置（设备类型与检查部位选择列表、诊断时限）', en: 'read the administrator’s settings (modality and body-part pick lists, reading SLA)', roles: PEOPLE }],
@@ -43,5 +44,9 @@ export const settingsModule: YunyingModule = {
     const settings = new SettingsService({ store: archive.stores.open(openSettingsStore), access: archive.accessStore, unitOfWork: archive.unitOfWork }, { sla: config.slaMinutes });
     services.provide(SETTINGS, settings);
     await registerSettingsRoutes(http, { settings, resolveCaller: callers.rest });
+    // compression on ingest (issue 15 item 1): off unless an administrator chooses it per institution
+    const ingestCompression = new IngestCompressionSettings({ store: archive.stores.open(openSettingsStore), access: archive.accessStore, unitOfWork: archive.unitOfWork });
+    archive.setIngestCompression(ingestCompression);
+    await registerIngestCompressionRoutes(http, { settings: ingestCompression, resolveCaller: callers.rest });
   },
 };

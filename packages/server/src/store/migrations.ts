@@ -638,6 +638,14 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('reports_report_number').on('reports').column('report_number').unique().execute();
       },
     },
+    '0020-ingest-compression': {
+      // Compression on ingest (issue 15 item 1; settings/ingest-compression.ts): an instance
+      // stored losslessly compressed records the syntax it was received in and the received
+      // object's hash. Null, as for every instance stored before: kept as received.
+      async up(db: Kysely<unknown>) {
+        for (const column of INGEST_COMPRESSION_COLUMNS) await db.schema.alterTable('instances').addColumn(column, 'varchar(64)').execute();
+      },
+    },
     '0024-pn-phonetic-index': {
       // Every indexed PN attribute matches like PatientName (case-insensitive, per component
       // group): ReferringPhysicianName gets the same derived columns. Both get their pinyin
@@ -657,6 +665,9 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
     },
   };
 }
+
+/** The columns migration 0020 adds to instances (deletion-tombstones.test.ts drops them to replay it). */
+export const INGEST_COMPRESSION_COLUMNS = ['original_transfer_syntax_uid', 'original_sha256'] as const;
 
 /** The columns migration 0024 adds to studies (deletion-tombstones.test.ts drops them to replay it). */
 export const PN_PHONETIC_COLUMNS = [

@@ -230,6 +230,10 @@ export interface InstanceTable {
   size: number;
   content_sha256: string;
   source_ae_title: string | null;
+  /** compressed on ingest (migration 0020): the transfer syntax it was received in; null when stored as received */
+  original_transfer_syntax_uid: string | null;
+  /** compressed on ingest: SHA-256 of the received object (content_sha256 is the stored one's) */
+  original_sha256: string | null;
   created_at: string;
   /** monotonically increasing, for stable paging and change feeds */
   seq: Generated<number>;
