@@ -53,6 +53,9 @@ const LIBRARY_KEEPERS: readonly Role[] = [...READERS, 'administrator'];
 
 interface Fixtures {
   studyUid: string;
+  /** the series and instance of studyUid (rendered series, WADO-URI) */
+  seriesUid: string;
+  sopUid: string;
   priorUid: string;
   requestId: string;
   reportId: string;
@@ -257,6 +260,12 @@ const OTHER_ROUTES: Record<string, RouteCase> = {
   'GET /fhir/r4/Patient': { allowed: IMAGE_READERS, patientData: true, query: () => ({ identifier: 'P-MATRIX' }) },
   'GET /fhir/r4/ImagingStudy': { allowed: IMAGE_READERS, patientData: true, query: (fx) => ({ _id: fx.studyUid }) },
   'GET /dicom-web/studies': { allowed: IMAGE_READERS, patientData: true, query: (fx) => ({ StudyInstanceUID: fx.studyUid }) },
+  // rendered studies and series, their thumbnails, WADO-URI's de-identified export (issue 15 item 2)
+  'GET /dicom-web/studies/{study}/rendered': { allowed: IMAGE_READERS, patientData: true },
+  'GET /dicom-web/studies/{study}/thumbnail': { allowed: IMAGE_READERS, patientData: true },
+  'GET /dicom-web/studies/{study}/series/{series}/rendered': { allowed: IMAGE_READERS, patientData: true },
+  'GET /dicom-web/studies/{study}/series/{series}/thumbnail': { allowed: IMAGE_READERS, patientData: true },
+  'GET /wado?anonymize': { allowed: IMAGE_READERS, query: (fx) => ({ requestType: 'WADO', studyUID: fx.studyUid, seriesUID: fx.seriesUid, objectUID: fx.sopUid, contentType: 'application/dicom', anonymize: 'yes' }) },
 };
 
 let server: ListeningServer;
@@ -296,6 +305,7 @@ function parameter(route: string, name: string, fill: Fill): string {
           username: real ? USERS.technologist.username : 'no-such-user',
           aeTitle: real ? 'T1_CT' : 'NO_SUCH_AE',
           study: real ? fx.studyUid : newUid(),
+          series: real ? fx.seriesUid : newUid(),
           studyInstanceUid: real ? fx.priorUid : newUid(),
           reportId: real ? fx.reportId : randomUUID(),
           subscriptionId: real ? fx.subscriptionId : randomUUID(),
@@ -440,6 +450,8 @@ before(async () => {
     templateId: (template.body as { id: string }).id,
     phraseId: (phrase.body as { id: string }).id,
     studyUid: current.studyInstanceUid,
+    seriesUid: current.seriesInstanceUid,
+    sopUid: current.sopInstanceUid,
     priorUid: prior.studyInstanceUid,
     requestId,
     reportId,
