@@ -64,7 +64,7 @@ function fields(text: string, segment: string, nth = 0): string[] {
 async function hisSend(port: number, payloads: Buffer[], expectAcks = payloads.length): Promise<{ acks: string[]; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
-    let buffer = Buffer.alloc(0);
+    let buffer: Buffer = Buffer.alloc(0);
     const acks: string[] = [];
     let closed = false;
     const timer = setTimeout(() => {
@@ -102,7 +102,7 @@ async function startHisReceiver(): Promise<{ port: number; received: string[]; s
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    let buffer = Buffer.alloc(0);
+    let buffer: Buffer = Buffer.alloc(0);
     socket.on('data', (data) => {
       const { bodies, rest } = unframe(Buffer.concat([buffer, data]));
       buffer = rest;
@@ -303,6 +303,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const created = await as('tech1', 'POST', '/api/v1/reading-requests', { studyInstanceUid: instance.studyInstanceUid, readingInstitutionId: 'ks-county', imagesComplete: true });
         ok(created, 201, 'request');
         requestId = (created.body as { id: string }).id;
+      } else {
+        // the order became the reading request; the township says the images are all there
+        ok(await as('tech1', 'POST', `/api/v1/reading-requests/${requestId}/images-complete`), 200, 'images complete');
       }
       ok(await as('rad1', 'POST', `/api/v1/reading-requests/${requestId}/claim`), 200, 'claim');
       const draft = await as('rad1', 'PUT', `/api/v1/reading-requests/${requestId}/report`, { findings: '右肺上叶见结节，大小约 8^9 mm | 边界清。\n纵隔未见肿大淋巴结。', impression: '右肺上叶结节，建议随访。', positive: true });
