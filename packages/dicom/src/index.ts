@@ -25,6 +25,7 @@ export {
 export { getFrame, countFrames, type PixelDataInfo, getPixelDataInfo } from './frames.ts';
 export { decodeText, encodeText } from './charset.ts';
 export { dictionaryVr } from './vr-dictionary.ts';
+export { toDicomXml } from './dicom-xml.ts';
 export { setTopLevelTextElements, type TextElementChange } from './edit.ts';
 export { isValidUid, findInvalidUids, UID_MAX_LENGTH, type InvalidUid } from './uid.ts';
 export { NON_IMAGE_MODALITIES, primaryImageModality } from './modalities.ts';

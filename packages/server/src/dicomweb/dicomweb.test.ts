@@ -175,7 +175,8 @@ describe('DICOMweb over a real archive', () => {
     test('400 for unknown parameters, 406 for other media types, fuzzymatching performed without a Warning', async () => {
       assert.equal((await inject({ url: '/dicom-web/studies?NoSuchKeyword=1' })).statusCode, 400);
       assert.equal((await inject({ url: '/dicom-web/studies?limit=ten' })).statusCode, 400);
-      assert.equal((await inject({ url: '/dicom-web/studies', headers: { accept: 'application/dicom+xml' } })).statusCode, 406);
+      // application/dicom+xml is answered since issue 15 (qido-interop.test.ts); other types are not.
+      assert.equal((await inject({ url: '/dicom-web/studies', headers: { accept: 'text/html' } })).statusCode, 406);
       const fuzzy = await inject({ url: '/dicom-web/studies?fuzzymatching=true&PatientName=Wang*' });
       assert.equal(fuzzy.statusCode, 200);
       // Fuzzy PN matching (pinyin) is performed since issue 15; a 299 Warning would say it was not.

@@ -9,7 +9,7 @@ import { buildPart10, encodeDataset, TRANSFER_SYNTAX, type DicomJsonDataset } fr
 import { newUid } from '../test-support/synthetic-dicom.ts';
 import { systemCaller } from '../access/caller.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
-import { BASIC_AUTH, createTestApp, type TestApp } from './test-support.ts';
+import { BASIC_AUTH, createTestApp, readMultipart, type TestApp } from './test-support.ts';
 
 type Json = DicomJsonDataset;
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -214,5 +214,29 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
     assert.deepEqual(filtered.json(), []);
     assert.equal(filtered.headers['x-total-count'], '1');
     assert.match(String(filtered.headers.warning), /^299 /);
+  });
+
+  test('application/dicom+xml: multipart/related, one PS3.19 Native DICOM Model document per result', async () => {
+    for (const accept of ['multipart/related; type="application/dicom+xml"', 'application/dicom+xml', 'multipart/related; type=application/dicom+xml, application/dicom+json;q=0.5']) {
+      const res = await qido('ReferringPhysicianName=' + encodeURIComponent('刘*'), { accept });
+      assert.equal(res.statusCode, 200, `${accept}: ${res.body}`);
+      assert.match(String(res.headers['content-type']), /^multipart\/related; type="application\/dicom\+xml"; boundary=/);
+      const parts = readMultipart(res.headers['content-type'] as string, res.rawPayload);
+      assert.equal(parts.length, 1, accept);
+      assert.equal(parts[0]!.headers['content-type'], 'application/dicom+xml');
+      const xml = parts[0]!.body.toString('utf8');
+      assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<NativeDicomModel xmlns="http:\/\/dicom.nema.org\/PS3.19\/models\/NativeDICOM"/);
+      assert.match(xml, /<DicomAttribute tag="00080090" vr="PN" keyword="ReferringPhysicianName"><PersonName number="1"><Alphabetic><FamilyName>LIU<\/FamilyName><GivenName>QIANG<\/GivenName><\/Alphabetic><Ideographic><FamilyName>刘<\/FamilyName><GivenName>强<\/GivenName><\/Ideographic><\/PersonName><\/DicomAttribute>/);
+      assert.match(xml, new RegExp(`<DicomAttribute tag="0020000D" vr="UI" keyword="StudyInstanceUID"><Value number="1">${studies['liu']!.replace(/\./g, '\\.')}</Value></DicomAttribute>`));
+      assert.match(xml, /<DicomAttribute tag="00201208" vr="IS" keyword="NumberOfStudyRelatedInstances"><Value number="1">1<\/Value><\/DicomAttribute>/);
+      assert.match(xml, /<\/NativeDicomModel>\n$/);
+    }
+    const sequence = await qido(`00081110.00081155=${referencedStudy}`, { accept: 'multipart/related; type="application/dicom+xml"' });
+    const [part] = readMultipart(sequence.headers['content-type'] as string, sequence.rawPayload);
+    assert.match(part!.body.toString('utf8'), new RegExp(`<DicomAttribute tag="00081110" vr="SQ" keyword="ReferencedStudySequence"><Item number="1"><DicomAttribute tag="00081150" vr="UI" keyword="ReferencedSOPClassUID"><Value number="1">${DETACHED_STUDY.replace(/\./g, '\\.')}</Value></DicomAttribute>`));
+    const none = await qido(`ReferencedStudySequence.ReferencedSOPInstanceUID=${newUid()}`, { accept: 'application/dicom+xml' });
+    assert.equal(none.statusCode, 200);
+    assert.equal(readMultipart(none.headers['content-type'] as string, none.rawPayload).length, 0);
+    assert.equal((await qido('', { accept: 'text/xml' })).statusCode, 406);
   });
 });
