@@ -25,6 +25,7 @@ before(async () => {
   await writeFile(path.join(dist, 'app-config.js'), 'window.config = { dataSources: [{ configuration: { qidoRoot: "https://demo.example.org" } }] };');
   await writeFile(path.join(dist, 'app.bundle.0123456789abcdef0123.js'), BUNDLE);
   await writeFile(path.join(dist, 'app.bundle.css'), '@font-face{src:url(/31fb9346313fc3740d7b.woff2) format("woff2")}body{background:url("//cdn.example.org/x.png")}');
+  await writeFile(path.join(dist, 'manifest.json'), '{"icons": [{"src": "/assets/icon.png"}], "start_url": "/"}');
   await mkdir(path.join(dist, 'assets'));
   await writeFile(path.join(dist, 'assets', 'plain.js'), 'console.log("no public path here");');
 });
@@ -60,6 +61,8 @@ describe('OHIF at /ohif/', () => {
     const plain = await fetch(`${server.baseUrl}/ohif/assets/plain.js`);
     assert.equal(await plain.text(), 'console.log("no public path here");');
     assert.equal(plain.headers.get('cache-control'), 'no-cache');
+    const manifest = await fetch(`${server.baseUrl}/ohif/manifest.json`);
+    assert.deepEqual(await manifest.json(), { icons: [{ src: '/ohif/assets/icon.png' }], start_url: '/ohif/' });
     const css = await fetch(`${server.baseUrl}/ohif/app.bundle.css`);
     assert.match(css.headers.get('content-type') ?? '', /text\/css/);
     assert.equal(await css.text(), '@font-face{src:url(/ohif/31fb9346313fc3740d7b.woff2) format("woff2")}body{background:url("//cdn.example.org/x.png")}');

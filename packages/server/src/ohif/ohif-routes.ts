@@ -3,8 +3,8 @@
  * site root: index.html names /app.bundle….js, and each webpack runtime (the app's and its
  * workers') loads its chunks from the public path "/". Served under /ohif/, those are
  * rebased here as they go out: the index's src/href and window.PUBLIC_URL, the
- * `__webpack_require__.p = "/"` of the bundles that carry it, and the stylesheets'
- * url(/…) of OHIF's fonts (each read once, kept in memory).
+ * `__webpack_require__.p = "/"` of the bundles that carry it, the stylesheets' url(/…)
+ * of OHIF's fonts and the manifest's icons (each read once, kept in memory).
  * Every other file goes out as it is on disk. The dist is left untouched, so any stock
  * build of that version can be pointed at (YUNYING_OHIF_DIST).
  *
@@ -64,7 +64,11 @@ export async function registerOhif(app: FastifyInstance, options: OhifRouteOptio
     if (!known) {
       known = readFile(path.join(root, relative)).then((bytes) => {
         const text = bytes.toString('utf8');
-        const out = relative.endsWith('.css') ? rebaseStylesheet(text, base) : text.replace(PUBLIC_PATH_MARKER, `__webpack_require__.p = ${JSON.stringify(base)};`);
+        const out = relative.endsWith('.css')
+          ? rebaseStylesheet(text, base)
+          : relative.endsWith('.json')
+            ? rebaseManifest(text, base)
+            : text.replace(PUBLIC_PATH_MARKER, `__webpack_require__.p = ${JSON.stringify(base)};`);
         return out === text ? undefined : Buffer.from(out);
       });
       rebased.set(relative, known);
@@ -90,7 +94,7 @@ export async function registerOhif(app: FastifyInstance, options: OhifRouteOptio
       }
       const cacheControl = HASHED.test(path.basename(relative)) ? 'public, max-age=31536000, immutable' : 'no-cache';
       reply.header('X-Content-Type-Options', 'nosniff');
-      const type = relative.endsWith('.js') ? 'text/javascript; charset=utf-8' : relative.endsWith('.css') ? 'text/css; charset=utf-8' : undefined;
+      const type = relative.endsWith('.js') ? 'text/javascript; charset=utf-8' : relative.endsWith('.css') ? 'text/css; charset=utf-8' : relative === 'manifest.json' ? 'application/manifest+json; charset=utf-8' : undefined;
       const changed = type ? await rebasedFile(relative) : undefined;
       if (type && changed) return reply.type(type).header('Cache-Control', cacheControl).send(changed);
       return reply.header('Cache-Control', cacheControl).sendFile(relative);
@@ -108,6 +112,11 @@ export function rebaseIndex(html: string, base: string): string {
 /** A stylesheet's root-relative url(/…) (OHIF's fonts) under `base`. */
 export function rebaseStylesheet(css: string, base: string): string {
   return css.replace(/url\(\s*(['"]?)\/(?!\/)/g, `url($1${base}`);
+}
+
+/** The web app manifest's icon paths ("src": "/assets/…") under `base`. */
+export function rebaseManifest(json: string, base: string): string {
+  return json.replace(/("(?:src|start_url|scope)"\s*:\s*")\/(?!\/)/g, `$1${base}`);
 }
 
 function pageHeaders(reply: FastifyReply): FastifyReply {
