@@ -239,4 +239,18 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
     assert.equal(readMultipart(none.headers['content-type'] as string, none.rawPayload).length, 0);
     assert.equal((await qido('', { accept: 'text/xml' })).statusCode, 406);
   });
+
+  test('WADO-RS metadata as application/dicom+xml: the same attributes, Pixel Data as a BulkData reference', async () => {
+    const url = `/dicom-web/studies/${studies['liu']}/metadata`;
+    const xml = await t.app.inject({ method: 'GET', url, headers: { authorization: BASIC_AUTH, accept: 'multipart/related; type="application/dicom+xml"' } });
+    assert.equal(xml.statusCode, 200, xml.body);
+    const parts = readMultipart(xml.headers['content-type'] as string, xml.rawPayload);
+    assert.equal(parts.length, 1);
+    const text = parts[0]!.body.toString('utf8');
+    assert.match(text, /<DicomAttribute tag="00080090" vr="PN" keyword="ReferringPhysicianName"><PersonName number="1"><Alphabetic><FamilyName>LIU<\/FamilyName>/);
+    assert.match(text, /<DicomAttribute tag="7FE00010" vr="OW" keyword="PixelData"><BulkData uri="[^"]+\/bulkdata\/7FE00010"\/><\/DicomAttribute>/);
+    const json = await t.app.inject({ method: 'GET', url, headers: { authorization: BASIC_AUTH, accept: 'application/dicom+json' } });
+    assert.equal(json.statusCode, 200);
+    assert.equal(Object.keys((json.json() as Json[])[0]!).length, (text.match(/<DicomAttribute tag="[0-9A-F]{8}"/g) ?? []).length, 'as many top-level attributes as the JSON (none nested here)');
+  });
 });

@@ -12,13 +12,14 @@
  * for every other client).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { encodeMultipart, multipartContentType, newBoundary, toDicomXml, type DicomJsonDataset, type DicomJsonElement } from '@yunying/dicom';
+import type { DicomJsonDataset, DicomJsonElement } from '@yunying/dicom';
 import type { QueryLevel, QueryRequest } from '../archive/archive-service.ts';
 import { INDEXED_BY_TAG, QIDO_DEFAULT_TAGS } from '../archive/attribute-catalog.ts';
 import { YunyingError, badRequest } from '../errors.ts';
 import type { DicomWebContext } from './context.ts';
 import { lookupAttribute } from './keywords.ts';
-import { parseAccept, typeMatches, type MediaRange } from './media-types.ts';
+import { parseAccept } from './media-types.ts';
+import { DICOM_XML, negotiateJsonOrXml, sendDicomXml } from './dicom-xml-response.ts';
 
 export type QueryParams = Record<string, string | string[] | undefined>;
 
@@ -173,28 +174,8 @@ function defaultReturnTags(level: QueryLevel, pathUids: { studyInstanceUid?: str
 }
 
 const QUERY_TYPES = ['application/dicom+json', 'application/json'];
-const DICOM_XML = 'application/dicom+xml';
-
-/**
- * The answer's media type, in Accept order: DICOM JSON (also for wildcards), or the Native
- * DICOM Model as PS3.18 10.6.3 allows it, `multipart/related; type="application/dicom+xml"`
- * (a bare application/dicom+xml is answered the same way, one result a part).
- */
-function negotiateQueryType(accept: readonly MediaRange[]): string | undefined {
-  for (const range of accept) {
-    if (range.type === DICOM_XML) return DICOM_XML;
-    if (range.type === 'multipart/related') {
-      if ((range.params.type ?? '').toLowerCase() === DICOM_XML) return DICOM_XML;
-      continue;
-    }
-    const json = QUERY_TYPES.find((t) => typeMatches(range.type, t));
-    if (json) return json;
-  }
-  return undefined;
-}
-
 async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, level: QueryLevel, path: { studyInstanceUid?: string; seriesInstanceUid?: string }) {
-  const type = negotiateQueryType(parseAccept(request.headers.accept));
+  const type = negotiateJsonOrXml(parseAccept(request.headers.accept), QUERY_TYPES);
   if (!type) throw new YunyingError('NOT_ACCEPTABLE', 'QIDO-RS answers application/dicom+json or multipart/related; type="application/dicom+xml"');
   const { request: query } = buildQuery(level, request.query as QueryParams, path);
   const { results, total } = await ctx.archive.queryPage(ctx.callerOf(request), query);
@@ -203,11 +184,7 @@ async function answerQuery(ctx: DicomWebContext, request: FastifyRequest, reply:
     omitEmptyModalities(result);
     addRetrieveUrl(ctx, request, level, result);
   }
-  if (type === DICOM_XML) {
-    const boundary = newBoundary();
-    const parts = results.map((result) => ({ contentType: DICOM_XML, body: Buffer.from(toDicomXml(result), 'utf8') }));
-    return reply.type(multipartContentType(boundary, DICOM_XML)).send(Buffer.from(encodeMultipart(boundary, parts)));
-  }
+  if (type === DICOM_XML) return sendDicomXml(reply, results);
   return reply.type(type).send(JSON.stringify(results));
 }
 

@@ -17,6 +17,7 @@ import type { InstanceRecord } from '../archive/archive-service.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import { sharedTranscoder, type Transcoder } from '../transcoding/index.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
+import { DICOM_XML, negotiateJsonOrXml, sendDicomXml } from './dicom-xml-response.ts';
 import {
   EXPLICIT_VR_LE,
   frameMediaType,
@@ -219,8 +220,12 @@ async function* metadataChunks(ctx: DicomWebContext, request: FastifyRequest, re
 }
 
 async function sendMetadata(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, records: InstanceRecord[]) {
+  // application/dicom+xml (PS3.18 8.7.3.3): the same metadata as Native DICOM Model parts (dicom-xml-response.ts).
+  if (negotiateJsonOrXml(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']) === DICOM_XML) {
+    return sendDicomXml(reply, (async function* () { for (const record of records) yield JSON.parse(await metadataText(ctx, request, record)) as DicomJsonDataset; })());
+  }
   const type = negotiateSimple(parseAccept(request.headers.accept), ['application/dicom+json', 'application/json']);
-  if (!type) throw notAcceptable('metadata is available as application/dicom+json');
+  if (!type) throw notAcceptable('metadata is available as application/dicom+json or multipart/related; type="application/dicom+xml"');
   const firstRecord = records[0]!;
   const first = await metadataText(ctx, request, firstRecord);
   if (records.length === 1) return reply.type(type).send(`[${first}]`);
