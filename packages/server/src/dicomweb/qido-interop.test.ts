@@ -9,7 +9,9 @@ import { buildPart10, encodeDataset, TRANSFER_SYNTAX, type DicomJsonDataset } fr
 import { newUid } from '../test-support/synthetic-dicom.ts';
 import { systemCaller } from '../access/caller.ts';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.ts';
-import { BASIC_AUTH, createTestApp, readMultipart, type TestApp } from './test-support.ts';
+import type { AddressInfo } from 'node:net';
+import { api } from 'dicomweb-client';
+import { BASIC_AUTH, createTestApp, FetchXMLHttpRequest, readMultipart, type TestApp } from './test-support.ts';
 
 type Json = DicomJsonDataset;
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -252,5 +254,18 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
     const json = await t.app.inject({ method: 'GET', url, headers: { authorization: BASIC_AUTH, accept: 'application/dicom+json' } });
     assert.equal(json.statusCode, 200);
     assert.equal(Object.keys((json.json() as Json[])[0]!).length, (text.match(/<DicomAttribute tag="[0-9A-F]{8}"/g) ?? []).length, 'as many top-level attributes as the JSON (none nested here)');
+  });
+
+  test('dicomweb-client (OHIF\'s library) searchForStudies: several modalities, fuzzy pinyin, ReferringPhysicianName', async () => {
+    (globalThis as Record<string, unknown>).XMLHttpRequest = FetchXMLHttpRequest;
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/dicom-web`;
+    const client = new api.DICOMwebClient({ url, headers: { Authorization: BASIC_AUTH } } as unknown as ConstructorParameters<typeof api.DICOMwebClient>[0]) as unknown as { searchForStudies(o: { queryParams: Record<string, string> }): Promise<Json[]> };
+    assert.deepEqual(accessions(await client.searchForStudies({ queryParams: { StudyID: run, ModalitiesInStudy: 'MG\\SEG' } })), ['mg', 'seg']);
+    assert.deepEqual(accessions(await client.searchForStudies({ queryParams: { StudyID: run, PatientName: 'zhang*', fuzzymatching: 'true' } })), ['zhang-hanzi', 'zhang-latin']);
+    assert.deepEqual(accessions(await client.searchForStudies({ queryParams: { StudyID: run, ReferringPhysicianName: '刘*' } })), ['liu']);
+    const noModality = await client.searchForStudies({ queryParams: { StudyID: run, AccessionNumber: `${run}-no-modality` } });
+    assert.equal(noModality.length, 1);
+    assert.equal('00080061' in noModality[0]!, false);
   });
 });
