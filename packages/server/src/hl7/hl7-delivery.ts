@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Caller } from '../access/caller.ts';
+import { systemCaller, type Caller } from '../access/caller.ts';
 import type { AuditRecorder } from '../access/audit-event.ts';
 import type { FeedChange, FeedConsumer } from '../feed/change.ts';
 import type { OrderService, OrderView } from '../orders/order-model.ts';
@@ -27,7 +27,7 @@ export interface Hl7DeliveryDeps {
 }
 
 /** The consumer's caller: reads across institutions, for the delivery of what was signed. */
-const DELIVERY: Caller = { kind: 'system', name: 'hl7-delivery', institutionId: 'platform', role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+const DELIVERY: Caller = systemCaller('hl7-delivery');
 
 /**
  * ORU^R01 out (issue 15 item 8): for each signature and addendum, the report goes to every

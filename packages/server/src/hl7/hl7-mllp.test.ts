@@ -348,6 +348,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       assert.deepEqual(row && { status: row.status, attempts: row.attempts, lastAckCode: row.lastAckCode }, { status: 'acknowledged', attempts: 2, lastAckCode: 'AA' });
       ok(await as('tech1', 'GET', '/api/v1/hl7/outbound'), 403, 'technologist reading the outbound state');
+      // the report left the platform twice (refused, then taken): both on the audit trail
+      const audit = await as('admin', 'GET', '/api/v1/audit-events?action=hl7.report-sent&limit=50');
+      ok(audit, 200, 'audit');
+      const events = ((audit.body as { events?: unknown[] }).events ?? (audit.body as unknown[])) as Array<{ outcome: string; object_id: string; patient_id: string; details: { reportId: string } }>;
+      const mine = events.filter((event) => event.details.reportId === reportId);
+      assert.deepEqual(mine.map((event) => event.outcome).sort(), ['failure', 'success']);
+      assert.ok(mine.every((event) => event.object_id === instance.studyInstanceUid && event.patient_id === 'P-HL7-001'), JSON.stringify(mine));
 
       // an addendum: a corrected result (C) with the addendum's text
       ok(await as('rev', 'POST', `/api/v1/reports/${reportId}/addenda`, { text: '补充：与前片对比无明显变化。' }), 200, 'addendum');
