@@ -260,6 +260,9 @@ const OTHER_ROUTES: Record<string, RouteCase> = {
   'GET /fhir/r4/Patient': { allowed: IMAGE_READERS, patientData: true, query: () => ({ identifier: 'P-MATRIX' }) },
   'GET /fhir/r4/ImagingStudy': { allowed: IMAGE_READERS, patientData: true, query: (fx) => ({ _id: fx.studyUid }) },
   'GET /dicom-web/studies': { allowed: IMAGE_READERS, patientData: true, query: (fx) => ({ StudyInstanceUID: fx.studyUid }) },
+  // PS3.18 8.9 Retrieve Capabilities: authenticated and permitted like the rest of DICOMweb (dicomweb/capabilities.ts)
+  'OPTIONS /dicom-web': { allowed: IMAGE_READERS },
+  'OPTIONS /dicom-web/studies/{study}/series': { allowed: IMAGE_READERS },
   // rendered studies and series, their thumbnails, WADO-URI's de-identified export (issue 15 item 2)
   'GET /dicom-web/studies/{study}/rendered': { allowed: IMAGE_READERS, patientData: true },
   'GET /dicom-web/studies/{study}/thumbnail': { allowed: IMAGE_READERS, patientData: true },
