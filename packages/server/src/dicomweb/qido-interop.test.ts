@@ -211,6 +211,11 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`QIDO-RS for vie
     const beyond = await qido(`limit=2&offset=${total + 5}`);
     assert.deepEqual(beyond.json(), []);
     assert.equal(beyond.headers['x-total-count'], String(total));
+    const series = await t.app.inject({ method: 'GET', url: `/dicom-web/series?StudyID=${run}&limit=1`, headers: { authorization: BASIC_AUTH } });
+    assert.equal(series.headers['x-total-count'], String(total), 'one series a study here');
+    const instances = await t.app.inject({ method: 'GET', url: `/dicom-web/instances?StudyID=${run}&limit=3`, headers: { authorization: BASIC_AUTH } });
+    assert.equal(instances.headers['x-total-count'], String(total), 'one instance a study here');
+    assert.match(String(instances.headers.warning), /^299 /);
     // Keys matched on stored attributes page after the filter.
     const filtered = await qido('RequestAttributesSequence.RequestedProcedureID=RP*&limit=0');
     assert.deepEqual(filtered.json(), []);

@@ -123,8 +123,7 @@ export class IndexStore {
 
   /** How many results the query has without a limit or offset (QIDO-RS X-Total-Count). */
   async count(options: Omit<QueryOptions, 'limit' | 'offset'>): Promise<number> {
-    const statement = buildQuery({ ...options, limit: undefined, offset: undefined }, this.index.dialect);
-    const result = await sql<{ n: number | string }>`select count(*) as n from (${statement}) matches`.execute(this.index.db);
+    const result = await buildCountQuery(options, this.index.dialect).execute(this.index.db);
     return Number(result.rows[0]?.n ?? 0);
   }
 
@@ -363,6 +362,28 @@ function buildQuery(options: QueryOptions, dialect: IndexDatabase['dialect']): R
         from instances i join series se on se.series_instance_uid = i.series_instance_uid
         join studies st on st.study_instance_uid = i.study_instance_uid ${whereSql}
         order by i.series_instance_uid, i.instance_number, i.seq ${page}`;
+  }
+}
+
+/**
+ * The count of buildQuery's rows without its select list: no per-row count subqueries, no
+ * order, so the count costs what the matching costs.
+ */
+function buildCountQuery(options: Omit<QueryOptions, 'limit' | 'offset'>, dialect: IndexDatabase['dialect']): RawBuilder<{ n: number | string }> {
+  const where: RawBuilder<unknown>[] = options.conditions.map((condition) => conditionSql(condition, options.level, dialect));
+  const scope = scopeSql(options.scope);
+  if (scope) where.push(scope);
+  const whereSql = where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``;
+  switch (options.level) {
+    case 'PATIENT':
+      return sql`select count(*) as n from (select 1 as one from studies st ${whereSql} group by st.patient_id, st.issuer_of_patient_id, st.institution_id) patients`;
+    case 'STUDY':
+      return sql`select count(*) as n from studies st ${whereSql}`;
+    case 'SERIES':
+      return sql`select count(*) as n from series se join studies st on st.study_instance_uid = se.study_instance_uid ${whereSql}`;
+    case 'IMAGE':
+      return sql`select count(*) as n from instances i join series se on se.series_instance_uid = i.series_instance_uid
+        join studies st on st.study_instance_uid = i.study_instance_uid ${whereSql}`;
   }
 }
 
