@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { setTopLevelTextElements } from '@yunying/dicom';
+import { buildPart10, encodeDataset, setTopLevelTextElements, TRANSFER_SYNTAX, type DicomJsonDataset } from '@yunying/dicom';
 import { makeSyntheticInstance, newUid } from '@yunying/testing/synthetic-dicom';
 import { systemCaller } from '../access/caller.ts';
 import { BASIC_AUTH, createTestApp, readMultipart, sample, type TestApp } from './test-support.ts';
@@ -16,7 +16,29 @@ import { BASIC_AUTH, createTestApp, readMultipart, sample, type TestApp } from '
 const NM_MULTIFRAME = 'modality/nm/NM_multiframe_13f.dcm';
 const US_PALETTE = 'modality/us/US_multiframe_10f_palette_rle.dcm';
 const SR = 'modality/sr/basic_text_sr.dcm';
-const JPEG_XL = 'transfer-syntax/other/will-jxl_jpegxl_us-multiframe.dcm';
+
+/** An image no renderer takes: four samples a pixel (the retired ARGB/CMYK kind). */
+function unrenderableImage(study: string, series: string): Buffer {
+  const sop = newUid();
+  const dataset: DicomJsonDataset = {
+    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.7'] },
+    '00080018': { vr: 'UI', Value: [sop] },
+    '0020000D': { vr: 'UI', Value: [study] },
+    '0020000E': { vr: 'UI', Value: [series] },
+    '00200013': { vr: 'IS', Value: [1] },
+    '00280002': { vr: 'US', Value: [4] },
+    '00280004': { vr: 'CS', Value: ['ARGB'] },
+    '00280006': { vr: 'US', Value: [0] },
+    '00280010': { vr: 'US', Value: [2] },
+    '00280011': { vr: 'US', Value: [2] },
+    '00280100': { vr: 'US', Value: [8] },
+    '00280101': { vr: 'US', Value: [8] },
+    '00280102': { vr: 'US', Value: [7] },
+    '00280103': { vr: 'US', Value: [0] },
+    '7FE00010': { vr: 'OB', InlineBinary: Buffer.alloc(16, 7).toString('base64') },
+  };
+  return buildPart10(encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE), { transferSyntaxUid: TRANSFER_SYNTAX.EXPLICIT_LE, sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: sop });
+}
 
 /** A sample as a new instance of `study`/`series`, with an Instance Number. */
 function intoStudy(bytes: Buffer, study: string, series: string, instanceNumber: number): Buffer {
@@ -55,8 +77,8 @@ describe('Rendered Study, Rendered Series and their thumbnails', () => {
     await ingest(intoStudy(await sample(NM_MULTIFRAME), study, nmSeries, 1));
     await ingest(intoStudy(await sample(US_PALETTE), study, usSeries, 1));
     await ingest(intoStudy(await sample(SR), study, srSeries, 1));
-    // a study whose middle image cannot be rendered (JPEG XL) but another can
-    await ingest(intoStudy(await sample(JPEG_XL), fallbackStudy, fallbackSeries, 1));
+    // a study whose middle image cannot be rendered but another can
+    await ingest(unrenderableImage(fallbackStudy, fallbackSeries));
     await ingest(makeSyntheticInstance({ studyInstanceUid: fallbackStudy, seriesInstanceUid: fallbackSeries, instanceNumber: 2 }).bytes);
     srOnlyStudy = newUid();
     await ingest(intoStudy(await sample(SR), srOnlyStudy, newUid(), 1));
@@ -122,6 +144,9 @@ describe('Rendered Study, Rendered Series and their thumbnails', () => {
       assert.ok(meta.width! <= 128 && meta.height! <= 128, `${url}: ${meta.width}×${meta.height}`);
     }
     assert.equal((await get(`/dicom-web/studies/${study}/series/${srSeries}/thumbnail`)).statusCode, 406);
+    // the fallback was needed: the middle image alone is refused
+    const alone = await get(`/dicom-web/studies/${fallbackStudy}/rendered`);
+    assert.equal(readMultipart(alone.headers['content-type'], alone.rawPayload).length, 1, 'one of the two images renders');
   });
 
   test("the viewport's source rectangle selects, and a negative size flips", async () => {

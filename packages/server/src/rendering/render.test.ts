@@ -29,7 +29,7 @@ test('the same image renders identically from native LE, big endian and RLE', as
   }
 });
 
-test('JPEG baseline frames decode through sharp; YBR converts to RGB', async () => {
+test('JPEG baseline frames decode in the workers; YBR converts to RGB', async () => {
   const jpeg = await renderFrame(parseDicom(await sample('modality/xa/XA_multiframe_96f_jpeg.dcm')), { frame: 96, format: 'jpeg', fit: { width: 128, height: 128 } });
   const meta = await sharp(jpeg.body).metadata();
   assert.equal(meta.width, 128);

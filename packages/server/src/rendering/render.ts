@@ -7,10 +7,10 @@
  * min/max); RGB (planar configuration 0 and 1), YBR_FULL and YBR_FULL_422 to RGB; PALETTE
  * COLOR through its red/green/blue lookup tables, plain or segmented (palette.ts); 1-bit
  * bitmaps (segmentations) as black and white.
- * Encapsulated 8-bit DCT JPEG (whatever process or label) is decoded by sharp (libjpeg), RLE
- * Lossless (.5) here; every other syntax codecs.ts lists (12-bit DCT JPEG, lossless JPEG,
- * JPEG-LS, JPEG 2000, HTJ2K, deflated frames) by the WebAssembly/JS codecs in worker threads
- * (frame-decoder.ts); all then take the same path. A stream that does not decode answers 422
+ * Every encapsulated syntax codecs.ts lists (DCT JPEG of every process and precision, lossless
+ * JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE, deflated frames) is decoded by its codecs in the worker
+ * threads (frame-decoder.ts) — the JPEG process from the stream's own frame header, DCT JPEG
+ * in the colour space the data set declares, as dcmtk does; all then take the same path. A stream that does not decode answers 422
  * FRAME_NOT_DECODABLE. A frame larger than the frame budget (rows × columns × samples × bytes
  * per sample, from the data set and from the codestream's own header) answers 422
  * FRAME_TOO_LARGE before anything is decoded or allocated. Anything else (JPEG XL, video, no
@@ -21,7 +21,7 @@
  * rectangle, pixels, negative sizes flipping) is cut out before the image is fitted to the
  * requested size (PS3.18 9.5.2: region, then viewport).
  */
-import sharp, { type OutputInfo } from 'sharp';
+import sharp from 'sharp';
 import { getFrame, getPixelDataInfo, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import { codestreamDimensions, DECODABLE_SYNTAXES } from './codecs.ts';
@@ -79,12 +79,8 @@ export function checkFrameBudget(frame: Pick<PixelDataInfo, 'rows' | 'columns' |
 export const renderingNotSupported = (message: string): YunyingError =>
   new YunyingError('RENDERING_NOT_SUPPORTED', message);
 
-const JPEG_8BIT_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
-/** the DCT processes, baseline to the retired full progression ones (4.50-4.56) */
-const DCT_JPEG_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.52', '1.2.840.10008.1.2.4.53', '1.2.840.10008.1.2.4.54', '1.2.840.10008.1.2.4.55', '1.2.840.10008.1.2.4.56']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';
 const RLE = '1.2.840.10008.1.2.5';
-const LOSSLESS_JPEG_SYNTAXES = new Set(['1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70']);
 
 /** The first start-of-frame marker of a JPEG stream (0xC0…0xCF without DHT, JPG, DAC; 0xF7 JPEG-LS), and its precision. */
 export function jpegFrameType(frame: Uint8Array): { marker: number; precision: number } | undefined {
@@ -119,7 +115,8 @@ async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, dec
   const bytesPerSample = info.bitsAllocated <= 8 ? 1 : 2;
   const expected = info.rows * info.columns * info.samplesPerPixel * bytesPerSample;
   // Rows/Columns/Samples per Pixel: RLE and deflated frames carry no header of their own
-  const request = { transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation, maxOutputBytes: maxFrameBytes, rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel };
+  // and Photometric Interpretation: DCT JPEG is decoded in the colour space the data set declares (RGB stays RGB)
+  const request = { transferSyntaxUid: info.transferSyntaxUid, frame, bitsAllocated: info.bitsAllocated, pixelRepresentation: info.pixelRepresentation, maxOutputBytes: maxFrameBytes, rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel, photometricInterpretation: info.photometricInterpretation };
   const decoded = await decoder.decode(request, expected);
   if (decoded.components !== 1 && decoded.components !== 3) throw renderingNotSupported(`rendering ${decoded.components} components is not supported`);
   let photometric = info.photometricInterpretation;
@@ -146,44 +143,6 @@ async function decodeCompressedFrame(frame: Uint8Array, info: PixelDataInfo, dec
       transferSyntaxUid: '1.2.840.10008.1.2.1',
     },
   };
-}
-
-/**
- * RLE Lossless (PS3.5 Annex G) → native little-endian, interleaved (planar 0) bytes.
- * Segments are ordered by sample, then by byte from most to least significant.
- */
-export function decodeRleFrame(frame: Uint8Array, info: PixelDataInfo): Uint8Array {
-  const pixels = info.rows * info.columns;
-  const bytesPerSample = info.bitsAllocated / 8;
-  const spp = info.samplesPerPixel;
-  if (!Number.isInteger(bytesPerSample) || frame.length < 64) throw renderingNotSupported('RLE frame is malformed');
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const segments = view.getUint32(0, true);
-  if (segments !== spp * bytesPerSample || segments > 15) throw renderingNotSupported(`RLE frame has ${segments} segments, expected ${spp * bytesPerSample}`);
-  // A replicate run turns 2 bytes into at most 128: a stream under half that bound cannot be
-  // the declared frame (a few KB claiming megapixels), so nothing is allocated for it.
-  if ((frame.length - 64) * 128 < pixels * segments) throw frameNotDecodable(`the RLE frame of ${frame.length} bytes cannot hold ${info.columns}×${info.rows} pixels`);
-  const out = new Uint8Array(pixels * spp * bytesPerSample);
-  const stride = spp * bytesPerSample;
-  for (let seg = 0; seg < segments; seg++) {
-    const start = view.getUint32(4 + seg * 4, true);
-    const end = seg + 1 < segments ? view.getUint32(8 + seg * 4, true) : frame.length;
-    const sample = Math.floor(seg / bytesPerSample);
-    const byteInSample = bytesPerSample - 1 - (seg % bytesPerSample);
-    let o = sample * bytesPerSample + byteInSample;
-    let i = start;
-    let written = 0;
-    while (i < end && written < pixels) {
-      const n = frame[i++]!;
-      if (n < 128) {
-        for (let k = 0; k <= n && i < end && written < pixels; k++, written++, o += stride) out[o] = frame[i++]!;
-      } else if (n > 128) {
-        const value = frame[i++]!;
-        for (let k = 0; k < 257 - n && written < pixels; k++, written++, o += stride) out[o] = value;
-      }
-    }
-  }
-  return out;
 }
 
 interface RawImage {
@@ -373,35 +332,6 @@ function checkCodestreamBudget(frame: Uint8Array, maxFrameBytes: number): void {
   checkFrameBudget({ rows: declared.height, columns: declared.width, samplesPerPixel: declared.components, bitsAllocated: declared.precision > 8 ? 16 : 8 }, maxFrameBytes, 'the compressed frame’s header says it');
 }
 
-/** 8-bit DCT JPEG (any process, however the data set labels it): libjpeg through sharp decodes it. */
-function isDct8Bit(frame: Uint8Array, info: PixelDataInfo): boolean {
-  if (info.bitsAllocated !== 8) return false;
-  if (!JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid) && !DCT_JPEG_SYNTAXES.has(info.transferSyntaxUid) && !LOSSLESS_JPEG_SYNTAXES.has(info.transferSyntaxUid)) return false;
-  const type = jpegFrameType(frame);
-  if (!type) return JPEG_8BIT_SYNTAXES.has(info.transferSyntaxUid);
-  // SOF0-2, SOF9/10: DCT; SOF3/7/11/15 are lossless, 0xF7 JPEG-LS
-  const dct = type.marker === 0xc0 || type.marker === 0xc1 || type.marker === 0xc2 || type.marker === 0xc9 || type.marker === 0xca;
-  return dct && type.precision === 8;
-}
-
-async function decodeWithSharp(frame: Uint8Array, info: PixelDataInfo, parsed: ParsedDicom, window: RenderWindow | undefined, maxFrameBytes: number): Promise<RawImage> {
-  let decoded: { data: Buffer; info: OutputInfo };
-  try {
-    decoded = await sharp(frame, { limitInputPixels: Math.max(1, maxFrameBytes) }).raw().toBuffer({ resolveWithObject: true });
-  } catch (error) {
-    throw frameNotDecodable(`the JPEG frame cannot be decoded: ${(error as Error).message}`);
-  }
-  const { width, height, channels } = decoded.info;
-  if (channels === 1 || channels === 2) {
-    const gray = channels === 1 ? decoded.data : Uint8Array.from({ length: width * height }, (_, i) => decoded.data[i * 2]!);
-    const grayInfo: PixelDataInfo = { ...info, rows: height, columns: width, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0, encapsulated: false };
-    return renderNative(parsed, gray, grayInfo, window);
-  }
-  // libjpeg already converted YCbCr to RGB
-  const rgb = channels === 3 ? decoded.data : Uint8Array.from({ length: width * height * 3 }, (_, i) => decoded.data[Math.floor(i / 3) * channels + (i % 3)]!);
-  return { data: rgb, width, height, channels: 3 };
-}
-
 /** 1 bit a pixel (segmentations, overlays kept as images): set bits white, least significant bit first (PS3.5 8.1.1). */
 function renderBitmap(frame: Uint8Array, info: PixelDataInfo): Uint8Array {
   const pixels = info.rows * info.columns;
@@ -469,17 +399,11 @@ async function decodeFrame(parsed: ParsedDicom, pixelInfo: PixelDataInfo, frameN
     if (sniffed) info = { ...info, transferSyntaxUid: sniffed };
   }
   if (info.encapsulated) {
-    if (info.transferSyntaxUid !== RLE) checkCodestreamBudget(frame, maxFrameBytes);
-    // some modalities label 8-bit DCT JPEG as lossless: decode what the stream is
-    if (isDct8Bit(frame, info)) return decodeWithSharp(frame, info, parsed, window, maxFrameBytes);
-    if (info.transferSyntaxUid === RLE) {
-      frame = decodeRleFrame(frame, info);
-      info = { ...info, encapsulated: false, planarConfiguration: 0, transferSyntaxUid: '1.2.840.10008.1.2.1' };
-    } else if (DECODABLE_SYNTAXES.has(info.transferSyntaxUid)) {
-      ({ frame, info } = await decodeCompressedFrame(frame, info, decoder, maxFrameBytes));
-    } else {
+    if (!DECODABLE_SYNTAXES.has(info.transferSyntaxUid)) {
       throw renderingNotSupported(`rendering transfer syntax ${info.transferSyntaxUid} is not supported; retrieve the frames or the instance instead`);
     }
+    if (info.transferSyntaxUid !== RLE) checkCodestreamBudget(frame, maxFrameBytes);
+    ({ frame, info } = await decodeCompressedFrame(frame, info, decoder, maxFrameBytes));
   }
   return renderNative(parsed, frame, info, window);
 }
