@@ -4,7 +4,8 @@
  * read from the package directories): JPEG 2000 (OpenJPEG), HTJ2K (OpenJPH), JPEG-LS
  * (CharLS), lossless JPEG, processes 14 and 14 SV1 (jpeg-lossless-decoder-js), DCT JPEG
  * (8-bit: libjpeg-turbo as WebAssembly; 12-bit: the JavaScript decoder of the
- * dicom-image-loader), RLE Lossless and Deflated Image Frame Compression (here, in JS / zlib).
+ * dicom-image-loader), JPEG XL (libjxl), RLE Lossless and Deflated Image Frame Compression
+ * (here, in JS / zlib).
  *
  * Why libjpeg-turbo and not sharp for 8-bit DCT: sharp (libvips) is as fast but is a native
  * addon that must be loaded by the main thread before any worker and keeps libvips' own
@@ -17,6 +18,7 @@
  * thread. A codec that threw is dropped and instantiated afresh on the next frame, so a
  * malformed stream cannot leave a WebAssembly instance in a broken state behind it.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -55,6 +57,9 @@ export const DECODABLE_SYNTAXES: ReadonlyMap<string, string> = new Map([
   ['1.2.840.10008.1.2.4.201', 'HTJ2K lossless'],
   ['1.2.840.10008.1.2.4.202', 'HTJ2K lossless RPCL'],
   ['1.2.840.10008.1.2.4.203', 'HTJ2K'],
+  ['1.2.840.10008.1.2.4.110', 'JPEG XL lossless'],
+  ['1.2.840.10008.1.2.4.111', 'JPEG XL JPEG recompression'],
+  ['1.2.840.10008.1.2.4.112', 'JPEG XL'],
   [RLE_LOSSLESS, 'RLE lossless'],
   [DEFLATED_IMAGE_FRAME, 'deflated image frame compression'],
 ]);
@@ -119,10 +124,14 @@ interface WasmModule {
   HTJ2KDecoder?: new () => WasmDecoder;
   JpegLSDecoder?: new () => WasmDecoder;
   JPEGDecoder?: new () => WasmDecoder;
+  JpegXLDecoder?: new () => WasmDecoder;
   getExceptionMessage?(pointer: number): string;
   HEAPU8?: Uint8Array;
 }
 type Factory = (options?: object) => Promise<WasmModule>;
+
+/** Codecs whose .wasm is passed in rather than found by the loader (ES-module emscripten builds). */
+const WASM_BINARIES: Record<string, string> = { '@cornerstonejs/codec-libjxl/decodewasmjs': '@cornerstonejs/codec-libjxl/decodewasm' };
 
 const modules = new Map<string, Promise<WasmModule>>();
 const loaded = new Map<string, WasmModule>();
@@ -144,8 +153,10 @@ function loadModule(specifier: string): Promise<WasmModule> {
   if (!module) {
     const exported = require(specifier) as Factory | { default: Factory };
     const factory = typeof exported === 'function' ? exported : exported.default;
-    // emscripten's Node path reads the .wasm beside the script (__dirname); print nothing
-    module = factory({ print: () => undefined, printErr: () => undefined });
+    // emscripten's Node path reads the .wasm beside the script (__dirname); print nothing.
+    // The ES-module builds (libjxl) fetch it by URL instead, which Node cannot: hand them the bytes.
+    const wasm = WASM_BINARIES[specifier];
+    module = factory({ print: () => undefined, printErr: () => undefined, ...(wasm ? { wasmBinary: readFileSync(require.resolve(wasm)) } : {}) });
     module.then((instance) => loaded.set(specifier, instance), () => dropModule(specifier));
     modules.set(specifier, module);
   }
@@ -231,7 +242,7 @@ export function jpeg2000Codestream(frame: Uint8Array): Uint8Array {
   throw new CodecError('JP2 data without a contiguous codestream box');
 }
 
-async function decodeWasm(specifier: string, className: 'J2KDecoder' | 'HTJ2KDecoder' | 'JpegLSDecoder' | 'JPEGDecoder', stream: Uint8Array): Promise<DecodedFrame> {
+async function decodeWasm(specifier: string, className: 'J2KDecoder' | 'HTJ2KDecoder' | 'JpegLSDecoder' | 'JPEGDecoder' | 'JpegXLDecoder', stream: Uint8Array): Promise<DecodedFrame> {
   const module = await loadModule(specifier);
   const Decoder = module[className];
   if (!Decoder) throw new CodecError(`${specifier} has no ${className}`);
@@ -255,7 +266,8 @@ async function decodeWasm(specifier: string, className: 'J2KDecoder' | 'HTJ2KDec
       components: info.componentCount,
       bytesPerSample,
       planar: className === 'JpegLSDecoder' && info.componentCount > 1 && decoder.getInterleaveMode?.() === 0,
-      colorTransformed: className !== 'JpegLSDecoder' && info.componentCount === 3 && jpeg2000UsesMct(stream),
+      // libjxl gives RGB for colour whatever was coded (a recompressed YCbCr JPEG included)
+      colorTransformed: className === 'JpegXLDecoder' ? info.componentCount === 3 : className !== 'JpegLSDecoder' && info.componentCount === 3 && jpeg2000UsesMct(stream),
     };
   } catch (error) {
     // a trap or abort may leave the instance unusable: start afresh next time
@@ -587,6 +599,7 @@ export async function decodeCompressed(request: DecodeRequest): Promise<DecodedF
   if (JPEG_FAMILY.has(ts)) return decodeJpegFamily(request);
   if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') return decodeWasm('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder', request.frame);
   if (/^1\.2\.840\.10008\.1\.2\.4\.9[0-3]$/.test(ts)) return decodeWasm('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder', jpeg2000Codestream(request.frame));
+  if (/^1\.2\.840\.10008\.1\.2\.4\.11[0-2]$/.test(ts)) return decodeWasm('@cornerstonejs/codec-libjxl/decodewasmjs', 'JpegXLDecoder', request.frame);
   if (ts.startsWith('1.2.840.10008.1.2.4.20')) return decodeWasm('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder', jpeg2000Codestream(request.frame));
   throw new CodecError(`no decoder for transfer syntax ${ts}`);
 }

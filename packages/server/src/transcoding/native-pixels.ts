@@ -138,7 +138,8 @@ function jpeg2000Irreversible(stream: Uint8Array): boolean {
  * undefined when it was lossless (as far as the stream says).
  */
 export function lossyMethod(transferSyntaxUid: string, firstFrame: Uint8Array): string | undefined {
-  if (DCT_JPEG_SYNTAXES.has(transferSyntaxUid)) return 'ISO_10918_1';
+  // JPEG XL's JPEG recompression holds a DCT JPEG's coefficients: the loss happened there
+  if (DCT_JPEG_SYNTAXES.has(transferSyntaxUid) || transferSyntaxUid === '1.2.840.10008.1.2.4.111') return 'ISO_10918_1';
   if (LOSSLESS_JPEG.has(transferSyntaxUid)) {
     const marker = jpegStartOfFrame(firstFrame);
     return marker !== undefined && marker <= 0xc2 ? 'ISO_10918_1' : undefined; // DCT under a lossless label

@@ -174,6 +174,23 @@ describe('JPEG 2000 and HTJ2K decode to the uncompressed original of the same im
   });
 });
 
+describe('JPEG XL (libjxl)', () => {
+  test('a JPEG-recompressed multi-frame ultrasound decodes every frame to RGB, lossy', async () => {
+    const bytes = await transcoder.transcodePart10(readFileSync(samplePath('transfer-syntax/other/will-jxl_jpegxl_us-multiframe.dcm')), EXPLICIT_LE);
+    const { info, data } = pixelsOf(bytes);
+    assert.equal(info.photometricInterpretation, 'RGB');
+    assert.equal(info.planarConfiguration, 0);
+    assert.equal(data.length, info.rows * info.columns * 3 * info.numberOfFrames);
+    assert.equal(toDicomJson(parseDicom(bytes))['00282110']?.Value?.[0], '01');
+    // an ultrasound sector: dark corners, a bright middle, colour somewhere (the Doppler box)
+    const at = (x: number, y: number) => data.subarray((y * info.columns + x) * 3, (y * info.columns + x) * 3 + 3);
+    assert.ok(Math.max(...at(2, info.rows - 2)) < 40, 'a dark corner');
+    let coloured = 0;
+    for (let i = 0; i < info.rows * info.columns * 3; i += 3) if (Math.abs(data[i]! - data[i + 2]!) > 60) coloured++;
+    assert.ok(coloured > 1000, `${coloured} coloured pixels`);
+  });
+});
+
 describe('the data set around the pixels', () => {
   test('implicit VR LE out: the same attributes, readable by dcmtk', async () => {
     for (const file of ['color/TestPattern_JPEG-Baseline_YBR422.dcm', 'transfer-syntax/mr-small/MR_small_bigendian.dcm', 'modality/pt/PT_jpeg_lossless_private_nested_sq.dcm']) {
