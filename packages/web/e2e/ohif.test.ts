@@ -7,12 +7,16 @@
  * CT, an MR series and a multi-frame US (JPEG baseline, YBR_FULL_422) from the shared samples
  * open with images on the viewport's canvas (more than a few distinct pixel values) and not
  * one failed request (an HTTP status of 400 or more, or a request that failed outright).
- * Every DICOMweb request OHIF made is recorded with its Accept header (see the notes of the
- * test output on failure).
+ * Every DICOMweb request OHIF made is recorded with its Accept header (printed with each
+ * study's result). Last, CORS in the browser (YUNYING_CORS_ORIGINS): a page on another
+ * origin that is allowed queries and reads metadata with the token; the same page on an
+ * origin that is not allowed is refused by Chromium itself.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -37,6 +41,9 @@ const PATIENT_IDS = { ct: '1CT1', mr: '583295', us: '204' } as const;
 const FRAMES = { ct: 1, mr: 16, us: 30 } as const;
 
 let server: ListeningServer;
+/** a page on another origin (another port), as a hospital's own viewer would be */
+let viewerSite: Server;
+let viewerOrigin: string;
 let context: BrowserContext;
 let userDataDir: string;
 let token: string;
@@ -69,7 +76,10 @@ async function stow(files: Buffer[]): Promise<string> {
 before(async () => {
   // fails the suite (never skips) when OHIF cannot be fetched or does not verify
   const dist = await ensureOhifDist({ log: (line) => console.log(`fetch-ohif: ${line}`) });
-  server = await startListeningServer({ YUNYING_OHIF: 'true', YUNYING_OHIF_DIST: dist });
+  viewerSite = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>viewer</title>'));
+  await new Promise<void>((resolve) => viewerSite.listen(0, '127.0.0.1', resolve));
+  viewerOrigin = `http://127.0.0.1:${(viewerSite.address() as AddressInfo).port}`;
+  server = await startListeningServer({ YUNYING_OHIF: 'true', YUNYING_OHIF_DIST: dist, YUNYING_CORS_ORIGINS: viewerOrigin });
   for (const key of Object.keys(SAMPLES) as Array<keyof typeof SAMPLES>) studyUid[key] = await stow(SAMPLES[key].map((file) => readSample(file)));
   const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }) });
   assert.equal(login.status, 200);
@@ -83,6 +93,7 @@ before(async () => {
 after(async () => {
   await context?.close();
   await server?.close();
+  await new Promise((resolve) => viewerSite?.close(resolve));
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 
@@ -225,4 +236,31 @@ describe('OHIF 3.12 at /ohif/ on our DICOMweb', { timeout: 5 * TIMEOUT }, () => 
       }
     });
   }
+
+  test('a page on an allowed other origin queries and retrieves with the token (CORS); one on another origin is refused by the browser', async () => {
+    const page = await context.newPage();
+    try {
+      const call = async (pageUrl: string) => {
+        await page.goto(pageUrl);
+        return page.evaluate(
+          async ({ base, bearer, study }) => {
+            try {
+              const query = await fetch(`${base}/dicom-web/studies?StudyInstanceUID=${study}`, { headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/dicom+json' } });
+              const metadata = await fetch(`${base}/dicom-web/studies/${study}/metadata`, { headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/dicom+json' } });
+              return { status: query.status, studies: ((await query.json()) as unknown[]).length, contentType: query.headers.get('content-type'), metadata: metadata.status, instances: ((await metadata.json()) as unknown[]).length };
+            } catch (error) {
+              return { refused: String(error) };
+            }
+          },
+          { base: server.baseUrl, bearer: token, study: studyUid.us },
+        );
+      };
+      assert.deepEqual(await call(`${viewerOrigin}/`), { status: 200, studies: 1, contentType: 'application/dicom+json; charset=utf-8', metadata: 200, instances: 1 });
+      // the same page on another origin (localhost is not 127.0.0.1 to a browser)
+      const refused = await call(`${viewerOrigin.replace('127.0.0.1', 'localhost')}/`);
+      assert.match(String((refused as { refused?: string }).refused), /TypeError: Failed to fetch/);
+    } finally {
+      await page.close();
+    }
+  });
 });
