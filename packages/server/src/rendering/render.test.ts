@@ -127,6 +127,21 @@ function paletteInstance(tables: { red: DicomJsonDataset; green: DicomJsonDatase
 
 const words = (values: number[]): string => Buffer.from(Uint16Array.from(values).buffer).toString('base64');
 
+test('RGB JPEG without a colour transform keeps its colours (not libjpeg\'s YCbCr guess), as dcmtk decodes it', async () => {
+  const file = 'transfer-syntax/other/SC_jpeg_baseline_rgb_no_color_transform.dcm';
+  const rendered = await renderFrame(parseDicom(await sample(file)), { frame: 1, format: 'png' });
+  const ours = await sharp(rendered.body).removeAlpha().raw().toBuffer();
+  const dir = await mkdtemp(path.join(tmpdir(), 'yunying-jpeg-'));
+  try {
+    const out = path.join(dir, 'frame.png');
+    const result = await runTool('dcmj2pnm', ['--write-png', samplePath(file), out]);
+    assert.equal(result.code, 0, result.stderr);
+    assertSamePixels(ours, await sharp(out).removeAlpha().raw().toBuffer(), file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a generated palette: segmented red (discrete, linear, indirect), 8-bit entries one to a word, out-of-range values clamp', async () => {
   const first = 100;
   // red: 4 discrete entries, a linear ramp of 4 to 0xFFFF, then an indirect copy of both: 16 entries
