@@ -382,12 +382,18 @@ const JPEG_JS_LEVEL_SHIFT_FIXED = `var maxValue = Math.round(255 / component.bit
         var shift = (maxValue + 1) * 8 + 8;
         q = q <= -shift ? 0 : q >= maxValue * 16 - shift ? maxValue : (q + shift) >> 4;`;
 
+/** Its successive-approximation refinement adds the correction bit whatever the coefficient's sign. */
+const JPEG_JS_AC_REFINEMENT = 'component.blockData[offset + z] += readBit() << successive;';
+/** T.81 G.1.2.3 (libjpeg's decode_mcu_AC_refine): the bit raises the magnitude, so a negative coefficient goes down. */
+const JPEG_JS_AC_REFINEMENT_FIXED = 'component.blockData[offset + z] += (component.blockData[offset + z] < 0 ? -1 : 1) * (readBit() << successive);';
+
 /**
  * The dicom-image-loader's JavaScript DCT decoder (a pdf.js descendant, the only one on npm that
  * decodes 12-bit DCT JPEG). Its package does not export the file, so it is read by path.
  * Its level shift is pdf.js's 8-bit one scaled by 4095/255, which leaves every 12-bit sample
- * 15 or 16 too high (a CT 15 HU off); the module is loaded with that one expression replaced
- * by T.81's 2^(P-1). Should a later version change the code, it is loaded as it is.
+ * 15 or 16 too high (a CT 15 HU off), and its progressive refinement gets negative
+ * coefficients wrong; the module is loaded with those expressions replaced by T.81's. Should a
+ * later version change the code, what is not found is left as it is.
  */
 function loadJpegJs(): Promise<new () => JpegImageLike> {
   jpegJs ??= (async () => {
@@ -395,9 +401,8 @@ function loadJpegJs(): Promise<new () => JpegImageLike> {
     const file = path.join(path.dirname(entry), 'codecs', 'jpeg.js');
     const source = await readFile(file, 'utf8');
     // the file imports nothing, so it can be evaluated from a data: URL
-    const url = source.includes(JPEG_JS_LEVEL_SHIFT)
-      ? `data:text/javascript;base64,${Buffer.from(source.replace(JPEG_JS_LEVEL_SHIFT, JPEG_JS_LEVEL_SHIFT_FIXED)).toString('base64')}`
-      : pathToFileURL(file).href;
+    const fixed = source.replace(JPEG_JS_LEVEL_SHIFT, JPEG_JS_LEVEL_SHIFT_FIXED).replaceAll(JPEG_JS_AC_REFINEMENT, JPEG_JS_AC_REFINEMENT_FIXED);
+    const url = fixed !== source ? `data:text/javascript;base64,${Buffer.from(fixed).toString('base64')}` : pathToFileURL(file).href;
     const module = (await import(url)) as { default: new () => JpegImageLike };
     return module.default;
   })();
