@@ -59,9 +59,11 @@ interface Transaction {
 }
 
 const JSON_TYPES = ['application/dicom+json', 'application/json'] as const;
+/** QIDO-RS results and WADO-RS metadata also as Native DICOM Model parts (dicom-xml-response.ts) */
+const SEARCH_TYPES = [...JSON_TYPES, 'multipart/related; type="application/dicom+xml"'] as const;
 const acceptParam = (types: readonly string[]): Param => ({ name: 'Accept', style: 'header', options: types, default: types[0] });
 const QIDO_PARAMS: readonly Param[] = [
-  acceptParam(JSON_TYPES),
+  acceptParam(SEARCH_TYPES),
   { name: '{attributeID}', style: 'query', type: 'xsd:string', repeating: true },
   { name: 'includefield', style: 'query', type: 'xsd:string', repeating: true },
   { name: 'fuzzymatching', style: 'query', type: 'xsd:boolean' },
@@ -84,24 +86,24 @@ const STOW: Omit<Transaction, 'id'> = { params: [acceptParam(JSON_TYPES)], reque
 
 /** `METHOD path` (Fastify's form, under /dicom-web) → its transaction. */
 export const TRANSACTIONS: Readonly<Record<string, Transaction>> = {
-  'GET /studies': { id: 'SearchForStudies', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
+  'GET /studies': { id: 'SearchForStudies', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
   'POST /studies': { id: 'StoreInstances', ...STOW },
-  'GET /series': { id: 'SearchForSeries', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
-  'GET /instances': { id: 'SearchForInstances', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
+  'GET /series': { id: 'SearchForSeries', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
+  'GET /instances': { id: 'SearchForInstances', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
   'GET /studies/:study': { id: 'RetrieveStudy', params: RETRIEVE, responseTypes: DICOM_TYPES },
   'POST /studies/:study': { id: 'StoreStudyInstances', ...STOW },
-  'GET /studies/:study/metadata': { id: 'RetrieveStudyMetadata', params: [acceptParam(JSON_TYPES)], responseTypes: JSON_TYPES },
+  'GET /studies/:study/metadata': { id: 'RetrieveStudyMetadata', params: [acceptParam(SEARCH_TYPES)], responseTypes: SEARCH_TYPES },
   'GET /studies/:study/rendered': { id: 'RetrieveRenderedStudy', params: RENDERED, responseTypes: IMAGE_TYPES },
   'GET /studies/:study/thumbnail': { id: 'RetrieveStudyThumbnail', params: THUMBNAIL, responseTypes: IMAGE_TYPES },
-  'GET /studies/:study/series': { id: 'SearchForStudySeries', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
-  'GET /studies/:study/instances': { id: 'SearchForStudyInstances', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
+  'GET /studies/:study/series': { id: 'SearchForStudySeries', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
+  'GET /studies/:study/instances': { id: 'SearchForStudyInstances', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
   'GET /studies/:study/series/:series': { id: 'RetrieveSeries', params: RETRIEVE, responseTypes: DICOM_TYPES },
-  'GET /studies/:study/series/:series/metadata': { id: 'RetrieveSeriesMetadata', params: [acceptParam(JSON_TYPES)], responseTypes: JSON_TYPES },
+  'GET /studies/:study/series/:series/metadata': { id: 'RetrieveSeriesMetadata', params: [acceptParam(SEARCH_TYPES)], responseTypes: SEARCH_TYPES },
   'GET /studies/:study/series/:series/rendered': { id: 'RetrieveRenderedSeries', params: RENDERED, responseTypes: IMAGE_TYPES },
   'GET /studies/:study/series/:series/thumbnail': { id: 'RetrieveSeriesThumbnail', params: THUMBNAIL, responseTypes: IMAGE_TYPES },
-  'GET /studies/:study/series/:series/instances': { id: 'SearchForStudySeriesInstances', params: QIDO_PARAMS, responseTypes: JSON_TYPES },
+  'GET /studies/:study/series/:series/instances': { id: 'SearchForStudySeriesInstances', params: QIDO_PARAMS, responseTypes: SEARCH_TYPES },
   'GET /studies/:study/series/:series/instances/:instance': { id: 'RetrieveInstance', params: [acceptParam([...DICOM_TYPES, 'application/dicom'])], responseTypes: [...DICOM_TYPES, 'application/dicom'] },
-  'GET /studies/:study/series/:series/instances/:instance/metadata': { id: 'RetrieveInstanceMetadata', params: [acceptParam(JSON_TYPES)], responseTypes: JSON_TYPES },
+  'GET /studies/:study/series/:series/instances/:instance/metadata': { id: 'RetrieveInstanceMetadata', params: [acceptParam(SEARCH_TYPES)], responseTypes: SEARCH_TYPES },
   'GET /studies/:study/series/:series/instances/:instance/rendered': { id: 'RetrieveRenderedInstance', params: RENDERED, responseTypes: IMAGE_TYPES },
   'GET /studies/:study/series/:series/instances/:instance/thumbnail': { id: 'RetrieveInstanceThumbnail', params: THUMBNAIL, responseTypes: IMAGE_TYPES },
   'GET /studies/:study/series/:series/instances/:instance/frames/:frames': { id: 'RetrieveFrames', params: [acceptParam(FRAME_TYPES)], responseTypes: FRAME_TYPES },
