@@ -11,7 +11,7 @@ import { buildPart10Header, getPixelDataInfo, parseDicom, getFrame, type ParsedD
 import { YunyingError } from '../errors.ts';
 import { DECODABLE_SYNTAXES, CodecError, type DecodedFrame } from '../rendering/codecs.ts';
 import { sharedFrameDecoder, type FrameDecoder } from '../rendering/frame-decoder.ts';
-import type { Transcoder } from './index.ts';
+import type { Transcoder } from './contract.ts';
 import { encodeElement, mergePieces, PIXEL_DATA, rewritePieces, verbatimPieces, type Piece } from './element-writer.ts';
 import {
   BIG_ENDIAN, decodedPhotometric, joinFrames, lossyMethod, nativeFrameBytes, nativeStoredFrame,
