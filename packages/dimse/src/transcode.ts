@@ -11,6 +11,7 @@
  */
 import { encodeDataset, parseDicom, splitPart10, toDicomJson } from '@yunying/dicom';
 import type { NegotiatedContext } from './association.ts';
+import type { ProposedContext } from './scu.ts';
 
 export const IMPLICIT_LE = '1.2.840.10008.1.2';
 export const EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -49,11 +50,6 @@ export function canConvert(transcoder: RetrieveTranscoder | undefined, from: str
   if (from === to) return true;
   if (transcoder) return transcoder.canTranscode(from, to);
   return isLittleEndianUncompressed(from) && isLittleEndianUncompressed(to);
-}
-
-export interface ProposedContext {
-  abstractSyntax: string;
-  transferSyntaxes: string[];
 }
 
 /** Most presentation contexts an association request may carry (PS3.8: odd IDs 1–255). */

@@ -42,6 +42,10 @@ class FakeArchive implements ArchiveService {
     const n = request.keys['00100020']?.Value?.[0] === 'MANY' ? 5000 : 1;
     return Array.from({ length: n }, (_, i) => ({ '00100020': { vr: 'LO', Value: [`P${i}`] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: '王^小东' }] } }));
   }
+  async queryPage(caller: Caller, request: QueryRequest): Promise<{ results: DicomJsonDataset[]; total: number }> {
+    const results = await this.query(caller, request);
+    return { results, total: results.length };
+  }
   async findInstances(): Promise<never[]> {
     return [];
   }
