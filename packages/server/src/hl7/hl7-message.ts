@@ -3,7 +3,7 @@
  * the escape sequences of v2.5 section 2.7, the character set of MSH-18, and building
  * messages with every value escaped.
  *
- * Hand-written rather than node-hl7-client's Message (installed for this): its `escape()`
+ * Hand-written rather than node-hl7-client's Message (tried and dropped): its `escape()`
  * returns the text unchanged, so a report whose findings hold `|`, `^`, `&` or `~` (common in
  * Chinese radiology text: "左肺上叶结节 8^9 mm") would corrupt the ORU^R01 we send, and it
  * reads MSH-18 nowhere, so GB 18030 messages from a HIS would be mojibake. This codec is

@@ -2,7 +2,7 @@
  * MLLP (HL7 v2 Minimal Lower Layer Protocol, release 2): each message travels as
  * <VT> message <FS><CR>, VT = 0x0B, FS = 0x1C, CR = 0x0D.
  *
- * Hand-written rather than node-hl7-server's listener (installed for this): that one keeps
+ * Hand-written rather than node-hl7-server's listener (tried and dropped): that one keeps
  * appending to one string per connection without ever emptying it, so the second message on
  * a connection is parsed together with the first; it has no bound on a message's size; it
  * decodes every connection in one fixed encoding, where MSH-18 may say GB 18030; and when a
