@@ -30,6 +30,16 @@ const NAMES = {
 } as const;
 type Who = keyof typeof NAMES;
 
+/**
+ * The test's own pool. The database is dropped `with (force)` when the file ends; a connection
+ * the server terminates then is expected, and unheard its pool's error event would end the run.
+ */
+function quietPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`index paths of migration 0003 on ${backend}`, () => {
     let archive: Archive;
@@ -120,7 +130,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     if (backend === 'postgres') {
       test('ingest fills the bigram array exactly as the SQL twin computes it', async () => {
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgres!.url, max: 1 }) }) });
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: quietPool(postgres!.url, 1) }) });
         try {
           const rows = await sql<{ search: string; stored: string[] | null; computed: string[] | null }>`select patient_name_search as search, patient_name_bigrams as stored,
             ${postgresNameBigramsSql(sql.ref('patient_name_search'))} as computed from studies where accession_number like ${`${run}-%`}`.execute(db);
@@ -141,7 +151,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
 test('migration 0003 backfills the bigrams of studies stored before it (postgres)', async () => {
   const postgres = await createTestDatabase();
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgres.url, max: 2 }) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: quietPool(postgres.url, 2) }) });
   try {
     const before0003 = await new Migrator({ db, provider: migrationProviderFor('postgres') }).migrateTo('0002-postgres-search-indexes');
     assert.equal(before0003.error, undefined);
