@@ -112,6 +112,7 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
       return rows.map(toInstanceRecord);
     },
     readInstance: (record: InstanceRecord) => blobs.get(record.blobKey),
+    openInstance: async (record: InstanceRecord) => (blobs.openReader ? blobs.openReader(record.blobKey) : undefined),
     async findNode(aeTitle: string): Promise<DicomNode | undefined> {
       const row = await accessStore.findApplicationEntity(aeTitle);
       if (!row || row.host === null || row.port === null) return undefined;
