@@ -1,8 +1,10 @@
 import type { DicomJsonDataset } from '@yunying/dicom';
 import type { Caller } from '../access/caller.ts';
 import type { QueryLevel } from '../store/query-level.ts';
+import type { BlobReader } from '../store/blob-store.ts';
 
 export type { QueryLevel } from '../store/query-level.ts';
+export type { BlobReader } from '../store/blob-store.ts';
 
 export interface QueryRequest {
   level: QueryLevel;
@@ -107,6 +109,8 @@ export interface ArchiveService {
   findInstances(caller: Caller, scope: InstanceScope, action?: RetrievalAction, details?: Record<string, unknown>): Promise<InstanceRecord[]>;
   /** The stored Part 10 bytes, exactly as received (file meta + data set). */
   readInstance(record: InstanceRecord): Promise<Buffer>;
+  /** The stored bytes opened for streaming through reused buffers, where the blob store can (local files); else undefined: use readInstance. */
+  openInstance?(record: InstanceRecord): Promise<BlobReader | undefined>;
 }
 
 /**

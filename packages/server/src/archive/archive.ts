@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { DicomJsonDataset } from '@yunying/dicom';
 import { requirePermission, studyScopeOf, type Caller } from '../access/caller.ts';
 import { AuditTrail } from '../access/audit-trail.ts';
+import { ViewAudit } from '../access/view-audit.ts';
 import { loadAuditKey, type AuditKey } from '../access/audit-key.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -75,6 +76,8 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
   const stores = createStores(database, auditKey);
   const { index, access: accessStore, unitOfWork } = stores;
   const audit = new AuditTrail(stores.audit);
+  // study.viewed once per viewer, study and period, the other views counted (access/view-audit.ts)
+  const views = new ViewAudit(audit);
   let compression: IngestCompression | undefined;
   return {
     index,
@@ -112,12 +115,14 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
       return rows.map(toInstanceRecord);
     },
     readInstance: (record: InstanceRecord) => blobs.get(record.blobKey),
+    openInstance: async (record: InstanceRecord) => (blobs.openReader ? blobs.openReader(record.blobKey) : undefined),
     async findNode(aeTitle: string): Promise<DicomNode | undefined> {
       const row = await accessStore.findApplicationEntity(aeTitle);
       if (!row || row.host === null || row.port === null) return undefined;
       return { aeTitle: row.ae_title, host: row.host, port: row.port, institutionId: row.institution_id };
     },
     async close() {
+      await views.drain();
       await audit.drain();
       await database.close();
       await blobs.close();
@@ -129,8 +134,13 @@ export function createArchive(database: IndexDatabase, blobs: BlobStore, onStore
     const perStudy = new Map<string, number>();
     for (const row of rows) perStudy.set(row.study_instance_uid, (perStudy.get(row.study_instance_uid) ?? 0) + 1);
     if (perStudy.size === 0) return;
+    const event = async (study: string, instances: number, patients?: Map<string, string | undefined>) => ({ action, caller, objectType: 'study' as const, objectId: study, patientId: (patients ?? (await index.patientIdsOfStudies([study]))).get(study), details: { ...details, instances } });
+    if (action === 'study.viewed') {
+      await Promise.all([...perStudy].map(([study, instances]) => views.view(caller, study, () => event(study, instances))));
+      return;
+    }
     const patients = await index.patientIdsOfStudies([...perStudy.keys()]);
-    await Promise.all([...perStudy].map(([study, instances]) => audit.record({ action, caller, objectType: 'study', objectId: study, patientId: patients.get(study), details: { ...details, instances } })));
+    await Promise.all([...perStudy].map(async ([study, instances]) => audit.record(await event(study, instances, patients))));
   }
 }
 

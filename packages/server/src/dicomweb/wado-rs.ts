@@ -13,7 +13,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { closeDelimiter, encodeMultipart, getFrame, getPixelDataInfo, newBoundary, parseDicom, partHeader, toDicomJson, type DicomJsonDataset, type OutgoingPart, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
-import type { InstanceRecord } from '../archive/archive-service.ts';
+import type { BlobReader, InstanceRecord } from '../archive/archive-service.ts';
+import { pumpFileParts, type FilePart } from './part-pump.ts';
 import { YunyingError, badRequest, notFound } from '../errors.ts';
 import { sharedTranscoder, type Transcoder } from '../transcoding/index.ts';
 import type { DicomWebContext, InstancePath, SeriesPath, StudyPath } from './context.ts';
@@ -121,6 +122,10 @@ async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, repl
   const canTranscode = capabilityOf(t);
   const target = negotiateDicom(request, records, allowSinglePart && records.length === 1, canTranscode);
   const items: OutgoingInstance[] = records.map((record) => ({ record, transferSyntaxUid: instanceSyntax(target, record.transferSyntaxUid, canTranscode) }));
+  if (!target.singlePart && items.every(goesAsStored) && ctx.archive.openInstance) {
+    const firstReader = await openStored(ctx, items[0]!.record);
+    if (firstReader) return sendStoredFiles(ctx, request, reply, items, firstReader);
+  }
   // read (and convert) the first instance before answering so a storage or decoding error gets a proper status
   const first = await readOutgoing(ctx, t, items[0]!);
   if (target.singlePart) return reply.type(instanceContentType(items[0]!.transferSyntaxUid)).send(first);
@@ -132,6 +137,44 @@ async function sendInstances(ctx: DicomWebContext, request: FastifyRequest, repl
   const headers: Record<string, string | number> = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'cache-control': 'no-store' };
   if (length !== undefined) headers['content-length'] = length;
   await writeParts(reply, headers, boundary, readAhead(ctx, t, items, first), request);
+}
+
+const goesAsStored = (item: OutgoingInstance): boolean => item.transferSyntaxUid === item.record.transferSyntaxUid;
+
+/** The instance's stored file opened for streaming, its size checked against the index; undefined where blobs are not files. */
+async function openStored(ctx: DicomWebContext, record: InstanceRecord): Promise<BlobReader | undefined> {
+  const reader = await ctx.archive.openInstance?.(record);
+  if (reader && reader.size !== record.size) {
+    reader.close();
+    throw new Error(`instance ${record.sopInstanceUid} has ${reader.size} bytes, the index says ${record.size}`);
+  }
+  return reader;
+}
+
+/**
+ * Every instance as stored, from files: streamed from each file through reused buffers
+ * (part-pump.ts), one file open at a time, with the length known from the index.
+ */
+async function sendStoredFiles(ctx: DicomWebContext, request: FastifyRequest, reply: FastifyReply, items: readonly OutgoingInstance[], firstReader: BlobReader): Promise<void> {
+  const boundary = newBoundary();
+  const headers = { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'cache-control': 'no-store', 'content-length': multipartLength(boundary, items)! };
+  async function* parts(): AsyncGenerator<FilePart> {
+    for (const [i, item] of items.entries()) {
+      const reader = i === 0 ? firstReader : await openStored(ctx, item.record);
+      if (!reader) throw new Error(`instance ${item.record.sopInstanceUid} is no longer a local file`);
+      yield { header: partHeader(boundary, { contentType: instanceContentType(item.transferSyntaxUid), length: item.record.size }, i === 0), reader, size: item.record.size };
+    }
+  }
+  reply.hijack();
+  const response = reply.raw;
+  response.writeHead(200, headers);
+  try {
+    await pumpFileParts(response, parts(), closeDelimiter(boundary, items.length > 0));
+  } catch (err) {
+    firstReader.close();
+    request.log.error({ err }, 'WADO-RS: stream failed');
+    response.destroy(err as Error);
+  }
 }
 
 /**

@@ -28,6 +28,10 @@ import { codestreamDimensions, DECODABLE_SYNTAXES } from './codecs.ts';
 import { applyPalette, PaletteError, readPalette } from './palette.ts';
 import { frameNotDecodable, sharedFrameDecoder, type FrameDecoder } from './frame-decoder.ts';
 
+// libvips' operation cache keeps results of earlier pipelines for reuse; every render here
+// starts from new pixels in memory, so it only held memory (up to 50 MB) and cost lookups.
+sharp.cache(false);
+
 export type VoiFunction = 'linear' | 'linear-exact' | 'sigmoid';
 
 export interface RenderWindow {
@@ -150,6 +154,31 @@ interface RawImage {
   width: number;
   height: number;
   channels: 1 | 3;
+  /** data came from the gray output pool: given back once encoded */
+  pooled?: boolean;
+}
+
+/**
+ * 8-bit gray images by length, reused between renders: a fresh 256 KB array per rendered CT
+ * slice was garbage that V8 answers with collections of the whole heap (issue 16). A few per
+ * size, a few sizes: a viewer renders one series' size over and over.
+ */
+const grayPool = new Map<number, Uint8Array[]>();
+const GRAY_POOL_PER_SIZE = 4;
+const GRAY_POOL_SIZES = 8;
+
+function takeGray(length: number): Uint8Array {
+  return grayPool.get(length)?.pop() ?? new Uint8Array(length);
+}
+
+function giveBackGray(array: Uint8Array): void {
+  let list = grayPool.get(array.length);
+  if (!list) {
+    if (grayPool.size >= GRAY_POOL_SIZES) return;
+    list = [];
+    grayPool.set(array.length, list);
+  }
+  if (list.length < GRAY_POOL_PER_SIZE) list.push(array);
 }
 
 /** Window → 8-bit output value for a modality value x (PS3.3 C.11.2.1.2). */
@@ -195,20 +224,29 @@ function renderGray(frame: Uint8Array, info: PixelDataInfo, requested: RenderWin
   const pixels = info.rows * info.columns;
   const modality = makeModality(info);
   const invert = info.photometricInterpretation === 'MONOCHROME1';
-  const out = new Uint8Array(pixels);
 
   if (info.bitsAllocated === 8 || info.bitsAllocated === 16) {
+    const out = takeGray(pixels);
     const src: Uint8Array | Uint16Array = info.bitsAllocated === 8 ? frame : toUint16(frame, bigEndian);
     const n = Math.min(pixels, src.length);
-    const size = info.bitsAllocated === 8 ? 256 : 65536;
+    // The lookup table covers only the stored words present (a 12-bit CT uses ~4,000 of the
+    // 65,536): building all of it took as long as the JPEG encoding.
+    let lo = n > 0 ? src[0]! : 0;
+    let hi = lo;
+    for (let i = 1; i < n; i++) {
+      const v = src[i]!;
+      if (v < lo) lo = v;
+      else if (v > hi) hi = v;
+    }
     let window = requested ?? fileWindow(info);
     if (!window) {
-      const seen = new Uint8Array(size);
-      for (let i = 0; i < n; i++) seen[src[i]!] = 1;
+      // min/max of the modality values of the words present (masking and sign extension make them not monotonic in the word)
+      const seen = new Uint8Array(hi - lo + 1);
+      for (let i = 0; i < n; i++) seen[src[i]! - lo] = 1;
       let min = Infinity;
       let max = -Infinity;
-      for (let v = 0; v < size; v++) {
-        if (seen[v] === 0) continue;
+      for (let v = lo; v <= hi; v++) {
+        if (seen[v - lo] === 0) continue;
         const m = modality(v);
         if (m < min) min = m;
         if (m > max) max = m;
@@ -216,15 +254,17 @@ function renderGray(frame: Uint8Array, info: PixelDataInfo, requested: RenderWin
       window = minMaxWindow(min, max);
     }
     const voi = makeVoi(window);
-    const lut = new Uint8Array(size);
-    for (let v = 0; v < size; v++) {
+    const lut = new Uint8Array(hi - lo + 1);
+    for (let v = lo; v <= hi; v++) {
       const y = Math.round(voi(modality(v)));
-      lut[v] = invert ? 255 - y : y;
+      lut[v - lo] = invert ? 255 - y : y;
     }
-    for (let i = 0; i < n; i++) out[i] = lut[src[i]!]!;
+    for (let i = 0; i < n; i++) out[i] = lut[src[i]! - lo]!;
+    out.fill(0, n); // a short frame: black, as a fresh array was
     return out;
   }
 
+  const out = new Uint8Array(pixels);
   if (info.bitsAllocated === 32) {
     const count = Math.min(pixels, frame.byteLength >> 2);
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -376,7 +416,7 @@ function renderNative(parsed: ParsedDicom, frame: Uint8Array, info: PixelDataInf
   if (info.samplesPerPixel === 1) {
     if (info.photometricInterpretation === 'PALETTE COLOR') return { data: renderPalette(parsed, frame, info, bigEndian), ...size, channels: 3 };
     if (info.bitsAllocated === 1) return { data: renderBitmap(frame, info), ...size, channels: 1 };
-    return { data: renderGray(frame, info, window, bigEndian), ...size, channels: 1 };
+    return { data: renderGray(frame, info, window, bigEndian), ...size, channels: 1, pooled: info.bitsAllocated === 8 || info.bitsAllocated === 16 };
   }
   if (info.samplesPerPixel === 3) return { data: renderColor(frame, info, bigEndian), ...size, channels: 3 };
   throw renderingNotSupported(`rendering ${info.samplesPerPixel} samples per pixel is not supported`);
@@ -471,8 +511,15 @@ export async function renderFrame(parsed: ParsedDicom, options: RenderOptions): 
   if (options.fit && (options.fit.width || options.fit.height)) {
     image = image.resize({ width: options.fit.width, height: options.fit.height, fit: 'inside', withoutEnlargement: false });
   }
-  if (options.format === 'png') return { body: await image.png().toBuffer(), contentType: 'image/png' };
-  return { body: await image.jpeg({ quality: options.quality ?? 90 }).toBuffer(), contentType: 'image/jpeg' };
+  try {
+    if (options.format === 'png') return { body: await image.png().toBuffer(), contentType: 'image/png' };
+    // Without Huffman optimisation (sharp's default is a second pass over the coefficients): a
+    // third less CPU for ~5 % more bytes on a 512×512 CT slice (issue 16, docs/benchmarks.md).
+    return { body: await image.jpeg({ quality: options.quality ?? 90, optimiseCoding: false }).toBuffer(), contentType: 'image/jpeg' };
+  } finally {
+    // sharp has read the pixels once toBuffer settles (it keeps no reference: its cache is off)
+    if (raw.pooled) giveBackGray(raw.data);
+  }
 }
 
 /** window=center,width[,function] (PS3.18 8.3.5.1.4) */

@@ -4,7 +4,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertSafeBlobKey, type BlobStore, type BlobWrite } from './blob-store.ts';
+import { assertSafeBlobKey, type BlobReader, type BlobStore, type BlobWrite } from './blob-store.ts';
 
 const SYNCHRONOUS_WRITE_LIMIT = 8 * 1024 * 1024;
 const SYNCHRONOUS_READ_LIMIT = 8 * 1024 * 1024;
@@ -160,6 +160,26 @@ export class FileBlobStore implements BlobStore {
     } finally {
       closeSync(descriptor);
     }
+  }
+
+  async openReader(key: string): Promise<BlobReader> {
+    const descriptor = openSync(this.pathOf(key), 'r');
+    let size: number;
+    try {
+      size = fstatSync(descriptor).size;
+    } catch (error) {
+      closeSync(descriptor);
+      throw error;
+    }
+    let open = true;
+    return {
+      size,
+      read: (into, length, position) => readSync(descriptor, into, 0, Math.min(length, into.length), position),
+      close: () => {
+        if (open) closeSync(descriptor);
+        open = false;
+      },
+    };
   }
 
   async createReadStream(key: string, range?: { start: number; end: number }): Promise<Readable> {
