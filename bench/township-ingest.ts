@@ -3,7 +3,7 @@
  * per load) from an unregistered loopback AE ("plain", as the harness's small-instance
  * load) and from an AE registered to a township institution with a routing rule (township →
  * county diagnostic centre: every study gets a reading request), alternately against the
- * same server process, so the two loads are compared in one run. With `--server-root` given
+ * same server process (which goes first alternates by round), so the two loads are compared in one run. With `--server-root` given
  * more than once, each tree's server runs beside the others (before and after a change) and
  * the loads go round them in turn.
  *
@@ -271,8 +271,17 @@ try {
       const townDir = path.join(filesDir, `town-${n}-${round}`);
       await oneInstanceStudies(plainDir, studies, `P${n}${round}-`);
       await oneInstanceStudies(townDir, studies, `T${n}${round}-`);
-      const plain = await load(server, plainDir, PLAIN_AE);
-      const township = await load(server, townDir, TOWNSHIP_AE, WARM_UP + round * studies);
+      // Which load goes first alternates, so that neither always inherits the other's leftovers (a study's settled notice comes 3 s later).
+      const expected = WARM_UP + round * studies;
+      let plain: LoadFigures;
+      let township: LoadFigures;
+      if (round % 2 === 1) {
+        plain = await load(server, plainDir, PLAIN_AE);
+        township = await load(server, townDir, TOWNSHIP_AE, expected);
+      } else {
+        township = await load(server, townDir, TOWNSHIP_AE, expected);
+        plain = await load(server, plainDir, PLAIN_AE);
+      }
       figures.get(server)!.push({ plain, township });
       await rm(plainDir, { recursive: true });
       await rm(townDir, { recursive: true });
