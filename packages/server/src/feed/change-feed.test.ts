@@ -114,25 +114,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     test('handleBatch gets the changes of a read together; a batch that throws is handed over one change at a time, its failure retried alone', async () => {
       const group = newGroup('batch');
-      // Appended before the runner starts: one read finds them all.
-      const seqs = await append(first, change('b1'), change('b2'), change('poison'), change('b3'));
       const batches: number[][] = [];
       const single: number[] = [];
       let poisonAttempts = 0;
       const feed = newFeed(first, { retryDelayMs: () => 10 });
-      feed.subscribe({
-        group,
-        types: ['instance.stored'],
-        async handleBatch(changes) {
-          batches.push(changes.map((one) => one.seq));
-          if (changes.some((one) => one.payload.n === 'poison')) throw new Error('one bad change');
+      feed.subscribe(
+        {
+          group,
+          types: ['instance.stored'],
+          async handleBatch(changes) {
+            batches.push(changes.map((one) => one.seq));
+            if (changes.some((one) => one.payload.n === 'poison')) throw new Error('one bad change');
+          },
+          async handle(one) {
+            if (one.payload.n === 'poison' && (poisonAttempts += 1) === 1) throw new Error('still bad');
+            single.push(one.seq);
+          },
         },
-        async handle(one) {
-          if (one.payload.n === 'poison' && (poisonAttempts += 1) === 1) throw new Error('still bad');
-          single.push(one.seq);
-        },
-      });
+        { startAt: 'latest' },
+      );
       await feed.start();
+      // One transaction: they become visible together, so one read finds them all.
+      const seqs = await append(first, change('b1'), change('b2'), change('poison'), change('b3'));
       await until(() => single.length === 4, () => `4 changes one by one, got ${single.length}`);
       assert.deepEqual(batches[0], seqs, 'the four in one batch first');
       assert.deepEqual(single, [seqs[0], seqs[1], seqs[3], seqs[2]], 'then one by one; the poison one after its retry');
