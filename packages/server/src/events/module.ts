@@ -10,7 +10,12 @@ export const NOTIFICATIONS = serviceKey<NotificationBus>('notifications');
 export const eventsModule: YunyingModule = {
   name: 'events',
   async register({ http, archive, logger, callers, services, onClose }) {
-    const bus = new NotificationBus(archive.stores.notifications, { onError: (error) => logger.warn({ err: error }, 'notification bus') });
+    const bus = new NotificationBus(archive.stores.notifications, {
+      // SQLite has one writer at a time: seqs become visible in order, so no row can appear
+      // behind one already read and the poller need not re-read the last seconds' rows.
+      ...(archive.database.dialect === 'sqlite' ? { settleMs: 0 } : {}),
+      onError: (error) => logger.warn({ err: error }, 'notification bus'),
+    });
     services.provide(NOTIFICATIONS, bus);
     await registerEventRoutes(http, { bus, resolveCaller: callers.rest, audit: archive.audit });
     await bus.start();

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { NewChange } from '../feed/change.ts';
 import { onChangeAppended } from '../store/change-feed-store.ts';
 import type { Database } from '../store/schema.ts';
-import { notificationChange, type NotificationStore, type StoredNotification } from '../store/notification-store.ts';
+import { NOTIFICATION_PUBLISHED, notificationChange, type NotificationStore, type StoredNotification } from '../store/notification-store.ts';
 
 /** What a subscriber receives: one notification row of the change feed. */
 export type NotificationEvent = StoredNotification;
@@ -123,7 +123,10 @@ export class NotificationBus {
     this.state = 'running';
     // A notification appended in this process by a unit of work (notificationChanges) needs
     // no interval either. (The signal comes before its commit; the next poll finds it then.)
-    this.unsubscribeAppends = onChangeAppended(() => this.pollSoon());
+    // Only an append that may hold a notification: an ingest's instance.stored rows do not.
+    this.unsubscribeAppends = onChangeAppended((_seq, types) => {
+      if (!types || types.has(NOTIFICATION_PUBLISHED)) this.pollSoon();
+    });
     // Spread the processes' purges; a DELETE by time is idempotent, so overlaps are harmless.
     this.nextPurgeAt = Date.now() + Math.random() * Math.min(this.purgeIntervalMs, 60_000);
     this.schedule(this.intervalMs);

@@ -337,6 +337,11 @@ export class ChangeFeed {
   visibleHorizon(): number {
     return this.horizon.value;
   }
+
+  /** Whether a worker at `afterSeq` may find a change of its types up to the horizon (FeedHorizon.typesSeenAfter). */
+  typesSeenAfter(afterSeq: number, types: readonly string[] | undefined): boolean {
+    return this.horizon.typesSeenAfter(afterSeq, types);
+  }
 }
 
 /** One consumer group in one runner: its lease, its cursor, its retries. */
@@ -463,15 +468,21 @@ class GroupWorker {
 
   private async handleNew(horizon: number): Promise<boolean> {
     const { batchSize } = this.options;
-    const changes = await this.feed.store.readRange(this.cursor, horizon, batchSize, this.consumer.types);
+    // Nothing of this group's types was appended up to the horizon (the horizon saw every
+    // seq's type on its way): the cursor moves without a read.
+    const changes = this.feed.typesSeenAfter(this.cursor, this.consumer.types) ? await this.feed.store.readRange(this.cursor, horizon, batchSize, this.consumer.types) : [];
     const failures: FailureRecord[] = [];
     let handledUpTo = this.cursor;
-    for (const change of changes) {
-      // A lost lease (another runner took over after a stall): stop; the cursor write below is fenced anyway.
-      if (!this.holdsLease()) break;
-      const error = await this.attempt(change);
-      if (error !== undefined) failures.push(this.failureAfter(change.seq, 0, error));
-      handledUpTo = change.seq;
+    if (changes.length > 1 && this.consumer.handleBatch && this.holdsLease() && (await this.attemptBatch(changes))) {
+      handledUpTo = changes.at(-1)!.seq;
+    } else {
+      for (const change of changes) {
+        // A lost lease (another runner took over after a stall): stop; the cursor write below is fenced anyway.
+        if (!this.holdsLease()) break;
+        const error = await this.attempt(change);
+        if (error !== undefined) failures.push(this.failureAfter(change.seq, 0, error));
+        handledUpTo = change.seq;
+      }
     }
     // A full batch ends at its last change; a short one covers everything up to the horizon
     // (the changes of other types in between included).
@@ -504,6 +515,18 @@ class GroupWorker {
     this.nextRetryAt = msOf(await this.feed.store.nextRetryAt(this.group));
     if (due.length > 0) this.feed.markStatsStale();
     return due.length === this.options.batchSize;
+  }
+
+  /** Hands a read's changes over at once; false when the batch threw (each is then handed over alone). */
+  private async attemptBatch(changes: readonly FeedChange[]): Promise<boolean> {
+    try {
+      await this.consumer.handleBatch!(changes);
+      this.counters.handled += changes.length;
+      return true;
+    } catch (error) {
+      if (!(error instanceof RetryLater)) this.options.onError(error, { group: this.group, seq: changes[0]!.seq });
+      return false;
+    }
   }
 
   /** Hands one change over; the error it threw, or undefined. */
@@ -555,6 +578,10 @@ class FeedHorizon {
   /** every seq at or below this is visible or never will be (a probe explained them) */
   private finalUpTo = 0;
   private probe: { upTo: number; takenAt: number; snapshot: SnapshotToken | null } | undefined;
+  /** where the horizon started: it has seen the type of every seq passed above it */
+  private startedAt = 0;
+  /** the highest seq passed of each type */
+  private readonly lastSeqOfType = new Map<string, number>();
   private static readonly READ = 1000;
   private readonly store: ChangeFeedStore;
   private readonly settleMs: number;
@@ -568,20 +595,34 @@ class FeedHorizon {
 
   startAt(seq: number): void {
     this.value = Number.isFinite(seq) ? seq : 0;
+    this.startedAt = this.value;
+    this.lastSeqOfType.clear();
     this.finalUpTo = this.value;
     this.probe = undefined;
   }
 
+  /**
+   * Whether a change of one of `types` (any type when absent) with a seq above `afterSeq`
+   * may be at or below the horizon. Every seq the horizon passes, it passes with its type;
+   * below where it started it knows nothing, so it answers yes there.
+   */
+  typesSeenAfter(afterSeq: number, types: readonly string[] | undefined): boolean {
+    if (!types || afterSeq < this.startedAt) return true;
+    return types.some((type) => (this.lastSeqOfType.get(type) ?? 0) > afterSeq);
+  }
+
   async advance(): Promise<void> {
     for (;;) {
-      const seqs = await this.store.seqsAfter(this.value, FeedHorizon.READ);
+      const rows = await this.store.seqsAfter(this.value, FeedHorizon.READ);
       let index = 0;
-      for (; index < seqs.length; index += 1) {
-        const next = seqs[index]!;
+      for (; index < rows.length; index += 1) {
+        const { seq: next, type } = rows[index]!;
         // Contiguous, or the seqs missing in between are final.
         if (next !== this.value + 1 && next - 1 > this.finalUpTo) break;
         this.value = next;
+        this.lastSeqOfType.set(type, next);
       }
+      const seqs = rows.map((row) => row.seq);
       if (index === seqs.length) {
         if (seqs.length < FeedHorizon.READ) return;
         continue;

@@ -108,6 +108,13 @@ export interface FeedConsumer {
   /** the types to receive; all when absent */
   types?: readonly ChangeType[];
   handle(change: FeedChange): Promise<void>;
+  /**
+   * Optional: the changes of one read at once (several, in seq order), so that a consumer can
+   * write what they cause in one transaction instead of one per change (routing: one commit
+   * and one disk flush for the studies of a read, not per study). Handled means all of them;
+   * a throw hands each to `handle` alone afterwards, so retries and dead letters stay per change.
+   */
+  handleBatch?(changes: readonly FeedChange[]): Promise<void>;
   /** this group's retry policy instead of the runner's (attempts before a dead letter, pause after n failed) */
   retry?: { maxAttempts?: number; delayMs?: (failedAttempts: number) => number };
 }

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { primaryImageModality } from '@yunying/dicom';
-import type { AuditRecorder } from '../access/audit-event.ts';
+import type { AuditEventInput, AuditRecorder } from '../access/audit-event.ts';
 import type { Caller } from '../access/caller.ts';
 import { requirePermission, studyScopeOf } from '../access/caller.ts';
 import { badRequest, conflict, notFound, YunyingError } from '../errors.ts';
+import { notificationChanges } from '../events/notification-bus.ts';
 import type { Notifier } from '../events/notifier.ts';
+import type { NewChange } from '../feed/change.ts';
 import { requireReaderAt } from '../reports/report-policy.ts';
 import type { ReportService, ReportView } from '../reports/report-service.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
 import type { PatientIdentity, ReadingRequestRow, ReadingStore, RoutingRuleRow, StudyFacts } from '../store/reading-store.ts';
-import type { UnitOfWork } from '../store/unit-of-work.ts';
+import type { TransactionPorts, UnitOfWork } from '../store/unit-of-work.ts';
 import { requestView, type PriorView, type ReadingRequestView } from './request-view.ts';
 import { requireRequesterOf, RequestSteps } from './request-steps.ts';
 import { dueAt, isPriority, type Priority, type SlaMinutes } from './sla.ts';
@@ -94,16 +96,42 @@ export class RequestService {
   }
 
   /**
-   * The request a routing rule opens for a newly stored study (routing-service.ts), before
-   * its images are complete. Undefined when the study has a request already: two processes
-   * (or a technologist) may make one at once, the insert's unique index decides, and routing
-   * leaves the study to the one that won.
+   * The requests routing rules open for newly stored studies (routing-service.ts), before
+   * their images are complete: all of them in one transaction, each with its event, its
+   * grant, its audit record, its feed row and its notifications (one commit and one disk
+   * flush for a batch of studies instead of one per study). A study that has a request
+   * already is left alone: checked in the transaction, and where two processes (or a
+   * technologist) make one at once the insert's unique index decides and routing leaves the
+   * study to the one that won. Returns the requests opened.
    */
-  async openRoutedRequest(rule: RoutingRuleRow & { priority: Priority }, facts: StudyFacts, studyInstanceUid: string): Promise<ReadingRequestRow | undefined> {
-    const row = await this.newRequestRow({ studyInstanceUid, requestingInstitutionId: facts.institution_id, readingInstitutionId: rule.reading_institution_id, requestedBy: `routing:${rule.id}`, routingRuleId: rule.id, priority: rule.priority, examItems: [], bodyParts: [], imagesComplete: false });
-    if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
-    const router: Caller = { kind: 'system', name: row.requested_by, institutionId: facts.institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
-    return (await this.create(router, row)) ? row : undefined;
+  async openRoutedRequests(routes: ReadonlyArray<{ rule: RoutingRuleRow & { priority: Priority }; facts: StudyFacts; studyInstanceUid: string }>): Promise<ReadingRequestRow[]> {
+    if (routes.length === 0) return [];
+    const rows = await Promise.all(
+      routes.map(({ rule, facts, studyInstanceUid }) =>
+        this.newRequestRow({ studyInstanceUid, requestingInstitutionId: facts.institution_id, readingInstitutionId: rule.reading_institution_id, requestedBy: `routing:${rule.id}`, routingRuleId: rule.id, priority: rule.priority, examItems: [], bodyParts: [], imagesComplete: false }, facts),
+      ),
+    );
+    return this.deps.unitOfWork.run(async (tx) => {
+      const taken = await tx.reading.studiesWithRequests(rows.map((row) => row.study_instance_uid));
+      const fresh: ReadingRequestRow[] = [];
+      for (const row of rows) {
+        if (taken.has(row.study_instance_uid)) continue;
+        taken.add(row.study_instance_uid);
+        fresh.push(row);
+      }
+      // As createIn does for one request, in a few statements for all of them.
+      const inserted = await tx.reading.insertRequests(fresh);
+      const opened = fresh.filter((row) => inserted.has(row.id));
+      await tx.access.grantStudies(opened.map((row) => ({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: row.requested_by })));
+      for (const row of opened) {
+        const router: Caller = { kind: 'system', name: row.requested_by, institutionId: row.requesting_institution_id, role: 'administrator', visibleInstitutionIds: 'all', via: 'system' };
+        tx.audit.record(createdAudit(router, row));
+        tx.feed.append(createdChange(row));
+        // The screens hear of the request when it commits: its notifications are feed rows of this transaction.
+        for (const change of notificationChanges([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', createdNotice(row))) tx.feed.append(change);
+      }
+      return opened;
+    });
   }
 
   /** REQUEST_EXISTS when the study has an open request at the centre (or, `lost`, when an insert found one). */
@@ -117,9 +145,10 @@ export class RequestService {
     return typeof sla === 'function' ? sla() : sla;
   }
 
-  private async newRequestRow(input: { studyInstanceUid: string; requestingInstitutionId: string; readingInstitutionId: string; requestedBy: string; routingRuleId?: string; priority: Priority; clinicalHistory?: string; examItems: string[]; bodyParts: string[]; imagesComplete: boolean }): Promise<ReadingRequestRow> {
+  /** The new request's row; `facts` of its study when the caller has read them already. */
+  private async newRequestRow(input: { studyInstanceUid: string; requestingInstitutionId: string; readingInstitutionId: string; requestedBy: string; routingRuleId?: string; priority: Priority; clinicalHistory?: string; examItems: string[]; bodyParts: string[]; imagesComplete: boolean }, knownFacts?: StudyFacts): Promise<ReadingRequestRow> {
     const now = new Date().toISOString();
-    const facts = await this.deps.store.studyFacts(input.studyInstanceUid);
+    const facts = knownFacts ?? (await this.deps.store.studyFacts(input.studyInstanceUid));
     return {
       id: randomUUID(),
       study_instance_uid: input.studyInstanceUid,
@@ -152,15 +181,18 @@ export class RequestService {
    * request at the centre already (the unique index decided against this one).
    */
   private async create(caller: Caller, row: ReadingRequestRow): Promise<boolean> {
-    const created = await this.deps.unitOfWork.run(async (tx) => {
-      if (!(await tx.reading.insertRequest(row, caller.name))) return false;
-      await tx.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
-      tx.audit.record({ action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } });
-      tx.feed.append({ type: 'request.created', resourceType: 'request', resourceId: row.id, institutionId: row.reading_institution_id, payload: { studyInstanceUid: row.study_instance_uid, requestingInstitutionId: row.requesting_institution_id, priority: row.priority, status: row.status, routingRuleId: row.routing_rule_id } });
-      return true;
-    });
-    if (created) await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status });
+    const created = await this.deps.unitOfWork.run((tx) => this.createIn(tx, caller, row));
+    if (created) await this.deps.notifier.publish([row.reading_institution_id, row.requesting_institution_id], 'reading-request.created', createdNotice(row));
     return created;
+  }
+
+  /** The writes of opening a request, in the caller's unit of work; false when the unique index decided against it. */
+  private async createIn(tx: TransactionPorts, caller: Caller, row: ReadingRequestRow): Promise<boolean> {
+    if (!(await tx.reading.insertRequest(row, caller.name))) return false;
+    await tx.access.grantStudy({ study_instance_uid: row.study_instance_uid, institution_id: row.reading_institution_id, reason: `reading request ${row.id}`, granted_by: caller.name });
+    tx.audit.record(createdAudit(caller, row));
+    tx.feed.append(createdChange(row));
+    return true;
   }
 
   /**
@@ -307,4 +339,19 @@ export class RequestService {
       priors: offered.map((prior) => ({ studyInstanceUid: prior.study_instance_uid, studyDate: prior.study_date, description: prior.study_description, modalities: (prior.modalities_in_study ?? '').split('\\').filter(Boolean), institutionId: prior.institution_id, hasSignedReport: prior.signed_reports > 0, accessible: prior.accessible === 1 })),
     };
   }
+}
+
+/** The `reading-request.created` notification's body. */
+function createdNotice(row: ReadingRequestRow): Record<string, unknown> {
+  return { requestId: row.id, studyInstanceUid: row.study_instance_uid, priority: row.priority, status: row.status };
+}
+
+/** The audit record of a request's creation. */
+function createdAudit(caller: Caller, row: ReadingRequestRow): AuditEventInput {
+  return { action: 'reading-request.created', caller, objectType: 'study', objectId: row.study_instance_uid, details: { requestId: row.id, readingInstitutionId: row.reading_institution_id, priority: row.priority, routingRuleId: row.routing_rule_id } };
+}
+
+/** The feed row of a request's creation. */
+function createdChange(row: ReadingRequestRow): NewChange {
+  return { type: 'request.created', resourceType: 'request', resourceId: row.id, institutionId: row.reading_institution_id, payload: { studyInstanceUid: row.study_instance_uid, requestingInstitutionId: row.requesting_institution_id, priority: row.priority, status: row.status, routingRuleId: row.routing_rule_id } };
 }

@@ -34,10 +34,10 @@ export interface RoutingRuleChanges {
 }
 
 export interface RoutingDependencies {
-  store: Pick<ReadingStore, 'requestsOfStudy' | 'studyFacts' | 'listRules' | 'insertRule' | 'updateRule' | 'deleteRule'>;
+  store: Pick<ReadingStore, 'studiesFacts' | 'listRules' | 'insertRule' | 'updateRule' | 'deleteRule'>;
   access: Pick<AccessStore, 'findInstitution'>;
   audit: AuditRecorder;
-  requests: Pick<RequestService, 'openRoutedRequest'>;
+  requests: Pick<RequestService, 'openRoutedRequests'>;
 }
 
 /**
@@ -60,14 +60,32 @@ export class RoutingService {
    * creates the request. A study with any request already is left alone.
    */
   async routeStudy(studyInstanceUid: string, at = new Date()): Promise<ReadingRequestRow | undefined> {
-    if ((await this.deps.store.requestsOfStudy(studyInstanceUid)).length > 0) return undefined;
-    const facts = await this.deps.store.studyFacts(studyInstanceUid);
-    if (!facts) return undefined;
-    const rule = (await this.deps.store.listRules()).find((candidate) => ruleMatches(candidate, facts, localTime(at, this.timeZone)));
-    if (!rule) return undefined;
-    const priority = rule.priority;
-    if (!isPriority(priority)) return undefined;
-    return this.deps.requests.openRoutedRequest({ ...rule, priority }, facts, studyInstanceUid);
+    return (await this.routeStudies([studyInstanceUid], at))[0];
+  }
+
+  /**
+   * routeStudy for the new studies of one feed read (routing-consumer.ts): the rules and
+   * the studies' facts read once, and the requests opened in one transaction. Returns the
+   * requests opened.
+   */
+  async routeStudies(studyInstanceUids: readonly string[], at = new Date()): Promise<ReadingRequestRow[]> {
+    if (studyInstanceUids.length === 0) return [];
+    const rules = (await this.deps.store.listRules()).filter((rule) => rule.enabled === 1);
+    if (rules.length === 0) return [];
+    const facts = await this.deps.store.studiesFacts(studyInstanceUids);
+    // A rule's time window is local time; the clock is read once for the batch.
+    const hhmm = rules.some((rule) => rule.time_from && rule.time_to) ? localTime(at, this.timeZone) : '';
+    const routes = [];
+    for (const studyInstanceUid of new Set(studyInstanceUids)) {
+      const studyFacts = facts.get(studyInstanceUid);
+      if (!studyFacts) continue;
+      const rule = rules.find((candidate) => ruleMatches(candidate, studyFacts, hhmm));
+      if (!rule) continue;
+      const priority = rule.priority;
+      if (!isPriority(priority)) continue;
+      routes.push({ rule: { ...rule, priority }, facts: studyFacts, studyInstanceUid });
+    }
+    return this.deps.requests.openRoutedRequests(routes);
   }
 
   async listRules(caller: Caller): Promise<RoutingRuleRow[]> {
@@ -129,7 +147,15 @@ function ruleMatches(rule: RoutingRuleRow, facts: { institution_id: string; moda
   return true;
 }
 
+/** Intl.DateTimeFormat by time zone: building one costs far more than formatting with it. */
+const hourMinuteFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** "HH:MM" of an instant in a time zone (routing windows are local: night shifts). */
 export function localTime(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+  let format = hourMinuteFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    hourMinuteFormats.set(timeZone, format);
+  }
+  return format.format(at);
 }

@@ -234,6 +234,17 @@ export class AccessStore {
       .execute();
   }
 
+  /** grantStudy for several grants in one statement. */
+  async grantStudies(rows: ReadonlyArray<Omit<StudyGrantRow, 'created_at'>>): Promise<void> {
+    if (rows.length === 0) return;
+    const createdAt = now();
+    await this.db
+      .insertInto('study_grants')
+      .values(rows.map((row) => ({ ...row, created_at: createdAt })))
+      .onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doNothing())
+      .execute();
+  }
+
   async revokeStudyGrant(studyInstanceUid: string, institutionId: string): Promise<boolean> {
     const result = await this.db.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).where('institution_id', '=', institutionId).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;

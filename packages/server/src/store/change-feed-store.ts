@@ -23,7 +23,7 @@ export async function appendChange(tx: Kysely<Database>, change: NewChange): Pro
 export async function appendChanges(tx: Kysely<Database>, changes: readonly NewChange[]): Promise<number[]> {
   if (changes.length === 0) return [];
   const rows = await tx.insertInto('changes').values(changeRowsOf(changes)).returning('seq').execute();
-  return announceAppended(rows);
+  return announceAppended(rows, changes);
 }
 
 /** The `changes` rows of these changes, as appendChanges inserts them (for a caller that inserts them in a statement of its own, store/audit-store.ts). */
@@ -39,11 +39,15 @@ export function changeRowsOf(changes: readonly NewChange[]): Array<Insertable<Ch
   }));
 }
 
-/** After inserting changeRowsOf's rows (returning seq): their seqs in order, and this process's feed runners woken. */
-export function announceAppended(rows: ReadonlyArray<{ seq: unknown }>): number[] {
+/**
+ * After inserting changeRowsOf's rows (returning seq): their seqs in order, and this
+ * process's feed runners woken. With the changes, the listeners also learn their types (a
+ * listener for one type need not look at the table for the others).
+ */
+export function announceAppended(rows: ReadonlyArray<{ seq: unknown }>, changes?: readonly NewChange[]): number[] {
   // Both databases return the rows of a multi-row INSERT in the order of its VALUES.
   const seqs = rows.map((row) => Number(row.seq));
-  if (seqs.length > 0) localAppends.emit('appended', Math.max(...seqs));
+  if (seqs.length > 0) localAppends.emit('appended', Math.max(...seqs), changes ? new Set(changes.map((change) => change.type)) : undefined);
   return seqs;
 }
 
@@ -56,8 +60,11 @@ export function announceAppended(rows: ReadonlyArray<{ seq: unknown }>): number[
 const localAppends = new EventEmitter();
 localAppends.setMaxListeners(0);
 
-/** Calls `listener` with the highest seq of every append made in this process; returns the unsubscribe. */
-export function onChangeAppended(listener: (seq: number) => void): () => void {
+/**
+ * Calls `listener` with the highest seq of every append made in this process, and the types
+ * appended when known (undefined: any type may be among them); returns the unsubscribe.
+ */
+export function onChangeAppended(listener: (seq: number, types: ReadonlySet<ChangeType> | undefined) => void): () => void {
   localAppends.on('appended', listener);
   return () => void localAppends.off('appended', listener);
 }
@@ -133,10 +140,13 @@ export class ChangeFeedStore {
     return rows.map(toFeedChange);
   }
 
-  /** The seqs above `afterSeq`, ascending, at most `limit`: the gap check of the readers' horizon. */
-  async seqsAfter(afterSeq: number, limit: number): Promise<number[]> {
-    const rows = await this.db.selectFrom('changes').select('seq').where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
-    return rows.map((row) => Number(row.seq));
+  /**
+   * The seqs above `afterSeq` with their types, ascending, at most `limit`: the gap check of
+   * the readers' horizon (the types let a group with nothing of its own skip its read).
+   */
+  async seqsAfter(afterSeq: number, limit: number): Promise<Array<{ seq: number; type: ChangeType }>> {
+    const rows = await this.db.selectFrom('changes').select(['seq', 'type']).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map((row) => ({ seq: Number(row.seq), type: row.type as ChangeType }));
   }
 
   /** The highest seq, 0 for an empty feed. */

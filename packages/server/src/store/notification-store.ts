@@ -21,7 +21,8 @@ export interface StoredNotification {
 }
 
 /** The change type that carries a notification (its own type and payload in the change's payload). */
-const NOTIFICATION = 'notification.published';
+export const NOTIFICATION_PUBLISHED = 'notification.published';
+const NOTIFICATION = NOTIFICATION_PUBLISHED;
 
 /** The change-feed row of one notification. */
 export function notificationChange(row: NotificationInput): NewChange {

@@ -192,6 +192,28 @@ export class ReadingStore {
     });
   }
 
+  /**
+   * insertRequest for several requests in two statements (the requests, then the events of
+   * those inserted), each request's actor its requested_by (routing: `routing:<rule>`).
+   * Returns the ids inserted; a request the unique index refused is left out.
+   */
+  async insertRequests(rows: readonly ReadingRequestRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    return inTransaction(this.db, async (trx) => {
+      const inserted = await trx
+        .insertInto('reading_requests')
+        .values(rows.map((row) => ({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` })))
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('id')
+        .execute();
+      const ids = new Set(inserted.map((row) => row.id));
+      const at = new Date().toISOString();
+      const events = rows.filter((row) => ids.has(row.id)).map((row) => ({ request_id: row.id, at, actor: row.requested_by, from_status: null, to_status: row.status, details: '{}' }));
+      if (events.length > 0) await trx.insertInto('reading_request_events').values(events).execute();
+      return ids;
+    });
+  }
+
   async findRequest(id: string): Promise<ReadingRequestRow | undefined> {
     return this.db.selectFrom('reading_requests').selectAll().where('id', '=', id).where(attachedToItsStudy).executeTakeFirst();
   }
@@ -205,6 +227,13 @@ export class ReadingStore {
 
   async requestsOfStudy(studyInstanceUid: string): Promise<ReadingRequestRow[]> {
     return this.db.selectFrom('reading_requests').selectAll().where('study_instance_uid', '=', studyInstanceUid).where(attachedToItsStudy).orderBy('created_at').execute();
+  }
+
+  /** Which of these studies have a request (any status), as requestsOfStudy sees them: one query for a batch of studies. */
+  async studiesWithRequests(studyInstanceUids: readonly string[]): Promise<Set<string>> {
+    if (studyInstanceUids.length === 0) return new Set();
+    const rows = await this.db.selectFrom('reading_requests').select('study_instance_uid').distinct().where('study_instance_uid', 'in', [...studyInstanceUids]).where(attachedToItsStudy).execute();
+    return new Set(rows.map((row) => row.study_instance_uid));
   }
 
   /** True when the row was in a `from` state and is now in `to`; the event is written in the same transaction. */
@@ -257,13 +286,18 @@ export class ReadingStore {
   }
 
   async studyFacts(studyInstanceUid: string): Promise<StudyFacts | undefined> {
-    const result = await sql<StudyFacts>`select st.institution_id, st.modalities_in_study, st.patient_id, st.issuer_of_patient_id,
+    return (await this.studiesFacts([studyInstanceUid])).get(studyInstanceUid);
+  }
+
+  /** studyFacts of several studies in one query (routing a batch of new studies), by Study Instance UID; the absent ones left out. */
+  async studiesFacts(studyInstanceUids: readonly string[]): Promise<Map<string, StudyFacts>> {
+    if (studyInstanceUids.length === 0) return new Map();
+    const result = await sql<StudyFacts & { study_instance_uid: string }>`select st.study_instance_uid, st.institution_id, st.modalities_in_study, st.patient_id, st.issuer_of_patient_id,
         (select se.body_part_examined from series se where se.study_instance_uid = st.study_instance_uid and se.body_part_examined is not null order by se.series_number limit 1) as body_part_examined,
         (select max(i.created_at) from instances i where i.study_instance_uid = st.study_instance_uid) as last_instance_at,
         (select count(*) from instances i where i.study_instance_uid = st.study_instance_uid) as instances
-      from studies st where st.study_instance_uid = ${studyInstanceUid}`.execute(this.db);
-    const row = result.rows[0];
-    return row && { ...row, instances: Number(row.instances) };
+      from studies st where st.study_instance_uid in (${sql.join([...studyInstanceUids])})`.execute(this.db);
+    return new Map(result.rows.map(({ study_instance_uid, ...row }) => [study_instance_uid, { ...row, instances: Number(row.instances) }]));
   }
 
   /**
