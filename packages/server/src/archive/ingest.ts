@@ -91,17 +91,21 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     throw duplicateConflict('SOP Instance UID already stored in another study or series');
   }
 
-  let write;
-  try {
-    if (early) {
-      const upload = await early;
-      if (!upload.ok) throw upload.error;
+  let write: BlobWrite | undefined;
+  // The early upload still in flight: the index commit waits for it (commitAfter), and the
+  // unit of work may write the rows meanwhile (PostgreSQL: only the commit follows the PUT).
+  let uploaded: Promise<void> | undefined;
+  if (early) {
+    uploaded = early.then((upload) => {
+      if (!upload.ok) throw new UploadFailed(upload.error);
       write = upload.write;
-    } else {
+    });
+  } else {
+    try {
       write = await putContent(deps.blobs, blobKey, content);
+    } catch (error) {
+      throw storageFailure(error);
     }
-  } catch (error) {
-    throw storageFailure(error);
   }
 
   // The blob's fsync runs on the thread pool while the index commits and syncs its WAL:
@@ -112,18 +116,25 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   // never audited).
   let outcome: Exclude<CommitOutcome, { kind: 'conflict' }>;
   try {
-    outcome = await deps.unitOfWork.run(async (tx) => {
-      const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
-      if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
-      recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
-      return committed;
-    });
+    outcome = await deps.unitOfWork.run(
+      async (tx) => {
+        const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
+        if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
+        recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
+        return committed;
+      },
+      { commitAfter: uploaded },
+    );
   } catch (error) {
-    await write.durable.catch(() => undefined);
+    if (error instanceof UploadFailed) throw storageFailure(error.cause); // nothing committed, nothing stored
+    // Not deleted while an upload is still under way: it would land after the delete.
+    await uploaded?.catch(() => undefined);
+    await write?.durable.catch(() => undefined);
     await deps.blobs.delete(blobKey).catch(() => undefined); // the sender is told; nothing indexed
     if (error instanceof CommitConflict) throw duplicateConflict(error.message);
     throw new YunyingError('INDEX_WRITE_FAILED', `could not index the instance: ${(error as Error).message}`);
   }
+  if (!write) throw new Error('the index committed before the blob was written'); // commitAfter rules it out
   try {
     await write.durable;
   } catch (error) {
@@ -142,6 +153,13 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
 
 /** A conflict found inside the commit's transaction: thrown to roll it back. */
 class CommitConflict extends Error {}
+
+/** The early upload failed: the index commit that waited for it rolls back. */
+class UploadFailed extends Error {
+  constructor(cause: unknown) {
+    super('the upload failed', { cause });
+  }
+}
 
 type InstanceIdentity = Pick<IngestResult, 'sopClassUid' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid'>;
 
