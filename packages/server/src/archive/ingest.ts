@@ -69,7 +69,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   // Where a PUT replaces an object whole or not at all (S3), the upload starts before the
   // lookup and the two overlap; on files, a rewrite in place could tear a stored blob, so
   // the lookup goes first there. Either way the index commit waits for the upload.
-  const early = deps.blobs.atomicReplace ? settle(putContent(deps.blobs, blobKey, content)) : undefined;
+  const early = deps.blobs.atomicReplace ? settle(putContent(deps.blobs, blobKey, content, contentSha256)) : undefined;
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
     const upload = await early;
@@ -77,7 +77,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     // Same bytes under the same key: the early upload, if it went through, rewrote the blob whole.
     if (upload?.ok && existing.blob_key === blobKey) return { outcome: 'duplicate', ...identity };
     // A resend after a power loss may find the index row but not its whole blob: write it again.
-    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content)).durable;
+    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content, contentSha256)).durable;
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (await sameDatasetAsStored(deps.blobs, existing, { content, transferSyntaxUid: attributes.transferSyntaxUid }))) {
@@ -102,7 +102,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     });
   } else {
     try {
-      write = await putContent(deps.blobs, blobKey, content);
+      write = await putContent(deps.blobs, blobKey, content, contentSha256);
     } catch (error) {
       throw storageFailure(error);
     }
@@ -224,8 +224,10 @@ async function compressedOnIngest(compression: IngestCompression, caller: Caller
   };
 }
 
-function putContent(blobs: BlobStore, key: string, content: Content): Promise<BlobWrite> {
-  return content.kind === 'pieces' ? blobs.put(key, content.pieces) : blobs.putFile(key, content.file, content.prefix);
+/** `sha256`: the content's hash, computed already (the S3 store signs the upload with it instead of hashing the bytes again). */
+function putContent(blobs: BlobStore, key: string, content: Content, sha256: string): Promise<BlobWrite> {
+  const options = { sha256 };
+  return content.kind === 'pieces' ? blobs.put(key, content.pieces, options) : blobs.putFile(key, content.file, content.prefix, options);
 }
 
 function sha256Of(pieces: readonly Buffer[]): string {
