@@ -69,7 +69,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   // Where a PUT replaces an object whole or not at all (S3), the upload starts before the
   // lookup and the two overlap; on files, a rewrite in place could tear a stored blob, so
   // the lookup goes first there. Either way the index commit waits for the upload.
-  const early = deps.blobs.atomicReplace ? settle(putContent(deps.blobs, blobKey, content)) : undefined;
+  const early = deps.blobs.atomicReplace ? settle(putContent(deps.blobs, blobKey, content, contentSha256)) : undefined;
   const existing = await deps.index.findInstance(attributes.sopInstanceUid);
   if (existing && existing.content_sha256 === contentSha256) {
     const upload = await early;
@@ -77,7 +77,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     // Same bytes under the same key: the early upload, if it went through, rewrote the blob whole.
     if (upload?.ok && existing.blob_key === blobKey) return { outcome: 'duplicate', ...identity };
     // A resend after a power loss may find the index row but not its whole blob: write it again.
-    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content)).durable;
+    if ((await deps.blobs.sizeOf(existing.blob_key)) !== Number(existing.size)) await (await putContent(deps.blobs, existing.blob_key, content, contentSha256)).durable;
     return { outcome: 'duplicate', ...identity };
   }
   if (existing && (await sameDatasetAsStored(deps.blobs, existing, { content, transferSyntaxUid: attributes.transferSyntaxUid }))) {
@@ -91,17 +91,21 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
     throw duplicateConflict('SOP Instance UID already stored in another study or series');
   }
 
-  let write;
-  try {
-    if (early) {
-      const upload = await early;
-      if (!upload.ok) throw upload.error;
+  let write: BlobWrite | undefined;
+  // The early upload still in flight: the index commit waits for it (commitAfter), and the
+  // unit of work may write the rows meanwhile (PostgreSQL: only the commit follows the PUT).
+  let uploaded: Promise<void> | undefined;
+  if (early) {
+    uploaded = early.then((upload) => {
+      if (!upload.ok) throw new UploadFailed(upload.error);
       write = upload.write;
-    } else {
-      write = await putContent(deps.blobs, blobKey, content);
+    });
+  } else {
+    try {
+      write = await putContent(deps.blobs, blobKey, content, contentSha256);
+    } catch (error) {
+      throw storageFailure(error);
     }
-  } catch (error) {
-    throw storageFailure(error);
   }
 
   // The blob's fsync runs on the thread pool while the index commits and syncs its WAL:
@@ -112,18 +116,25 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   // never audited).
   let outcome: Exclude<CommitOutcome, { kind: 'conflict' }>;
   try {
-    outcome = await deps.unitOfWork.run(async (tx) => {
-      const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
-      if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
-      recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
-      return committed;
-    });
+    outcome = await deps.unitOfWork.run(
+      async (tx) => {
+        const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
+        if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
+        recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
+        return committed;
+      },
+      { commitAfter: uploaded },
+    );
   } catch (error) {
-    await write.durable.catch(() => undefined);
+    if (error instanceof UploadFailed) throw storageFailure(error.cause); // nothing committed, nothing stored
+    // Not deleted while an upload is still under way: it would land after the delete.
+    await uploaded?.catch(() => undefined);
+    await write?.durable.catch(() => undefined);
     await deps.blobs.delete(blobKey).catch(() => undefined); // the sender is told; nothing indexed
     if (error instanceof CommitConflict) throw duplicateConflict(error.message);
     throw new YunyingError('INDEX_WRITE_FAILED', `could not index the instance: ${(error as Error).message}`);
   }
+  if (!write) throw new Error('the index committed before the blob was written'); // commitAfter rules it out
   try {
     await write.durable;
   } catch (error) {
@@ -142,6 +153,13 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
 
 /** A conflict found inside the commit's transaction: thrown to roll it back. */
 class CommitConflict extends Error {}
+
+/** The early upload failed: the index commit that waited for it rolls back. */
+class UploadFailed extends Error {
+  constructor(cause: unknown) {
+    super('the upload failed', { cause });
+  }
+}
 
 type InstanceIdentity = Pick<IngestResult, 'sopClassUid' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid'>;
 
@@ -206,8 +224,10 @@ async function compressedOnIngest(compression: IngestCompression, caller: Caller
   };
 }
 
-function putContent(blobs: BlobStore, key: string, content: Content): Promise<BlobWrite> {
-  return content.kind === 'pieces' ? blobs.put(key, content.pieces) : blobs.putFile(key, content.file, content.prefix);
+/** `sha256`: the content's hash, computed already (the S3 store signs the upload with it instead of hashing the bytes again). */
+function putContent(blobs: BlobStore, key: string, content: Content, sha256: string): Promise<BlobWrite> {
+  const options = { sha256 };
+  return content.kind === 'pieces' ? blobs.put(key, content.pieces, options) : blobs.putFile(key, content.file, content.prefix, options);
 }
 
 function sha256Of(pieces: readonly Buffer[]): string {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -83,6 +83,27 @@ function blobStoreContract(name: string, open: () => Promise<{ store: BlobStore;
       }
     });
 
+    test('put and putFile with the content hash given (as ingest gives it) store the same bytes', async () => {
+      const { store, dispose } = await open();
+      try {
+        const pieces = [Buffer.from('DICM-header'), randomBytes(200_000)];
+        const whole = Buffer.concat(pieces);
+        const sha256 = createHash('sha256').update(whole).digest('hex');
+        const key = `gh/${randomBytes(8).toString('hex')}.dcm`;
+        await (await store.put(key, pieces, { sha256 })).durable;
+        assert.ok((await store.get(key)).equals(whole));
+        await mkdir(store.stagingDirectory, { recursive: true });
+        const staged = path.join(store.stagingDirectory, `contract-${randomBytes(6).toString('hex')}.part`);
+        await writeFile(staged, pieces[1]);
+        await (await store.putFile(key, { path: staged, size: pieces[1].length }, pieces[0], { sha256 })).durable;
+        assert.ok((await store.get(key)).equals(whole));
+        await rm(staged, { force: true });
+        await store.delete(key);
+      } finally {
+        await dispose();
+      }
+    });
+
     test('keys cannot leave the store', async () => {
       const { store, dispose } = await open();
       try {
@@ -107,6 +128,20 @@ blobStoreContract(
   },
   s3SkipReason(),
 );
+
+test('S3: a body that does not match the hash it was signed with is refused, and nothing is stored', { skip: s3SkipReason() }, async () => {
+  const { client, bucket } = testS3Client();
+  const store = new S3BlobStore(client, { bucket, prefix: `hash-${randomBytes(4).toString('hex')}` });
+  try {
+    const key = `ij/${randomBytes(8).toString('hex')}.dcm`;
+    const bytes = randomBytes(10_000);
+    const wrong = createHash('sha256').update('other bytes').digest('hex');
+    await assert.rejects(store.put(key, [bytes], { sha256: wrong }));
+    assert.equal(await store.exists(key), false);
+  } finally {
+    await store.close();
+  }
+});
 
 test('s3:// URLs name a bucket and a prefix', () => {
   assert.deepEqual(parseS3Url('s3://dicom/region/a/'), { bucket: 'dicom', prefix: 'region/a' });

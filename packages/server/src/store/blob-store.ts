@@ -8,7 +8,7 @@ export interface BlobStore {
    * survives the process being killed; `durable` resolves once it also survives power loss
    * (the caller overlaps that wait with other work, e.g. the index commit).
    */
-  put(key: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<BlobWrite>;
+  put(key: string, bytes: Uint8Array | readonly Uint8Array[], options?: BlobPutOptions): Promise<BlobWrite>;
   /**
    * Stores the bytes of a file written under `stagingDirectory` (a streamed upload that was
    * never held in memory), preceded by `prefix` when given (a Part 10 header before a bare
@@ -16,7 +16,7 @@ export interface BlobStore {
    * the caller removes it afterwards in any case (a moved file is simply gone). Same
    * guarantees as put.
    */
-  putFile(key: string, file: { path: string; size: number }, prefix?: Uint8Array): Promise<BlobWrite>;
+  putFile(key: string, file: { path: string; size: number }, prefix?: Uint8Array, options?: BlobPutOptions): Promise<BlobWrite>;
   /** Where temporary files that may become blobs are written: on the blobs' file system, so that putFile can rename them. */
   readonly stagingDirectory: string;
   /**
@@ -48,6 +48,15 @@ export interface BlobReader {
   /** Reads up to `length` bytes at `position` into `into` from offset 0; the bytes read (0 at the end). Synchronous: a read from the page cache costs less than a thread-pool round trip. */
   read(into: Uint8Array, length: number, position: number): number;
   close(): void;
+}
+
+export interface BlobPutOptions {
+  /**
+   * The SHA-256 of the whole blob (hex), when the caller has it already (ingest hashes every
+   * instance): a store that hashes what it sends (S3's signed payload) takes it instead of
+   * hashing the bytes again, and the server still checks the bytes against it.
+   */
+  sha256?: string;
 }
 
 export interface BlobWrite {

@@ -100,17 +100,26 @@ export class IndexStore {
   /** Inserts or replaces one instance, creating its study and series as needed, in one transaction. */
   async commitInstance(input: CommitInstanceInput): Promise<CommitOutcome> {
     // PostgreSQL: most instances go into a series that is already indexed, and most others
-    // start a study nobody else is sending. One statement, committed on its own, inserts
-    // each of these in one round trip instead of five to seven (begin, lock, lookup, the
-    // inserts, commit); anything else takes the transaction below.
+    // start a study nobody else is sending. One statement inserts each of these in one
+    // round trip instead of five to seven (begin, lock, lookup, the inserts, commit);
+    // anything else takes the transaction below.
     // Bound to a unit of work (store/unit-of-work.ts), the same statements run in its
     // transaction, which commits them with the instance's audit record and feed row.
     const { db, dialect } = this.index;
     if (dialect === 'postgres') {
       const now = new Date().toISOString();
-      if ((await insertIntoKnownSeries(db, input.instance, now)) || (await insertAsNewStudy(db, input, now))) return { kind: 'inserted' };
+      // A series this process has indexed takes the statement for a known series, which
+      // needs no study or series JSON; others the one that does either. Only the order
+      // depends on it: a stale entry (a study deleted since) costs a statement, nothing more.
+      const seriesUid = input.series.series_instance_uid;
+      const known = recentlyIndexedSeries.has(seriesUid) && (await insertIntoKnownSeries(db, input.instance, now));
+      if (known || (await insertIntoKnownSeriesOrAsNewStudy(db, input, now))) {
+        rememberSeries(seriesUid);
+        return { kind: 'inserted' };
+      }
     }
     const outcome = await inTransaction(db, (trx) => commitInstanceIn(trx, dialect, input, new Date().toISOString()));
+    if (dialect === 'postgres' && outcome.kind !== 'conflict') rememberSeries(input.series.series_instance_uid);
     await this.index.makeCommitsDurable();
     return outcome;
   }
@@ -237,8 +246,21 @@ async function commitInstanceIn(trx: Kysely<Database>, dialect: IndexDatabase['d
   return { kind: 'inserted' };
 }
 
+/**
+ * Series UIDs this process indexed instances into lately (PostgreSQL's fast path, commitInstance):
+ * a hint of which statement to try first, bounded, the oldest forgotten first.
+ */
+const recentlyIndexedSeries = new Set<string>();
+const RECENT_SERIES_MAX = 10_000;
+
+function rememberSeries(seriesInstanceUid: string): void {
+  if (recentlyIndexedSeries.has(seriesInstanceUid)) return;
+  if (recentlyIndexedSeries.size >= RECENT_SERIES_MAX) recentlyIndexedSeries.delete(recentlyIndexedSeries.values().next().value as string);
+  recentlyIndexedSeries.add(seriesInstanceUid);
+}
+
 /** Columns that are not text, for the typed parameters of an INSERT … SELECT. */
-const COLUMN_TYPES: Record<string, string> = { instance_number: 'integer', number_of_frames: 'integer', rows: 'integer', columns: 'integer', size: 'bigint', series_number: 'integer' };
+const COLUMN_TYPES: Record<string, string> = { instance_number: 'integer', number_of_frames: 'integer', rows: 'integer', columns: 'integer', size: 'bigint', series_number: 'integer', patient_name_bigrams: 'text[]' };
 
 /** A row's column list and its values as typed parameters (an INSERT … SELECT gives them no type of its own). */
 function typedRow(row: Record<string, unknown>): { columns: RawBuilder<unknown>; values: RawBuilder<unknown> } {
@@ -266,41 +288,55 @@ async function insertIntoKnownSeries(db: IndexDatabase['db'], instance: NewInsta
   return result.rows.length > 0;
 }
 
-const UNIQUE_VIOLATION = '23505';
-
 /**
- * Creates the study, its first series and the instance in one statement, if the study is
- * new; false otherwise (nothing written). The series and instance rows are inserted only
- * if the study row was, so a study that exists (or is being created by another sender,
- * whose commit this statement waits for) is left to the locked way, which updates its
- * modality list. A series or SOP Instance UID already indexed elsewhere fails the whole
- * statement on its unique key, and the locked way then tells the sender why.
+ * One statement for the two common cases; false when it is neither (nothing written), and
+ * the locked way decides:
+ * - the series is indexed under the same study and the SOP Instance UID is new: the
+ *   instance row is inserted. This needs no advisory lock: it creates no study or series
+ *   row and changes no modality list, the series it depends on is committed, and the
+ *   unique SOP Instance UID decides between concurrent senders of one instance (the loser,
+ *   told nothing was inserted, goes the locked way and sees the winner);
+ * - the series and the SOP Instance UID are not indexed and the study is new: the study,
+ *   its first series and the instance are inserted, each only if the one before it was. A
+ *   study that exists (or is being created by another sender, whose commit this statement
+ *   waits for) is left to the locked way, which updates its modality list.
+ * A single statement is atomic, and every insert in it does nothing on a conflict instead of
+ * failing, so in a unit of work it needs no savepoint (two round trips fewer); before, the
+ * two cases were two statements, and the second ran under a savepoint.
+ * Should a concurrent sender have created the series or the instance meanwhile (its
+ * uncommitted row, which the statement's snapshot does not see, makes the later inserts do
+ * nothing once it commits), the study row just inserted would stand alone: it is removed,
+ * and the locked way tells the sender why.
  */
-async function insertAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceInput, now: string): Promise<boolean> {
+async function insertIntoKnownSeriesOrAsNewStudy(db: IndexDatabase['db'], input: CommitInstanceInput, now: string): Promise<boolean> {
   const { study, series, instance } = input;
-  const studyRow = { ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now, study_key: randomUUID() };
-  const seriesRow = typedRow({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now });
+  const studyKey = randomUUID();
   const instanceRow = typedRow({ ...instance, created_at: now });
-  const studyColumns = Object.keys(studyRow) as Array<keyof typeof studyRow>;
-  // In a transaction, a failed statement would abort it: the savepoint confines the unique
-  // violation to this statement.
-  const savepoint = db.isTransaction;
-  if (savepoint) await sql`savepoint new_study`.execute(db);
-  try {
-    const result = await sql<{ seq: number }>`with new_study as (
-        insert into studies (${sql.join(studyColumns.map((name) => sql.ref(name)))}) values (${sql.join(studyColumns.map((name) => sql`${studyRow[name]}`))})
-        on conflict (study_instance_uid) do nothing returning 1
-      ), new_series as (
-        insert into series (${seriesRow.columns}) select ${seriesRow.values} from new_study returning 1
-      )
-      insert into instances (${instanceRow.columns}) select ${instanceRow.values} from new_series returning seq`.execute(db);
-    if (savepoint) await sql`release savepoint new_study`.execute(db);
-    return result.rows.length > 0;
-  } catch (error) {
-    if (savepoint) await sql`rollback to savepoint new_study`.execute(db);
-    if ((error as { code?: string }).code === UNIQUE_VIOLATION) return false;
-    throw error;
-  }
+  const studyRow = typedRow({ ...study, modalities_in_study: series.modality, attributes_json: input.studyAttributesJson(), created_at: now, updated_at: now, study_key: studyKey });
+  const seriesRow = typedRow({ ...series, attributes_json: input.seriesAttributesJson(), created_at: now, updated_at: now });
+  const result = await sql<{ known: number | string; new_study: number | string; new_instance: number | string }>`with known as (
+      insert into instances (${instanceRow.columns})
+      select ${instanceRow.values} from series
+      where series_instance_uid = ${series.series_instance_uid} and study_instance_uid = ${study.study_instance_uid}
+      on conflict (sop_instance_uid) do nothing returning seq
+    ), new_study as (
+      insert into studies (${studyRow.columns})
+      select ${studyRow.values}
+      where not exists (select 1 from series where series_instance_uid = ${series.series_instance_uid})
+        and not exists (select 1 from instances where sop_instance_uid = ${instance.sop_instance_uid})
+      on conflict (study_instance_uid) do nothing returning 1
+    ), new_series as (
+      insert into series (${seriesRow.columns}) select ${seriesRow.values} from new_study
+      on conflict (series_instance_uid) do nothing returning 1
+    ), new_instance as (
+      insert into instances (${instanceRow.columns}) select ${instanceRow.values} from new_series
+      on conflict (sop_instance_uid) do nothing returning seq
+    )
+    select (select count(*) from known) as known, (select count(*) from new_study) as new_study, (select count(*) from new_instance) as new_instance`.execute(db);
+  const counts = result.rows[0];
+  if (Number(counts.known) > 0 || Number(counts.new_instance) > 0) return true;
+  if (Number(counts.new_study) > 0) await sql`delete from studies where study_instance_uid = ${study.study_instance_uid} and study_key = ${studyKey}`.execute(db);
+  return false;
 }
 
 async function addModality(trx: Kysely<Database>, studyInstanceUid: string, modality: string | null, now: string): Promise<void> {

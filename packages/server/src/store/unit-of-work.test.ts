@@ -411,4 +411,49 @@ for (const backend of BACKENDS) {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  test(`commitAfter: nothing of the change is visible until the promise resolves, and nothing stays when it rejects (${backend})`, async () => {
+    await withArchive(backend, async (archive) => {
+      const caller = systemCaller();
+      const record = (tx: Parameters<Parameters<Archive['unitOfWork']['run']>[0]>[0], id: string) =>
+        tx.audit.record({ action: 'test.commit-after', caller, objectType: 'audit', objectId: id });
+
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const id = newUid();
+      let written = false;
+      const done = archive.unitOfWork.run(
+        async (tx) => {
+          record(tx, id);
+          tx.feed.append({ type: 'instance.stored', resourceType: 'test', resourceId: id, institutionId: 'default', payload: {} });
+          written = true;
+        },
+        { commitAfter: gate },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // PostgreSQL has written the rows by now, uncommitted; SQLite has not begun.
+      assert.equal(written, backend === 'postgres');
+      assert.deepEqual(await feedRows(archive, 'instance.stored', id), [], 'not committed before the gate opens');
+      release();
+      await done;
+      assert.equal((await feedRows(archive, 'instance.stored', id)).length, 1);
+      assert.equal((await auditRows(archive, 'test.commit-after', id)).length, 1);
+
+      const failed = newUid();
+      const upload = Promise.reject(new Error('upload failed'));
+      await assert.rejects(
+        archive.unitOfWork.run(
+          async (tx) => {
+            record(tx, failed);
+            tx.feed.append({ type: 'instance.stored', resourceType: 'test', resourceId: failed, institutionId: 'default', payload: {} });
+          },
+          { commitAfter: upload },
+        ),
+        /upload failed/,
+      );
+      assert.deepEqual(await feedRows(archive, 'instance.stored', failed), []);
+      assert.deepEqual(await auditRows(archive, 'test.commit-after', failed), []);
+      assert.ok((await archive.audit.verify()).ok);
+    });
+  });
 }

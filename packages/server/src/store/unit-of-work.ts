@@ -45,12 +45,29 @@ export interface TransactionPorts {
  * unrecorded, nor recorded undone. Throwing from `work` rolls everything back.
  */
 export interface UnitOfWork {
-  run<T>(work: (tx: TransactionPorts) => Promise<T>): Promise<T>;
+  run<T>(work: (tx: TransactionPorts) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
+}
+
+export interface UnitOfWorkOptions {
+  /**
+   * The change may commit only once this resolves (ingest: the upload of the instance's
+   * blob); should it reject, nothing commits and run rejects with its error. PostgreSQL
+   * writes the change's rows while it is pending and waits just before the commit, so the
+   * statements overlap the upload and only the commit follows it; SQLite, whose one writer
+   * a waiting transaction would hold up, waits before it begins.
+   */
+  commitAfter?: Promise<unknown>;
 }
 
 export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): UnitOfWork {
   return {
-    async run<T>(work: (tx: TransactionPorts) => Promise<T>): Promise<T> {
+    async run<T>(work: (tx: TransactionPorts) => Promise<T>, options: UnitOfWorkOptions = {}): Promise<T> {
+      const { commitAfter } = options;
+      const overlapped = commitAfter !== undefined && database.dialect === 'postgres';
+      if (commitAfter && !overlapped) await commitAfter;
+      // Handled here, so that a rejection while the work still runs is not unhandled; the
+      // await before the commit still sees it.
+      if (overlapped) void commitAfter.catch(() => undefined);
       let recorded = false;
       const result = await database.db.transaction().execute(async (trx) => {
         const records: NewAuditRow[] = [];
@@ -87,6 +104,8 @@ export function createUnitOfWork(database: IndexDatabase, audit: AuditStore): Un
         // flight until the commit, and the feed's readers wait for it; feed/change-feed.ts):
         // AuditStore.appendIn writes both, in one statement on PostgreSQL.
         await audit.appendIn(trx, records, changes);
+        // Rejected: the transaction rolls back, nothing of the change is committed.
+        if (overlapped) await commitAfter;
         recorded = records.length > 0;
         return value;
       });
