@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import { stackViewerOnly } from './stack-viewer-build.ts';
 
 /** The cloud-film page's entry and its output folder in dist/. */
 const CLOUD_FILM = 'cloud-film';
@@ -10,6 +11,9 @@ const CLOUD_FILM = 'cloud-film';
  */
 export default defineConfig({
   base: '/',
+  // Cornerstone3D without what a stack viewer never runs (vtk.js profiles, mesh readers, the
+  // decode worker's codecs in the page, a second dcmjs): see stack-viewer-build.ts
+  plugins: [stackViewerOnly()],
   oxc: { jsx: { runtime: 'automatic' } },
   build: {
     outDir: 'dist',
