@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import { precompress } from './precompress.ts';
 import { stackViewerOnly } from './stack-viewer-build.ts';
 
 /** The cloud-film page's entry and its output folder in dist/. */
@@ -13,7 +14,8 @@ export default defineConfig({
   base: '/',
   // Cornerstone3D without what a stack viewer never runs (vtk.js profiles, mesh readers, the
   // decode worker's codecs in the page, a second dcmjs): see stack-viewer-build.ts
-  plugins: [stackViewerOnly()],
+  // (and .br/.gz copies of the output for the server's static handler: precompress.ts)
+  plugins: [stackViewerOnly(), precompress()],
   oxc: { jsx: { runtime: 'automatic' } },
   build: {
     outDir: 'dist',
