@@ -60,6 +60,8 @@ const { values: options } = parseArgs({
     'latency-ms': { type: 'string', default: '0' },
     /** stop each mode at the first image (a throttled link takes minutes for all 158 MB) */
     'first-image-only': { type: 'boolean', default: false },
+    /** print the requests of each click-mode run up to the first image (start, end, bytes) */
+    waterfall: { type: 'boolean', default: false },
   },
 });
 const firstImageOnly = options['first-image-only']!;
@@ -286,6 +288,12 @@ try {
             });
           }
           const t = await loaded(page);
+          if (options.waterfall && mode === 'click') {
+            const rows = (await page.evaluate(`performance.getEntriesByType('resource').filter((r) => r.startTime >= window.benchTimes.click && r.responseEnd <= window.benchTimes.firstImage)
+              .map((r) => [r.startTime - window.benchTimes.click, r.responseEnd - window.benchTimes.click, r.transferSize, new URL(r.name).pathname.replace(/[0-9.]{20,}/g, '…')])`)) as Array<[number, number, number, string]>;
+            for (const [start, end, size, name] of rows) console.log(`    ${start.toFixed(0).padStart(6)}–${end.toFixed(0).padEnd(6)} ms ${(size / 1000).toFixed(1).padStart(7)} kB  ${name}`);
+            console.log(`    first image at ${(t.firstImage! - t.click!).toFixed(0)} ms`);
+          }
           r.images = t.images;
           if (mode === 'click') {
             r.clickFirstImage = t.firstImage! - t.click!;
