@@ -21,8 +21,18 @@
  * Each run uses a fresh browser profile (no HTTP cache). Prints the runs and their medians.
  * Not a test.
  *
+ * --web-dist takes one build or several, comma-separated (e.g. before and after a change):
+ * each is served by its own server (the CT stored in each), and every run does every mode on
+ * each build in turn, so their figures come from the same run on the same machine load.
+ * --down-mbit / --latency-ms throttle the browser's network through CDP
+ * (Network.emulateNetworkConditions, --up-mbit up, the same as down unless given) from the
+ * first navigation on: the login, the worklist, the code and the study all cross the
+ * emulated link. Each mode also reports the bytes the page received (resource timing's
+ * transferSize) from its start to the first image.
+ *
  *   cd packages/web && npx vite build --outDir /tmp/web-dist
- *   node bench/viewer-load.ts [--slices 300] [--runs 5] [--modes claim,prefetch,click,cold] [--claim-at-once] [--web-dist packages/web/dist]
+ *   node bench/viewer-load.ts [--slices 300] [--runs 5] [--modes claim,prefetch,click,cold] [--claim-at-once]
+ *     [--web-dist packages/web/dist[,/tmp/other-dist…]] [--down-mbit 4 --latency-ms 100 [--up-mbit 4]]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,8 +54,18 @@ const { values: options } = parseArgs({
     modes: { type: 'string', default: 'claim,prefetch,click,cold' },
     /** click 领取 the moment the row shows, without waiting for the worklist's prefetch */
     'claim-at-once': { type: 'boolean', default: false },
+    /** network emulation (CDP); none unless --down-mbit is given */
+    'down-mbit': { type: 'string' },
+    'up-mbit': { type: 'string' },
+    'latency-ms': { type: 'string', default: '0' },
+    /** stop each mode at the first image (a throttled link takes minutes for all 158 MB) */
+    'first-image-only': { type: 'boolean', default: false },
+    /** print the requests of each click-mode run up to the first image (start, end, bytes) */
+    waterfall: { type: 'boolean', default: false },
   },
 });
+const firstImageOnly = options['first-image-only']!;
+const throttle = options['down-mbit'] === undefined ? undefined : { downMbit: Number(options['down-mbit']), upMbit: Number(options['up-mbit'] ?? options['down-mbit']), latencyMs: Number(options['latency-ms']) };
 const waitForPrefetch = !options['claim-at-once'];
 const MODES = ['claim', 'prefetch', 'click', 'cold'] as const;
 type Mode = (typeof MODES)[number];
@@ -53,10 +73,8 @@ const modes = options.modes!.split(',').map((m) => m.trim()) as Mode[];
 for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`--modes: ${mode}? (${MODES.join(', ')})`);
 const slices = Number(options.slices);
 const runs = Number(options.runs);
-const webDist = path.resolve(options['web-dist']!);
-if (!existsSync(path.join(webDist, 'viewer-test.html'))) throw new Error(`no viewer-test.html in ${webDist}: npm run build -w packages/web`);
-/** the reading page's lazy chunk in the build (for --modes prefetch) */
-const readingChunk = (await readdir(path.join(webDist, 'assets'))).find((name) => /^ReadingPage-.*\.js$/.test(name));
+const webDists = options['web-dist']!.split(',').map((dist) => path.resolve(dist.trim()));
+for (const webDist of webDists) if (!existsSync(path.join(webDist, 'viewer-test.html'))) throw new Error(`no viewer-test.html in ${webDist}: npm run build -w packages/web`);
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const GEN = path.resolve(import.meta.dirname, '../../shared/bench/gen.js');
@@ -93,9 +111,11 @@ try {
   const study = first.studyInstanceUid ?? first.studyUid ?? first.StudyInstanceUID;
   if (!study) throw new Error('manifest.json: no study UID');
 
-  // ------------------------------------------------------------ the server
-  const server = await startListeningServer({ YUNYING_WEB_DIST: webDist });
-  try {
+  // ------------------------------------------------------------ the servers, one per build
+  const PASSWORD = 'Viewer-Bench-2026';
+  /** A server for one build, with the county centre, its township, the CT and its reading request. */
+  const setUp = async (webDist: string) => {
+    const server = await startListeningServer({ YUNYING_WEB_DIST: webDist });
     const login = async (username: string, password: string): Promise<string> => {
       const response = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
       if (response.status !== 200) throw new Error(`login ${username}: HTTP ${response.status}`);
@@ -112,7 +132,6 @@ try {
     await call(adminToken, 'POST', '/api/v1/institutions', { id: 'ks-county', name: '昆山市第一人民医院', tier: 'county', grade: 3 });
     await call(adminToken, 'POST', '/api/v1/institutions', { id: 'ks-t1', name: '周市镇卫生院', tier: 'township', grade: 1, parentId: 'ks-county' });
     await call(adminToken, 'PUT', '/api/v1/institutions/ks-county/members/ks-t1');
-    const PASSWORD = 'Viewer-Bench-2026';
     await call(adminToken, 'POST', '/api/v1/users', { username: 'tech1', password: PASSWORD, role: 'technologist', institutionId: 'ks-t1', displayName: '李技师' });
     await call(adminToken, 'POST', '/api/v1/users', { username: 'rad1', password: PASSWORD, role: 'radiologist', institutionId: 'ks-county', displayName: '赵医生' });
     const techToken = await login('tech1', PASSWORD);
@@ -132,19 +151,32 @@ try {
       if (response.status !== 200) throw new Error(`STOW-RS: HTTP ${response.status} ${await response.text()}`);
     }
     const bytes = (await Promise.all(files.map((f) => readFile(f).then((b) => b.length)))).reduce((a, b) => a + b, 0);
-    console.log(`stored ${files.length} CT slices (${(bytes / 1e6).toFixed(0)} MB) in ${((performance.now() - storeStarted) / 1000).toFixed(1)} s`);
+    console.log(`${webDist}: stored ${files.length} CT slices (${(bytes / 1e6).toFixed(0)} MB) in ${((performance.now() - storeStarted) / 1000).toFixed(1)} s`);
     // The township asks for the read, as its screen's form does.
     const request = await call<{ id: string }>(techToken, 'POST', '/api/v1/reading-requests', { studyInstanceUid: study, priority: 'urgent', clinicalHistory: '咳嗽两周，胸痛', bodyParts: ['CHEST'], imagesComplete: true });
+    /** the reading page's lazy chunk in the build (for --modes prefetch) */
+    const readingChunk = (await readdir(path.join(webDist, 'assets'))).find((name) => /^ReadingPage-.*\.js$/.test(name));
+    return { webDist, server, call, adminToken, radToken, request, readingChunk };
+  };
+  type Target = Awaited<ReturnType<typeof setUp>>;
+  const targets: Target[] = [];
+  try {
+    for (const webDist of webDists) targets.push(await setUp(webDist));
 
     // ------------------------------------------------------------ the runs
     type Times = Record<string, number | undefined>;
-    const results: Array<Record<string, number>> = [];
+    const results: Array<Array<Record<string, number | undefined>>> = targets.map(() => []);
     const withBrowser = async <T>(fn: (page: Page) => Promise<T>): Promise<T> => {
       const profile = await mkdtemp(path.join(tmpdir(), 'yunying-viewer-bench-chromium-'));
       const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1920, height: 1080 }, locale: 'zh-CN' });
       try {
         const page = context.pages()[0] ?? (await context.newPage());
         page.setDefaultTimeout(120_000);
+        if (throttle) {
+          const cdp = await context.newCDPSession(page);
+          await cdp.send('Network.enable');
+          await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: throttle.latencyMs, downloadThroughput: (throttle.downMbit * 1_000_000) / 8, uploadThroughput: (throttle.upMbit * 1_000_000) / 8 });
+        }
         // page-side listeners as a string (this file is type-checked without the DOM library)
         await page.addInitScript(`
           window.benchTimes = {};
@@ -152,6 +184,12 @@ try {
             window.benchTimes.firstImage = performance.now();
             // the viewer's own start (its controller's clock): first image minus the ms it reports
             window.benchTimes.viewerStart = window.benchTimes.firstImage - e.detail.ms;
+            // bytes received by the page (navigation and resources) that ended before the first image
+            // and started after the clock's start (benchTimes.from: 0 for a cold page)
+            const from = window.benchTimes.from ?? 0;
+            const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+            window.benchTimes.bytesBeforeFirstImage = entries.filter((r) => r.startTime >= from && r.responseEnd <= window.benchTimes.firstImage).reduce((sum, r) => sum + (r.transferSize || 0), 0);
+            window.benchTimes.codeBytesBeforeFirstImage = entries.filter((r) => r.startTime >= from && r.responseEnd <= window.benchTimes.firstImage && /\\.(js|wasm)$/.test(new URL(r.name).pathname)).reduce((sum, r) => sum + (r.transferSize || 0), 0);
           });
           window.addEventListener('yunying:all-loaded', (e) => {
             window.benchTimes.allLoaded = performance.now();
@@ -159,7 +197,7 @@ try {
           });
           // the claim button's click, at dispatch (before React's handler posts the claim)
           document.addEventListener('click', (e) => {
-            if (e.target instanceof Element && e.target.closest('[data-testid="claim"]')) window.benchTimes.claim = performance.now();
+            if (e.target instanceof Element && e.target.closest('[data-testid="claim"]')) window.benchTimes.claim = window.benchTimes.from = performance.now();
           }, true);
         `);
         return await fn(page);
@@ -170,28 +208,33 @@ try {
     };
     const times = (page: Page) => page.evaluate(() => (globalThis as unknown as PageGlobals).benchTimes as Times);
     const loaded = async (page: Page) => {
-      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).benchTimes.allLoaded !== undefined, undefined, { timeout: 120_000 });
+      if (firstImageOnly) {
+        await page.waitForFunction(() => (globalThis as unknown as PageGlobals).benchTimes.firstImage !== undefined, undefined, { timeout: 300_000 });
+        return times(page);
+      }
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).benchTimes.allLoaded !== undefined, undefined, { timeout: 300_000 });
       const state = await page.getByTestId('study-viewer').first().getAttribute('data-state');
       if (state !== 'loaded') throw new Error(`viewer state ${state}`);
       return times(page);
     };
     /** From the worklist (open, the row on it): click 领取, wait for the first image and all slices. */
-    const claimOnce = async (page: Page) => {
-      const row = page.locator(`[data-testid="worklist"] tr[data-request-id="${request.id}"]`);
+    const claimOnce = async (target: Target, page: Page) => {
+      const row = page.locator(`[data-testid="worklist"] tr[data-request-id="${target.request.id}"]`);
       await row.getByTestId('claim').waitFor();
       // A radiologist looks at the list before claiming: the worklist's idle prefetch of the
       // reading page's code and Cornerstone's start (app/reading-page-chunk.ts) is done by then.
-      if (waitForPrefetch) await page.locator('html[data-reading-page-prefetched="yes"]').waitFor({ state: 'attached', timeout: 15_000 });
+      if (waitForPrefetch) await page.locator('html[data-reading-page-prefetched="yes"]').waitFor({ state: 'attached', timeout: throttle ? 120_000 : 15_000 });
       await page.evaluate(() => ((globalThis as unknown as PageGlobals).benchTimes = {}));
       await row.getByTestId('claim').click();
       await page.getByTestId('reading-page').waitFor();
       const t = await loaded(page);
-      await call(radToken, 'POST', `/api/v1/reading-requests/${request.id}/release`);
-      return { firstImage: t.firstImage! - t.claim!, viewerStart: t.viewerStart! - t.claim!, allLoaded: t.allLoaded! - t.claim!, images: t.images! };
+      await target.call(target.radToken, 'POST', `/api/v1/reading-requests/${target.request.id}/release`);
+      return { firstImage: t.firstImage! - t.claim!, viewerStart: t.viewerStart! - t.claim!, allLoaded: t.allLoaded === undefined ? undefined : t.allLoaded - t.claim!, images: t.images, bytes: t.bytesBeforeFirstImage!, codeBytes: t.codeBytesBeforeFirstImage! };
     };
 
-    for (let run = 0; run < runs; run++) {
-      const r: Record<string, number> = {};
+    const runModes = async (target: Target): Promise<Record<string, number | undefined>> => {
+      const { server, adminToken } = target;
+      const r: Record<string, number | undefined> = {};
       /** Signs in through the login screen and waits for the worklist. */
       const signIn = async (page: Page) => {
         await page.goto(`${server.baseUrl}/`);
@@ -203,27 +246,29 @@ try {
       if (modes.includes('claim')) {
         await withBrowser(async (page) => {
           await signIn(page);
-          const first = await claimOnce(page);
+          const first = await claimOnce(target, page);
           r.claimFirstImage = first.firstImage;
           r.claimViewerStart = first.viewerStart;
           r.claimAllLoaded = first.allLoaded;
+          r.claimBytes = first.bytes;
+          r.claimCodeBytes = first.codeBytes;
           r.images = first.images;
           // back to the worklist in the same tab (the app's own navigation, no reload), claim again
           await page.goBack();
           await page.getByTestId('worklist').waitFor();
-          const again = await claimOnce(page);
+          const again = await claimOnce(target, page);
           r.againFirstImage = again.firstImage;
           r.againViewerStart = again.viewerStart;
           r.againAllLoaded = again.allLoaded;
         });
       }
       if (modes.includes('prefetch')) {
-        if (!readingChunk) throw new Error(`no ReadingPage-*.js in ${webDist}/assets`);
+        if (!target.readingChunk) throw new Error(`no ReadingPage-*.js in ${target.webDist}/assets`);
         await withBrowser(async (page) => {
           await signIn(page);
           // the same module URL the app's lazy() imports, so that the app finds it loaded
-          await page.evaluate(`import('/assets/${readingChunk}').then(() => true)`);
-          const first = await claimOnce(page);
+          await page.evaluate(`import('/assets/${target.readingChunk}').then(() => true)`);
+          const first = await claimOnce(target, page);
           r.prefetchFirstImage = first.firstImage;
           r.prefetchViewerStart = first.viewerStart;
           r.prefetchAllLoaded = first.allLoaded;
@@ -238,37 +283,62 @@ try {
             await page.getByTestId('mount-viewer').waitFor();
             await page.evaluate(() => {
               const page = globalThis as unknown as PageGlobals;
-              page.benchTimes.click = performance.now();
+              page.benchTimes.click = page.benchTimes.from = performance.now();
               page.document.querySelector('[data-testid="mount-viewer"]')!.click();
             });
           }
           const t = await loaded(page);
-          r.images = t.images!;
+          if (options.waterfall && mode === 'click') {
+            const rows = (await page.evaluate(`performance.getEntriesByType('resource').filter((r) => r.startTime >= window.benchTimes.click && r.responseEnd <= window.benchTimes.firstImage)
+              .map((r) => [r.startTime - window.benchTimes.click, r.responseEnd - window.benchTimes.click, r.transferSize, new URL(r.name).pathname.replace(/[0-9.]{20,}/g, '…')])`)) as Array<[number, number, number, string]>;
+            for (const [start, end, size, name] of rows) console.log(`    ${start.toFixed(0).padStart(6)}–${end.toFixed(0).padEnd(6)} ms ${(size / 1000).toFixed(1).padStart(7)} kB  ${name}`);
+            console.log(`    first image at ${(t.firstImage! - t.click!).toFixed(0)} ms`);
+          }
+          r.images = t.images;
           if (mode === 'click') {
             r.clickFirstImage = t.firstImage! - t.click!;
-            r.clickAllLoaded = t.allLoaded! - t.click!;
+            r.clickAllLoaded = t.allLoaded === undefined ? undefined : t.allLoaded - t.click!;
+            r.clickBytes = t.bytesBeforeFirstImage!;
+            r.clickCodeBytes = t.codeBytesBeforeFirstImage!;
           } else {
             r.coldFirstImage = t.firstImage!;
-            r.coldAllLoaded = t.allLoaded!;
+            r.coldAllLoaded = t.allLoaded;
+            r.coldBytes = t.bytesBeforeFirstImage!;
+            r.coldCodeBytes = t.codeBytesBeforeFirstImage!;
           }
         });
       }
-      results.push(r);
-      const f = (key: string) => `${r[key]!.toFixed(0)} ms`;
-      const parts: string[] = [];
-      if (r.claimFirstImage !== undefined) parts.push(`claim → first image ${f('claimFirstImage')} (viewer started at ${f('claimViewerStart')}), all ${f('claimAllLoaded')}`, `claim again → first image ${f('againFirstImage')} (viewer started at ${f('againViewerStart')})`);
-      if (r.prefetchFirstImage !== undefined) parts.push(`code prefetched, claim → first image ${f('prefetchFirstImage')} (viewer started at ${f('prefetchViewerStart')}), all ${f('prefetchAllLoaded')}`);
-      if (r.clickFirstImage !== undefined) parts.push(`click → first image ${f('clickFirstImage')}, all ${f('clickAllLoaded')}`);
-      if (r.coldFirstImage !== undefined) parts.push(`cold page → first image ${f('coldFirstImage')}, all ${f('coldAllLoaded')}`);
-      console.log(`run ${run + 1} (${r.images} slices): ${parts.join('; ')}`);
-    }
-    const line = (label: string, key: string) => {
-      const values = results.map((r) => r[key]).filter((v): v is number => v !== undefined);
-      if (values.length) console.log(`  ${label.padEnd(38)} ${median(values).toFixed(0).padStart(6)} ms  (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`);
+      return r;
     };
-    console.log(`\nmedian of ${runs} runs (min–max), ${slices}-slice CT (512x512, 16-bit, uncompressed), loopback, headless Chromium:`);
+
+    for (let run = 0; run < runs; run++) {
+      for (const [index, target] of targets.entries()) {
+        const r = await runModes(target);
+        results[index]!.push(r);
+        const f = (key: string) => (r[key] === undefined ? '—' : `${r[key].toFixed(0)} ms`);
+        const kb = (key: string) => (r[key] === undefined ? '—' : `${(r[key] / 1000).toFixed(0)} kB`);
+        const parts: string[] = [];
+        if (r.claimFirstImage !== undefined) parts.push(`claim → first image ${f('claimFirstImage')} (viewer started at ${f('claimViewerStart')}; ${kb('claimBytes')} received, ${kb('claimCodeBytes')} of code), all ${f('claimAllLoaded')}`, `claim again → first image ${f('againFirstImage')} (viewer started at ${f('againViewerStart')})`);
+        if (r.prefetchFirstImage !== undefined) parts.push(`code prefetched, claim → first image ${f('prefetchFirstImage')} (viewer started at ${f('prefetchViewerStart')}), all ${f('prefetchAllLoaded')}`);
+        if (r.clickFirstImage !== undefined) parts.push(`click → first image ${f('clickFirstImage')} (${kb('clickBytes')} received, ${kb('clickCodeBytes')} of code), all ${f('clickAllLoaded')}`);
+        if (r.coldFirstImage !== undefined) parts.push(`cold page → first image ${f('coldFirstImage')} (${kb('coldBytes')} received, ${kb('coldCodeBytes')} of code), all ${f('coldAllLoaded')}`);
+        console.log(`run ${run + 1}${targets.length > 1 ? ` [${index + 1}: ${target.webDist}]` : ''} (${r.images ?? '?'} slices${firstImageOnly ? ', first image only' : ''}): ${parts.join('; ')}`);
+      }
+    }
+    const network = throttle ? `${throttle.downMbit} Mbit/s down, ${throttle.upMbit} Mbit/s up, ${throttle.latencyMs} ms latency (CDP)` : 'loopback';
+    console.log(`\nmedian of ${runs} runs (min–max), ${slices}-slice CT (512x512, 16-bit, uncompressed), ${network}, headless Chromium:`);
+    if (targets.length > 1) console.log(targets.map((t, i) => `  [${i + 1}] ${t.webDist}`).join('\n'));
+    const line = (label: string, key: string, unit: 'ms' | 'kB' = 'ms') => {
+      const cells = results.map((rs) => {
+        const values = rs.map((r) => r[key]).filter((v): v is number => v !== undefined).map((v) => (unit === 'kB' ? v / 1000 : v));
+        return values.length ? `${median(values).toFixed(0).padStart(6)} ${unit}  (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})` : undefined;
+      });
+      if (cells.some((c) => c !== undefined)) console.log(`  ${label.padEnd(38)} ${cells.map((c, i) => `${targets.length > 1 ? `[${i + 1}] ` : ''}${(c ?? '—').padEnd(26)}`).join(' ')}`);
+    };
     line('claim → first image:', 'claimFirstImage');
     line('  of which claim → viewer started:', 'claimViewerStart');
+    line('  received before the first image:', 'claimBytes', 'kB');
+    line('  of which code (.js, .wasm):', 'claimCodeBytes', 'kB');
     line('claim → all slices:', 'claimAllLoaded');
     line('code prefetched, claim → first image:', 'prefetchFirstImage');
     line('  of which claim → viewer started:', 'prefetchViewerStart');
@@ -276,11 +346,15 @@ try {
     line('claim again (warm) → first image:', 'againFirstImage');
     line('  of which claim → viewer started:', 'againViewerStart');
     line('click → first image:', 'clickFirstImage');
+    line('  received before the first image:', 'clickBytes', 'kB');
+    line('  of which code (.js, .wasm):', 'clickCodeBytes', 'kB');
     line('click → all slices:', 'clickAllLoaded');
     line('cold page → first image:', 'coldFirstImage');
+    line('  received before the first image:', 'coldBytes', 'kB');
+    line('  of which code (.js, .wasm):', 'coldCodeBytes', 'kB');
     line('cold page → all slices:', 'coldAllLoaded');
   } finally {
-    await server.close();
+    for (const target of targets) await target.server.close();
   }
 } finally {
   await rm(dataDir, { recursive: true, force: true });

@@ -1,4 +1,6 @@
 import { defineConfig } from 'vite';
+import { precompress } from './precompress.ts';
+import { stackViewerOnly } from './stack-viewer-build.ts';
 
 /** The cloud-film page's entry and its output folder in dist/. */
 const CLOUD_FILM = 'cloud-film';
@@ -10,12 +12,18 @@ const CLOUD_FILM = 'cloud-film';
  */
 export default defineConfig({
   base: '/',
+  // Cornerstone3D without what a stack viewer never runs (vtk.js profiles, mesh readers, the
+  // decode worker's codecs in the page, a second dcmjs): see stack-viewer-build.ts
+  // (and .br/.gz copies of the output for the server's static handler: precompress.ts)
+  plugins: [stackViewerOnly(), precompress()],
   oxc: { jsx: { runtime: 'automatic' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
-    chunkSizeWarningLimit: 4096,
+    // kB, minified: the viewer chunk is ~2.4 MB since issue 16 (stack-viewer-build.ts); a
+    // Cornerstone upgrade that brings the rest back shows up as this warning
+    chunkSizeWarningLimit: 2500,
     reportCompressedSize: false,
     rolldownOptions: {
       // viewer-test.html: the viewer alone, for its browser tests and load benchmark (packages/web/e2e/viewer.test.ts).

@@ -28,6 +28,9 @@ export async function registerWebApp(app: FastifyInstance, options: { distDir?: 
     root,
     wildcard: false,
     index: false,
+    // the web build writes .br and .gz copies beside its files (packages/web/precompress.ts):
+    // sent to browsers that accept them, the plain file otherwise or where there is no copy
+    preCompressed: true,
     setHeaders: (response, file) => {
       // Vite names assets by content hash: they never change under one name.
       if (file.includes(`${path.sep}assets${path.sep}`)) response.header('Cache-Control', 'public, max-age=31536000, immutable');
