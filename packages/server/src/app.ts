@@ -7,6 +7,7 @@ import { requirePermission, type Caller } from './access/caller.ts';
 import { auditDenial, createHttpCallerResolver } from './access/http-caller.ts';
 import { enforceRoutePermissions } from './access/route-permission.ts';
 import { registerCors } from './access/cors.ts';
+import { registerResponseCompression } from './dicomweb/response-compression.ts';
 import { definePermissions } from './access/permissions.ts';
 import { startAuditHeadLog } from './access/audit-head-log.ts';
 import type { ShareServices } from './share/share-services.ts';
@@ -128,6 +129,8 @@ export async function buildServer(config: Config, options: { modules?: readonly 
   // Viewers on another origin (YUNYING_CORS_ORIGINS): the preflight is answered here, before
   // any module's authentication and the permission hook (access/cors.ts).
   registerCors(http, { origins: config.corsOrigins });
+  // DICOM and FHIR JSON answers compressed for clients that accept it (township links are slow).
+  await registerResponseCompression(http);
   http.setNotFoundHandler((_request, reply) => reply.status(404).send(errorBody({ code: 'NOT_FOUND', message: 'no such resource' })));
   // Every interface's refusals (403) and lookups that found nothing the caller may see (404)
   // reach the trail before the answer goes out (issue 12); at the root, so DICOMweb's and
