@@ -412,3 +412,53 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+test('grouped commit (SQLite): changes queued behind a commit share the next one; a failing change undoes only its own rows and records; the chain verifies', async () => {
+  await withArchive('sqlite', async (archive) => {
+    const runGrouped = archive.unitOfWork.runGrouped;
+    assert.ok(runGrouped, 'SQLite groups');
+    const caller = systemCaller();
+    const change = (name: string, fail = false) =>
+      runGrouped(async (tx) => {
+        await tx.open((db) => db).insertInto('feed_cursors').values({ consumer_group: name, last_seq: 0, lease_owner: null, lease_until: null, updated_at: '' }).execute();
+        tx.audit.record({ action: 'test.grouped', caller, objectType: 'feed', objectId: name });
+        if (fail) throw new Error(`refused ${name}`);
+        return name;
+      });
+    // the first runs alone at once; the others queue behind it and commit as one group
+    const outcomes = await Promise.allSettled([change('g-a'), change('g-b'), change('g-c', true), change('g-d')]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const stored = await archive.database.db.selectFrom('feed_cursors').select('consumer_group').where('consumer_group', 'like', 'g-%').orderBy('consumer_group').execute();
+    assert.deepEqual(stored.map((row) => row.consumer_group), ['g-a', 'g-b', 'g-d'], 'the failed change left no row');
+    const records = await archive.audit.search({ action: 'test.grouped', limit: 10 });
+    assert.deepEqual(records.map((row) => row.object_id).sort(), ['g-a', 'g-b', 'g-d'], 'nor an audit record');
+    assert.ok((await archive.audit.verify()).ok, 'the chain verifies');
+  });
+});
+
+test('grouped commit (SQLite, fsync on): instances ingested side by side are each stored and audited once, and a failed group append stores none of its group', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'yunying-uow-'));
+  const archive = await openArchive({ dataDir, fsync: true });
+  try {
+    await archive.audit.ensureKeyed();
+    const study = newUid();
+    const series = newUid();
+    const instances = Array.from({ length: 12 }, (_, n) => makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: series, instanceNumber: n + 1 }));
+    const results = await Promise.all(instances.map((instance) => archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })));
+    assert.ok(results.every((result) => result.outcome === 'stored'));
+    assert.equal(await archive.index.countInstances(), 12);
+    assert.equal((await auditRows(archive, 'instance.stored', study)).length, 12, 'one record each');
+    // The audit append of a group fails: every instance that was in it is refused and not indexed.
+    const more = Array.from({ length: 6 }, (_, n) => makeSyntheticInstance({ studyInstanceUid: study, seriesInstanceUid: series, instanceNumber: 100 + n }));
+    failNextAuditAppend(archive);
+    const outcomes = await Promise.allSettled(more.map((instance) => archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes })));
+    const refused = outcomes.filter((o) => o.status === 'rejected').length;
+    assert.ok(refused >= 1);
+    assert.equal(await archive.index.countInstances(), 12 + more.length - refused, 'only the refused ones are missing');
+    assert.equal((await auditRows(archive, 'instance.stored', study)).length, 12 + more.length - refused, 'and every stored one is audited');
+    assert.ok((await archive.audit.verify()).ok, 'the chain verifies');
+  } finally {
+    await archive.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
