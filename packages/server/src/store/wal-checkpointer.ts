@@ -26,7 +26,14 @@ const tick = () => {
   try {
     // The pages in the WAL not yet copied back; a PASSIVE checkpoint copies what no reader still needs.
     const [row] = db.pragma('wal_checkpoint(NOOP)');
-    if (row && row.log - row.checkpointed >= workerData.minPages) db.pragma('wal_checkpoint(PASSIVE)');
+    if (row && row.log - row.checkpointed >= workerData.minPages) {
+      // Under a steady load the writer appends while this copies: go on until one pass
+      // catches up with it, after which the writer's next commit restarts the WAL.
+      for (let pass = 0; pass < 8; pass += 1) {
+        const [done] = db.pragma('wal_checkpoint(PASSIVE)');
+        if (!done || done.log - done.checkpointed === 0) break;
+      }
+    }
   } catch {
     // busy or gone for a moment: the next tick tries again, and the main connection's fallback stays
   }
