@@ -1,4 +1,4 @@
-import { close, closeSync, open as openCallback, createReadStream, fdatasync, fstatSync, mkdirSync, openSync, readSync, rmSync, writev, writevSync } from 'node:fs';
+import { close, closeSync, open as openCallback, createReadStream, fdatasync, fstatSync, mkdirSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,11 +8,6 @@ import { assertSafeBlobKey, type BlobStore, type BlobWrite } from './blob-store.
 
 const SYNCHRONOUS_WRITE_LIMIT = 8 * 1024 * 1024;
 const SYNCHRONOUS_READ_LIMIT = 8 * 1024 * 1024;
-const THREAD_POOL_WRITE_FROM = 256 * 1024;
-
-function writevOnThreadPool(descriptor: number, buffers: Buffer[]): Promise<number> {
-  return new Promise((resolve, reject) => writev(descriptor, buffers, (error, written) => (error ? reject(error) : resolve(written))));
-}
 
 function asBuffer(piece: Uint8Array): Buffer {
   return Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
@@ -30,11 +25,7 @@ function checkWritten(written: number, expected: number): void {
 async function writeSmall(file: string, buffers: Buffer[], size: number): Promise<number> {
   const descriptor = await new Promise<number>((resolve, reject) => openCallback(file, 'w', (error, fd) => (error ? reject(error) : resolve(fd))));
   try {
-    // Above a few hundred KiB (a CT slice) the copy into the page cache takes 1–2 ms on a
-    // virtual machine: on the thread pool, so that other associations' instances are parsed
-    // and committed meanwhile (issue 16); below, one thread-pool round trip costs more than it saves.
-    const written = size > THREAD_POOL_WRITE_FROM ? await writevOnThreadPool(descriptor, buffers) : writevSync(descriptor, buffers);
-    checkWritten(written, size);
+    checkWritten(writevSync(descriptor, buffers), size);
     return descriptor;
   } catch (error) {
     closeSync(descriptor);
