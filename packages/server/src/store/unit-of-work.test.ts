@@ -421,7 +421,7 @@ test('grouped commit (SQLite): changes queued behind a commit share the next one
     const change = (name: string, fail = false) =>
       runGrouped(async (tx) => {
         await tx.open((db) => db).insertInto('feed_cursors').values({ consumer_group: name, last_seq: 0, lease_owner: null, lease_until: null, updated_at: '' }).execute();
-        tx.audit.record({ action: 'test.grouped', caller, objectType: 'feed', objectId: name });
+        tx.audit.record({ action: 'test.grouped', caller, objectType: 'audit', objectId: name });
         if (fail) throw new Error(`refused ${name}`);
         return name;
       });
