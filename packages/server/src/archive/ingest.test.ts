@@ -42,8 +42,7 @@ test('when the index commit fails the blob just written is removed', async () =>
   try {
     const { index, unitOfWork } = createStores(database, ephemeralAuditKey());
     // The commit (the instance's rows and its audit record, one transaction) fails.
-    // (ingest commits through runGrouped where the store groups commits, SQLite)
-    unitOfWork.run = unitOfWork.runGrouped = async () => {
+    unitOfWork.run = async () => {
       throw new Error('disk full');
     };
     const blobs = new FileBlobStore(path.join(dataDir, 'blobs'), false);

@@ -112,11 +112,7 @@ async function ingestDecoded(deps: IngestDependencies, caller: Caller, input: In
   // never audited).
   let outcome: Exclude<CommitOutcome, { kind: 'conflict' }>;
   try {
-    // Grouped: on SQLite, instances arriving side by side (several associations) share one
-    // commit and WAL flush; each is still answered only once its own rows are durable.
-    const { unitOfWork } = deps;
-    const commit = unitOfWork.runGrouped ? unitOfWork.runGrouped.bind(unitOfWork) : unitOfWork.run.bind(unitOfWork);
-    outcome = await commit(async (tx) => {
+    outcome = await deps.unitOfWork.run(async (tx) => {
       const committed = await tx.index.commitInstance(commitInputFor(caller, input, parsed, attributes, blobKey, size, contentSha256, decoded.original));
       if (committed.kind === 'conflict') throw new CommitConflict(committed.reason); // rolls back whatever the commit wrote
       recordStored(tx, caller, identity, committed.kind === 'replaced' ? 'replaced' : 'stored');
