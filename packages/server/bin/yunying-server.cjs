@@ -9,6 +9,14 @@
 // too late: the server ran with libuv's default of 4. This file is read synchronously, so the
 // 16 threads are set before the pool starts. Every ingest waits on a file creation and an
 // fdatasync in the pool. An operator's own UV_THREADPOOL_SIZE wins.
+//
+// `npm start` runs this with --max-semi-space-size=4 (issue 16): with V8's default young
+// generation (up to 16 MiB a semi-space) the server's ~50 MB of long-lived heap sits so close
+// to the old generation's limit that V8 starts incremental marking again right after each
+// mark-compact; receiving 0.5 MB CT slices, the GC threads then took 2–4 ms of CPU per
+// instance (a full mark every ~15 instances). 4 MiB semi-spaces leave the headroom above the
+// young generation: no mark-compact during a 100-slice CT, GC threads ~0.5 ms per instance.
+// Flags cannot be set from here (V8 sizes its heap before any script runs).
 'use strict';
 // Started by an older node (`node bin/…` where the system Node is 20, not through npm, whose
 // scripts put the project's Node 24 from node_modules first on the PATH): one clear line

@@ -7,6 +7,7 @@ import { YunyingError } from '../errors.ts';
 import { migrationProviderFor } from './migrations.ts';
 import type { SqlDialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { FALLBACK_PAGES, startWalCheckpointer } from './wal-checkpointer.ts';
 
 export type { SqlDialectName } from './dialect.ts';
 
@@ -79,6 +80,10 @@ function openSqlite(file: string, fsync: boolean): IndexDatabase {
   sqlite.pragma('busy_timeout = 5000');
   // DICOM matching is case-sensitive except where we normalise (PN columns are upper-cased).
   sqlite.pragma('case_sensitive_like = ON');
+  // Checkpoints off the event loop (store/wal-checkpointer.ts); this connection's own only
+  // as a fallback, should the worker stop.
+  const checkpointer = startWalCheckpointer(file);
+  if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_PAGES}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const wal = fsync ? createWalSync(`${file}-wal`) : undefined;
   return {
@@ -86,6 +91,7 @@ function openSqlite(file: string, fsync: boolean): IndexDatabase {
     dialect: 'sqlite',
     makeCommitsDurable: wal ? wal.sync : async () => undefined,
     close: async () => {
+      await checkpointer?.close();
       await wal?.close();
       await db.destroy();
     },
