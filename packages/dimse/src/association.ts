@@ -11,7 +11,7 @@ import {
   PDU_TYPE,
   PduError,
   PduReader,
-  decodePdu,
+  decodePduPieces,
   encodeAbort,
   encodeAssociateAc,
   encodeAssociateRj,
@@ -312,9 +312,9 @@ export class Association extends EventEmitter {
   private drainReader(): void {
     try {
       while (this.pauseReasons.size === 0 && this.state !== 'closed') {
-        const raw = this.reader.next();
+        const raw = this.reader.nextPieces();
         if (!raw) break;
-        this.handlePdu(decodePdu(raw.type, raw.body));
+        this.handlePdu(decodePduPieces(raw.type, raw.pieces));
       }
     } catch (err) {
       const reason = err instanceof PduError ? err.abortReason : ABORT.REASON_INVALID_PDU_PARAMETER;

@@ -6,6 +6,7 @@ import {
   PduError,
   PduReader,
   decodePdu,
+  decodePduPieces,
   encodeAbort,
   encodeAssociateAc,
   encodeAssociateRj,
@@ -15,6 +16,7 @@ import {
   type AssociateAc,
   type AssociateRq,
   type PDataTf,
+  type Pdv,
 } from './pdu.ts';
 import { COMMAND, DATASET_PRESENT, MessageAssembler, NO_DATASET, decodeCommand, encodeCommand, type DimseCommand } from './dimse-message.ts';
 
@@ -94,6 +96,101 @@ test('PduReader handles byte-by-byte chunking and PDUs spanning chunks', () => {
     assert.deepEqual(last.pdvs[0], { presentationContextId: 5, isCommand: true, isLast: false, data: Buffer.from([1, 2]) });
     assert.equal(reader.bufferedBytes, 0);
   }
+});
+
+/** PDV records joined back into whole PDVs (value, context, command bit, last bit) */
+function wholePdvs(pdvs: readonly Pdv[]): Pdv[] {
+  const out: Pdv[] = [];
+  let parts: Buffer[] = [];
+  for (const [i, pdv] of pdvs.entries()) {
+    parts.push(pdv.data);
+    const next = pdvs[i + 1];
+    // pieces of one PDV: same context and command bit, not last; a PDV of ours ends where the next record's bits differ or at isLast
+    if (pdv.isLast || !next || next.presentationContextId !== pdv.presentationContextId || next.isCommand !== pdv.isCommand || i === pdvs.length - 1) {
+      out.push({ ...pdv, data: Buffer.concat(parts) });
+      parts = [];
+    }
+  }
+  return out;
+}
+
+test('PduReader.nextPieces hands out P-DATA-TF bodies as subarrays of the chunks, never copied, at every split', () => {
+  const command = Buffer.from('command bytes!');
+  const data = Buffer.alloc(3000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+  // one PDU with two PDVs (command, last; data, last), then a PDU with a zero-length PDV, then A-RELEASE-RQ
+  const pdvItem = (pcId: number, mch: number, value: Buffer): Buffer => {
+    const h = Buffer.alloc(6);
+    h.writeUInt32BE(value.length + 2, 0);
+    h[4] = pcId;
+    h[5] = mch;
+    return Buffer.concat([h, value]);
+  };
+  const body = Buffer.concat([pdvItem(1, 0x03, command), pdvItem(1, 0x00, data)]);
+  const pduHeader = (type: number, length: number): Buffer => {
+    const h = Buffer.alloc(6);
+    h[0] = type;
+    h.writeUInt32BE(length, 2);
+    return h;
+  };
+  const empty = pdvItem(1, 0x02, Buffer.alloc(0));
+  const stream = Buffer.concat([pduHeader(PDU_TYPE.P_DATA_TF, body.length), body, pduHeader(PDU_TYPE.P_DATA_TF, empty.length), empty, encodeReleaseRq()]);
+  const joined = decodePdu(PDU_TYPE.P_DATA_TF, body) as PDataTf;
+  for (const size of [1, 3, 5, 6, 7, 11, 64, 1000, 1001, stream.length]) {
+    const reader = new PduReader();
+    const chunks: Buffer[] = [];
+    const got: { type: number; pieces: Buffer[] }[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      const chunk = Buffer.from(stream.subarray(i, i + size)); // own memory, as a socket chunk
+      chunks.push(chunk);
+      reader.push(chunk);
+      for (let p = reader.nextPieces(); p; p = reader.nextPieces()) got.push(p);
+    }
+    assert.deepEqual(got.map((p) => p.type), [PDU_TYPE.P_DATA_TF, PDU_TYPE.P_DATA_TF, PDU_TYPE.RELEASE_RQ], `chunk size ${size}`);
+    const first = decodePduPieces(got[0].type, got[0].pieces) as PDataTf;
+    assert.deepEqual(wholePdvs(first.pdvs), joined.pdvs, `chunk size ${size}`);
+    assert.equal(first.pdvs.filter((p) => p.isLast).length, 1, 'only the last piece of a PDV carries its last bit');
+    for (const pdv of first.pdvs) {
+      if (pdv.data.length > 0) assert.ok(chunks.some((c) => c.buffer === pdv.data.buffer), 'a value piece is a subarray of a received chunk');
+    }
+    const second = decodePduPieces(got[1].type, got[1].pieces) as PDataTf;
+    assert.deepEqual(second.pdvs, [{ presentationContextId: 1, isCommand: false, isLast: true, data: Buffer.alloc(0) }]);
+    assert.deepEqual(decodePduPieces(got[2].type, got[2].pieces), { type: PDU_TYPE.RELEASE_RQ });
+    assert.equal(reader.bufferedBytes, 0);
+
+    // malformed bodies throw as decodePdu does on the joined body, wherever they are split
+    const overrun = Buffer.from([0, 0, 0, 50, 1, 3, 0, 0]);
+    const truncated = Buffer.concat([pdvItem(1, 0x02, Buffer.from('ab')), Buffer.from([0, 0, 0])]);
+    const tooShort = Buffer.from([0, 0, 0, 1, 1, 3]);
+    for (const bad of [overrun, truncated, tooShort]) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < bad.length; i += size) pieces.push(bad.subarray(i, i + size));
+      assert.throws(() => decodePduPieces(PDU_TYPE.P_DATA_TF, pieces), PduError);
+      assert.throws(() => decodePdu(PDU_TYPE.P_DATA_TF, bad), PduError);
+    }
+  }
+});
+
+test('MessageAssembler joins a data set received in pieces byte-exact', () => {
+  const command = encodeCommand({ commandField: COMMAND.C_STORE_RQ, messageId: 1, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.2.3', commandDataSetType: DATASET_PRESENT });
+  const data = Buffer.alloc(70_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+  const stream = Buffer.concat([encodePDataHeader(1, true, true, command.length), command, encodePDataHeader(1, false, false, 40_000), data.subarray(0, 40_000), encodePDataHeader(1, false, true, 30_000), data.subarray(40_000)]);
+  const reader = new PduReader();
+  const assembler = new MessageAssembler();
+  const messages = [];
+  for (let i = 0; i < stream.length; i += 16_384) {
+    reader.push(Buffer.from(stream.subarray(i, i + 16_384)));
+    for (let p = reader.nextPieces(); p; p = reader.nextPieces()) {
+      for (const pdv of (decodePduPieces(p.type, p.pieces) as PDataTf).pdvs) {
+        const m = assembler.push(pdv);
+        if (m) messages.push(m);
+      }
+    }
+  }
+  assert.equal(messages.length, 1);
+  assert.equal(messages[0].command.affectedSopInstanceUid, '1.2.3');
+  assert.ok(messages[0].dataset?.equals(data));
 });
 
 test('PduReader rejects unknown PDU types and oversized PDUs', () => {

@@ -2,8 +2,8 @@
  * PS3.8 upper layer protocol data units: encode, decode and a chunk-tolerant reader.
  *
  * Everything here is pure (no sockets). Decoding never copies P-DATA values: the PDVs
- * are subarrays of the PDU buffer, which is itself a subarray of the socket chunk when
- * the PDU did not straddle chunks.
+ * are subarrays of the socket chunks, also when a PDU straddles chunks (PduReader.nextPieces
+ * and decodePduPieces; PduReader.next joins such a PDU into one buffer).
  */
 
 export const PDU_TYPE = {
@@ -121,6 +121,12 @@ export interface AssociateRj {
   reason: number;
 }
 
+/**
+ * One PDV item. From decodePduPieces, a PDV whose value straddles TCP chunks comes as several
+ * consecutive Pdv records, one per piece, all with its context and command bit and only the
+ * last with its isLast bit: message assembly collects pieces anyway, and joining them here
+ * would copy every byte of a data set once more.
+ */
 export interface Pdv {
   presentationContextId: number;
   isCommand: boolean;
@@ -375,6 +381,62 @@ function decodePData(body: Buffer): PDataTf {
   return { type: PDU_TYPE.P_DATA_TF, pdvs };
 }
 
+/**
+ * Decodes a P-DATA-TF body held in consecutive pieces without joining them: PDV values are
+ * subarrays of the pieces (a value across a piece boundary is several Pdv records, see Pdv);
+ * only a 6-byte item header that straddles two pieces is copied. Same checks and errors as
+ * decodePData on the joined body.
+ */
+function decodePDataPieces(pieces: readonly Buffer[]): PDataTf {
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  const pdvs: Pdv[] = [];
+  let index = 0; // current piece
+  let at = 0; // offset in it
+  let offset = 0; // offset in the whole body
+  // the next n bytes, as a subarray when they lie in one piece; advances past them
+  const read = (n: number, onPiece: (bytes: Buffer) => void): void => {
+    while (n > 0) {
+      const piece = pieces[index];
+      const k = Math.min(n, piece.length - at);
+      onPiece(piece.subarray(at, at + k));
+      at += k;
+      n -= k;
+      if (at === piece.length) {
+        index += 1;
+        at = 0;
+      }
+    }
+  };
+  while (offset < total) {
+    if (offset + 6 > total) throw new PduError('truncated PDV item');
+    const headerParts: Buffer[] = [];
+    read(6, (bytes) => headerParts.push(bytes));
+    const header = headerParts.length === 1 ? headerParts[0] : Buffer.concat(headerParts, 6);
+    const len = header.readUInt32BE(0);
+    if (len < 2 || offset + 4 + len > total) throw new PduError('PDV item length overruns its PDU');
+    const presentationContextId = header[4];
+    const mch = header[5];
+    const isCommand = (mch & 0x01) !== 0;
+    const isLast = (mch & 0x02) !== 0;
+    const values: Buffer[] = [];
+    read(len - 2, (bytes) => values.push(bytes));
+    if (values.length === 0) values.push(Buffer.alloc(0));
+    values.forEach((data, i) => pdvs.push({ presentationContextId, isCommand, isLast: isLast && i === values.length - 1, data }));
+    offset += 4 + len;
+  }
+  return { type: PDU_TYPE.P_DATA_TF, pdvs };
+}
+
+/**
+ * Decodes one PDU given its type byte and its body in consecutive pieces (PduReader.nextPieces).
+ * P-DATA-TF is decoded in place; the other PDUs are small and joined first.
+ */
+export function decodePduPieces(type: number, pieces: readonly Buffer[]): Pdu {
+  if (type === PDU_TYPE.P_DATA_TF) return decodePDataPieces(pieces);
+  return decodePdu(type, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
+}
+
 /** Decodes one PDU given its type byte and its body (the bytes after the 6-byte header). */
 export function decodePdu(type: number, body: Buffer): Pdu {
   switch (type) {
@@ -398,8 +460,10 @@ export function decodePdu(type: number, body: Buffer): Pdu {
 }
 
 /**
- * Collects TCP chunks and hands out whole PDUs. Chunks are kept in a list; a PDU is
- * only copied when it straddles chunks, so the cost is linear in the bytes received.
+ * Collects TCP chunks and hands out whole PDUs. Chunks are kept in a list and a PDU's body
+ * is handed out as subarrays of them (nextPieces), never copied: with a 256 KiB maximum PDU
+ * and 64 KiB socket chunks almost every P-DATA-TF of a large data set straddles chunks, and
+ * joining them copied every byte received once before message assembly joined them again.
  */
 export class PduReader {
   private chunks: Buffer[] = [];
@@ -422,8 +486,20 @@ export class PduReader {
     this.buffered += chunk.length;
   }
 
-  /** The next whole PDU as { type, body }, or undefined when more bytes are needed. Throws PduError. */
+  /** The next whole PDU as { type, body } (joined into one buffer when it straddled chunks), or undefined. Throws PduError. */
   next(): { type: number; body: Buffer } | undefined {
+    const raw = this.nextPieces();
+    if (!raw) return undefined;
+    const body = raw.pieces.length === 1 ? raw.pieces[0] : Buffer.concat(raw.pieces, raw.length);
+    return { type: raw.type, body };
+  }
+
+  /**
+   * The next whole PDU with its body as consecutive subarrays of the received chunks (one
+   * piece, possibly empty, when it lay in one chunk), or undefined when more bytes are
+   * needed. Throws PduError, before the body has arrived, on a bad type or length.
+   */
+  nextPieces(): { type: number; length: number; pieces: Buffer[] } | undefined {
     if (this.buffered < 6) return undefined;
     const header = this.peek(6);
     const type = header[0];
@@ -431,8 +507,8 @@ export class PduReader {
     if (type < PDU_TYPE.ASSOCIATE_RQ || type > PDU_TYPE.ABORT) throw new PduError(`unrecognized PDU type 0x${type.toString(16)}`, ABORT.REASON_UNRECOGNIZED_PDU);
     if (length > this.maxPduLength) throw new PduError(`PDU of ${length} bytes exceeds the limit`, ABORT.REASON_INVALID_PDU_PARAMETER);
     if (this.buffered < 6 + length) return undefined;
-    const whole = this.take(6 + length);
-    return { type, body: whole.subarray(6) };
+    this.skip(6);
+    return { type, length, pieces: this.take(length) };
   }
 
   private peek(n: number): Buffer {
@@ -453,25 +529,31 @@ export class PduReader {
     return out;
   }
 
-  private take(n: number): Buffer {
+  private skip(n: number): void {
     this.buffered -= n;
-    const first = this.chunks[0];
-    if (first.length - this.head >= n) {
-      const out = first.subarray(this.head, this.head + n);
-      this.head += n;
-      if (this.head === first.length) {
+    while (n > 0) {
+      const c = this.chunks[0];
+      const k = Math.min(n, c.length - this.head);
+      n -= k;
+      this.head += k;
+      if (this.head === c.length) {
         this.chunks.shift();
         this.head = 0;
       }
-      return out;
     }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
+  }
+
+  /** the next n buffered bytes as subarrays of the chunks (n ≤ buffered) */
+  private take(n: number): Buffer[] {
+    this.buffered -= n;
+    const first = this.chunks[0];
+    if (n === 0) return [first ? first.subarray(this.head, this.head) : Buffer.alloc(0)];
+    const out: Buffer[] = [];
+    while (n > 0) {
       const c = this.chunks[0];
-      const k = Math.min(n - filled, c.length - this.head);
-      c.copy(out, filled, this.head, this.head + k);
-      filled += k;
+      const k = Math.min(n, c.length - this.head);
+      out.push(c.subarray(this.head, this.head + k));
+      n -= k;
       this.head += k;
       if (this.head === c.length) {
         this.chunks.shift();
