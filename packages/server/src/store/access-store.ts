@@ -227,14 +227,10 @@ export class AccessStore {
   // Study grants
 
   async grantStudy(row: Omit<StudyGrantRow, 'created_at'>): Promise<void> {
-    await this.db
-      .insertInto('study_grants')
-      .values({ ...row, created_at: now() })
-      .onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doNothing())
-      .execute();
+    await this.grantStudies([row]);
   }
 
-  /** grantStudy for several grants in one statement. */
+  /** Grants several studies in one statement; a grant that exists already stays as it is. */
   async grantStudies(rows: ReadonlyArray<Omit<StudyGrantRow, 'created_at'>>): Promise<void> {
     if (rows.length === 0) return;
     const createdAt = now();

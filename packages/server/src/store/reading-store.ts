@@ -180,24 +180,16 @@ export class ReadingStore {
    * could not.
    */
   async insertRequest(row: ReadingRequestRow, actor: string): Promise<boolean> {
-    return inTransaction(this.db, async (trx) => {
-      const result = await trx
-        .insertInto('reading_requests')
-        .values({ ...row, study_key: sql<string | null>`(select s.study_key from studies s where s.study_instance_uid = ${row.study_instance_uid})` })
-        .onConflict((conflict) => conflict.doNothing())
-        .executeTakeFirst();
-      if (Number(result.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
-      await insertEvent(trx, row.id, actor, null, row.status, {});
-      return true;
-    });
+    return (await this.insertRequests([row], actor)).has(row.id);
   }
 
   /**
    * insertRequest for several requests in two statements (the requests, then the events of
-   * those inserted), each request's actor its requested_by (routing: `routing:<rule>`).
-   * Returns the ids inserted; a request the unique index refused is left out.
+   * those inserted); each event's actor is `actor`, or else its request's requested_by
+   * (routing: `routing:<rule>`). Returns the ids inserted; a request the unique index
+   * refused is left out.
    */
-  async insertRequests(rows: readonly ReadingRequestRow[]): Promise<Set<string>> {
+  async insertRequests(rows: readonly ReadingRequestRow[], actor?: string): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
     return inTransaction(this.db, async (trx) => {
       const inserted = await trx
@@ -208,7 +200,7 @@ export class ReadingStore {
         .execute();
       const ids = new Set(inserted.map((row) => row.id));
       const at = new Date().toISOString();
-      const events = rows.filter((row) => ids.has(row.id)).map((row) => ({ request_id: row.id, at, actor: row.requested_by, from_status: null, to_status: row.status, details: '{}' }));
+      const events = rows.filter((row) => ids.has(row.id)).map((row) => ({ request_id: row.id, at, actor: actor ?? row.requested_by, from_status: null, to_status: row.status, details: '{}' }));
       if (events.length > 0) await trx.insertInto('reading_request_events').values(events).execute();
       return ids;
     });
