@@ -362,30 +362,11 @@ function decodeAssociate(type: 0x01 | 0x02, body: Buffer): AssociateRq | Associa
     : { type: PDU_TYPE.ASSOCIATE_AC, ...common, presentationContexts: accepted };
 }
 
-function decodePData(body: Buffer): PDataTf {
-  const pdvs: Pdv[] = [];
-  let offset = 0;
-  while (offset < body.length) {
-    if (offset + 6 > body.length) throw new PduError('truncated PDV item');
-    const len = body.readUInt32BE(offset);
-    if (len < 2 || offset + 4 + len > body.length) throw new PduError('PDV item length overruns its PDU');
-    const mch = body[offset + 5];
-    pdvs.push({
-      presentationContextId: body[offset + 4],
-      isCommand: (mch & 0x01) !== 0,
-      isLast: (mch & 0x02) !== 0,
-      data: body.subarray(offset + 6, offset + 4 + len),
-    });
-    offset += 4 + len;
-  }
-  return { type: PDU_TYPE.P_DATA_TF, pdvs };
-}
-
 /**
  * Decodes a P-DATA-TF body held in consecutive pieces without joining them: PDV values are
  * subarrays of the pieces (a value across a piece boundary is several Pdv records, see Pdv);
- * only a 6-byte item header that straddles two pieces is copied. Same checks and errors as
- * decodePData on the joined body.
+ * only a 6-byte item header that straddles two pieces is copied. A body in one buffer is one
+ * piece (decodePdu), and then every PDV is one record.
  */
 function decodePDataPieces(pieces: readonly Buffer[]): PDataTf {
   let total = 0;
@@ -447,7 +428,7 @@ export function decodePdu(type: number, body: Buffer): Pdu {
       if (body.length < 4) throw new PduError('A-ASSOCIATE-RJ too short');
       return { type, result: body[1], source: body[2], reason: body[3] };
     case PDU_TYPE.P_DATA_TF:
-      return decodePData(body);
+      return decodePDataPieces([body]);
     case PDU_TYPE.RELEASE_RQ:
       return { type };
     case PDU_TYPE.RELEASE_RP:
