@@ -22,11 +22,10 @@ export interface StoredNotification {
 
 /** The change type that carries a notification (its own type and payload in the change's payload). */
 export const NOTIFICATION_PUBLISHED = 'notification.published';
-const NOTIFICATION = NOTIFICATION_PUBLISHED;
 
 /** The change-feed row of one notification. */
 export function notificationChange(row: NotificationInput): NewChange {
-  return { type: NOTIFICATION, resourceType: 'notification', resourceId: row.type, institutionId: row.institutionId, payload: { type: row.type, payload: row.payload } };
+  return { type: NOTIFICATION_PUBLISHED, resourceType: 'notification', resourceId: row.type, institutionId: row.institutionId, payload: { type: row.type, payload: row.payload } };
 }
 
 /**
@@ -56,7 +55,7 @@ export class NotificationStore {
   /** Rows with seq > afterSeq, oldest first, for the given institutions or all of them. */
   async readAfter(afterSeq: number, institutionIds: readonly string[] | 'all', limit: number): Promise<StoredNotification[]> {
     if (institutionIds !== 'all' && institutionIds.length === 0) return [];
-    let query = this.db.selectFrom('changes').select(['seq', 'institution_id', 'payload', 'created_at']).where('type', '=', NOTIFICATION).where('seq', '>', afterSeq);
+    let query = this.db.selectFrom('changes').select(['seq', 'institution_id', 'payload', 'created_at']).where('type', '=', NOTIFICATION_PUBLISHED).where('seq', '>', afterSeq);
     if (institutionIds !== 'all') query = query.where('institution_id', 'in', [...institutionIds]);
     const rows = await query.orderBy('seq').limit(limit).execute();
     return rows.map((row) => {
@@ -70,7 +69,7 @@ export class NotificationStore {
     const row = await this.db
       .selectFrom('changes')
       .select((eb) => eb.fn.max('seq').as('latest'))
-      .where('type', '=', NOTIFICATION)
+      .where('type', '=', NOTIFICATION_PUBLISHED)
       .executeTakeFirst();
     return Number(row?.latest ?? 0);
   }
@@ -82,7 +81,7 @@ export class NotificationStore {
    * open now; the feed's other changes keep their own retention (ChangeFeedStore.purge).
    */
   async purgeBefore(isoTime: string): Promise<number> {
-    const result = await this.db.deleteFrom('changes').where('type', '=', NOTIFICATION).where('created_at', '<', isoTime).executeTakeFirst();
+    const result = await this.db.deleteFrom('changes').where('type', '=', NOTIFICATION_PUBLISHED).where('created_at', '<', isoTime).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }
