@@ -2,10 +2,10 @@
  * The transcoder's contract (issue 15, item 1), apart from the process's instance in index.ts so
  * that the implementation (transcoder.ts) can name it without a cycle.
  */
-import type { ParsedDicom } from '@yunying/dicom';
+import { TRANSFER_SYNTAX, type ParsedDicom } from '@yunying/dicom';
 
-export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
-export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+export const IMPLICIT_VR_LE = TRANSFER_SYNTAX.IMPLICIT_LE;
+export const EXPLICIT_VR_LE = TRANSFER_SYNTAX.EXPLICIT_LE;
 
 export interface Transcoder {
   /** true when an instance stored in `from` can be produced in `to` (`from === to` is always true) */

@@ -4,11 +4,11 @@
  * PhotometricInterpretation after the codec's colour conversion, PlanarConfiguration 0 for the
  * interleaved samples written, Lossy Image Compression kept (or set) for a lossy source.
  */
-import { getFrame, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
+import { getFrame, TRANSFER_SYNTAX, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import { DCT_JPEG_SYNTAXES, jpegStartOfFrame, type DecodedFrame } from '../rendering/codecs.ts';
 
-export const BIG_ENDIAN = '1.2.840.10008.1.2.2';
+export const BIG_ENDIAN = TRANSFER_SYNTAX.EXPLICIT_BE;
 
 export const transcodeFailed = (message: string): YunyingError => new YunyingError('TRANSCODE_FAILED', message);
 export const notDecodable = (message: string): YunyingError => new YunyingError('FRAME_NOT_DECODABLE', message);

@@ -7,7 +7,7 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import type { DataSet } from 'dicom-parser';
-import { buildPart10Header, getPixelDataInfo, parseDicom, getFrame, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
+import { buildPart10Header, getPixelDataInfo, parseDicom, getFrame, TRANSFER_SYNTAX, type ParsedDicom, type PixelDataInfo } from '@yunying/dicom';
 import { YunyingError } from '../errors.ts';
 import { DECODABLE_SYNTAXES, CodecError, type DecodedFrame } from '../rendering/codecs.ts';
 import { sharedFrameDecoder, type FrameDecoder } from '../rendering/frame-decoder.ts';
@@ -18,9 +18,7 @@ import {
   notDecodable, swapNativeToLittleEndian, toNativeFrame, transcodeFailed,
 } from './native-pixels.ts';
 
-const IMPLICIT_LE = '1.2.840.10008.1.2';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-const DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+const { IMPLICIT_LE, EXPLICIT_LE, DEFLATED_LE } = TRANSFER_SYNTAX;
 
 /** Syntaxes whose Pixel Data is native (never encapsulated). */
 export const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([IMPLICIT_LE, EXPLICIT_LE, DEFLATED_LE, BIG_ENDIAN]);
