@@ -1,12 +1,18 @@
 import type { Kysely } from 'kysely';
+import { hasPermission, systemCaller, type Caller } from '../access/caller.ts';
+import { YunyingError } from '../errors.ts';
 import type { FeedConsumer } from '../feed/change.ts';
+import type { CreationHook, ExamCreatedFacts } from '../modules/creation-hooks.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
+import { ORDER_CREATED, ORDERS, type OrderService } from '../orders/module.ts';
+import { READING_REQUEST_CREATED } from '../reading/module.ts';
 import { NationalIdVault } from './national-id-vault.ts';
 import { PatientIndex } from './patient-index.ts';
-import { patientIndexStore, type RecognitionItemRow, type RecognitionTables } from './patient-index-store.ts';
+import { patientIndexStore, type PatientIndexStore, type RecognitionItemRow, type RecognitionTables } from './patient-index-store.ts';
 import { PatientLookup } from './patient-lookup.ts';
 import { DEFAULT_REGION, RecognitionRecords } from './recognition-records.ts';
 import { registerRecognitionRoutes } from './recognition-routes.ts';
+import { normalizeResidentId } from './resident-id.ts';
 
 declare module '../access/permissions.ts' {
   interface ModulePermissions {
@@ -24,6 +30,7 @@ declare module '../access/permissions.ts' {
 }
 
 export interface Recognition {
+  store: PatientIndexStore;
   index: PatientIndex;
   lookup: PatientLookup;
   records: RecognitionRecords;
@@ -71,6 +78,54 @@ function indexingConsumer(index: PatientIndex): FeedConsumer {
       seen.add(studyInstanceUid);
     },
   };
+}
+
+/**
+ * An order's patient joins the index with the resident ID the order carries, whichever
+ * interface placed it (REST, FHIR ServiceRequest, HL7 ORM).
+ */
+function orderConsumer(index: PatientIndex, orders: OrderService): FeedConsumer {
+  const reader = systemCaller('recognition');
+  return {
+    group: 'patient-index-orders',
+    types: ['order.created'],
+    async handle(change) {
+      const order = await orders.getOrder(reader, change.resourceId);
+      const { patient } = order;
+      if (!patient.nationalId || !normalizeResidentId(patient.nationalId)) return;
+      const identity = { institutionId: order.institutionId, patientId: patient.patientId, issuer: patient.issuerOfPatientId ?? '' };
+      await index.noteNationalId({ identity, demographics: { patientName: patient.name, birthDate: patient.birthDate, sex: patient.sex } }, patient.nationalId, 'order');
+    },
+  };
+}
+
+/**
+ * The creation of an order or reading request: a resident ID given with it must be valid; a
+ * reading request's is kept (hashed and encrypted) until its images link it; the answer
+ * carries the duplicate-exam warnings (检查结果互认: a comparable recent exam elsewhere).
+ */
+function creationHook(recognition: Recognition, source: 'order' | 'reading-request'): CreationHook<ExamCreatedFacts> {
+  return {
+    validate(facts) {
+      if (facts.nationalId && !normalizeResidentId(facts.nationalId)) throw new YunyingError('NATIONAL_ID_INVALID', 'nationalId is not a valid resident ID (18 characters, GB 11643 check character)');
+    },
+    async after(caller: Caller, facts) {
+      if (facts.nationalId && source === 'reading-request') await recognition.index.noteNationalId({ studyInstanceUid: facts.studyInstanceUid, institutionId: facts.institutionId }, facts.nationalId, source);
+      if (!facts.modality || !hasPermission(caller, 'recognition:check')) return {};
+      const patient = facts.nationalId ? { nationalId: facts.nationalId } : await patientOf(recognition, facts);
+      if (!patient) return { duplicateWarnings: [] };
+      const { matches } = await recognition.records.duplicateCheck(caller, { patient, modality: facts.modality, ...(facts.bodyParts[0] ? { bodyPart: facts.bodyParts[0] } : {}), excludeStudyInstanceUid: facts.studyInstanceUid });
+      return { duplicateWarnings: matches };
+    },
+  };
+}
+
+/** The identity the duplicate check asks about: the order's patient, or the patient of the request's study. */
+async function patientOf(recognition: Recognition, facts: ExamCreatedFacts): Promise<{ patientId: string; issuerOfPatientId?: string; institutionId: string } | undefined> {
+  if (facts.patient) return { patientId: facts.patient.patientId, ...(facts.patient.issuerOfPatientId ? { issuerOfPatientId: facts.patient.issuerOfPatientId } : {}), institutionId: facts.institutionId };
+  const study = await recognition.store.studyRow(facts.studyInstanceUid);
+  if (!study?.patient_id) return undefined;
+  return { patientId: study.patient_id, ...(study.issuer_of_patient_id ? { issuerOfPatientId: study.issuer_of_patient_id } : {}), institutionId: study.institution_id };
 }
 
 /**
@@ -215,8 +270,14 @@ export const recognitionModule: YunyingModule = {
     const index = new PatientIndex({ store, unitOfWork: archive.unitOfWork, vault, nationalIssuer: config.recognition.nationalIdIssuer });
     const lookup = new PatientLookup({ store, index, access: archive.accessStore, unitOfWork: archive.unitOfWork, vault, grantHours: { request: config.recognition.accessHours, emergency: config.recognition.breakGlassHours } });
     const records = new RecognitionRecords({ store, index, lookup, studies: archive.index, unitOfWork: archive.unitOfWork, vault });
-    services.provide(RECOGNITION, { index, lookup, records });
+    const recognition = { store, index, lookup, records };
+    services.provide(RECOGNITION, recognition);
+    services.get(ORDER_CREATED).add(creationHook(recognition, 'order'));
+    services.get(READING_REQUEST_CREATED).add(creationHook(recognition, 'reading-request'));
     return registerRecognitionRoutes(http, { index, lookup, records, resolveCaller: callers.rest });
   },
-  consumers: ({ services }) => [{ ...indexingConsumer(services.get(RECOGNITION).index), startAt: 'beginning' }],
+  consumers: ({ services }) => [
+    { ...indexingConsumer(services.get(RECOGNITION).index), startAt: 'beginning' },
+    { ...orderConsumer(services.get(RECOGNITION).index, services.get(ORDERS)), startAt: 'beginning' },
+  ],
 };

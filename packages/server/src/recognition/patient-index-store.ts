@@ -305,20 +305,17 @@ export class PatientIndexStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  /** Candidates made moot: both sides are one person now. */
-  async closeCandidatesWithin(personId: string, identityIds: readonly string[], at: string): Promise<void> {
-    if (identityIds.length === 0) return;
-    await this.handle
-      .updateTable('person_candidates')
-      .set({ status: 'confirmed', decided_by: 'system:linked', decided_at: at })
-      .where('status', '=', 'pending')
-      .where('person_id', '=', personId)
-      .where('identity_id', 'in', [...identityIds])
-      .execute();
-  }
-
-  async retargetCandidates(fromPersonId: string, toPersonId: string): Promise<void> {
-    await this.handle.updateTable('person_candidates').set({ person_id: toPersonId }).where('person_id', '=', fromPersonId).where('status', '=', 'pending').execute();
+  /**
+   * After a merge: the merged person's pending candidates become the survivor's (unless the
+   * survivor has that pair already, decided or not), and every pending candidate whose two
+   * sides are now the one survivor is moot.
+   */
+  async retargetCandidates(fromPersonId: string, toPersonId: string, at: string): Promise<void> {
+    const existing = this.handle.selectFrom('person_candidates').select('identity_id').where('person_id', '=', toPersonId);
+    await this.handle.updateTable('person_candidates').set({ person_id: toPersonId }).where('person_id', '=', fromPersonId).where('status', '=', 'pending').where('identity_id', 'not in', existing).execute();
+    await this.handle.deleteFrom('person_candidates').where('person_id', '=', fromPersonId).where('status', '=', 'pending').execute();
+    const ownIdentities = this.handle.selectFrom('person_identities').select('id').where('person_id', '=', toPersonId);
+    await this.handle.updateTable('person_candidates').set({ status: 'confirmed', decided_by: 'system:linked', decided_at: at }).where('status', '=', 'pending').where('person_id', '=', toPersonId).where('identity_id', 'in', ownIdentities).execute();
   }
 
   // resident IDs claimed for a study before its images

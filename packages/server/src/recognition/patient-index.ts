@@ -253,8 +253,7 @@ export class PatientIndex {
     await store.updatePerson(mergedId, { merged_into: survivorId, ...(takesNationalId ? { national_id_hash: null, national_id_cipher: null, national_id_masked: null } : {}) });
     if (takesNationalId) await store.updatePerson(survivorId, { national_id_hash: merged.national_id_hash, national_id_cipher: merged.national_id_cipher, national_id_masked: merged.national_id_masked });
     await store.moveIdentities(moved, survivorId, kind === 'merge' ? 'merged' : kind);
-    await store.retargetCandidates(mergedId, survivorId);
-    await store.closeCandidatesWithin(survivorId, moved, now());
+    await store.retargetCandidates(mergedId, survivorId, now());
     await store.insertMerge({ id: `mrg-${randomUUID()}`, survivor_id: survivorId, merged_id: mergedId, identity_ids: JSON.stringify(moved), moved_national_id: takesNationalId ? 1 : 0, kind, reason, merged_by: caller.name, merged_at: now(), undone_by: null, undone_at: null });
     tx.audit.record({ action: 'patient.merged', caller, objectType: 'patient', objectId: survivorId, details: { personId: mergedId, identities: moved.length, kind, reason } });
   }

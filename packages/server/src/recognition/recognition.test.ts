@@ -81,7 +81,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     before(async () => {
       database = dialect === 'postgres' ? await createTestDatabase() : undefined;
-      server = await startListeningServer(database ? { YUNYING_DATABASE_URL: database.url } : {});
+      server = await startListeningServer({ ...(process.env.DEBUG_LOG ? { YUNYING_LOG_LEVEL: 'error' } : {}), ...(database ? { YUNYING_DATABASE_URL: database.url } : {}) });
       tokens.admin = await loginForToken(server.baseUrl, 'admin', TEST_ADMIN_PASSWORD);
       for (const institution of [
         { id: 'rc-county', name: '昆山市第一人民医院', tier: 'county', grade: 3, regionCode: '320583' },
@@ -89,6 +89,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         { id: 'rc-t2', name: '陆家镇卫生院', tier: 'township', grade: 1, regionCode: '320583', parentId: 'rc-county' },
         { id: 'rc-t3', name: '张浦镇卫生院', tier: 'township', grade: 1, regionCode: '320583', parentId: 'rc-county' },
       ]) ok(await as('admin', 'POST', '/api/v1/institutions', institution), 201, institution.id);
+      for (const member of ['rc-t1', 'rc-t2', 'rc-t3']) ok(await as('admin', 'PUT', `/api/v1/institutions/rc-county/members/${member}`), 204, member);
       for (const [username, role, institutionId] of [
         ['tech1', 'technologist', 'rc-t1'],
         ['tech2', 'technologist', 'rc-t2'],
@@ -236,7 +237,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const unlinked = await as('admin', 'POST', `/api/v1/patients/${person!.id}/unlink`, { identityId: t2Identity.id, reason: '信息录入错误' });
       ok(unlinked, 200, 'unlink');
       assert.deepEqual((unlinked.body as PersonView).identifiers.map((identifier) => identifier.institutionId), ['rc-t1']);
-      await store('tech2', { patientId: 'MRN-001', name: '张^伟', birthDate: '19800101', sex: 'M', otherNationalId: RID, studyInstanceUid: newUid() });
+      studies.t2again = await store('tech2', { patientId: 'MRN-001', name: '张^伟', birthDate: '19800101', sex: 'M', otherNationalId: RID, studyInstanceUid: newUid() });
       await server.feedHandled();
       assert.deepEqual((await searchRid())[0]!.identifiers.map((identifier) => identifier.institutionId), ['rc-t1'], 'the pinned identity is not linked again');
       const sameName = (await as('admin', 'GET', `/api/v1/patients?name=${encodeURIComponent('张伟')}&birthDate=19800101`)).body as PersonView[];
@@ -246,6 +247,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((merged.body as PersonView).identifiers.map((identifier) => identifier.institutionId).sort(), ['rc-t1', 'rc-t2']);
       const trail = (await as('admin', 'GET', '/api/v1/audit-events?action=patient.merged')).body as unknown[];
       assert.ok(trail.length >= 2, 'confirmations and merges are in the trail');
+    });
+
+    test('an order with a resident ID warns of the recent CT chest elsewhere and links its patient; a reading request’s resident ID links its study', async () => {
+      const order = await as('tech3', 'POST', '/api/v1/orders', { patient: { patientId: 'MRN-999', name: '张伟', sex: 'M', birthDate: '19800101', nationalId: RID }, requestedProcedure: { description: '胸部CT平扫', modality: 'CT', bodyPart: 'CHEST' } });
+      ok(order, 201, 'order');
+      // yesterday's and the one 10 days ago at t2 (newest first); not t1's of 40 days ago
+      assert.deepEqual((order.body as { duplicateWarnings: DuplicateMatch[] }).duplicateWarnings.map((match) => match.studyInstanceUid), [studies.t2again, studies.t2]);
+      ok(await as('tech3', 'POST', '/api/v1/orders', { patient: { patientId: 'MRN-998', name: '张伟', nationalId: INVALID_RID }, requestedProcedure: { description: '胸部CT平扫', modality: 'CT' } }), 400, 'an invalid resident ID');
+      ok(await as('tech3', 'POST', '/api/v1/reading-requests', { studyInstanceUid: studies.t3, readingInstitutionId: 'rc-county', priority: 'routine', imagesComplete: true, nationalId: INVALID_RID }), 400, 'an invalid resident ID on a request');
+      const request = await as('tech3', 'POST', '/api/v1/reading-requests', { studyInstanceUid: studies.t3, readingInstitutionId: 'rc-county', priority: 'routine', imagesComplete: true, bodyParts: ['CHEST'], nationalId: RID });
+      ok(request, 201, 'reading request');
+      assert.deepEqual((request.body as { duplicateWarnings: DuplicateMatch[] }).duplicateWarnings, [], 'no DX chest before, and never the request’s own study');
+      await server.feedHandled();
+      const [person] = await searchRid();
+      const identities = person!.identifiers.map((identifier) => `${identifier.institutionId}:${identifier.patientId}`).sort();
+      assert.deepEqual(identities, ['rc-t1:3205**********' + RID.slice(-4), 'rc-t2:MRN-001', 'rc-t3:MRN-777', 'rc-t3:MRN-999']);
     });
   });
 }
