@@ -189,6 +189,11 @@ export class PatientIndexStore {
     return this.handle.selectFrom('persons').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  async personsMergedInto(survivorId: string): Promise<string[]> {
+    const rows = await this.handle.selectFrom('persons').select('id').where('merged_into', '=', survivorId).orderBy('id').execute();
+    return rows.map((row) => row.id);
+  }
+
   async personByNationalId(hash: string): Promise<PersonRow | undefined> {
     return this.handle.selectFrom('persons').selectAll().where('national_id_hash', '=', hash).executeTakeFirst();
   }
