@@ -379,6 +379,20 @@ export class PatientIndexStore {
     return new Set(rows.map((row) => row.study_instance_uid));
   }
 
+  /** Those of the studies a patient's own cloud-film link (live, not revoked) shows. */
+  async studiesWithLivePatientLinks(studyInstanceUids: readonly string[]): Promise<Set<string>> {
+    const rows = await this.handle
+      .selectFrom('share_links')
+      .select('study_instance_uid')
+      .distinct()
+      .where('study_instance_uid', 'in', [...studyInstanceUids, ''])
+      .where('kind', '=', 'patient')
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', new Date().toISOString())
+      .execute();
+    return new Set(rows.map((row) => row.study_instance_uid));
+  }
+
   async institution(id: string): Promise<{ id: string; name: string; grade: number | null; region_code: string | null } | undefined> {
     return this.handle.selectFrom('institutions').select(['id', 'name', 'grade', 'region_code']).where('id', '=', id).executeTakeFirst();
   }

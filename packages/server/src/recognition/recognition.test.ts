@@ -282,5 +282,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const identities = person!.identifiers.map((identifier) => `${identifier.institutionId}:${identifier.patientId}`).sort();
       assert.deepEqual(identities, ['rc-t1:3205**********' + RID.slice(-4), 'rc-t2:MRN-001', 'rc-t3:MRN-777', 'rc-t3:MRN-999']);
     });
+
+    test('the cloud film shows the patient’s own exams that the patient’s links cover, and which staff accessed them', async () => {
+      const issue = async (who: string, studyInstanceUid: string) => {
+        const answer = await as(who, 'POST', '/api/v1/share-links', { studyInstanceUid, accessCode: false });
+        ok(answer, 201, 'share link');
+        return new URL((answer.body as { url: string }).url).pathname;
+      };
+      const t2Film = await issue('tech2', studies.t2);
+      await issue('tech1', studies.t1);
+      const data = await callHttp(server.baseUrl, 'GET', `${t2Film}/data.json`);
+      ok(data, 200, 'film data');
+      const timeline = (data.body as { timeline: Array<{ studyDate: string; institutionName: string; current: boolean; accesses: Array<{ action: string; actorRole: string; institutionName: string }> }> }).timeline;
+      assert.deepEqual(timeline.map((entry) => [entry.institutionName, entry.current]), [['陆家镇卫生院', true], ['周市镇卫生院', false]], 't3 has no link of the patient: not shown');
+      const actions = timeline[0]!.accesses.map((access) => `${access.action} ${access.actorRole} ${access.institutionName}`);
+      assert.ok(actions.includes('study.access-granted clinician 周市镇卫生院'), actions.join('; '));
+      assert.ok(actions.includes('study.break-glass clinician 周市镇卫生院'), actions.join('; '));
+      assert.ok(!JSON.stringify(timeline).includes('c1'), 'staff by role and institution, never by name');
+    });
   });
 }
