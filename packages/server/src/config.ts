@@ -187,7 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     critical: { escalateMinutes: readMinutes(merged, 'YUNYING_CRITICAL_ESCALATE_MINUTES', 15), maxEscalations: readInteger(merged, 'YUNYING_CRITICAL_ESCALATE_MAX', 3) },
-    recognition: { nationalIdIssuer: merged.YUNYING_NATIONAL_ID_ISSUER?.trim() || 'CN-RID', accessHours: readInteger(merged, 'YUNYING_RECOGNITION_ACCESS_HOURS', 24), breakGlassHours: readInteger(merged, 'YUNYING_BREAK_GLASS_HOURS', 4) },
+    recognition: { nationalIdIssuer: merged.YUNYING_NATIONAL_ID_ISSUER?.trim() || 'CN-RID', accessHours: readHours(merged, 'YUNYING_RECOGNITION_ACCESS_HOURS', 24), breakGlassHours: readHours(merged, 'YUNYING_BREAK_GLASS_HOURS', 4) },
     hl7: {
       host: merged.YUNYING_HL7_HOST ?? '127.0.0.1',
       port: merged.YUNYING_HL7_PORT ? readPort(merged, 'YUNYING_HL7_PORT', 0) : undefined,
@@ -295,6 +295,9 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_STUDY_STABLE_SECONDS: count,
   YUNYING_CRITICAL_ESCALATE_MINUTES: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\s*(\\d+(\\.\\d*)?|\\.\\d+)?\\s*$' })]),
   YUNYING_CRITICAL_ESCALATE_MAX: count,
+  YUNYING_NATIONAL_ID_ISSUER: text,
+  YUNYING_RECOGNITION_ACCESS_HOURS: count,
+  YUNYING_BREAK_GLASS_HOURS: count,
   YUNYING_HL7_HOST: text,
   YUNYING_HL7_PORT: count,
   YUNYING_HL7_MAX_MESSAGE_BYTES: count,
@@ -398,6 +401,13 @@ function readInteger(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
+}
+
+/** A whole number of hours, at least one (a grant of no hours would end as it began). */
+function readHours(env: Env, name: string, fallback: number): number {
+  const hours = readInteger(env, name, fallback);
+  if (hours < 1) throw new ConfigError(`${name} must be at least 1 hour`);
+  return hours;
 }
 
 /** A positive number of minutes, fractions allowed (0.05 = 3 s, for tests). */

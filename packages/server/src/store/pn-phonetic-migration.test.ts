@@ -53,8 +53,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await first.ingest(systemCaller(), { kind: 'part10', bytes: instanceWithNames(accession) })).outcome, 'stored');
         await first.close();
 
-        // Back to what 0023 left: the columns gone, the migration not run.
-        const statements = [...PN_PHONETIC_COLUMNS.map((column) => `alter table studies drop column ${column}`), `delete from kysely_migration where name = '${MIGRATION}'`];
+        // Back to what 0023 left: the columns gone, the migration and the core ones after it (0025) not run.
+        const statements = [
+          ...PN_PHONETIC_COLUMNS.map((column) => `alter table studies drop column ${column}`),
+          'drop table study_user_grants',
+          `delete from kysely_migration where name >= '${MIGRATION}'`,
+        ];
         if (database) {
           const client = new pg.Client({ connectionString: database.url });
           await client.connect();
