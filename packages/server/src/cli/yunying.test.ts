@@ -42,7 +42,8 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe('yunying CLI', { timeout: 120_000 }, () => {
+// a dozen CLI processes, each loading the whole server's modules (about 2 s apiece on a loaded 2-core machine)
+describe('yunying CLI', { timeout: 240_000 }, () => {
   let generatedPassword = '';
 
   test('institution add builds a hierarchy and institution serve an alliance', async () => {
