@@ -126,6 +126,22 @@ async function restorePendingIndexes(db: Kysely<unknown>): Promise<void> {
   }
 }
 
+/** With --skip-load after a load that was stopped: its indexes built, its statistics taken. */
+async function finishStoppedLoad(options: RecognitionScaleOptions): Promise<void> {
+  const index = await openIndexDatabase({ dataDir: '/tmp', databaseUrl: options.databaseUrl, fsync: false, moduleMigrations: moduleMigrations(MODULES) });
+  await index.db.connection().execute(async (untyped) => {
+    const db = untyped as unknown as Kysely<unknown>;
+    await sql`set maintenance_work_mem = '1GB'`.execute(db);
+    const pending = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename = 'bench_pending_indexes'`.execute(db);
+    if (pending.rows[0].n === 0) return;
+    const before = await sql<{ n: number }>`select count(*)::int as n from bench_pending_indexes`.execute(db);
+    if (before.rows[0].n === 0) return;
+    await restorePendingIndexes(db);
+    for (const table of TABLES) await sql`vacuum analyze ${sql.id(table)}`.execute(db);
+  });
+  await index.close();
+}
+
 async function load(options: RecognitionScaleOptions, shape: Shape): Promise<void> {
   const index = await openIndexDatabase({ dataDir: '/tmp', databaseUrl: options.databaseUrl, fsync: false, moduleMigrations: moduleMigrations(MODULES) });
   const started = performance.now();
@@ -271,6 +287,8 @@ async function queries(options: RecognitionScaleOptions, shape: Shape): Promise<
     await sql`update person_identities set national_id_hash = ${hash} where person_id = ${personIdOf(p)} and national_id_hash is not null`.execute(index.db);
     withIds.push({ person: p, nationalId });
   }
+  const counted = (await sql<{ studies: number; series: number; requests: number; reports: number }>`select (select count(*) from studies)::int as studies, (select count(*) from series)::int as series,
+      (select count(*) from reading_requests)::int as requests, (select count(*) from reports)::int as reports`.execute(index.db)).rows[0];
   await index.close();
 
   const timeline = async (p: number) => {
@@ -289,7 +307,7 @@ async function queries(options: RecognitionScaleOptions, shape: Shape): Promise<
     return { patient: { patientId: identity.patientId, institutionId: identity.institutionId, ...(identity.issuer ? { issuerOfPatientId: identity.issuer } : {}) }, ...examOf(n) };
   });
 
-  console.log(`\n${shape.persons} persons, ${shape.identities} identities at ${shape.institutions} institutions, ${options.studies} studies; ${options.queries} requests per row as ${CLINICIAN.role} of ${CLINICIAN.institutionId}\n`);
+  console.log(`\n${shape.persons} persons, ${shape.identities} identities at ${shape.institutions} institutions, ${counted.studies} studies, ${counted.series} series, ${counted.requests} reading requests, ${counted.reports} reports; ${options.queries} requests per row as ${CLINICIAN.role} of ${CLINICIAN.institutionId}\n`);
   console.log('| request | p50 ms | p95 ms | p99 ms | results |');
   console.log('|---|---|---|---|---|');
   await measure('GET /api/v1/patients/{id}/timeline', persons, timeline);
@@ -302,5 +320,6 @@ export async function runRecognitionScale(options: RecognitionScaleOptions): Pro
   if (options.persons < 100 || options.institutions < 4) throw new Error('--persons ≥ 100 and --institutions ≥ 4');
   const shape = shapeOf(options);
   if (!options.skipLoad) await load(options, shape);
+  else await finishStoppedLoad(options);
   await queries(options, shape);
 }
