@@ -6,6 +6,13 @@
  *   node --import tsx bench/scale.ts --database-url postgres://postgres@127.0.0.1/yunying_scale \
  *        --studies 1000000 --instances-per-study 10 [--queries 100] [--skip-load]
  *
+ * With --recognition it loads a regional patient index instead (persons, their identities,
+ * studies, series, reading requests and reports) and times the timeline and the
+ * duplicate-exam check (issue 17, bench/scale-recognition.ts):
+ *
+ *   node --import tsx bench/scale.ts --recognition --database-url postgres://postgres@127.0.0.1/yunying_scale_recog \
+ *        --persons 1000000 --studies 10000000 [--institutions 100] [--queries 500] [--skip-load]
+ *
  * Not a test: speed goals live here and in docs/scaling.md, never in timed tests.
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +25,7 @@ import { openIndexDatabase } from '../packages/server/src/store/database.ts';
 import { postgresNameBigramsSql } from '../packages/server/src/store/migrations.ts';
 import { openAssociation } from '../packages/dimse/src/scu.ts';
 import { COMMAND, DATASET_PRESENT } from '../packages/dimse/src/dimse-message.ts';
+import { runRecognitionScale } from './scale-recognition.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -27,6 +35,10 @@ const { values: options } = parseArgs({
     'series-per-study': { type: 'string', default: '2' },
     queries: { type: 'string', default: '100' },
     'skip-load': { type: 'boolean', default: false },
+    // issue 17: the regional patient index, timeline and duplicate check (bench/scale-recognition.ts)
+    recognition: { type: 'boolean', default: false },
+    persons: { type: 'string', default: '1000000' },
+    institutions: { type: 'string', default: '100' },
   },
 });
 const databaseUrl = options['database-url'];
@@ -148,5 +160,9 @@ async function queries(): Promise<void> {
   await server.close();
 }
 
-if (!options['skip-load']) await load();
-await queries();
+if (options.recognition) {
+  await runRecognitionScale({ databaseUrl, persons: Number(options.persons), studies: studyCount, institutions: Number(options.institutions), queries: queryCount, skipLoad: options['skip-load'] });
+} else {
+  if (!options['skip-load']) await load();
+  await queries();
+}

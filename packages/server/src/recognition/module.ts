@@ -267,6 +267,18 @@ export const recognitionModule: YunyingModule = {
           .execute();
       },
     },
+    '0027-recognition-indexes': {
+      // The two lookups of every timeline and duplicate check that found no index at
+      // 10 M studies (docs/scaling.md "Mutual recognition"): the reading requests of a
+      // person's studies by study_key (readingFacts), and a person's studies by the full
+      // local identity (studiesOf), where patient_id alone matches the same MRN at every
+      // institution that numbers its patients from 1.
+      async up(untyped: Kysely<unknown>) {
+        const db = untyped as unknown as Kysely<RecognitionTables>;
+        await db.schema.createIndex('reading_requests_study_key').on('reading_requests').column('study_key').execute();
+        await db.schema.createIndex('studies_patient_institution').on('studies').columns(['patient_id', 'institution_id']).execute();
+      },
+    },
   },
   register({ http, archive, config, callers, services }) {
     const store = archive.stores.open(patientIndexStore);
