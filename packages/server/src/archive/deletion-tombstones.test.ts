@@ -190,6 +190,7 @@ describe('migration 0008-study-rows', () => {
     const file = new SqliteDatabase(path.join(dataDir, 'index.sqlite'));
     file.transaction(() => {
       for (const table of ['instances', 'series', 'study_grants', 'studies']) file.prepare(`delete from ${table} where study_instance_uid = ?`).run(made.studyInstanceUid);
+      for (const index of ['reading_requests_study_key', 'studies_patient_institution']) file.prepare(`drop index if exists ${index}`).run(); // 0027 (recognition module), before the column they index goes
       for (const table of ['studies', 'reading_requests', 'share_links']) file.prepare(`alter table ${table} drop column study_key`).run();
       // Later migrations are rolled back too, so the migrator finds them still to run in order:
       // a new migration that creates something must be undone here as well.
@@ -212,7 +213,6 @@ describe('migration 0008-study-rows', () => {
       for (const column of PN_PHONETIC_COLUMNS) file.prepare(`alter table studies drop column ${column}`).run(); // 0024
       file.prepare(`drop table if exists study_user_grants`).run(); // 0025
       for (const table of ['persons', 'person_identities', 'person_candidates', 'person_merges', 'national_id_claims', 'recognitions', 'recognition_items']) file.prepare(`drop table if exists ${table}`).run(); // 0026 (recognition module)
-      for (const index of ['reading_requests_study_key', 'studies_patient_institution']) file.prepare(`drop index if exists ${index}`).run(); // 0027 (recognition module)
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();
