@@ -15,8 +15,7 @@ import { SignedReport } from './ReadingPage.tsx';
 import { FilmLinkPanel } from './township/FilmLinkPanel.tsx';
 import { CriticalAlertBanner } from './township/CriticalAlertBanner.tsx';
 import { CriticalFindingPanel } from './reading/CriticalFindingPanel.tsx';
-import { StudyViewer } from '../app/study-viewer.tsx';
-import { authorizationHeader } from '../api/session.ts';
+import { StudyViewerModal } from '../app/StudyViewerModal.tsx';
 import { usePickLists } from '../app/pick-lists.ts';
 import { CriticalRowMark, useCriticalMarks } from '../app/CriticalRowMark.tsx';
 
@@ -322,15 +321,7 @@ export default function TownshipPage() {
       <Drawer open={!!filmOf} onClose={() => setFilmOf(undefined)} title={`${t('township.film')} · ${formatPersonName(filmOf?.patientName)} ${filmOf?.modalities ?? ''}`} size={420} destroyOnHidden>
         {filmOf && <FilmLinkPanel studyInstanceUid={filmOf.studyInstanceUid} signedRequestId={signedRequestOf(filmOf.studyInstanceUid)?.id} />}
       </Drawer>
-      <Modal open={!!viewing} onCancel={() => setViewing(undefined)} footer={null} width="96vw" style={{ top: 16 }} title={`${t('township.imagesTitle')} · ${formatPersonName(viewing?.patientName)} ${viewing?.modalities ?? ''}`} destroyOnHidden>
-        {viewing && (
-          <div style={{ height: 'calc(100vh - 140px)', display: 'flex' }} data-testid="township-viewer">
-            <div style={{ flex: 1, minWidth: 0, display: 'flex', flexDirection: 'column' }}>
-              <StudyViewer studyInstanceUid={viewing.studyInstanceUid} dicomWebRoot="/dicom-web" authorizationHeader={authorizationHeader} />
-            </div>
-          </div>
-        )}
-      </Modal>
+      <StudyViewerModal studyInstanceUid={viewing?.studyInstanceUid} title={`${t('township.imagesTitle')} · ${formatPersonName(viewing?.patientName)} ${viewing?.modalities ?? ''}`} onClose={() => setViewing(undefined)} testId="township-viewer" />
     </Space>
   );
 }

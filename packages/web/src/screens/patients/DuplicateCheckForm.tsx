@@ -1,0 +1,108 @@
+import { useState } from 'react';
+import { Alert, Button, Form, Input, InputNumber, Select, Space, Table, Tag, Typography } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { checkDuplicates, type DuplicateCheckInput, type DuplicateMatch, type PersonView } from '../../api/recognition.ts';
+import { formatDicomDate } from '../../app/format.ts';
+import { usePickLists } from '../../app/pick-lists.ts';
+import { useCodeLabels } from '../../i18n/codes.ts';
+import { useT, type MessageKey } from '../../i18n/i18n.tsx';
+import { refusalText } from '../admin/refusal.ts';
+
+interface CheckForm {
+  modality: string;
+  bodyPart: string;
+  examItem?: string;
+  withinDays?: number;
+}
+
+/**
+ * Who the duplicate check asks about: the resident ID the user searched by (the person view
+ * only has it masked), else a local identity of the person whose Patient ID is not masked.
+ */
+export function duplicateCheckPatient(person: PersonView, searchedNationalId: string | undefined): DuplicateCheckInput['patient'] | undefined {
+  if (searchedNationalId) return { nationalId: searchedNationalId };
+  const local = person.identifiers.find((identifier) => !identifier.patientId.includes('*'));
+  return local ? { patientId: local.patientId, ...(local.issuerOfPatientId ? { issuerOfPatientId: local.issuerOfPatientId } : {}), institutionId: local.institutionId } : undefined;
+}
+
+/** 重复检查核查: before an order, has the selected person had a comparable exam recently, and may it be recognised? */
+export function DuplicateCheckForm({ person, searchedNationalId }: { person: PersonView; searchedNationalId: string | undefined }) {
+  const t = useT();
+  const codes = useCodeLabels();
+  const pickLists = usePickLists();
+  const [form] = Form.useForm<CheckForm>();
+  const [matches, setMatches] = useState<DuplicateMatch[]>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const patient = duplicateCheckPatient(person, searchedNationalId);
+  const check = async () => {
+    const values = await form.validateFields();
+    if (!patient) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const answer = await checkDuplicates({ patient, modality: values.modality, bodyPart: values.bodyPart, examItem: values.examItem?.trim() || undefined, withinDays: values.withinDays ?? undefined });
+      setMatches(answer.matches);
+    } catch (caught) {
+      setError(refusalText(t, caught));
+      setMatches(undefined);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const columns: ColumnsType<DuplicateMatch> = [
+    { title: t('patients.studyDate'), dataIndex: 'studyDate', width: 110, render: (value: string | null) => formatDicomDate(value) },
+    { title: t('patients.institution'), key: 'institution', render: (_, row) => row.institutionName ?? <span data-identifier>{row.institutionId}</span> },
+    { title: t('patients.modality'), dataIndex: 'modality', width: 80 },
+    { title: t('patients.bodyParts'), dataIndex: 'bodyPart', width: 90, render: (value: string | null) => codes.bodyParts(value ? [value] : []) },
+    { title: t('patients.reportStatus'), dataIndex: 'reportStatus', width: 90, render: (status: DuplicateMatch['reportStatus']) => t(`patients.report.${status}` as MessageKey) },
+    {
+      title: t('patients.duplicate.recognisable'),
+      dataIndex: 'recognisable',
+      width: 100,
+      render: (recognisable: boolean) => <Tag color={recognisable ? 'green' : 'default'} data-testid="duplicate-recognisable" data-recognisable={recognisable}>{t(recognisable ? 'patients.duplicate.recognisable' : 'patients.duplicate.notRecognisable')}</Tag>,
+    },
+    { title: t('patients.duplicate.reason'), dataIndex: 'reason', render: (reason: string) => <span data-testid="duplicate-reason">{reason}</span> },
+  ];
+  return (
+    <div data-testid="duplicate-check">
+      <Typography.Paragraph type="secondary">{t('patients.duplicate.hint')}</Typography.Paragraph>
+      {!patient && <Alert type="warning" showIcon title={t('patients.duplicate.noIdentifier')} style={{ marginBottom: 8 }} />}
+      <Form form={form} layout="inline" initialValues={{ withinDays: 30 }} onFinish={() => void check()} disabled={!patient}>
+        <Form.Item name="modality" label={t('patients.modality')} rules={[{ required: true, message: t('admin.required') }]}>
+          <Select showSearch style={{ width: 110 }} options={pickLists.modalities.map((code) => ({ value: code, label: code }))} data-testid="duplicate-modality" />
+        </Form.Item>
+        <Form.Item name="bodyPart" label={t('patients.bodyParts')} rules={[{ required: true, message: t('admin.required') }]}>
+          <Select showSearch optionFilterProp="label" style={{ width: 150 }} options={pickLists.bodyParts.map((code) => ({ value: code, label: codes.bodyParts([code]) }))} data-testid="duplicate-body-part" />
+        </Form.Item>
+        <Form.Item name="examItem" label={t('patients.duplicate.examItem')}>
+          <Input maxLength={100} style={{ width: 140 }} data-testid="duplicate-exam-item" />
+        </Form.Item>
+        <Form.Item name="withinDays" label={t('patients.duplicate.withinDays')}>
+          <InputNumber min={1} max={3650} precision={0} style={{ width: 90 }} data-testid="duplicate-within-days" />
+        </Form.Item>
+        <Form.Item>
+          <Space>
+            <Button type="primary" htmlType="submit" loading={busy} data-testid="duplicate-submit">
+              {t('patients.duplicate.check')}
+            </Button>
+          </Space>
+        </Form.Item>
+      </Form>
+      {error && <Alert type="error" showIcon title={error} style={{ marginTop: 8 }} data-testid="duplicate-error" />}
+      {matches && (
+        <Table<DuplicateMatch>
+          rowKey="studyInstanceUid"
+          size="small"
+          style={{ marginTop: 8 }}
+          columns={columns}
+          dataSource={matches}
+          pagination={false}
+          locale={{ emptyText: t('patients.duplicate.none') }}
+          onRow={(row) => ({ 'data-study-uid': row.studyInstanceUid }) as React.HTMLAttributes<HTMLTableRowElement>}
+          data-testid="duplicate-matches"
+        />
+      )}
+    </div>
+  );
+}
