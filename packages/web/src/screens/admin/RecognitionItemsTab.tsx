@@ -60,7 +60,7 @@ export function RecognitionItemsTab() {
 
   const columns: ColumnsType<RecognitionItem> = [
     { title: t('recognitionItems.region'), dataIndex: 'region', width: 100, render: (value: string) => <span data-identifier>{value}</span> },
-    { title: t('recognitionItems.code'), dataIndex: 'code', width: 110, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
+    { title: t('recognitionItems.code'), dataIndex: 'code', width: 150, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
     { title: t('recognitionItems.name'), dataIndex: 'name', ellipsis: true },
     { title: t('recognitionItems.modality'), dataIndex: 'modality', width: 80 },
     { title: t('recognitionItems.bodyPart'), dataIndex: 'bodyPart', width: 100, render: (value: string | null) => (value ? codes.bodyParts([value]) : <Typography.Text type="secondary">{t('recognitionItems.anyBodyPart')}</Typography.Text>) },
