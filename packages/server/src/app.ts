@@ -29,6 +29,7 @@ import { fhirModule } from './fhir/module.ts';
 import { hl7Module } from './hl7/module.ts';
 import { insightModule } from './insight/module.ts';
 import { readingModule } from './reading/module.ts';
+import { recognitionModule } from './recognition/module.ts';
 import { reportsModule } from './reports/module.ts';
 import { productivityModule } from './productivity/module.ts';
 import { SHARES, shareModule } from './share/module.ts';
@@ -54,6 +55,7 @@ export const MODULES: readonly YunyingModule[] = [
   criticalFindingsModule,
   ordersModule,
   hl7Module,
+  recognitionModule,
   fhirModule,
   insightModule,
   ohifModule,

@@ -106,6 +106,13 @@ export interface Config {
    */
   critical: { escalateMinutes: number; maxEscalations: number };
   /**
+   * mutual recognition (检查结果互认, recognition/): OtherPatientIDsSequence items under
+   * YUNYING_NATIONAL_ID_ISSUER [CN-RID] carry the resident ID; a clinician's access request
+   * opens another institution's exam to them for YUNYING_RECOGNITION_ACCESS_HOURS [24], a
+   * break-glass for YUNYING_BREAK_GLASS_HOURS [4]
+   */
+  recognition: { nationalIdIssuer: string; accessHours: number; breakGlassHours: number };
+  /**
    * HL7 v2 over MLLP (hl7/): off unless YUNYING_HL7_PORT is set (0: any free port, for
    * tests); on YUNYING_HL7_HOST [127.0.0.1]; a message larger than
    * YUNYING_HL7_MAX_MESSAGE_BYTES [1 MiB] is refused
@@ -180,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     critical: { escalateMinutes: readMinutes(merged, 'YUNYING_CRITICAL_ESCALATE_MINUTES', 15), maxEscalations: readInteger(merged, 'YUNYING_CRITICAL_ESCALATE_MAX', 3) },
+    recognition: { nationalIdIssuer: merged.YUNYING_NATIONAL_ID_ISSUER?.trim() || 'CN-RID', accessHours: readInteger(merged, 'YUNYING_RECOGNITION_ACCESS_HOURS', 24), breakGlassHours: readInteger(merged, 'YUNYING_BREAK_GLASS_HOURS', 4) },
     hl7: {
       host: merged.YUNYING_HL7_HOST ?? '127.0.0.1',
       port: merged.YUNYING_HL7_PORT ? readPort(merged, 'YUNYING_HL7_PORT', 0) : undefined,

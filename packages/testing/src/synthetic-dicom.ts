@@ -28,6 +28,8 @@ export interface SyntheticInstanceOptions {
    * tests: the name's bytes are written exactly as given.
    */
   encodedPatientName?: { specificCharacterSet: string; bytes: Buffer };
+  /** more attributes (DICOM JSON), set last: PatientSex, BodyPartExamined, OtherPatientIDsSequence, a Specific Character Set… */
+  attributes?: DicomJsonDataset;
 }
 
 export interface SyntheticInstance {
@@ -92,6 +94,7 @@ export function makeSyntheticInstance(options: SyntheticInstanceOptions = {}): S
     dataset['00080005'] = text('CS', options.encodedPatientName.specificCharacterSet);
     dataset['00100010'] = { vr: 'PN', Value: [{ Alphabetic: NAME_PLACEHOLDER }] };
   }
+  Object.assign(dataset, options.attributes);
   let body = encodeDataset(dataset, TRANSFER_SYNTAX.EXPLICIT_LE);
   if (options.encodedPatientName) body = replacePatientName(body, options.encodedPatientName.bytes);
   const bytes = buildPart10(body, { transferSyntaxUid: TRANSFER_SYNTAX.EXPLICIT_LE, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid });

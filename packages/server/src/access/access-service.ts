@@ -234,7 +234,10 @@ export class AccessService {
   async callerForUser(user: UserRow, origin: Origin): Promise<Caller> {
     const role: Role = isRole(user.role) ? user.role : 'clinician';
     const base = { kind: 'user' as const, name: user.username, userId: user.id, institutionId: user.institution_id, role, via: origin.via, remoteAddress: origin.remoteAddress };
-    return { ...base, ...(await this.scopeFor(role, user.institution_id)) };
+    const scope = await this.scopeFor(role, user.institution_id);
+    // a user's own grants (study_user_grants) widen a scope that has limits; 'none' stays none
+    const personal = scope.visibleInstitutionIds !== 'all' && ROLE_DEFINITIONS[role].reach !== 'none' ? { grantedToUserId: user.id } : {};
+    return { ...base, ...scope, ...personal };
   }
 
   /** A registered calling AE acts for its institution; undefined for an unknown AE. */

@@ -26,6 +26,8 @@ export interface Caller {
   visibleInstitutionIds: readonly string[] | 'all';
   /** studies granted to this institution (sent to it for reading or consultation) are visible too */
   grantedToInstitutionId?: string;
+  /** users: studies granted to this user alone until they expire (a clinician's access request, recognition/) are visible too */
+  grantedToUserId?: string;
   via: AccessInterface;
   /** where the request came from (IP address) */
   remoteAddress?: string;
@@ -68,5 +70,5 @@ export function canSeeInstitution(caller: Caller, institutionId: string): boolea
 /** The caller's scope as the index applies it in SQL. */
 export function studyScopeOf(caller: Caller): StudyScope {
   if (caller.visibleInstitutionIds === 'all') return {};
-  return { institutionIds: caller.visibleInstitutionIds, grantedToInstitutionId: caller.grantedToInstitutionId };
+  return { institutionIds: caller.visibleInstitutionIds, grantedToInstitutionId: caller.grantedToInstitutionId, grantedToUserId: caller.grantedToUserId };
 }

@@ -48,6 +48,9 @@ const PEOPLE: readonly Role[] = ROLES.filter((role) => role !== 'gateway' && rol
 /** the roles that may see patient identity and clinical content (roles.ts: patients:read) */
 const PATIENT_ROLES: readonly Role[] = ['technologist', 'radiologist', 'reviewing-radiologist', 'expert', 'clinician', 'qc-officer', 'administrator'];
 const IMAGE_READERS: readonly Role[] = [...PATIENT_ROLES, 'modality'];
+/** recognition/module.ts: who search the patient index, and who open and recognise other institutions' exams */
+const CLINICAL_READERS: readonly Role[] = ['clinician', ...READERS];
+const RECOGNITION_SEARCHERS: readonly Role[] = [...CLINICAL_READERS, 'technologist', 'administrator'];
 /** templates:write (productivity/module.ts): the readers and administrators */
 const LIBRARY_KEEPERS: readonly Role[] = [...READERS, 'administrator'];
 
@@ -72,6 +75,8 @@ interface Fixtures {
   /** an order (检查申请) of the township, and its FHIR ServiceRequest id */
   orderId: string;
   serviceRequestId: string;
+  /** the matrix patient's person in the regional patient index (recognition/) */
+  personId: string;
 }
 
 /** A valid Subscription (fhir/subscription.ts) to an endpoint nobody listens on. */
@@ -235,6 +240,25 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
 
   // the notifications name patients and reports
   'GET /api/v1/events': { allowed: PATIENT_ROLES, patientData: true, kind: 'sse' },
+  // mutual recognition (recognition/): clinical people search and read the timeline; clinicians and readers open and recognise; administrators merge
+  'GET /api/v1/patients': { allowed: RECOGNITION_SEARCHERS, patientData: true, query: () => ({ name: '周敏', birthDate: '19700101' }) },
+  'GET /api/v1/patients/{id}': { allowed: RECOGNITION_SEARCHERS, patientData: true },
+  'GET /api/v1/patients/{id}/timeline': { allowed: RECOGNITION_SEARCHERS, patientData: true },
+  // allowed roles ask for a study of nobody (404); the administrator sees everything (404 too)
+  'POST /api/v1/patients/{id}/access-requests': { allowed: CLINICAL_READERS, patientData: true, body: (fx, fill) => ({ studyInstanceUid: fill === 'real' ? fx.priorUid : newUid(), reason: '矩阵' }) },
+  'POST /api/v1/patients/{id}/candidates/{candidateId}/confirm': { allowed: ['clinician', 'administrator'], patientData: true, body: () => ({}) },
+  'POST /api/v1/patients/{id}/candidates/{candidateId}/reject': { allowed: ['clinician', 'administrator'], patientData: true, body: () => ({}) },
+  'POST /api/v1/patients/{id}/merge': { allowed: ADMIN, patientData: true, body: () => ({ personId: `psn-${randomUUID()}`, reason: '矩阵' }) },
+  'POST /api/v1/patients/{id}/unmerge': { allowed: ADMIN, patientData: true, body: () => ({ personId: `psn-${randomUUID()}`, reason: '矩阵' }) },
+  'POST /api/v1/patients/{id}/unlink': { allowed: ADMIN, patientData: true, body: () => ({ identityId: `pid-${randomUUID()}`, reason: '矩阵' }) },
+  'POST /api/v1/duplicate-checks': { allowed: RECOGNITION_SEARCHERS, patientData: true, body: () => ({ patient: { patientId: 'P-MATRIX', institutionId: 'ks-t1' }, modality: 'CT', bodyPart: 'CHEST' }) },
+  'POST /api/v1/recognitions': { allowed: CLINICAL_READERS, patientData: true, body: (fx, fill) => ({ studyInstanceUid: fill === 'real' ? fx.priorUid : newUid(), decision: 'recognised', reason: '矩阵' }) },
+  'GET /api/v1/recognitions': { allowed: RECOGNITION_SEARCHERS, patientData: true, query: (fx) => ({ studyInstanceUid: fx.priorUid }) },
+  'GET /api/v1/statistics/recognitions': { allowed: ['commission-analyst', 'qc-officer', 'administrator'], query: () => ({ groupBy: 'institution' }) },
+  'GET /api/v1/recognition-items': { allowed: PEOPLE },
+  // a valid body for the forbidden roles (the body is validated before the role check); the administrator's is refused (400)
+  'PUT /api/v1/recognition-items/{code}': { allowed: ADMIN, body: (_fx, fill) => ({ name: '胸部CT平扫', modality: 'CT', bodyPart: 'CHEST', windowDays: fill === 'real' ? 30 : 0, requireSignedReport: true, referencePriceYuan: 180 }) },
+  'DELETE /api/v1/recognition-items/{code}': { allowed: ADMIN },
   'GET /api/v1/statistics/studies': { allowed: ['commission-analyst', 'administrator'], query: () => ({ groupBy: 'institution' }) },
 };
 
@@ -301,7 +325,7 @@ function parameter(route: string, name: string, fill: Fill): string {
   const routeId = (prefix: string, value: string) => (route.includes(`/${prefix}/{id}`) ? (real ? value : randomUUID()) : undefined);
   const value =
     name === 'id'
-      ? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
+      ? routeId('patients', fx.personId) ?? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
       : ({
           memberId: real ? 'ks-t1' : 'no-such-institution',
           institutionId: real ? 'ks-t1' : 'no-such-institution',
@@ -315,6 +339,8 @@ function parameter(route: string, name: string, fill: Fill): string {
           facility: real ? 'MATRIXHIS' : 'NO_SUCH_FACILITY',
           serviceRequestId: real ? fx.serviceRequestId : `o-${randomUUID()}`,
           patientResourceId: fx.patientResourceId,
+          candidateId: `cand-${randomUUID()}`,
+          code: real ? 'CT-CHEST' : 'NO-SUCH-ITEM',
         } as Record<string, string>)[name];
   if (value === undefined) throw new Error(`${route}: no fixture for the path parameter {${name}}; add one to parameter()`);
   return encodeURIComponent(value);
@@ -414,7 +440,7 @@ before(async () => {
   ok(await admin('PUT', '/api/v1/application-entities/T1_CT', { institutionId: 'ks-t1' }), 200, 'AE');
 
   // The township's study, an earlier one of the same patient, a signed report and its cloud film.
-  const patient = { patientId: 'P-MATRIX', patientName: 'Zhou^Min=周^敏' };
+  const patient = { patientId: 'P-MATRIX', patientName: 'Zhou^Min=周^敏', patientBirthDate: '19700101' };
   const current = makeSyntheticInstance({ ...patient, studyDate: '20260301' });
   const prior = makeSyntheticInstance({ ...patient, studyDate: '20250301' });
   for (const instance of [current, prior]) {
@@ -445,7 +471,11 @@ before(async () => {
   ok(subscription, 201, 'FHIR subscription');
   const order = await as('technologist', 'POST', '/api/v1/orders', matrixOrder());
   ok(order, 201, 'order');
+  await server.feedHandled();
+  const persons = await admin('GET', `/api/v1/patients?name=${encodeURIComponent('周敏')}&birthDate=19700101`);
+  ok(persons, 200, 'the matrix patient in the patient index');
   fx = {
+    personId: (persons.body as Array<{ id: string }>)[0]!.id,
     orderId: (order.body as { id: string }).id,
     serviceRequestId: `o-${(order.body as { id: string }).id}`,
     subscriptionId: (subscription.body as { id: string }).id,

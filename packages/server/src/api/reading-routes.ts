@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { CreationHooks, ExamCreatedFacts } from '../modules/creation-hooks.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { noAudit, type AuditRecorder } from '../access/audit-event.ts';
@@ -20,6 +21,8 @@ const CreateBody = Type.Object(
     examItems: Type.Optional(Type.Array(Text(100), { maxItems: 20 })),
     bodyParts: Type.Optional(Type.Array(Text(64), { maxItems: 20 })),
     imagesComplete: Type.Optional(Type.Boolean()),
+    /** 居民身份证号 of the patient, for the regional patient index (recognition/): never stored with the request */
+    nationalId: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -110,7 +113,7 @@ const PeriodQuery = Type.Object({ from: Type.String({ format: 'date-time' }), to
 const list = (value: string | undefined): string[] | undefined => value?.split(',').map((item) => item.trim()).filter(Boolean);
 
 /** Remote diagnosis over REST: thin translation to the reading services, which check roles, scope and state. */
-export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingServices; resolveCaller: HttpCallerResolver; audit?: AuditRecorder }): Promise<void> {
+export async function registerReadingRoutes(app: FastifyInstance, options: { reading: ReadingServices; resolveCaller: HttpCallerResolver; audit?: AuditRecorder; created?: CreationHooks<ExamCreatedFacts> }): Promise<void> {
   const { reading, resolveCaller } = options;
   const audit = options.audit ?? noAudit;
   // Each route declares its permission (config.permission, checked before the handler by
@@ -121,7 +124,15 @@ export async function registerReadingRoutes(app: FastifyInstance, options: { rea
   const tags = ['remote diagnosis'];
   const id = (params: unknown) => (params as Static<typeof Id>).id;
 
-  app.post('/api/v1/reading-requests', { config: { permission: 'request:create' }, schema: { tags, body: CreateBody } }, async (request, reply) => reply.status(201).send(await reading.requests.createRequest(await resolveCaller(request), request.body as Static<typeof CreateBody>)));
+  app.post('/api/v1/reading-requests', { config: { permission: 'request:create' }, schema: { tags, body: CreateBody } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const { nationalId, ...input } = request.body as Static<typeof CreateBody>;
+    const facts = { institutionId: caller.institutionId, studyInstanceUid: input.studyInstanceUid, ...(nationalId ? { nationalId } : {}), bodyParts: input.bodyParts ?? [], examItems: input.examItems ?? [] };
+    options.created?.validate(facts);
+    const created = await reading.requests.createRequest(caller, input);
+    const added = (await options.created?.after(caller, { ...facts, institutionId: created.requestingInstitutionId, ...(created.modality ? { modality: created.modality } : {}) })) ?? {};
+    return reply.status(201).send({ ...created, ...added });
+  });
   app.get('/api/v1/reading-requests', { config: { permission: 'worklist:read' }, schema: { tags, querystring: WorklistQuery } }, async (request) => {
     const caller = await resolveCaller(request);
     const query = request.query as Static<typeof WorklistQuery>;

@@ -145,6 +145,14 @@ export const ERROR_CATALOG = {
   ORDER_INVALID: { http: 400, zh: '检查申请内容无效', en: 'the order is invalid' },
   ORDER_EXISTS: { http: 409, zh: '本机构已有相同检查号或申请单号的检查申请', en: 'the institution already has an order with this accession number or placer order number' },
   ORDER_NOT_CANCELLABLE: { http: 409, zh: '检查已完成，不能撤销', en: 'the order is completed (or cancelled already) and cannot be cancelled' },
+  // ---------------------------------------------------------------- mutual recognition (recognition/)
+  NATIONAL_ID_INVALID: { http: 400, zh: '居民身份证号无效（长度、出生日期或校验码不符）', en: 'not a valid resident ID (length, birth date or GB 11643 check character)' },
+  PATIENT_SEARCH_INVALID: { http: 400, zh: '请按身份证号，或按姓名加出生日期查找', en: 'search by resident ID, or by name and birth date' },
+  PERSONS_DIFFERENT_NATIONAL_IDS: { http: 409, zh: '两人的居民身份证号不同，不能合并', en: 'the two persons hold different resident IDs and cannot be merged' },
+  PERSON_MERGED: { http: 409, zh: '该患者已合并到另一患者', en: 'the person was merged into another; use the surviving person' },
+  CANDIDATE_DECIDED: { http: 409, zh: '该疑似匹配已处理', en: 'the probable link was confirmed or rejected already' },
+  STUDY_ALREADY_VISIBLE: { http: 409, zh: '该检查已在您的权限范围内，无需申请', en: 'the study is visible to the caller already; no access request is needed' },
+  RECOGNITION_ITEM_INVALID: { http: 400, zh: '互认项目内容无效', en: 'the recognition item is invalid' },
 
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },

@@ -18,7 +18,7 @@ test('the server runs the modules\u2019 feed consumers on what ingest appends, a
   const modules = MODULES.flatMap((module) => (module === webAppModule ? [watcher, module] : [module]));
   const server = await buildServer(loadConfig({ YUNYING_DATA_DIR: dataDir, YUNYING_LOG_LEVEL: 'silent', YUNYING_ADMIN_PASSWORD: 's3cret-Passw0rd', YUNYING_METRICS_PUBLIC: 'true' }), { modules });
   try {
-    assert.deepEqual([...server.feed.groups].sort(), ['feed-watcher', 'fhir-subscriptions', 'hl7-oru', 'order-linking', 'report-delivery', 'routing', 'study-arrival']);
+    assert.deepEqual([...server.feed.groups].sort(), ['feed-watcher', 'fhir-subscriptions', 'hl7-oru', 'order-linking', 'patient-index', 'patient-index-orders', 'report-delivery', 'routing', 'study-arrival']);
     const instance = makeSyntheticInstance();
     await server.archive.ingest(systemCaller(), { kind: 'part10', bytes: instance.bytes });
     const deadline = Date.now() + 10_000;

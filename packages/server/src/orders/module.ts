@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { MppsHandler, WorklistHandler } from '@yunying/dimse';
 import type { Caller } from '../access/caller.ts';
 import type { FeedConsumer } from '../feed/change.ts';
+import { CreationHooks, type ExamCreatedFacts } from '../modules/creation-hooks.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { READING } from '../reading/module.ts';
 import { mppsHandler } from './mpps-scp.ts';
@@ -26,6 +27,9 @@ declare module '../access/permissions.ts' {
 
 /** The order service (order-model.ts), for the modules listed after orders (hl7/, fhir). */
 export const ORDERS = serviceKey<OrderService>('orders');
+
+/** What later modules add to an order's creation (recognition/: the patient index, duplicate-exam warnings). */
+export const ORDER_CREATED = serviceKey<CreationHooks<ExamCreatedFacts>>('orders.created');
 
 /** The DIMSE handlers of the worklist and MPPS: app.ts hands them to the SCP when it starts. */
 export const ORDERS_DIMSE = serviceKey<{ worklist: WorklistHandler<Caller>; mpps: MppsHandler<Caller> }>('orders.dimse');
@@ -159,7 +163,9 @@ export const ordersModule: YunyingModule = {
     });
     services.provide(ORDERS, orders);
     services.provide(ORDERS_DIMSE, { worklist: worklistHandler({ orders, timeZone: config.timeZone, audit: archive.audit }), mpps: mppsHandler(orders) });
-    await registerOrderRoutes(http, { orders, resolveCaller: callers.rest });
+    const created = new CreationHooks<ExamCreatedFacts>();
+    services.provide(ORDER_CREATED, created);
+    await registerOrderRoutes(http, { orders, resolveCaller: callers.rest, created });
     registerServiceRequest(services, { orders, reading: archive.stores.reading, timeZone: config.timeZone });
   },
   consumers: ({ services }) => [{ ...linkingConsumer(services.get(ORDERS) as OrderDomainService), startAt: 'latest' }],

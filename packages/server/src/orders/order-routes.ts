@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { CreationHooks, ExamCreatedFacts } from '../modules/creation-hooks.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { HttpCallerResolver } from '../access/http-caller.ts';
 import { PRIORITIES } from '../reading/sla.ts';
-import type { CreateOrderInput, OrderFilter, OrderService } from './order-model.ts';
+import type { CreateOrderInput, OrderFilter, OrderService, OrderView } from './order-model.ts';
 import { ORDER_STATUSES } from './order-model.ts';
 
 const Id = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
@@ -78,12 +79,25 @@ const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 
  * Orders (检查申请/预约) over REST. Each route's permission is checked before any lookup
  * (the route permission hook); the service applies the institution scope.
  */
-export async function registerOrderRoutes(app: FastifyInstance, options: { orders: OrderService; resolveCaller: HttpCallerResolver }): Promise<void> {
+export async function registerOrderRoutes(app: FastifyInstance, options: { orders: OrderService; resolveCaller: HttpCallerResolver; created?: CreationHooks<ExamCreatedFacts> }): Promise<void> {
   const { orders, resolveCaller } = options;
   const tags = ['orders'];
-  app.post('/api/v1/orders', { config: { permission: 'orders:create' }, schema: { tags, body: CreateBody } }, async (request, reply) =>
-    reply.status(201).send(await orders.createOrder(await resolveCaller(request), { ...(request.body as Static<typeof CreateBody>), source: 'rest' } as CreateOrderInput)),
-  );
+  app.post('/api/v1/orders', { config: { permission: 'orders:create' }, schema: { tags, body: CreateBody } }, async (request, reply) => {
+    const caller = await resolveCaller(request);
+    const input = { ...(request.body as Static<typeof CreateBody>), source: 'rest' } as CreateOrderInput;
+    const facts = (order?: OrderView): ExamCreatedFacts => ({
+      institutionId: order?.institutionId ?? input.institutionId ?? caller.institutionId,
+      studyInstanceUid: order?.studyInstanceUid ?? '',
+      patient: { patientId: input.patient.patientId, ...(input.patient.issuerOfPatientId ? { issuerOfPatientId: input.patient.issuerOfPatientId } : {}), name: input.patient.name, ...(input.patient.sex ? { sex: input.patient.sex } : {}), ...(order?.patient.birthDate ? { birthDate: order.patient.birthDate } : {}) },
+      ...(input.patient.nationalId ? { nationalId: input.patient.nationalId } : {}),
+      modality: input.requestedProcedure.modality,
+      bodyParts: input.requestedProcedure.bodyPart ? [input.requestedProcedure.bodyPart] : [],
+      examItems: input.requestedProcedure.code ? [input.requestedProcedure.code.value] : [],
+    });
+    options.created?.validate(facts());
+    const order = await orders.createOrder(caller, input);
+    return reply.status(201).send({ ...order, ...((await options.created?.after(caller, facts(order))) ?? {}) });
+  });
   app.get('/api/v1/orders', { config: { permission: 'orders:read' }, schema: { tags, querystring: ListQuery } }, async (request) => orders.listOrders(await resolveCaller(request), request.query as OrderFilter));
   app.get('/api/v1/orders/:id', { config: { permission: 'orders:read' }, schema: { tags, params: Id } }, async (request) => orders.getOrder(await resolveCaller(request), (request.params as Static<typeof Id>).id));
   // cancelled before acquisition, discontinued once begun

@@ -1,4 +1,5 @@
 import { registerReadingRoutes } from '../api/reading-routes.ts';
+import { CreationHooks, type ExamCreatedFacts } from '../modules/creation-hooks.ts';
 import { NOTIFICATIONS } from '../events/module.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { REPORTS } from '../reports/module.ts';
@@ -8,6 +9,9 @@ import { createReadingServices, type ReadingServices } from './reading-services.
 import { routingConsumer } from './routing-consumer.ts';
 
 export const READING = serviceKey<ReadingServices>('reading');
+
+/** What later modules add to a reading request's creation (recognition/: the resident ID, duplicate-exam warnings). */
+export const READING_REQUEST_CREATED = serviceKey<CreationHooks<ExamCreatedFacts>>('reading.request-created');
 
 /**
  * Remote diagnosis (远程诊断): requests, the worklist and claims, routing rules. Routing runs
@@ -23,7 +27,9 @@ export const readingModule: YunyingModule = {
       { sla: settings ? () => settings.slaMinutes() : config.slaMinutes, stableSeconds: config.studyStableSeconds, timeZone: config.timeZone },
     );
     services.provide(READING, reading);
-    await registerReadingRoutes(http, { reading, resolveCaller: callers.rest, audit: archive.audit });
+    const created = new CreationHooks<ExamCreatedFacts>();
+    services.provide(READING_REQUEST_CREATED, created);
+    await registerReadingRoutes(http, { reading, resolveCaller: callers.rest, audit: archive.audit, created });
     const sweeper = startImagesCompleteSweep(reading, config.studyStableSeconds, logger);
     onClose(async () => {
       sweeper.stop();

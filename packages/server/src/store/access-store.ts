@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { ApplicationEntityTable, Database, InstitutionTable, SessionTable, StudyGrantTable, UserTable } from './schema.ts';
+import type { ApplicationEntityTable, Database, InstitutionTable, SessionTable, StudyGrantTable, StudyUserGrantTable, UserTable } from './schema.ts';
 
 export type InstitutionRow = InstitutionTable;
 export type ApplicationEntityRow = ApplicationEntityTable;
 export type UserRow = UserTable;
 export type SessionRow = SessionTable;
 export type StudyGrantRow = StudyGrantTable;
+export type StudyUserGrantRow = StudyUserGrantTable;
 
 /**
  * Institutions, alliances, registered AEs, users, sessions, attempt throttling and study
@@ -244,6 +246,27 @@ export class AccessStore {
   async revokeStudyGrant(studyInstanceUid: string, institutionId: string): Promise<boolean> {
     const result = await this.db.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).where('institution_id', '=', institutionId).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /** A study for one user until expiresAt (an access request or break-glass). */
+  async grantStudyToUser(row: Omit<StudyUserGrantRow, 'id' | 'granted_at'>): Promise<StudyUserGrantRow> {
+    const granted = { ...row, id: randomUUID(), granted_at: now() };
+    await this.db.insertInto('study_user_grants').values(granted).execute();
+    return granted;
+  }
+
+  /** The user's grants of these studies that have not expired, the latest expiry per study. */
+  async activeUserGrants(userId: string, studyInstanceUids: readonly string[]): Promise<Map<string, string>> {
+    if (studyInstanceUids.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('study_user_grants')
+      .select(['study_instance_uid', (eb) => eb.fn.max('expires_at').as('expires_at')])
+      .where('user_id', '=', userId)
+      .where('study_instance_uid', 'in', [...studyInstanceUids])
+      .where('expires_at', '>', now())
+      .groupBy('study_instance_uid')
+      .execute();
+    return new Map(rows.map((row) => [row.study_instance_uid, String(row.expires_at)]));
   }
 
   async listStudyGrants(studyInstanceUid: string): Promise<StudyGrantRow[]> {

@@ -43,6 +43,11 @@ export interface StudyScope {
   institutionIds?: readonly string[];
   /** studies granted to this institution (study_grants) are visible too */
   grantedToInstitutionId?: string;
+  /**
+   * studies granted to this user alone until their expiry (study_user_grants: a clinician's
+   * access request or break-glass for another institution's prior exam, recognition/) are visible too
+   */
+  grantedToUserId?: string;
 }
 
 export interface QueryOptions {
@@ -145,18 +150,8 @@ export class IndexStore {
       const patientIds = nonEmpty(filter.patientIds);
       query = query.where('i.study_instance_uid', 'in', (eb) => eb.selectFrom('studies').select('study_instance_uid').where('patient_id', 'in', patientIds));
     }
-    const { institutionIds, grantedToInstitutionId } = filter.scope;
-    if (institutionIds) {
-      const ids = nonEmpty([...institutionIds]);
-      query = query.where((eb) =>
-        grantedToInstitutionId === undefined
-          ? eb('i.institution_id', 'in', ids)
-          : eb.or([
-              eb('i.institution_id', 'in', ids),
-              eb('i.study_instance_uid', 'in', eb.selectFrom('study_grants').select('study_instance_uid').where('institution_id', '=', grantedToInstitutionId)),
-            ]),
-      );
-    }
+    const scope = scopeSql(filter.scope, 'i');
+    if (scope) query = query.where(scope);
     const rows = await query.orderBy('i.series_instance_uid').orderBy('i.instance_number').orderBy('i.seq').execute();
     return rows as InstanceRow[];
   }
@@ -423,11 +418,22 @@ function buildCountQuery(options: Omit<QueryOptions, 'limit' | 'offset'>, dialec
   }
 }
 
-function scopeSql(scope: StudyScope): RawBuilder<unknown> | undefined {
+/**
+ * The one SQL form of a scope, over a row (alias `table`) with institution_id and
+ * study_instance_uid columns (studies, instances); undefined for a scope that reaches every
+ * institution. A user grant counts until its expiry, compared with the clock at query time.
+ */
+export function scopeSql(scope: StudyScope, table = 'st'): RawBuilder<boolean> | undefined {
   if (!scope.institutionIds) return undefined;
-  const own = sql`st.institution_id in (${sql.join(nonEmpty([...scope.institutionIds]))})`;
-  if (scope.grantedToInstitutionId === undefined) return own;
-  return sql`(${own} or st.study_instance_uid in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId}))`;
+  const column = (name: string) => sql.ref(`${table}.${name}`);
+  const visible: RawBuilder<unknown>[] = [sql`${column('institution_id')} in (${sql.join(nonEmpty([...scope.institutionIds]))})`];
+  if (scope.grantedToInstitutionId !== undefined) {
+    visible.push(sql`${column('study_instance_uid')} in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId})`);
+  }
+  if (scope.grantedToUserId !== undefined) {
+    visible.push(sql`${column('study_instance_uid')} in (select ug.study_instance_uid from study_user_grants ug where ug.user_id = ${scope.grantedToUserId} and ug.expires_at > ${new Date().toISOString()})`);
+  }
+  return sql<boolean>`(${sql.join(visible, sql` or `)})`;
 }
 
 function conditionSql(condition: MatchCondition, level: QueryLevel, dialect: IndexDatabase['dialect']): RawBuilder<unknown> {

@@ -60,6 +60,7 @@ export class MaintenanceStore {
       await trx.deleteFrom('instances').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('series').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('study_grants').where('study_instance_uid', '=', studyInstanceUid).execute();
+      await trx.deleteFrom('study_user_grants').where('study_instance_uid', '=', studyInstanceUid).execute();
       await trx.deleteFrom('studies').where('study_instance_uid', '=', studyInstanceUid).execute();
       return ended;
     });

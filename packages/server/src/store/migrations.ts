@@ -663,6 +663,25 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         }
       },
     },
+    '0025-study-user-grants': {
+      // Grants to one user until an expiry (issue 17: a clinician who opens another
+      // institution's prior exam with a stated reason, or by break-glass, sees it alone and for
+      // a limited time; study_grants serve a whole institution and never expire).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('study_user_grants')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('study_instance_uid', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('emergency', 'integer', (c) => c.notNull())
+          .addColumn('granted_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('study_user_grants_user').on('study_user_grants').columns(['user_id', 'study_instance_uid', 'expires_at']).execute();
+        await db.schema.createIndex('study_user_grants_study').on('study_user_grants').column('study_instance_uid').execute();
+      },
+    },
   };
 }
 

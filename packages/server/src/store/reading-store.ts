@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { SqlDialectName } from './database.ts';
-import { nonEmpty, type StudyScope } from './index-store.ts';
+import { nonEmpty, scopeSql, type StudyScope } from './index-store.ts';
 import { inSavepoint, inTransaction } from './transaction.ts';
 import type { Database, ReadingRequestTable, ReportTable, ReportTemplateTable, ReportVersionTable, RoutingRuleTable } from './schema.ts';
 
@@ -89,10 +89,7 @@ export interface Transition {
 
 /** The scope test of index-store's queries (study alias st), as a value rather than a filter. */
 function visibleIn(scope: StudyScope) {
-  if (!scope.institutionIds) return sql`1 = 1`;
-  const own = sql`st.institution_id in (${sql.join(nonEmpty([...scope.institutionIds]))})`;
-  if (scope.grantedToInstitutionId === undefined) return own;
-  return sql`(${own} or st.study_instance_uid in (select g.study_instance_uid from study_grants g where g.institution_id = ${scope.grantedToInstitutionId}))`;
+  return scopeSql(scope) ?? sql`1 = 1`;
 }
 
 /** A request with its study's patient columns (none until images arrive), institution names and image count. */

@@ -10,6 +10,7 @@ export interface Database {
   login_failures: LoginFailureTable;
   attempt_reservations: AttemptReservationTable;
   study_grants: StudyGrantTable;
+  study_user_grants: StudyUserGrantTable;
   audit_events: AuditEventTable;
   /** PostgreSQL only (migration 0013): a change's audit records until they are chained */
   audit_pending: AuditPendingTable;
@@ -108,6 +109,18 @@ export interface StudyGrantTable {
   reason: string;
   granted_by: string;
   created_at: string;
+}
+
+/** A study visible to one user until expires_at (migration 0025). */
+export interface StudyUserGrantTable {
+  id: string;
+  study_instance_uid: string;
+  user_id: string;
+  reason: string;
+  /** 1: break-glass (紧急调阅), 0: an access request with a stated reason */
+  emergency: number;
+  granted_at: string;
+  expires_at: string;
 }
 
 /**
