@@ -29,6 +29,8 @@ const TIMEOUT = 30_000;
 const PASSWORD = 'Correct-Horse-9';
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 const DX_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.1.1';
+/** an item of the platform-wide recognition catalogue (region default) */
+const CATALOGUE_ITEM = 'CT-CHEST-E2E';
 
 let server: ListeningServer;
 let context: BrowserContext;
@@ -40,6 +42,11 @@ function residentId(first17: string): string {
   const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   const sum = [...first17].reduce((total, digit, i) => total + Number(digit) * weights[i]!, 0);
   return first17 + '10X98765432'[sum % 11]!;
+}
+
+/** A fresh local MRN suffix. */
+function freshMrnSuffix(): string {
+  return Math.random().toString().slice(2, 10);
 }
 
 /** A DICOM date `days` before today (local time). */
@@ -71,8 +78,8 @@ interface Person {
   sex: 'M' | 'F';
 }
 
-/** One small image of the person's exam, stored by STOW-RS as `who` (the study belongs to their institution). */
-async function storeExam(who: string, person: Person, exam: { modality: 'CT' | 'DX'; bodyPart: string; studyDate: string; description: string }): Promise<string> {
+/** One small image of the person's exam, stored by STOW-RS as `who` (the study belongs to their institution), under the resident ID or a local MRN. */
+async function storeExam(who: string, person: Person, exam: { modality: 'CT' | 'DX'; bodyPart: string; studyDate: string; description: string; patientId?: string }): Promise<string> {
   const studyInstanceUid = newUid();
   const sopInstanceUid = newUid();
   const sopClassUid = exam.modality === 'CT' ? CT_IMAGE_STORAGE : DX_IMAGE_STORAGE;
@@ -89,7 +96,7 @@ async function storeExam(who: string, person: Person, exam: { modality: 'CT' | '
     '00080060': text('CS', exam.modality),
     '00081030': text('LO', exam.description),
     '00100010': { vr: 'PN', Value: [{ Alphabetic: alphabetic!, Ideographic: ideographic! }] },
-    '00100020': text('LO', person.nationalId),
+    '00100020': text('LO', exam.patientId ?? person.nationalId),
     '00100030': text('DA', person.birthDate),
     '00100040': text('CS', person.sex),
     '00180015': text('CS', exam.bodyPart),
@@ -147,8 +154,11 @@ before(async () => {
   await call('admin', 'POST', '/api/v1/users', { username: 'rad', displayName: '赵医生', password: PASSWORD, role: 'radiologist', institutionId: 'ks-county' });
   await call('admin', 'POST', '/api/v1/users', { username: 'rev', displayName: '钱主任', password: PASSWORD, role: 'reviewing-radiologist', institutionId: 'ks-county' });
   await call('admin', 'POST', '/api/v1/users', { username: 'cityTech', displayName: '周技师', password: PASSWORD, role: 'technologist', institutionId: 'sz-city' });
+  await call('admin', 'POST', '/api/v1/users', { username: 'countyTech', displayName: '吴技师', password: PASSWORD, role: 'technologist', institutionId: 'ks-county' });
   await call('admin', 'POST', '/api/v1/users', { username: 'clin', displayName: '孙医生', password: PASSWORD, role: 'clinician', institutionId: 'sz-city' });
-  for (const who of ['tech', 'rad', 'rev', 'cityTech', 'clin']) tokens[who] = await login(who, PASSWORD);
+  for (const who of ['tech', 'rad', 'rev', 'cityTech', 'countyTech', 'clin']) tokens[who] = await login(who, PASSWORD);
+  // the platform-wide catalogue's chest CT: 30 days, a signed report
+  await call('admin', 'PUT', `/api/v1/recognition-items/${CATALOGUE_ITEM}`, { name: '胸部CT平扫', modality: 'CT', bodyPart: 'CHEST', windowDays: 30, requireSignedReport: true, referencePriceYuan: 230 });
   userDataDir = await mkdtemp(path.join(tmpdir(), 'yunying-chromium-patients-'));
   context = await chromium.launchPersistentContext(userDataDir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
 });
@@ -283,15 +293,18 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await township.getByTestId('entry-record-recognition').click();
       await page.getByTestId('recognition-form').waitFor();
       await page.getByTestId('recognition-reason').fill('10 天内胸部CT，报告已签发，符合互认条件');
-      await page.getByTestId('recognition-avoided-item').fill('胸部CT平扫');
+      // the exam not repeated, picked from the catalogue by name
+      await page.getByTestId('recognition-avoided-item').locator('input').fill('胸部CT');
+      await page.locator('.ant-select-dropdown:visible .ant-select-item-option').filter({ hasText: `(${CATALOGUE_ITEM})` }).first().click();
       await page.getByTestId('recognition-ok').click();
       await page.getByText(text.recorded).first().waitFor();
       const recognition = township.locator('[data-testid="entry-recognition"][data-decision="recognised"]');
       await recognition.waitFor();
       assert.ok((await recognition.innerText()).includes(text.recognised));
-      assert.ok((await recognition.innerText()).includes('孙医生'));
-      const records = await call<Array<{ studyInstanceUid?: string; decision: string }>>('clin', 'GET', `/api/v1/recognitions?studyInstanceUid=${encodeURIComponent(townshipStudy)}`);
-      assert.ok(records.some((record) => record.decision === 'recognised'));
+      // who recorded it: the server records the caller's name (the login name until it keeps the display name)
+      assert.ok(['孙医生', 'clin'].includes(await recognition.locator('[data-identifier]').innerText()), await recognition.innerText());
+      const records = await call<Array<{ decision: string; avoidedExamItem: string | null }>>('clin', 'GET', `/api/v1/recognitions?studyInstanceUid=${encodeURIComponent(townshipStudy)}`);
+      assert.deepEqual(records.map((record) => [record.decision, record.avoidedExamItem]), [['recognised', CATALOGUE_ITEM]]);
 
       // Duplicate check before ordering a chest CT: the township's, 10 days ago, within 30 days.
       const check = page.getByTestId('duplicate-check');
@@ -310,6 +323,28 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await page.getByTestId('search-birth-date').press('Enter');
       await page.getByTestId('search-submit').click();
       await page.locator(`[data-testid="person-results"] tr[data-person-id="${personId}"]`).waitFor();
+      await page.close();
+    });
+  }
+
+  for (const [index, locale] of (['zh-CN', 'en'] as const).entries()) {
+    test(`a probable link (same name, birth date and sex under a local MRN) is confirmed by the clinician (1366×768, ${locale})`, async () => {
+      const { person } = await seedPerson(`3205831988020${index + 1}021`, `CHEN^JING${index}=陈^静${index}`, `陈静${index}`);
+      const countyStudy = await storeExam('countyTech', person, { modality: 'CT', bodyPart: 'HEAD', studyDate: daysAgo(3), description: '头颅CT平扫', patientId: `MRN-${freshMrnSuffix()}` });
+      await server.feedHandled();
+      const page = await openAs('clin', PASSWORD, locale, { width: 1366, height: 768 });
+      await page.getByTestId('patients-page').waitFor();
+      await page.getByTestId('search-national-id').fill(person.nationalId);
+      await page.getByTestId('search-submit').click();
+      const candidate = page.getByTestId('link-candidates').getByTestId('link-candidate');
+      await candidate.first().waitFor();
+      assert.equal(await candidate.count(), 1);
+      const shown = await candidate.first().innerText();
+      assert.ok(shown.includes('昆山市第一人民医院') && shown.includes(locale === 'en' ? 'birth date' : '出生日期'), shown);
+      assert.equal(await entryOf(page, countyStudy).count(), 0, 'not on the timeline before it is confirmed');
+      await candidate.first().getByTestId('candidate-confirm').click();
+      await page.getByTestId('link-candidates').waitFor({ state: 'detached' });
+      await entryOf(page, countyStudy).waitFor();
       await page.close();
     });
   }

@@ -55,7 +55,11 @@ export interface RecognitionRecord {
   id: string;
   decision: RecognitionDecision;
   reason: string;
-  byName: string | null;
+  studyInstanceUid: string;
+  /** the recorder's name as the server keeps it */
+  byName: string;
+  avoidedExamItem: string | null;
+  avoidedBodyParts: string[];
   institutionId: string;
   at: string;
 }
@@ -158,7 +162,7 @@ export function recordRecognition(input: RecognitionInput): Promise<RecognitionR
 export interface DuplicateCheckInput {
   patient: { nationalId: string } | { patientId: string; issuerOfPatientId?: string; institutionId: string };
   modality: string;
-  bodyPart: string;
+  bodyPart?: string;
   examItem?: string;
   withinDays?: number;
 }

@@ -9,11 +9,13 @@ import { useT } from '../../i18n/i18n.tsx';
 import { refusalText } from './refusal.ts';
 
 const CODE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** the server's catalogue for every region (recognition-records.ts DEFAULT_REGION): an item saved without a region goes there */
+const DEFAULT_REGION = 'default';
 /** institution grades: 一级, 二级, 三级 */
 const GRADES = [1, 2, 3];
 
 interface ItemForm {
-  region: string;
+  region?: string;
   code: string;
   name: string;
   modality: string;
@@ -59,7 +61,7 @@ export function RecognitionItemsTab() {
   };
 
   const columns: ColumnsType<RecognitionItem> = [
-    { title: t('recognitionItems.region'), dataIndex: 'region', width: 100, render: (value: string) => <span data-identifier>{value}</span> },
+    { title: t('recognitionItems.region'), dataIndex: 'region', width: 110, render: (value: string) => (value === DEFAULT_REGION ? t('recognitionItems.defaultRegion') : <span data-identifier>{value}</span>) },
     { title: t('recognitionItems.code'), dataIndex: 'code', width: 150, render: (value: string) => <Typography.Text code>{value}</Typography.Text> },
     { title: t('recognitionItems.name'), dataIndex: 'name', ellipsis: true },
     { title: t('recognitionItems.modality'), dataIndex: 'modality', width: 80 },
@@ -136,7 +138,7 @@ function RecognitionItemDialog({ item, defaultRegion, onClose, onSaved }: { item
     setError(undefined);
     try {
       await saveRecognitionItem({
-        region: values.region.trim(),
+        region: values.region?.trim() || DEFAULT_REGION,
         code: values.code.trim(),
         name: values.name.trim(),
         modality: values.modality,
@@ -157,17 +159,17 @@ function RecognitionItemDialog({ item, defaultRegion, onClose, onSaved }: { item
   return (
     <Modal open title={item ? `${t('recognitionItems.edit')} · ${item.code}` : t('recognitionItems.add')} onCancel={onClose} onOk={() => void save()} confirmLoading={busy} okButtonProps={{ 'data-testid': 'recognition-item-ok' } as Record<string, string>}>
       {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 8 }} data-testid="recognition-item-error" />}
-      <Form<ItemForm> form={form} layout="vertical" initialValues={item ?? { region: defaultRegion, windowDays: 30, requireSignedReport: true }} data-testid="recognition-item-form">
+      <Form<ItemForm> form={form} layout="vertical" initialValues={item ? { ...item, region: item.region === DEFAULT_REGION ? undefined : item.region } : { region: defaultRegion || undefined, windowDays: 30, requireSignedReport: true }} data-testid="recognition-item-form">
         <Space wrap align="start">
-          <Form.Item name="region" label={t('recognitionItems.region')} rules={[required]}>
-            <Input maxLength={32} disabled={!!item} data-testid="recognition-item-region" />
+          <Form.Item name="region" label={t('recognitionItems.region')} tooltip={t('recognitionItems.regionHint')}>
+            <Input maxLength={32} disabled={!!item} placeholder={t('recognitionItems.defaultRegion')} data-testid="recognition-item-region" />
           </Form.Item>
           <Form.Item name="code" label={t('recognitionItems.code')} rules={[required, { pattern: CODE_PATTERN, message: t('recognitionItems.invalidCode') }]}>
             <Input maxLength={64} disabled={!!item} data-testid="recognition-item-code" />
           </Form.Item>
         </Space>
         <Form.Item name="name" label={t('recognitionItems.name')} rules={[required, { whitespace: true, message: t('admin.required') }]}>
-          <Input maxLength={100} data-testid="recognition-item-name" />
+          <Input maxLength={128} data-testid="recognition-item-name" />
         </Form.Item>
         <Space wrap align="start">
           <Form.Item name="modality" label={t('recognitionItems.modality')} rules={[required]}>

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Alert, Button, Form, Input, InputNumber, Select, Space, Table, Tag, Typography } from 'antd';
+import { Alert, Button, Form, InputNumber, Select, Space, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { checkDuplicates, type DuplicateCheckInput, type DuplicateMatch, type PersonView } from '../../api/recognition.ts';
 import { formatDicomDate } from '../../app/format.ts';
@@ -7,10 +7,11 @@ import { usePickLists } from '../../app/pick-lists.ts';
 import { useCodeLabels } from '../../i18n/codes.ts';
 import { useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { refusalText } from '../admin/refusal.ts';
+import { ExamItemInput } from './ExamItemInput.tsx';
 
 interface CheckForm {
   modality: string;
-  bodyPart: string;
+  bodyPart?: string;
   examItem?: string;
   withinDays?: number;
 }
@@ -41,7 +42,7 @@ export function DuplicateCheckForm({ person, searchedNationalId }: { person: Per
     setBusy(true);
     setError(undefined);
     try {
-      const answer = await checkDuplicates({ patient, modality: values.modality, bodyPart: values.bodyPart, examItem: values.examItem?.trim() || undefined, withinDays: values.withinDays ?? undefined });
+      const answer = await checkDuplicates({ patient, modality: values.modality, bodyPart: values.bodyPart || undefined, examItem: values.examItem?.trim() || undefined, withinDays: values.withinDays ?? undefined });
       setMatches(answer.matches);
     } catch (caught) {
       setError(refusalText(t, caught));
@@ -72,11 +73,11 @@ export function DuplicateCheckForm({ person, searchedNationalId }: { person: Per
         <Form.Item name="modality" label={t('patients.modality')} rules={[{ required: true, message: t('admin.required') }]}>
           <Select showSearch style={{ width: 110 }} options={pickLists.modalities.map((code) => ({ value: code, label: code }))} data-testid="duplicate-modality" />
         </Form.Item>
-        <Form.Item name="bodyPart" label={t('patients.bodyParts')} rules={[{ required: true, message: t('admin.required') }]}>
-          <Select showSearch optionFilterProp="label" style={{ width: 150 }} options={pickLists.bodyParts.map((code) => ({ value: code, label: codes.bodyParts([code]) }))} data-testid="duplicate-body-part" />
+        <Form.Item name="bodyPart" label={t('patients.bodyParts')}>
+          <Select allowClear showSearch optionFilterProp="label" style={{ width: 150 }} options={pickLists.bodyParts.map((code) => ({ value: code, label: codes.bodyParts([code]) }))} data-testid="duplicate-body-part" />
         </Form.Item>
         <Form.Item name="examItem" label={t('patients.duplicate.examItem')}>
-          <Input maxLength={100} style={{ width: 140 }} data-testid="duplicate-exam-item" />
+          <ExamItemInput width={180} testId="duplicate-exam-item" />
         </Form.Item>
         <Form.Item name="withinDays" label={t('patients.duplicate.withinDays')}>
           <InputNumber min={1} max={3650} precision={0} style={{ width: 90 }} data-testid="duplicate-within-days" />

@@ -5,7 +5,8 @@ import { useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { refusalText } from '../admin/refusal.ts';
 
 type Action = 'merge' | 'unmerge' | 'unlink';
-const PERSON_ID_PATTERN = /^\S{1,100}$/;
+/** a person id as the server issues it */
+const PERSON_ID_PATTERN = /^psn-[0-9a-f-]{36}$/;
 
 /** The administrator's corrections to the patient index: merge another person into this one, undo a merge, unlink a local identity; each with a reason (audited). */
 export function PersonIndexActions({ person, onChanged }: { person: PersonView; onChanged: (person: PersonView) => void }) {
@@ -66,8 +67,8 @@ function PersonIndexDialog({ person, action, onClose, onDone }: { person: Person
             <Select options={identityOptions} data-testid="person-index-identity" />
           </Form.Item>
         ) : (
-          <Form.Item name="personId" label={t('patients.admin.personId')} rules={[{ required: true, pattern: PERSON_ID_PATTERN, message: t('admin.required') }]}>
-            <Input maxLength={100} data-testid="person-index-person-id" />
+          <Form.Item name="personId" label={t('patients.admin.personId')} rules={[{ required: true, message: t('admin.required') }, { pattern: PERSON_ID_PATTERN, message: t('patients.admin.personIdInvalid') }]}>
+            <Input maxLength={40} data-testid="person-index-person-id" />
           </Form.Item>
         )}
         <Form.Item name="reason" label={t('patients.admin.reason')} rules={[{ required: true, whitespace: true, message: t('patients.admin.reasonRequired') }]}>

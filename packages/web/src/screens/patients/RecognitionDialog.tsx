@@ -6,6 +6,7 @@ import { usePickLists } from '../../app/pick-lists.ts';
 import { useCodeLabels } from '../../i18n/codes.ts';
 import { useT } from '../../i18n/i18n.tsx';
 import { refusalText } from '../admin/refusal.ts';
+import { ExamItemInput } from './ExamItemInput.tsx';
 
 interface RecognitionForm {
   decision: RecognitionDecision;
@@ -73,7 +74,7 @@ export function RecognitionDialog({ entry, onClose, onRecorded }: { entry: Timel
         {decision !== 'not-recognised' && (
           <>
             <Form.Item name="avoidedExamItem" label={t('patients.recognition.avoidedExamItem')}>
-              <Input maxLength={100} data-testid="recognition-avoided-item" />
+              <ExamItemInput testId="recognition-avoided-item" />
             </Form.Item>
             <Form.Item name="avoidedBodyParts" label={t('patients.recognition.avoidedBodyParts')}>
               <Select mode="tags" options={bodyPartOptions} optionFilterProp="label" data-testid="recognition-avoided-body-parts" />

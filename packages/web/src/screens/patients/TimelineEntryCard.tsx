@@ -74,7 +74,8 @@ function RecognitionLine({ record }: { record: RecognitionRecord }) {
   return (
     <li data-testid="entry-recognition" data-decision={record.decision}>
       <Tag color={record.decision === 'recognised' ? 'green' : 'red'}>{t(`patients.recognition.${record.decision}` as MessageKey)}</Tag>
-      {t('patients.recognition.line', { by: record.byName ?? '', time: formatDateTime(record.at), reason: record.reason })}
+      <span data-identifier>{record.byName}</span>
+      {t('patients.recognition.line', { time: formatDateTime(record.at), reason: record.reason })}
     </li>
   );
 }
