@@ -217,6 +217,27 @@ async function openAs(username: string, password: string, locale: Locale, viewpo
   return page;
 }
 
+/**
+ * Visible texts without a Chinese character, outside identifiers shown verbatim ([data-identifier],
+ * <code>), whose words are not among `allowed` (modalities, the language switch's EN, the DICOM
+ * name's alphabetic part): what zh-cn-strings.test.ts checks on the other screens.
+ */
+async function latinOnlyTexts(page: Page, allowed: readonly string[]): Promise<string[]> {
+  const texts = await page.evaluate(() => {
+    const found: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent?.trim();
+      const parent = node.parentElement;
+      if (!text || !parent || parent.closest('script, style, noscript, code, [data-identifier]')) continue;
+      if (!parent.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+      found.push(text);
+    }
+    return found;
+  });
+  return texts.filter((text) => !/[\u3000-\u9fff\uff00-\uffef]/.test(text) && !(text.match(/[A-Za-z]+/g) ?? []).every((word) => allowed.includes(word) || allowed.includes(word.toUpperCase())));
+}
+
 /** Picks an option of an antd Select by its visible label. */
 async function choose(page: Page, select: Locator, label: string): Promise<void> {
   await select.click();
@@ -305,6 +326,8 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       assert.ok(['孙医生', 'clin'].includes(await recognition.locator('[data-identifier]').innerText()), await recognition.innerText());
       const records = await call<Array<{ decision: string; avoidedExamItem: string | null }>>('clin', 'GET', `/api/v1/recognitions?studyInstanceUid=${encodeURIComponent(townshipStudy)}`);
       assert.deepEqual(records.map((record) => [record.decision, record.avoidedExamItem]), [['recognised', CATALOGUE_ITEM]]);
+
+      if (locale === 'zh-CN') assert.deepEqual(await latinOnlyTexts(page, ['CT', 'DX', 'ID', 'EN', ...person.dicomName.split(/[=^]/)]), [], 'Latin-only text on the zh-CN patient screen');
 
       // Duplicate check before ordering a chest CT: the township's, 10 days ago, within 30 days.
       const check = page.getByTestId('duplicate-check');
