@@ -29,7 +29,12 @@ export interface FhirOptions {
   timeZoneOffset?: string;
   /** signed reports for DiagnosticReport; without it DiagnosticReport answers 501 */
   diagnosticReports?: DiagnosticReportSource;
+  /** Patients of the regional patient index (ids "psn-…", recognition/); without it only per-identity Patients exist */
+  personPatients?: PersonPatientSource;
 }
+
+/** A person of the regional patient index as a FHIR Patient, or undefined when the caller may not see it or it does not exist. */
+export type PersonPatientSource = (caller: Caller, personId: string) => Promise<Record<string, unknown> | undefined>;
 
 export const FHIR_JSON = 'application/fhir+json';
 const PLAIN_JSON = 'application/json';

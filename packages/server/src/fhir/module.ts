@@ -1,5 +1,6 @@
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import type { DiagnosticReportSource } from './report-source.ts';
+import type { PersonPatientSource } from './fhir-context.ts';
 import { registerFhir } from './index.ts';
 import { fhirResources } from './resource-registry.ts';
 import { subscriptionNotifier } from './subscription-notifier.ts';
@@ -19,6 +20,9 @@ declare module '../access/permissions.ts' {
  * (listed before fhir). Without it DiagnosticReport answers 501.
  */
 export const FHIR_DIAGNOSTIC_REPORTS = serviceKey<DiagnosticReportSource>('fhir.diagnostic-reports');
+
+/** Patients per person of the regional patient index: a port the recognition module provides (listed before fhir). */
+export const FHIR_PERSON_PATIENTS = serviceKey<PersonPatientSource>('fhir.person-patients');
 
 /**
  * The FHIR R4 façade under /fhir/r4: ImagingStudy, Patient, DiagnosticReport, Subscription
@@ -43,6 +47,7 @@ export const fhirModule: YunyingModule = {
       publicBaseUrl: configuredPublicBaseUrl,
       resolveCaller: callers.fhir,
       diagnosticReports,
+      ...(services.has(FHIR_PERSON_PATIENTS) ? { personPatients: services.get(FHIR_PERSON_PATIENTS) } : {}),
       resources,
     });
   },

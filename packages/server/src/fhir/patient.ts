@@ -157,7 +157,15 @@ function patientsOf(results: DicomJsonDataset[], wanted: IdentityFilter | undefi
   }).map(toPatient).filter((p): p is Patient => p !== undefined);
 }
 
-async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<Patient> {
+/** A person of the regional patient index: its ids start "psn-", which no identity's id does (an identity's starts with a 12-character tag). */
+export const PERSON_ID_PREFIX = 'psn-';
+
+async function readPatient(ctx: FhirContext, request: FastifyRequest<{ Params: { id: string } }>): Promise<Patient | Record<string, unknown>> {
+  if (request.params.id.startsWith(PERSON_ID_PREFIX) && ctx.options.personPatients) {
+    const person = await ctx.options.personPatients(ctx.callerOf(request), request.params.id);
+    if (!person) throw notFound('Patient');
+    return person;
+  }
   const reference = decodePatientId(request.params.id);
   // An id we never issue, an unknown identity and one outside the caller's scope look alike.
   if (reference === undefined) throw notFound('Patient');

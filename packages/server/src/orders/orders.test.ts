@@ -126,7 +126,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     test('REST: a technologist orders for the own institution; accession generated, Study Instance UID pre-assigned, pinyin added', async () => {
       const created = await as('tech1', 'POST', '/api/v1/orders', {
-        patient: { patientId: 'OR-P001', name: '张三', sex: 'M', birthDate: '1961-03-15', nationalId: '32058319610315001X' },
+        patient: { patientId: 'OR-P001', name: '张三', sex: 'M', birthDate: '1961-03-15', nationalId: '320583196103150010' },
         requestedProcedure: { description: '胸部CT平扫', modality: 'ct', bodyPart: 'chest', code: { value: 'CT-CHEST', meaning: '胸部CT平扫' } },
         steps: [{ stationAeTitle: 'T1CT', startDateTime: `${today}T09:30:00` }],
         referringPhysician: '李^医生',

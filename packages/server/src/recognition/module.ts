@@ -6,7 +6,11 @@ import type { CreationHook, ExamCreatedFacts } from '../modules/creation-hooks.t
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { ORDER_CREATED, ORDERS, type OrderService } from '../orders/module.ts';
 import { READING_REQUEST_CREATED } from '../reading/module.ts';
+import { FHIR_PERSON_PATIENTS } from '../fhir/module.ts';
 import { NationalIdVault } from './national-id-vault.ts';
+import { personPatientSource } from './person-patient.ts';
+import { filmTimeline } from './film-timeline.ts';
+import { SHARES } from '../share/module.ts';
 import { PatientIndex } from './patient-index.ts';
 import { patientIndexStore, type PatientIndexStore, type RecognitionItemRow, type RecognitionTables } from './patient-index-store.ts';
 import { PatientLookup } from './patient-lookup.ts';
@@ -272,6 +276,8 @@ export const recognitionModule: YunyingModule = {
     const records = new RecognitionRecords({ store, index, lookup, studies: archive.index, unitOfWork: archive.unitOfWork, vault });
     const recognition = { store, index, lookup, records };
     services.provide(RECOGNITION, recognition);
+    services.provide(FHIR_PERSON_PATIENTS, personPatientSource(store));
+    services.get(SHARES).media.addPageSupplement(filmTimeline({ store, index, lookup, audit: archive.audit }));
     services.get(ORDER_CREATED).add(creationHook(recognition, 'order'));
     services.get(READING_REQUEST_CREATED).add(creationHook(recognition, 'reading-request'));
     return registerRecognitionRoutes(http, { index, lookup, records, resolveCaller: callers.rest });

@@ -189,6 +189,11 @@ export class PatientIndexStore {
     return this.handle.selectFrom('persons').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  async personsMergedInto(survivorId: string): Promise<string[]> {
+    const rows = await this.handle.selectFrom('persons').select('id').where('merged_into', '=', survivorId).orderBy('id').execute();
+    return rows.map((row) => row.id);
+  }
+
   async personByNationalId(hash: string): Promise<PersonRow | undefined> {
     return this.handle.selectFrom('persons').selectAll().where('national_id_hash', '=', hash).executeTakeFirst();
   }
@@ -371,6 +376,20 @@ export class PatientIndexStore {
   /** Those of the studies granted to the institution (study_grants: sent to it for reading or consultation). */
   async studiesGrantedTo(institutionId: string, studyInstanceUids: readonly string[]): Promise<Set<string>> {
     const rows = await this.handle.selectFrom('study_grants').select('study_instance_uid').where('institution_id', '=', institutionId).where('study_instance_uid', 'in', [...studyInstanceUids, '']).execute();
+    return new Set(rows.map((row) => row.study_instance_uid));
+  }
+
+  /** Those of the studies a patient's own cloud-film link (live, not revoked) shows. */
+  async studiesWithLivePatientLinks(studyInstanceUids: readonly string[]): Promise<Set<string>> {
+    const rows = await this.handle
+      .selectFrom('share_links')
+      .select('study_instance_uid')
+      .distinct()
+      .where('study_instance_uid', 'in', [...studyInstanceUids, ''])
+      .where('kind', '=', 'patient')
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', new Date().toISOString())
+      .execute();
     return new Set(rows.map((row) => row.study_instance_uid));
   }
 

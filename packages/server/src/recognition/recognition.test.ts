@@ -131,6 +131,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const other = (await as('c1', 'GET', `/api/v1/patients?name=${encodeURIComponent('李娜')}&birthDate=19900505`)).body as PersonView[];
       assert.equal(other.length, 1);
       assert.deepEqual(other[0]!.identifiers.map((identifier) => identifier.institutionId), ['rc-t1'], 'MRN-001 at t1 is not MRN-001 at t2');
+
+      // FHIR: one Patient for the person, with every identifier and a link to each record's own Patient
+      const fhir = await callHttp(server.baseUrl, 'GET', `/fhir/r4/Patient/${person.id}`, { token: tokens.c1 });
+      ok(fhir, 200, 'FHIR Patient of the person');
+      const patient = fhir.body as { identifier: Array<{ system: string; value: string }>; link: Array<{ type: string; other: { reference: string } }>; birthDate: string; gender: string };
+      assert.deepEqual(patient.identifier.map((identifier) => identifier.value).sort(), [`3205**********${RID.slice(-4)}`, `3205**********${RID.slice(-4)}`, 'MRN-001'].sort());
+      assert.ok(patient.identifier.some((identifier) => identifier.system === 'urn:yunying:institution:rc-t2:patient-id'));
+      assert.deepEqual(patient.link.map((link) => link.type), ['seealso', 'seealso']);
+      assert.equal(patient.birthDate, '1980-01-01');
+      assert.equal(patient.gender, 'male');
+      const ownRecord = await callHttp(server.baseUrl, 'GET', `/fhir/r4/${patient.link[0]!.other.reference}`, { token: tokens.c1 });
+      ok(ownRecord, 200, 'the linked per-identity Patient');
+      ok(await callHttp(server.baseUrl, 'GET', `/fhir/r4/Patient/psn-00000000-0000-0000-0000-000000000000`, { token: tokens.c1 }), 404, 'no such person');
     });
 
     test('an invalid resident ID never links, and is refused as a search key', async () => {
@@ -244,6 +257,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const t2Person = sameName.find((candidatePerson) => candidatePerson.identifiers.some((identifier) => identifier.institutionId === 'rc-t2'))!;
       const merged = await as('admin', 'POST', `/api/v1/patients/${person!.id}/merge`, { personId: t2Person.id, reason: '核实为同一人' });
       ok(merged, 200, 'merge back');
+      const mergedPatient = (await callHttp(server.baseUrl, 'GET', `/fhir/r4/Patient/${t2Person.id}`, { token: tokens.c1 })).body as { active: boolean; link: Array<{ type: string; other: { reference: string } }> };
+      assert.equal(mergedPatient.active, false);
+      assert.deepEqual(mergedPatient.link.map((link) => `${link.type} ${link.other.reference}`), [`replaced-by Patient/${person!.id}`]);
+      const survivorPatient = (await callHttp(server.baseUrl, 'GET', `/fhir/r4/Patient/${person!.id}`, { token: tokens.c1 })).body as { link: Array<{ type: string; other: { reference: string } }> };
+      assert.ok(survivorPatient.link.some((link) => link.type === 'replaces' && link.other.reference === `Patient/${t2Person.id}`));
       assert.deepEqual((merged.body as PersonView).identifiers.map((identifier) => identifier.institutionId).sort(), ['rc-t1', 'rc-t2']);
       const trail = (await as('admin', 'GET', '/api/v1/audit-events?action=patient.merged')).body as unknown[];
       assert.ok(trail.length >= 2, 'confirmations and merges are in the trail');
@@ -263,6 +281,24 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const [person] = await searchRid();
       const identities = person!.identifiers.map((identifier) => `${identifier.institutionId}:${identifier.patientId}`).sort();
       assert.deepEqual(identities, ['rc-t1:3205**********' + RID.slice(-4), 'rc-t2:MRN-001', 'rc-t3:MRN-777', 'rc-t3:MRN-999']);
+    });
+
+    test('the cloud film shows the patient’s own exams that the patient’s links cover, and which staff accessed them', async () => {
+      const issue = async (who: string, studyInstanceUid: string) => {
+        const answer = await as(who, 'POST', '/api/v1/share-links', { studyInstanceUid, accessCode: false });
+        ok(answer, 201, 'share link');
+        return new URL((answer.body as { url: string }).url).pathname;
+      };
+      const t2Film = await issue('tech2', studies.t2);
+      await issue('tech1', studies.t1);
+      const data = await callHttp(server.baseUrl, 'GET', `${t2Film}/data.json`);
+      ok(data, 200, 'film data');
+      const timeline = (data.body as { timeline: Array<{ studyDate: string; institutionName: string; current: boolean; accesses: Array<{ action: string; actorRole: string; institutionName: string }> }> }).timeline;
+      assert.deepEqual(timeline.map((entry) => [entry.institutionName, entry.current]), [['陆家镇卫生院', true], ['周市镇卫生院', false]], 't3 has no link of the patient: not shown');
+      const actions = timeline[0]!.accesses.map((access) => `${access.action} ${access.actorRole} ${access.institutionName}`);
+      assert.ok(actions.includes('study.access-granted clinician 周市镇卫生院'), actions.join('; '));
+      assert.ok(actions.includes('study.break-glass clinician 周市镇卫生院'), actions.join('; '));
+      assert.ok(!JSON.stringify(timeline).includes('c1'), 'staff by role and institution, never by name');
     });
   });
 }

@@ -8,7 +8,7 @@ import type { ReportsPort } from '../reports/reports-port.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { IndexStore, InstanceRow } from '../store/index-store.ts';
 import { LruCache } from './lru-cache.ts';
-import { holderActor, linkHolderCaller, ShareRefusal, type LiveLink, type PageSeries, type PatientPageData, type ShareOptions, type ShareOrigin } from './share-model.ts';
+import { holderActor, linkHolderCaller, ShareRefusal, type LiveLink, type PageSeries, type FilmPageSupplement, type PatientPageData, type ShareOptions, type ShareOrigin } from './share-model.ts';
 import type { SeriesSummary, ShareStore } from '../store/share-store.ts';
 import type { ShareTrail } from './share-trail.ts';
 
@@ -52,6 +52,13 @@ export class FilmMedia {
     this.options = options;
   }
 
+  private readonly supplements: FilmPageSupplement[] = [];
+
+  /** A later module's part of a patient link's page (recognition/: the patient's own timeline). */
+  addPageSupplement(supplement: FilmPageSupplement): void {
+    this.supplements.push(supplement);
+  }
+
   /** What the page shows; counts a view and records the open. */
   async pageData(live: LiveLink, origin: ShareOrigin): Promise<PatientPageData> {
     const { link } = live;
@@ -77,6 +84,8 @@ export class FilmMedia {
       series: pageSeries(series, instances),
       windows: modalities.includes('CT') ? CT_WINDOWS : [],
       timeZone: this.options.timeZone,
+      // the patient's own: a doctor's onward link shows the one exam it was made for
+      ...(link.kind === 'patient' ? Object.assign({}, ...(await Promise.all(this.supplements.map((supplement) => supplement(link))))) : {}),
     };
   }
 

@@ -125,7 +125,23 @@ export interface PatientPageData {
   windows: Array<[string, string, number, number]>;
   /** the zone the page shows times in (IANA name, e.g. Asia/Shanghai); the instants above stay ISO 8601 UTC */
   timeZone: string;
+  /** the patient's own exams across the region and who accessed them (a patient link only; recognition/ adds it) */
+  timeline?: FilmTimelineEntry[];
 }
+
+export interface FilmTimelineEntry {
+  studyDate: string | null;
+  institutionName: string | null;
+  modalities: string[];
+  bodyParts: string[];
+  /** the exam this link shows */
+  current: boolean;
+  /** staff who opened, retrieved, were granted or recognised it, newest first: role and institution, never a name */
+  accesses: Array<{ at: string; action: string; actorRole: string; institutionName: string | null }>;
+}
+
+/** What a later module adds to a patient link's page (recognition/: the timeline), computed when the page opens. */
+export type FilmPageSupplement = (link: ShareLinkRow) => Promise<Partial<Pick<PatientPageData, 'timeline'>>>;
 
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 export const SHARE_COOKIE = 'yy_film';
