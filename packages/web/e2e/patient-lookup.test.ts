@@ -8,7 +8,7 @@
  * the viewer, records that it is recognised, and runs a duplicate check that finds it. The
  * administrator adds an item to the recognition catalogue in the 互认项目 tab and has the
  * patient-index corrections on the patient screen; the patient's cloud film lists their exams
- * and who opened them.
+ * and which staff (by role and institution) accessed them.
  * Needs packages/web/dist (npm test builds it first) or YUNYING_WEB_DIST.
  */
 import { after, before, describe, test } from 'node:test';
@@ -424,9 +424,14 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
     });
   }
 
-  test('the cloud film lists the patient’s exams and who opened them (zh-CN and en)', async () => {
-    const { townshipStudy } = await seedPerson('32058319921105003', 'WANG^FANG=王^芳', '王芳');
+  test('the cloud film lists the patient’s exams and which staff accessed them (zh-CN and en)', async () => {
+    const { person, townshipStudy, cityStudy } = await seedPerson('32058319921105003', 'WANG^FANG=王^芳', '王芳');
+    // the city hospital's clinician is granted the township's exam: the patient sees that, by role and institution
+    const [found] = await call<Array<{ id: string }>>('clin', 'GET', `/api/v1/patients?nationalId=${person.nationalId}`);
+    await call('clin', 'POST', `/api/v1/patients/${found!.id}/access-requests`, { studyInstanceUid: townshipStudy, reason: '门诊复查' });
+    // links of the patient's own for both exams: the page lists the exams they cover
     const link = await call<{ url: string }>('tech', 'POST', '/api/v1/share-links', { studyInstanceUid: townshipStudy, accessCode: false });
+    await call('cityTech', 'POST', '/api/v1/share-links', { studyInstanceUid: cityStudy, accessCode: false });
     for (const locale of ['zh-CN', 'en'] as const) {
       const page = await context.newPage();
       page.setDefaultTimeout(TIMEOUT);
@@ -434,11 +439,17 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await page.goto(`${server.baseUrl}${new URL(link.url).pathname}`);
       const exams = page.locator('#my-exams');
       await exams.waitFor();
-      const shown = await exams.innerText();
-      assert.ok(shown.includes(locale === 'en' ? 'My exams' : '我的检查记录'), shown);
-      assert.ok(shown.includes('周市镇卫生院'), shown);
-      assert.ok((await exams.locator('.exam-entry').count()) >= 1);
+      assert.equal(await exams.locator('h2').innerText(), locale === 'en' ? 'My exams' : '我的检查记录');
+      const entries = exams.locator('.exam-entry');
+      assert.equal(await entries.count(), 2);
+      const township = entries.filter({ hasText: '周市镇卫生院' });
+      const shown = await township.innerText();
+      assert.ok(shown.includes(locale === 'en' ? 'this exam' : '本次检查'), shown);
+      for (const expected of ['苏州市立医院', locale === 'en' ? 'clinician' : '临床医生', locale === 'en' ? 'was granted access' : '申请调阅']) assert.ok(shown.includes(expected), `${expected} in ${shown}`);
+      assert.ok(!shown.includes('孙医生') && !/\bclin\b/.test(shown), 'staff are not named to the patient');
+      assert.ok((await entries.filter({ hasText: '苏州市立医院 · DX' }).count()) === 1, await exams.innerText());
       await page.close();
     }
   });
+
 });

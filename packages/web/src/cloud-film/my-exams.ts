@@ -2,18 +2,20 @@
 // who accessed each. Part of cloud-film.ts's one self-contained script (only it imports this).
 import { both, localTime } from './film-text.ts';
 
-/** One exam of "my exams" (the page data's timeline). */
+/** One exam of "my exams" (the page data's timeline, server: share/share-model.ts FilmTimelineEntry). */
 export interface TimelineExam {
   studyDate: string | null;
   institutionName: string | null;
   modalities: string[];
   bodyParts: string[];
-  accesses: Array<{ at: string; actorRole: string | null; institutionName: string | null; action: string }>;
+  /** the exam this link shows */
+  current?: boolean;
+  /** staff who opened, retrieved, were granted or recognised it, newest first: role and institution, never a name */
+  accesses: Array<{ at: string; action: string; actorRole: string | null; institutionName: string | null }>;
 }
 
-/** Who accessed an exam, by role, in both languages; another role is shown as the server names it. */
+/** Who accessed an exam (staff, by role: the server never names them), in both languages; another role is shown as the server names it. */
 const ROLE_NAMES: Record<string, [string, string]> = {
-  patient: ['本人', 'you'],
   technologist: ['技师', 'technologist'],
   radiologist: ['诊断医师', 'radiologist'],
   'reviewing-radiologist': ['审核医师', 'reviewing radiologist'],
@@ -24,17 +26,16 @@ const ROLE_NAMES: Record<string, [string, string]> = {
   administrator: ['管理员', 'administrator'],
 };
 
-/** What was done, in both languages; another action is shown as its code. */
+/** What was done (the audit actions the server lists: recognition/film-timeline.ts), in both languages; another is shown as its code. */
 const ACCESS_ACTIONS: Record<string, [string, string]> = {
   'study.viewed': ['查看影像', 'viewed the images'],
   'study.retrieved': ['调取影像', 'retrieved the images'],
-  'report.viewed': ['查看报告', 'viewed the report'],
+  'study.exported': ['导出检查', 'exported the exam'],
+  'prior.opened': ['作为既往检查调阅', 'opened it as a prior exam'],
   'study.access-granted': ['申请调阅', 'was granted access'],
   'study.break-glass': ['紧急调阅', 'emergency access'],
-  'recognition.recorded': ['记录互认', 'recorded recognition'],
-  'share.opened': ['打开云胶片', 'opened the film'],
-  'share.viewed': ['查看云胶片影像', 'viewed the film'],
-  'share.downloaded': ['下载', 'downloaded'],
+  'study.recognised': ['记录互认', 'recorded recognition'],
+  'study.shared': ['共享检查', 'shared the exam'],
 };
 
 /** "20240131" → "2024-01-31". */
@@ -70,6 +71,13 @@ export function showTimeline(exams: TimelineExam[], timeZone: string | undefined
     // body parts as the server sends them: importing @yunying/dicom/body-parts here would put
     // it in a chunk shared with the app, and this script must stay one file without imports
     head.append([dicomDate(exam.studyDate), exam.institutionName ?? '', exam.modalities.join('/'), exam.bodyParts.join(' ')].filter(Boolean).join(' · '));
+    if (exam.current) {
+      const mark = document.createElement('span');
+      mark.className = 'current';
+      mark.append(both('本次检查', 'this exam'));
+      head.append(' ', mark);
+      item.classList.add('current');
+    }
     item.appendChild(head);
     const accesses = document.createElement('ul');
     accesses.className = 'accesses';
@@ -82,7 +90,7 @@ export function showTimeline(exams: TimelineExam[], timeZone: string | undefined
     }
     if (exam.accesses.length === 0) {
       const nobody = document.createElement('li');
-      nobody.append(both('尚无他人查看', 'Nobody else has opened it'));
+      nobody.append(both('尚无医务人员调阅', 'No staff have accessed it'));
       accesses.appendChild(nobody);
     }
     item.appendChild(accesses);
