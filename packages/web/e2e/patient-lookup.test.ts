@@ -7,7 +7,8 @@
  * the township's (a reason is required; in English as an emergency break-glass), opens it in
  * the viewer, records that it is recognised, and runs a duplicate check that finds it. The
  * administrator adds an item to the recognition catalogue in the 互认项目 tab and has the
- * patient-index corrections on the patient screen; the patient's cloud film lists their exams
+ * patient-index corrections on the patient screen; the township asking for a reading is warned of
+ * a comparable recent exam; the patient's cloud film lists their exams
  * and which staff (by role and institution) accessed them.
  * Needs packages/web/dist (npm test builds it first) or YUNYING_WEB_DIST.
  */
@@ -368,6 +369,29 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await candidate.first().getByTestId('candidate-confirm').click();
       await page.getByTestId('link-candidates').waitFor({ state: 'detached' });
       await entryOf(page, countyStudy).waitFor();
+      await page.close();
+    });
+  }
+
+  for (const [index, locale] of (['zh-CN', 'en'] as const).entries()) {
+    test(`the township is warned of a comparable recent exam when it asks for a reading (1366×768, ${locale})`, async () => {
+      const { person, townshipStudy } = await seedPerson(`3205831966030${index + 1}031`, `ZHOU^MIN${index}=周^敏${index}`, `周敏${index}`);
+      // today's chest CT under the township's own number: the resident ID comes with the request
+      const today = await storeExam('tech', person, { modality: 'CT', bodyPart: 'CHEST', studyDate: daysAgo(0), description: '胸部CT平扫', patientId: `MRN-${freshMrnSuffix()}` });
+      await server.feedHandled();
+      const page = await openAs('tech', PASSWORD, locale, { width: 1366, height: 768 });
+      await page.getByTestId('township-page').waitFor();
+      await page.locator(`tr[data-study-uid="${today}"]`).getByTestId('request-read').click();
+      await page.getByTestId('request-read-form').waitFor();
+      await page.getByTestId('request-national-id').fill(person.nationalId);
+      await page.getByTestId('request-read-ok').click();
+      const warnings = page.getByTestId('duplicate-warnings');
+      await warnings.waitFor();
+      assert.ok((await warnings.innerText()).includes(locale === 'en' ? 'comparable recent exam' : '同类检查'), await warnings.innerText());
+      const match = warnings.locator(`tr[data-study-uid="${townshipStudy}"]`);
+      await match.waitFor();
+      assert.equal(await match.getByTestId('duplicate-recognisable').getAttribute('data-recognisable'), 'true');
+      assert.equal(await warnings.locator(`tr[data-study-uid="${today}"]`).count(), 0, 'not its own duplicate');
       await page.close();
     });
   }

@@ -1,13 +1,12 @@
 import { useState } from 'react';
-import { Alert, Button, Form, InputNumber, Select, Space, Table, Tag, Typography } from 'antd';
-import type { ColumnsType } from 'antd/es/table';
+import { Alert, Button, Form, InputNumber, Select, Typography } from 'antd';
 import { checkDuplicates, type DuplicateCheckInput, type DuplicateMatch, type PersonView } from '../../api/recognition.ts';
-import { formatDicomDate } from '../../app/format.ts';
 import { usePickLists } from '../../app/pick-lists.ts';
 import { useCodeLabels } from '../../i18n/codes.ts';
-import { useT, type MessageKey } from '../../i18n/i18n.tsx';
+import { useT } from '../../i18n/i18n.tsx';
 import { refusalText } from '../admin/refusal.ts';
 import { ExamItemInput } from './ExamItemInput.tsx';
+import { DuplicateMatchesTable } from './DuplicateMatchesTable.tsx';
 
 interface CheckForm {
   modality: string;
@@ -51,20 +50,6 @@ export function DuplicateCheckForm({ person, searchedNationalId }: { person: Per
       setBusy(false);
     }
   };
-  const columns: ColumnsType<DuplicateMatch> = [
-    { title: t('patients.studyDate'), dataIndex: 'studyDate', width: 110, render: (value: string | null) => formatDicomDate(value) },
-    { title: t('patients.institution'), key: 'institution', render: (_, row) => row.institutionName ?? <span data-identifier>{row.institutionId}</span> },
-    { title: t('patients.modality'), dataIndex: 'modality', width: 80 },
-    { title: t('patients.bodyParts'), dataIndex: 'bodyPart', width: 90, render: (value: string | null) => codes.bodyParts(value ? [value] : []) },
-    { title: t('patients.reportStatus'), dataIndex: 'reportStatus', width: 90, render: (status: DuplicateMatch['reportStatus']) => t(`patients.report.${status}` as MessageKey) },
-    {
-      title: t('patients.duplicate.recognisable'),
-      dataIndex: 'recognisable',
-      width: 100,
-      render: (recognisable: boolean) => <Tag color={recognisable ? 'green' : 'default'} data-testid="duplicate-recognisable" data-recognisable={recognisable}>{t(recognisable ? 'patients.duplicate.recognisable' : 'patients.duplicate.notRecognisable')}</Tag>,
-    },
-    { title: t('patients.duplicate.reason'), dataIndex: 'reason', render: (reason: string) => <span data-testid="duplicate-reason">{reason}</span> },
-  ];
   return (
     <div data-testid="duplicate-check">
       <Typography.Paragraph type="secondary">{t('patients.duplicate.hint')}</Typography.Paragraph>
@@ -83,26 +68,16 @@ export function DuplicateCheckForm({ person, searchedNationalId }: { person: Per
           <InputNumber min={1} max={3650} precision={0} style={{ width: 90 }} data-testid="duplicate-within-days" />
         </Form.Item>
         <Form.Item>
-          <Space>
-            <Button type="primary" htmlType="submit" loading={busy} data-testid="duplicate-submit">
-              {t('patients.duplicate.check')}
-            </Button>
-          </Space>
+          <Button type="primary" htmlType="submit" loading={busy} data-testid="duplicate-submit">
+            {t('patients.duplicate.check')}
+          </Button>
         </Form.Item>
       </Form>
       {error && <Alert type="error" showIcon title={error} style={{ marginTop: 8 }} data-testid="duplicate-error" />}
       {matches && (
-        <Table<DuplicateMatch>
-          rowKey="studyInstanceUid"
-          size="small"
-          style={{ marginTop: 8 }}
-          columns={columns}
-          dataSource={matches}
-          pagination={false}
-          locale={{ emptyText: t('patients.duplicate.none') }}
-          onRow={(row) => ({ 'data-study-uid': row.studyInstanceUid }) as React.HTMLAttributes<HTMLTableRowElement>}
-          data-testid="duplicate-matches"
-        />
+        <div style={{ marginTop: 8 }}>
+          <DuplicateMatchesTable matches={matches} />
+        </div>
       )}
     </div>
   );
