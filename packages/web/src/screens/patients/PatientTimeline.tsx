@@ -10,7 +10,7 @@ import { RecognitionDialog } from './RecognitionDialog.tsx';
 import { TimelineEntryCard, type TimelineEntryActions } from './TimelineEntryCard.tsx';
 import { displayNames } from './PersonResults.tsx';
 
-/** An entry with a grant just given: openable now, even before the timeline is fetched again. */
+/** An entry with a grant just given: openable at once, until the timeline fetched again says so itself. */
 function withGrant(entry: TimelineEntry, grant: AccessGrant): TimelineEntry {
   return entry.studyInstanceUid === grant.studyInstanceUid && entry.access === 'request-needed' ? { ...entry, access: 'granted', grantExpiresAt: grant.expiresAt } : entry;
 }
@@ -42,7 +42,7 @@ export function PatientTimeline({ person }: { person: PersonView }) {
     setRequesting(undefined);
     setEntries((current) => current?.map((entry) => withGrant(entry, grant)));
     message.success(t('patients.requestAccess.granted', { time: formatDateTime(grant.expiresAt) }));
-    void load().then(() => setEntries((current) => current?.map((entry) => withGrant(entry, grant))));
+    void load();
   };
   const recorded = (studyInstanceUid: string, record: RecognitionRecord) => {
     setRecognising(undefined);
