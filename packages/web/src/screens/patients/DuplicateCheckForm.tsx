@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Alert, Button, Form, InputNumber, Select, Typography } from 'antd';
-import { checkDuplicates, type DuplicateCheckInput, type DuplicateMatch, type PersonView } from '../../api/recognition.ts';
+import { checkDuplicates, type DuplicateMatch, type PersonView } from '../../api/recognition.ts';
+import { duplicateCheckPatient } from './duplicate-check-patient.ts';
 import { usePickLists } from '../../app/pick-lists.ts';
 import { useCodeLabels } from '../../i18n/codes.ts';
 import { useT } from '../../i18n/i18n.tsx';
@@ -13,16 +14,6 @@ interface CheckForm {
   bodyPart?: string;
   examItem?: string;
   withinDays?: number;
-}
-
-/**
- * Who the duplicate check asks about: the resident ID the user searched by (the person view
- * only has it masked), else a local identity of the person whose Patient ID is not masked.
- */
-export function duplicateCheckPatient(person: PersonView, searchedNationalId: string | undefined): DuplicateCheckInput['patient'] | undefined {
-  if (searchedNationalId) return { nationalId: searchedNationalId };
-  const local = person.identifiers.find((identifier) => !identifier.patientId.includes('*'));
-  return local ? { patientId: local.patientId, ...(local.issuerOfPatientId ? { issuerOfPatientId: local.issuerOfPatientId } : {}), institutionId: local.institutionId } : undefined;
 }
 
 /** 重复检查核查: before an order, has the selected person had a comparable exam recently, and may it be recognised? */
