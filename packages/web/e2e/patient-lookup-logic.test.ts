@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkedResidentId } from '../src/app/resident-id.ts';
 import { duplicateCheckPatient } from '../src/screens/patients/duplicate-check-patient.ts';
-import type { PersonIdentifier } from '../src/api/recognition.ts';
+import type { PersonIdentifier } from '../src/api/recognition-types.ts';
 
 describe('resident ID check (GB 11643, ISO 7064 MOD 11-2)', () => {
   test('a valid ID passes, upper-cased and trimmed; the check character X is accepted in either case', () => {

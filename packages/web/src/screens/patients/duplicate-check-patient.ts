@@ -1,4 +1,4 @@
-import type { DuplicateCheckInput, PersonView } from '../../api/recognition.ts';
+import type { DuplicateCheckInput, PersonView } from '../../api/recognition-types.ts';
 
 /**
  * Who the duplicate check asks about: the resident ID the user searched by (the person view
