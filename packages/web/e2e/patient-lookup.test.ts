@@ -6,8 +6,8 @@
  * (shown masked) and by name + birth date, sees both exams on the timeline, requests access to
  * the township's (a reason is required; in English as an emergency break-glass), opens it in
  * the viewer, records that it is recognised, and runs a duplicate check that finds it. The
- * administrator adds an item to the recognition catalogue in the 互认项目 tab and has the
- * patient-index corrections on the patient screen; the township asking for a reading is warned of
+ * administrator adds an item to the recognition catalogue in the 互认项目 tab and unlinks, merges
+ * and unmerges an identity on the patient screen; the township asking for a reading is warned of
  * a comparable recent exam; the patient's cloud film lists their exams
  * and which staff (by role and institution) accessed them.
  * Needs packages/web/dist (npm test builds it first) or YUNYING_WEB_DIST.
@@ -411,7 +411,7 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
   });
 
   for (const [index, locale] of (['zh-CN', 'en'] as const).entries()) {
-    test(`the administrator adds a recognition item and has the index corrections (1366×768, ${locale})`, async () => {
+    test(`the administrator adds a recognition item; unlinks, merges and unmerges on the patient screen (1366×768, ${locale})`, async () => {
       const text = TEXT[locale];
       const { person } = await seedPerson(`3205831970010${index + 4}011`, 'ZHAO^LEI=赵^磊', '赵磊');
       const code = `CT-CHEST-${locale === 'en' ? 'EN' : 'ZH'}`;
@@ -444,6 +444,33 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await page.getByTestId('search-national-id').fill(person.nationalId);
       await page.getByTestId('search-submit').click();
       await page.getByTestId('person-index-actions').getByText(text.merge, { exact: true }).waitFor();
+      const identifiers = page.getByTestId('person-identifiers').locator('tbody tr.ant-table-row');
+      await identifiers.nth(1).waitFor();
+      assert.equal(await identifiers.count(), 2);
+
+      // Unlink the city hospital's identity (a reason is required), then merge it back by its person id.
+      await page.getByTestId('person-unlink').click();
+      await choose(page, page.getByTestId('person-index-identity'), '苏州市立医院');
+      await page.getByTestId('person-index-ok').click();
+      await page.getByText(locale === 'en' ? 'Give a reason' : '请填写理由', { exact: true }).waitFor();
+      await page.getByTestId('person-index-reason').fill('登记错误，非同一人');
+      await page.getByTestId('person-index-ok').click();
+      await page.getByTestId('person-index-form').waitFor({ state: 'detached' });
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="person-identifiers"] tbody tr.ant-table-row').length === 1);
+      const persons = await call<Array<{ id: string; identifiers: Array<{ institutionId: string }> }>>('admin', 'GET', `/api/v1/patients?nationalId=${person.nationalId}`);
+      const unlinked = persons.find((candidate) => candidate.identifiers.some((identity) => identity.institutionId === 'sz-city'));
+      assert.ok(unlinked && persons.length === 2, JSON.stringify(persons));
+      const indexAction = async (action: 'merge' | 'unmerge', rows: number) => {
+        await page.getByTestId(`person-${action}`).click();
+        await page.getByTestId('person-index-person-id').fill(unlinked.id);
+        await page.getByTestId('person-index-reason').fill(action === 'merge' ? '核实为同一人' : '合并有误');
+        await page.getByTestId('person-index-ok').click();
+        await page.getByTestId('person-index-form').waitFor({ state: 'detached' });
+        await page.waitForFunction((count) => document.querySelectorAll('[data-testid="person-identifiers"] tbody tr.ant-table-row').length === count, rows);
+      };
+      await indexAction('merge', 2);
+      assert.ok((await page.getByTestId('person-identifiers').innerText()).includes(locale === 'en' ? 'Merged' : '合并'));
+      await indexAction('unmerge', 1);
       await page.close();
     });
   }

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Alert, Button, Form, Input, Modal, Select, Space, Typography } from 'antd';
+import { Alert, App, Button, Form, Input, Modal, Select, Space, Typography } from 'antd';
 import { mergePerson, unlinkIdentity, unmergePerson, type PersonView } from '../../api/recognition.ts';
 import { useT, type MessageKey } from '../../i18n/i18n.tsx';
 import { refusalText } from '../admin/refusal.ts';
@@ -11,6 +11,7 @@ const PERSON_ID_PATTERN = /^psn-[0-9a-f-]{36}$/;
 /** The administrator's corrections to the patient index: merge another person into this one, undo a merge, unlink a local identity; each with a reason (audited). */
 export function PersonIndexActions({ person, onChanged }: { person: PersonView; onChanged: (person: PersonView) => void }) {
   const t = useT();
+  const { message } = App.useApp();
   const [action, setAction] = useState<Action>();
   return (
     <div data-testid="person-index-actions">
@@ -29,6 +30,7 @@ export function PersonIndexActions({ person, onChanged }: { person: PersonView; 
           onClose={() => setAction(undefined)}
           onDone={(next) => {
             setAction(undefined);
+            message.success(t('patients.admin.done'));
             onChanged(next);
           }}
         />
