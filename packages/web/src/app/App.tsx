@@ -24,6 +24,7 @@ const AuditPage = lazy(() => import('../screens/AuditPage.tsx'));
 const CriticalFindingsStats = lazy(() => import('../screens/statistics/CriticalFindingsStats.tsx'));
 const TemplatesPage = lazy(() => import('../screens/reading/TemplateManager.tsx'));
 const NoHomePage = lazy(() => import('../screens/NoHomePage.tsx'));
+const PatientsPage = lazy(() => import('../screens/PatientsPage.tsx'));
 
 export function App() {
   return (
@@ -80,6 +81,7 @@ function AppRoutes() {
       <Route path="/critical-findings" element={<RequireUser><CriticalFindingsStats /></RequireUser>} />
       <Route path="/audit" element={<RequireUser><AuditPage /></RequireUser>} />
       <Route path="/templates" element={<RequireUser><TemplatesPage /></RequireUser>} />
+      <Route path="/patients" element={<RequireUser><PatientsPage /></RequireUser>} />
       <Route path="/none" element={<RequireUser><NoHomePage /></RequireUser>} />
       <Route path="*" element={user === undefined ? fallback : <Navigate to={user ? homePathOf(user.role) : '/login'} replace />} />
     </Routes>

@@ -33,6 +33,11 @@ const MENUS: Record<string, Array<{ path: string; label: MessageKey }>> = {
 const TEMPLATES_MENU = { path: '/templates', label: 'nav.templates' } as const;
 for (const role of ['radiologist', 'expert', 'reviewing-radiologist', 'administrator']) MENUS[role]?.push(TEMPLATES_MENU);
 
+/** 患者互认 (screens/PatientsPage.tsx): the clinician's home, and a screen of every role that may search the patient index */
+const PATIENTS_MENU = { path: '/patients', label: 'nav.patients' } as const;
+MENUS.clinician = [PATIENTS_MENU];
+for (const role of ['radiologist', 'expert', 'reviewing-radiologist', 'technologist', 'administrator']) MENUS[role]?.push(PATIENTS_MENU);
+
 export function menuOf(role: Role): Array<{ path: string; label: MessageKey }> {
   return MENUS[role] ?? [];
 }

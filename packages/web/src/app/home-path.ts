@@ -16,6 +16,8 @@ export function homePathOf(role: Role): string {
       return '/statistics';
     case 'insurance-auditor':
       return '/audit';
+    case 'clinician':
+      return '/patients';
     default:
       return '/none';
   }

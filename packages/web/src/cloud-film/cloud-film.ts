@@ -4,6 +4,8 @@
 // inlines it and allows it by its SHA-256 in the page's Content-Security-Policy, so the page
 // loads nothing but its own images. Keep it free of dependencies.
 import './cloud-film.css';
+import { both, localTime } from './film-text.ts';
+import { showTimeline, type TimelineExam } from './my-exams.ts';
 
 /** The part of the page data (server: PatientPageData plus `base`) that the script reads. */
 interface FilmData {
@@ -12,7 +14,10 @@ interface FilmData {
   series: Array<{ uid: string; images: Array<[string, number]> }>;
   /** the deployment's zone (IANA, e.g. Asia/Shanghai): times are shown in it, not in the phone's */
   timeZone?: string;
+  /** the patient's own exams that the patient's links cover, and who accessed each (issue 17); absent on older servers */
+  timeline?: TimelineExam[];
 }
+
 
 /** What POST {base}/onward answers. */
 interface OnwardLink {
@@ -45,20 +50,6 @@ function required<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
-/**
- * A text in both languages, as the server writes them (patient-page.ts t()): the page's CSS
- * shows the one of the page's language (html.zh / html.en), so a switch needs no re-render.
- */
-function both(zh: string, en: string): DocumentFragment {
-  const fragment = document.createDocumentFragment();
-  for (const [lang, text] of [['zh', zh], ['en', en]] as const) {
-    const span = document.createElement('span');
-    span.className = lang;
-    span.textContent = text;
-    fragment.appendChild(span);
-  }
-  return fragment;
-}
 
 const html = document.documentElement;
 const langButton = document.getElementById('lang');
@@ -83,26 +74,12 @@ if (langButton) {
 }
 
 const dataElement = document.getElementById('film-data');
-if (dataElement) startFilm(JSON.parse(dataElement.textContent ?? '{}') as FilmData);
-
-/**
- * An ISO instant as YYYY-MM-DD HH:mm in the server's zone (the patient's phone may be set to
- * any zone; the hospital's clock is the one on the report). Falls back to the phone's zone
- * only when the name is unknown to this browser.
- */
-function localTime(iso: string, timeZone: string | undefined): string {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso;
-  const options: Intl.DateTimeFormatOptions = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
-  let formatter: Intl.DateTimeFormat;
-  try {
-    formatter = new Intl.DateTimeFormat('en-US', { ...options, timeZone });
-  } catch {
-    formatter = new Intl.DateTimeFormat('en-US', options);
-  }
-  const parts = Object.fromEntries(formatter.formatToParts(at).map((part) => [part.type, part.value]));
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+if (dataElement) {
+  const data = JSON.parse(dataElement.textContent ?? '{}') as FilmData;
+  if (data.timeline) showTimeline(data.timeline, data.timeZone);
+  startFilm(data);
 }
+
 
 function slicesOf(series: FilmData['series'][number]): Slice[] {
   const slices: Slice[] = [];
@@ -445,3 +422,4 @@ function startSharing(data: FilmData): void {
     }
   });
 }
+

@@ -20,7 +20,12 @@ export function bodyPartLabel(code: string | null | undefined, locale: Locale): 
 }
 
 export function bodyPartsLabel(codes: readonly string[], locale: Locale): string {
-  return codes.map((code) => bodyPartLabel(code, locale)).join(locale === 'zh-CN' ? '、' : ', ');
+  return joinList(codes.map((code) => bodyPartLabel(code, locale)), locale);
+}
+
+/** Items of a list in a sentence: 胸部、腹部 / Chest, Abdomen. */
+export function joinList(items: readonly string[], locale: Locale): string {
+  return items.join(locale === 'zh-CN' ? '、' : ', ');
 }
 
 /** Patient's Sex M/F/O → 男/女/其他 (English keeps the letters). */
@@ -30,9 +35,9 @@ export function sexLabel(code: string | null | undefined, locale: Locale): strin
 }
 
 /** The code labels in the current language, for screens. */
-export function useCodeLabels(): { bodyParts(codes: readonly string[]): string; sex(code: string | null | undefined): string } {
+export function useCodeLabels(): { bodyParts(codes: readonly string[]): string; sex(code: string | null | undefined): string; list(items: readonly string[]): string } {
   const { locale } = useI18n();
-  return { bodyParts: (codes) => bodyPartsLabel(codes, locale), sex: (code) => sexLabel(code, locale) };
+  return { bodyParts: (codes) => bodyPartsLabel(codes, locale), sex: (code) => sexLabel(code, locale), list: (items) => joinList(items, locale) };
 }
 
 const OUTCOMES: Record<string, { 'zh-CN': string; en: string }> = {

@@ -7,6 +7,7 @@ import { MIN_PASSWORD_LENGTH, refusalText } from './admin/refusal.ts';
 import { PickListsTab } from './admin/PickListsTab.tsx';
 import { SlaTab } from './admin/SlaTab.tsx';
 import { CriticalSettingsTab } from './admin/CriticalSettingsTab.tsx';
+import { RecognitionItemsTab } from './admin/RecognitionItemsTab.tsx';
 import { PRIORITIES, ROLES, type ApplicationEntity, type Institution, type PublicUser, type RoutingRule } from '../api/types.ts';
 import { useCodeLabels } from '../i18n/codes.ts';
 import { useT, type MessageKey, type Translate } from '../i18n/i18n.tsx';
@@ -62,7 +63,7 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const AE_TITLE_PATTERN = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
 const TIME_PATTERN = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
-/** Administration: institutions (hierarchy, alliances), users, AE titles, routing rules, pick lists, the reading SLA. */
+/** Administration: institutions (hierarchy, alliances), users, AE titles, routing rules, pick lists, the reading SLA, critical findings, the recognition item catalogue. */
 export default function AdminPage() {
   const t = useT();
   const institutions = useList<Institution>('/api/v1/institutions');
@@ -77,6 +78,7 @@ export default function AdminPage() {
           { key: 'pick-lists', label: t('admin.pickLists'), children: <PickListsTab institutions={institutions.rows} /> },
           { key: 'sla', label: t('admin.sla'), children: <SlaTab /> },
           { key: 'critical', label: t('critical.admin.tab'), children: <CriticalSettingsTab institutions={institutions.rows} /> },
+          { key: 'recognition-items', label: t('recognitionItems.tab'), children: <RecognitionItemsTab /> },
         ]}
       />
     </Card>

@@ -15,8 +15,10 @@ import { SignedReport } from './ReadingPage.tsx';
 import { FilmLinkPanel } from './township/FilmLinkPanel.tsx';
 import { CriticalAlertBanner } from './township/CriticalAlertBanner.tsx';
 import { CriticalFindingPanel } from './reading/CriticalFindingPanel.tsx';
-import { StudyViewer } from '../app/study-viewer.tsx';
-import { authorizationHeader } from '../api/session.ts';
+import { StudyViewerModal } from '../app/StudyViewerModal.tsx';
+import { checkedResidentId } from '../app/resident-id.ts';
+import type { DuplicateMatch } from '../api/recognition.ts';
+import { DuplicateMatchesTable } from './patients/DuplicateMatchesTable.tsx';
 import { usePickLists } from '../app/pick-lists.ts';
 import { CriticalRowMark, useCriticalMarks } from '../app/CriticalRowMark.tsx';
 
@@ -112,6 +114,8 @@ export default function TownshipPage() {
   const [reportOf, setReportOf] = useState<ReadingRequest>();
   const [filmOf, setFilmOf] = useState<StudyRow>();
   const [viewing, setViewing] = useState<StudyRow>();
+  /** comparable earlier exams of the patient the server found when the request was made */
+  const [warnings, setWarnings] = useState<DuplicateMatch[]>();
 
   const loadStudies = useCallback(async () => {
     const day = dicomDateOf(date.toDate());
@@ -309,9 +313,10 @@ export default function TownshipPage() {
         <RequestReadModal
           study={asking}
           onClose={() => setAsking(undefined)}
-          onDone={() => {
+          onDone={(duplicateWarnings) => {
             setAsking(undefined);
             message.success(t('township.requestSent'));
+            if (duplicateWarnings.length > 0) setWarnings(duplicateWarnings);
             void loadRequests();
           }}
         />
@@ -322,15 +327,8 @@ export default function TownshipPage() {
       <Drawer open={!!filmOf} onClose={() => setFilmOf(undefined)} title={`${t('township.film')} · ${formatPersonName(filmOf?.patientName)} ${filmOf?.modalities ?? ''}`} size={420} destroyOnHidden>
         {filmOf && <FilmLinkPanel studyInstanceUid={filmOf.studyInstanceUid} signedRequestId={signedRequestOf(filmOf.studyInstanceUid)?.id} />}
       </Drawer>
-      <Modal open={!!viewing} onCancel={() => setViewing(undefined)} footer={null} width="96vw" style={{ top: 16 }} title={`${t('township.imagesTitle')} · ${formatPersonName(viewing?.patientName)} ${viewing?.modalities ?? ''}`} destroyOnHidden>
-        {viewing && (
-          <div style={{ height: 'calc(100vh - 140px)', display: 'flex' }} data-testid="township-viewer">
-            <div style={{ flex: 1, minWidth: 0, display: 'flex', flexDirection: 'column' }}>
-              <StudyViewer studyInstanceUid={viewing.studyInstanceUid} dicomWebRoot="/dicom-web" authorizationHeader={authorizationHeader} />
-            </div>
-          </div>
-        )}
-      </Modal>
+      {warnings && <DuplicateWarningsDialog matches={warnings} onClose={() => setWarnings(undefined)} />}
+      <StudyViewerModal studyInstanceUid={viewing?.studyInstanceUid} title={`${t('township.imagesTitle')} · ${formatPersonName(viewing?.patientName)} ${viewing?.modalities ?? ''}`} onClose={() => setViewing(undefined)} testId="township-viewer" />
     </Space>
   );
 }
@@ -348,25 +346,26 @@ function TownshipReport({ request }: { request: ReadingRequest }) {
   );
 }
 
-function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose: () => void; onDone: () => void }) {
+function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose: () => void; onDone: (duplicateWarnings: DuplicateMatch[]) => void }) {
   const codes = useCodeLabels();
   const t = useT();
-  const [form] = Form.useForm<{ priority: Priority; clinicalHistory?: string; bodyParts: string[]; examItems: string[] }>();
+  const [form] = Form.useForm<{ priority: Priority; clinicalHistory?: string; bodyParts: string[]; examItems: string[]; nationalId?: string }>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const submit = async () => {
     const values = await form.validateFields();
     setBusy(true);
     try {
-      await api.post('/api/v1/reading-requests', {
+      const created = await api.post<{ duplicateWarnings?: DuplicateMatch[] }>('/api/v1/reading-requests', {
         studyInstanceUid: study.studyInstanceUid,
+        nationalId: values.nationalId ? checkedResidentId(values.nationalId) : undefined,
         priority: values.priority,
         clinicalHistory: values.clinicalHistory?.trim() || undefined,
         bodyParts: values.bodyParts?.length ? values.bodyParts : undefined,
         examItems: values.examItems?.length ? values.examItems : undefined,
         imagesComplete: true,
       });
-      onDone();
+      onDone(created.duplicateWarnings ?? []);
     } catch (caught) {
       setError(caught instanceof Error ? caught.message : String(caught));
     } finally {
@@ -390,10 +389,26 @@ function RequestReadModal({ study, onClose, onDone }: { study: StudyRow; onClose
         <Form.Item name="examItems" label={t('township.examItems')}>
           <Select mode="tags" open={false} suffixIcon={null} />
         </Form.Item>
+        <Form.Item name="nationalId" label={t('patients.nationalId')} tooltip={t('township.nationalIdHint')} rules={[{ validator: async (_, value: string | undefined) => { if (value && !checkedResidentId(value)) throw new Error(t('patients.nationalIdInvalid')); } }]}>
+          <Input maxLength={18} autoComplete="off" data-testid="request-national-id" />
+        </Form.Item>
         <Form.Item name="clinicalHistory" label={t('township.clinicalHistory')}>
           <Input.TextArea rows={3} maxLength={4000} data-testid="request-history" />
         </Form.Item>
       </Form>
+    </Modal>
+  );
+}
+
+/** 重复检查提醒: the patient had comparable exams recently (the server's duplicate check when the request was made). */
+function DuplicateWarningsDialog({ matches, onClose }: { matches: DuplicateMatch[]; onClose: () => void }) {
+  const t = useT();
+  return (
+    <Modal open title={t('township.duplicateWarning.title')} onCancel={onClose} onOk={onClose} cancelButtonProps={{ style: { display: 'none' } }} width={900}>
+      <div data-testid="duplicate-warnings">
+        <Typography.Paragraph>{t('township.duplicateWarning.body', { count: matches.length })}</Typography.Paragraph>
+        <DuplicateMatchesTable matches={matches} />
+      </div>
     </Modal>
   );
 }
