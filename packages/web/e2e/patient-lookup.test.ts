@@ -240,9 +240,25 @@ async function latinOnlyTexts(page: Page, allowed: readonly string[]): Promise<s
 }
 
 /** Picks an option of an antd Select by its visible label. */
+/**
+ * Picks the option with this label and waits until the Select shows it: a click that lands while
+ * the dropdown is still opening (or on one that is closing) is tried again, not left unnoticed.
+ */
 async function choose(page: Page, select: Locator, label: string): Promise<void> {
-  await select.click();
-  await page.locator('.ant-select-dropdown:visible .ant-select-item-option').filter({ hasText: label }).first().click();
+  const chosen = select.filter({ hasText: label });
+  for (let attempt = 0; attempt < 3 && (await chosen.count()) === 0; attempt++) {
+    await select.click();
+    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').last().locator('.ant-select-item-option').filter({ hasText: label }).first().click();
+    await chosen.waitFor({ timeout: 5_000 }).catch(() => undefined);
+  }
+  await chosen.waitFor({ timeout: 1_000 });
+}
+
+/** Confirms the patient-index dialog and waits until it closes; a refusal shown in it fails the test with its text. */
+async function confirmIndexAction(page: Page): Promise<void> {
+  await page.getByTestId('person-index-ok').click();
+  const error = page.getByTestId('person-index-error');
+  await Promise.race([page.getByTestId('person-index-form').waitFor({ state: 'detached' }), error.waitFor().then(async () => assert.fail(`refused: ${await error.innerText()}`))]);
 }
 
 const entryOf = (page: Page, studyInstanceUid: string) => page.locator(`[data-testid="timeline-entry"][data-study-uid="${studyInstanceUid}"]`);
@@ -454,8 +470,7 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
       await page.getByTestId('person-index-ok').click();
       await page.getByText(locale === 'en' ? 'Give a reason' : '请填写理由', { exact: true }).waitFor();
       await page.getByTestId('person-index-reason').fill('登记错误，非同一人');
-      await page.getByTestId('person-index-ok').click();
-      await page.getByTestId('person-index-form').waitFor({ state: 'detached' });
+      await confirmIndexAction(page);
       await page.waitForFunction(() => document.querySelectorAll('[data-testid="person-identifiers"] tbody tr.ant-table-row').length === 1);
       const persons = await call<Array<{ id: string; identifiers: Array<{ institutionId: string }> }>>('admin', 'GET', `/api/v1/patients?nationalId=${person.nationalId}`);
       const unlinked = persons.find((candidate) => candidate.identifiers.some((identity) => identity.institutionId === 'sz-city'));
@@ -464,8 +479,7 @@ describe('患者互认: the clinician finds a person, opens and recognises anoth
         await page.getByTestId(`person-${action}`).click();
         await page.getByTestId('person-index-person-id').fill(unlinked.id);
         await page.getByTestId('person-index-reason').fill(action === 'merge' ? '核实为同一人' : '合并有误');
-        await page.getByTestId('person-index-ok').click();
-        await page.getByTestId('person-index-form').waitFor({ state: 'detached' });
+        await confirmIndexAction(page);
         await page.waitForFunction((count) => document.querySelectorAll('[data-testid="person-identifiers"] tbody tr.ant-table-row').length === count, rows);
       };
       await indexAction('merge', 2);
