@@ -30,6 +30,7 @@ import { hl7Module } from './hl7/module.ts';
 import { insightModule } from './insight/module.ts';
 import { readingModule } from './reading/module.ts';
 import { recognitionModule } from './recognition/module.ts';
+import { consultModule } from './consult/module.ts';
 import { reportsModule } from './reports/module.ts';
 import { productivityModule } from './productivity/module.ts';
 import { SHARES, shareModule } from './share/module.ts';
@@ -56,6 +57,7 @@ export const MODULES: readonly YunyingModule[] = [
   ordersModule,
   hl7Module,
   recognitionModule,
+  consultModule,
   fhirModule,
   insightModule,
   ohifModule,

@@ -211,7 +211,9 @@ describe('migration 0008-study-rows', () => {
       for (const table of ['hl7_facilities', 'hl7_destinations', 'hl7_outbound', 'hl7_inbound']) file.prepare(`drop table if exists ${table}`).run(); // 0023 (hl7 module)
       for (const column of INGEST_COMPRESSION_COLUMNS) file.prepare(`alter table instances drop column ${column}`).run(); // 0020
       for (const column of PN_PHONETIC_COLUMNS) file.prepare(`alter table studies drop column ${column}`).run(); // 0024
-      file.prepare(`drop table if exists study_user_grants`).run(); // 0025
+      file.prepare(`drop index if exists study_grants_granted_for`).run(); // 0028, before the column it indexes
+      file.prepare(`alter table study_grants drop column granted_for`).run(); // 0028
+      file.prepare(`drop table if exists study_user_grants`).run(); // 0025 (and 0028's column of it)
       for (const table of ['persons', 'person_identities', 'person_candidates', 'person_merges', 'national_id_claims', 'recognitions', 'recognition_items']) file.prepare(`drop table if exists ${table}`).run(); // 0026 (recognition module)
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();

@@ -8,6 +8,8 @@ export type UserRow = UserTable;
 export type SessionRow = SessionTable;
 export type StudyGrantRow = StudyGrantTable;
 export type StudyUserGrantRow = StudyUserGrantTable;
+/** A study grant to write: granted_for only for a case's grant (migration 0028). */
+export type StudyGrantInput = Omit<StudyGrantRow, 'created_at' | 'granted_for'> & { granted_for?: string | null };
 
 /**
  * Institutions, alliances, registered AEs, users, sessions, attempt throttling and study
@@ -228,19 +230,40 @@ export class AccessStore {
 
   // Study grants
 
-  async grantStudy(row: Omit<StudyGrantRow, 'created_at'>): Promise<void> {
+  async grantStudy(row: StudyGrantInput): Promise<void> {
     await this.grantStudies([row]);
   }
 
-  /** Grants several studies in one statement; a grant that exists already stays as it is. */
-  async grantStudies(rows: ReadonlyArray<Omit<StudyGrantRow, 'created_at'>>): Promise<void> {
+  /**
+   * Grants several studies in one statement. A grant that exists already stays, except that a
+   * grant no case ends (granted_for null) replaces a case's: the case's end must not take back
+   * what a reading request or an administrator granted as well.
+   */
+  async grantStudies(rows: ReadonlyArray<StudyGrantInput>): Promise<void> {
     if (rows.length === 0) return;
     const createdAt = now();
-    await this.db
-      .insertInto('study_grants')
-      .values(rows.map((row) => ({ ...row, created_at: createdAt })))
-      .onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doNothing())
-      .execute();
+    const values = rows.map((row) => ({ ...row, granted_for: row.granted_for ?? null, created_at: createdAt }));
+    const lasting = values.filter((row) => row.granted_for === null);
+    const forCase = values.filter((row) => row.granted_for !== null);
+    if (lasting.length > 0) {
+      await this.db.insertInto('study_grants').values(lasting).onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doUpdateSet({ granted_for: null })).execute();
+    }
+    if (forCase.length > 0) {
+      await this.db.insertInto('study_grants').values(forCase).onConflict((oc) => oc.columns(['institution_id', 'study_instance_uid']).doNothing()).execute();
+    }
+  }
+
+  /** Takes back the institution grants a case made (granted_for); returns how many. */
+  async endCaseGrants(grantedFor: string): Promise<number> {
+    const result = await this.db.deleteFrom('study_grants').where('granted_for', '=', grantedFor).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Ends now the user grants a case made (granted_for); the rows stay as the record of who had access until when. */
+  async endCaseUserGrants(grantedFor: string): Promise<number> {
+    const at = now();
+    const result = await this.db.updateTable('study_user_grants').set({ expires_at: at }).where('granted_for', '=', grantedFor).where('expires_at', '>', at).executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async revokeStudyGrant(studyInstanceUid: string, institutionId: string): Promise<boolean> {
@@ -249,8 +272,8 @@ export class AccessStore {
   }
 
   /** A study for one user until expiresAt (an access request or break-glass). */
-  async grantStudyToUser(row: Omit<StudyUserGrantRow, 'id' | 'granted_at'>): Promise<StudyUserGrantRow> {
-    const granted = { ...row, id: randomUUID(), granted_at: now() };
+  async grantStudyToUser(row: Omit<StudyUserGrantRow, 'id' | 'granted_at' | 'granted_for'> & { granted_for?: string | null }): Promise<StudyUserGrantRow> {
+    const granted = { ...row, granted_for: row.granted_for ?? null, id: randomUUID(), granted_at: now() };
     await this.db.insertInto('study_user_grants').values(granted).execute();
     return granted;
   }

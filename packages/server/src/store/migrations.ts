@@ -682,8 +682,23 @@ function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
         await db.schema.createIndex('study_user_grants_study').on('study_user_grants').column('study_instance_uid').execute();
       },
     },
+    '0028-case-grants': {
+      // Grants for the length of a case (issue 18: a consultation's experts, a referral's
+      // receiving institution): granted_for names the case ('consultation:<id>'), so that the
+      // case's end takes back its own grants and leaves every other one (a reading request's,
+      // an access request's) as it is. Null: a grant that no case ends.
+      async up(db: Kysely<unknown>) {
+        for (const table of CASE_GRANT_TABLES) {
+          await db.schema.alterTable(table).addColumn('granted_for', 'text').execute();
+          await db.schema.createIndex(`${table}_granted_for`).on(table).column('granted_for').execute();
+        }
+      },
+    },
   };
 }
+
+/** The tables migration 0028 gives a granted_for column and its index `<table>_granted_for` (replay tests drop them). */
+export const CASE_GRANT_TABLES = ['study_grants', 'study_user_grants'] as const;
 
 /** The columns migration 0020 adds to instances (deletion-tombstones.test.ts drops them to replay it). */
 export const INGEST_COMPRESSION_COLUMNS = ['original_transfer_syntax_uid', 'original_sha256'] as const;

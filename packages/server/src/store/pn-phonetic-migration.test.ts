@@ -53,10 +53,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await first.ingest(systemCaller(), { kind: 'part10', bytes: instanceWithNames(accession) })).outcome, 'stored');
         await first.close();
 
-        // Back to what 0023 left: the columns gone, the migration and the core ones after it (0025) not run.
+        // Back to what 0023 left: the columns gone, the migration and the core ones after it (0025, 0028) not run.
         const statements = [
           ...PN_PHONETIC_COLUMNS.map((column) => `alter table studies drop column ${column}`),
           'drop table study_user_grants',
+          'drop index study_grants_granted_for', // 0028, before the column it indexes
+          'alter table study_grants drop column granted_for',
           `delete from kysely_migration where name >= '${MIGRATION}'`,
         ];
         if (database) {

@@ -109,6 +109,8 @@ export interface StudyGrantTable {
   reason: string;
   granted_by: string;
   created_at: string;
+  /** the case whose end takes this grant back ('referral:<id>'); null: no case ends it (migration 0028) */
+  granted_for: string | null;
 }
 
 /** A study visible to one user until expires_at (migration 0025). */
@@ -121,6 +123,8 @@ export interface StudyUserGrantTable {
   emergency: number;
   granted_at: string;
   expires_at: string;
+  /** the case whose end takes this grant back ('consultation:<id>'); null: it runs to its expiry (migration 0028) */
+  granted_for: string | null;
 }
 
 /**
