@@ -25,6 +25,9 @@ const CriticalFindingsStats = lazy(() => import('../screens/statistics/CriticalF
 const TemplatesPage = lazy(() => import('../screens/reading/TemplateManager.tsx'));
 const NoHomePage = lazy(() => import('../screens/NoHomePage.tsx'));
 const PatientsPage = lazy(() => import('../screens/PatientsPage.tsx'));
+const ConsultationsPage = lazy(() => import('../screens/consult/ConsultationsPage.tsx'));
+const ConsultationDetailPage = lazy(() => import('../screens/consult/ConsultationDetail.tsx'));
+const ConsultationStats = lazy(() => import('../screens/consult/ConsultationStats.tsx'));
 
 export function App() {
   return (
@@ -82,6 +85,9 @@ function AppRoutes() {
       <Route path="/audit" element={<RequireUser><AuditPage /></RequireUser>} />
       <Route path="/templates" element={<RequireUser><TemplatesPage /></RequireUser>} />
       <Route path="/patients" element={<RequireUser><PatientsPage /></RequireUser>} />
+      <Route path="/consultations" element={<RequireUser><ConsultationsPage /></RequireUser>} />
+      <Route path="/consultations/:id" element={<RequireUser><ConsultationDetailPage /></RequireUser>} />
+      <Route path="/consult-statistics" element={<RequireUser><ConsultationStats /></RequireUser>} />
       <Route path="/none" element={<RequireUser><NoHomePage /></RequireUser>} />
       <Route path="*" element={user === undefined ? fallback : <Navigate to={user ? homePathOf(user.role) : '/login'} replace />} />
     </Routes>

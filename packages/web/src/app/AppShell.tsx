@@ -6,6 +6,7 @@ import { ChangePasswordDialog } from './ChangePasswordDialog.tsx';
 import type { Role } from '../api/types.ts';
 import { useI18n, type MessageKey } from '../i18n/i18n.tsx';
 import { useAuth, useUser } from './auth.tsx';
+import { rolesWith, type ConsultPermission } from '../api/consultations.ts';
 
 /** 危急值 and their time to acknowledgement (screens/statistics/CriticalFindingsStats.tsx) */
 const CRITICAL_MENU = { path: '/critical-findings', label: 'nav.criticalFindings' } as const;
@@ -37,6 +38,21 @@ for (const role of ['radiologist', 'expert', 'reviewing-radiologist', 'administr
 const PATIENTS_MENU = { path: '/patients', label: 'nav.patients' } as const;
 MENUS.clinician = [PATIENTS_MENU];
 for (const role of ['radiologist', 'expert', 'reviewing-radiologist', 'technologist', 'administrator']) MENUS[role]?.push(PATIENTS_MENU);
+
+/**
+ * 远程会诊, 多学科会诊, 双向转诊 (screens/consult/) for the roles holding consult:read, mdt:read,
+ * referral:read, and 会诊统计 for consult:statistics (api/consultations.ts has the contract's table)
+ */
+const CONSULT_MENUS: Array<{ path: string; label: MessageKey; permission: ConsultPermission }> = [
+  { path: '/consultations', label: 'nav.consultations', permission: 'consult:read' },
+  { path: '/mdt', label: 'nav.mdt', permission: 'mdt:read' },
+  { path: '/referrals', label: 'nav.referrals', permission: 'referral:read' },
+  { path: '/consult-statistics', label: 'nav.consultStats', permission: 'consult:statistics' },
+];
+for (const item of CONSULT_MENUS) {
+  // the administrator sees the statistics as a tab of 远程会诊
+  for (const role of rolesWith(item.permission)) if (!(role === 'administrator' && item.permission === 'consult:statistics')) (MENUS[role] ??= []).push({ path: item.path, label: item.label });
+}
 
 export function menuOf(role: Role): Array<{ path: string; label: MessageKey }> {
   return MENUS[role] ?? [];

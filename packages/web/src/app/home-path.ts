@@ -18,6 +18,8 @@ export function homePathOf(role: Role): string {
       return '/audit';
     case 'clinician':
       return '/patients';
+    case 'qc-officer':
+      return '/consult-statistics';
     default:
       return '/none';
   }

@@ -137,7 +137,16 @@ export function ReviewPanel({ report, onDone }: { report: Report; onDone: () => 
  * signing PIN. A refusal (wrong password, too many attempts) stays in the dialog with the
  * server's reason in the screen's language; nothing is signed until the server accepts it.
  */
-export function SignDialog({ open, reportId, edits, onCancel, onSigned }: { open: boolean; reportId: string; edits?: { findings: string; impression: string; positive?: boolean }; onCancel: () => void; onSigned: () => void }) {
+export function SignDialog({ open, reportId, edits, submit, onCancel, onSigned }: {
+  open: boolean;
+  /** the report signed (POST /api/v1/reports/{id}/sign), unless `submit` signs something else */
+  reportId?: string;
+  edits?: { findings: string; impression: string; positive?: boolean };
+  /** signs with the password or PIN instead of the report route (a consultation's opinion or conclusion) */
+  submit?: (secret: { password: string } | { pin: string }) => Promise<unknown>;
+  onCancel: () => void;
+  onSigned: () => void;
+}) {
   const t = useT();
   const user = useUser();
   const [method, setMethod] = useState<'password' | 'pin'>('password');
@@ -168,7 +177,8 @@ export function SignDialog({ open, reportId, edits, onCancel, onSigned }: { open
     setBusy(true);
     setError(undefined);
     try {
-      await api.post(`/api/v1/reports/${reportId}/sign`, { ...(method === 'pin' ? { pin: secret } : { password: secret }), ...edits });
+      const credentials = method === 'pin' ? { pin: secret } : { password: secret };
+      await (submit ? submit(credentials) : api.post(`/api/v1/reports/${reportId}/sign`, { ...credentials, ...edits }));
       setSecret('');
       onSigned();
     } catch (caught) {
