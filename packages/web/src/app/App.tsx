@@ -27,6 +27,8 @@ const NoHomePage = lazy(() => import('../screens/NoHomePage.tsx'));
 const PatientsPage = lazy(() => import('../screens/PatientsPage.tsx'));
 const ConsultationsPage = lazy(() => import('../screens/consult/ConsultationsPage.tsx'));
 const ConsultationDetailPage = lazy(() => import('../screens/consult/ConsultationDetail.tsx'));
+const MdtSessionsPage = lazy(() => import('../screens/consult/MdtSessionsPage.tsx'));
+const ReferralsPage = lazy(() => import('../screens/consult/ReferralsPage.tsx'));
 const ConsultationStats = lazy(() => import('../screens/consult/ConsultationStats.tsx'));
 
 export function App() {
@@ -87,6 +89,8 @@ function AppRoutes() {
       <Route path="/patients" element={<RequireUser><PatientsPage /></RequireUser>} />
       <Route path="/consultations" element={<RequireUser><ConsultationsPage /></RequireUser>} />
       <Route path="/consultations/:id" element={<RequireUser><ConsultationDetailPage /></RequireUser>} />
+      <Route path="/mdt" element={<RequireUser><MdtSessionsPage /></RequireUser>} />
+      <Route path="/referrals" element={<RequireUser><ReferralsPage /></RequireUser>} />
       <Route path="/consult-statistics" element={<RequireUser><ConsultationStats /></RequireUser>} />
       <Route path="/none" element={<RequireUser><NoHomePage /></RequireUser>} />
       <Route path="*" element={user === undefined ? fallback : <Navigate to={user ? homePathOf(user.role) : '/login'} replace />} />

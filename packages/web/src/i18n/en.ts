@@ -819,4 +819,7 @@ export const en: Record<MessageKey, string> = {
   'consultStats.fastestInstitutionValue': '{name} · mean {minutes} min ({count} cases)',
   'consultStats.referrals': 'Referrals by institution pair',
   'consultStats.referralCount': 'Referrals',
+  'referral.sex.M': 'M',
+  'referral.sex.F': 'F',
+  'referral.sex.O': 'O',
 };

@@ -817,6 +817,9 @@ export const zhCN = {
   'consultStats.fastestInstitutionValue': '{name} · 平均 {minutes} 分钟（{count} 例）',
   'consultStats.referrals': '转诊（按机构对）',
   'consultStats.referralCount': '转诊数',
+  'referral.sex.M': '男',
+  'referral.sex.F': '女',
+  'referral.sex.O': '其他',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
