@@ -34,9 +34,15 @@ export function ConsultationForm({ initialStudies, onClose, onCreated }: { initi
   useEffect(() => {
     consultationsApi
       .agreements()
-      .then((list) => setAgreements(list.filter((agreement) => !agreement.endedAt && agreement.requestingInstitutionId === user.institutionId)))
+      .then((list) => {
+        const own = list.filter((agreement) => !agreement.endedAt && agreement.requestingInstitutionId === user.institutionId);
+        setAgreements(own);
+        // one expert institution to ask: chosen already (its experts on duty are then offered)
+        const institutions = [...new Set(own.map((agreement) => agreement.expertInstitutionId))];
+        if (institutions.length === 1 && !form.getFieldValue('invitedInstitutionId')) form.setFieldValue('invitedInstitutionId', institutions[0]);
+      })
       .catch(() => setAgreements([]));
-  }, [user.institutionId]);
+  }, [user.institutionId, form]);
   useEffect(() => {
     if (!institutionId) {
       setRoster([]);
