@@ -41,6 +41,14 @@ export type ChangeType =
   | 'order.cancelled'
   | 'order.step-changed'
   | 'order.linked'
+  // consultations (consult/): every state a consultation enters
+  | 'consultation.requested'
+  | 'consultation.accepted'
+  | 'consultation.in-progress'
+  | 'consultation.answered'
+  | 'consultation.closed'
+  | 'consultation.cancelled'
+  | 'consultation.declined'
   /**
    * A live notification for the screens of one institution (events/notification-bus.ts):
    * payload `{ type, payload }`, the notification's own type (e.g. `report.signed`) and body.
@@ -72,6 +80,13 @@ export const CHANGE_TYPES: readonly ChangeType[] = [
   'order.cancelled',
   'order.step-changed',
   'order.linked',
+  'consultation.requested',
+  'consultation.accepted',
+  'consultation.in-progress',
+  'consultation.answered',
+  'consultation.closed',
+  'consultation.cancelled',
+  'consultation.declined',
   'notification.published',
 ];
 
