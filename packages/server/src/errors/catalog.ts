@@ -154,6 +154,13 @@ export const ERROR_CATALOG = {
   STUDY_ALREADY_VISIBLE: { http: 409, zh: '该检查已在您的权限范围内，无需申请', en: 'the study is visible to the caller already; no access request is needed' },
   RECOGNITION_ITEM_INVALID: { http: 400, zh: '互认项目内容无效', en: 'the recognition item is invalid' },
 
+  // ---------------------------------------------------------------- referral and MDT (consult/)
+  REFERRAL_INVALID: { http: 400, zh: '转诊申请无效', en: 'the referral is invalid' },
+  REFERRAL_DISCHARGE_REQUIRED: { http: 400, zh: '下转需填写出院小结和随访计划', en: 'a down-referral needs the discharge summary and the follow-up plan' },
+  REFERRAL_STATE_CONFLICT: { http: 409, zh: '转诊当前状态不允许此操作', en: 'the referral is not in a state that allows this' },
+  MDT_SESSION_INVALID: { http: 400, zh: '多学科会诊安排无效', en: 'the MDT session is invalid' },
+  MDT_SESSION_STATE_CONFLICT: { http: 409, zh: '多学科会诊当前状态不允许此操作', en: 'the MDT session is not in a state that allows this' },
+
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },
   INVALID_PHONE: { http: 400, zh: '手机号无效', en: 'the phone number is not a mobile number' },
