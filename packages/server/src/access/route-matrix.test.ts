@@ -51,6 +51,16 @@ const IMAGE_READERS: readonly Role[] = [...PATIENT_ROLES, 'modality'];
 /** recognition/module.ts: who search the patient index, and who open and recognise other institutions' exams */
 const CLINICAL_READERS: readonly Role[] = ['clinician', ...READERS];
 const RECOGNITION_SEARCHERS: readonly Role[] = [...CLINICAL_READERS, 'technologist', 'administrator'];
+/** consult/referral-mdt.ts: who refer patients and sit in MDT sessions (referral:write, mdt:write); the readers add administrators */
+const CLINICAL_STAFF: readonly Role[] = ['clinician', ...READERS];
+const CLINICAL_STAFF_AND_ADMIN: readonly Role[] = [...CLINICAL_STAFF, 'administrator'];
+/** a referral from the role's own institution (the service refuses another's with 403), of a study that exists nowhere for allowed roles (404) */
+const matrixReferral = (fx: Fixtures, fill: Fill, role: Role) => {
+  const from = USERS[role].institutionId;
+  return { direction: 'up', patient: { patientId: 'P-MATRIX' }, fromInstitutionId: from, toInstitutionId: from === 'ks-county' ? 'ks-t1' : 'ks-county', reason: '矩阵', studyInstanceUids: [fill === 'real' ? fx.studyUid : newUid()], reportIds: [] };
+};
+const matrixMdt = (fx: Fixtures, fill: Fill) => ({ title: '矩阵 MDT', scheduledAt: '2026-12-08T08:00:00Z', studyInstanceUids: [fill === 'real' ? fx.studyUid : newUid()], departments: ['放射科'], participants: [{ username: USERS.radiologist.username, department: '放射科' }] });
+
 /** templates:write (productivity/module.ts): the readers and administrators */
 const LIBRARY_KEEPERS: readonly Role[] = [...READERS, 'administrator'];
 /** consult/module.ts: who ask for a consultation, and who see consultations */
@@ -86,6 +96,9 @@ interface Fixtures {
   consultationId: string;
   agreementId: string;
   shiftId: string;
+  /** a referral of the township up to the county (consult/), and an MDT session on the study */
+  referralId: string;
+  mdtSessionId: string;
 }
 
 /** A valid Subscription (fhir/subscription.ts) to an endpoint nobody listens on. */
@@ -289,6 +302,21 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/duty-roster': { allowed: CONSULT_READERS, query: () => ({ institutionId: 'ks-county' }) },
   'DELETE /api/v1/duty-roster/{id}': { allowed: ADMIN },
   'GET /api/v1/statistics/consultations': { allowed: ['commission-analyst', 'qc-officer', 'administrator'] },
+  // two-way referral and MDT sessions (consult/): clinical staff write; administrators also read
+  'POST /api/v1/referrals': { allowed: CLINICAL_STAFF, patientData: true, body: matrixReferral },
+  'GET /api/v1/referrals': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, query: () => ({ box: 'in' }) },
+  'GET /api/v1/referrals/{id}': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true },
+  'POST /api/v1/referrals/{id}/accept': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({}) },
+  'POST /api/v1/referrals/{id}/refuse': { allowed: CLINICAL_STAFF, patientData: true, body: () => reason },
+  'POST /api/v1/referrals/{id}/complete': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({ outcome: '矩阵' }) },
+  'POST /api/v1/referrals/{id}/cancel': { allowed: CLINICAL_STAFF, patientData: true, body: () => reason },
+  'GET /api/v1/referral-suggestions': { allowed: CLINICAL_STAFF_AND_ADMIN, query: () => ({ fromInstitutionId: 'ks-t1', direction: 'up' }) },
+  'POST /api/v1/mdt-sessions': { allowed: CLINICAL_STAFF, patientData: true, body: matrixMdt },
+  'GET /api/v1/mdt-sessions': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, query: period },
+  'GET /api/v1/mdt-sessions/{id}': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true },
+  // sign-in (签到) is mdt:read: an allowed role's call names a session that exists nowhere (404)
+  'POST /api/v1/mdt-sessions/{id}/attendance': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, body: () => ({}) },
+  'POST /api/v1/mdt-sessions/{id}/minutes': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({ minutes: '矩阵', decisions: ['矩阵'] }) },
 };
 
 /** Patient-data routes the OpenAPI document does not describe (FHIR, DICOMweb). */
@@ -354,7 +382,7 @@ function parameter(route: string, name: string, fill: Fill): string {
   const routeId = (prefix: string, value: string, absent = randomUUID()) => (route.includes(`/${prefix}/{id}`) ? (real ? value : absent) : undefined);
   const value =
     name === 'id'
-      ? routeId('patients', fx.personId) ?? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? routeId('consultations', fx.consultationId, `con-${randomUUID()}`) ?? routeId('consultation-agreements', fx.agreementId, `agr-${randomUUID()}`) ?? routeId('duty-roster', fx.shiftId, `duty-${randomUUID()}`) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
+      ? routeId('patients', fx.personId) ?? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? routeId('consultations', fx.consultationId, `con-${randomUUID()}`) ?? routeId('consultation-agreements', fx.agreementId, `agr-${randomUUID()}`) ?? routeId('duty-roster', fx.shiftId, `duty-${randomUUID()}`) ?? routeId('referrals', fx.referralId, `ref-${randomUUID()}`) ?? routeId('mdt-sessions', fx.mdtSessionId, `mdt-${randomUUID()}`) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
       : ({
           memberId: real ? 'ks-t1' : 'no-such-institution',
           institutionId: real ? 'ks-t1' : 'no-such-institution',
@@ -506,10 +534,16 @@ before(async () => {
   ok(consultation, 201, 'consultation');
   const shift = await admin('POST', '/api/v1/duty-roster', matrixShift('m-expert'));
   ok(shift, 201, 'duty shift');
+  const referral = await as('clinician', 'POST', '/api/v1/referrals', { direction: 'up', patient: { patientId: 'P-MATRIX' }, fromInstitutionId: 'ks-t1', toInstitutionId: 'ks-county', reason: '矩阵', studyInstanceUids: [current.studyInstanceUid], reportIds: [] });
+  ok(referral, 201, 'referral');
+  const mdt = await as('clinician', 'POST', '/api/v1/mdt-sessions', { title: '矩阵 MDT', scheduledAt: '2026-12-08T08:00:00Z', studyInstanceUids: [current.studyInstanceUid], departments: ['放射科'], participants: [{ username: USERS.radiologist.username, department: '放射科' }] });
+  ok(mdt, 201, 'MDT session');
   await server.feedHandled();
   const persons = await admin('GET', `/api/v1/patients?name=${encodeURIComponent('周敏')}&birthDate=19700101`);
   ok(persons, 200, 'the matrix patient in the patient index');
   fx = {
+    referralId: (referral.body as { id: string }).id,
+    mdtSessionId: (mdt.body as { id: string }).id,
     personId: (persons.body as Array<{ id: string }>)[0]!.id,
     consultationId: (consultation.body as { id: string }).id,
     agreementId: (agreement.body as { id: string }).id,

@@ -165,6 +165,12 @@ export const ERROR_CATALOG = {
   CONSULTATION_NO_OPINION: { http: 409, zh: '须至少有一位专家签署意见后才能签署会诊结论', en: 'the conclusion follows at least one signed opinion' },
   CONSULTATION_EXPERT_INVITED: { http: 409, zh: '该专家已受邀', en: 'the expert is invited already' },
   OPINION_SIGNED: { http: 409, zh: '会诊意见已签署，不能再修改', en: 'the opinion is signed already and cannot change' },
+  // ---------------------------------------------------------------- referral and MDT (consult/)
+  REFERRAL_INVALID: { http: 400, zh: '转诊申请无效', en: 'the referral is invalid' },
+  REFERRAL_DISCHARGE_REQUIRED: { http: 400, zh: '下转需填写出院小结和随访计划', en: 'a down-referral needs the discharge summary and the follow-up plan' },
+  REFERRAL_STATE_CONFLICT: { http: 409, zh: '转诊当前状态不允许此操作', en: 'the referral is not in a state that allows this' },
+  MDT_SESSION_INVALID: { http: 400, zh: '多学科会诊安排无效', en: 'the MDT session is invalid' },
+  MDT_SESSION_STATE_CONFLICT: { http: 409, zh: '多学科会诊当前状态不允许此操作', en: 'the MDT session is not in a state that allows this' },
 
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },

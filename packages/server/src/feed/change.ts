@@ -49,6 +49,15 @@ export type ChangeType =
   | 'consultation.closed'
   | 'consultation.cancelled'
   | 'consultation.declined'
+  // two-way referral and MDT sessions (consult/)
+  | 'referral.created'
+  | 'referral.accepted'
+  | 'referral.refused'
+  | 'referral.completed'
+  | 'referral.cancelled'
+  | 'mdt.scheduled'
+  | 'mdt.attended'
+  | 'mdt.recorded'
   /**
    * A live notification for the screens of one institution (events/notification-bus.ts):
    * payload `{ type, payload }`, the notification's own type (e.g. `report.signed`) and body.
@@ -87,6 +96,14 @@ export const CHANGE_TYPES: readonly ChangeType[] = [
   'consultation.closed',
   'consultation.cancelled',
   'consultation.declined',
+  'referral.created',
+  'referral.accepted',
+  'referral.refused',
+  'referral.completed',
+  'referral.cancelled',
+  'mdt.scheduled',
+  'mdt.attended',
+  'mdt.recorded',
   'notification.published',
 ];
 
