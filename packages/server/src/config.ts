@@ -113,6 +113,11 @@ export interface Config {
    */
   recognition: { nationalIdIssuer: string; accessHours: number; breakGlassHours: number };
   /**
+   * consultation (会诊, consult/): the time to the signed conclusion per type,
+   * YUNYING_CONSULT_SLA_EMERGENCY_MINUTES [30], _DIFFICULT_ [1440], _ROUTINE_ [2880]
+   */
+  consultSlaMinutes: { emergency: number; difficult: number; routine: number };
+  /**
    * HL7 v2 over MLLP (hl7/): off unless YUNYING_HL7_PORT is set (0: any free port, for
    * tests); on YUNYING_HL7_HOST [127.0.0.1]; a message larger than
    * YUNYING_HL7_MAX_MESSAGE_BYTES [1 MiB] is refused
@@ -188,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     studyStableSeconds: readInteger(merged, 'YUNYING_STUDY_STABLE_SECONDS', 30),
     critical: { escalateMinutes: readMinutes(merged, 'YUNYING_CRITICAL_ESCALATE_MINUTES', 15), maxEscalations: readInteger(merged, 'YUNYING_CRITICAL_ESCALATE_MAX', 3) },
     recognition: { nationalIdIssuer: merged.YUNYING_NATIONAL_ID_ISSUER?.trim() || 'CN-RID', accessHours: readHours(merged, 'YUNYING_RECOGNITION_ACCESS_HOURS', 24), breakGlassHours: readHours(merged, 'YUNYING_BREAK_GLASS_HOURS', 4) },
+    consultSlaMinutes: { emergency: readMinutes(merged, 'YUNYING_CONSULT_SLA_EMERGENCY_MINUTES', 30), difficult: readMinutes(merged, 'YUNYING_CONSULT_SLA_DIFFICULT_MINUTES', 1440), routine: readMinutes(merged, 'YUNYING_CONSULT_SLA_ROUTINE_MINUTES', 2880) },
     hl7: {
       host: merged.YUNYING_HL7_HOST ?? '127.0.0.1',
       port: merged.YUNYING_HL7_PORT ? readPort(merged, 'YUNYING_HL7_PORT', 0) : undefined,
@@ -298,6 +304,9 @@ const CONFIG_SCHEMA: Record<string, TSchema> = {
   YUNYING_NATIONAL_ID_ISSUER: text,
   YUNYING_RECOGNITION_ACCESS_HOURS: count,
   YUNYING_BREAK_GLASS_HOURS: count,
+  YUNYING_CONSULT_SLA_EMERGENCY_MINUTES: count,
+  YUNYING_CONSULT_SLA_DIFFICULT_MINUTES: count,
+  YUNYING_CONSULT_SLA_ROUTINE_MINUTES: count,
   YUNYING_HL7_HOST: text,
   YUNYING_HL7_PORT: count,
   YUNYING_HL7_MAX_MESSAGE_BYTES: count,

@@ -14,7 +14,7 @@ export interface AuditEventInput {
   action: string;
   outcome?: 'success' | 'failure';
   caller: Caller;
-  objectType?: 'study' | 'patient' | 'user' | 'institution' | 'ae' | 'session' | 'audit' | 'share' | 'template' | 'phrase' | 'order';
+  objectType?: 'study' | 'patient' | 'user' | 'institution' | 'ae' | 'session' | 'audit' | 'share' | 'template' | 'phrase' | 'order' | 'consultation' | 'referral' | 'mdt-session';
   objectId?: string;
   /** the patient the object belongs to (DICOM Patient ID), never a name */
   patientId?: string;

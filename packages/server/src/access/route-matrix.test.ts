@@ -51,8 +51,23 @@ const IMAGE_READERS: readonly Role[] = [...PATIENT_ROLES, 'modality'];
 /** recognition/module.ts: who search the patient index, and who open and recognise other institutions' exams */
 const CLINICAL_READERS: readonly Role[] = ['clinician', ...READERS];
 const RECOGNITION_SEARCHERS: readonly Role[] = [...CLINICAL_READERS, 'technologist', 'administrator'];
+/** consult/referral-mdt.ts: who refer patients and sit in MDT sessions (referral:write, mdt:write); the readers add administrators */
+const CLINICAL_STAFF: readonly Role[] = ['clinician', ...READERS];
+const CLINICAL_STAFF_AND_ADMIN: readonly Role[] = [...CLINICAL_STAFF, 'administrator'];
+/** a referral from the role's own institution (the service refuses another's with 403), of a study that exists nowhere for allowed roles (404) */
+const matrixReferral = (fx: Fixtures, fill: Fill, role: Role) => {
+  const from = USERS[role].institutionId;
+  return { direction: 'up', patient: { patientId: 'P-MATRIX' }, fromInstitutionId: from, toInstitutionId: from === 'ks-county' ? 'ks-t1' : 'ks-county', reason: '矩阵', studyInstanceUids: [fill === 'real' ? fx.studyUid : newUid()], reportIds: [] };
+};
+const matrixMdt = (fx: Fixtures, fill: Fill) => ({ title: '矩阵 MDT', scheduledAt: '2026-12-08T08:00:00Z', studyInstanceUids: [fill === 'real' ? fx.studyUid : newUid()], departments: ['放射科'], participants: [{ username: USERS.radiologist.username, department: '放射科' }] });
+
 /** templates:write (productivity/module.ts): the readers and administrators */
 const LIBRARY_KEEPERS: readonly Role[] = [...READERS, 'administrator'];
+/** consult/module.ts: who ask for a consultation, and who see consultations */
+const CONSULT_REQUESTERS: readonly Role[] = ['radiologist', 'reviewing-radiologist', 'clinician'];
+const CONSULT_READERS: readonly Role[] = [...CONSULT_REQUESTERS, 'expert', 'administrator'];
+const EXPERTS: readonly Role[] = ['expert'];
+const matrixShift = (username: string) => ({ institutionId: 'ks-county', username, startsAt: '2026-01-01T00:00:00Z', endsAt: '2026-01-02T00:00:00Z' });
 
 interface Fixtures {
   studyUid: string;
@@ -77,6 +92,13 @@ interface Fixtures {
   serviceRequestId: string;
   /** the matrix patient's person in the regional patient index (recognition/) */
   personId: string;
+  /** the township's consultation with the county's expert, its agreement and the expert's shift (consult/) */
+  consultationId: string;
+  agreementId: string;
+  shiftId: string;
+  /** a referral of the township up to the county (consult/), and an MDT session on the study */
+  referralId: string;
+  mdtSessionId: string;
 }
 
 /** A valid Subscription (fhir/subscription.ts) to an endpoint nobody listens on. */
@@ -260,6 +282,41 @@ const OPENAPI_ROUTES: Record<string, RouteCase> = {
   'PUT /api/v1/recognition-items/{code}': { allowed: ADMIN, body: (_fx, fill) => ({ name: '胸部CT平扫', modality: 'CT', bodyPart: 'CHEST', windowDays: fill === 'real' ? 30 : 0, requireSignedReport: true, referencePriceYuan: 180 }) },
   'DELETE /api/v1/recognition-items/{code}': { allowed: ADMIN },
   'GET /api/v1/statistics/studies': { allowed: ['commission-analyst', 'administrator'], query: () => ({ groupBy: 'institution' }) },
+
+  // consultation (consult/): requesters ask and close, invited experts answer, administrators keep agreements and rosters
+  'POST /api/v1/consultations': { allowed: CONSULT_REQUESTERS, patientData: true, body: (fx, fill) => ({ type: 'routine', studyInstanceUids: [fill === 'real' ? fx.studyUid : newUid()], question: '矩阵', clinicalSummary: '矩阵', invitedExperts: ['m-expert'] }) },
+  'GET /api/v1/consultations': { allowed: CONSULT_READERS, patientData: true, query: () => ({ box: 'incoming' }) },
+  'GET /api/v1/consultations/{id}': { allowed: CONSULT_READERS, patientData: true },
+  'GET /api/v1/consultations/{id}/pdf': { allowed: CONSULT_READERS, patientData: true },
+  'POST /api/v1/consultations/{id}/accept': { allowed: EXPERTS, patientData: true, body: () => ({}) },
+  'POST /api/v1/consultations/{id}/decline': { allowed: EXPERTS, patientData: true, body: () => reason },
+  'POST /api/v1/consultations/{id}/experts': { allowed: CONSULT_REQUESTERS, patientData: true, body: () => ({ username: 'm-expert' }) },
+  'POST /api/v1/consultations/{id}/opinions': { allowed: EXPERTS, patientData: true, body: () => ({ text: '矩阵', sign: false }) },
+  'POST /api/v1/consultations/{id}/conclusion': { allowed: EXPERTS, patientData: true, body: () => ({ text: '矩阵', password: PASSWORD }) },
+  'POST /api/v1/consultations/{id}/close': { allowed: CONSULT_REQUESTERS, patientData: true, body: () => ({ followUpNote: '矩阵' }) },
+  'POST /api/v1/consultations/{id}/cancel': { allowed: CONSULT_REQUESTERS, patientData: true, body: () => reason },
+  'POST /api/v1/consultation-agreements': { allowed: ADMIN, body: (_fx, fill) => ({ requestingInstitutionId: 'ks-t2', expertInstitutionId: fill === 'real' ? 'ks-county' : 'no-such-institution' }) },
+  'GET /api/v1/consultation-agreements': { allowed: CONSULT_READERS },
+  'DELETE /api/v1/consultation-agreements/{id}': { allowed: ADMIN },
+  'POST /api/v1/duty-roster': { allowed: ADMIN, body: (_fx, fill) => matrixShift(fill === 'real' ? 'm-expert' : 'no-such-user') },
+  'GET /api/v1/duty-roster': { allowed: CONSULT_READERS, query: () => ({ institutionId: 'ks-county' }) },
+  'DELETE /api/v1/duty-roster/{id}': { allowed: ADMIN },
+  'GET /api/v1/statistics/consultations': { allowed: ['commission-analyst', 'qc-officer', 'administrator'] },
+  // two-way referral and MDT sessions (consult/): clinical staff write; administrators also read
+  'POST /api/v1/referrals': { allowed: CLINICAL_STAFF, patientData: true, body: matrixReferral },
+  'GET /api/v1/referrals': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, query: () => ({ box: 'in' }) },
+  'GET /api/v1/referrals/{id}': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true },
+  'POST /api/v1/referrals/{id}/accept': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({}) },
+  'POST /api/v1/referrals/{id}/refuse': { allowed: CLINICAL_STAFF, patientData: true, body: () => reason },
+  'POST /api/v1/referrals/{id}/complete': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({ outcome: '矩阵' }) },
+  'POST /api/v1/referrals/{id}/cancel': { allowed: CLINICAL_STAFF, patientData: true, body: () => reason },
+  'GET /api/v1/referral-suggestions': { allowed: CLINICAL_STAFF_AND_ADMIN, query: () => ({ fromInstitutionId: 'ks-t1', direction: 'up' }) },
+  'POST /api/v1/mdt-sessions': { allowed: CLINICAL_STAFF, patientData: true, body: matrixMdt },
+  'GET /api/v1/mdt-sessions': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, query: period },
+  'GET /api/v1/mdt-sessions/{id}': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true },
+  // sign-in (签到) is mdt:read: an allowed role's call names a session that exists nowhere (404)
+  'POST /api/v1/mdt-sessions/{id}/attendance': { allowed: CLINICAL_STAFF_AND_ADMIN, patientData: true, body: () => ({}) },
+  'POST /api/v1/mdt-sessions/{id}/minutes': { allowed: CLINICAL_STAFF, patientData: true, body: () => ({ minutes: '矩阵', decisions: ['矩阵'] }) },
 };
 
 /** Patient-data routes the OpenAPI document does not describe (FHIR, DICOMweb). */
@@ -322,10 +379,10 @@ function ok(answer: Answer, status: number, what: string): void {
 /** The value of a path parameter: a real fixture, or one that exists nowhere. */
 function parameter(route: string, name: string, fill: Fill): string {
   const real = fill === 'real';
-  const routeId = (prefix: string, value: string) => (route.includes(`/${prefix}/{id}`) ? (real ? value : randomUUID()) : undefined);
+  const routeId = (prefix: string, value: string, absent = randomUUID()) => (route.includes(`/${prefix}/{id}`) ? (real ? value : absent) : undefined);
   const value =
     name === 'id'
-      ? routeId('patients', fx.personId) ?? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
+      ? routeId('patients', fx.personId) ?? routeId('reading-requests', fx.requestId) ?? routeId('reports', fx.reportId) ?? routeId('routing-rules', fx.ruleId) ?? routeId('share-links', fx.linkId) ?? routeId('report-templates', fx.templateId) ?? routeId('report-phrases', fx.phraseId) ?? routeId('critical-findings', fx.criticalFindingId) ?? routeId('orders', fx.orderId) ?? routeId('consultations', fx.consultationId, `con-${randomUUID()}`) ?? routeId('consultation-agreements', fx.agreementId, `agr-${randomUUID()}`) ?? routeId('duty-roster', fx.shiftId, `duty-${randomUUID()}`) ?? routeId('referrals', fx.referralId, `ref-${randomUUID()}`) ?? routeId('mdt-sessions', fx.mdtSessionId, `mdt-${randomUUID()}`) ?? (route.includes('/institutions/{id}') ? (real ? 'ks-county' : 'no-such-institution') : undefined)
       : ({
           memberId: real ? 'ks-t1' : 'no-such-institution',
           institutionId: real ? 'ks-t1' : 'no-such-institution',
@@ -471,11 +528,26 @@ before(async () => {
   ok(subscription, 201, 'FHIR subscription');
   const order = await as('technologist', 'POST', '/api/v1/orders', matrixOrder());
   ok(order, 201, 'order');
+  const agreement = await admin('POST', '/api/v1/consultation-agreements', { requestingInstitutionId: 'ks-t1', expertInstitutionId: 'ks-county' });
+  ok(agreement, 201, 'consultation agreement');
+  const consultation = await as('clinician', 'POST', '/api/v1/consultations', { type: 'routine', studyInstanceUids: [current.studyInstanceUid], question: '矩阵', clinicalSummary: '矩阵', invitedExperts: ['m-expert'] });
+  ok(consultation, 201, 'consultation');
+  const shift = await admin('POST', '/api/v1/duty-roster', matrixShift('m-expert'));
+  ok(shift, 201, 'duty shift');
+  const referral = await as('clinician', 'POST', '/api/v1/referrals', { direction: 'up', patient: { patientId: 'P-MATRIX' }, fromInstitutionId: 'ks-t1', toInstitutionId: 'ks-county', reason: '矩阵', studyInstanceUids: [current.studyInstanceUid], reportIds: [] });
+  ok(referral, 201, 'referral');
+  const mdt = await as('clinician', 'POST', '/api/v1/mdt-sessions', { title: '矩阵 MDT', scheduledAt: '2026-12-08T08:00:00Z', studyInstanceUids: [current.studyInstanceUid], departments: ['放射科'], participants: [{ username: USERS.radiologist.username, department: '放射科' }] });
+  ok(mdt, 201, 'MDT session');
   await server.feedHandled();
   const persons = await admin('GET', `/api/v1/patients?name=${encodeURIComponent('周敏')}&birthDate=19700101`);
   ok(persons, 200, 'the matrix patient in the patient index');
   fx = {
+    referralId: (referral.body as { id: string }).id,
+    mdtSessionId: (mdt.body as { id: string }).id,
     personId: (persons.body as Array<{ id: string }>)[0]!.id,
+    consultationId: (consultation.body as { id: string }).id,
+    agreementId: (agreement.body as { id: string }).id,
+    shiftId: (shift.body as { id: string }).id,
     orderId: (order.body as { id: string }).id,
     serviceRequestId: `o-${(order.body as { id: string }).id}`,
     subscriptionId: (subscription.body as { id: string }).id,

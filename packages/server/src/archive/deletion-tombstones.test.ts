@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CONSULTATION_TABLES } from '../consult/consultation-store.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -215,6 +216,8 @@ describe('migration 0008-study-rows', () => {
       file.prepare(`alter table study_grants drop column granted_for`).run(); // 0028
       file.prepare(`drop table if exists study_user_grants`).run(); // 0025 (and 0028's column of it)
       for (const table of ['persons', 'person_identities', 'person_candidates', 'person_merges', 'national_id_claims', 'recognitions', 'recognition_items']) file.prepare(`drop table if exists ${table}`).run(); // 0026 (recognition module)
+      for (const table of CONSULTATION_TABLES) file.prepare(`drop table if exists ${table}`).run(); // 0029 (consult module)
+      for (const table of ['referrals', 'mdt_sessions', 'mdt_participants']) file.prepare(`drop table if exists ${table}`).run(); // 0030 (consult module)
       file.prepare(`delete from kysely_migration where name >= '0008'`).run();
     })();
     file.close();

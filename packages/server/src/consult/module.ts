@@ -1,4 +1,12 @@
+import { canSeeInstitution } from '../access/caller.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
+import { E_SIGNATURE, FHIR_REPORT_SOURCES } from '../reports/module.ts';
+import { ConsultationAgreements } from './consultation-agreements.ts';
+import { ConsultationDocuments } from './consultation-document.ts';
+import { registerConsultationRoutes } from './consultation-routes.ts';
+import { ConsultationService } from './consultation-service.ts';
+import { consultationStatistics } from './consultation-statistics.ts';
+import { CONSULTATION_MIGRATIONS } from './consultation-store.ts';
 import { REFERRAL_MDT_MIGRATIONS, REFERRAL_MDT_PERMISSIONS, registerReferralsAndMdt, type ReferralsAndMdt } from './referral-mdt.ts';
 
 declare module '../access/permissions.ts' {
@@ -15,6 +23,8 @@ declare module '../access/permissions.ts' {
   }
 }
 
+/** consultations, for the modules listed after consult */
+export const CONSULTATIONS = serviceKey<ConsultationService>('consultations');
 /** referrals and MDT sessions, for the modules listed after consult */
 export const REFERRALS = serviceKey<ReferralsAndMdt>('referrals');
 
@@ -37,9 +47,20 @@ export const consultModule: YunyingModule = {
     { name: 'consult:statistics', zh: '查看会诊与转诊统计', en: 'see consultation and referral statistics', roles: ['commission-analyst', 'qc-officer', 'administrator'] },
     ...REFERRAL_MDT_PERMISSIONS,
   ],
-  migrations: { ...REFERRAL_MDT_MIGRATIONS },
+  migrations: { ...CONSULTATION_MIGRATIONS, ...REFERRAL_MDT_MIGRATIONS },
   async register(ctx) {
-    ctx.services.provide(REFERRALS, await registerReferralsAndMdt(ctx));
+    const { archive, config, services, http, callers } = ctx;
+    const deps = { stores: archive.stores, access: archive.accessStore, unitOfWork: archive.unitOfWork };
+    const consultations = new ConsultationService({ ...deps, archive, signatures: services.get(E_SIGNATURE), slaMinutes: config.consultSlaMinutes });
+    const agreements = new ConsultationAgreements(deps);
+    const documents = new ConsultationDocuments({ consultations, index: archive.index, access: archive.accessStore, audit: archive.audit, timeZone: config.timeZone });
+    services.get(FHIR_REPORT_SOURCES).join((reports) => documents.joinedTo(reports));
+    services.provide(CONSULTATIONS, consultations);
+    const referrals = await registerReferralsAndMdt(ctx);
+    services.provide(REFERRALS, referrals);
+    const statistics = (caller: Parameters<typeof canSeeInstitution>[0], period: { from?: string; to?: string }) =>
+      consultationStatistics({ stores: archive.stores, access: archive.accessStore, referralPairs: (p) => referrals.referralPairs(p), timeZone: config.timeZone }, period, (institutionId) => canSeeInstitution(caller, institutionId));
+    await registerConsultationRoutes(http, { consultations, agreements, documents, statistics, resolveCaller: callers.rest });
   },
 };
 

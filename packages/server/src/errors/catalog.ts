@@ -154,6 +154,24 @@ export const ERROR_CATALOG = {
   STUDY_ALREADY_VISIBLE: { http: 409, zh: '该检查已在您的权限范围内，无需申请', en: 'the study is visible to the caller already; no access request is needed' },
   RECOGNITION_ITEM_INVALID: { http: 400, zh: '互认项目内容无效', en: 'the recognition item is invalid' },
 
+  // ---------------------------------------------------------------- consultation (consult/)
+  CONSULTATION_INVALID: { http: 400, zh: '会诊申请内容无效', en: 'the consultation request is invalid' },
+  CONSULTATION_SAME_INSTITUTION: { http: 400, zh: '会诊须邀请其他机构的专家', en: 'a consultation goes to another institution' },
+  CONSULTATION_NO_AGREEMENT: { http: 403, zh: '两机构之间没有远程会诊协议，请先由管理员登记', en: 'there is no consultation agreement between the two institutions; an administrator records one first' },
+  CONSULTATION_NO_EXPERT: { http: 409, zh: '受邀机构没有可邀请的会诊专家', en: 'the invited institution has no expert to invite' },
+  CONSULTATION_NOT_REQUESTER: { http: 403, zh: '仅申请机构可执行此操作', en: 'only the requesting institution does this' },
+  CONSULTATION_NOT_INVITED: { http: 403, zh: '您不是本次会诊的受邀专家', en: 'you are not an expert invited to this consultation' },
+  CONSULTATION_NOT_LEAD: { http: 403, zh: '仅牵头专家可签署会诊结论', en: 'only the lead expert signs the conclusion' },
+  CONSULTATION_NO_OPINION: { http: 409, zh: '须至少有一位专家签署意见后才能签署会诊结论', en: 'the conclusion follows at least one signed opinion' },
+  CONSULTATION_EXPERT_INVITED: { http: 409, zh: '该专家已受邀', en: 'the expert is invited already' },
+  OPINION_SIGNED: { http: 409, zh: '会诊意见已签署，不能再修改', en: 'the opinion is signed already and cannot change' },
+  // ---------------------------------------------------------------- referral and MDT (consult/)
+  REFERRAL_INVALID: { http: 400, zh: '转诊申请无效', en: 'the referral is invalid' },
+  REFERRAL_DISCHARGE_REQUIRED: { http: 400, zh: '下转需填写出院小结和随访计划', en: 'a down-referral needs the discharge summary and the follow-up plan' },
+  REFERRAL_STATE_CONFLICT: { http: 409, zh: '转诊当前状态不允许此操作', en: 'the referral is not in a state that allows this' },
+  MDT_SESSION_INVALID: { http: 400, zh: '多学科会诊安排无效', en: 'the MDT session is invalid' },
+  MDT_SESSION_STATE_CONFLICT: { http: 409, zh: '多学科会诊当前状态不允许此操作', en: 'the MDT session is not in a state that allows this' },
+
   // ---------------------------------------------------------------- cloud film (share links)
   INVALID_EXPIRY: { http: 400, zh: '有效期无效', en: 'the expiry is invalid' },
   INVALID_PHONE: { http: 400, zh: '手机号无效', en: 'the phone number is not a mobile number' },

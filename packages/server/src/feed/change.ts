@@ -41,6 +41,23 @@ export type ChangeType =
   | 'order.cancelled'
   | 'order.step-changed'
   | 'order.linked'
+  // consultations (consult/): every state a consultation enters
+  | 'consultation.requested'
+  | 'consultation.accepted'
+  | 'consultation.in-progress'
+  | 'consultation.answered'
+  | 'consultation.closed'
+  | 'consultation.cancelled'
+  | 'consultation.declined'
+  // two-way referral and MDT sessions (consult/)
+  | 'referral.created'
+  | 'referral.accepted'
+  | 'referral.refused'
+  | 'referral.completed'
+  | 'referral.cancelled'
+  | 'mdt.scheduled'
+  | 'mdt.attended'
+  | 'mdt.recorded'
   /**
    * A live notification for the screens of one institution (events/notification-bus.ts):
    * payload `{ type, payload }`, the notification's own type (e.g. `report.signed`) and body.
@@ -72,6 +89,21 @@ export const CHANGE_TYPES: readonly ChangeType[] = [
   'order.cancelled',
   'order.step-changed',
   'order.linked',
+  'consultation.requested',
+  'consultation.accepted',
+  'consultation.in-progress',
+  'consultation.answered',
+  'consultation.closed',
+  'consultation.cancelled',
+  'consultation.declined',
+  'referral.created',
+  'referral.accepted',
+  'referral.refused',
+  'referral.completed',
+  'referral.cancelled',
+  'mdt.scheduled',
+  'mdt.attended',
+  'mdt.recorded',
   'notification.published',
 ];
 

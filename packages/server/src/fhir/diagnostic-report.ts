@@ -10,7 +10,7 @@
  * radiologists are not FHIR resources here, so performer and resultsInterpreter carry a
  * display and a logical identifier only.
  */
-import type { ReportDocument } from '../reports/report-document.ts';
+import { documentLabels, type ReportDocument } from '../reports/report-document.ts';
 import type { Resource } from './bundle.ts';
 import { displayName } from './human-name.ts';
 import { toFhirDateTime } from './imaging-study.ts';
@@ -19,7 +19,6 @@ import { encodePatientId, refersTo, type PatientIdentity, type PatientReference 
 export const V2_0074_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v2-0074';
 export const LOINC_SYSTEM = 'http://loinc.org';
 const XHTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
-const REPORT_TITLE = '远程影像诊断报告';
 
 interface Reference {
   reference?: string;
@@ -68,7 +67,8 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
   const base = baseUrl.replace(/\/+$/, '');
   const issued = toInstant(report.signedAt);
   const lastUpdated = [issued, ...report.addenda.map((addendum) => toInstant(addendum.at))].sort().at(-1) ?? issued;
-  const title = `${report.readingInstitution.name} ${REPORT_TITLE}`;
+  const labels = documentLabels(report);
+  const title = `${report.readingInstitution.name} ${labels.title}`;
   const patientName = patientDisplayName(report.patient.name);
   const resource: DiagnosticReport = {
     resourceType: 'DiagnosticReport',
@@ -83,7 +83,7 @@ export function toDiagnosticReport(report: ReportDocument, baseUrl: string, opti
     ],
     status: report.status === 'amended' || report.addenda.length > 0 ? 'amended' : 'final',
     category: [{ coding: [{ system: V2_0074_SYSTEM, code: 'RAD', display: 'Radiology' }] }],
-    code: { coding: [{ system: LOINC_SYSTEM, code: '18748-4', display: 'Diagnostic imaging study' }], text: REPORT_TITLE },
+    code: { coding: [{ system: LOINC_SYSTEM, code: '18748-4', display: 'Diagnostic imaging study' }], text: labels.title },
     issued,
     performer: [{ type: 'Organization', identifier: { system: `${base}/api/v1/institutions`, value: report.readingInstitution.id }, display: report.readingInstitution.name }],
     resultsInterpreter: [{ type: 'Practitioner', identifier: { system: `${base}/api/v1/users`, value: report.author.username }, display: personLabel(report.author) }],
@@ -155,8 +155,9 @@ export function escapeXhtml(text: string): string {
 /** The narrative (R4 §2.4 Narrative): the report as a reader sees it, in the façade's subset of XHTML. */
 function narrative(report: ReportDocument, patientName: string | undefined): string {
   const line = (label: string, value: string | undefined) => (value ? `<p><b>${escapeXhtml(label)}：</b>${escapeXhtml(value)}</p>` : '');
+  const labels = documentLabels(report);
   const parts = [
-    `<h3>${escapeXhtml(`${report.readingInstitution.name} ${REPORT_TITLE}`)}</h3>`,
+    `<h3>${escapeXhtml(`${report.readingInstitution.name} ${labels.title}`)}</h3>`,
     line('报告编号', report.reportNumber),
     line('姓名', patientName),
     line('患者ID', report.patient.id),
@@ -165,11 +166,11 @@ function narrative(report: ReportDocument, patientName: string | undefined): str
     line('检查部位', report.bodyParts.join('、') || undefined),
     line('申请机构', report.requestingInstitution.name),
     line('临床病史', report.clinicalHistory),
-    `<h4>影像所见</h4><p>${escapeXhtml(report.findings)}</p>`,
-    `<h4>诊断意见</h4><p>${escapeXhtml(report.impression)}</p>`,
-    line('检查结果', report.positive ? '阳性' : '阴性'),
-    line('报告医师', personLabel(report.author)),
-    line('审核医师', report.reviewer ? personLabel(report.reviewer) : undefined),
+    `<h4>${labels.findings}</h4><p>${escapeXhtml(report.findings)}</p>`,
+    `<h4>${labels.impression}</h4><p>${escapeXhtml(report.impression)}</p>`,
+    report.kind === 'consultation' ? '' : line('检查结果', report.positive ? '阳性' : '阴性'),
+    line(labels.author, personLabel(report.author)),
+    line(labels.reviewer, report.reviewer ? personLabel(report.reviewer) : undefined),
     line('审核时间', report.signedAt),
     ...report.addenda.map((addendum) => `<h4>补充报告</h4><p>${escapeXhtml(addendum.text)}</p>${line('补充医师', `${personLabel(addendum.author)}（${addendum.at}）`)}`),
   ];

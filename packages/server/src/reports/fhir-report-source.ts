@@ -69,3 +69,24 @@ export function createDiagnosticReportSource(reports: Pick<ReportService, 'signe
     },
   };
 }
+
+/** Where a later module adds its documents to FHIR's DiagnosticReport (consult/: the consultation conclusions). */
+export interface JoinableReportSource {
+  /** replaces the source with what `wrap` makes of it (the wrapper passes on what is not its own) */
+  join(wrap: (source: DiagnosticReportSource) => DiagnosticReportSource): void;
+}
+
+/**
+ * The FHIR source as one stable object (the FHIR module takes it when it registers) whose
+ * answers come from the reports' source and whatever modules joined it since.
+ */
+export function joinableReportSource(initial: DiagnosticReportSource): { source: DiagnosticReportSource; joinable: JoinableReportSource } {
+  let current = initial;
+  const source: DiagnosticReportSource = {
+    read: (caller, id) => current.read(caller, id),
+    search: (caller, query) => current.search(caller, query),
+    pdf: (caller, id) => current.pdf?.(caller, id) ?? Promise.resolve(undefined),
+  };
+  if (!initial.pdf) delete source.pdf;
+  return { source, joinable: { join: (wrap) => void (current = wrap(current)) } };
+}

@@ -3,7 +3,7 @@ import { NOTIFICATIONS } from '../events/module.ts';
 import { FHIR_DIAGNOSTIC_REPORTS } from '../fhir/module.ts';
 import { serviceKey, type YunyingModule } from '../modules/module.ts';
 import { SHARES } from '../share/module.ts';
-import { createDiagnosticReportSource } from './fhir-report-source.ts';
+import { createDiagnosticReportSource, joinableReportSource, type JoinableReportSource } from './fhir-report-source.ts';
 import { ReportDelivery } from './report-delivery.ts';
 import { reportDeliveryConsumer } from './report-delivery-consumer.ts';
 import { ReportService } from './report-service.ts';
@@ -18,6 +18,10 @@ import { reportNumberStore } from '../store/report-number-store.ts';
 export const REPORTS = serviceKey<ReportService>('reports');
 /** Where a later module adds fields to every report document (PDF, SR, FHIR): critical-findings adds its 危急值. */
 export const REPORT_DOCUMENTS = serviceKey<Pick<ReportDelivery, 'addSupplement'>>('report-documents');
+/** Where a later module joins its documents to FHIR's DiagnosticReport: consult/ adds the consultation conclusions. */
+export const FHIR_REPORT_SOURCES = serviceKey<JoinableReportSource>('fhir.report-sources');
+/** The e-signature a signing checks (password or signing PIN), for the modules that sign documents of their own (consult/). */
+export const E_SIGNATURE = serviceKey<Pick<ESignature, 'verify'>>('reports.e-signature');
 
 /**
  * Reports as a document lifecycle: the service, the signed report's delivery (SR into the
@@ -39,7 +43,10 @@ export const reportsModule: YunyingModule = {
     services.provide(REPORT_DOCUMENTS, delivery);
     // FHIR's report numbers (identifier search) and PDF link (presentedForm.url)
     const numbers = archive.stores.open(reportNumberStore);
-    services.provide(FHIR_DIAGNOSTIC_REPORTS, createDiagnosticReportSource(reports, delivery, archive, archive.audit, { reportIdsWithNumbers: (n) => numbers.reportIdsWithNumbers(n), timeZone: config.timeZone }));
+    const fhirSource = joinableReportSource(createDiagnosticReportSource(reports, delivery, archive, archive.audit, { reportIdsWithNumbers: (n) => numbers.reportIdsWithNumbers(n), timeZone: config.timeZone }));
+    services.provide(FHIR_DIAGNOSTIC_REPORTS, fhirSource.source);
+    services.provide(FHIR_REPORT_SOURCES, fhirSource.joinable);
+    services.provide(E_SIGNATURE, eSignature);
     await registerSigningRoutes(http, { eSignature, resolveCaller: callers.rest });
     await registerReportDocumentRoutes(http, { reports, delivery, audit: archive.audit, resolveCaller: callers.rest, timeZone: config.timeZone });
   },

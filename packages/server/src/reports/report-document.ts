@@ -3,6 +3,8 @@
  * needed to render it, independent of how reading requests and reports are stored.
  */
 export interface ReportDocument {
+  /** a remote-diagnosis report (the default) or a consultation's conclusion (consult/): the headings differ */
+  kind?: 'reading' | 'consultation';
   reportId: string;
   /** 1, 2, …: addenda make new versions; every version is kept */
   version: number;
@@ -68,4 +70,23 @@ export interface ReportDocument {
     flaggedAt: string;
     acknowledgement?: { receivedBy: string; informedVia: string; clinicianName?: string; informedAt: string; acknowledgedAt: string };
   }>;
+}
+
+/** The headings a document prints (PDF) and shows (FHIR narrative), by kind. */
+export interface DocumentLabels {
+  title: string;
+  findings: string;
+  impression: string;
+  author: string;
+  reviewer: string;
+}
+
+const LABELS: Record<NonNullable<ReportDocument['kind']>, DocumentLabels> = {
+  reading: { title: '远程影像诊断报告', findings: '影像所见', impression: '诊断意见', author: '报告医师', reviewer: '审核医师' },
+  // 会诊意见书: each expert's signed opinion, then the lead expert's conclusion (会诊意见)
+  consultation: { title: '远程会诊意见书', findings: '专家意见', impression: '会诊意见', author: '牵头专家', reviewer: '申请医师' },
+};
+
+export function documentLabels(document: Pick<ReportDocument, 'kind'>): DocumentLabels {
+  return LABELS[document.kind ?? 'reading'];
 }

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
 import { bodyPartNames } from '@yunying/dicom';
-import type { ReportDocument } from './report-document.ts';
+import { documentLabels, type ReportDocument } from './report-document.ts';
 
 const require = createRequire(import.meta.url);
 const FONT_PACKAGE = '@expo-google-fonts/noto-sans-sc';
@@ -74,7 +74,8 @@ function loadFonts(): Promise<{ regular: Buffer; bold: Buffer }> {
 export async function renderReportPdf(report: ReportDocument, options: ReportPdfOptions = {}): Promise<Buffer> {
   const timeZone = options.timeZone ?? 'Asia/Shanghai';
   const [{ regular, bold }, qr] = await Promise.all([loadFonts(), qrPng(report.shareUrl ?? qrPlaceholder(report))]);
-  const title = `${report.readingInstitution.name} 远程影像诊断报告`;
+  const labels = documentLabels(report);
+  const title = `${report.readingInstitution.name} ${labels.title}`;
   const doc = new PDFDocument({
     size: 'A4',
     margins: MARGIN,
@@ -100,7 +101,7 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   const qrBottom = doc.y;
   const headerWidth = CONTENT_WIDTH - QR_SIZE - 12;
   doc.font(BOLD).fontSize(18).fillColor(COLOR.text).text(report.readingInstitution.name, MARGIN.left, top + 6, { width: headerWidth, align: 'center' });
-  doc.font(BOLD).fontSize(15).text('远程影像诊断报告', MARGIN.left, doc.y + 2, { width: headerWidth, align: 'center' });
+  doc.font(BOLD).fontSize(15).text(labels.title, MARGIN.left, doc.y + 2, { width: headerWidth, align: 'center' });
   const versionLine = [`报告编号 ${report.reportNumber ?? report.reportId}`, `第 ${report.issuedVersion ?? report.version} 版`, report.status === 'amended' || report.addenda.length > 0 ? '含补充报告' : ''].filter(Boolean).join(SPACE);
   doc.font(REGULAR).fontSize(8.5).fillColor(COLOR.label).text(versionLine, MARGIN.left, doc.y + 4, { width: headerWidth, align: 'center' });
   doc.y = Math.max(doc.y, top + QR_SIZE + 14, qrBottom + 2) + 6;
@@ -128,12 +129,15 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   doc.y += 3;
   rule(doc);
 
-  section(doc, '影像所见', report.findings);
-  section(doc, '诊断意见', report.impression);
+  section(doc, labels.findings, report.findings);
+  section(doc, labels.impression, report.impression);
   doc.moveDown(0.4);
-  keepTogether(doc, 20);
-  doc.font(BOLD).fontSize(11).fillColor(COLOR.text).text('检查结果：', MARGIN.left, doc.y, { continued: true })
-    .font(REGULAR).text(report.positive ? '阳性' : '阴性');
+  // a consultation's conclusion carries no positive/negative result of its own
+  if (report.kind !== 'consultation') {
+    keepTogether(doc, 20);
+    doc.font(BOLD).fontSize(11).fillColor(COLOR.text).text('检查结果：', MARGIN.left, doc.y, { continued: true })
+      .font(REGULAR).text(report.positive ? '阳性' : '阴性');
+  }
   if (report.criticalFindings?.length) criticalFindingsSection(doc, report.criticalFindings, timeZone);
 
   // Signatures.
@@ -144,8 +148,8 @@ export async function renderReportPdf(report: ReportDocument, options: ReportPdf
   const signY = doc.y;
   const half = CONTENT_WIDTH / 2;
   const signatureOf = (person: { username: string } | undefined) => (person ? options.signatures?.get(person.username) : undefined);
-  const authorEnd = signerField(doc, '报告医师', personLabel(report.author), signatureOf(report.author), MARGIN.left, signY, half - 8);
-  const reviewerEnd = signerField(doc, '审核医师', report.reviewer ? personLabel(report.reviewer) : '', signatureOf(report.reviewer), MARGIN.left + half, signY, half);
+  const authorEnd = signerField(doc, labels.author, personLabel(report.author), signatureOf(report.author), MARGIN.left, signY, half - 8);
+  const reviewerEnd = signerField(doc, labels.reviewer, report.reviewer ? personLabel(report.reviewer) : '', signatureOf(report.reviewer), MARGIN.left + half, signY, half);
   doc.y = Math.max(authorEnd, reviewerEnd) + 3;
   const timeY = doc.y;
   const submittedEnd = field(doc, '报告时间', report.submittedAt ? formatInstant(report.submittedAt, timeZone) : '', MARGIN.left, timeY, half - 8);

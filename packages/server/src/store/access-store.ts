@@ -259,10 +259,12 @@ export class AccessStore {
     return Number(result.numDeletedRows);
   }
 
-  /** Ends now the user grants a case made (granted_for); the rows stay as the record of who had access until when. */
-  async endCaseUserGrants(grantedFor: string): Promise<number> {
+  /** Ends now the user grants a case made (granted_for), of one user when given; the rows stay as the record of who had access until when. */
+  async endCaseUserGrants(grantedFor: string, userId?: string): Promise<number> {
     const at = now();
-    const result = await this.db.updateTable('study_user_grants').set({ expires_at: at }).where('granted_for', '=', grantedFor).where('expires_at', '>', at).executeTakeFirst();
+    let update = this.db.updateTable('study_user_grants').set({ expires_at: at }).where('granted_for', '=', grantedFor).where('expires_at', '>', at);
+    if (userId !== undefined) update = update.where('user_id', '=', userId);
+    const result = await update.executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
