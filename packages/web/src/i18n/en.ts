@@ -822,4 +822,5 @@ export const en: Record<MessageKey, string> = {
   'referral.sex.M': 'M',
   'referral.sex.F': 'F',
   'referral.sex.O': 'O',
+  'referral.basis.child': 'Child institution',
 };

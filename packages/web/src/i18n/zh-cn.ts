@@ -820,6 +820,7 @@ export const zhCN = {
   'referral.sex.M': '男',
   'referral.sex.F': '女',
   'referral.sex.O': '其他',
+  'referral.basis.child': '下级机构',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
