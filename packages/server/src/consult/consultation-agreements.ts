@@ -89,7 +89,8 @@ export class ConsultationAgreements {
   }
 
   async shifts(caller: Caller, query: { institutionId?: string; from?: string; to?: string }): Promise<ShiftView[]> {
-    const institutionId = query.institutionId && actsForEveryInstitution(caller) ? query.institutionId : (query.institutionId ?? caller.institutionId);
+    // a roster names staff and shifts, no patient: the requester's form reads the expert institution's
+    const institutionId = query.institutionId ?? caller.institutionId;
     const from = query.from ? new Date(query.from).toISOString() : new Date().toISOString();
     const to = query.to ? new Date(query.to).toISOString() : new Date(Date.parse(from) + 7 * 86_400_000).toISOString();
     const rows = await this.deps.stores.open(consultationStore).shifts(institutionId, from, to);

@@ -3,6 +3,7 @@ import type { Caller } from '../access/caller.ts';
 import { YunyingError } from '../errors.ts';
 import type { DiagnosticReportSource } from '../fhir/report-source.ts';
 import type { ReportDocument } from '../reports/report-document.ts';
+import { studyPartOfDocument } from '../reports/report-delivery.ts';
 import { renderReportPdf } from '../reports/report-pdf.ts';
 import type { AccessStore } from '../store/access-store.ts';
 import type { IndexStore } from '../store/index-store.ts';
@@ -37,7 +38,12 @@ export class ConsultationDocuments {
 
   async pdf(caller: Caller, id: string): Promise<{ bytes: Buffer; filename: string } | undefined> {
     const document = await this.documentOf(caller, id);
-    if (!document) return undefined;
+    return document && this.pdfOf(caller, document);
+  }
+
+  /** The document as PDF, recorded as exported. */
+  private async pdfOf(caller: Caller, document: ReportDocument): Promise<{ bytes: Buffer; filename: string }> {
+    const id = document.reportId;
     const bytes = await renderReportPdf(document, { timeZone: this.deps.timeZone });
     await this.deps.audit.record({ action: 'study.exported', caller, objectType: 'study', objectId: document.studyInstanceUid, patientId: document.patient.id, details: { format: 'pdf', consultationId: id } });
     return { bytes, filename: `consultation-${id}.pdf` };
@@ -58,18 +64,7 @@ export class ConsultationDocuments {
       version: 1,
       status: 'signed',
       studyInstanceUid: studyUid,
-      accessionNumber: orUndefined(study?.accession_number),
-      patient: {
-        id: orUndefined(study?.patient_id),
-        issuerOfPatientId: orUndefined(study?.issuer_of_patient_id),
-        institutionId: orUndefined(study?.institution_id),
-        name: orUndefined(study?.patient_name),
-        sex: orUndefined(study?.patient_sex),
-        birthDate: orUndefined(study?.patient_birth_date),
-      },
-      studyDate: orUndefined(study?.study_date),
-      studyTime: orUndefined(study?.study_time),
-      studyDescription: orUndefined(study?.study_description),
+      ...studyPartOfDocument(study),
       bodyParts: [],
       clinicalHistory: `${view.clinicalSummary}\n会诊目的：${view.question}`,
       findings: opinions.join('\n\n'),
@@ -106,7 +101,15 @@ export class ConsultationDocuments {
         return document;
       },
       search: (caller, query) => reports.search(caller, query),
-      ...(reports.pdf ? { pdf: async (caller, id) => (isConsultation(id) ? (await visibleDocument(caller, id)) && this.pdf(caller, id) : reports.pdf!(caller, id)) } : {}),
+      ...(reports.pdf
+        ? {
+            pdf: async (caller, id) => {
+              if (!isConsultation(id)) return reports.pdf!(caller, id);
+              const document = await visibleDocument(caller, id);
+              return document && this.pdfOf(caller, document);
+            },
+          }
+        : {}),
     };
   }
 }

@@ -9,6 +9,27 @@ import { issuedVersionOf } from './report-number.ts';
 import type { SignedReportDelivery } from './report-service.ts';
 
 /** Fields a later module adds to a report's document, e.g. `criticalFindings`. */
+type StudyRow = NonNullable<Awaited<ReturnType<IndexStore['studyRow']>>>;
+
+/** What a report document takes from its study's row: the patient (with the issuer and institution of the Patient ID) and the exam. */
+export function studyPartOfDocument(study: StudyRow | undefined): Pick<ReportDocument, 'accessionNumber' | 'patient' | 'studyDate' | 'studyTime' | 'studyDescription'> {
+  const orUndefined = (value: string | null | undefined) => value ?? undefined;
+  return {
+    accessionNumber: orUndefined(study?.accession_number),
+    patient: {
+      id: orUndefined(study?.patient_id),
+      issuerOfPatientId: orUndefined(study?.issuer_of_patient_id),
+      institutionId: orUndefined(study?.institution_id),
+      name: orUndefined(study?.patient_name),
+      sex: orUndefined(study?.patient_sex),
+      birthDate: orUndefined(study?.patient_birth_date),
+    },
+    studyDate: orUndefined(study?.study_date),
+    studyTime: orUndefined(study?.study_time),
+    studyDescription: orUndefined(study?.study_description),
+  };
+}
+
 export type ReportDocumentSupplement = (request: ReadingRequestRow, document: ReportDocument) => Promise<Partial<ReportDocument>>;
 
 export interface ReportDeliveryDependencies {
@@ -71,19 +92,8 @@ export class ReportDelivery implements SignedReportDelivery {
       issuedVersion: issuedVersionOf(versions),
       status: addenda.length > 0 ? 'amended' : 'signed',
       studyInstanceUid: request.study_instance_uid,
-      accessionNumber: orUndefined(study?.accession_number),
-      patient: {
-        id: orUndefined(study?.patient_id),
-        issuerOfPatientId: orUndefined(study?.issuer_of_patient_id),
-        institutionId: orUndefined(study?.institution_id),
-        name: orUndefined(study?.patient_name),
-        sex: orUndefined(study?.patient_sex),
-        birthDate: orUndefined(study?.patient_birth_date),
-      },
-      studyDate: orUndefined(study?.study_date),
-      studyTime: orUndefined(study?.study_time),
+      ...studyPartOfDocument(study),
       modality: orUndefined(request.modality ?? primaryImageModality(study?.modalities_in_study)),
-      studyDescription: orUndefined(study?.study_description),
       bodyParts: JSON.parse(request.body_parts) as string[],
       clinicalHistory: orUndefined(request.clinical_history),
       findings: report.findings,
